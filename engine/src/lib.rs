@@ -1,0 +1,7 @@
+//! mailplay's engine: inventory, playbooks, variables and templating,
+//! scheduling, connections and output. The `mailplay` binary is a thin CLI
+//! on top of this library.
+
+pub mod diag;
+pub mod playbook;
+pub mod yaml;

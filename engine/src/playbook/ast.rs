@@ -1,0 +1,227 @@
+//! The loaded playbook: what the loader produces and the executor runs.
+//!
+//! Invariants:
+//! - Loading never touches a host. Everything that depends on variables
+//!   (conditions, loop items, module args, dynamic include file names) is
+//!   kept as raw data here and templated per host by the executor.
+//! - Static constructs are resolved at load time: `import_playbook` becomes
+//!   more plays, `roles:`/`import_role`/`import_tasks` become `Block`s whose
+//!   tasks carry the role they came from, role handlers join the play's.
+//! - Every task remembers its position (`pos`) so errors at run time can name
+//!   the file, line and column.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::diag::Pos;
+use crate::yaml::Node;
+
+pub type Vars = Map<String, Value>;
+
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub path: PathBuf,
+    pub plays: Vec<Play>,
+}
+
+/// How many hosts a batch of `serial:` takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SerialStep {
+    Count(usize),
+    Percent(f64),
+}
+
+/// `become`, `become_user`, `become_method` as set at some level; `None`
+/// means "inherit".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BecomeOpts {
+    pub become_: Option<Value>,
+    pub become_user: Option<Value>,
+    pub become_method: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Play {
+    pub name: Option<String>,
+    /// Host pattern, lists joined with ','; may contain templates.
+    pub hosts: String,
+    pub pos: Pos,
+    /// Folder of the playbook file the play is in (search path root).
+    pub base_dir: PathBuf,
+    pub vars: Vars,
+    /// File names, may contain templates; each a string or a list of
+    /// alternatives (first existing wins), as Ansible allows.
+    pub vars_files: Vec<Value>,
+    pub gather_facts: Option<Value>,
+    pub pre_tasks: Vec<Task>,
+    /// The play's `roles:` already expanded into one `Block` per role.
+    pub roles: Vec<Task>,
+    pub tasks: Vec<Task>,
+    pub post_tasks: Vec<Task>,
+    pub handlers: Vec<Task>,
+    pub become_opts: BecomeOpts,
+    pub serial: Vec<SerialStep>,
+    pub any_errors_fatal: Option<Value>,
+    pub max_fail_percentage: Option<f64>,
+    pub tags: Vec<String>,
+    pub environment: Option<Value>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<Value>,
+    pub force_handlers: Option<Value>,
+    pub ignore_errors: Option<Value>,
+    pub run_once: Option<Value>,
+    pub no_log: Option<Value>,
+}
+
+/// A role as used in a play or by `include_role`/`import_role`.
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub name: String,
+    pub path: PathBuf,
+    /// `defaults/main.yml`: lowest precedence.
+    pub defaults: Vars,
+    /// `vars/main.yml`: above play vars.
+    pub vars: Vars,
+    /// Parameters given where the role is used (`- role: x` + `foo: 1`).
+    pub params: Vars,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoopKind {
+    /// `loop:`
+    Loop,
+    /// `with_items:` (flattens one level), `with_list`, `with_dict`,
+    /// `with_indexed_items`, `with_together`, `with_sequence`, `with_fileglob`, ...
+    With(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct LoopSpec {
+    pub kind: LoopKind,
+    /// The raw value: a list, or a template string.
+    pub items: Value,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoopControl {
+    pub loop_var: Option<String>,
+    pub index_var: Option<String>,
+    pub label: Option<Value>,
+    pub pause: Option<Value>,
+    pub extended: Option<Value>,
+}
+
+/// A Jinja expression with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    /// Raw expression text (`when:` style, no braces) or a bool/number
+    /// written literally, kept as text ("True", "1").
+    pub text: String,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone)]
+pub enum TaskKind {
+    /// A module call. `args` is the mapping (free-form text is already split
+    /// into `_raw_params` plus `k=v` pairs); `args_node` keeps positions for
+    /// error messages, `args_pos` points at the module key.
+    Module { module: String, args: Value, args_node: Option<Node>, args_pos: Pos },
+    /// `block`, and the result of static imports and roles.
+    Block { block: Vec<Task>, rescue: Vec<Task>, always: Vec<Task> },
+    /// `include_tasks` / `include_vars`-free dynamic task file; resolved per host at run time.
+    IncludeTasks { file: Value, apply: Option<Box<Task>> },
+    /// `include_role`, resolved at run time.
+    IncludeRole { name: Value, tasks_from: Option<Value>, vars_from: Option<Value>, defaults_from: Option<Value>, handlers_from: Option<Value>, public: Option<Value> },
+    /// `meta: flush_handlers` and friends.
+    Meta(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub name: Option<String>,
+    pub pos: Pos,
+    pub kind: TaskKind,
+    pub when: Vec<Expr>,
+    pub loop_: Option<LoopSpec>,
+    pub loop_control: LoopControl,
+    pub register: Option<String>,
+    pub changed_when: Option<Vec<Expr>>,
+    pub failed_when: Option<Vec<Expr>>,
+    pub ignore_errors: Option<Value>,
+    pub ignore_unreachable: Option<Value>,
+    pub notify: Vec<String>,
+    /// Handlers only: extra names the handler answers to.
+    pub listen: Vec<String>,
+    pub tags: Vec<String>,
+    pub become_opts: BecomeOpts,
+    pub delegate_to: Option<Value>,
+    pub delegate_facts: Option<Value>,
+    pub run_once: Option<Value>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<Value>,
+    pub no_log: Option<Value>,
+    pub vars: Vars,
+    pub environment: Option<Value>,
+    pub until: Option<Expr>,
+    pub retries: Option<Value>,
+    pub delay: Option<Value>,
+    pub any_errors_fatal: Option<Value>,
+    /// The role this task belongs to (its files/, templates/, defaults).
+    pub role: Option<Arc<Role>>,
+}
+
+impl Task {
+    /// A task of the given kind with every keyword unset.
+    pub fn new(kind: TaskKind, pos: Pos) -> Self {
+        Task {
+            name: None,
+            pos,
+            kind,
+            when: Vec::new(),
+            loop_: None,
+            loop_control: LoopControl::default(),
+            register: None,
+            changed_when: None,
+            failed_when: None,
+            ignore_errors: None,
+            ignore_unreachable: None,
+            notify: Vec::new(),
+            listen: Vec::new(),
+            tags: Vec::new(),
+            become_opts: BecomeOpts::default(),
+            delegate_to: None,
+            delegate_facts: None,
+            run_once: None,
+            check_mode: None,
+            diff: None,
+            no_log: None,
+            vars: Vars::new(),
+            environment: None,
+            until: None,
+            retries: None,
+            delay: None,
+            any_errors_fatal: None,
+            role: None,
+        }
+    }
+
+    /// The name shown in `TASK [...]`: the task's name, else the module
+    /// name, prefixed with the role as Ansible does (`role : name`).
+    pub fn display_name(&self) -> String {
+        let base = match (&self.name, &self.kind) {
+            (Some(n), _) => n.clone(),
+            (None, TaskKind::Module { module, .. }) => module.clone(),
+            (None, TaskKind::Block { .. }) => "block".into(),
+            (None, TaskKind::IncludeTasks { .. }) => "include_tasks".into(),
+            (None, TaskKind::IncludeRole { .. }) => "include_role".into(),
+            (None, TaskKind::Meta(_)) => "meta".into(),
+        };
+        match &self.role {
+            Some(r) => format!("{} : {}", r.name, base),
+            None => base,
+        }
+    }
+}

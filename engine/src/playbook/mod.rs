@@ -1,0 +1,3 @@
+//! Playbooks: loading YAML into the [`ast`] the executor runs.
+
+pub mod ast;

@@ -1,0 +1,184 @@
+//! Turning a task's argument mapping into a module's typed args struct.
+//!
+//! Args arrive as JSON values (already templated by the engine) and are
+//! deserialized with serde. Errors name the module and, for a misspelled
+//! field, the closest valid one. Helpers here accept Ansible's loose
+//! spellings: `yes`/`no`/`on`/`"true"` for booleans, a single string where a
+//! list is expected.
+
+use serde::de::{self, DeserializeOwned, Deserializer};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ArgsError {
+    #[error("{module}: unsupported parameter '{field}'{}", suggestion_text(.suggestion))]
+    UnknownField { module: &'static str, field: String, suggestion: Option<String> },
+    #[error("{module}: missing required argument '{field}'")]
+    Missing { module: &'static str, field: String },
+    #[error("{module}: {msg}")]
+    Invalid { module: &'static str, msg: String },
+}
+
+fn suggestion_text(s: &Option<String>) -> String {
+    match s {
+        Some(s) => format!(" (did you mean '{s}'?)"),
+        None => String::new(),
+    }
+}
+
+impl ArgsError {
+    /// The argument the error is about, so the engine can point at its line.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ArgsError::UnknownField { field, .. } | ArgsError::Missing { field, .. } => Some(field),
+            ArgsError::Invalid { .. } => None,
+        }
+    }
+}
+
+/// The closest of `candidates` to `word`, if any is close enough to be a
+/// plausible typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.to_string())
+}
+
+/// Deserialize `args` into `T`, turning serde's messages into [`ArgsError`].
+pub fn parse_args<T: DeserializeOwned>(module: &'static str, args: &Value) -> Result<T, ArgsError> {
+    let args = if args.is_null() { Value::Object(Default::default()) } else { args.clone() };
+    serde_json::from_value(args).map_err(|e| translate(module, &e.to_string()))
+}
+
+/// serde's messages look like "unknown field `destt`, expected one of `dest`, `src`"
+/// and "missing field `dest`"; pick them apart to add suggestions.
+fn translate(module: &'static str, msg: &str) -> ArgsError {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or("").to_string();
+        let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+        let suggestion = closest(&field, expected.iter().copied());
+        return ArgsError::UnknownField { module, field, suggestion };
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or("").to_string();
+        return ArgsError::Missing { module, field };
+    }
+    ArgsError::Invalid { module, msg: msg.to_string() }
+}
+
+/// Parse a boolean the way Ansible's `boolean()` does.
+pub fn parse_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_i64().map(|i| i != 0),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "yes" | "on" | "1" | "true" | "t" | "y" => Some(true),
+            "no" | "off" | "0" | "false" | "f" | "n" | "" => Some(false),
+            _ => None,
+        },
+        Value::Null => Some(false),
+        _ => None,
+    }
+}
+
+/// `#[serde(deserialize_with = "loose_bool")]`: booleans as Ansible accepts them.
+pub fn loose_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let v = Value::deserialize(d)?;
+    parse_bool(&v).ok_or_else(|| de::Error::custom(format!("{v} is not a valid boolean")))
+}
+
+/// Like [`loose_bool`] for `Option<bool>` fields.
+pub fn loose_opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let v = Value::deserialize(d)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    parse_bool(&v).map(Some).ok_or_else(|| de::Error::custom(format!("{v} is not a valid boolean")))
+}
+
+/// A list given as a list, a single string, or a comma-separated string
+/// (`name: a,b`), as Ansible's `type='list'` accepts.
+pub fn loose_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Value::deserialize(d)?;
+    value_to_list(&v).map_err(de::Error::custom)
+}
+
+pub fn value_to_list(v: &Value) -> Result<Vec<String>, String> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) => Ok(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()),
+        Value::Array(items) => items.iter().map(scalar_to_string).collect(),
+        other => scalar_to_string(other).map(|s| vec![s]),
+    }
+}
+
+/// A scalar as the string a module sees (numbers and booleans as text).
+pub fn scalar_to_string(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(if *b { "True".into() } else { "False".into() }),
+        other => Err(format!("expected a string, got {other}")),
+    }
+}
+
+/// `#[serde(deserialize_with = "loose_string")]`: a string, also from a number or bool.
+pub fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = Value::deserialize(d)?;
+    scalar_to_string(&v).map_err(de::Error::custom)
+}
+
+pub fn loose_opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Value::deserialize(d)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    scalar_to_string(&v).map(Some).map_err(de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Demo {
+        dest: String,
+        #[serde(default, deserialize_with = "loose_bool")]
+        force: bool,
+    }
+
+    #[test]
+    fn misspelled_field_gets_a_suggestion() {
+        let e = parse_args::<Demo>("demo", &json!({"destt": "/x"})).unwrap_err();
+        assert_eq!(e.to_string(), "demo: unsupported parameter 'destt' (did you mean 'dest'?)");
+        assert_eq!(e.field(), Some("destt"));
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        let e = parse_args::<Demo>("demo", &json!({})).unwrap_err();
+        assert_eq!(e.to_string(), "demo: missing required argument 'dest'");
+    }
+
+    #[test]
+    fn ansible_booleans_are_accepted() {
+        for (v, want) in [(json!("yes"), true), (json!("no"), false), (json!(1), true), (json!("False"), false)] {
+            let d: Demo = parse_args("demo", &json!({"dest": "x", "force": v})).unwrap();
+            assert_eq!(d.force, want);
+        }
+        assert!(parse_args::<Demo>("demo", &json!({"dest": "x", "force": "maybe"})).is_err());
+    }
+
+    #[test]
+    fn lists_accept_strings() {
+        assert_eq!(value_to_list(&json!("a, b")).unwrap(), vec!["a", "b"]);
+        assert_eq!(value_to_list(&json!(["a", 1])).unwrap(), vec!["a", "1"]);
+    }
+}

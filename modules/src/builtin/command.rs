@@ -1,0 +1,259 @@
+//! `command` and `shell`: run a program. Not idempotent by nature; `creates`
+//! and `removes` make them so, and Ansible skips them in check mode unless
+//! one of those decides the outcome.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::args::{loose_list, loose_opt_string};
+use crate::host::Command;
+use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+
+/// Shared by `command` and `shell`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandArgs {
+    /// The command line (free form `command: ls -l` lands here).
+    #[serde(default, alias = "_raw_params", alias = "cmd", deserialize_with = "loose_opt_string")]
+    pub cmd: Option<String>,
+    /// The program and arguments as a list (command only).
+    #[serde(default, deserialize_with = "loose_list")]
+    pub argv: Vec<String>,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub creates: Option<String>,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub removes: Option<String>,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub chdir: Option<String>,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub stdin: Option<String>,
+    #[serde(default = "yes", deserialize_with = "crate::args::loose_bool")]
+    pub stdin_add_newline: bool,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub executable: Option<String>,
+    #[serde(default = "yes", deserialize_with = "crate::args::loose_bool")]
+    pub strip_empty_ends: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What `creates`/`removes` found.
+pub struct Guards {
+    creates_exists: Option<bool>,
+    removes_exists: Option<bool>,
+}
+
+pub enum CommandPlan {
+    /// `creates` exists or `removes` does not: nothing to do.
+    Skip(String),
+    Run,
+}
+
+impl Plan for CommandPlan {
+    fn changes_anything(&self) -> bool {
+        matches!(self, CommandPlan::Run)
+    }
+}
+
+async fn probe_guards(args: &CommandArgs, ctx: &Context<'_>) -> Result<Guards, ModuleError> {
+    let exists = |p: String| async move { ctx.host.stat(&p, true).await.map(|s| s.is_some()) };
+    let creates_exists = match &args.creates {
+        Some(p) => Some(exists(p.clone()).await?),
+        None => None,
+    };
+    let removes_exists = match &args.removes {
+        Some(p) => Some(exists(p.clone()).await?),
+        None => None,
+    };
+    Ok(Guards { creates_exists, removes_exists })
+}
+
+fn plan_guards(args: &CommandArgs, g: &Guards) -> CommandPlan {
+    if g.creates_exists == Some(true) {
+        return CommandPlan::Skip(format!("Did not run command since '{}' exists", args.creates.as_deref().unwrap_or("")));
+    }
+    if g.removes_exists == Some(false) {
+        return CommandPlan::Skip(format!("Did not run command since '{}' does not exist", args.removes.as_deref().unwrap_or("")));
+    }
+    CommandPlan::Run
+}
+
+fn build(args: &CommandArgs, use_shell: bool) -> Result<Command, ModuleError> {
+    let mut cmd = if use_shell {
+        let script = args.cmd.clone().ok_or_else(|| ModuleError::failed("no command given"))?;
+        match &args.executable {
+            Some(exe) => Command::argv([exe.clone(), "-c".into(), script]),
+            None => Command::shell(script),
+        }
+    } else if !args.argv.is_empty() {
+        Command::argv(args.argv.clone())
+    } else {
+        let line = args.cmd.clone().ok_or_else(|| ModuleError::failed("no command given"))?;
+        let words = shell_words::split(&line).map_err(|e| ModuleError::failed(format!("cannot split command line: {e}")))?;
+        if words.is_empty() {
+            return Err(ModuleError::failed("no command given"));
+        }
+        Command::argv(words)
+    };
+    if let Some(input) = &args.stdin {
+        let mut bytes = input.clone().into_bytes();
+        if args.stdin_add_newline {
+            bytes.push(b'\n');
+        }
+        cmd = cmd.stdin(bytes);
+    }
+    if let Some(dir) = &args.chdir {
+        cmd = cmd.cwd(dir.clone());
+    }
+    Ok(cmd)
+}
+
+fn strip(s: String, strip_empty_ends: bool) -> String {
+    if strip_empty_ends {
+        s.trim_end_matches(['\n', '\r']).to_string()
+    } else {
+        s
+    }
+}
+
+async fn run(args: &CommandArgs, ctx: &Context<'_>, use_shell: bool) -> Result<ModuleResult, ModuleError> {
+    let cmd = build(args, use_shell)?;
+    let shown = if use_shell { Value::String(cmd.to_shell_string()) } else { Value::from(cmd.argv.clone()) };
+    let start = std::time::Instant::now();
+    let out = ctx.host.exec(&cmd).await?;
+    let stdout = strip(out.stdout_str(), args.strip_empty_ends);
+    let stderr = strip(out.stderr_str(), args.strip_empty_ends);
+    let mut r = ModuleResult::changed(true)
+        .with("cmd", shown)
+        .with("rc", out.rc)
+        .with("stdout_lines", stdout.lines().map(str::to_string).collect::<Vec<_>>())
+        .with("stderr_lines", stderr.lines().map(str::to_string).collect::<Vec<_>>())
+        .with("stdout", stdout)
+        .with("stderr", stderr)
+        .with("delta", format!("{:?}", start.elapsed()));
+    if out.rc != 0 {
+        r.failed = true;
+        r.msg = Some("non-zero return code".into());
+    }
+    Ok(r)
+}
+
+fn skipped_result(msg: &str) -> ModuleResult {
+    ModuleResult::ok().with_msg(msg).with("rc", 0).with("stdout", "").with("stderr", "").with("stdout_lines", Vec::<String>::new())
+}
+
+fn args_doc() -> Vec<ArgDoc> {
+    vec![
+        ArgDoc { name: "cmd", ty: "string", required: false, default: None, description: "The command to run (also the free-form text after the module name)." },
+        ArgDoc { name: "argv", ty: "list", required: false, default: None, description: "The program and its arguments as a list; no shell parsing (command only)." },
+        ArgDoc { name: "creates", ty: "path", required: false, default: None, description: "Do not run when this path exists." },
+        ArgDoc { name: "removes", ty: "path", required: false, default: None, description: "Run only when this path exists." },
+        ArgDoc { name: "chdir", ty: "path", required: false, default: None, description: "Change into this directory first." },
+        ArgDoc { name: "stdin", ty: "string", required: false, default: None, description: "Text fed to the command's standard input." },
+        ArgDoc { name: "stdin_add_newline", ty: "bool", required: false, default: Some("true"), description: "Append a newline to stdin." },
+        ArgDoc { name: "executable", ty: "path", required: false, default: None, description: "The shell to use (shell only)." },
+        ArgDoc { name: "strip_empty_ends", ty: "bool", required: false, default: Some("true"), description: "Strip trailing newlines from stdout and stderr." },
+    ]
+}
+
+macro_rules! command_like {
+    ($ty:ident, $name:literal, $shell:expr, $summary:literal, $example:literal) => {
+        pub struct $ty;
+
+        #[async_trait]
+        impl Module for $ty {
+            type Args = CommandArgs;
+            type State = Guards;
+            type Plan = CommandPlan;
+            const NAME: &'static str = $name;
+
+            fn doc() -> ModuleDoc {
+                ModuleDoc { summary: $summary, args: args_doc(), example: $example }
+            }
+
+            fn validate(args: &CommandArgs) -> Result<(), String> {
+                if args.cmd.is_none() && args.argv.is_empty() {
+                    return Err("no command given".into());
+                }
+                if $shell && !args.argv.is_empty() {
+                    return Err("argv is not supported by shell; use cmd".into());
+                }
+                Ok(())
+            }
+
+            async fn probe(args: &CommandArgs, ctx: &Context<'_>) -> Result<Guards, ModuleError> {
+                probe_guards(args, ctx).await
+            }
+
+            fn plan(args: &CommandArgs, state: &Guards) -> Result<CommandPlan, ModuleError> {
+                Ok(plan_guards(args, state))
+            }
+
+            async fn apply(args: &CommandArgs, plan: CommandPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+                match plan {
+                    CommandPlan::Skip(msg) => Ok(skipped_result(&msg)),
+                    CommandPlan::Run => run(args, ctx, $shell).await,
+                }
+            }
+
+            fn unchanged_result(args: &CommandArgs, state: &Guards) -> ModuleResult {
+                match plan_guards(args, state) {
+                    CommandPlan::Skip(msg) => skipped_result(&msg),
+                    CommandPlan::Run => ModuleResult::ok(),
+                }
+            }
+
+            fn check_result(_args: &CommandArgs, plan: &CommandPlan) -> ModuleResult {
+                match plan {
+                    CommandPlan::Skip(msg) => skipped_result(msg),
+                    CommandPlan::Run => ModuleResult::changed(true),
+                }
+            }
+
+            /// Like Ansible: in check mode the command is skipped unless
+            /// `creates`/`removes` can decide the outcome.
+            fn supports_check_mode(args: &CommandArgs) -> bool {
+                args.creates.is_some() || args.removes.is_some()
+            }
+        }
+    };
+}
+
+command_like!(CommandModule, "command", false, "Run a program without a shell.", "- command: /usr/sbin/postmap /etc/postfix/transport\n  args:\n    creates: /etc/postfix/transport.db");
+command_like!(ShellModule, "shell", true, "Run a command through /bin/sh.", "- shell: newaliases && touch /var/lib/.aliases-done\n  args:\n    creates: /var/lib/.aliases-done");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::parse_args;
+    use serde_json::json;
+
+    fn args(v: Value) -> CommandArgs {
+        parse_args("command", &v).unwrap()
+    }
+
+    #[test]
+    fn creates_that_exists_skips_the_command() {
+        let a = args(json!({"cmd": "touch /x", "creates": "/x"}));
+        let p = plan_guards(&a, &Guards { creates_exists: Some(true), removes_exists: None });
+        assert!(!p.changes_anything());
+        let p = plan_guards(&a, &Guards { creates_exists: Some(false), removes_exists: None });
+        assert!(p.changes_anything());
+    }
+
+    #[test]
+    fn removes_that_is_missing_skips_the_command() {
+        let a = args(json!({"cmd": "rm /x", "removes": "/x"}));
+        assert!(!plan_guards(&a, &Guards { creates_exists: None, removes_exists: Some(false) }).changes_anything());
+    }
+
+    #[test]
+    fn free_form_is_split_like_a_shell_would() {
+        let a = args(json!({"_raw_params": "echo 'a b' c"}));
+        assert_eq!(build(&a, false).unwrap().argv, vec!["echo", "a b", "c"]);
+        assert_eq!(build(&a, true).unwrap().shell.as_deref(), Some("echo 'a b' c"));
+    }
+}

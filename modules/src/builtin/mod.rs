@@ -1,0 +1,3 @@
+//! Ansible's built-in modules, typed.
+
+pub mod command;

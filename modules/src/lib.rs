@@ -1,0 +1,16 @@
+//! mailplay's modules and the host-operations trait they use.
+//!
+//! This crate knows nothing of SSH or Jinja: a module gets a [`host::Host`]
+//! to run commands and move files, and a [`module::Controller`] for the few
+//! things only the controller can do (find role files, render templates).
+
+pub mod args;
+#[path = "become.rs"]
+pub mod become_;
+pub mod host;
+pub mod local_host;
+pub mod module;
+pub mod registry;
+pub mod secret;
+
+pub mod builtin;

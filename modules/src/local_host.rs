@@ -1,0 +1,238 @@
+//! The `local` connection: runs commands on the controller itself.
+//!
+//! It is a real connection, not a shortcut: commands run as processes with
+//! the task's environment and become user, and file operations are native
+//! (atomic temp-file-and-rename) unless a become user is involved, in which
+//! case they go through commands like on any other host.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::process::Stdio;
+
+use async_trait::async_trait;
+use tokio::io::AsyncWriteExt;
+
+use crate::become_::Become;
+use crate::host::{Command, CommandOutput, FileAttrs, FileKind, FileStat, Host, HostError};
+
+pub struct LocalHost {
+    name: String,
+    become_: Option<Become>,
+    env: Vec<(String, String)>,
+    current_user: String,
+}
+
+impl LocalHost {
+    pub fn new(name: impl Into<String>) -> Self {
+        LocalHost { name: name.into(), become_: None, env: Vec::new(), current_user: current_user() }
+    }
+
+    /// The same host, running as another user.
+    pub fn with_become(mut self, become_: Option<Become>) -> Self {
+        self.become_ = become_.filter(|b| b.user != self.current_user);
+        self
+    }
+
+    /// The task's `environment:`.
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = env;
+        self
+    }
+
+    fn native_files(&self) -> bool {
+        self.become_.is_none()
+    }
+}
+
+pub fn current_user() -> String {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    user_name(uid).unwrap_or_else(|| uid.to_string())
+}
+
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    lookup_name(&passwd, uid)
+}
+
+fn group_name(gid: u32) -> Option<String> {
+    let groups = std::fs::read_to_string("/etc/group").ok()?;
+    lookup_name(&groups, gid)
+}
+
+/// Find the name for an id in a passwd- or group-format file.
+fn lookup_name(db: &str, id: u32) -> Option<String> {
+    db.lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let id_field = f.nth(1)?;
+            (id_field.parse::<u32>().ok()? == id).then(|| name.to_string())
+        })
+        .next()
+}
+
+#[async_trait]
+impl Host for LocalHost {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn exec(&self, cmd: &Command) -> Result<CommandOutput, HostError> {
+        let argv: Vec<String> = match (&self.become_, &cmd.shell) {
+            (Some(b), _) => b.wrap(&self.current_user, &cmd.to_shell_string()).unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), cmd.to_shell_string()]),
+            (None, Some(script)) => vec!["/bin/sh".into(), "-c".into(), script.clone()],
+            (None, None) => cmd.argv.clone(),
+        };
+        let (program, rest) = argv.split_first().ok_or_else(|| HostError::Io("empty command".into()))?;
+        let mut child = tokio::process::Command::new(program);
+        child.args(rest).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        child.envs(self.env.iter().cloned()).envs(cmd.env.iter().cloned());
+        if let Some(dir) = &cmd.cwd {
+            child.current_dir(dir);
+        }
+        let mut child = child.spawn().map_err(|e| HostError::Io(format!("cannot run {program}: {e}")))?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let mut input = Vec::new();
+        if let Some(b) = self.become_.as_ref().and_then(|b| b.password.as_ref()) {
+            input.extend_from_slice(b.expose().as_bytes());
+            input.push(b'\n');
+        }
+        if let Some(data) = &cmd.stdin {
+            input.extend_from_slice(data);
+        }
+        // Feed stdin concurrently with reading the output so a large input
+        // and a large output cannot deadlock on full pipes.
+        let writer = tokio::spawn(async move {
+            let _ = stdin.write_all(&input).await;
+            drop(stdin);
+        });
+        let out = child.wait_with_output().await.map_err(|e| HostError::Io(e.to_string()))?;
+        let _ = writer.await;
+        Ok(CommandOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
+        if !self.native_files() {
+            return default_read(self, path).await;
+        }
+        match tokio::fs::read(path).await {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HostError::Io(format!("reading {path}: {e}"))),
+        }
+    }
+
+    async fn write_file(&self, path: &str, content: &[u8], attrs: &FileAttrs) -> Result<(), HostError> {
+        if !self.native_files() || attrs.owner.is_some() || attrs.group.is_some() {
+            // chown by name needs the user database of the target; the
+            // shell path handles names and become alike.
+            return default_write(self, path, content, attrs).await;
+        }
+        let path_buf = std::path::PathBuf::from(path);
+        let dir = path_buf.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let existing_mode = std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".mailplay.")
+            .tempfile_in(dir)
+            .map_err(|e| HostError::Io(format!("creating a temporary file in {}: {e}", dir.display())))?;
+        use std::io::Write;
+        tmp.write_all(content).map_err(|e| HostError::Io(e.to_string()))?;
+        tmp.as_file().sync_all().map_err(|e| HostError::Io(e.to_string()))?;
+        let mode = attrs.mode.or(existing_mode).unwrap_or(0o644);
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode)).map_err(|e| HostError::Io(e.to_string()))?;
+        tmp.persist(path).map_err(|e| HostError::Io(format!("renaming into {path}: {}", e.error)))?;
+        Ok(())
+    }
+
+    async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
+        if !self.native_files() {
+            return default_stat(self, path, follow).await;
+        }
+        let meta = if follow { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) };
+        let meta = match meta {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(HostError::Io(format!("stat {path}: {e}"))),
+        };
+        let ft = meta.file_type();
+        let kind = if ft.is_symlink() {
+            FileKind::Link
+        } else if ft.is_dir() {
+            FileKind::Directory
+        } else if ft.is_file() {
+            FileKind::File
+        } else {
+            FileKind::Other
+        };
+        let link_target = if kind == FileKind::Link { std::fs::read_link(path).ok().map(|p| p.to_string_lossy().into_owned()) } else { None };
+        Ok(Some(FileStat {
+            kind,
+            mode: meta.mode() & 0o7777,
+            owner: user_name(meta.uid()).unwrap_or_else(|| meta.uid().to_string()),
+            group: group_name(meta.gid()).unwrap_or_else(|| meta.gid().to_string()),
+            uid: meta.uid(),
+            gid: meta.gid(),
+            size: meta.size(),
+            mtime: meta.mtime(),
+            link_target,
+        }))
+    }
+}
+
+// The trait's default bodies, callable from an override that falls back.
+struct Fallback<'a>(&'a LocalHost);
+
+#[async_trait]
+impl Host for Fallback<'_> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    async fn exec(&self, cmd: &Command) -> Result<CommandOutput, HostError> {
+        self.0.exec(cmd).await
+    }
+}
+
+async fn default_read(h: &LocalHost, path: &str) -> Result<Option<Vec<u8>>, HostError> {
+    Fallback(h).read_file(path).await
+}
+async fn default_write(h: &LocalHost, path: &str, content: &[u8], attrs: &FileAttrs) -> Result<(), HostError> {
+    Fallback(h).write_file(path, content, attrs).await
+}
+async fn default_stat(h: &LocalHost, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
+    Fallback(h).stat(path, follow).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn runs_commands_with_stdin_and_env() {
+        let h = LocalHost::new("localhost").with_env(vec![("GREETING".into(), "hi".into())]);
+        let out = h.exec(&Command::shell("printf '%s ' \"$GREETING\"; cat; echo err >&2; exit 3").stdin(b"there".to_vec())).await.unwrap();
+        assert_eq!(out.rc, 3);
+        assert_eq!(out.stdout_str(), "hi there");
+        assert_eq!(out.stderr_str(), "err\n");
+    }
+
+    #[tokio::test]
+    async fn native_and_shell_file_operations_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = LocalHost::new("localhost");
+        let p = dir.path().join("f.txt");
+        let p = p.to_str().unwrap();
+        assert_eq!(h.read_file(p).await.unwrap(), None);
+        h.write_file(p, b"one\n", &FileAttrs { mode: Some(0o600), ..Default::default() }).await.unwrap();
+        assert_eq!(h.read_file(p).await.unwrap().unwrap(), b"one\n");
+        let native = h.stat(p, true).await.unwrap().unwrap();
+        let shell = Fallback(&h).stat(p, true).await.unwrap().unwrap();
+        assert_eq!(native, shell);
+        assert_eq!(native.mode, 0o600);
+        // Replacing keeps the mode when none is given, through both paths.
+        Fallback(&h).write_file(p, b"two\n", &FileAttrs::default()).await.unwrap();
+        assert_eq!(Fallback(&h).read_file(p).await.unwrap().unwrap(), b"two\n");
+        assert_eq!(h.stat(p, true).await.unwrap().unwrap().mode, 0o600);
+        // No temporary files are left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,272 @@
+//! The contract every module follows: probe → plan → apply.
+//!
+//! A module is a typed args struct plus three steps:
+//! - `probe` reads the current state from the host (as few round trips as possible);
+//! - `plan` is pure: `(args, state) -> Plan`, unit-tested with captured tool output;
+//! - `apply` carries out exactly the plan.
+//!
+//! Check mode stops after `plan`; diff mode prints the plan's diffs. The
+//! engine only sees the type-erased [`ModuleRunner`], which [`Runner`]
+//! derives from any [`Module`].
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::args::{parse_args, ArgsError};
+use crate::host::{Host, HostError};
+
+/// One before/after pair for `--diff`, printed as a unified diff.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diff {
+    /// Usually the path, e.g. `/etc/postfix/main.cf`.
+    pub before_header: String,
+    pub after_header: String,
+    pub before: String,
+    pub after: String,
+}
+
+impl Diff {
+    pub fn new(header: impl Into<String>, before: impl Into<String>, after: impl Into<String>) -> Self {
+        let h = header.into();
+        Diff { before_header: h.clone(), after_header: h, before: before.into(), after: after.into() }
+    }
+}
+
+/// What a module reports back; the engine turns it into Ansible's result
+/// dictionary (`changed`, `failed`, `msg`, plus `data`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModuleResult {
+    pub changed: bool,
+    pub failed: bool,
+    pub msg: Option<String>,
+    pub diffs: Vec<Diff>,
+    /// Module-specific return values (`rc`, `stdout`, `stat`, `dest`, ...).
+    pub data: Map<String, Value>,
+    /// Facts to set on the host (`set_fact`, fact gathering).
+    pub facts: Map<String, Value>,
+}
+
+impl ModuleResult {
+    pub fn ok() -> Self {
+        Self::default()
+    }
+    pub fn changed(changed: bool) -> Self {
+        ModuleResult { changed, ..Default::default() }
+    }
+    pub fn failed(msg: impl Into<String>) -> Self {
+        ModuleResult { failed: true, msg: Some(msg.into()), ..Default::default() }
+    }
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.data.insert(key.to_string(), value.into());
+        self
+    }
+    pub fn with_msg(mut self, msg: impl Into<String>) -> Self {
+        self.msg = Some(msg.into());
+        self
+    }
+    pub fn with_diffs(mut self, diffs: Vec<Diff>) -> Self {
+        self.diffs = diffs;
+        self
+    }
+}
+
+/// Why a module could not run. A command that ran and failed is a
+/// `ModuleResult` with `failed`, not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    #[error(transparent)]
+    Args(#[from] ArgsError),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ModuleError {
+    pub fn failed(msg: impl Into<String>) -> Self {
+        ModuleError::Failed(msg.into())
+    }
+}
+
+/// What the controller side offers modules that need it: files from the
+/// playbook's search path, template rendering and expression evaluation
+/// (the engine owns minijinja; modules stay free of it).
+pub trait Controller: Send + Sync {
+    /// Find a controller-side file for `copy: src=` (`kind` = "files") or
+    /// `template: src=` (`kind` = "templates"), searching the role's folder,
+    /// then the playbook's, as Ansible does.
+    fn find_file(&self, kind: &str, name: &str) -> Result<PathBuf, String>;
+    /// Render a template file with the task's variables.
+    fn render_template_file(&self, path: &std::path::Path) -> Result<String, String>;
+    /// Evaluate a Jinja expression (`debug: var=`, `assert: that=`).
+    fn eval_expression(&self, expr: &str) -> Result<Value, String>;
+    /// Evaluate a conditional as `when:` does.
+    fn eval_condition(&self, expr: &str) -> Result<bool, String>;
+}
+
+/// Everything a module may use while running.
+pub struct Context<'a> {
+    pub host: &'a dyn Host,
+    pub controller: &'a dyn Controller,
+    pub check_mode: bool,
+    pub diff: bool,
+    /// Ansible's verbosity (`-v` count), for modules that report more.
+    pub verbosity: u8,
+}
+
+/// A plan: the changes a module would make, as data.
+pub trait Plan: Send + Sync {
+    /// True when applying would change something.
+    fn changes_anything(&self) -> bool;
+    /// The before/after pairs shown with `--diff`.
+    fn diffs(&self) -> Vec<Diff> {
+        Vec::new()
+    }
+}
+
+/// A typed module. See the module docs at the top of this file.
+#[async_trait]
+pub trait Module: Send + Sync + 'static {
+    /// The task's arguments; `#[serde(deny_unknown_fields)]`.
+    type Args: DeserializeOwned + Send + Sync;
+    /// What `probe` found on the host.
+    type State: Send + Sync;
+    /// What `plan` decided to do.
+    type Plan: Plan;
+
+    /// The module's name as used in playbooks (`copy`, `postconf`, ...).
+    const NAME: &'static str;
+    /// Documentation for `mailplay doc` (summary, arguments, example).
+    fn doc() -> ModuleDoc;
+
+    /// Check the arguments beyond what serde can (mutually exclusive
+    /// options, required combinations). Runs before any host contact.
+    fn validate(_args: &Self::Args) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn probe(args: &Self::Args, ctx: &Context<'_>) -> Result<Self::State, ModuleError>;
+
+    fn plan(args: &Self::Args, state: &Self::State) -> Result<Self::Plan, ModuleError>;
+
+    /// Carry out `plan` (only called when it changes something or the
+    /// module is not idempotent by nature, like `command`). Returns the
+    /// module's result, whose `changed` the engine takes as reported.
+    async fn apply(args: &Self::Args, plan: Self::Plan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError>;
+
+    /// The result reported in check mode (after `plan`, nothing applied).
+    fn check_result(_args: &Self::Args, plan: &Self::Plan) -> ModuleResult {
+        ModuleResult::changed(plan.changes_anything())
+    }
+
+    /// The result when the plan changes nothing.
+    fn unchanged_result(_args: &Self::Args, _state: &Self::State) -> ModuleResult {
+        ModuleResult::ok()
+    }
+
+    /// Modules whose apply must run even with an empty plan (e.g. `command`
+    /// returns output) say so here.
+    fn always_apply() -> bool {
+        false
+    }
+
+    /// Whether the module supports check mode at all. Ansible skips tasks of
+    /// modules that do not (e.g. `command` without `creates`).
+    fn supports_check_mode(_args: &Self::Args) -> bool {
+        true
+    }
+}
+
+/// Documentation of one argument, generated next to the args struct.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ArgDoc {
+    pub name: &'static str,
+    pub ty: &'static str,
+    pub required: bool,
+    pub default: Option<&'static str>,
+    pub description: &'static str,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModuleDoc {
+    pub summary: &'static str,
+    pub args: Vec<ArgDoc>,
+    pub example: &'static str,
+}
+
+/// The engine's view of a module: untyped args in, result out.
+#[async_trait]
+pub trait ModuleRunner: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn doc(&self) -> ModuleDoc;
+    /// Parse and validate args without touching a host (`--syntax-check`
+    /// uses this when the args contain no templates).
+    fn check_args(&self, args: &Value) -> Result<(), ArgsError>;
+    async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError>;
+}
+
+/// Adapts a typed [`Module`] to [`ModuleRunner`].
+pub struct Runner<M: Module>(std::marker::PhantomData<M>);
+
+impl<M: Module> Runner<M> {
+    pub const fn new() -> Self {
+        Runner(std::marker::PhantomData)
+    }
+}
+
+impl<M: Module> Default for Runner<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Module> Runner<M> {
+    fn parse(&self, args: &Value) -> Result<M::Args, ArgsError> {
+        let parsed: M::Args = parse_args(M::NAME, args)?;
+        M::validate(&parsed).map_err(|msg| ArgsError::Invalid { module: M::NAME, msg })?;
+        Ok(parsed)
+    }
+}
+
+#[async_trait]
+impl<M: Module> ModuleRunner for Runner<M> {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+
+    fn doc(&self) -> ModuleDoc {
+        M::doc()
+    }
+
+    fn check_args(&self, args: &Value) -> Result<(), ArgsError> {
+        self.parse(args).map(|_| ())
+    }
+
+    async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        let args = self.parse(args)?;
+        if ctx.check_mode && !M::supports_check_mode(&args) {
+            let mut r = ModuleResult::ok().with_msg("skipped, running in check mode");
+            r.data.insert("skipped".into(), Value::Bool(true));
+            return Ok(r);
+        }
+        let state = M::probe(&args, ctx).await?;
+        let plan = M::plan(&args, &state)?;
+        let diffs = if ctx.diff { plan.diffs() } else { Vec::new() };
+        if ctx.check_mode {
+            let mut r = M::check_result(&args, &plan);
+            r.diffs = diffs;
+            return Ok(r);
+        }
+        if !plan.changes_anything() && !M::always_apply() {
+            return Ok(M::unchanged_result(&args, &state));
+        }
+        let mut r = M::apply(&args, plan, ctx).await?;
+        if ctx.diff && r.diffs.is_empty() && r.changed {
+            r.diffs = diffs;
+        }
+        Ok(r)
+    }
+}

@@ -1,0 +1,53 @@
+//! The list of modules the engine knows. Adding a module = one file in
+//! `builtin/` (or a domain folder) and one line in `all()`.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use crate::args::closest;
+use crate::builtin;
+use crate::module::{ModuleRunner, Runner};
+
+pub struct Registry {
+    modules: BTreeMap<&'static str, Box<dyn ModuleRunner>>,
+}
+
+fn all() -> Vec<Box<dyn ModuleRunner>> {
+    vec![
+        Box::new(Runner::<builtin::command::CommandModule>::new()),
+        Box::new(Runner::<builtin::command::ShellModule>::new()),
+    ]
+}
+
+/// Prefixes under which Ansible users write module names.
+const COLLECTION_PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy.", "mailplay."];
+
+impl Registry {
+    pub fn global() -> &'static Registry {
+        static REGISTRY: OnceLock<Registry> = OnceLock::new();
+        REGISTRY.get_or_init(|| Registry { modules: all().into_iter().map(|m| (m.name(), m)).collect() })
+    }
+
+    /// Find a module by its short or fully qualified name.
+    pub fn get(&self, name: &str) -> Option<&dyn ModuleRunner> {
+        let short = COLLECTION_PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
+        self.modules.get(short).map(|m| m.as_ref())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The closest known module name, for "did you mean" messages.
+    pub fn suggest(&self, name: &str) -> Option<String> {
+        closest(name, self.modules.keys().copied())
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.modules.keys().copied()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &dyn ModuleRunner> + '_ {
+        self.modules.values().map(|m| m.as_ref())
+    }
+}
