@@ -1,6 +1,36 @@
 #!/usr/bin/env bash
-# The one test command (see README.md): installs what the tests need on a
-# Debian machine, then runs every test.
+# The project's one test command (README.md, .ci/run): installs what the
+# tests need on a fresh Debian machine, then runs every test.
+#
+# Needs root for apt-get and for the lab (network namespaces, overlay
+# mounts, systemd-nspawn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace
+
+# Debian packages the tests use: the SSH client and server (connection
+# tests), the lab's tools (debootstrap, systemd-nspawn, ip), zstd for the
+# cached lab image, python3-venv for the reference Ansible.
+packages=(openssh-client openssh-server debootstrap systemd-container iproute2 zstd python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/run-all.sh: missing Debian packages (${missing[*]}); run as root so they can be installed" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The reference implementation for the differential and golden tests:
+# ansible-core 2.19 from PyPI, in its own virtualenv.
+ansible_venv=${MAILPLAY_ANSIBLE_VENV:-/opt/ansible-venv}
+if [ ! -x "$ansible_venv/bin/ansible-playbook" ]; then
+  python3 -m venv "$ansible_venv"
+  "$ansible_venv/bin/pip" install -q 'ansible-core>=2.19,<2.20'
+fi
+export MAILPLAY_ANSIBLE_BIN="$ansible_venv/bin"
+
+cargo test --workspace --no-fail-fast

@@ -1,0 +1,33 @@
+//! `mailplay inventory`: the same output as ansible-inventory.
+
+use crate::exec::run::exit;
+use crate::inventory::Inventory;
+
+use super::args::InventoryArgs;
+
+pub fn run(args: InventoryArgs) -> i32 {
+    let inv = match Inventory::load(&args.inventory) {
+        Ok(i) => i,
+        Err(d) => {
+            eprintln!("ERROR! {}", d.render());
+            return exit::PARSE_ERROR;
+        }
+    };
+    if let Some(h) = &args.host {
+        match inv.host_json(h) {
+            Some(v) => println!("{}", serde_json::to_string_pretty(&v).expect("json")),
+            None => {
+                eprintln!("ERROR! You must pass a single valid host to --host parameter");
+                return exit::ERROR;
+            }
+        }
+    } else if args.graph {
+        print!("{}", inv.graph(args.vars));
+    } else if args.list {
+        println!("{}", serde_json::to_string_pretty(&inv.to_list_json()).expect("json"));
+    } else {
+        eprintln!("ERROR! No action selected, at least one of --host, --graph or --list needs to be specified.");
+        return exit::BAD_OPTIONS;
+    }
+    exit::OK
+}

@@ -1,0 +1,30 @@
+//! The `mailplay` command line.
+
+pub mod args;
+pub mod doc_cmd;
+pub mod extra_vars;
+pub mod inventory_cmd;
+pub mod lab_cmd;
+pub mod run_cmd;
+
+use clap::Parser;
+
+use crate::exec::run::exit;
+
+pub fn main() -> i32 {
+    let cli = match args::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::BAD_OPTIONS } else { exit::OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match cli.command {
+        args::Command::Run(a) => rt.block_on(run_cmd::run(a)),
+        args::Command::Inventory(a) => inventory_cmd::run(a),
+        args::Command::Doc(a) => doc_cmd::run(a),
+        args::Command::Lab(a) => rt.block_on(lab_cmd::run(a)),
+    }
+}

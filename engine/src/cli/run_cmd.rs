@@ -1,0 +1,223 @@
+//! `mailplay run`: load, check, list or run playbooks.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::exec::run::exit;
+use crate::exec::tags::TagFilter;
+use crate::exec::{run_playbook, RunContext, RunOptions};
+use crate::inventory::Inventory;
+use crate::output::Reporter;
+use crate::playbook::ast::{Playbook, Task, TaskKind};
+use crate::template::Templar;
+
+use super::args::{OutputFormat, RunArgs};
+use super::extra_vars::parse_extra_vars;
+
+fn print_diagnostics(ds: &[crate::diag::Diagnostic]) {
+    for d in ds {
+        eprintln!("ERROR! {}", d.render());
+    }
+}
+
+fn options(args: &RunArgs) -> Result<RunOptions, String> {
+    let become_password = if args.ask_become_pass { Some(ask_password("BECOME password: ")?) } else { None };
+    Ok(RunOptions {
+        check: args.check,
+        diff: args.diff,
+        limit: args.limit.clone(),
+        tags: TagFilter::new(&args.tags, &args.skip_tags),
+        extra_vars: parse_extra_vars(&args.extra_vars)?,
+        forks: args.forks,
+        verbosity: args.verbose,
+        start_at_task: args.start_at_task.clone(),
+        force_handlers: args.force_handlers,
+        become_: args.become_.then_some(true),
+        become_user: args.become_user.clone(),
+        become_method: args.become_method.clone(),
+        become_password,
+        remote_user: args.user.clone(),
+        private_key: args.private_key.clone(),
+        timeout: args.timeout,
+        connection: args.connection.clone(),
+    })
+}
+
+/// Read a password from the terminal without echo.
+fn ask_password(prompt: &str) -> Result<String, String> {
+    use std::io::Write;
+    eprint!("{prompt}");
+    std::io::stderr().flush().ok();
+    let echo_off = std::process::Command::new("stty").arg("-echo").stdin(std::process::Stdio::inherit()).status().map(|s| s.success()).unwrap_or(false);
+    let mut line = String::new();
+    let read = std::io::stdin().read_line(&mut line);
+    if echo_off {
+        let _ = std::process::Command::new("stty").arg("echo").stdin(std::process::Stdio::inherit()).status();
+    }
+    eprintln!();
+    read.map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+pub async fn run(args: RunArgs) -> i32 {
+    let opts = match options(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            return exit::BAD_OPTIONS;
+        }
+    };
+    let inventory_sources = if args.inventory.is_empty() { default_inventory() } else { args.inventory.clone() };
+    let inventory = match Inventory::load(&inventory_sources) {
+        Ok(i) => Arc::new(i),
+        Err(d) => {
+            print_diagnostics(&[d]);
+            return exit::PARSE_ERROR;
+        }
+    };
+    let mut playbooks = Vec::new();
+    for p in &args.playbooks {
+        if !Path::new(p).exists() {
+            eprintln!("ERROR! the playbook: {p} could not be found");
+            return exit::ERROR;
+        }
+        match crate::playbook::load_playbook(Path::new(p)) {
+            Ok(pb) => playbooks.push(pb),
+            Err(ds) => {
+                print_diagnostics(&ds);
+                return exit::PARSE_ERROR;
+            }
+        }
+    }
+    let templar = Arc::new(Templar::new());
+    if args.syntax_check {
+        let mut problems = Vec::new();
+        for pb in &playbooks {
+            problems.extend(crate::playbook::syntax_check(pb));
+        }
+        if !problems.is_empty() {
+            print_diagnostics(&problems);
+            return exit::PARSE_ERROR;
+        }
+        for pb in &playbooks {
+            println!("\nplaybook: {}", pb.path.display());
+        }
+        return exit::OK;
+    }
+    if args.list_hosts || args.list_tasks || args.list_tags {
+        for pb in &playbooks {
+            if let Err(e) = print_listing(pb, &inventory, &opts, &args, &templar) {
+                eprintln!("ERROR! {e}");
+                return exit::ERROR;
+            }
+        }
+        return exit::OK;
+    }
+    // Refuse to start on a playbook with unknown modules or bad static args:
+    // nothing should run halfway before a typo is found.
+    for pb in &playbooks {
+        let problems = crate::playbook::syntax_check(pb);
+        if !problems.is_empty() {
+            print_diagnostics(&problems);
+            return exit::PARSE_ERROR;
+        }
+    }
+    let reporter: Arc<dyn Reporter> = match args.output {
+        OutputFormat::Json => Arc::new(crate::output::JsonReporter::stdout()),
+        OutputFormat::Text => Arc::new(crate::output::TextReporter::stdout()),
+    };
+    let mut code = exit::OK;
+    for pb in &playbooks {
+        let dir = pb.path.parent().map(Path::to_path_buf).filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+        let ctx = Arc::new(RunContext::new(templar.clone(), inventory.clone(), opts.clone(), reporter.clone(), dir));
+        let interrupt = ctx.clone();
+        let watcher = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupt.interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                eprintln!("\n [ERROR]: User interrupted execution");
+            }
+        });
+        code = run_playbook(ctx, pb).await;
+        watcher.abort();
+        if code != exit::OK {
+            break;
+        }
+    }
+    code
+}
+
+/// Ansible's default inventory when no -i is given.
+fn default_inventory() -> Vec<String> {
+    let etc = "/etc/ansible/hosts";
+    if Path::new(etc).exists() {
+        vec![etc.to_string()]
+    } else {
+        vec!["localhost,".to_string()]
+    }
+}
+
+fn tags_str(tags: &[String]) -> String {
+    format!("[{}]", tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", "))
+}
+
+/// `--list-hosts`, `--list-tasks`, `--list-tags` in ansible-playbook's layout.
+fn print_listing(pb: &Playbook, inv: &Inventory, opts: &RunOptions, args: &RunArgs, templar: &Templar) -> Result<(), String> {
+    println!("\nplaybook: {}", pb.path.display());
+    for (n, play) in pb.plays.iter().enumerate() {
+        let name = play.name.clone().unwrap_or_else(|| play.hosts.clone());
+        println!("\n  play #{} ({}): {}\tTAGS: {}", n + 1, play.hosts, name, tags_str(&play.tags));
+        if args.list_hosts {
+            let mut scope = crate::template::Scope::new();
+            scope.push(Arc::new(play.vars.clone()));
+            scope.push(Arc::new(opts.extra_vars.clone()));
+            let pattern = templar.render_string(&play.hosts, &scope).map_err(|e| e.to_string())?;
+            let mut hosts = inv.select(&pattern)?;
+            if let Some(limit) = &opts.limit {
+                let allowed = inv.select(limit)?;
+                hosts.retain(|h| allowed.contains(h));
+            }
+            println!("    pattern: ['{}']", pattern);
+            println!("    hosts ({}):", hosts.len());
+            for h in hosts {
+                println!("      {h}");
+            }
+        }
+        let mut all_tags = std::collections::BTreeSet::new();
+        let mut lines = Vec::new();
+        for section in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
+            collect_tasks(section, &play.tags, opts, &mut lines, &mut all_tags);
+        }
+        if args.list_tasks {
+            println!("    tasks:");
+            for (name, tags) in &lines {
+                println!("      {name}\tTAGS: {}", tags_str(tags));
+            }
+        }
+        if args.list_tags {
+            println!("      TASK TAGS: {}", tags_str(&all_tags.into_iter().collect::<Vec<_>>()));
+        }
+    }
+    Ok(())
+}
+
+fn collect_tasks(tasks: &[Task], inherited: &[String], opts: &RunOptions, out: &mut Vec<(String, Vec<String>)>, all: &mut std::collections::BTreeSet<String>) {
+    for t in tasks {
+        let mut tags: Vec<String> = inherited.to_vec();
+        tags.extend(t.tags.iter().cloned());
+        match &t.kind {
+            TaskKind::Block { block, rescue, always } => {
+                collect_tasks(block, &tags, opts, out, all);
+                collect_tasks(rescue, &tags, opts, out, all);
+                collect_tasks(always, &tags, opts, out, all);
+            }
+            _ => {
+                if opts.tags.selects(&tags) {
+                    tags.sort();
+                    tags.dedup();
+                    all.extend(tags.iter().cloned());
+                    out.push((t.display_name(), tags));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! The controller-side services a module may ask for (`Controller` in the
+//! modules crate), backed by the task's variables and minijinja.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mailplay_modules::module::Controller;
+use serde_json::Value;
+
+use crate::template::{Scope, Templar};
+
+pub struct TaskController {
+    pub templar: Arc<Templar>,
+    pub scope: Scope,
+    /// Role folder first, then the playbook's folder.
+    pub search_roots: Vec<PathBuf>,
+}
+
+impl TaskController {
+    /// Ansible's search order for `src:`: `<root>/<kind>/<name>`, then `<root>/<name>`.
+    fn candidates(&self, kind: &str, name: &str) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for root in &self.search_roots {
+            out.push(root.join(kind).join(name));
+            out.push(root.join(name));
+        }
+        out
+    }
+}
+
+impl Controller for TaskController {
+    fn find_file(&self, kind: &str, name: &str) -> Result<PathBuf, String> {
+        let p = Path::new(name);
+        if p.is_absolute() {
+            return if p.exists() { Ok(p.to_path_buf()) } else { Err(format!("Could not find or access '{name}' on the Ansible Controller.")) };
+        }
+        let candidates = self.candidates(kind, name);
+        candidates.iter().find(|c| c.exists()).cloned().ok_or_else(|| {
+            let searched: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+            format!("Could not find or access '{name}'\nSearched in:\n\t{}", searched.join("\n\t"))
+        })
+    }
+
+    fn render_template_file(&self, path: &Path) -> Result<String, String> {
+        let mut scope = self.scope.clone();
+        scope.set("template_path", Value::from(path.display().to_string()));
+        scope.set("template_fullpath", Value::from(path.display().to_string()));
+        scope.set("template_destpath", Value::Null);
+        self.templar.render_file(path, &scope).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    fn eval_expression(&self, expr: &str) -> Result<Value, String> {
+        self.templar.eval_expression(expr, &self.scope).map_err(|e| e.to_string())
+    }
+
+    fn eval_condition(&self, expr: &str) -> Result<bool, String> {
+        self.templar.eval_condition(expr, &self.scope).map_err(|e| e.to_string())
+    }
+}

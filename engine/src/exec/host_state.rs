@@ -1,0 +1,91 @@
+//! What the executor knows about one host during a play.
+//!
+//! Each variable level is an `Arc<Map>` so that building a task's scope is a
+//! handful of pointer copies, and a change (a fact, a registered result)
+//! copies only the one level it touches.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+pub type Layer = Arc<Map<String, Value>>;
+
+#[derive(Debug, Clone)]
+pub struct HostState {
+    pub name: String,
+    /// Inventory, group_vars/ and host_vars/ variables, merged.
+    pub inventory_vars: Layer,
+    /// Gathered facts, both as `ansible_facts` and as top-level `ansible_*`.
+    pub facts: Layer,
+    /// `set_fact`, `include_vars` and `register` results.
+    pub set_facts: Layer,
+    /// Per-play variables that need the host: vars_files, magic variables.
+    pub play_vars_files: Layer,
+    pub magic: Layer,
+    pub failed: bool,
+    pub unreachable: bool,
+    /// `meta: end_host` was run.
+    pub ended: bool,
+    /// Handler names (and `listen` topics) notified and not yet run.
+    pub notified: BTreeSet<String>,
+}
+
+impl HostState {
+    pub fn new(name: &str, inventory_vars: Map<String, Value>) -> Self {
+        HostState {
+            name: name.to_string(),
+            inventory_vars: Arc::new(inventory_vars),
+            facts: Arc::new(Map::new()),
+            set_facts: Arc::new(Map::new()),
+            play_vars_files: Arc::new(Map::new()),
+            magic: Arc::new(Map::new()),
+            failed: false,
+            unreachable: false,
+            ended: false,
+            notified: BTreeSet::new(),
+        }
+    }
+
+    /// Still taking part in the play.
+    pub fn is_active(&self) -> bool {
+        !self.failed && !self.unreachable && !self.ended
+    }
+
+    pub fn set_fact(&mut self, key: String, value: Value) {
+        Arc::make_mut(&mut self.set_facts).insert(key, value);
+    }
+
+    /// Merge gathered facts: `ansible_facts.x` and top-level `ansible_x`.
+    pub fn add_facts(&mut self, facts: &Map<String, Value>) {
+        let layer = Arc::make_mut(&mut self.facts);
+        let mut nested = layer.get("ansible_facts").and_then(Value::as_object).cloned().unwrap_or_default();
+        for (k, v) in facts {
+            let short = k.strip_prefix("ansible_").unwrap_or(k);
+            nested.insert(short.to_string(), v.clone());
+            if k.starts_with("ansible_") {
+                layer.insert(k.clone(), v.clone());
+            }
+        }
+        layer.insert("ansible_facts".into(), Value::Object(nested));
+    }
+
+    pub fn clear_facts(&mut self) {
+        self.facts = Arc::new(Map::new());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn facts_are_visible_both_ways() {
+        let mut h = HostState::new("a", Map::new());
+        let facts = json!({"ansible_hostname": "a", "ansible_fqdn": "a.example"});
+        h.add_facts(facts.as_object().unwrap());
+        assert_eq!(h.facts["ansible_hostname"], json!("a"));
+        assert_eq!(h.facts["ansible_facts"]["fqdn"], json!("a.example"));
+    }
+}

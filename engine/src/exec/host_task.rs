@@ -1,0 +1,381 @@
+//! Running one task on one host: `when`, loops, `delegate_to`, `become`,
+//! `environment`, the module itself, `until`/`retries`, `changed_when` and
+//! `failed_when`. Everything here is read-only with respect to the play's
+//! host states; the caller applies the returned outcome.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailplay_modules::args::parse_bool;
+use mailplay_modules::become_::{Become, BecomeMethod};
+use mailplay_modules::host::HostError;
+use mailplay_modules::module::{Context, ModuleError};
+use mailplay_modules::registry::Registry;
+use mailplay_modules::secret::Secret;
+use serde_json::{json, Map, Value};
+
+use crate::diag::Pos;
+use crate::output::{HostResult, HostStatus};
+use crate::playbook::ast::{Expr, Task, TaskKind};
+use crate::template::Scope;
+
+use super::controller::TaskController;
+use super::host_state::HostState;
+use super::inherited::Effective;
+use super::loops::loop_items;
+use super::result::{aggregate_loop, Outcome, Status};
+use super::run::RunContext;
+
+/// Keys that configure how a host is reached; rendered before connecting.
+const CONNECTION_KEYS: &[&str] = &[
+    "ansible_connection",
+    "ansible_host",
+    "ansible_ssh_host",
+    "ansible_port",
+    "ansible_ssh_port",
+    "ansible_user",
+    "ansible_ssh_user",
+    "ansible_ssh_private_key_file",
+    "ansible_private_key_file",
+    "ansible_ssh_common_args",
+    "ansible_ssh_extra_args",
+    "ansible_ssh_args",
+    "ansible_ssh_timeout",
+    "ansible_timeout",
+    "ansible_become_password",
+    "ansible_become_pass",
+];
+
+/// What one host's run of a task produced.
+pub struct HostTaskOutcome {
+    pub outcome: Outcome,
+    pub ignored: bool,
+    pub ignore_unreachable: bool,
+    pub delegated_to: Option<String>,
+}
+
+/// Shared, read-only inputs of a task's run on every host.
+pub struct TaskEnv<'a> {
+    pub run: &'a RunContext,
+    pub task: &'a Task,
+    pub eff: &'a Effective,
+    pub search_roots: Arc<Vec<PathBuf>>,
+    pub verbosity: u8,
+}
+
+pub fn where_(pos: &Pos) -> String {
+    match &pos.file {
+        Some(f) => format!("\n\nThe error appears to be in '{}': line {}, column {}", f.display(), pos.line, pos.column),
+        None => String::new(),
+    }
+}
+
+fn bool_of(v: &Option<Value>, scope: &Scope, env: &TaskEnv<'_>, default: bool) -> Result<bool, String> {
+    match v {
+        None => Ok(default),
+        Some(v) => {
+            let rendered = env.run.templar.render_value(v, scope).map_err(|e| e.to_string())?;
+            parse_bool(&rendered).ok_or_else(|| format!("{rendered} is not a valid boolean"))
+        }
+    }
+}
+
+impl TaskEnv<'_> {
+    pub async fn run_on_host(&self, host: &HostState, scope: Scope) -> HostTaskOutcome {
+        let ignored = bool_of(&self.eff.ignore_errors, &scope, self, false).unwrap_or(false);
+        let ignore_unreachable = bool_of(&self.eff.ignore_unreachable, &scope, self, false).unwrap_or(false);
+        let delegated_to = match &self.eff.delegate_to {
+            Some(d) => match self.run.templar.render_value(d, &scope) {
+                Ok(Value::String(s)) if !s.is_empty() => Some(s),
+                Ok(_) => None,
+                Err(e) => {
+                    let o = Outcome::failed(format!("cannot template delegate_to: {e}{}", where_(&self.task.pos)));
+                    return HostTaskOutcome { outcome: o, ignored, ignore_unreachable, delegated_to: None };
+                }
+            },
+            None => None,
+        };
+        let outcome = match &self.task.loop_ {
+            Some(_) => self.run_loop(host, scope, delegated_to.as_deref(), ignored).await,
+            None => self.run_once(host, &scope, delegated_to.as_deref()).await,
+        };
+        HostTaskOutcome { outcome, ignored, ignore_unreachable, delegated_to }
+    }
+
+    async fn run_loop(&self, host: &HostState, scope: Scope, delegated_to: Option<&str>, ignored: bool) -> Outcome {
+        let spec = self.task.loop_.as_ref().expect("called for loops");
+        let items = match self.run.templar.render_value(&spec.items, &scope).map_err(|e| e.to_string()).and_then(|v| loop_items(&spec.kind, v)) {
+            Ok(items) => items,
+            Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
+        };
+        let lc = &self.task.loop_control;
+        let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
+        let extended = lc.extended.as_ref().and_then(parse_bool).unwrap_or(false);
+        let pause = lc.pause.as_ref().and_then(Value::as_f64).unwrap_or(0.0);
+        let total = items.len();
+        let mut outcomes = Vec::with_capacity(total);
+        for (idx, item) in items.into_iter().enumerate() {
+            if idx > 0 && pause > 0.0 {
+                tokio::time::sleep(Duration::from_secs_f64(pause)).await;
+            }
+            let mut s = scope.clone();
+            s.set(&loop_var, item.clone());
+            s.set("ansible_loop_var", Value::from(loop_var.clone()));
+            if let Some(iv) = &lc.index_var {
+                s.set(iv, Value::from(idx));
+                s.set("ansible_index_var", Value::from(iv.clone()));
+            }
+            if extended {
+                s.set("ansible_loop", json!({
+                    "index": idx + 1, "index0": idx, "revindex": total - idx, "revindex0": total - idx - 1,
+                    "first": idx == 0, "last": idx + 1 == total, "length": total,
+                }));
+            }
+            let label = match &lc.label {
+                Some(l) => self.run.templar.render_value(l, &s).map(|v| display_item(&v)).unwrap_or_else(|_| display_item(&item)),
+                None => display_item(&item),
+            };
+            let mut o = self.run_once(host, &s, delegated_to).await;
+            o.result.insert(loop_var.clone(), item);
+            o.result.insert("ansible_loop_var".into(), Value::from(loop_var.clone()));
+            if let Some(iv) = &lc.index_var {
+                o.result.insert(iv.clone(), Value::from(idx));
+            }
+            self.report(host, delegated_to, &o, Some(label), ignored, false);
+            outcomes.push(o);
+        }
+        aggregate_loop(outcomes)
+    }
+
+    /// `when`, then the action with retries and result conditions.
+    async fn run_once(&self, host: &HostState, scope: &Scope, delegated_to: Option<&str>) -> Outcome {
+        for cond in &self.eff.when {
+            match self.run.templar.eval_condition(&cond.text, scope) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let mut o = Outcome::skipped("Conditional result was False");
+                    o.result.insert("false_condition".into(), Value::from(cond.text.clone()));
+                    return o;
+                }
+                Err(e) => {
+                    return Outcome::failed(format!("The conditional check '{}' failed. The error was: {e}{}", cond.text, where_(&cond.pos)));
+                }
+            }
+        }
+        match &self.task.kind {
+            TaskKind::Module { module, args, .. } => self.run_module(host, scope, delegated_to, module, args).await,
+            _ => Outcome::failed("internal error: not a module task"),
+        }
+    }
+
+    async fn run_module(&self, host: &HostState, scope: &Scope, delegated_to: Option<&str>, module: &str, raw_args: &Value) -> Outcome {
+        let task = self.task;
+        let args = match self.run.templar.render_value(raw_args, scope) {
+            Ok(a) => a,
+            Err(e) => return Outcome::failed(format!("The task includes an option with an undefined variable. The error was: {e}{}", where_(&task.pos))),
+        };
+        if module == "include_vars" || module == "ansible.builtin.include_vars" {
+            return super::include_vars::run(&args, &self.search_roots, task.role.as_deref());
+        }
+        let Some(runner) = Registry::global().get(module) else {
+            return Outcome::failed(format!("couldn't resolve module/action '{module}'{}", where_(&task.pos)));
+        };
+        let check_mode = match bool_of(&self.eff.check_mode, scope, self, self.run.opts.check) {
+            Ok(b) => b,
+            Err(e) => return Outcome::failed(format!("check_mode: {e}")),
+        };
+        let diff = bool_of(&self.eff.diff, scope, self, self.run.opts.diff).unwrap_or(self.run.opts.diff);
+
+        // Connection: the delegated host's, else this host's, with the
+        // connection variables rendered in this task's scope.
+        let conn_host = delegated_to.unwrap_or(&host.name);
+        let conn_vars = match self.connection_vars(conn_host, delegated_to.is_some(), scope) {
+            Ok(v) => v,
+            Err(e) => return Outcome::failed(e),
+        };
+        let conn = match self.run.pool.get(conn_host, &conn_vars, &self.run.opts).await {
+            Ok(c) => c,
+            Err(e) => return Outcome::unreachable(e.to_string()),
+        };
+        let become_ = match self.resolve_become(scope, &conn_vars) {
+            Ok(b) => b,
+            Err(e) => return Outcome::failed(e),
+        };
+        let environment = match self.render_environment(scope) {
+            Ok(e) => e,
+            Err(e) => return Outcome::failed(e),
+        };
+        let handle = conn.host(&host.name, become_, environment);
+        let controller = TaskController { templar: self.run.templar.clone(), scope: scope.clone(), search_roots: self.search_roots.to_vec() };
+        let ctx = Context { host: handle.as_ref(), controller: &controller, check_mode, diff, verbosity: self.verbosity };
+
+        let retries = if task.until.is_some() {
+            task.retries.as_ref().map(|r| self.run.templar.render_value(r, scope).ok().and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(3)).unwrap_or(3)
+        } else {
+            0
+        };
+        let delay = task.delay.as_ref().and_then(|d| self.run.templar.render_value(d, scope).ok()).and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(5.0);
+        let mut attempt = 0u64;
+        loop {
+            attempt += 1;
+            let mut o = match runner.run(&args, &ctx).await {
+                Ok(r) => Outcome::from_module(r),
+                Err(ModuleError::Host(HostError::Unreachable(m))) => Outcome::unreachable(m),
+                Err(ModuleError::Args(e)) => Outcome::failed(format!("{e}{}", where_(&task.pos))),
+                Err(e) => Outcome::failed(e.to_string()),
+            };
+            if o.status == Status::Unreachable {
+                return o;
+            }
+            let mut result_scope = scope.clone();
+            if let Some(reg) = &task.register {
+                result_scope.set(reg, Value::Object(o.result.clone()));
+            }
+            if let Err(e) = self.apply_result_conditions(&mut o, &result_scope) {
+                return Outcome::failed(e);
+            }
+            let Some(until) = &task.until else { return o };
+            let mut until_scope = result_scope;
+            until_scope.set("attempts", Value::from(attempt));
+            let done = match self.run.templar.eval_condition(&until.text, &until_scope) {
+                Ok(b) => b,
+                Err(e) => return Outcome::failed(format!("The conditional check '{}' failed. The error was: {e}{}", until.text, where_(&until.pos))),
+            };
+            if done || attempt > retries {
+                o.result.insert("attempts".into(), Value::from(attempt));
+                if !done {
+                    o.set_failed(true);
+                    o.result.insert("msg".into(), Value::from(format!("Task failed after {attempt} attempts: the until condition '{}' never became true", until.text)));
+                }
+                return o;
+            }
+            self.run.reporter.warning(&format!("FAILED - RETRYING: [{}]: {} ({} retries left).", host.name, task.display_name(), retries + 1 - attempt));
+            tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+        }
+    }
+
+    fn eval_all(&self, conds: &[Expr], scope: &Scope) -> Result<bool, String> {
+        for c in conds {
+            let ok = self
+                .run
+                .templar
+                .eval_condition(&c.text, scope)
+                .map_err(|e| format!("The conditional check '{}' failed. The error was: {e}{}", c.text, where_(&c.pos)))?;
+            if !ok {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn apply_result_conditions(&self, o: &mut Outcome, scope: &Scope) -> Result<(), String> {
+        if let Some(conds) = &self.task.changed_when {
+            let changed = self.eval_all(conds, scope)?;
+            o.set_changed(changed);
+        }
+        if let Some(conds) = &self.task.failed_when {
+            let failed = self.eval_all(conds, scope)?;
+            o.result.insert("failed_when_result".into(), Value::Bool(failed));
+            if !failed {
+                o.result.remove("msg").filter(|m| m != "non-zero return code").map(|m| o.result.insert("msg".into(), m));
+            }
+            o.set_failed(failed);
+        }
+        Ok(())
+    }
+
+    fn connection_vars(&self, conn_host: &str, delegated: bool, scope: &Scope) -> Result<Map<String, Value>, String> {
+        let mut out = Map::new();
+        if delegated {
+            // A delegated task connects with the delegate's own variables.
+            if self.run.inventory.has_host(conn_host) {
+                out = self.run.inventory.host_vars(conn_host);
+            } else if conn_host == "localhost" || conn_host == "127.0.0.1" {
+                out.insert("ansible_connection".into(), Value::from("local"));
+            }
+            return Ok(out);
+        }
+        for key in CONNECTION_KEYS {
+            if let Some(v) = scope.get(key) {
+                let rendered = self.run.templar.render_value(v, scope).map_err(|e| format!("cannot template {key}: {e}"))?;
+                out.insert(key.to_string(), rendered);
+            }
+        }
+        Ok(out)
+    }
+
+    fn resolve_become(&self, scope: &Scope, conn_vars: &Map<String, Value>) -> Result<Option<Become>, String> {
+        let opts = &self.run.opts;
+        let b = &self.eff.become_opts;
+        let render_str = |v: &Option<Value>| -> Result<Option<String>, String> {
+            match v {
+                Some(v) => self.run.templar.render_value(v, scope).map(|r| r.as_str().map(str::to_string).or_else(|| Some(r.to_string()))).map_err(|e| e.to_string()),
+                None => Ok(None),
+            }
+        };
+        let var = |k: &str| scope.get(k).cloned();
+        let enabled = match b.become_.clone().or_else(|| var("ansible_become")) {
+            Some(v) => parse_bool(&self.run.templar.render_value(&v, scope).map_err(|e| e.to_string())?).unwrap_or(false),
+            None => opts.become_.unwrap_or(false),
+        };
+        if !enabled {
+            return Ok(None);
+        }
+        let user = render_str(&b.become_user.clone().or_else(|| var("ansible_become_user")))?.or_else(|| opts.become_user.clone()).unwrap_or_else(|| "root".into());
+        let method_name = render_str(&b.become_method.clone().or_else(|| var("ansible_become_method")))?.or_else(|| opts.become_method.clone()).unwrap_or_else(|| "sudo".into());
+        let method = BecomeMethod::parse(&method_name).ok_or_else(|| format!("Invalid become method specified: '{method_name}' (mailplay supports sudo, su and runuser)"))?;
+        let password = conn_vars
+            .get("ansible_become_password")
+            .or_else(|| conn_vars.get("ansible_become_pass"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| opts.become_password.clone())
+            .map(Secret::new);
+        Ok(Some(Become { method, user, password }))
+    }
+
+    fn render_environment(&self, scope: &Scope) -> Result<Vec<(String, String)>, String> {
+        let mut env = Map::new();
+        for e in &self.eff.environment {
+            match self.run.templar.render_value(e, scope).map_err(|e| format!("cannot template environment: {e}"))? {
+                Value::Object(m) => env.extend(m),
+                Value::Null => {}
+                other => return Err(format!("environment must be a mapping, got {other}")),
+            }
+        }
+        Ok(env.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect())
+    }
+
+    /// Print one result line (a loop item, or the task's own result).
+    pub fn report(&self, host: &HostState, delegated_to: Option<&str>, o: &Outcome, item_label: Option<String>, ignored: bool, is_loop_summary: bool) {
+        let no_log = self.eff.no_log.as_ref().and_then(parse_bool).unwrap_or(false);
+        let status = match o.status {
+            Status::Ok => HostStatus::Ok,
+            Status::Changed => HostStatus::Changed,
+            Status::Skipped => HostStatus::Skipped,
+            Status::Failed => HostStatus::Failed,
+            Status::Unreachable => HostStatus::Unreachable,
+        };
+        let r = HostResult {
+            host: host.name.clone(),
+            delegated_to: delegated_to.map(str::to_string),
+            status,
+            ignored: ignored && o.status == Status::Failed,
+            item_label,
+            result: Value::Object(o.result.clone()),
+            diffs: o.diffs.clone(),
+            no_log,
+            is_loop_summary,
+        };
+        self.run.reporter.host_result(&r, self.verbosity);
+    }
+}
+
+/// How a loop item is shown in `(item=...)`: strings bare, the rest as JSON.
+pub fn display_item(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,128 @@
+//! Keywords that flow from a play and its blocks down to each task.
+//!
+//! Ansible lets `when`, `tags`, `vars`, `become*`, `environment`,
+//! `check_mode`, `ignore_errors` ... be set on a play, a block, a role or an
+//! include, and applies them to every task inside. `Inherited` accumulates
+//! them while the executor walks down the task tree; a task's own setting
+//! wins over an inherited one.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::playbook::ast::{BecomeOpts, Expr, Role, Task};
+
+use super::host_state::Layer;
+
+#[derive(Clone, Default)]
+pub struct Inherited {
+    pub when: Vec<Expr>,
+    pub tags: Vec<String>,
+    /// Block vars and include params, outermost first.
+    pub vars: Vec<Layer>,
+    pub become_opts: BecomeOpts,
+    /// `environment:` values, outermost first (merged at run time).
+    pub environment: Vec<Value>,
+    pub role: Option<Arc<Role>>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<Value>,
+    pub no_log: Option<Value>,
+    pub ignore_errors: Option<Value>,
+    pub ignore_unreachable: Option<Value>,
+    pub run_once: Option<Value>,
+    pub delegate_to: Option<Value>,
+    pub any_errors_fatal: Option<Value>,
+    /// Inside a block that has a `rescue:` section: a failure here is
+    /// handled, so the host is not counted as failed if rescue succeeds.
+    pub rescuable: bool,
+    pub is_handler: bool,
+}
+
+fn pick(own: &Option<Value>, inherited: &Option<Value>) -> Option<Value> {
+    own.clone().or_else(|| inherited.clone())
+}
+
+impl Inherited {
+    /// What the children of `task` (a block, role or include) inherit.
+    /// `when` of includes is evaluated on the include itself, so callers
+    /// pass `with_when = false` for those.
+    pub fn enter(&self, task: &Task, with_when: bool) -> Inherited {
+        let mut next = self.clone();
+        if with_when {
+            next.when.extend(task.when.iter().cloned());
+        }
+        next.tags.extend(task.tags.iter().cloned());
+        if !task.vars.is_empty() {
+            next.vars.push(Arc::new(task.vars.clone()));
+        }
+        next.become_opts = merge_become(&self.become_opts, &task.become_opts);
+        if let Some(env) = &task.environment {
+            next.environment.push(env.clone());
+        }
+        if task.role.is_some() {
+            next.role = task.role.clone();
+        }
+        next.check_mode = pick(&task.check_mode, &self.check_mode);
+        next.diff = pick(&task.diff, &self.diff);
+        next.no_log = pick(&task.no_log, &self.no_log);
+        next.ignore_errors = pick(&task.ignore_errors, &self.ignore_errors);
+        next.ignore_unreachable = pick(&task.ignore_unreachable, &self.ignore_unreachable);
+        next.run_once = pick(&task.run_once, &self.run_once);
+        next.delegate_to = pick(&task.delegate_to, &self.delegate_to);
+        next.any_errors_fatal = pick(&task.any_errors_fatal, &self.any_errors_fatal);
+        next
+    }
+
+    /// The effective keywords of a leaf task.
+    pub fn effective(&self, task: &Task) -> Effective {
+        let mut when = self.when.clone();
+        when.extend(task.when.iter().cloned());
+        let mut tags = self.tags.clone();
+        tags.extend(task.tags.iter().cloned());
+        let mut environment = self.environment.clone();
+        if let Some(env) = &task.environment {
+            environment.push(env.clone());
+        }
+        Effective {
+            when,
+            tags,
+            become_opts: merge_become(&self.become_opts, &task.become_opts),
+            environment,
+            role: task.role.clone().or_else(|| self.role.clone()),
+            check_mode: pick(&task.check_mode, &self.check_mode),
+            diff: pick(&task.diff, &self.diff),
+            no_log: pick(&task.no_log, &self.no_log),
+            ignore_errors: pick(&task.ignore_errors, &self.ignore_errors),
+            ignore_unreachable: pick(&task.ignore_unreachable, &self.ignore_unreachable),
+            run_once: pick(&task.run_once, &self.run_once),
+            delegate_to: pick(&task.delegate_to, &self.delegate_to),
+            any_errors_fatal: pick(&task.any_errors_fatal, &self.any_errors_fatal),
+        }
+    }
+}
+
+/// The keywords in force for one task after inheritance.
+#[derive(Clone)]
+pub struct Effective {
+    pub when: Vec<Expr>,
+    pub tags: Vec<String>,
+    pub become_opts: BecomeOpts,
+    pub environment: Vec<Value>,
+    pub role: Option<Arc<Role>>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<Value>,
+    pub no_log: Option<Value>,
+    pub ignore_errors: Option<Value>,
+    pub ignore_unreachable: Option<Value>,
+    pub run_once: Option<Value>,
+    pub delegate_to: Option<Value>,
+    pub any_errors_fatal: Option<Value>,
+}
+
+pub fn merge_become(outer: &BecomeOpts, inner: &BecomeOpts) -> BecomeOpts {
+    BecomeOpts {
+        become_: inner.become_.clone().or_else(|| outer.become_.clone()),
+        become_user: inner.become_user.clone().or_else(|| outer.become_user.clone()),
+        become_method: inner.become_method.clone().or_else(|| outer.become_method.clone()),
+    }
+}

@@ -1,0 +1,200 @@
+//! Turning a task's `loop:` / `with_*:` value (already templated) into the
+//! list of items, the way Ansible's lookup plugins shape them.
+
+use serde_json::{json, Value};
+
+use crate::playbook::ast::LoopKind;
+
+/// The items of a loop, or an error naming what was wrong.
+pub fn loop_items(kind: &LoopKind, value: Value) -> Result<Vec<Value>, String> {
+    match kind {
+        LoopKind::Loop => match value {
+            Value::Array(items) => Ok(items),
+            Value::Null => Ok(Vec::new()),
+            other => Err(format!("Invalid data passed to 'loop', it requires a list, got this instead: {other}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.")),
+        },
+        LoopKind::With(name) => with_lookup(name, value),
+    }
+}
+
+fn as_list(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(items) => items,
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+fn with_lookup(name: &str, value: Value) -> Result<Vec<Value>, String> {
+    match name {
+        // with_items flattens one level.
+        "items" => Ok(as_list(value).into_iter().flat_map(as_list).collect()),
+        "list" => Ok(as_list(value)),
+        "flattened" => Ok(flatten_all(value)),
+        "indexed_items" => Ok(as_list(value).into_iter().enumerate().map(|(i, v)| json!([i, v])).collect()),
+        "dict" => match value {
+            Value::Object(m) => Ok(m.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect()),
+            other => Err(format!("with_dict expects a dict, got {other}")),
+        },
+        "together" => {
+            let lists: Vec<Vec<Value>> = as_list(value).into_iter().map(as_list).collect();
+            let len = lists.iter().map(Vec::len).max().unwrap_or(0);
+            Ok((0..len).map(|i| Value::Array(lists.iter().map(|l| l.get(i).cloned().unwrap_or(Value::Null)).collect())).collect())
+        }
+        "nested" | "cartesian" => {
+            let lists: Vec<Vec<Value>> = as_list(value).into_iter().map(as_list).collect();
+            let mut acc: Vec<Vec<Value>> = vec![Vec::new()];
+            for l in lists {
+                acc = acc.into_iter().flat_map(|prefix| l.iter().map(move |x| { let mut p = prefix.clone(); p.push(x.clone()); p })).collect();
+            }
+            Ok(acc.into_iter().map(Value::Array).collect())
+        }
+        "sequence" => sequence(&value),
+        "subelements" => subelements(value),
+        other => Err(format!("lookup plugin 'with_{other}' is not supported by mailplay; use loop: with a filter instead")),
+    }
+}
+
+fn flatten_all(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(items) => items.into_iter().flat_map(flatten_all).collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+/// `with_sequence: start=1 end=5 format=host%02d` or `count=3`.
+fn sequence(v: &Value) -> Result<Vec<Value>, String> {
+    let mut start = 1i64;
+    let mut end: Option<i64> = None;
+    let mut count: Option<i64> = None;
+    let mut stride = 1i64;
+    let mut format = "%d".to_string();
+    let spec = match v {
+        Value::String(s) => s.clone(),
+        Value::Object(m) => m.iter().map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_string).unwrap_or(v.to_string()))).collect::<Vec<_>>().join(" "),
+        other => return Err(format!("with_sequence expects 'start=N end=M', got {other}")),
+    };
+    for word in spec.split_whitespace() {
+        let (k, val) = word.split_once('=').ok_or_else(|| format!("with_sequence: cannot parse '{word}'"))?;
+        let num = || parse_int(val).ok_or_else(|| format!("with_sequence: '{val}' is not a number"));
+        match k {
+            "start" => start = num()?,
+            "end" => end = Some(num()?),
+            "count" => count = Some(num()?),
+            "stride" => stride = num()?,
+            "format" => format = val.to_string(),
+            _ => return Err(format!("with_sequence: unknown option '{k}'")),
+        }
+    }
+    let end = match (end, count) {
+        (Some(e), None) => e,
+        (None, Some(c)) => start + (c - 1) * stride,
+        _ => return Err("with_sequence: give exactly one of end= and count=".into()),
+    };
+    if stride == 0 {
+        return Err("with_sequence: stride must not be 0".into());
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+        out.push(Value::String(printf_int(&format, i)));
+        i += stride;
+    }
+    Ok(out)
+}
+
+fn parse_int(s: &str) -> Option<i64> {
+    if let Some(h) = s.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()
+    } else if let Some(o) = s.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// A tiny printf for the one `%d`/`%0Nd`/`%x` conversion with_sequence uses.
+fn printf_int(format: &str, n: i64) -> String {
+    let re = regex::Regex::new(r"%(0?)(\d*)([dxXo])").expect("valid regex");
+    re.replace(format, |c: &regex::Captures| {
+        let width: usize = c[2].parse().unwrap_or(0);
+        let body = match &c[3] {
+            "x" => format!("{n:x}"),
+            "X" => format!("{n:X}"),
+            "o" => format!("{n:o}"),
+            _ => n.to_string(),
+        };
+        let pad = if &c[1] == "0" { '0' } else { ' ' };
+        let mut s = String::new();
+        for _ in body.len()..width {
+            s.push(pad);
+        }
+        s + &body
+    })
+    .into_owned()
+}
+
+/// `with_subelements: [users, authorized_keys]` → `[user, key]` pairs.
+fn subelements(v: Value) -> Result<Vec<Value>, String> {
+    let parts = as_list(v);
+    let (list, key) = match parts.as_slice() {
+        [list, Value::String(key), ..] => (as_list(list.clone()), key.clone()),
+        _ => return Err("with_subelements expects [list, 'key']".into()),
+    };
+    let mut out = Vec::new();
+    for elem in list {
+        let subs = elem.get(&key).cloned().ok_or_else(|| format!("could not find '{key}' key in iterated item {elem}"))?;
+        for s in as_list(subs) {
+            out.push(json!([elem.clone(), s]));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_items_flattens_one_level() {
+        let items = loop_items(&LoopKind::With("items".into()), json!([1, [2, 3], [[4]]])).unwrap();
+        assert_eq!(items, vec![json!(1), json!(2), json!(3), json!([4])]);
+    }
+
+    #[test]
+    fn loop_requires_a_list() {
+        assert!(loop_items(&LoopKind::Loop, json!("a")).unwrap_err().contains("requires a list"));
+        assert_eq!(loop_items(&LoopKind::Loop, json!([1, [2]])).unwrap(), vec![json!(1), json!([2])]);
+    }
+
+    #[test]
+    fn with_dict_gives_key_value_pairs_in_order() {
+        let items = loop_items(&LoopKind::With("dict".into()), json!({"b": 1, "a": 2})).unwrap();
+        assert_eq!(items, vec![json!({"key": "b", "value": 1}), json!({"key": "a", "value": 2})]);
+    }
+
+    #[test]
+    fn with_sequence_formats_numbers() {
+        let items = loop_items(&LoopKind::With("sequence".into()), json!("start=1 end=3 format=db%02d")).unwrap();
+        assert_eq!(items, vec![json!("db01"), json!("db02"), json!("db03")]);
+        assert_eq!(loop_items(&LoopKind::With("sequence".into()), json!("count=2")).unwrap(), vec![json!("1"), json!("2")]);
+    }
+
+    #[test]
+    fn nested_and_together() {
+        let n = loop_items(&LoopKind::With("nested".into()), json!([["a", "b"], [1, 2]])).unwrap();
+        assert_eq!(n.len(), 4);
+        assert_eq!(n[1], json!(["a", 2]));
+        let t = loop_items(&LoopKind::With("together".into()), json!([["a", "b"], [1]])).unwrap();
+        assert_eq!(t, vec![json!(["a", 1]), json!(["b", null])]);
+    }
+
+    #[test]
+    fn subelements_pairs_parent_and_child() {
+        let v = json!([[{"name": "u", "keys": ["k1", "k2"]}], "keys"]);
+        let items = loop_items(&LoopKind::With("subelements".into()), v).unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1][1], json!("k2"));
+    }
+}

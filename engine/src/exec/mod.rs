@@ -1,0 +1,23 @@
+//! Running playbooks: the linear strategy over all hosts in parallel.
+//!
+//! `run::run_playbook` drives plays; `play` handles hosts, batches and
+//! sections; `walk` the task tree (blocks, includes, handlers); `host_task`
+//! one task on one host; `scope` the variable precedence.
+
+pub mod connection;
+pub mod controller;
+pub mod host_state;
+pub mod host_task;
+pub mod include_vars;
+pub mod inherited;
+pub mod loops;
+pub mod options;
+pub mod play;
+pub mod result;
+pub mod run;
+pub mod scope;
+pub mod tags;
+pub mod walk;
+
+pub use options::RunOptions;
+pub use run::{run_playbook, RunContext};

@@ -1,0 +1,52 @@
+//! What the user asked for on the command line that shapes a run.
+
+use serde_json::{Map, Value};
+
+use super::tags::TagFilter;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    pub limit: Option<String>,
+    pub tags: TagFilter,
+    pub extra_vars: Map<String, Value>,
+    pub forks: usize,
+    pub verbosity: u8,
+    pub start_at_task: Option<String>,
+    pub force_handlers: bool,
+    /// Become settings from the CLI (`-b`, `--become-user`, `--become-method`).
+    pub become_: Option<bool>,
+    pub become_user: Option<String>,
+    pub become_method: Option<String>,
+    pub become_password: Option<String>,
+    /// Connection settings from the CLI (`-u`, `--private-key`, `-T`, `-c`).
+    pub remote_user: Option<String>,
+    pub private_key: Option<String>,
+    pub timeout: Option<u64>,
+    pub connection: Option<String>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            check: false,
+            diff: false,
+            limit: None,
+            tags: TagFilter::default(),
+            extra_vars: Map::new(),
+            forks: 50,
+            verbosity: 0,
+            start_at_task: None,
+            force_handlers: false,
+            become_: None,
+            become_user: None,
+            become_method: None,
+            become_password: None,
+            remote_user: None,
+            private_key: None,
+            timeout: None,
+            connection: None,
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! One play: pick its hosts, cut them into `serial` batches, and for each
+//! batch gather facts and run pre_tasks, roles, tasks, post_tasks, each
+//! section followed by a flush of notified handlers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mailplay_modules::args::parse_bool;
+use serde_json::{json, Map, Value};
+
+use crate::playbook::ast::{Play, SerialStep, Task, TaskKind};
+use crate::template::Scope;
+
+use super::host_state::{HostState, Layer};
+use super::inherited::Inherited;
+use super::run::RunContext;
+
+pub struct PlayRunner<'a> {
+    pub ctx: &'a Arc<RunContext>,
+    pub play: &'a Play,
+    /// The hosts of the current batch.
+    pub hosts: Vec<HostState>,
+    pub play_vars: Layer,
+    pub search_paths: Arc<Vec<PathBuf>>,
+    pub handlers: Vec<(Task, Inherited)>,
+    pub root: Inherited,
+    /// `meta: end_play`, `any_errors_fatal` or `max_fail_percentage` ended the play.
+    pub end_play: bool,
+    pub play_hosts: Vec<String>,
+}
+
+/// Split `n` hosts into batches as `serial:` says; the last step repeats.
+pub fn serial_batches(steps: &[SerialStep], n: usize) -> Vec<usize> {
+    if steps.is_empty() || n == 0 {
+        return vec![n];
+    }
+    let mut sizes = Vec::new();
+    let mut left = n;
+    let mut i = 0;
+    while left > 0 {
+        let step = &steps[i.min(steps.len() - 1)];
+        let size = match step {
+            SerialStep::Count(c) => *c,
+            SerialStep::Percent(p) => ((n as f64) * p / 100.0) as usize,
+        }
+        .max(1)
+        .min(left);
+        sizes.push(size);
+        left -= size;
+        i += 1;
+    }
+    sizes
+}
+
+impl<'a> PlayRunner<'a> {
+    pub fn new(ctx: &'a Arc<RunContext>, play: &'a Play) -> Self {
+        let mut root = Inherited::default();
+        root.tags = play.tags.clone();
+        root.become_opts = play.become_opts.clone();
+        if let Some(env) = &play.environment {
+            root.environment.push(env.clone());
+        }
+        root.check_mode = play.check_mode.clone();
+        root.diff = play.diff.clone();
+        root.no_log = play.no_log.clone();
+        root.ignore_errors = play.ignore_errors.clone();
+        root.run_once = play.run_once.clone();
+        root.any_errors_fatal = play.any_errors_fatal.clone();
+        let mut handlers = Vec::new();
+        let mut handler_root = root.clone();
+        handler_root.is_handler = true;
+        flatten_handlers(&play.handlers, &handler_root, &mut handlers);
+        PlayRunner {
+            ctx,
+            play,
+            hosts: Vec::new(),
+            play_vars: Arc::new(play.vars.clone()),
+            search_paths: Arc::new(vec![play.base_dir.clone()]),
+            handlers,
+            root,
+            end_play: false,
+            play_hosts: Vec::new(),
+        }
+    }
+
+    /// A scope with only play-level variables, for `hosts:` and task names.
+    pub fn play_scope(&self) -> Scope {
+        let mut s = Scope::new().with_search_paths(self.search_paths.clone());
+        s.push(self.play_vars.clone());
+        s.push(self.ctx.extra_vars.clone());
+        s
+    }
+
+    fn select_hosts(&self) -> Result<Vec<String>, String> {
+        let pattern = self.ctx.templar.render_string(&self.play.hosts, &self.play_scope()).map_err(|e| format!("cannot template hosts '{}': {e}", self.play.hosts))?;
+        let mut hosts = self.ctx.inventory.select(&pattern)?;
+        if let Some(limit) = &self.ctx.opts.limit {
+            let allowed = self.ctx.inventory.select(limit)?;
+            hosts.retain(|h| allowed.contains(h));
+        }
+        hosts.retain(|h| !self.ctx.is_dead(h));
+        Ok(hosts)
+    }
+
+    pub async fn run(&mut self) -> Result<(), String> {
+        let name = match &self.play.name {
+            Some(n) => self.ctx.templar.render_string(n, &self.play_scope()).unwrap_or_else(|_| n.clone()),
+            None => self.play.hosts.clone(),
+        };
+        self.ctx.reporter.play_start(&name);
+        let hosts = self.select_hosts()?;
+        if hosts.is_empty() {
+            self.ctx.reporter.no_hosts_matched();
+            return Ok(());
+        }
+        self.play_hosts = hosts.clone();
+        let mut offset = 0;
+        for size in serial_batches(&self.play.serial, hosts.len()) {
+            if self.end_play || self.ctx.is_interrupted() {
+                break;
+            }
+            let batch = &hosts[offset..offset + size];
+            offset += size;
+            self.hosts = batch.iter().map(|h| self.load_host_state(h, &name, batch)).collect::<Result<_, _>>()?;
+            self.run_batch().await;
+            let mut states = self.ctx.host_states.lock().expect("host states");
+            for h in self.hosts.drain(..) {
+                states.insert(h.name.clone(), h);
+            }
+            let failed_all = batch.iter().all(|h| states.get(h).map(|s| s.failed || s.unreachable).unwrap_or(false));
+            drop(states);
+            if failed_all && !self.play.serial.is_empty() {
+                // Ansible stops a serial play when a whole batch failed.
+                self.end_play = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn load_host_state(&self, host: &str, play_name: &str, batch: &[String]) -> Result<HostState, String> {
+        let existing = self.ctx.host_states.lock().expect("host states").get(host).cloned();
+        let mut state = match existing {
+            Some(s) => s,
+            None => {
+                let mut vars = self.ctx.inventory.host_vars(host);
+                let pb_vars = crate::inventory::load_vars_dirs(&self.ctx.playbook_dir, &self.ctx.inventory, host).map_err(|d| d.render())?;
+                vars.extend(pb_vars);
+                HostState::new(host, vars)
+            }
+        };
+        state.notified.clear();
+        state.ended = false;
+        state.magic = Arc::new(self.magic_vars(host, play_name, batch));
+        state.play_vars_files = Arc::new(self.load_vars_files(&state)?);
+        Ok(state)
+    }
+
+    fn magic_vars(&self, host: &str, play_name: &str, batch: &[String]) -> Map<String, Value> {
+        let inv = &self.ctx.inventory;
+        let opts = &self.ctx.opts;
+        let mut m = Map::new();
+        m.insert("inventory_hostname".into(), Value::from(host));
+        m.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(host)));
+        m.insert("group_names".into(), Value::from(inv.group_names_of(host)));
+        m.insert("groups".into(), Value::Object(inv.groups_map()));
+        m.insert("play_hosts".into(), Value::from(batch.to_vec()));
+        m.insert("ansible_play_batch".into(), Value::from(batch.to_vec()));
+        m.insert("ansible_play_hosts".into(), Value::from(self.play_hosts.clone()));
+        m.insert("ansible_play_hosts_all".into(), Value::from(self.play_hosts.clone()));
+        m.insert("ansible_play_name".into(), Value::from(play_name));
+        m.insert("playbook_dir".into(), Value::from(self.ctx.playbook_dir.display().to_string()));
+        m.insert("ansible_check_mode".into(), Value::Bool(opts.check));
+        m.insert("ansible_diff_mode".into(), Value::Bool(opts.diff));
+        m.insert("ansible_verbosity".into(), Value::from(opts.verbosity));
+        m.insert("ansible_forks".into(), Value::from(opts.forks));
+        m.insert("ansible_run_tags".into(), Value::from(if opts.tags.only.is_empty() { vec!["all".to_string()] } else { opts.tags.only.iter().cloned().collect() }));
+        m.insert("ansible_skip_tags".into(), Value::from(opts.tags.skip.iter().cloned().collect::<Vec<_>>()));
+        m.insert("ansible_version".into(), json!({"full": "2.19.0", "major": 2, "minor": 19, "revision": 0, "string": "2.19.0 (mailplay)"}));
+        m
+    }
+
+    /// `vars_files:` entries, templated per host; a list entry means "the
+    /// first of these that exists".
+    fn load_vars_files(&self, host: &HostState) -> Result<Map<String, Value>, String> {
+        let mut out = Map::new();
+        if self.play.vars_files.is_empty() {
+            return Ok(out);
+        }
+        let mut scope = Scope::new();
+        scope.push(host.inventory_vars.clone());
+        scope.push(host.facts.clone());
+        scope.push(self.play_vars.clone());
+        scope.push(host.magic.clone());
+        scope.push(self.ctx.extra_vars.clone());
+        for entry in &self.play.vars_files {
+            let candidates: Vec<Value> = match entry {
+                Value::Array(items) => items.clone(),
+                other => vec![other.clone()],
+            };
+            let mut loaded = false;
+            let mut tried = Vec::new();
+            for c in candidates {
+                let name = self.ctx.templar.render_value(&c, &scope).map_err(|e| format!("vars_files: {e}"))?;
+                let name = name.as_str().map(str::to_string).unwrap_or_else(|| name.to_string());
+                let path = self.play.base_dir.join(&name);
+                if path.exists() {
+                    let node = crate::yaml::parse_file(&path).map_err(|d| d.render())?;
+                    match node.to_value() {
+                        Value::Object(m) => out.extend(m),
+                        Value::Null => {}
+                        _ => return Err(format!("{}: vars_files must contain a mapping", path.display())),
+                    }
+                    loaded = true;
+                    break;
+                }
+                tried.push(path.display().to_string());
+            }
+            if !loaded {
+                return Err(format!("vars file {} was not found", tried.join(", ")));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn run_batch(&mut self) {
+        let gather = match &self.play.gather_facts {
+            Some(v) => parse_bool(v).unwrap_or(true),
+            None => true,
+        };
+        if gather {
+            let mut t = Task::new(TaskKind::Module { module: "setup".into(), args: Value::Object(Map::new()), args_node: None, args_pos: self.play.pos.clone() }, self.play.pos.clone());
+            t.name = Some("Gathering Facts".into());
+            t.tags = vec!["always".into()];
+            let root = self.root.clone();
+            self.run_leaf(&t, &root, None).await;
+        }
+        let root = self.root.clone();
+        let sections: [&[Task]; 3] = [&self.play.pre_tasks, &[], &self.play.post_tasks];
+        let play = self.play;
+        self.run_tasks(sections[0], &root, None).await;
+        self.flush_handlers().await;
+        self.run_tasks(&play.roles, &root, None).await;
+        self.run_tasks(&play.tasks, &root, None).await;
+        self.flush_handlers().await;
+        self.run_tasks(sections[2], &root, None).await;
+        self.flush_handlers().await;
+    }
+
+    /// Indexes of hosts still in the play, optionally within `subset`.
+    pub fn active(&self, subset: Option<&[usize]>) -> Vec<usize> {
+        match subset {
+            Some(s) => s.iter().copied().filter(|&i| self.hosts[i].is_active()).collect(),
+            None => (0..self.hosts.len()).filter(|&i| self.hosts[i].is_active()).collect(),
+        }
+    }
+}
+
+/// Handlers may be written inside blocks; run them as a flat list with
+/// what their blocks pass down.
+fn flatten_handlers(tasks: &[Task], inh: &Inherited, out: &mut Vec<(Task, Inherited)>) {
+    for t in tasks {
+        match &t.kind {
+            TaskKind::Block { block, rescue, always } => {
+                let child = inh.enter(t, true);
+                flatten_handlers(block, &child, out);
+                flatten_handlers(rescue, &child, out);
+                flatten_handlers(always, &child, out);
+            }
+            _ => out.push((t.clone(), inh.clone())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_cuts_batches_and_repeats_the_last_step() {
+        assert_eq!(serial_batches(&[], 5), vec![5]);
+        assert_eq!(serial_batches(&[SerialStep::Count(2)], 5), vec![2, 2, 1]);
+        assert_eq!(serial_batches(&[SerialStep::Count(1), SerialStep::Percent(50.0)], 5), vec![1, 2, 2]);
+        assert_eq!(serial_batches(&[SerialStep::Percent(10.0)], 5), vec![1, 1, 1, 1, 1]);
+    }
+}

@@ -1,0 +1,112 @@
+//! A whole `mailplay run`: plays one after another over shared host state,
+//! ending with the recap and Ansible's exit code.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::inventory::Inventory;
+use crate::output::{Reporter, Stats};
+use crate::playbook::ast::Playbook;
+use crate::template::Templar;
+
+use super::connection::ConnectionPool;
+use super::host_state::{HostState, Layer};
+use super::options::RunOptions;
+use super::play::PlayRunner;
+use super::scope::LayerCache;
+
+/// ansible-playbook's exit codes.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
+    pub const FAILED_HOSTS: i32 = 2;
+    pub const UNREACHABLE_HOSTS: i32 = 4;
+    pub const PARSE_ERROR: i32 = 4;
+    pub const BAD_OPTIONS: i32 = 5;
+    pub const INTERRUPTED: i32 = 99;
+}
+
+/// Shared by every play and task of a run.
+pub struct RunContext {
+    pub templar: Arc<Templar>,
+    pub inventory: Arc<Inventory>,
+    pub opts: RunOptions,
+    pub pool: ConnectionPool,
+    pub reporter: Arc<dyn Reporter>,
+    pub cache: LayerCache,
+    pub stats: Mutex<Stats>,
+    pub extra_vars: Layer,
+    pub playbook_dir: PathBuf,
+    /// Hosts' facts and set_facts live across plays, as in Ansible.
+    pub host_states: Mutex<HashMap<String, HostState>>,
+    /// `--start-at-task` not reached yet.
+    pub waiting_for_start: Mutex<Option<String>>,
+    /// Set by Ctrl-C: no new task starts.
+    pub interrupted: std::sync::atomic::AtomicBool,
+}
+
+impl RunContext {
+    pub fn new(templar: Arc<Templar>, inventory: Arc<Inventory>, opts: RunOptions, reporter: Arc<dyn Reporter>, playbook_dir: PathBuf) -> Self {
+        let extra_vars = Arc::new(opts.extra_vars.clone());
+        let waiting = opts.start_at_task.clone();
+        RunContext {
+            templar,
+            inventory,
+            opts,
+            pool: ConnectionPool::default(),
+            reporter,
+            cache: LayerCache::default(),
+            stats: Mutex::new(Stats::default()),
+            extra_vars,
+            playbook_dir,
+            host_states: Mutex::new(HashMap::new()),
+            waiting_for_start: Mutex::new(waiting),
+            interrupted: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_interrupted(&self) -> bool {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Hosts that failed or were unreachable in an earlier play sit out
+    /// the following plays.
+    pub fn is_dead(&self, host: &str) -> bool {
+        self.host_states.lock().expect("host states").get(host).map(|h| h.failed || h.unreachable).unwrap_or(false)
+    }
+}
+
+/// Run every play; returns the process exit code.
+pub async fn run_playbook(ctx: Arc<RunContext>, pb: &Playbook) -> i32 {
+    ctx.reporter.playbook_start(&pb.path, ctx.opts.check);
+    for play in &pb.plays {
+        if ctx.is_interrupted() {
+            break;
+        }
+        let mut runner = PlayRunner::new(&ctx, play);
+        if let Err(msg) = runner.run().await {
+            ctx.reporter.error(&msg);
+            ctx.pool.close_all().await;
+            return exit::ERROR;
+        }
+    }
+    ctx.pool.close_all().await;
+    let stats = ctx.stats.lock().expect("stats").clone();
+    ctx.reporter.recap(&stats);
+    ctx.reporter.finish();
+    if ctx.is_interrupted() {
+        return exit::INTERRUPTED;
+    }
+    exit_code(&stats)
+}
+
+pub fn exit_code(stats: &Stats) -> i32 {
+    if stats.any_failed() {
+        exit::FAILED_HOSTS
+    } else if stats.any_unreachable() {
+        exit::UNREACHABLE_HOSTS
+    } else {
+        exit::OK
+    }
+}

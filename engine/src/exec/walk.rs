@@ -1,0 +1,539 @@
+//! Walking a play's task tree with the linear strategy: each task runs on
+//! every live host in parallel (bounded by `--forks`) before the next one.
+//! Blocks route failed hosts to `rescue:` and everyone to `always:`;
+//! includes are resolved per host; handlers run at flush points.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use mailplay_modules::args::parse_bool;
+use serde_json::{Map, Value};
+
+use crate::output::HostStatus;
+use crate::playbook::ast::{Task, TaskKind};
+use crate::template::{HostvarsSource, Scope};
+
+use super::host_state::Layer;
+use super::host_task::{where_, HostTaskOutcome, TaskEnv};
+use super::inherited::{Effective, Inherited};
+use super::play::PlayRunner;
+use super::result::{Outcome, Status};
+use super::scope::{build_scope, ScopeParts};
+
+type Boxed<'b> = Pin<Box<dyn Future<Output = ()> + 'b>>;
+
+/// Other hosts' variables as of the start of a task (`hostvars[...]`).
+struct HostvarsSnapshot {
+    scopes: HashMap<String, Scope>,
+    inventory: Arc<crate::inventory::Inventory>,
+}
+
+impl HostvarsSource for HostvarsSnapshot {
+    fn host_names(&self) -> Vec<String> {
+        self.inventory.host_names()
+    }
+    fn scope_for(&self, host: &str) -> Option<Scope> {
+        if let Some(s) = self.scopes.get(host) {
+            return Some(s.clone());
+        }
+        if !self.inventory.has_host(host) {
+            return None;
+        }
+        let mut s = Scope::new();
+        s.push(Arc::new(self.inventory.host_vars(host)));
+        Some(s)
+    }
+}
+
+impl PlayRunner<'_> {
+    pub fn run_tasks<'b>(&'b mut self, tasks: &'b [Task], inh: &'b Inherited, subset: Option<&'b [usize]>) -> Boxed<'b> {
+        Box::pin(async move {
+            for t in tasks {
+                if self.end_play || self.ctx.is_interrupted() {
+                    return;
+                }
+                self.run_node(t, inh, subset).await;
+            }
+        })
+    }
+
+    fn run_node<'b>(&'b mut self, task: &'b Task, inh: &'b Inherited, subset: Option<&'b [usize]>) -> Boxed<'b> {
+        Box::pin(async move {
+            match &task.kind {
+                TaskKind::Block { block, rescue, always } => self.run_block(task, block, rescue, always, inh, subset).await,
+                TaskKind::Module { .. } => self.run_leaf(task, inh, subset).await,
+                TaskKind::Meta(action) => self.run_meta(task, action, inh, subset).await,
+                TaskKind::IncludeTasks { .. } | TaskKind::IncludeRole { .. } => self.run_include(task, inh, subset).await,
+            }
+        })
+    }
+
+    async fn run_block(&mut self, task: &Task, block: &[Task], rescue: &[Task], always: &[Task], inh: &Inherited, subset: Option<&[usize]>) {
+        let child = inh.enter(task, true);
+        let entered = self.active(subset);
+        if entered.is_empty() {
+            return;
+        }
+        let mut in_block = child.clone();
+        in_block.rescuable = !rescue.is_empty() || inh.rescuable;
+        self.run_tasks(block, &in_block, Some(&entered)).await;
+
+        let failed: Vec<usize> = entered.iter().copied().filter(|&i| self.hosts[i].failed && !self.hosts[i].unreachable).collect();
+        if !rescue.is_empty() && !failed.is_empty() {
+            for &i in &failed {
+                let h = &mut self.hosts[i];
+                h.failed = false;
+                self.ctx.stats.lock().expect("stats").rescued(&h.name);
+            }
+            self.run_tasks(rescue, &child, Some(&failed)).await;
+        }
+        if !always.is_empty() {
+            // `always` runs for hosts that failed in the block or rescue too;
+            // they stay failed afterwards.
+            let still_failed: Vec<usize> = entered.iter().copied().filter(|&i| self.hosts[i].failed).collect();
+            for &i in &still_failed {
+                self.hosts[i].failed = false;
+            }
+            let runnable: Vec<usize> = entered.iter().copied().filter(|&i| !self.hosts[i].unreachable && !self.hosts[i].ended).collect();
+            self.run_tasks(always, &child, Some(&runnable)).await;
+            for &i in &still_failed {
+                self.hosts[i].failed = true;
+            }
+        }
+    }
+
+    /// `--start-at-task`: skip until a task with that name (or glob) comes.
+    fn start_reached(&self, task: &Task) -> bool {
+        let mut waiting = self.ctx.waiting_for_start.lock().expect("start lock");
+        let Some(wanted) = waiting.as_ref() else { return true };
+        let name = task.name.clone().unwrap_or_default();
+        let full = task.display_name();
+        let matches = |n: &str| n == wanted || globset::Glob::new(wanted).map(|g| g.compile_matcher().is_match(n)).unwrap_or(false);
+        if matches(&name) || matches(&full) {
+            *waiting = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn task_title(&self, task: &Task) -> String {
+        let name = task.display_name();
+        if crate::template::Templar::is_template(&name) {
+            self.ctx.templar.render_string(&name, &self.play_scope()).unwrap_or(name)
+        } else {
+            name
+        }
+    }
+
+    fn task_magic(&self, eff: &Effective) -> Layer {
+        let mut m = Map::new();
+        if let Some(role) = &eff.role {
+            m.insert("role_name".into(), Value::from(role.name.clone()));
+            m.insert("ansible_role_name".into(), Value::from(role.name.clone()));
+            m.insert("role_path".into(), Value::from(role.path.display().to_string()));
+        }
+        Arc::new(m)
+    }
+
+    fn search_roots(&self, eff: &Effective) -> Arc<Vec<PathBuf>> {
+        match &eff.role {
+            Some(role) => {
+                let mut v = vec![role.path.clone()];
+                v.extend(self.search_paths.iter().cloned());
+                Arc::new(v)
+            }
+            None => self.search_paths.clone(),
+        }
+    }
+
+    fn scope_of(&self, i: usize, eff: &Effective, inh: &Inherited, task: &Task, task_magic: &Layer, hostvars: &Arc<dyn HostvarsSource>) -> Scope {
+        let parts = ScopeParts { play_vars: &self.play_vars, extra_vars: &self.ctx.extra_vars, cache: &self.ctx.cache, search_paths: &self.search_paths };
+        build_scope(&parts, &self.hosts[i], eff, &inh.vars, task, task_magic.clone()).with_hostvars(hostvars.clone())
+    }
+
+    fn hostvars_snapshot(&self) -> Arc<dyn HostvarsSource> {
+        let mut scopes = HashMap::new();
+        for h in &self.hosts {
+            let mut s = Scope::new();
+            for layer in [&h.inventory_vars, &h.facts, &self.play_vars, &h.play_vars_files, &h.set_facts, &h.magic, &self.ctx.extra_vars] {
+                s.push(layer.clone());
+            }
+            scopes.insert(h.name.clone(), s);
+        }
+        Arc::new(HostvarsSnapshot { scopes, inventory: self.ctx.inventory.clone() })
+    }
+
+    pub async fn run_leaf(&mut self, task: &Task, inh: &Inherited, subset: Option<&[usize]>) {
+        if self.end_play || self.ctx.is_interrupted() {
+            return;
+        }
+        let eff = inh.effective(task);
+        if !inh.is_handler && !self.ctx.opts.tags.selects(&eff.tags) {
+            return;
+        }
+        if !inh.is_handler && !self.start_reached(task) {
+            return;
+        }
+        let targets = self.active(subset);
+        if targets.is_empty() {
+            return;
+        }
+        let names: Vec<String> = targets.iter().map(|&i| self.hosts[i].name.clone()).collect();
+        self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
+
+        let play_scope = self.play_scope();
+        let run_once = eff.run_once.as_ref().map(|v| self.ctx.templar.render_value(v, &play_scope).ok().and_then(|v| parse_bool(&v)).unwrap_or(false)).unwrap_or(false);
+        let runners: Vec<usize> = if run_once { vec![targets[0]] } else { targets.clone() };
+        let task_magic = self.task_magic(&eff);
+        let hostvars = self.hostvars_snapshot();
+        let env = TaskEnv { run: self.ctx, task, eff: &eff, search_roots: self.search_roots(&eff), verbosity: self.ctx.opts.verbosity };
+        let forks = tokio::sync::Semaphore::new(self.ctx.opts.forks.max(1));
+
+        let jobs = runners.iter().map(|&i| {
+            let scope = self.scope_of(i, &eff, inh, task, &task_magic, &hostvars);
+            let host = &self.hosts[i];
+            let env = &env;
+            let forks = &forks;
+            async move {
+                let _permit = forks.acquire().await.expect("semaphore open");
+                let out = env.run_on_host(host, scope).await;
+                let is_loop = task.loop_.is_some();
+                if !is_loop || matches!(out.outcome.status, Status::Failed | Status::Unreachable | Status::Skipped) {
+                    env.report(host, out.delegated_to.as_deref(), &out.outcome, None, out.ignored, is_loop);
+                }
+                (i, out)
+            }
+        });
+        let results = join_all(jobs).await;
+
+        let mut failed_now = 0usize;
+        for (i, out) in &results {
+            let applies_to: Vec<usize> = if run_once { targets.clone() } else { vec![*i] };
+            for j in applies_to {
+                if self.apply_outcome(j, task, out, inh, j == *i) {
+                    failed_now += 1;
+                }
+            }
+        }
+        self.check_fatal(&eff, failed_now, &targets);
+    }
+
+    /// Record a host's outcome: stats, host status, register, facts,
+    /// notifications. Returns true when the host failed on this task.
+    fn apply_outcome(&mut self, i: usize, task: &Task, out: &HostTaskOutcome, inh: &Inherited, counted: bool) -> bool {
+        let o: &Outcome = &out.outcome;
+        let changed = o.result.get("changed").and_then(Value::as_bool).unwrap_or(false);
+        let handler_names = self.handler_names();
+        let h = &mut self.hosts[i];
+        let mut failed = false;
+        {
+            let mut stats = self.ctx.stats.lock().expect("stats");
+            match o.status {
+                Status::Unreachable if !out.ignore_unreachable => {
+                    h.unreachable = true;
+                    failed = true;
+                    stats.record(&h.name, HostStatus::Unreachable, false, false);
+                }
+                Status::Unreachable => stats.record(&h.name, HostStatus::Skipped, false, false),
+                Status::Failed if out.ignored => stats.record(&h.name, HostStatus::Failed, true, changed),
+                Status::Failed => {
+                    h.failed = true;
+                    failed = true;
+                    Arc::make_mut(&mut h.set_facts).insert("ansible_failed_task".into(), serde_json::json!({"name": task.display_name(), "action": action_name(task)}));
+                    Arc::make_mut(&mut h.set_facts).insert("ansible_failed_result".into(), Value::Object(o.result.clone()));
+                    if !inh.rescuable {
+                        stats.record(&h.name, HostStatus::Failed, false, changed);
+                    }
+                }
+                Status::Skipped => stats.record(&h.name, HostStatus::Skipped, false, false),
+                Status::Ok | Status::Changed if counted => {
+                    stats.record(&h.name, if changed { HostStatus::Changed } else { HostStatus::Ok }, false, changed);
+                }
+                Status::Ok | Status::Changed => {}
+            }
+        }
+        if let Some(reg) = &task.register {
+            h.set_fact(reg.clone(), Value::Object(o.result.clone()));
+        }
+        if !o.facts.is_empty() && o.status != Status::Failed {
+            match action_name(task).as_str() {
+                "setup" | "gather_facts" => h.add_facts(&o.facts),
+                _ => {
+                    for (k, v) in &o.facts {
+                        h.set_fact(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        if changed && o.status != Status::Failed {
+            for n in &task.notify {
+                if handler_names.contains_key(n.as_str()) {
+                    h.notified.insert(n.clone());
+                } else {
+                    h.failed = true;
+                    failed = true;
+                    let msg = format!("The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list{}", where_(&task.pos));
+                    self.ctx.reporter.error(&msg);
+                    self.ctx.stats.lock().expect("stats").record(&h.name, HostStatus::Failed, false, false);
+                }
+            }
+        }
+        failed
+    }
+
+    /// Every name a handler answers to: its name, `role : name`, and `listen` topics.
+    fn handler_names(&self) -> BTreeMap<String, ()> {
+        let mut m = BTreeMap::new();
+        for (t, _) in &self.handlers {
+            if let Some(n) = &t.name {
+                m.insert(n.clone(), ());
+            }
+            m.insert(t.display_name(), ());
+            for l in &t.listen {
+                m.insert(l.clone(), ());
+            }
+        }
+        m
+    }
+
+    fn check_fatal(&mut self, eff: &Effective, failed_now: usize, targets: &[usize]) {
+        if failed_now == 0 {
+            return;
+        }
+        let fatal = eff.any_errors_fatal.as_ref().and_then(parse_bool).unwrap_or(false);
+        if fatal {
+            self.ctx.reporter.no_more_hosts();
+            self.end_play = true;
+            return;
+        }
+        if let Some(pct) = self.play.max_fail_percentage {
+            let total = self.hosts.len().max(1);
+            let failed = self.hosts.iter().filter(|h| h.failed || h.unreachable).count();
+            if (failed as f64) * 100.0 / (total as f64) > pct {
+                self.ctx.reporter.no_more_hosts();
+                self.end_play = true;
+            }
+        }
+        if self.active(None).is_empty() && !targets.is_empty() {
+            self.ctx.reporter.no_more_hosts();
+        }
+    }
+
+    /// Run the handlers notified so far, in the order they are defined.
+    pub async fn flush_handlers(&mut self) {
+        let force = self.ctx.opts.force_handlers || self.play.force_handlers.as_ref().and_then(parse_bool).unwrap_or(false);
+        let handlers = self.handlers.clone();
+        let mut fired: Vec<(usize, String)> = Vec::new();
+        for (handler, inh) in &handlers {
+            let mut answers: Vec<String> = handler.listen.clone();
+            if let Some(n) = &handler.name {
+                answers.push(n.clone());
+            }
+            answers.push(handler.display_name());
+            let hosts: Vec<usize> = (0..self.hosts.len())
+                .filter(|&i| {
+                    let h = &self.hosts[i];
+                    (h.is_active() || (force && h.failed && !h.unreachable)) && answers.iter().any(|a| h.notified.contains(a))
+                })
+                .collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            for &i in &hosts {
+                for a in &answers {
+                    if self.hosts[i].notified.contains(a) {
+                        fired.push((i, a.clone()));
+                    }
+                }
+            }
+            let was_failed: Vec<usize> = hosts.iter().copied().filter(|&i| self.hosts[i].failed).collect();
+            for &i in &was_failed {
+                self.hosts[i].failed = false;
+            }
+            self.run_leaf(handler, inh, Some(&hosts)).await;
+            for &i in &was_failed {
+                self.hosts[i].failed = true;
+            }
+        }
+        for (i, name) in fired {
+            self.hosts[i].notified.remove(&name);
+        }
+    }
+
+    async fn run_meta(&mut self, task: &Task, action: &str, inh: &Inherited, subset: Option<&[usize]>) {
+        let eff = inh.effective(task);
+        if !self.ctx.opts.tags.selects(&eff.tags) && action != "flush_handlers" {
+            return;
+        }
+        match action {
+            "flush_handlers" => self.flush_handlers().await,
+            "end_play" => self.end_play = true,
+            "end_batch" => {
+                for i in self.active(subset) {
+                    self.hosts[i].ended = true;
+                }
+            }
+            "end_host" => {
+                // Only for hosts whose `when` holds.
+                for i in self.active(subset) {
+                    if self.when_holds(i, task, inh) {
+                        self.hosts[i].ended = true;
+                    }
+                }
+            }
+            "clear_host_errors" => {
+                for h in &mut self.hosts {
+                    h.failed = false;
+                }
+            }
+            "clear_facts" => {
+                for i in self.active(subset) {
+                    self.hosts[i].clear_facts();
+                }
+            }
+            // Nothing to do for these with mailplay's connections and inventory.
+            "noop" | "refresh_inventory" | "reset_connection" => {}
+            other => self.ctx.reporter.warning(&format!("meta: '{other}' is not supported{}", where_(&task.pos))),
+        }
+    }
+
+    fn when_holds(&self, i: usize, task: &Task, inh: &Inherited) -> bool {
+        let eff = inh.effective(task);
+        let magic = self.task_magic(&eff);
+        let hv = self.hostvars_snapshot();
+        let scope = self.scope_of(i, &eff, inh, task, &magic, &hv);
+        eff.when.iter().all(|c| self.ctx.templar.eval_condition(&c.text, &scope).unwrap_or(false))
+    }
+
+    /// `include_tasks` / `include_role`: decide per host (its `when`, the
+    /// file name it renders to), then run each distinct file for the hosts
+    /// that chose it.
+    async fn run_include(&mut self, task: &Task, inh: &Inherited, subset: Option<&[usize]>) {
+        let eff = inh.effective(task);
+        if !self.ctx.opts.tags.selects(&eff.tags) {
+            return;
+        }
+        let targets = self.active(subset);
+        if targets.is_empty() {
+            return;
+        }
+        let magic = self.task_magic(&eff);
+        let hv = self.hostvars_snapshot();
+        // Loops over includes are not supported yet; say so instead of
+        // silently running once.
+        if task.loop_.is_some() {
+            self.ctx.reporter.error(&format!("loops on include_tasks/include_role are not supported yet{}", where_(&task.pos)));
+            for i in targets {
+                self.hosts[i].failed = true;
+                self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Failed, false, false);
+            }
+            return;
+        }
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut errors: Vec<(usize, String)> = Vec::new();
+        for &i in &targets {
+            let scope = self.scope_of(i, &eff, inh, task, &magic, &hv);
+            let mut ok = true;
+            for c in &eff.when {
+                match self.ctx.templar.eval_condition(&c.text, &scope) {
+                    Ok(true) => {}
+                    Ok(false) => ok = false,
+                    Err(e) => {
+                        errors.push((i, format!("The conditional check '{}' failed. The error was: {e}{}", c.text, where_(&c.pos))));
+                        ok = false;
+                    }
+                }
+            }
+            if !ok {
+                continue;
+            }
+            let key = match &task.kind {
+                TaskKind::IncludeTasks { file, .. } => self.ctx.templar.render_value(file, &scope).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())),
+                TaskKind::IncludeRole { name, .. } => self.ctx.templar.render_value(name, &scope).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())),
+                _ => unreachable!("run_include is only called for includes"),
+            };
+            match key {
+                Ok(k) => groups.entry(k).or_default().push(i),
+                Err(e) => errors.push((i, format!("{e}{}", where_(&task.pos)))),
+            }
+        }
+        for (i, msg) in errors {
+            let o = Outcome::failed(msg);
+            let out = HostTaskOutcome { outcome: o, ignored: false, ignore_unreachable: false, delegated_to: None };
+            self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &[self.hosts[i].name.clone()]);
+            let env = TaskEnv { run: self.ctx, task, eff: &eff, search_roots: self.search_roots(&eff), verbosity: self.ctx.opts.verbosity };
+            env.report(&self.hosts[i], None, &out.outcome, None, false, false);
+            self.apply_outcome(i, task, &out, inh, true);
+        }
+        let mut child = inh.enter(task, false);
+        // Tags on an include select the include itself, not what it includes.
+        child.tags = inh.tags.clone();
+        for (key, hosts) in groups {
+            let loaded = match &task.kind {
+                TaskKind::IncludeTasks { .. } => self.load_included_tasks(task, &eff, &key).map(|t| (t, None)),
+                TaskKind::IncludeRole { tasks_from, .. } => self.load_included_role(task, &key, tasks_from.as_ref()),
+                _ => unreachable!("run_include is only called for includes"),
+            };
+            match loaded {
+                Ok((tasks, role_handlers)) => {
+                    let host_names: Vec<String> = hosts.iter().map(|&i| self.hosts[i].name.clone()).collect();
+                    self.ctx.reporter.included(&key, &host_names);
+                    if let Some(hs) = role_handlers {
+                        let mut hinh = self.root.clone();
+                        hinh.is_handler = true;
+                        for h in hs {
+                            self.handlers.push((h, hinh.clone()));
+                        }
+                    }
+                    self.run_tasks(&tasks, &child, Some(&hosts)).await;
+                }
+                Err(msg) => {
+                    self.ctx.reporter.error(&msg);
+                    for i in hosts {
+                        self.hosts[i].failed = true;
+                        self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Failed, false, false);
+                    }
+                }
+            }
+        }
+    }
+
+    fn load_included_tasks(&self, task: &Task, eff: &Effective, file: &str) -> Result<Vec<Task>, String> {
+        let p = std::path::Path::new(file);
+        let mut candidates = Vec::new();
+        if p.is_absolute() {
+            candidates.push(p.to_path_buf());
+        } else {
+            if let Some(role) = &eff.role {
+                candidates.push(role.path.join("tasks").join(file));
+            }
+            if let Some(dir) = task.pos.file.as_ref().and_then(|f| f.parent().map(|d| d.to_path_buf())) {
+                candidates.push(dir.join(file));
+            }
+            candidates.push(self.play.base_dir.join(file));
+        }
+        let path = candidates.iter().find(|c| c.exists()).ok_or_else(|| format!("Could not find or access '{file}'{}", where_(&task.pos)))?;
+        crate::playbook::load_task_file(path, eff.role.clone()).map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))
+    }
+
+    fn load_included_role(&self, task: &Task, name: &str, tasks_from: Option<&Value>) -> Result<(Vec<Task>, Option<Vec<Task>>), String> {
+        let tasks_from = tasks_from.and_then(Value::as_str);
+        let dirs = vec![self.play.base_dir.join("roles"), self.play.base_dir.clone()];
+        let (_role, tasks, handlers) = crate::playbook::load_role(name, &dirs, task.vars.clone(), tasks_from)
+            .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
+        Ok((tasks, Some(handlers)))
+    }
+}
+
+fn action_name(task: &Task) -> String {
+    match &task.kind {
+        TaskKind::Module { module, .. } => module.rsplit('.').next().unwrap_or(module).to_string(),
+        _ => String::new(),
+    }
+}
+
