@@ -4,4 +4,5 @@
 
 pub mod diag;
 pub mod playbook;
+pub mod template;
 pub mod yaml;

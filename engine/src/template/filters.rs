@@ -1,0 +1,336 @@
+//! Ansible's filters that minijinja lacks or spells differently.
+
+use base64::Engine as _;
+use minijinja::value::{Kwargs, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, Value as JValue};
+use serde_json::Value;
+
+use super::{from_json, to_json};
+
+fn err(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+fn json(v: &JValue) -> Result<Value, Error> {
+    to_json(v).map_err(|e| err(e.message))
+}
+
+pub fn register(env: &mut Environment<'static>) {
+    env.add_filter("default", default);
+    env.add_filter("d", default);
+    env.add_filter("bool", to_bool);
+    env.add_filter("string", |v: JValue| -> String { text_of(&v) });
+    env.add_filter("split", split);
+    env.add_filter("regex_replace", super::lookups::regex_replace);
+    env.add_filter("regex_search", super::lookups::regex_search);
+    env.add_filter("regex_findall", super::lookups::regex_findall);
+    env.add_filter("regex_escape", |s: String| regex::escape(&s));
+    env.add_filter("quote", |v: JValue| shell_words::quote(&text_of(&v)).into_owned());
+    env.add_filter("basename", |s: String| s.rsplit('/').next().unwrap_or("").to_string());
+    env.add_filter("dirname", |s: String| match s.rfind('/') {
+        Some(0) => "/".to_string(),
+        Some(i) => s[..i].to_string(),
+        None => String::new(),
+    });
+    env.add_filter("to_json", |v: JValue| -> Result<String, Error> { serde_json::to_string(&json(&v)?).map_err(|e| err(e.to_string())) });
+    env.add_filter("to_nice_json", to_nice_json);
+    env.add_filter("from_json", |s: String| -> Result<JValue, Error> {
+        serde_json::from_str::<Value>(&s).map(|v| from_json(&v)).map_err(|e| err(format!("from_json: {e}")))
+    });
+    env.add_filter("to_yaml", to_yaml);
+    env.add_filter("to_nice_yaml", to_yaml);
+    env.add_filter("from_yaml", |s: String| -> Result<JValue, Error> {
+        crate::yaml::parse_str(&s, std::path::Path::new("<from_yaml>")).map(|n| from_json(&n.to_value())).map_err(|d| err(format!("from_yaml: {}", d.message)))
+    });
+    env.add_filter("b64encode", |v: JValue| base64::engine::general_purpose::STANDARD.encode(text_of(&v)));
+    env.add_filter("b64decode", |s: String| -> Result<String, Error> {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|e| err(format!("b64decode: {e}")))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    });
+    env.add_filter("hash", hash);
+    env.add_filter("checksum", |v: JValue| -> Result<String, Error> { hash(v, Some("sha1".into())) });
+    env.add_filter("password_hash", password_hash);
+    env.add_filter("combine", combine);
+    env.add_filter("dict2items", dict2items);
+    env.add_filter("items2dict", items2dict);
+    env.add_filter("mandatory", |v: JValue, msg: Option<String>| -> Result<JValue, Error> {
+        if v.is_undefined() {
+            Err(Error::new(ErrorKind::UndefinedError, msg.unwrap_or_else(|| "Mandatory variable not defined.".into())))
+        } else {
+            Ok(v)
+        }
+    });
+    env.add_filter("ternary", |v: JValue, yes: JValue, no: JValue, none: Option<JValue>| -> JValue {
+        match (v.is_none(), none) {
+            (true, Some(n)) => n,
+            _ => {
+                if v.is_true() {
+                    yes
+                } else {
+                    no
+                }
+            }
+        }
+    });
+    env.add_filter("flatten", flatten);
+    env.add_filter("zip", |a: JValue, b: JValue| -> Result<JValue, Error> {
+        let a: Vec<JValue> = a.try_iter()?.collect();
+        let b: Vec<JValue> = b.try_iter()?.collect();
+        Ok(JValue::from(a.into_iter().zip(b).map(|(x, y)| JValue::from(vec![x, y])).collect::<Vec<_>>()))
+    });
+    env.add_filter("type_debug", |v: JValue| python_type(&v).to_string());
+    env.add_filter("to_uuid", |s: String| {
+        use sha1::Digest;
+        format!("{:x}", sha1::Sha1::digest(s.as_bytes()))
+    });
+    env.add_filter("difference", |a: JValue, b: JValue| -> Result<JValue, Error> {
+        let b: Vec<JValue> = b.try_iter()?.collect();
+        Ok(JValue::from(a.try_iter()?.filter(|x| !b.contains(x)).collect::<Vec<_>>()))
+    });
+    env.add_filter("intersect", |a: JValue, b: JValue| -> Result<JValue, Error> {
+        let b: Vec<JValue> = b.try_iter()?.collect();
+        Ok(JValue::from(a.try_iter()?.filter(|x| b.contains(x)).collect::<Vec<_>>()))
+    });
+    env.add_filter("union", |a: JValue, b: JValue| -> Result<JValue, Error> {
+        let mut out: Vec<JValue> = Vec::new();
+        for x in a.try_iter()?.chain(b.try_iter()?) {
+            if !out.contains(&x) {
+                out.push(x);
+            }
+        }
+        Ok(JValue::from(out))
+    });
+}
+
+/// How Ansible shows a value as text: strings bare, True/False, the rest as Python would.
+pub fn text_of(v: &JValue) -> String {
+    match v.kind() {
+        ValueKind::Bool => if v.is_true() { "True".into() } else { "False".into() },
+        ValueKind::None => "None".into(),
+        _ => v.to_string(),
+    }
+}
+
+fn python_type(v: &JValue) -> &'static str {
+    match v.kind() {
+        ValueKind::Bool => "bool",
+        ValueKind::Number => if v.as_i64().is_some() { "int" } else { "float" },
+        ValueKind::String => "str",
+        ValueKind::Seq => "list",
+        ValueKind::Map => "dict",
+        ValueKind::None => "NoneType",
+        _ => "object",
+    }
+}
+
+/// `default(x)`, and `default(x, true)` which also replaces falsy values.
+fn default(v: JValue, other: Option<JValue>, boolean: Option<bool>) -> JValue {
+    let replace = v.is_undefined() || (boolean.unwrap_or(false) && !v.is_true());
+    if replace {
+        other.unwrap_or_else(|| JValue::from(""))
+    } else {
+        v
+    }
+}
+
+fn to_bool(v: JValue) -> bool {
+    match v.kind() {
+        ValueKind::Bool => v.is_true(),
+        ValueKind::Number => v.as_i64().map(|i| i == 1).unwrap_or(false),
+        ValueKind::String => matches!(v.as_str().unwrap_or("").trim().to_lowercase().as_str(), "yes" | "on" | "1" | "true" | "y" | "t"),
+        _ => false,
+    }
+}
+
+fn split(s: String, sep: Option<String>, maxsplit: Option<i64>) -> Vec<String> {
+    let max = maxsplit.filter(|m| *m >= 0).map(|m| m as usize + 1);
+    match sep {
+        Some(sep) => match max {
+            Some(n) => s.splitn(n, sep.as_str()).map(str::to_string).collect(),
+            None => s.split(sep.as_str()).map(str::to_string).collect(),
+        },
+        None => s.split_whitespace().map(str::to_string).collect(),
+    }
+}
+
+fn to_nice_json(v: JValue, kwargs: Kwargs) -> Result<String, Error> {
+    let indent: usize = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
+    let sort: bool = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
+    kwargs.assert_all_used()?;
+    let mut value = json(&v)?;
+    if sort {
+        value = sorted(value);
+    }
+    let pad = " ".repeat(indent);
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(pad.as_bytes());
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    serde::Serialize::serialize(&value, &mut ser).map_err(|e| err(e.to_string()))?;
+    Ok(String::from_utf8(out).unwrap_or_default())
+}
+
+fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = m.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+fn to_yaml(v: JValue, _kwargs: Kwargs) -> Result<String, Error> {
+    let value = json(&v)?;
+    serde_saphyr::to_string(&value).map_err(|e| err(format!("to_yaml: {e}")))
+}
+
+fn hash(v: JValue, algo: Option<String>) -> Result<String, Error> {
+    use sha2::Digest;
+    let data = text_of(&v);
+    let algo = algo.unwrap_or_else(|| "sha1".into());
+    Ok(match algo.as_str() {
+        "sha1" => format!("{:x}", sha1::Sha1::digest(data.as_bytes())),
+        "md5" => format!("{:x}", md5::Md5::digest(data.as_bytes())),
+        "sha256" => format!("{:x}", sha2::Sha256::digest(data.as_bytes())),
+        "sha512" => format!("{:x}", sha2::Sha512::digest(data.as_bytes())),
+        "sha224" => format!("{:x}", sha2::Sha224::digest(data.as_bytes())),
+        "sha384" => format!("{:x}", sha2::Sha384::digest(data.as_bytes())),
+        other => return Err(err(format!("hash: unsupported algorithm '{other}'"))),
+    })
+}
+
+/// `password_hash('sha512'[, salt])`: a glibc-compatible `$6$` crypt string.
+fn password_hash(pw: String, scheme: Option<String>, salt: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+    let rounds: Option<usize> = kwargs.get::<Option<usize>>("rounds")?;
+    let salt = match salt.or(kwargs.get::<Option<String>>("salt")?) {
+        Some(s) => s,
+        None => random_salt(16),
+    };
+    kwargs.assert_all_used()?;
+    super::lookups::sha512_crypt(&pw, scheme.as_deref().unwrap_or("sha512"), &salt, rounds).map_err(err)
+}
+
+fn random_salt(n: usize) -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::rng();
+    (0..n).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+}
+
+fn merge(a: Value, b: Value, recursive: bool, list_merge: &str) -> Value {
+    match (a, b) {
+        (Value::Object(mut x), Value::Object(y)) => {
+            for (k, v) in y {
+                let merged = match x.remove(&k) {
+                    Some(old) if recursive => merge(old, v, true, list_merge),
+                    _ => v,
+                };
+                x.insert(k, merged);
+            }
+            Value::Object(x)
+        }
+        (Value::Array(mut x), Value::Array(y)) if list_merge != "replace" => {
+            match list_merge {
+                "append" => x.extend(y),
+                "prepend" => {
+                    let mut y = y;
+                    y.extend(x);
+                    x = y;
+                }
+                "append_rp" | "prepend_rp" => {
+                    let mut out: Vec<Value> = Vec::new();
+                    if list_merge == "append_rp" {
+                        out.extend(x.into_iter().filter(|e| !y.contains(e)));
+                        out.extend(y);
+                    } else {
+                        out.extend(y.iter().cloned());
+                        out.extend(x.into_iter().filter(|e| !y.contains(e)));
+                    }
+                    x = out;
+                }
+                "keep" => {}
+                _ => x = y,
+            }
+            Value::Array(x)
+        }
+        (_, b) => b,
+    }
+}
+
+fn combine(first: JValue, rest: minijinja::value::Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
+    let recursive = kwargs.get::<Option<bool>>("recursive")?.unwrap_or(false);
+    let list_merge = kwargs.get::<Option<String>>("list_merge")?.unwrap_or_else(|| "replace".into());
+    kwargs.assert_all_used()?;
+    let mut acc = json(&first)?;
+    for other in rest.iter() {
+        let items: Vec<Value> = match json(other)? {
+            Value::Array(a) => a,
+            v => vec![v],
+        };
+        for v in items {
+            if !v.is_object() {
+                return Err(err("combine expects dictionaries"));
+            }
+            acc = merge(acc, v, recursive, &list_merge);
+        }
+    }
+    Ok(from_json(&acc))
+}
+
+fn dict2items(v: JValue, kwargs: Kwargs) -> Result<JValue, Error> {
+    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
+    let value_name = kwargs.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    kwargs.assert_all_used()?;
+    match json(&v)? {
+        Value::Object(m) => Ok(from_json(&Value::Array(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let mut e = serde_json::Map::new();
+                    e.insert(key_name.clone(), Value::String(k));
+                    e.insert(value_name.clone(), v);
+                    Value::Object(e)
+                })
+                .collect(),
+        ))),
+        other => Err(err(format!("dict2items requires a dictionary, got {}", other))),
+    }
+}
+
+fn items2dict(v: JValue, kwargs: Kwargs) -> Result<JValue, Error> {
+    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
+    let value_name = kwargs.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    kwargs.assert_all_used()?;
+    let mut out = serde_json::Map::new();
+    match json(&v)? {
+        Value::Array(items) => {
+            for item in items {
+                let k = item.get(&key_name).ok_or_else(|| err(format!("items2dict: an item has no '{key_name}'")))?;
+                let key = k.as_str().map(str::to_string).unwrap_or_else(|| k.to_string());
+                out.insert(key, item.get(&value_name).cloned().unwrap_or(Value::Null));
+            }
+            Ok(from_json(&Value::Object(out)))
+        }
+        _ => Err(err("items2dict requires a list")),
+    }
+}
+
+fn flatten(v: JValue, levels: Option<i64>) -> Result<JValue, Error> {
+    // `levels` = how many levels of nesting to remove (all when None).
+    fn go(items: Vec<Value>, depth: Option<i64>, out: &mut Vec<Value>) {
+        for i in items {
+            match i {
+                Value::Array(inner) if depth.map(|d| d > 0).unwrap_or(true) => go(inner, depth.map(|d| d - 1), out),
+                Value::Null => {}
+                other => out.push(other),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    match json(&v)? {
+        Value::Array(items) => go(items, levels, &mut out),
+        other => out.push(other),
+    }
+    Ok(from_json(&Value::Array(out)))
+}

@@ -1,0 +1,189 @@
+//! Lookups (`lookup('file', ...)`, `query`), the regex filters, crypt
+//! hashing, and the loader that lets template files `{% include %}` others.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+use minijinja::value::{Kwargs, Rest};
+use minijinja::{Environment, Error, ErrorKind, State, Value as JValue};
+
+use super::filters::text_of;
+
+fn err(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+thread_local! {
+    /// Folders searched by `lookup('file')` and `{% include %}` during the
+    /// render in progress on this thread.
+    static SEARCH_PATHS: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sets the search paths for one render; restores the previous ones on drop.
+pub struct SearchPathGuard(Vec<PathBuf>);
+
+impl SearchPathGuard {
+    pub fn set(paths: Vec<PathBuf>) -> Self {
+        SearchPathGuard(SEARCH_PATHS.with(|s| std::mem::replace(&mut *s.borrow_mut(), paths)))
+    }
+}
+
+impl Drop for SearchPathGuard {
+    fn drop(&mut self) {
+        let old = std::mem::take(&mut self.0);
+        SEARCH_PATHS.with(|s| *s.borrow_mut() = old);
+    }
+}
+
+fn find(name: &str, sub: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(name);
+    if p.is_absolute() {
+        return p.exists().then_some(p);
+    }
+    SEARCH_PATHS.with(|s| {
+        s.borrow().iter().flat_map(|d| [d.join(sub).join(name), d.join(name)]).find(|c| c.exists())
+    })
+}
+
+pub fn include_loader(name: &str) -> Result<Option<String>, Error> {
+    match find(name, "templates") {
+        Some(p) => std::fs::read_to_string(&p).map(Some).map_err(|e| err(format!("cannot read {}: {e}", p.display()))),
+        None => Ok(None),
+    }
+}
+
+pub fn register(env: &mut Environment<'static>) {
+    env.add_function("lookup", lookup);
+    env.add_function("query", query);
+    env.add_function("q", query);
+}
+
+fn run_lookup(state: &State, name: &str, terms: &[JValue]) -> Result<Vec<JValue>, Error> {
+    let mut out = Vec::new();
+    for t in terms {
+        let term = text_of(t);
+        let v = match name {
+            "file" => {
+                let p = find(&term, "files").ok_or_else(|| err(format!("lookup('file'): could not locate file '{term}'")))?;
+                let text = std::fs::read_to_string(&p).map_err(|e| err(format!("lookup('file'): {}: {e}", p.display())))?;
+                JValue::from(text.trim_end_matches('\n').to_string())
+            }
+            "env" => JValue::from(std::env::var(&term).unwrap_or_default()),
+            "pipe" => {
+                let o = std::process::Command::new("/bin/sh").arg("-c").arg(&term).output().map_err(|e| err(format!("lookup('pipe'): {e}")))?;
+                if !o.status.success() {
+                    return Err(err(format!("lookup('pipe'): command '{term}' failed with {}", o.status)));
+                }
+                JValue::from(String::from_utf8_lossy(&o.stdout).trim_end_matches('\n').to_string())
+            }
+            "template" => {
+                let p = find(&term, "templates").ok_or_else(|| err(format!("lookup('template'): could not locate '{term}'")))?;
+                let text = std::fs::read_to_string(&p).map_err(|e| err(format!("lookup('template'): {}: {e}", p.display())))?;
+                let tmpl = state.env().template_from_str(&text)?;
+                JValue::from(tmpl.render(JValue::from_iter(state.known_variables().into_iter().filter_map(|k| state.lookup(&k).map(|v| (k.to_string(), v)))))?)
+            }
+            "vars" => state.lookup(&term).ok_or_else(|| Error::new(ErrorKind::UndefinedError, format!("No variable named '{term}'")))?,
+            "items" | "list" => return Ok(terms.iter().flat_map(|t| t.try_iter().map(|i| i.collect::<Vec<_>>()).unwrap_or_else(|_| vec![t.clone()])).collect()),
+            other => return Err(err(format!("lookup plugin '{other}' not found (mailplay has file, env, pipe, template, vars, items, list)"))),
+        };
+        out.push(v);
+    }
+    Ok(out)
+}
+
+fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
+    let wantlist = kwargs.get::<Option<bool>>("wantlist")?.unwrap_or(false);
+    let ignore = kwargs.get::<Option<String>>("errors")?.map(|e| e == "ignore").unwrap_or(false);
+    let _ = kwargs.get::<Option<JValue>>("default");
+    let values = match run_lookup(state, &name, &terms) {
+        Ok(v) => v,
+        Err(_) if ignore => return Ok(JValue::from(())),
+        Err(e) => return Err(e),
+    };
+    if wantlist {
+        return Ok(JValue::from(values));
+    }
+    // Like Ansible: a comma-joined string of the results.
+    Ok(match values.len() {
+        1 => values.into_iter().next().expect("one value"),
+        _ => JValue::from(values.iter().map(text_of).collect::<Vec<_>>().join(",")),
+    })
+}
+
+fn query(state: &State, name: String, terms: Rest<JValue>) -> Result<JValue, Error> {
+    run_lookup(state, &name, &terms).map(JValue::from)
+}
+
+fn build_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {
+    regex::RegexBuilder::new(pattern).case_insensitive(ignorecase).multi_line(multiline).build().map_err(|e| err(format!("invalid regular expression: {e}")))
+}
+
+/// Python's `\1` / `\g<name>` backreferences in Rust's `${1}` / `${name}` form.
+fn python_replacement(s: &str) -> String {
+    let re = regex::Regex::new(r"\\(\d+)|\\g<(\w+)>").expect("valid");
+    re.replace_all(&s.replace('$', "$$"), |c: &regex::Captures| format!("${{{}}}", c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or(""))).into_owned()
+}
+
+pub fn regex_replace(v: JValue, pattern: String, replacement: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+    let ignorecase = kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
+    let multiline = kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false);
+    let count = kwargs.get::<Option<usize>>("count")?.unwrap_or(0);
+    kwargs.assert_all_used()?;
+    let re = build_regex(&pattern, ignorecase, multiline)?;
+    let rep = python_replacement(&replacement.unwrap_or_default());
+    Ok(re.replacen(&text_of(&v), count, rep.as_str()).into_owned())
+}
+
+pub fn regex_search(v: JValue, pattern: String, groups: Rest<String>, kwargs: Kwargs) -> Result<JValue, Error> {
+    let ignorecase = kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
+    let multiline = kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false);
+    kwargs.assert_all_used()?;
+    let re = build_regex(&pattern, ignorecase, multiline)?;
+    let text = text_of(&v);
+    let Some(caps) = re.captures(&text) else { return Ok(JValue::from(())) };
+    if groups.is_empty() {
+        return Ok(JValue::from(caps.get(0).map(|m| m.as_str()).unwrap_or("")));
+    }
+    let mut out = Vec::new();
+    for g in groups.iter() {
+        let key = g.trim_start_matches('\\');
+        let key = key.strip_prefix("g<").and_then(|k| k.strip_suffix('>')).unwrap_or(key);
+        let m = match key.parse::<usize>() {
+            Ok(i) => caps.get(i),
+            Err(_) => caps.name(key),
+        };
+        out.push(JValue::from(m.map(|m| m.as_str()).unwrap_or("")));
+    }
+    Ok(JValue::from(out))
+}
+
+pub fn regex_findall(v: JValue, pattern: String, kwargs: Kwargs) -> Result<JValue, Error> {
+    let ignorecase = kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
+    let multiline = kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false);
+    kwargs.assert_all_used()?;
+    let re = build_regex(&pattern, ignorecase, multiline)?;
+    let text = text_of(&v);
+    let found: Vec<JValue> = re
+        .captures_iter(&text)
+        .map(|c| match c.len() {
+            1 => JValue::from(c.get(0).map(|m| m.as_str()).unwrap_or("")),
+            2 => JValue::from(c.get(1).map(|m| m.as_str()).unwrap_or("")),
+            n => JValue::from((1..n).map(|i| JValue::from(c.get(i).map(|m| m.as_str()).unwrap_or(""))).collect::<Vec<_>>()),
+        })
+        .collect();
+    Ok(JValue::from(found))
+}
+
+/// glibc's SHA-512 crypt (`$6$`), as `mkpasswd -m sha-512` and Ansible's
+/// `password_hash('sha512')` produce. The default 5000 rounds are not
+/// written into the string, like glibc.
+pub fn sha512_crypt(pw: &str, scheme: &str, salt: &str, rounds: Option<usize>) -> Result<String, String> {
+    if scheme != "sha512" && scheme != "sha512_crypt" {
+        return Err(format!("password_hash: unsupported scheme '{scheme}' (mailplay supports sha512)"));
+    }
+    let salt: String = salt.chars().take(16).collect();
+    let rounds = rounds.unwrap_or(5000);
+    let params = sha_crypt::Sha512Params::new(rounds).map_err(|e| format!("password_hash: bad rounds: {e:?}"))?;
+    let hash = sha_crypt::sha512_crypt_b64(pw.as_bytes(), salt.as_bytes(), &params).map_err(|e| format!("password_hash: {e:?}"))?;
+    Ok(if rounds == 5000 { format!("$6${salt}${hash}") } else { format!("$6$rounds={rounds}${salt}${hash}") })
+}

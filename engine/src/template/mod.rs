@@ -1,0 +1,263 @@
+//! Jinja templating with Ansible's semantics, on minijinja.
+//!
+//! - One shared `Environment` (filters, tests, lookups registered once).
+//! - Variables are a [`Scope`] exposed to minijinja as a lazy object: only
+//!   the variables a template touches are converted, and a variable whose
+//!   value holds templates is rendered when read, recursively, with cycle
+//!   detection (Ansible's lazy resolution).
+//! - Strict undefined: an undefined variable is an error naming it, except
+//!   under `is defined` / `default`.
+//! - Native types: a string that is one `{{ expression }}` yields the
+//!   expression's value (list, dict, int, bool), otherwise a string.
+//! - `omit`: a mapping entry whose value renders to the omit token is dropped.
+
+mod filters;
+mod lookups;
+mod scope;
+mod tests_;
+mod vars_object;
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as JValue};
+use serde_json::Value;
+
+pub use scope::{HostvarsSource, Layer, Scope};
+use vars_object::VarsObject;
+
+/// The value `omit` renders to; module args equal to it are removed.
+pub const OMIT_TOKEN: &str = "__omit_place_holder__b6e3c0d5a1f94b1c";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub message: String,
+    /// Line inside the template text, when minijinja knows it.
+    pub line: Option<u32>,
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_syntax(minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).keep_trailing_newline(true).build().expect("valid syntax config"));
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        minijinja_contrib::add_to_environment(&mut env);
+        filters::register(&mut env);
+        tests_::register(&mut env);
+        lookups::register(&mut env);
+        env.set_loader(lookups::include_loader);
+        env
+    })
+}
+
+/// Renders strings, values and files against a [`Scope`]. Cheap to share.
+#[derive(Clone, Default)]
+pub struct Templar {
+    _private: (),
+}
+
+impl Templar {
+    pub fn new() -> Self {
+        let _ = env();
+        Templar { _private: () }
+    }
+
+    /// Does the string contain Jinja syntax at all?
+    pub fn is_template(s: &str) -> bool {
+        s.contains("{{") || s.contains("{%") || s.contains("{#")
+    }
+
+    /// Render every string inside `v` (recursively), with native types for
+    /// single-expression strings, dropping mapping entries that are `omit`.
+    pub fn render_value(&self, v: &Value, scope: &Scope) -> Result<Value, TemplateError> {
+        match v {
+            Value::String(s) if Self::is_template(s) => self.render_native(s, scope),
+            Value::Array(items) => items.iter().map(|i| self.render_value(i, scope)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+            Value::Object(m) => {
+                let mut out = serde_json::Map::new();
+                for (k, val) in m {
+                    let key = if Self::is_template(k) { self.render_string(k, scope)? } else { k.clone() };
+                    let rendered = self.render_value(val, scope)?;
+                    if rendered.as_str() != Some(OMIT_TOKEN) {
+                        out.insert(key, rendered);
+                    }
+                }
+                Ok(Value::Object(out))
+            }
+            other => Ok(other.clone()),
+        }
+    }
+
+    /// Render a template string to text.
+    pub fn render_string(&self, s: &str, scope: &Scope) -> Result<String, TemplateError> {
+        if !Self::is_template(s) {
+            return Ok(s.to_string());
+        }
+        let ctx = JValue::from_object(VarsObject::new(scope.clone()));
+        let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
+        env().render_str(s, ctx).map_err(|e| self.explain(e, s, scope))
+    }
+
+    /// A string: one `{{ expr }}` gives the expression's native value.
+    fn render_native(&self, s: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        if let Some(expr) = single_expression(s) {
+            return self.eval_expression(expr, scope);
+        }
+        self.render_string(s, scope).map(Value::String)
+    }
+
+    /// Evaluate an expression (no braces) to its value.
+    pub fn eval_expression(&self, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        let ctx = JValue::from_object(VarsObject::new(scope.clone()));
+        let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
+        let compiled = env().compile_expression(expr).map_err(|e| self.explain(e, expr, scope))?;
+        let v = compiled.eval(ctx).map_err(|e| self.explain_expr(e, expr, scope))?;
+        if v.is_undefined() {
+            return Err(TemplateError { message: format!("'{expr}' is undefined"), line: None });
+        }
+        to_json(&v)
+    }
+
+    /// Evaluate a `when:`-style conditional.
+    pub fn eval_condition(&self, expr: &str, scope: &Scope) -> Result<bool, TemplateError> {
+        let trimmed = expr.trim();
+        // `when: "{{ x }}"` works in Ansible (with a warning): strip the braces.
+        let bare = single_expression(trimmed).unwrap_or(trimmed);
+        let v = self.eval_expression(bare, scope)?;
+        truthy(&v).ok_or_else(|| TemplateError {
+            message: format!("Conditional result ({v}) of '{expr}' is a string that is not a boolean; conditionals must have a boolean result"),
+            line: None,
+        })
+    }
+
+    /// Render a template file (the `template` module): `trim_blocks`, the
+    /// trailing newline kept, `{% include %}` relative to the file's folder.
+    pub fn render_file(&self, path: &Path, scope: &Scope) -> Result<String, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TemplateError { message: format!("cannot read template {}: {e}", path.display()), line: None })?;
+        let mut paths = vec![path.parent().map(Path::to_path_buf).unwrap_or_default()];
+        paths.extend(scope.search_paths().iter().flat_map(|p| [p.join("templates"), p.clone()]));
+        let ctx = JValue::from_object(VarsObject::new(scope.clone()));
+        let _guard = lookups::SearchPathGuard::set(paths);
+        env().render_str(&text, ctx).map_err(|e| self.explain(e, &text, scope))
+    }
+
+    /// Only check that a template compiles (for `--syntax-check`).
+    pub fn check_syntax(&self, s: &str) -> Result<(), TemplateError> {
+        env().template_from_str(s).map(|_| ()).map_err(|e| TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) })
+    }
+
+    /// Check that an expression compiles.
+    pub fn check_expression(&self, expr: &str) -> Result<(), TemplateError> {
+        let bare = single_expression(expr.trim()).unwrap_or(expr);
+        env().compile_expression(bare).map(|_| ()).map_err(|e| TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) })
+    }
+
+    /// Turn a minijinja error into ours, naming the undefined variable the
+    /// way Ansible does ("'foo' is undefined").
+    fn explain(&self, e: minijinja::Error, source: &str, scope: &Scope) -> TemplateError {
+        if e.kind() == ErrorKind::UndefinedError {
+            if let Ok(t) = env().template_from_str(source) {
+                if let Some(name) = first_undefined(t.undeclared_variables(true), scope) {
+                    return TemplateError { message: format!("'{name}' is undefined"), line: e.line().map(|l| l as u32) };
+                }
+            }
+        }
+        TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) }
+    }
+
+    fn explain_expr(&self, e: minijinja::Error, expr: &str, scope: &Scope) -> TemplateError {
+        if e.kind() == ErrorKind::UndefinedError {
+            if let Ok(c) = env().compile_expression(expr) {
+                if let Some(name) = first_undefined(c.undeclared_variables(true), scope) {
+                    return TemplateError { message: format!("'{name}' is undefined"), line: None };
+                }
+            }
+        }
+        TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) }
+    }
+}
+
+/// The undefined dotted name with the fewest dots (`a` before `a.b`).
+fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope) -> Option<String> {
+    let mut names: Vec<String> = names.into_iter().collect();
+    names.sort_by_key(|n| (n.matches('.').count(), n.clone()));
+    for name in names {
+        let mut parts = name.split('.');
+        let root = parts.next().unwrap_or("");
+        if vars_object::is_magic(root) {
+            continue;
+        }
+        let Some(mut v) = scope.get(root) else { return Some(name) };
+        for p in parts {
+            match v.get(p) {
+                Some(next) => v = next,
+                None => return Some(name),
+            }
+        }
+    }
+    None
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    let mut msg = match e.detail() {
+        Some(d) => format!("{}: {d}", e.kind()),
+        None => e.kind().to_string(),
+    };
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        msg.push_str(&format!(": {inner}"));
+        src = inner.source();
+    }
+    msg
+}
+
+/// `"{{ expr }}"` → `expr`, when the string is exactly one expression.
+fn single_expression(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#") {
+        return None;
+    }
+    Some(inner.trim())
+}
+
+pub(crate) fn to_json(v: &JValue) -> Result<Value, TemplateError> {
+    serde_json::to_value(v).map_err(|e| TemplateError { message: format!("cannot convert template result: {e}"), line: None })
+}
+
+pub(crate) fn from_json(v: &Value) -> JValue {
+    JValue::from(minijinja::value::Serde(v))
+}
+
+/// Python truthiness, but a string must spell a boolean (Ansible 2.19
+/// rejects conditionals like `when: "some text"`).
+fn truthy(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Null => Some(false),
+        Value::Number(n) => Some(n.as_f64().map(|f| f != 0.0).unwrap_or(true)),
+        Value::String(s) => mailplay_modules::args::parse_bool(&Value::String(s.clone())),
+        Value::Array(a) => Some(!a.is_empty()),
+        Value::Object(m) => Some(!m.is_empty()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// A shared templar, for code that has no handle to one.
+pub fn shared() -> Arc<Templar> {
+    static T: OnceLock<Arc<Templar>> = OnceLock::new();
+    T.get_or_init(|| Arc::new(Templar::new())).clone()
+}

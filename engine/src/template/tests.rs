@@ -1,0 +1,140 @@
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::*;
+
+fn scope(v: Value) -> Scope {
+    let mut s = Scope::new();
+    s.push(Arc::new(v.as_object().unwrap().clone()));
+    s
+}
+
+fn r(t: &str, v: Value) -> Value {
+    Templar::new().render_value(&Value::String(t.into()), &scope(v)).unwrap()
+}
+
+fn e(t: &str, v: Value) -> String {
+    Templar::new().render_value(&Value::String(t.into()), &scope(v)).unwrap_err().message
+}
+
+#[test]
+fn single_expressions_keep_their_type() {
+    assert_eq!(r("{{ 1 }}", json!({})), json!(1));
+    assert_eq!(r("{{ x }}", json!({"x": [1, 2]})), json!([1, 2]));
+    assert_eq!(r("{{ x }} ", json!({"x": 1})), json!("1 "));
+    assert_eq!(r("{{ 'a' }}{{ 'b' }}", json!({})), json!("ab"));
+    assert_eq!(r("{{ x == 1 }}", json!({"x": 1})), json!(true));
+}
+
+#[test]
+fn undefined_variables_are_named() {
+    assert_eq!(e("hello {{ nope }}", json!({})), "'nope' is undefined");
+    assert_eq!(e("{{ a.b }}", json!({"a": {}})), "'a.b' is undefined");
+    assert_eq!(r("{{ nope | default('d') }}", json!({})), json!("d"));
+    assert_eq!(r("{{ nope is defined }}", json!({})), json!(false));
+    assert_eq!(r("{{ '' | default('d', true) }}", json!({})), json!("d"));
+}
+
+#[test]
+fn variables_resolve_lazily_and_recursively() {
+    let v = json!({"a": "{{ b }}-x", "b": "{{ c | upper }}", "c": "y", "l": ["{{ c }}"]});
+    assert_eq!(r("{{ a }}", v.clone()), json!("Y-x"));
+    assert_eq!(r("{{ l }}", v), json!(["y"]));
+    assert!(e("{{ a }}", json!({"a": "{{ b }}", "b": "{{ a }}"})).contains("recursive loop"));
+}
+
+#[test]
+fn omit_drops_the_key() {
+    let t = Templar::new();
+    let v = t.render_value(&json!({"a": "{{ x | default(omit) }}", "b": 1}), &scope(json!({}))).unwrap();
+    assert_eq!(v, json!({"b": 1}));
+}
+
+#[test]
+fn conditions() {
+    let t = Templar::new();
+    let s = scope(json!({"x": 3, "flag": "yes", "r": {"changed": true, "failed": false}}));
+    assert!(t.eval_condition("x > 2", &s).unwrap());
+    assert!(t.eval_condition("flag | bool", &s).unwrap());
+    assert!(t.eval_condition("r is changed and r is not failed", &s).unwrap());
+    assert!(t.eval_condition("{{ x == 3 }}", &s).unwrap());
+    assert!(t.eval_condition("'abc' is match('a.c')", &s).unwrap());
+    assert!(t.eval_condition("'1.10' is version('1.9', '>')", &s).unwrap());
+    assert!(t.eval_condition("'text' ", &s).is_err());
+}
+
+#[test]
+fn ansible_filters() {
+    let v = json!({"d": {"a": 1}, "l": [[1, [2]], 3], "s": "a,b"});
+    assert_eq!(r("{{ d | combine({'b': 2}) }}", v.clone()), json!({"a": 1, "b": 2}));
+    assert_eq!(r("{{ d | dict2items }}", v.clone()), json!([{"key": "a", "value": 1}]));
+    assert_eq!(r("{{ d | dict2items | items2dict }}", v.clone()), json!({"a": 1}));
+    assert_eq!(r("{{ l | flatten }}", v.clone()), json!([1, 2, 3]));
+    assert_eq!(r("{{ l | flatten(1) }}", v.clone()), json!([1, [2], 3]));
+    assert_eq!(r("{{ s.split(',') }}", v.clone()), json!(["a", "b"]));
+    assert_eq!(r("{{ s | split(',') }}", v.clone()), json!(["a", "b"]));
+    assert_eq!(r("{{ 'ab12' | regex_replace('(\\\\d+)', '<\\\\1>') }}", v.clone()), json!("ab<12>"));
+    assert_eq!(r("{{ 'ab12cd3' | regex_findall('\\\\d+') }}", v.clone()), json!(["12", "3"]));
+    assert_eq!(r("{{ 'user@ex.org' | regex_search('@(.*)', '\\\\1') }}", v.clone()), json!(["ex.org"]));
+    assert_eq!(r("{{ '/etc/postfix/main.cf' | basename }}", v.clone()), json!("main.cf"));
+    assert_eq!(r("{{ '/etc/postfix/main.cf' | dirname }}", v.clone()), json!("/etc/postfix"));
+    assert_eq!(r("{{ 'hi' | b64encode }}", v.clone()), json!("aGk="));
+    assert_eq!(r("{{ 'aGk=' | b64decode }}", v.clone()), json!("hi"));
+    assert_eq!(r("{{ 'x' | hash('sha1') }}", v.clone()), json!("11f6ad8ec52a2984abaafd7c3b516503785c2072"));
+    assert_eq!(r("{{ \"it's\" | quote }}", v.clone()), json!("'it'\\''s'"));
+    assert_eq!(r("{{ d | to_json }}", v.clone()), json!("{\"a\":1}"));
+    assert_eq!(r("{{ '{\"z\": 1}' | from_json }}", v.clone()), json!({"z": 1}));
+    assert_eq!(r("{{ 'a: [1]' | from_yaml }}", v.clone()), json!({"a": [1]}));
+    assert_eq!(r("{{ true | ternary('y', 'n') }}", v.clone()), json!("y"));
+    assert_eq!(r("{{ [3, 1, 3] | unique | list }}", v.clone()), json!([3, 1]));
+    assert_eq!(r("{{ '5' | int + 1 }}", v.clone()), json!(6));
+    assert_eq!(r("{{ d | to_nice_json }}", v), json!("{\n    \"a\": 1\n}"));
+}
+
+#[test]
+fn password_hash_matches_glibc_crypt() {
+    // Reference: `openssl passwd -6 -salt saltsaltsaltsalt secret`.
+    let h = r("{{ 'secret' | password_hash('sha512', 'saltsaltsaltsalt') }}", json!({}));
+    let out = std::process::Command::new("openssl").args(["passwd", "-6", "-salt", "saltsaltsaltsalt", "secret"]).output().expect("openssl");
+    assert_eq!(h, json!(String::from_utf8_lossy(&out.stdout).trim()));
+    let random = r("{{ 'secret' | password_hash('sha512') }}", json!({}));
+    assert!(random.as_str().unwrap().starts_with("$6$"));
+}
+
+#[test]
+fn lookups_read_files_and_env() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("files")).unwrap();
+    std::fs::write(dir.path().join("files/key.txt"), "KEY\n").unwrap();
+    let s = Scope::new().with_search_paths(Arc::new(vec![dir.path().to_path_buf()]));
+    let t = Templar::new();
+    assert_eq!(t.render_value(&json!("{{ lookup('file', 'key.txt') }}"), &s).unwrap(), json!("KEY"));
+    std::env::set_var("MAILPLAY_TEST_ENV", "v");
+    assert_eq!(t.render_value(&json!("{{ lookup('env', 'MAILPLAY_TEST_ENV') }}"), &s).unwrap(), json!("v"));
+    assert_eq!(t.render_value(&json!("{{ query('pipe', 'echo hi') }}"), &s).unwrap(), json!(["hi"]));
+}
+
+#[test]
+fn template_files_trim_blocks_and_keep_the_final_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("t.j2");
+    std::fs::write(&f, "{% for u in users %}\nuser {{ u }}\n{% endfor %}\nend\n").unwrap();
+    let out = Templar::new().render_file(&f, &scope(json!({"users": ["a", "b"]}))).unwrap();
+    assert_eq!(out, "user a\nuser b\nend\n");
+}
+
+#[test]
+fn hostvars_reach_other_hosts() {
+    struct Two;
+    impl HostvarsSource for Two {
+        fn host_names(&self) -> Vec<String> {
+            vec!["a".into(), "b".into()]
+        }
+        fn scope_for(&self, host: &str) -> Option<Scope> {
+            Some(scope(json!({"ip": format!("10.0.0.{}", if host == "a" { 1 } else { 2 })})))
+        }
+    }
+    let s = Scope::new().with_hostvars(Arc::new(Two));
+    assert_eq!(Templar::new().render_value(&json!("{{ hostvars['b'].ip }}"), &s).unwrap(), json!("10.0.0.2"));
+}

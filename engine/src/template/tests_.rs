@@ -1,0 +1,93 @@
+//! Ansible's Jinja tests: on task results (`changed`, `failed`, ...),
+//! regular expressions, and versions.
+
+use minijinja::value::{Kwargs, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, Value as JValue};
+
+fn flag(v: &JValue, key: &str) -> bool {
+    v.get_attr(key).map(|x| x.is_true()).unwrap_or(false)
+}
+
+fn must_be_result(v: &JValue, test: &str) -> Result<(), Error> {
+    if v.kind() == ValueKind::Map {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::InvalidOperation, format!("The '{test}' test expects a dictionary (a registered task result)")))
+    }
+}
+
+pub fn register(env: &mut Environment<'static>) {
+    env.add_test("changed", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "changed")?; Ok(flag(&v, "changed")) });
+    env.add_test("failed", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "failed")?; Ok(flag(&v, "failed")) });
+    env.add_test("succeeded", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "succeeded")?; Ok(!flag(&v, "failed")) });
+    env.add_test("success", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "success")?; Ok(!flag(&v, "failed")) });
+    env.add_test("skipped", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "skipped")?; Ok(flag(&v, "skipped")) });
+    env.add_test("unreachable", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "unreachable")?; Ok(flag(&v, "unreachable")) });
+    env.add_test("match", |v: String, p: String, kw: Kwargs| regex_test(&v, &p, kw, true));
+    env.add_test("search", |v: String, p: String, kw: Kwargs| regex_test(&v, &p, kw, false));
+    env.add_test("regex", |v: String, p: String, kw: Kwargs| {
+        let m = kw.get::<Option<String>>("match_type")?.unwrap_or_else(|| "search".into());
+        regex_test(&v, &p, kw, m == "match")
+    });
+    env.add_test("version", version_test);
+    env.add_test("version_compare", version_test);
+    env.add_test("truthy", |v: JValue| v.is_true());
+    env.add_test("falsy", |v: JValue| !v.is_true());
+    env.add_test("abs", |v: String| v.starts_with('/'));
+}
+
+fn regex_test(v: &str, pattern: &str, kw: Kwargs, anchored: bool) -> Result<bool, Error> {
+    let ignorecase = kw.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
+    let multiline = kw.get::<Option<bool>>("multiline")?.unwrap_or(false);
+    let re = regex::RegexBuilder::new(pattern)
+        .case_insensitive(ignorecase)
+        .multi_line(multiline)
+        .build()
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("invalid regular expression: {e}")))?;
+    Ok(match re.find(v) {
+        Some(m) => !anchored || m.start() == 0,
+        None => false,
+    })
+}
+
+/// Compare like Python's LooseVersion: numbers numerically, words as text.
+fn loose_parts(v: &str) -> Vec<Result<u64, String>> {
+    let re = regex::Regex::new(r"\d+|[a-zA-Z]+").expect("valid");
+    re.find_iter(v).map(|m| m.as_str().parse::<u64>().map_err(|_| m.as_str().to_string())).collect()
+}
+
+fn compare(a: &str, b: &str) -> std::cmp::Ordering {
+    let (pa, pb) = (loose_parts(a), loose_parts(b));
+    for (x, y) in pa.iter().zip(pb.iter()) {
+        let ord = match (x, y) {
+            (Ok(x), Ok(y)) => x.cmp(y),
+            (Err(x), Err(y)) => x.cmp(y),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Greater,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Less,
+        };
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
+        }
+    }
+    pa.len().cmp(&pb.len())
+}
+
+fn version_test(v: JValue, other: JValue, op: Option<String>, kw: Kwargs) -> Result<bool, Error> {
+    let op = match op {
+        Some(o) => o,
+        None => kw.get::<Option<String>>("operator")?.unwrap_or_else(|| "eq".into()),
+    };
+    let _ = kw.get::<Option<bool>>("strict");
+    let _ = kw.get::<Option<String>>("version_type");
+    let ord = compare(&v.to_string(), &other.to_string());
+    use std::cmp::Ordering::*;
+    Ok(match op.as_str() {
+        "==" | "=" | "eq" => ord == Equal,
+        "!=" | "<>" | "ne" => ord != Equal,
+        "<" | "lt" => ord == Less,
+        "<=" | "le" => ord != Greater,
+        ">" | "gt" => ord == Greater,
+        ">=" | "ge" => ord != Less,
+        other => return Err(Error::new(ErrorKind::InvalidOperation, format!("version: invalid operator '{other}'"))),
+    })
+}

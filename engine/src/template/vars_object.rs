@@ -1,0 +1,111 @@
+//! The scope as minijinja sees it: a lazy map. A variable is converted (and,
+//! if it holds templates, rendered) only when a template reads it.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::{Error, ErrorKind, Value as JValue};
+use serde_json::Value;
+
+use super::{from_json, HostvarsSource, Scope, Templar, OMIT_TOKEN};
+
+thread_local! {
+    /// Variables being resolved on this thread, to catch `a: "{{ b }}"`, `b: "{{ a }}"`.
+    static RESOLVING: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Names the object answers itself rather than from the scope.
+pub fn is_magic(name: &str) -> bool {
+    matches!(name, "omit" | "hostvars" | "vars")
+}
+
+#[derive(Debug)]
+pub struct VarsObject {
+    scope: Scope,
+}
+
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope").field("keys", &self.keys().len()).finish()
+    }
+}
+
+impl VarsObject {
+    pub fn new(scope: Scope) -> Self {
+        VarsObject { scope }
+    }
+}
+
+fn has_template(v: &Value) -> bool {
+    match v {
+        Value::String(s) => Templar::is_template(s),
+        Value::Array(a) => a.iter().any(has_template),
+        Value::Object(m) => m.values().any(has_template),
+        _ => false,
+    }
+}
+
+/// A variable's value, rendered if it holds templates (recursively).
+fn resolve(name: &str, raw: &Value, scope: &Scope) -> JValue {
+    if !has_template(raw) {
+        return from_json(raw);
+    }
+    let cycle = RESOLVING.with(|r| r.borrow().iter().any(|n| n == name));
+    if cycle {
+        return JValue::from(Error::new(ErrorKind::InvalidOperation, format!("recursive loop detected in template for '{name}'")));
+    }
+    RESOLVING.with(|r| r.borrow_mut().push(name.to_string()));
+    let rendered = super::shared().render_value(raw, scope);
+    RESOLVING.with(|r| r.borrow_mut().pop());
+    match rendered {
+        Ok(v) => from_json(&v),
+        Err(e) => JValue::from(Error::new(ErrorKind::UndefinedError, format!("while templating '{name}': {}", e.message))),
+    }
+}
+
+impl Object for VarsObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let name = key.as_str()?;
+        match name {
+            "omit" if !self.scope.contains("omit") => Some(JValue::from(OMIT_TOKEN)),
+            "hostvars" if !self.scope.contains("hostvars") => self.scope.hostvars.clone().map(|h| JValue::from_object(HostvarsObject { source: h })),
+            "vars" if !self.scope.contains("vars") => Some(JValue::from_object(VarsObject { scope: self.scope.clone() })),
+            _ => self.scope.get(name).map(|raw| resolve(name, raw, &self.scope)),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Iter(Box::new(self.scope.keys().into_iter().map(JValue::from)))
+    }
+}
+
+/// `hostvars`: each host's variables, looked up lazily.
+struct HostvarsObject {
+    source: Arc<dyn HostvarsSource>,
+}
+
+impl std::fmt::Debug for HostvarsObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("hostvars")
+    }
+}
+
+impl Object for HostvarsObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let host = key.as_str()?;
+        self.source.scope_for(host).map(|s| JValue::from_object(VarsObject::new(s)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Iter(Box::new(self.source.host_names().into_iter().map(JValue::from)))
+    }
+}
