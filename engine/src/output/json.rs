@@ -1,0 +1,100 @@
+//! `--output json`: one document at the end, shaped like Ansible's `json`
+//! callback: plays → tasks → per-host results, then stats.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde_json::{json, Map, Value};
+
+use super::{shown_result, HostResult, Reporter, Stats};
+
+#[derive(Default)]
+struct Doc {
+    plays: Vec<Value>,
+    warnings: Vec<String>,
+    errors: Vec<String>,
+    stats: Map<String, Value>,
+}
+
+pub struct JsonReporter {
+    doc: Mutex<Doc>,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl JsonReporter {
+    pub fn stdout() -> Self {
+        Self::new(Box::new(std::io::stdout()))
+    }
+
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        JsonReporter { doc: Mutex::new(Doc::default()), out: Mutex::new(out) }
+    }
+
+    fn with_task(&self, f: impl FnOnce(&mut Map<String, Value>)) {
+        let mut doc = self.doc.lock().expect("json lock");
+        if let Some(task) = doc.plays.last_mut().and_then(|p| p["tasks"].as_array_mut()).and_then(|t| t.last_mut()).and_then(Value::as_object_mut) {
+            f(task);
+        }
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn playbook_start(&self, _path: &Path, _check_mode: bool) {}
+
+    fn play_start(&self, name: &str) {
+        self.doc.lock().expect("json lock").plays.push(json!({"play": {"name": name}, "tasks": []}));
+    }
+
+    fn task_start(&self, name: &str, is_handler: bool, _running: &[String]) {
+        let mut doc = self.doc.lock().expect("json lock");
+        if let Some(tasks) = doc.plays.last_mut().and_then(|p| p["tasks"].as_array_mut()) {
+            tasks.push(json!({"task": {"name": name, "handler": is_handler}, "hosts": {}}));
+        }
+    }
+
+    fn host_result(&self, r: &HostResult, _verbosity: u8) {
+        if r.item_label.is_some() && !r.is_loop_summary {
+            return; // items are inside the task's `results`
+        }
+        let mut shown = shown_result(r);
+        if let Value::Object(m) = &mut shown {
+            m.remove("_mailplay_debug");
+            if r.ignored {
+                m.insert("ignored".into(), Value::Bool(true));
+            }
+        }
+        self.with_task(|t| {
+            if let Some(hosts) = t["hosts"].as_object_mut() {
+                hosts.insert(r.host.clone(), shown);
+            }
+        });
+    }
+
+    fn included(&self, _file: &str, _hosts: &[String]) {}
+    fn no_hosts_matched(&self) {}
+    fn no_more_hosts(&self) {}
+
+    fn warning(&self, msg: &str) {
+        self.doc.lock().expect("json lock").warnings.push(msg.to_string());
+    }
+
+    fn error(&self, msg: &str) {
+        self.doc.lock().expect("json lock").errors.push(msg.to_string());
+    }
+
+    fn recap(&self, stats: &Stats) {
+        let mut doc = self.doc.lock().expect("json lock");
+        for (h, s) in &stats.hosts {
+            doc.stats.insert(h.clone(), serde_json::to_value(s).expect("stats serialise"));
+        }
+    }
+
+    fn finish(&self) {
+        let doc = self.doc.lock().expect("json lock");
+        let v = json!({"plays": doc.plays, "stats": doc.stats, "warnings": doc.warnings, "errors": doc.errors});
+        let mut out = self.out.lock().expect("json out lock");
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json"));
+        let _ = out.flush();
+    }
+}

@@ -1,0 +1,112 @@
+//! What the user sees: Ansible's default stream, diffs, PLAY RECAP, the
+//! JSON document of `--output json`, and a progress line on a terminal.
+//!
+//! The executor calls a [`Reporter`] from many host tasks at once; each
+//! implementation serialises its own printing.
+
+mod diff;
+mod json;
+mod recap;
+mod text;
+
+use std::path::Path;
+
+use mailplay_modules::module::Diff;
+use serde_json::Value;
+
+pub use json::JsonReporter;
+pub use recap::{HostStats, Stats};
+pub use text::TextReporter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostStatus {
+    Ok,
+    Changed,
+    Failed,
+    Skipped,
+    Unreachable,
+}
+
+/// One host's result for one task (or one loop item).
+#[derive(Debug, Clone)]
+pub struct HostResult {
+    pub host: String,
+    pub delegated_to: Option<String>,
+    pub status: HostStatus,
+    /// Failed, but `ignore_errors` → "...ignoring".
+    pub ignored: bool,
+    /// Loop item label → "(item=...)".
+    pub item_label: Option<String>,
+    /// Ansible's result dictionary.
+    pub result: Value,
+    pub diffs: Vec<Diff>,
+    /// Censor the result (`no_log: true`).
+    pub no_log: bool,
+    /// The closing line of a looped task, after its items.
+    pub is_loop_summary: bool,
+}
+
+pub trait Reporter: Send + Sync {
+    fn playbook_start(&self, path: &Path, check_mode: bool);
+    fn play_start(&self, name: &str);
+    fn task_start(&self, name: &str, is_handler: bool, running_hosts: &[String]);
+    fn host_result(&self, r: &HostResult, verbosity: u8);
+    fn included(&self, file: &str, hosts: &[String]);
+    fn no_hosts_matched(&self);
+    fn no_more_hosts(&self);
+    fn warning(&self, msg: &str);
+    fn error(&self, msg: &str);
+    fn recap(&self, stats: &Stats);
+    fn finish(&self);
+}
+
+/// The message Ansible shows instead of a `no_log` result.
+pub const NO_LOG_MSG: &str = "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+
+/// The result as shown to users: internal keys removed, censored for no_log.
+pub fn shown_result(r: &HostResult) -> Value {
+    if r.no_log {
+        let changed = r.result.get("changed").cloned().unwrap_or(Value::Bool(false));
+        return serde_json::json!({"censored": NO_LOG_MSG, "changed": changed});
+    }
+    match &r.result {
+        Value::Object(m) => Value::Object(m.iter().filter(|(k, _)| !k.starts_with("_ansible") && k.as_str() != "diff" && k.as_str() != "invocation").map(|(k, v)| (k.clone(), v.clone())).collect()),
+        other => other.clone(),
+    }
+}
+
+/// JSON with keys sorted, as Ansible's callbacks print results.
+pub fn sorted_json(v: &Value, indent: Option<usize>) -> String {
+    fn sort(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sort(v))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    let v = sort(v);
+    match indent {
+        None => python_compact(&v),
+        Some(n) => {
+            let pad = " ".repeat(n);
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(pad.as_bytes());
+            let mut out = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+            serde::Serialize::serialize(&v, &mut ser).expect("serialising a value cannot fail");
+            String::from_utf8(out).expect("json is utf-8")
+        }
+    }
+}
+
+/// Python's `json.dumps` default separators: `", "` and `": "`.
+fn python_compact(v: &Value) -> String {
+    match v {
+        Value::Object(m) => format!("{{{}}}", m.iter().map(|(k, v)| format!("{}: {}", Value::String(k.clone()), python_compact(v))).collect::<Vec<_>>().join(", ")),
+        Value::Array(a) => format!("[{}]", a.iter().map(python_compact).collect::<Vec<_>>().join(", ")),
+        other => other.to_string(),
+    }
+}
