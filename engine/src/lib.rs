@@ -3,6 +3,7 @@
 //! on top of this library.
 
 pub mod diag;
+pub mod inventory;
 pub mod output;
 pub mod playbook;
 pub mod template;

@@ -1,0 +1,105 @@
+//! `group_vars/` and `host_vars/`: a file `NAME`, `NAME.yml`, `NAME.yaml` or
+//! `NAME.json`, or a folder `NAME/` whose files load in sorted order.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::diag::Diagnostic;
+
+use super::Inventory;
+
+fn load_file(path: &Path) -> Result<Map<String, Value>, Diagnostic> {
+    let node = crate::yaml::parse_file(path)?;
+    match node.to_value() {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(Map::new()),
+        _ => Err(Diagnostic::new(node.pos, "a vars file must contain a mapping")),
+    }
+}
+
+/// The files that hold `name`'s variables in `dir`, in load order.
+fn files_for(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for ext in ["", ".yml", ".yaml", ".json"] {
+        let p = dir.join(format!("{name}{ext}"));
+        if p.is_file() {
+            out.push(p);
+        }
+    }
+    let sub = dir.join(name);
+    if sub.is_dir() {
+        let mut files: Vec<PathBuf> = walk(&sub);
+        files.sort();
+        out.extend(files.into_iter().filter(|f| {
+            let n = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !n.starts_with('.') && (f.extension().is_none() || matches!(f.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json")))
+        }));
+    }
+    out
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn load_all(dir: &Path, name: &str) -> Result<Map<String, Value>, Diagnostic> {
+    let mut m = Map::new();
+    for f in files_for(dir, name) {
+        m.extend(load_file(&f)?);
+    }
+    Ok(m)
+}
+
+/// Variables from `group_vars/`/`host_vars/` beside an inventory source.
+pub(crate) fn load_inventory_dirs(inv: &mut Inventory, dir: &Path) -> Result<(), Diagnostic> {
+    let gdir = dir.join("group_vars");
+    if gdir.is_dir() {
+        let groups: Vec<String> = inv.groups.keys().cloned().collect();
+        for g in groups {
+            let vars = load_all(&gdir, &g)?;
+            if !vars.is_empty() {
+                inv.dir_group_vars.entry(g).or_default().extend(vars);
+            }
+        }
+    }
+    let hdir = dir.join("host_vars");
+    if hdir.is_dir() {
+        let hosts: Vec<String> = inv.hosts.keys().cloned().collect();
+        for h in hosts {
+            let vars = load_all(&hdir, &h)?;
+            if !vars.is_empty() {
+                inv.dir_host_vars.entry(h).or_default().extend(vars);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `group_vars/` and `host_vars/` beside a playbook, merged for one host:
+/// its groups in precedence order, then the host.
+pub fn load_vars_dirs(dir: &Path, inv: &Inventory, host: &str) -> Result<Map<String, Value>, Diagnostic> {
+    let mut out = Map::new();
+    let gdir = dir.join("group_vars");
+    if gdir.is_dir() {
+        for g in inv.groups_in_precedence(host) {
+            out.extend(load_all(&gdir, &g)?);
+        }
+    }
+    let hdir = dir.join("host_vars");
+    if hdir.is_dir() {
+        out.extend(load_all(&hdir, host)?);
+    }
+    Ok(out)
+}
