@@ -2,7 +2,9 @@
 //! scheduling, connections and output. The `mailplay` binary is a thin CLI
 //! on top of this library.
 
+pub mod cli;
 pub mod diag;
+pub mod exec;
 pub mod inventory;
 pub mod output;
 pub mod playbook;

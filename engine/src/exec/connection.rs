@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-
 use mailplay_modules::become_::Become;
 use mailplay_modules::host::{Host, HostError};
 use mailplay_modules::local_host::LocalHost;
@@ -18,7 +17,6 @@ use super::options::RunOptions;
 #[derive(Clone)]
 pub enum Connection {
     Local,
-    Ssh(Arc<crate::connection::ssh::SshConnection>),
 }
 
 impl Connection {
@@ -26,7 +24,6 @@ impl Connection {
     pub fn host(&self, name: &str, become_: Option<Become>, env: Vec<(String, String)>) -> Box<dyn Host> {
         match self {
             Connection::Local => Box::new(LocalHost::new(name).with_become(become_).with_env(env)),
-            Connection::Ssh(c) => Box::new(c.host(become_, env)),
         }
     }
 }
@@ -52,10 +49,7 @@ impl ConnectionPool {
                 let kind = var_str(vars, "ansible_connection").map(str::to_string).or_else(|| opts.connection.clone()).unwrap_or_else(|| "ssh".into());
                 match kind.as_str() {
                     "local" => Ok(Connection::Local),
-                    "ssh" | "smart" | "paramiko" => {
-                        let target = crate::connection::ssh::target_from_vars(host, vars, opts);
-                        crate::connection::ssh::SshConnection::connect(host, &target).await.map(Connection::Ssh).map_err(|e| e.to_string())
-                    }
+                    "ssh" | "smart" | "paramiko" => Err(format!("cannot reach {host}: the ssh connection is not part of this build yet; use ansible_connection=local")),
                     other => Err(format!("the connection plugin '{other}' was not found (mailplay supports local and ssh)")),
                 }
             })
@@ -65,11 +59,6 @@ impl ConnectionPool {
 
     /// Close every connection (masters and remote helpers).
     pub async fn close_all(&self) {
-        let open = self.open.lock().await;
-        for cell in open.values() {
-            if let Some(Ok(Connection::Ssh(c))) = cell.get() {
-                c.close().await;
-            }
-        }
+        self.open.lock().await.clear();
     }
 }

@@ -1,3 +1,52 @@
-//! Playbooks: loading YAML into the [`ast`] the executor runs.
+//! Playbooks: loading YAML into the [`ast`] the executor runs, and
+//! checking it without touching a host.
 
 pub mod ast;
+mod free_form;
+pub mod keywords;
+mod load;
+mod syntax_check;
+mod task;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diag::{Diagnostic, Pos};
+
+use ast::{Playbook, Role, Task, Vars};
+use load::Loader;
+
+/// Load a playbook and everything it imports statically. All errors found
+/// are returned, each with its position.
+pub fn load_playbook(path: &Path) -> Result<Playbook, Vec<Diagnostic>> {
+    let mut loader = Loader::default();
+    let plays = loader.playbook(path);
+    load::into_playbook(path, loader, plays)
+}
+
+/// Load a task file at run time (`include_tasks`).
+pub fn load_task_file(path: &Path, role: Option<Arc<Role>>) -> Result<Vec<Task>, Vec<Diagnostic>> {
+    let mut loader = Loader::default();
+    let tasks = loader.task_file(path, &role).unwrap_or_default();
+    if loader.errors.is_empty() {
+        Ok(tasks)
+    } else {
+        Err(loader.errors)
+    }
+}
+
+/// Load a role at run time (`include_role`): its tasks and handlers.
+pub fn load_role(name: &str, search_dirs: &[PathBuf], params: Vars, tasks_from: Option<&str>) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>), Vec<Diagnostic>> {
+    let mut loader = Loader { role_dirs: search_dirs.to_vec(), ..Default::default() };
+    let base = search_dirs.first().cloned().unwrap_or_default();
+    let found = loader.role(name, &base, params, tasks_from, &Pos::unknown());
+    match (found, loader.errors.is_empty()) {
+        (Some(r), true) => Ok(r),
+        _ => Err(loader.errors),
+    }
+}
+
+/// Problems that can be found without variables or hosts.
+pub fn syntax_check(pb: &Playbook) -> Vec<Diagnostic> {
+    syntax_check::check(pb)
+}

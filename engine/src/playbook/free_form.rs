@@ -1,0 +1,101 @@
+//! Ansible's `k=v` argument strings (`copy: src=a dest=b`, `command: ls -l
+//! chdir=/tmp`): Python-style quoting, and free text kept as `_raw_params`.
+
+use serde_json::{Map, Value};
+
+/// Split on whitespace outside quotes, keeping the quotes (like Ansible's
+/// `split_args`) so `a="x y"` stays one token.
+fn split_args(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, c) if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            (Some(q), c) if c == q => {
+                quote = None;
+                cur.push(c);
+            }
+            (_, '\\') => {
+                cur.push(c);
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            (_, c) => cur.push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("unbalanced quotes in '{s}'"));
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+fn unquote(v: &str) -> String {
+    let b = v.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        v[1..v.len() - 1].replace(&format!("\\{}", b[0] as char), &(b[0] as char).to_string())
+    } else {
+        v.to_string()
+    }
+}
+
+fn is_key(k: &str) -> bool {
+    !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !k.chars().next().is_some_and(|c| c.is_ascii_digit())
+}
+
+/// Parse `k=v ...`. With `only_keys`, other `k=v` words stay in the free text
+/// (command lines may contain `=`).
+pub fn parse_kv(s: &str, only_keys: Option<&[&str]>) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    let mut raw: Vec<String> = Vec::new();
+    for token in split_args(s)? {
+        let split = token.split_once('=').filter(|(k, _)| is_key(k) && only_keys.map(|o| o.contains(k)).unwrap_or(true));
+        match split {
+            Some((k, v)) => {
+                out.insert(k.to_string(), Value::String(unquote(v)));
+            }
+            None => raw.push(token),
+        }
+    }
+    if !raw.is_empty() {
+        out.insert("_raw_params".into(), Value::String(raw.join(" ")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_values_with_quotes() {
+        let m = parse_kv(r#"src=a.txt dest="/tmp/x y" mode='0644'"#, None).unwrap();
+        assert_eq!(Value::Object(m), json!({"src": "a.txt", "dest": "/tmp/x y", "mode": "0644"}));
+    }
+
+    #[test]
+    fn command_lines_keep_their_text() {
+        let m = parse_kv("echo a=b 'c d' chdir=/tmp", Some(&["chdir", "creates"])).unwrap();
+        assert_eq!(Value::Object(m), json!({"chdir": "/tmp", "_raw_params": "echo a=b 'c d'"}));
+    }
+
+    #[test]
+    fn free_text_only() {
+        assert_eq!(Value::Object(parse_kv("tasks/extra.yml", None).unwrap()), json!({"_raw_params": "tasks/extra.yml"}));
+        assert!(parse_kv("a='open", None).is_err());
+    }
+}

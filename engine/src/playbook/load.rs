@@ -1,0 +1,427 @@
+//! Reading playbook files into plays. Errors are collected, not thrown, so
+//! one run of `--syntax-check` shows every problem it can find.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mailplay_modules::args::closest;
+use serde_json::{Map, Value};
+
+use crate::diag::{Diagnostic, Pos};
+use crate::yaml::{Node, NodeKind};
+
+use super::ast::{BecomeOpts, Play, Playbook, Role, SerialStep, Task, TaskKind};
+use super::keywords::*;
+use super::task::{tags, vars_map};
+
+#[derive(Default)]
+pub struct Loader {
+    pub errors: Vec<Diagnostic>,
+    /// Handlers of roles imported while loading the current play.
+    pub extra_handlers: Vec<Task>,
+    /// Import stack, to refuse recursive imports.
+    pub(crate) stack: Vec<PathBuf>,
+    /// Folders searched for roles (beside the playbook first).
+    pub role_dirs: Vec<PathBuf>,
+}
+
+impl Loader {
+    pub fn err(&mut self, d: Diagnostic) {
+        self.errors.push(d);
+    }
+
+    fn parse(&mut self, path: &Path) -> Option<Node> {
+        match crate::yaml::parse_file(path) {
+            Ok(n) => Some(n),
+            Err(d) => {
+                self.err(d);
+                None
+            }
+        }
+    }
+
+    pub fn playbook(&mut self, path: &Path) -> Vec<Play> {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if self.stack.contains(&canonical) {
+            self.err(Diagnostic::in_file(path, "recursive import_playbook"));
+            return Vec::new();
+        }
+        self.stack.push(canonical);
+        let plays = self.playbook_inner(path);
+        self.stack.pop();
+        plays
+    }
+
+    fn playbook_inner(&mut self, path: &Path) -> Vec<Play> {
+        let Some(root) = self.parse(path) else { return Vec::new() };
+        let dir = path.parent().map(Path::to_path_buf).filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+        let items = match &root.kind {
+            NodeKind::Seq(items) => items.clone(),
+            NodeKind::Null => {
+                self.err(Diagnostic::new(root.pos.clone(), "Empty playbook, nothing to do"));
+                return Vec::new();
+            }
+            _ => {
+                self.err(Diagnostic::new(root.pos.clone(), format!("A playbook must be a list of plays, got a {} instead", root.type_name())));
+                return Vec::new();
+            }
+        };
+        let mut plays = Vec::new();
+        for item in &items {
+            let import = item.get("import_playbook").or_else(|| item.get("ansible.builtin.import_playbook"));
+            if let Some(target) = import {
+                plays.extend(self.import_playbook(item, target, &dir));
+                continue;
+            }
+            if let Some(p) = self.play(item, &dir) {
+                plays.push(p);
+            }
+        }
+        plays
+    }
+
+    fn import_playbook(&mut self, item: &Node, target: &Node, dir: &Path) -> Vec<Play> {
+        let Some(file) = target.as_str() else {
+            self.err(Diagnostic::new(target.pos.clone(), "import_playbook needs a file name"));
+            return Vec::new();
+        };
+        let path = dir.join(file);
+        if !path.is_file() {
+            self.err(Diagnostic::new(target.pos.clone(), format!("Unable to retrieve file contents: could not find '{}'", path.display())));
+            return Vec::new();
+        }
+        let mut extra_vars = Map::new();
+        let mut extra_tags = Vec::new();
+        for (k, v) in item.as_map().unwrap_or_default() {
+            match k.key_string().as_str() {
+                "import_playbook" | "ansible.builtin.import_playbook" | "name" => {}
+                "vars" => match vars_map(v, "vars") {
+                    Ok(m) => extra_vars = m,
+                    Err(d) => self.err(d),
+                },
+                "tags" => match tags(v) {
+                    Ok(t) => extra_tags = t,
+                    Err(d) => self.err(d),
+                },
+                other => self.err(Diagnostic::new(k.pos.clone(), format!("'{other}' is not supported on import_playbook (only vars and tags)"))),
+            }
+        }
+        let mut plays = self.playbook(&path);
+        for p in &mut plays {
+            for (k, v) in &extra_vars {
+                p.vars.entry(k.clone()).or_insert(v.clone());
+            }
+            p.tags.extend(extra_tags.iter().cloned());
+        }
+        plays
+    }
+
+    fn play(&mut self, node: &Node, dir: &Path) -> Option<Play> {
+        let Some(entries) = node.as_map() else {
+            self.err(Diagnostic::new(node.pos.clone(), format!("a play must be a mapping, got a {}", node.type_name())));
+            return None;
+        };
+        self.role_dirs = vec![dir.join("roles"), dir.to_path_buf()];
+        self.extra_handlers.clear();
+        let mut play = Play {
+            name: None,
+            hosts: String::new(),
+            pos: node.pos.clone(),
+            base_dir: dir.to_path_buf(),
+            vars: Map::new(),
+            vars_files: Vec::new(),
+            gather_facts: None,
+            pre_tasks: Vec::new(),
+            roles: Vec::new(),
+            tasks: Vec::new(),
+            post_tasks: Vec::new(),
+            handlers: Vec::new(),
+            become_opts: BecomeOpts::default(),
+            serial: Vec::new(),
+            any_errors_fatal: None,
+            max_fail_percentage: None,
+            tags: Vec::new(),
+            environment: None,
+            check_mode: None,
+            diff: None,
+            force_handlers: None,
+            ignore_errors: None,
+            run_once: None,
+            no_log: None,
+        };
+        let mut has_hosts = false;
+        let mut role_handlers = Vec::new();
+        for (k, v) in entries {
+            let key = k.key_string();
+            let val = || Some(v.to_value());
+            match key.as_str() {
+                "name" => play.name = Some(v.as_str().map(str::to_string).unwrap_or_else(|| v.key_string())),
+                "hosts" => {
+                    has_hosts = true;
+                    play.hosts = match &v.kind {
+                        NodeKind::Str(s) => s.clone(),
+                        NodeKind::Seq(items) => items.iter().map(|i| i.key_string()).collect::<Vec<_>>().join(","),
+                        _ => {
+                            self.err(Diagnostic::new(v.pos.clone(), "hosts must be a string or a list"));
+                            String::new()
+                        }
+                    }
+                }
+                "vars" => match vars_map(v, "vars") {
+                    Ok(m) => play.vars = m,
+                    Err(d) => self.err(d),
+                },
+                "vars_files" => {
+                    play.vars_files = match v.to_value() {
+                        Value::Array(a) => a,
+                        Value::Null => Vec::new(),
+                        other => vec![other],
+                    }
+                }
+                "gather_facts" => play.gather_facts = val(),
+                "pre_tasks" => play.pre_tasks = self.tasks(v, dir, &None),
+                "tasks" => play.tasks = self.tasks(v, dir, &None),
+                "post_tasks" => play.post_tasks = self.tasks(v, dir, &None),
+                "handlers" => play.handlers = self.tasks(v, dir, &None),
+                "roles" => {
+                    for entry in v.as_seq().unwrap_or_default() {
+                        if let Some((block, handlers)) = self.role_entry(entry, dir) {
+                            play.roles.push(block);
+                            role_handlers.extend(handlers);
+                        }
+                    }
+                    if !v.is_null() && v.as_seq().is_none() {
+                        self.err(Diagnostic::new(v.pos.clone(), "roles must be a list"));
+                    }
+                }
+                "become" => play.become_opts.become_ = val(),
+                "become_user" => play.become_opts.become_user = val(),
+                "become_method" => play.become_opts.become_method = val(),
+                "serial" => match serial(v) {
+                    Ok(s) => play.serial = s,
+                    Err(d) => self.err(d),
+                },
+                "any_errors_fatal" => play.any_errors_fatal = val(),
+                "max_fail_percentage" => match v.to_value() {
+                    Value::Number(n) => play.max_fail_percentage = n.as_f64(),
+                    Value::String(s) => match s.trim_end_matches('%').parse() {
+                        Ok(f) => play.max_fail_percentage = Some(f),
+                        Err(_) => self.err(Diagnostic::new(v.pos.clone(), format!("max_fail_percentage must be a number, got '{s}'"))),
+                    },
+                    _ => self.err(Diagnostic::new(v.pos.clone(), "max_fail_percentage must be a number")),
+                },
+                "tags" => match tags(v) {
+                    Ok(t) => play.tags = t,
+                    Err(d) => self.err(d),
+                },
+                "environment" => play.environment = val(),
+                "check_mode" => play.check_mode = val(),
+                "diff" => play.diff = val(),
+                "force_handlers" => play.force_handlers = val(),
+                "ignore_errors" => play.ignore_errors = val(),
+                "run_once" => play.run_once = val(),
+                "no_log" => play.no_log = val(),
+                "strategy" => {
+                    if v.as_str() != Some("linear") {
+                        self.err(Diagnostic::new(v.pos.clone(), format!("strategy '{}' is not supported; mailplay runs the linear strategy", v.key_string())));
+                    }
+                }
+                "collections" | "order" | "module_defaults" | "gather_subset" | "gather_timeout" | "throttle" | "timeout" | "debugger" | "fact_path" | "become_flags" | "ignore_unreachable" => {}
+                "remote_user" | "connection" | "port" => {
+                    self.err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a play is not supported by mailplay yet; set ansible_user/ansible_connection/ansible_port in the inventory")));
+                }
+                "vars_prompt" => self.err(Diagnostic::new(k.pos.clone(), "vars_prompt is not supported: pass the values with -e")),
+                other => {
+                    let d = Diagnostic::new(k.pos.clone(), format!("'{other}' is not a valid attribute for a Play"));
+                    self.err(match closest(other, PLAY_KEYWORDS.iter().copied()) {
+                        Some(s) => d.with_help(format!("did you mean '{s}'?")),
+                        None => d,
+                    });
+                }
+            }
+        }
+        if !has_hosts {
+            self.err(Diagnostic::new(node.pos.clone(), "the field 'hosts' is required but was not set"));
+            return None;
+        }
+        play.handlers.extend(role_handlers);
+        play.handlers.extend(std::mem::take(&mut self.extra_handlers));
+        Some(play)
+    }
+
+    /// A `roles:` entry: `- name` or `- role: name` with params and keywords.
+    fn role_entry(&mut self, entry: &Node, dir: &Path) -> Option<(Task, Vec<Task>)> {
+        let (name, params, keywords): (String, Map<String, Value>, Vec<(Node, Node)>) = match &entry.kind {
+            NodeKind::Str(s) => (s.clone(), Map::new(), Vec::new()),
+            NodeKind::Map(m) => {
+                let name = entry.get("role").or_else(|| entry.get("name")).and_then(|n| n.as_str()).map(str::to_string);
+                let Some(name) = name else {
+                    self.err(Diagnostic::new(entry.pos.clone(), "a roles: entry needs 'role:' (or 'name:')"));
+                    return None;
+                };
+                let mut params = Map::new();
+                let mut kw = Vec::new();
+                for (k, v) in m {
+                    let key = k.key_string();
+                    if key == "role" || key == "name" {
+                        continue;
+                    }
+                    if ROLE_ENTRY_KEYWORDS.contains(&key.as_str()) {
+                        kw.push((k.clone(), v.clone()));
+                    } else {
+                        params.insert(key, v.to_value());
+                    }
+                }
+                (name, params, kw)
+            }
+            _ => {
+                self.err(Diagnostic::new(entry.pos.clone(), "a roles: entry must be a name or a mapping"));
+                return None;
+            }
+        };
+        let (_role, tasks, handlers) = self.role(&name, dir, params, None, &entry.pos)?;
+        let mut block = Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, entry.pos.clone());
+        for (k, v) in &keywords {
+            let val = || Some(v.to_value());
+            match k.key_string().as_str() {
+                "when" => match super::task::exprs(v) {
+                    Ok(e) => block.when = e,
+                    Err(d) => self.err(d),
+                },
+                "tags" => match tags(v) {
+                    Ok(t) => block.tags = t,
+                    Err(d) => self.err(d),
+                },
+                "vars" => match vars_map(v, "vars") {
+                    Ok(m) => block.vars = m,
+                    Err(d) => self.err(d),
+                },
+                "become" => block.become_opts.become_ = val(),
+                "become_user" => block.become_opts.become_user = val(),
+                "become_method" => block.become_opts.become_method = val(),
+                "environment" => block.environment = val(),
+                "delegate_to" => block.delegate_to = val(),
+                "ignore_errors" => block.ignore_errors = val(),
+                "no_log" => block.no_log = val(),
+                "check_mode" => block.check_mode = val(),
+                "diff" => block.diff = val(),
+                "any_errors_fatal" => block.any_errors_fatal = val(),
+                "run_once" => block.run_once = val(),
+                _ => {}
+            }
+        }
+        Some((block, handlers))
+    }
+
+    fn find_role(&self, name: &str, dir: &Path) -> Option<PathBuf> {
+        let p = Path::new(name);
+        if p.is_absolute() && p.is_dir() {
+            return Some(p.to_path_buf());
+        }
+        let mut dirs = vec![dir.join("roles"), dir.to_path_buf()];
+        dirs.extend(self.role_dirs.iter().cloned());
+        dirs.into_iter().map(|d| d.join(name)).find(|c| c.is_dir())
+    }
+
+    fn main_file(dir: &Path, name: &str) -> Option<PathBuf> {
+        [format!("{name}.yml"), format!("{name}.yaml"), name.to_string()].into_iter().map(|f| dir.join(f)).find(|p| p.is_file())
+    }
+
+    fn vars_file(&mut self, dir: &Path) -> Map<String, Value> {
+        match Self::main_file(dir, "main") {
+            Some(p) => match self.parse(&p) {
+                Some(n) => vars_map(&n, &p.display().to_string()).unwrap_or_else(|d| {
+                    self.err(d);
+                    Map::new()
+                }),
+                None => Map::new(),
+            },
+            None => Map::new(),
+        }
+    }
+
+    /// Load a role: its dependencies' tasks (each a block), then its own.
+    pub fn role(&mut self, name: &str, dir: &Path, params: Map<String, Value>, tasks_from: Option<&str>, pos: &Pos) -> Option<(Arc<Role>, Vec<Task>, Vec<Task>)> {
+        let Some(path) = self.find_role(name, dir) else {
+            let searched: Vec<String> = [dir.join("roles"), dir.to_path_buf()].iter().map(|d| d.display().to_string()).collect();
+            self.err(Diagnostic::new(pos.clone(), format!("the role '{name}' was not found")).with_help(format!("searched in {}", searched.join(", "))));
+            return None;
+        };
+        if self.stack.contains(&path) {
+            self.err(Diagnostic::new(pos.clone(), format!("role '{name}' depends on itself")));
+            return None;
+        }
+        self.stack.push(path.clone());
+        let defaults = self.vars_file(&path.join("defaults"));
+        let vars = self.vars_file(&path.join("vars"));
+        let role = Arc::new(Role { name: Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name).to_string(), path: path.clone(), defaults, vars, params });
+        let mut tasks = Vec::new();
+        let mut handlers = Vec::new();
+        // meta/main.yml dependencies run first.
+        if let Some(meta) = Self::main_file(&path.join("meta"), "main").and_then(|p| self.parse(&p)) {
+            if let Some(deps) = meta.get("dependencies").and_then(|d| d.as_seq()).map(|d| d.to_vec()) {
+                for dep in &deps {
+                    if let Some((block, hs)) = self.role_entry(dep, &path.parent().unwrap_or(dir).to_path_buf()) {
+                        tasks.push(block);
+                        handlers.extend(hs);
+                    }
+                }
+            }
+        }
+        let some_role = Some(role.clone());
+        let tasks_dir = path.join("tasks");
+        match Self::main_file(&tasks_dir, tasks_from.unwrap_or("main")) {
+            Some(f) => tasks.extend(self.task_file(&f, &some_role).unwrap_or_default()),
+            None if tasks_from.is_some() => self.err(Diagnostic::new(pos.clone(), format!("role '{name}' has no tasks file '{}'", tasks_from.unwrap_or("main")))),
+            None => {}
+        }
+        if let Some(f) = Self::main_file(&path.join("handlers"), "main") {
+            handlers.extend(self.task_file(&f, &some_role).unwrap_or_default());
+        }
+        self.stack.pop();
+        Some((role, tasks, handlers))
+    }
+
+    pub fn task_file(&mut self, path: &Path, role: &Option<Arc<Role>>) -> Option<Vec<Task>> {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if self.stack.contains(&canonical) {
+            self.err(Diagnostic::in_file(path, "recursive import of a task file"));
+            return None;
+        }
+        let node = self.parse(path)?;
+        self.stack.push(canonical);
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let tasks = self.tasks(&node, &dir, role);
+        self.stack.pop();
+        Some(tasks)
+    }
+}
+
+fn serial(v: &Node) -> Result<Vec<SerialStep>, Diagnostic> {
+    let one = |n: &Node| -> Result<SerialStep, Diagnostic> {
+        match n.to_value() {
+            Value::Number(num) => num.as_u64().map(|c| SerialStep::Count(c as usize)).ok_or_else(|| Diagnostic::new(n.pos.clone(), "serial must be a positive number or a percentage")),
+            Value::String(s) => {
+                if let Some(p) = s.trim().strip_suffix('%') {
+                    p.trim().parse::<f64>().map(SerialStep::Percent).map_err(|_| Diagnostic::new(n.pos.clone(), format!("invalid serial percentage '{s}'")))
+                } else {
+                    s.trim().parse::<usize>().map(SerialStep::Count).map_err(|_| Diagnostic::new(n.pos.clone(), format!("serial must be a number or a percentage like '30%', got '{s}'")))
+                }
+            }
+            _ => Err(Diagnostic::new(n.pos.clone(), "serial must be a number, a percentage or a list of them")),
+        }
+    };
+    match &v.kind {
+        NodeKind::Seq(items) => items.iter().map(one).collect(),
+        NodeKind::Null => Ok(Vec::new()),
+        _ => Ok(vec![one(v)?]),
+    }
+}
+
+pub fn into_playbook(path: &Path, loader: Loader, plays: Vec<Play>) -> Result<Playbook, Vec<Diagnostic>> {
+    if loader.errors.is_empty() {
+        Ok(Playbook { path: path.to_path_buf(), plays })
+    } else {
+        Err(loader.errors)
+    }
+}

@@ -1,0 +1,123 @@
+//! `--syntax-check` (and the check before every run): module arguments
+//! that can be validated without variables, and the Jinja syntax of every
+//! template and condition. Nothing here touches a host.
+
+use mailplay_modules::args::ArgsError;
+use mailplay_modules::registry::Registry;
+use serde_json::Value;
+
+use crate::diag::{Diagnostic, Pos};
+use crate::template::Templar;
+use crate::yaml::Node;
+
+use super::ast::{Expr, Playbook, Task, TaskKind};
+use super::keywords::short_name;
+
+pub fn check(pb: &Playbook) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let templar = Templar::new();
+    for play in &pb.plays {
+        check_value(&templar, &Value::String(play.hosts.clone()), &play.pos, &mut out);
+        for (k, v) in &play.vars {
+            let _ = k;
+            check_value(&templar, v, &play.pos, &mut out);
+        }
+        for list in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks, &play.handlers] {
+            for t in list {
+                check_task(&templar, t, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn check_value(templar: &Templar, v: &Value, pos: &Pos, out: &mut Vec<Diagnostic>) {
+    match v {
+        Value::String(s) if Templar::is_template(s) => {
+            if let Err(e) = templar.check_syntax(s) {
+                out.push(Diagnostic::new(pos.clone(), format!("template error while templating string: {} in '{s}'", e.message)));
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|i| check_value(templar, i, pos, out)),
+        Value::Object(m) => m.values().for_each(|i| check_value(templar, i, pos, out)),
+        _ => {}
+    }
+}
+
+fn check_exprs(templar: &Templar, exprs: &[Expr], out: &mut Vec<Diagnostic>) {
+    for e in exprs {
+        if let Err(err) = templar.check_expression(&e.text) {
+            out.push(Diagnostic::new(e.pos.clone(), format!("invalid conditional '{}': {}", e.text, err.message)));
+        }
+    }
+}
+
+fn has_template(v: &Value) -> bool {
+    match v {
+        Value::String(s) => Templar::is_template(s),
+        Value::Array(a) => a.iter().any(has_template),
+        Value::Object(m) => m.values().any(has_template),
+        _ => false,
+    }
+}
+
+/// Where an argument's key is written, for pointing at a bad field.
+fn arg_pos(node: &Option<Node>, field: &str, fallback: &Pos) -> Pos {
+    node.as_ref().and_then(|n| n.as_map()).and_then(|m| m.iter().find(|(k, _)| k.key_string() == field)).map(|(k, _)| k.pos.clone()).unwrap_or_else(|| fallback.clone())
+}
+
+fn check_task(templar: &Templar, t: &Task, out: &mut Vec<Diagnostic>) {
+    if let Some(name) = &t.name {
+        check_value(templar, &Value::String(name.clone()), &t.pos, out);
+    }
+    check_exprs(templar, &t.when, out);
+    if let Some(c) = &t.changed_when {
+        check_exprs(templar, c, out);
+    }
+    if let Some(c) = &t.failed_when {
+        check_exprs(templar, c, out);
+    }
+    if let Some(u) = &t.until {
+        check_exprs(templar, std::slice::from_ref(u), out);
+    }
+    if let Some(l) = &t.loop_ {
+        check_value(templar, &l.items, &l.pos, out);
+    }
+    for v in t.vars.values() {
+        check_value(templar, v, &t.pos, out);
+    }
+    match &t.kind {
+        TaskKind::Block { block, rescue, always } => {
+            for c in block.iter().chain(rescue).chain(always) {
+                check_task(templar, c, out);
+            }
+        }
+        TaskKind::Module { module, args, args_node, args_pos } => {
+            let before = out.len();
+            check_value(templar, args, args_pos, out);
+            if out.len() > before {
+                return;
+            }
+            let Some(runner) = Registry::global().get(short_name(module)) else { return };
+            let templated = has_template(args);
+            match runner.check_args(args) {
+                Ok(()) => {}
+                // With templates in the values only the field names can be
+                // judged now; values are checked when the task runs.
+                Err(e @ ArgsError::UnknownField { .. }) => {
+                    let pos = arg_pos(args_node, e.field().unwrap_or(""), args_pos);
+                    let mut d = Diagnostic::new(pos, e.to_string());
+                    if let ArgsError::UnknownField { suggestion: Some(s), .. } = &e {
+                        d = d.with_help(format!("did you mean '{s}'?"));
+                    }
+                    out.push(d);
+                }
+                Err(e) if !templated => out.push(Diagnostic::new(args_pos.clone(), e.to_string())),
+                Err(_) => {}
+            }
+        }
+        TaskKind::IncludeTasks { file, .. } => check_value(templar, file, &t.pos, out),
+        TaskKind::IncludeRole { name, .. } => check_value(templar, name, &t.pos, out),
+        TaskKind::Meta(_) => {}
+    }
+}

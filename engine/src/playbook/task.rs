@@ -1,0 +1,420 @@
+//! One task (or block) from its YAML mapping.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use mailplay_modules::args::closest;
+use mailplay_modules::registry::Registry;
+use serde_json::{Map, Value};
+
+use crate::diag::{Diagnostic, Pos};
+use crate::yaml::{Node, NodeKind};
+
+use super::ast::{BecomeOpts, Expr, LoopControl, LoopKind, LoopSpec, Role, Task, TaskKind};
+use super::free_form::parse_kv;
+use super::keywords::*;
+use super::load::Loader;
+
+/// A keyword value that is a condition: a string, a bool, or a list of them.
+pub fn exprs(node: &Node) -> Result<Vec<Expr>, Diagnostic> {
+    let one = |n: &Node| -> Result<Expr, Diagnostic> {
+        let text = match &n.kind {
+            NodeKind::Str(s) => s.clone(),
+            NodeKind::Bool(b) => if *b { "True".into() } else { "False".into() },
+            NodeKind::Int(i) => i.to_string(),
+            NodeKind::Float(f) => f.to_string(),
+            _ => return Err(Diagnostic::new(n.pos.clone(), format!("a condition must be a string or a boolean, not a {}", n.type_name()))),
+        };
+        Ok(Expr { text, pos: n.pos.clone() })
+    };
+    match &n_kind(node) {
+        NodeKind::Seq(items) => items.iter().map(one).collect(),
+        NodeKind::Null => Ok(Vec::new()),
+        _ => Ok(vec![one(node)?]),
+    }
+}
+
+fn n_kind(n: &Node) -> &NodeKind {
+    &n.kind
+}
+
+/// Tags: a string (comma-separated), a number, or a list.
+pub fn tags(node: &Node) -> Result<Vec<String>, Diagnostic> {
+    let scalar = |n: &Node| -> Result<Vec<String>, Diagnostic> {
+        match &n.kind {
+            NodeKind::Str(s) => Ok(s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()),
+            NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => Ok(vec![n.key_string()]),
+            _ => Err(Diagnostic::new(n.pos.clone(), format!("tags must be strings, not a {}", n.type_name()))),
+        }
+    };
+    match &node.kind {
+        NodeKind::Seq(items) => Ok(items.iter().map(scalar).collect::<Result<Vec<_>, _>>()?.concat()),
+        NodeKind::Null => Ok(Vec::new()),
+        _ => scalar(node),
+    }
+}
+
+fn string_list(node: &Node, what: &str) -> Result<Vec<String>, Diagnostic> {
+    match &node.kind {
+        NodeKind::Str(s) => Ok(vec![s.clone()]),
+        NodeKind::Seq(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string).ok_or_else(|| Diagnostic::new(i.pos.clone(), format!("{what} entries must be strings"))))
+            .collect(),
+        NodeKind::Null => Ok(Vec::new()),
+        _ => Err(Diagnostic::new(node.pos.clone(), format!("{what} must be a string or a list of strings"))),
+    }
+}
+
+pub fn vars_map(node: &Node, what: &str) -> Result<Map<String, Value>, Diagnostic> {
+    match node.to_value() {
+        Value::Object(m) => {
+            for (k, v) in node.as_map().unwrap_or_default() {
+                let name = k.key_string();
+                if !valid_var_name(&name) {
+                    return Err(Diagnostic::new(k.pos.clone(), format!("invalid variable name '{name}' in {what}")));
+                }
+                let _ = v;
+            }
+            Ok(m)
+        }
+        Value::Null => Ok(Map::new()),
+        _ => Err(Diagnostic::new(node.pos.clone(), format!("{what} must be a mapping, not a {}", node.type_name()))),
+    }
+}
+
+pub fn valid_var_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !s.chars().next().is_some_and(|c| c.is_ascii_digit())
+}
+
+fn loop_control(node: &Node) -> Result<LoopControl, Diagnostic> {
+    let entries = node.as_map().ok_or_else(|| Diagnostic::new(node.pos.clone(), "loop_control must be a mapping"))?;
+    let mut lc = LoopControl::default();
+    const KEYS: &[&str] = &["loop_var", "index_var", "label", "pause", "extended", "extended_allitems", "break_when"];
+    for (k, v) in entries {
+        let key = k.key_string();
+        match key.as_str() {
+            "loop_var" => lc.loop_var = Some(v.as_str().ok_or_else(|| Diagnostic::new(v.pos.clone(), "loop_var must be a string"))?.to_string()),
+            "index_var" => lc.index_var = Some(v.as_str().ok_or_else(|| Diagnostic::new(v.pos.clone(), "index_var must be a string"))?.to_string()),
+            "label" => lc.label = Some(v.to_value()),
+            "pause" => lc.pause = Some(v.to_value()),
+            "extended" | "extended_allitems" => lc.extended = Some(v.to_value()),
+            other => {
+                let d = Diagnostic::new(k.pos.clone(), format!("'{other}' is not a valid attribute for a LoopControl"));
+                return Err(match closest(other, KEYS.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean '{s}'?")),
+                    None => d,
+                });
+            }
+        }
+    }
+    Ok(lc)
+}
+
+/// Is `name` something a task can call?
+pub fn known_action(name: &str) -> bool {
+    is_engine_action(name) || Registry::global().contains(name)
+}
+
+fn suggest_action(name: &str) -> Option<String> {
+    let short = short_name(name);
+    let mut candidates: Vec<&str> = Registry::global().names().collect();
+    candidates.extend(ENGINE_ACTIONS.iter().copied());
+    closest(short, candidates)
+}
+
+impl Loader {
+    /// A list of tasks (a file, `tasks:`, `block:` ...).
+    pub fn tasks(&mut self, node: &Node, dir: &Path, role: &Option<Arc<Role>>) -> Vec<Task> {
+        match &node.kind {
+            NodeKind::Null => Vec::new(),
+            NodeKind::Seq(items) => items.iter().filter_map(|t| self.task(t, dir, role)).flatten().collect(),
+            _ => {
+                self.err(Diagnostic::new(node.pos.clone(), format!("a list of tasks is expected here, not a {}", node.type_name())));
+                Vec::new()
+            }
+        }
+    }
+
+    /// One entry of a task list. Static imports may expand to nothing on error.
+    fn task(&mut self, node: &Node, dir: &Path, role: &Option<Arc<Role>>) -> Option<Vec<Task>> {
+        let Some(entries) = node.as_map() else {
+            self.err(Diagnostic::new(node.pos.clone(), format!("a task must be a mapping, not a {}", node.type_name())));
+            return None;
+        };
+        let has = |k: &str| entries.iter().any(|(key, _)| key.key_string() == k);
+        let mut task = if has("block") {
+            let get = |k: &str| entries.iter().find(|(key, _)| key.key_string() == k).map(|(_, v)| v);
+            let block = self.tasks(get("block").expect("has block"), dir, role);
+            let rescue = get("rescue").map(|n| self.tasks(n, dir, role)).unwrap_or_default();
+            let always = get("always").map(|n| self.tasks(n, dir, role)).unwrap_or_default();
+            Task::new(TaskKind::Block { block, rescue, always }, node.pos.clone())
+        } else {
+            match self.action(node, entries, dir, role) {
+                Some(t) => t,
+                None => return None,
+            }
+        };
+        task.role = role.clone();
+        let is_block = matches!(task.kind, TaskKind::Block { .. });
+        for (k, v) in entries {
+            let key = k.key_string();
+            if let Err(d) = self.keyword(&mut task, &key, k, v, is_block) {
+                self.err(d);
+            }
+        }
+        // Static imports: the imported tasks become a block carrying the
+        // import's keywords.
+        Some(vec![task])
+    }
+
+    fn keyword(&mut self, task: &mut Task, key: &str, k: &Node, v: &Node, is_block: bool) -> Result<(), Diagnostic> {
+        let val = || Some(v.to_value());
+        match key {
+            "name" => task.name = Some(v.as_str().map(str::to_string).unwrap_or_else(|| v.key_string())),
+            "when" => task.when = exprs(v)?,
+            "changed_when" => task.changed_when = Some(exprs(v)?),
+            "failed_when" => task.failed_when = Some(exprs(v)?),
+            "until" => task.until = exprs(v)?.into_iter().reduce(|a, b| Expr { text: format!("({}) and ({})", a.text, b.text), pos: a.pos }),
+            "loop" => task.loop_ = Some(LoopSpec { kind: LoopKind::Loop, items: v.to_value(), pos: v.pos.clone() }),
+            k2 if k2.starts_with("with_") => task.loop_ = Some(LoopSpec { kind: LoopKind::With(k2["with_".len()..].to_string()), items: v.to_value(), pos: v.pos.clone() }),
+            "loop_control" => task.loop_control = loop_control(v)?,
+            "register" => {
+                let name = v.as_str().unwrap_or_default().to_string();
+                if !valid_var_name(&name) {
+                    return Err(Diagnostic::new(v.pos.clone(), format!("invalid variable name in 'register': '{name}'")));
+                }
+                task.register = Some(name);
+            }
+            "ignore_errors" => task.ignore_errors = val(),
+            "ignore_unreachable" => task.ignore_unreachable = val(),
+            "notify" => task.notify = string_list(v, "notify")?,
+            "listen" => task.listen = string_list(v, "listen")?,
+            "tags" => task.tags = tags(v)?,
+            "become" => task.become_opts.become_ = val(),
+            "become_user" => task.become_opts.become_user = val(),
+            "become_method" => task.become_opts.become_method = val(),
+            "delegate_to" => task.delegate_to = val(),
+            "delegate_facts" => task.delegate_facts = val(),
+            "run_once" => task.run_once = val(),
+            "check_mode" => task.check_mode = val(),
+            "diff" => task.diff = val(),
+            "no_log" => task.no_log = val(),
+            "vars" => task.vars = vars_map(v, "vars")?,
+            "environment" => task.environment = val(),
+            "retries" => task.retries = val(),
+            "delay" => task.delay = val(),
+            "any_errors_fatal" => task.any_errors_fatal = val(),
+            "args" | "block" | "rescue" | "always" => {}
+            "collections" | "debugger" | "throttle" | "timeout" | "module_defaults" | "become_flags" | "become_exe" => {}
+            "remote_user" | "connection" | "port" | "async" | "poll" => {
+                return Err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a task is not supported by mailplay yet; set it in the inventory")));
+            }
+            _ if is_block => {
+                let d = Diagnostic::new(k.pos.clone(), format!("'{key}' is not a valid attribute for a Block"));
+                return Err(match closest(key, TASK_KEYWORDS.iter().chain(BLOCK_KEYWORDS).copied()) {
+                    Some(s) => d.with_help(format!("did you mean '{s}'?")),
+                    None => d,
+                });
+            }
+            _ => {} // the action key, handled by `action`
+        }
+        Ok(())
+    }
+
+    /// Find the task's action (module or engine action) and its args.
+    fn action(&mut self, node: &Node, entries: &[(Node, Node)], dir: &Path, role: &Option<Arc<Role>>) -> Option<Task> {
+        let candidates: Vec<&(Node, Node)> = entries
+            .iter()
+            .filter(|(k, _)| {
+                let key = k.key_string();
+                !TASK_KEYWORDS.contains(&key.as_str()) && !key.starts_with("with_") && !BLOCK_KEYWORDS.contains(&key.as_str())
+            })
+            .collect();
+        let actions: Vec<&(Node, Node)> = candidates.iter().copied().filter(|(k, _)| {
+            let key = k.key_string();
+            key == "action" || key == "local_action" || known_action(&key)
+        }).collect();
+        let unknown: Vec<&(Node, Node)> = candidates.iter().copied().filter(|c| !actions.iter().any(|a| std::ptr::eq(*a, *c))).collect();
+        if actions.len() > 1 {
+            let names: Vec<String> = actions.iter().map(|(k, _)| k.key_string()).collect();
+            self.err(Diagnostic::new(actions[1].0.pos.clone(), format!("conflicting action statements: {}", names.join(", "))));
+            return None;
+        }
+        if let Some((k, _)) = unknown.first() {
+            let key = k.key_string();
+            if actions.is_empty() {
+                let mut d = Diagnostic::new(k.pos.clone(), format!("couldn't resolve module/action '{key}'. This often indicates a misspelling, missing collection, or incorrect module path."));
+                if let Some(s) = suggest_action(&key).or_else(|| closest(&key, TASK_KEYWORDS.iter().copied())) {
+                    d = d.with_help(format!("did you mean '{s}'?"));
+                }
+                self.err(d);
+            } else {
+                let mut d = Diagnostic::new(k.pos.clone(), format!("'{key}' is not a valid attribute for a Task"));
+                if let Some(s) = closest(&key, TASK_KEYWORDS.iter().copied()) {
+                    d = d.with_help(format!("did you mean '{s}'?"));
+                }
+                self.err(d);
+            }
+            return None;
+        }
+        let Some((k, v)) = actions.first().copied() else {
+            self.err(Diagnostic::new(node.pos.clone(), "no module/action detected in task"));
+            return None;
+        };
+        let key = k.key_string();
+        let args_node = entries.iter().find(|(k, _)| k.key_string() == "args").map(|(_, v)| v);
+        let (module, mut args, arg_source) = if key == "action" || key == "local_action" {
+            match self.action_form(v) {
+                Some((m, a)) => (m, a, v.clone()),
+                None => return None,
+            }
+        } else {
+            match self.module_args(&key, v) {
+                Some(a) => (key.clone(), a, v.clone()),
+                None => return None,
+            }
+        };
+        if let Some(extra) = args_node {
+            match extra.to_value() {
+                Value::Object(m) => {
+                    for (ak, av) in m {
+                        args.entry(ak).or_insert(av);
+                    }
+                }
+                Value::Null => {}
+                _ => self.err(Diagnostic::new(extra.pos.clone(), "args must be a mapping")),
+            }
+        }
+        let short = short_name(&module).to_string();
+        let pos = node.pos.clone();
+        let args_v = Value::Object(args);
+        let task = match short.as_str() {
+            "meta" => {
+                let action = args_v.get("_raw_params").and_then(Value::as_str).unwrap_or_default().trim().to_string();
+                if !META_ACTIONS.contains(&action.as_str()) {
+                    let d = Diagnostic::new(v.pos.clone(), format!("invalid meta action requested: '{action}'"));
+                    self.err(match closest(&action, META_ACTIONS.iter().copied()) {
+                        Some(s) => d.with_help(format!("did you mean '{s}'?")),
+                        None => d,
+                    });
+                    return None;
+                }
+                Task::new(TaskKind::Meta(action), pos)
+            }
+            "include_tasks" => {
+                let file = args_v.get("file").or_else(|| args_v.get("_raw_params")).cloned();
+                let Some(file) = file else {
+                    self.err(Diagnostic::new(v.pos.clone(), "include_tasks needs a file name"));
+                    return None;
+                };
+                Task::new(TaskKind::IncludeTasks { file, apply: None }, pos)
+            }
+            "import_tasks" => {
+                let file = args_v.get("file").or_else(|| args_v.get("_raw_params")).and_then(Value::as_str).map(str::to_string);
+                let Some(file) = file else {
+                    self.err(Diagnostic::new(v.pos.clone(), "import_tasks needs a file name"));
+                    return None;
+                };
+                if crate::template::Templar::is_template(&file) {
+                    self.err(Diagnostic::new(v.pos.clone(), format!("import_tasks is static and cannot use variables in its file name '{file}'")).with_help("use include_tasks for a file name chosen at run time"));
+                    return None;
+                }
+                let tasks = self.import_tasks(&file, dir, role, &v.pos)?;
+                Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, pos)
+            }
+            "include_role" | "import_role" => {
+                let name = args_v.get("name").or_else(|| args_v.get("role")).cloned();
+                let Some(name) = name else {
+                    self.err(Diagnostic::new(v.pos.clone(), format!("{short} needs a role name")));
+                    return None;
+                };
+                let get = |k: &str| args_v.get(k).cloned();
+                if short == "import_role" {
+                    let role_name = name.as_str().unwrap_or_default().to_string();
+                    let tasks_from = get("tasks_from").and_then(|v| v.as_str().map(str::to_string));
+                    let (_r, tasks, handlers) = self.role(&role_name, dir, Map::new(), tasks_from.as_deref(), &v.pos)?;
+                    self.extra_handlers.extend(handlers);
+                    Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, pos)
+                } else {
+                    Task::new(
+                        TaskKind::IncludeRole { name, tasks_from: get("tasks_from"), vars_from: get("vars_from"), defaults_from: get("defaults_from"), handlers_from: get("handlers_from"), public: get("public") },
+                        pos,
+                    )
+                }
+            }
+            "import_playbook" => {
+                self.err(Diagnostic::new(k.pos.clone(), "import_playbook is only allowed at the top level of a playbook, not in a task list"));
+                return None;
+            }
+            _ => Task::new(TaskKind::Module { module: module.clone(), args: args_v, args_node: Some(arg_source), args_pos: k.pos.clone() }, pos),
+        };
+        let _ = BecomeOpts::default();
+        Some(task)
+    }
+
+    /// `module: {args}` / `module: k=v free text` / `module:`.
+    fn module_args(&mut self, module: &str, v: &Node) -> Option<Map<String, Value>> {
+        match &v.kind {
+            NodeKind::Map(_) => match v.to_value() {
+                Value::Object(m) => Some(m),
+                _ => unreachable!("a map node converts to an object"),
+            },
+            NodeKind::Null => Some(Map::new()),
+            NodeKind::Str(s) => {
+                let only = RAW_PARAMS_MODULES.contains(&short_name(module)).then_some(COMMAND_KV);
+                match parse_kv(s, only) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        self.err(Diagnostic::new(v.pos.clone(), e));
+                        None
+                    }
+                }
+            }
+            _ => {
+                let mut m = Map::new();
+                m.insert("_raw_params".into(), Value::String(v.key_string()));
+                Some(m)
+            }
+        }
+    }
+
+    /// `action: copy src=a dest=b` or `action: {module: copy, src: a}`.
+    fn action_form(&mut self, v: &Node) -> Option<(String, Map<String, Value>)> {
+        match &v.kind {
+            NodeKind::Str(s) => {
+                let (module, rest) = s.trim().split_once(char::is_whitespace).unwrap_or((s.trim(), ""));
+                if !known_action(module) {
+                    self.err(Diagnostic::new(v.pos.clone(), format!("couldn't resolve module/action '{module}'")));
+                    return None;
+                }
+                let node = Node::new(NodeKind::Str(rest.to_string()), v.pos.clone());
+                self.module_args(module, &node).map(|a| (module.to_string(), a))
+            }
+            NodeKind::Map(_) => {
+                let mut m = v.to_value().as_object().cloned().unwrap_or_default();
+                let Some(Value::String(module)) = m.remove("module") else {
+                    self.err(Diagnostic::new(v.pos.clone(), "action: needs a 'module' key"));
+                    return None;
+                };
+                Some((module, m))
+            }
+            _ => {
+                self.err(Diagnostic::new(v.pos.clone(), "action: must be a string or a mapping"));
+                None
+            }
+        }
+    }
+
+    fn import_tasks(&mut self, file: &str, dir: &Path, role: &Option<Arc<Role>>, pos: &Pos) -> Option<Vec<Task>> {
+        let mut candidates = vec![dir.join(file)];
+        if let Some(r) = role {
+            candidates.insert(0, r.path.join("tasks").join(file));
+        }
+        let Some(path) = candidates.iter().find(|c| c.is_file()).cloned() else {
+            self.err(Diagnostic::new(pos.clone(), format!("Could not find or access '{file}'")).with_help(format!("looked in {}", candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))));
+            return None;
+        };
+        self.task_file(&path, role)
+    }
+}
