@@ -157,9 +157,14 @@ pub trait Module: Send + Sync + 'static {
     /// module's result, whose `changed` the engine takes as reported.
     async fn apply(args: &Self::Args, plan: Self::Plan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError>;
 
-    /// The result reported in check mode (after `plan`, nothing applied).
-    fn check_result(_args: &Self::Args, plan: &Self::Plan) -> ModuleResult {
-        ModuleResult::changed(plan.changes_anything())
+    /// The result reported in check mode (after `plan`, nothing applied):
+    /// changed if the plan changes anything, else what an unchanged run says.
+    fn check_result(args: &Self::Args, state: &Self::State, plan: &Self::Plan) -> ModuleResult {
+        if plan.changes_anything() {
+            ModuleResult::changed(true)
+        } else {
+            Self::unchanged_result(args, state)
+        }
     }
 
     /// The result when the plan changes nothing.
@@ -256,7 +261,7 @@ impl<M: Module> ModuleRunner for Runner<M> {
         let plan = M::plan(&args, &state)?;
         let diffs = if ctx.diff { plan.diffs() } else { Vec::new() };
         if ctx.check_mode {
-            let mut r = M::check_result(&args, &plan);
+            let mut r = M::check_result(&args, &state, &plan);
             r.diffs = diffs;
             return Ok(r);
         }

@@ -16,6 +16,18 @@ fn all() -> Vec<Box<dyn ModuleRunner>> {
     vec![
         Box::new(Runner::<builtin::command::CommandModule>::new()),
         Box::new(Runner::<builtin::command::ShellModule>::new()),
+        Box::new(Runner::<builtin::copy::CopyModule>::new()),
+        Box::new(Runner::<builtin::template::TemplateModule>::new()),
+        Box::new(Runner::<builtin::file::FileModule>::new()),
+        Box::new(Runner::<builtin::stat::StatModule>::new()),
+        Box::new(Runner::<builtin::lineinfile::LineInFileModule>::new()),
+        Box::new(Runner::<builtin::blockinfile::BlockInFileModule>::new()),
+        Box::new(Runner::<builtin::control::DebugModule>::new()),
+        Box::new(Runner::<builtin::control::SetFactModule>::new()),
+        Box::new(Runner::<builtin::control::AssertModule>::new()),
+        Box::new(Runner::<builtin::control::FailModule>::new()),
+        Box::new(Runner::<builtin::control::PingModule>::new()),
+        Box::new(Runner::<builtin::setup::SetupModule>::new()),
     ]
 }
 
@@ -31,6 +43,11 @@ impl Registry {
     /// Find a module by its short or fully qualified name.
     pub fn get(&self, name: &str) -> Option<&dyn ModuleRunner> {
         let short = COLLECTION_PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
+        // Ansible's other names for the same modules.
+        let short = match short {
+            "gather_facts" => "setup",
+            other => other,
+        };
         self.modules.get(short).map(|m| m.as_ref())
     }
 

@@ -21,6 +21,8 @@ pub struct PlayRunner<'a> {
     /// The hosts of the current batch.
     pub hosts: Vec<HostState>,
     pub play_vars: Layer,
+    pub play_role_defaults: Layer,
+    pub play_role_vars: Layer,
     pub search_paths: Arc<Vec<PathBuf>>,
     pub handlers: Vec<(Task, Inherited)>,
     pub root: Inherited,
@@ -70,11 +72,14 @@ impl<'a> PlayRunner<'a> {
         let mut handler_root = root.clone();
         handler_root.is_handler = true;
         flatten_handlers(&play.handlers, &handler_root, &mut handlers);
+        let (play_role_defaults, play_role_vars) = role_layers(play);
         PlayRunner {
             ctx,
             play,
             hosts: Vec::new(),
             play_vars: Arc::new(play.vars.clone()),
+            play_role_defaults,
+            play_role_vars,
             search_paths: Arc::new(vec![play.base_dir.clone()]),
             handlers,
             root,
@@ -253,6 +258,37 @@ impl<'a> PlayRunner<'a> {
             None => (0..self.hosts.len()).filter(|&i| self.hosts[i].is_active()).collect(),
         }
     }
+}
+
+/// Every role used in the play, in order, each once.
+fn collect_roles(tasks: &[Task], out: &mut Vec<Arc<crate::playbook::ast::Role>>) {
+    for t in tasks {
+        if let Some(r) = &t.role {
+            if !out.iter().any(|o| Arc::ptr_eq(o, r)) {
+                out.push(r.clone());
+            }
+        }
+        if let TaskKind::Block { block, rescue, always } = &t.kind {
+            collect_roles(block, out);
+            collect_roles(rescue, out);
+            collect_roles(always, out);
+        }
+    }
+}
+
+/// The play-wide layers of role defaults and role vars.
+fn role_layers(play: &Play) -> (Layer, Layer) {
+    let mut roles = Vec::new();
+    for list in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks, &play.handlers] {
+        collect_roles(list, &mut roles);
+    }
+    let mut defaults = Map::new();
+    let mut vars = Map::new();
+    for r in roles {
+        defaults.extend(r.defaults.clone());
+        vars.extend(r.vars.clone());
+    }
+    (Arc::new(defaults), Arc::new(vars))
 }
 
 /// Handlers may be written inside blocks; run them as a flat list with

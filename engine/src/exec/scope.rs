@@ -1,7 +1,7 @@
 //! Building the variable scope of one task on one host, in Ansible's
 //! precedence order (lowest first):
 //!
-//! role defaults < inventory vars (group, then host; inventory files, then
+//! role defaults (all of the play's roles, then the task's own) < inventory vars (group, then host; inventory files, then
 //! group_vars/ and host_vars/ dirs, then the playbook's) < facts < play vars
 //! < vars_files < role vars < block vars < task vars < set_fact / register /
 //! include_vars < role params < magic variables < extra vars (`-e`).
@@ -50,6 +50,10 @@ impl LayerCache {
 /// Everything the scope of a task depends on besides the host.
 pub struct ScopeParts<'a> {
     pub play_vars: &'a Layer,
+    /// Defaults and vars of every role in the play: Ansible exposes them to
+    /// the whole play (roles are not private by default).
+    pub play_role_defaults: &'a Layer,
+    pub play_role_vars: &'a Layer,
     pub extra_vars: &'a Layer,
     pub cache: &'a LayerCache,
     pub search_paths: &'a Arc<Vec<PathBuf>>,
@@ -57,6 +61,7 @@ pub struct ScopeParts<'a> {
 
 pub fn build_scope(parts: &ScopeParts<'_>, host: &HostState, eff: &Effective, inherited_vars: &[Layer], task: &Task, task_magic: Layer) -> Scope {
     let mut s = Scope::new().with_search_paths(parts.search_paths.clone());
+    s.push(parts.play_role_defaults.clone());
     if let Some(role) = &eff.role {
         s.push(parts.cache.role_defaults(role));
     }
@@ -64,6 +69,7 @@ pub fn build_scope(parts: &ScopeParts<'_>, host: &HostState, eff: &Effective, in
     s.push(host.facts.clone());
     s.push(parts.play_vars.clone());
     s.push(host.play_vars_files.clone());
+    s.push(parts.play_role_vars.clone());
     if let Some(role) = &eff.role {
         s.push(parts.cache.role_vars(role));
     }

@@ -152,7 +152,7 @@ impl PlayRunner<'_> {
     }
 
     fn scope_of(&self, i: usize, eff: &Effective, inh: &Inherited, task: &Task, task_magic: &Layer, hostvars: &Arc<dyn HostvarsSource>) -> Scope {
-        let parts = ScopeParts { play_vars: &self.play_vars, extra_vars: &self.ctx.extra_vars, cache: &self.ctx.cache, search_paths: &self.search_paths };
+        let parts = ScopeParts { play_vars: &self.play_vars, play_role_defaults: &self.play_role_defaults, play_role_vars: &self.play_role_vars, extra_vars: &self.ctx.extra_vars, cache: &self.ctx.cache, search_paths: &self.search_paths };
         build_scope(&parts, &self.hosts[i], eff, &inh.vars, task, task_magic.clone()).with_hostvars(hostvars.clone())
     }
 
@@ -160,7 +160,7 @@ impl PlayRunner<'_> {
         let mut scopes = HashMap::new();
         for h in &self.hosts {
             let mut s = Scope::new();
-            for layer in [&h.inventory_vars, &h.facts, &self.play_vars, &h.play_vars_files, &h.set_facts, &h.magic, &self.ctx.extra_vars] {
+            for layer in [&self.play_role_defaults, &h.inventory_vars, &h.facts, &self.play_vars, &h.play_vars_files, &self.play_role_vars, &h.set_facts, &h.magic, &self.ctx.extra_vars] {
                 s.push(layer.clone());
             }
             scopes.insert(h.name.clone(), s);

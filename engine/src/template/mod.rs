@@ -109,9 +109,22 @@ impl Templar {
     }
 
     /// A string: one `{{ expr }}` gives the expression's native value.
+    /// Like Ansible 2.19, one trailing newline is not part of the template
+    /// (Jinja drops it) and is put back only when the result is a string:
+    /// `"{{ n }}\n"` is the integer `n`, `"{{ s }}\n"` is `s` plus a newline.
     fn render_native(&self, s: &str, scope: &Scope) -> Result<Value, TemplateError> {
-        if let Some(expr) = single_expression(s) {
-            return self.eval_expression(expr, scope);
+        let (body, newline) = match s.strip_suffix('\n') {
+            Some(b) => (b, true),
+            None => (s, false),
+        };
+        if let Some(expr) = single_expression(body) {
+            return Ok(match self.eval_expression(expr, scope)? {
+                Value::String(mut text) if newline => {
+                    text.push('\n');
+                    Value::String(text)
+                }
+                other => other,
+            });
         }
         self.render_string(s, scope).map(Value::String)
     }

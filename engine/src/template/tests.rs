@@ -25,6 +25,14 @@ fn single_expressions_keep_their_type() {
     assert_eq!(r("{{ x }} ", json!({"x": 1})), json!("1 "));
     assert_eq!(r("{{ 'a' }}{{ 'b' }}", json!({})), json!("ab"));
     assert_eq!(r("{{ x == 1 }}", json!({"x": 1})), json!(true));
+    // Observed with ansible-playbook 2.19: one trailing newline is dropped
+    // for native values and kept for strings.
+    assert_eq!(r("{{ n }}\n", json!({"n": 10})), json!(10));
+    assert_eq!(r("{{ l }}\n", json!({"l": [1]})), json!([1]));
+    assert_eq!(r("{{ s }}\n", json!({"s": "abc"})), json!("abc\n"));
+    assert_eq!(r("{{ n }}\n\n", json!({"n": 10})), json!("10\n\n"));
+    assert_eq!(r("{{ n }} ", json!({"n": 10})), json!("10 "));
+    assert_eq!(r("[{{ n }}, 2]", json!({"n": 10})), json!("[10, 2]"));
 }
 
 #[test]

@@ -206,7 +206,7 @@ macro_rules! command_like {
                 }
             }
 
-            fn check_result(_args: &CommandArgs, plan: &CommandPlan) -> ModuleResult {
+            fn check_result(_args: &CommandArgs, _state: &Guards, plan: &CommandPlan) -> ModuleResult {
                 match plan {
                     CommandPlan::Skip(msg) => skipped_result(msg),
                     CommandPlan::Run => ModuleResult::changed(true),

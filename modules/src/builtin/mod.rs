@@ -1,3 +1,12 @@
 //! Ansible's built-in modules, typed.
 
+pub mod blockinfile;
 pub mod command;
+pub mod control;
+pub mod copy;
+pub mod file;
+pub mod file_attrs;
+pub mod lineinfile;
+pub mod setup;
+pub mod stat;
+pub mod template;

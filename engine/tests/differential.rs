@@ -1,0 +1,83 @@
+//! mailplay against ansible-playbook 2.19 on the same playbook and
+//! inventory (two local hosts): the same files with the same modes, and the
+//! same PLAY RECAP counts. Then mailplay's own promises: a second run
+//! changes nothing, and check mode on a fresh target touches nothing and
+//! predicts exactly what the real run changes.
+
+mod common;
+
+use common::*;
+
+fn run_mailplay(dest: &std::path::Path, extra: &[&str]) -> String {
+    let fx = fixture("differential");
+    let out = mailplay()
+        .args(["run", "site.yml", "-i", "inventory.ini", "-e"])
+        .arg(format!("dest_root={}", dest.display()))
+        .args(extra)
+        .current_dir(&fx)
+        .output()
+        .expect("run mailplay");
+    let t = text(&out);
+    assert!(out.status.success(), "mailplay failed ({:?}):\n{t}", out.status.code());
+    t
+}
+
+#[test]
+fn same_files_and_recap_as_ansible_then_idempotent() {
+    let fx = fixture("differential");
+    let a = tempfile::tempdir().unwrap();
+    let m = tempfile::tempdir().unwrap();
+
+    let ans = ansible("ansible-playbook")
+        .args(["site.yml", "-i", "inventory.ini", "-e"])
+        .arg(format!("dest_root={}", a.path().display()))
+        .current_dir(&fx)
+        .output()
+        .expect("run ansible-playbook");
+    let ans_text = text(&ans);
+    assert!(ans.status.success(), "ansible-playbook failed:\n{ans_text}");
+
+    let first = run_mailplay(m.path(), &[]);
+    assert_eq!(snapshot(m.path()), snapshot(a.path()), "files differ from ansible's\nmailplay output:\n{first}");
+    assert_eq!(recap(&first), recap(&ans_text), "recap differs\nmailplay:\n{first}\nansible:\n{ans_text}");
+
+    let second = run_mailplay(m.path(), &[]);
+    for (host, counts) in recap(&second) {
+        assert_eq!(counts["changed"], 0, "second run changed something on {host}:\n{second}");
+        assert_eq!(counts["failed"], 0, "{second}");
+    }
+    assert_eq!(snapshot(m.path()), snapshot(a.path()));
+}
+
+#[test]
+fn check_mode_touches_nothing_and_predicts_the_real_run() {
+    let parent = tempfile::tempdir().unwrap();
+    let target = parent.path().join("fresh");
+    let check = run_mailplay(&target, &["--check", "--diff"]);
+    assert!(!target.exists(), "check mode created files:\n{check}");
+    let real = run_mailplay(&target, &[]);
+    let (c, r) = (recap(&check), recap(&real));
+    assert!(!r.is_empty());
+    for (host, counts) in &r {
+        assert_eq!(c[host]["changed"], counts["changed"], "check mode predicted a different number of changes on {host}\ncheck:\n{check}\nreal:\n{real}");
+    }
+    // Per task too: the names of changed tasks must be the same.
+    assert_eq!(changed_tasks(&check), changed_tasks(&real));
+}
+
+/// (task, host) pairs reported as changed, from the text stream.
+fn changed_tasks(output: &str) -> Vec<(String, String)> {
+    let mut task = String::new();
+    let mut out = Vec::new();
+    for line in output.lines() {
+        if let Some(rest) = line.strip_prefix("TASK [").or_else(|| line.strip_prefix("RUNNING HANDLER [")) {
+            task = rest.split("] ").next().unwrap_or("").to_string();
+        } else if let Some(rest) = line.strip_prefix("changed: [") {
+            let host = rest.split(']').next().unwrap_or("").to_string();
+            out.push((task.clone(), host));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}

@@ -1,0 +1,248 @@
+//! `blockinfile`: a block of lines between marker lines, inserted, updated
+//! or removed; a pure edit of the text like Ansible's, written atomically.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use crate::args::{loose_bool, loose_opt_string, loose_string};
+use crate::host::FileKind;
+use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+
+use super::copy::{apply_dest, plan_dest, DestArgs, DestPlan, DestState};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockArgs {
+    #[serde(alias = "dest", alias = "destfile", alias = "name", deserialize_with = "loose_string")]
+    pub path: String,
+    #[serde(default, alias = "content", deserialize_with = "loose_string")]
+    pub block: String,
+    #[serde(default = "default_marker", deserialize_with = "loose_string")]
+    pub marker: String,
+    #[serde(default = "begin", deserialize_with = "loose_string")]
+    pub marker_begin: String,
+    #[serde(default = "end", deserialize_with = "loose_string")]
+    pub marker_end: String,
+    #[serde(default = "present", deserialize_with = "loose_string")]
+    pub state: String,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub insertafter: Option<String>,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub insertbefore: Option<String>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub create: bool,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub append_newline: bool,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub prepend_newline: bool,
+    #[serde(flatten)]
+    pub common: DestArgs,
+}
+
+fn default_marker() -> String {
+    "# {mark} ANSIBLE MANAGED BLOCK".into()
+}
+fn begin() -> String {
+    "BEGIN".into()
+}
+fn end() -> String {
+    "END".into()
+}
+fn present() -> String {
+    "present".into()
+}
+
+/// Ansible's blockinfile edit. Returns the new text and the message.
+pub fn edit(text: Option<&str>, a: &BlockArgs) -> Result<(String, String), String> {
+    let marker0 = a.marker.replace("{mark}", &a.marker_begin);
+    let marker1 = a.marker.replace("{mark}", &a.marker_end);
+    let original = text.unwrap_or("");
+    let mut lines: Vec<String> = original.split_inclusive('\n').map(str::to_string).collect();
+    let block_lines: Vec<String> = if a.state == "present" && !a.block.is_empty() {
+        let mut b = vec![marker0.clone()];
+        b.extend(a.block.trim_end_matches('\n').split('\n').map(str::to_string));
+        b.push(marker1.clone());
+        b
+    } else {
+        Vec::new()
+    };
+    let strip = |l: &str| l.trim_end_matches(['\r', '\n']).to_string();
+    let n0 = lines.iter().position(|l| strip(l) == marker0);
+    let n1 = lines.iter().position(|l| strip(l) == marker1);
+    let mut at = match (n0, n1) {
+        (Some(a0), Some(a1)) => {
+            let (lo, hi) = if a0 < a1 { (a0, a1) } else { (a1, a0) };
+            lines.drain(lo..=hi);
+            lo
+        }
+        _ => {
+            let re = |p: &str| regex::Regex::new(p).map_err(|e| format!("invalid regular expression '{p}': {e}"));
+            match (&a.insertbefore, &a.insertafter) {
+                (Some(b), _) if b == "BOF" => 0,
+                (Some(b), _) => {
+                    let r = re(b)?;
+                    lines.iter().rposition(|l| r.is_match(l)).unwrap_or(lines.len())
+                }
+                (None, Some(x)) if x != "EOF" => {
+                    let r = re(x)?;
+                    lines.iter().rposition(|l| r.is_match(l)).map(|i| i + 1).unwrap_or(lines.len())
+                }
+                _ => lines.len(),
+            }
+        }
+    };
+    if at > 0 && !block_lines.is_empty() && !lines[at - 1].ends_with('\n') {
+        lines[at - 1].push('\n');
+    }
+    if !block_lines.is_empty() {
+        let mut insert: Vec<String> = Vec::new();
+        if a.prepend_newline && at > 0 {
+            insert.push("\n".into());
+        }
+        insert.extend(block_lines.iter().map(|l| format!("{l}\n")));
+        if a.append_newline && at < lines.len() {
+            insert.push("\n".into());
+        }
+        let n = insert.len();
+        lines.splice(at..at, insert);
+        at += n;
+    }
+    let _ = at;
+    let result = lines.concat();
+    let msg = if result == original {
+        String::new()
+    } else if text.is_none() {
+        "File created".into()
+    } else if block_lines.is_empty() {
+        "Block removed".into()
+    } else {
+        "Block inserted".into()
+    };
+    Ok((result, msg))
+}
+
+pub struct BlockState {
+    dest: DestState,
+    msg: String,
+    exists: bool,
+}
+
+pub struct BlockPlan {
+    dest: Option<DestPlan>,
+    msg: String,
+}
+
+impl Plan for BlockPlan {
+    fn changes_anything(&self) -> bool {
+        self.dest.as_ref().is_some_and(|d| d.changes_anything())
+    }
+    fn diffs(&self) -> Vec<crate::module::Diff> {
+        self.dest.as_ref().map(|d| d.diffs()).unwrap_or_default()
+    }
+}
+
+pub struct BlockInFileModule;
+
+#[async_trait]
+impl Module for BlockInFileModule {
+    type Args = BlockArgs;
+    type State = BlockState;
+    type Plan = BlockPlan;
+    const NAME: &'static str = "blockinfile";
+
+    fn doc() -> ModuleDoc {
+        ModuleDoc {
+            summary: "Insert, update or remove a block of lines between marker lines.",
+            args: vec![
+                ArgDoc { name: "path", ty: "path", required: true, default: None, description: "The file." },
+                ArgDoc { name: "block", ty: "string", required: false, default: Some("\"\""), description: "The lines to put between the markers." },
+                ArgDoc { name: "marker", ty: "string", required: false, default: Some("# {mark} ANSIBLE MANAGED BLOCK"), description: "Marker line template; {mark} becomes BEGIN/END." },
+                ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent." },
+                ArgDoc { name: "insertafter", ty: "string", required: false, default: Some("EOF"), description: "EOF or a regex (last match)." },
+                ArgDoc { name: "insertbefore", ty: "string", required: false, default: None, description: "BOF or a regex (last match)." },
+                ArgDoc { name: "create", ty: "bool", required: false, default: Some("false"), description: "Create the file if missing." },
+            ],
+            example: "- blockinfile:\n    path: /etc/rspamd/local.d/milter_headers.conf\n    create: yes\n    block: |\n      extended_spam_headers = true;",
+        }
+    }
+
+    fn validate(a: &BlockArgs) -> Result<(), String> {
+        if a.state != "present" && a.state != "absent" {
+            return Err(format!("value of state must be one of: absent, present, got: {}", a.state));
+        }
+        if a.insertafter.is_some() && a.insertbefore.is_some() {
+            return Err("parameters are mutually exclusive: insertafter|insertbefore".into());
+        }
+        a.common.wanted().map(|_| ())
+    }
+
+    async fn probe(a: &BlockArgs, ctx: &Context<'_>) -> Result<BlockState, ModuleError> {
+        let st = ctx.host.stat(&a.path, true).await?;
+        if matches!(&st, Some(s) if s.kind == FileKind::Directory) {
+            return Err(ModuleError::failed(format!("Path {} is a directory !", a.path)));
+        }
+        let text = match &st {
+            Some(_) => Some(String::from_utf8_lossy(&ctx.host.read_file(&a.path).await?.unwrap_or_default()).into_owned()),
+            None => None,
+        };
+        let (new_text, msg) = edit(text.as_deref(), a).map_err(ModuleError::failed)?;
+        let dest = DestState { path: a.path.clone(), stat: st.clone(), content: text.map(String::into_bytes), new_content: new_text.into_bytes(), after_header: a.path.clone() };
+        Ok(BlockState { dest, msg, exists: st.is_some() })
+    }
+
+    fn plan(a: &BlockArgs, s: &BlockState) -> Result<BlockPlan, ModuleError> {
+        if !s.exists {
+            if a.state == "absent" {
+                return Ok(BlockPlan { dest: None, msg: "File not present".into() });
+            }
+            if !a.create {
+                return Err(ModuleError::failed(format!("Path {} does not exist !", a.path)));
+            }
+        }
+        Ok(BlockPlan { dest: Some(plan_dest(&a.common, &s.dest)?), msg: s.msg.clone() })
+    }
+
+    async fn apply(a: &BlockArgs, plan: BlockPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        let dest = plan.dest.expect("a plan that changes something has a destination");
+        let msg = if dest.write.is_some() { plan.msg } else { "ownership, perms or SE linux context changed".into() };
+        Ok(apply_dest(&a.common, dest, ctx).await?.with_msg(msg))
+    }
+
+    fn unchanged_result(_a: &BlockArgs, s: &BlockState) -> ModuleResult {
+        ModuleResult::ok().with_msg(if s.exists { "" } else { "File not present" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::parse_args;
+    use serde_json::{json, Value};
+
+    fn a(v: Value) -> BlockArgs {
+        parse_args("blockinfile", &v).unwrap()
+    }
+
+    #[test]
+    fn inserts_updates_and_removes() {
+        let (t, m) = edit(Some("keep\n"), &a(json!({"path": "f", "block": "x=1"}))).unwrap();
+        assert_eq!(t, "keep\n# BEGIN ANSIBLE MANAGED BLOCK\nx=1\n# END ANSIBLE MANAGED BLOCK\n");
+        assert_eq!(m, "Block inserted");
+        let (t2, m2) = edit(Some(&t), &a(json!({"path": "f", "block": "x=1"}))).unwrap();
+        assert_eq!((t2.as_str(), m2.as_str()), (t.as_str(), ""));
+        let (t3, _) = edit(Some(&t), &a(json!({"path": "f", "block": "x=2\ny=3\n"}))).unwrap();
+        assert_eq!(t3, "keep\n# BEGIN ANSIBLE MANAGED BLOCK\nx=2\ny=3\n# END ANSIBLE MANAGED BLOCK\n");
+        let (t4, m4) = edit(Some(&t3), &a(json!({"path": "f", "state": "absent"}))).unwrap();
+        assert_eq!((t4.as_str(), m4.as_str()), ("keep\n", "Block removed"));
+    }
+
+    #[test]
+    fn placement_and_creation() {
+        let (t, _) = edit(Some("a\nb\n"), &a(json!({"path": "f", "block": "x", "insertbefore": "BOF", "marker": "## {mark}"}))).unwrap();
+        assert_eq!(t, "## BEGIN\nx\n## END\na\nb\n");
+        let (t, _) = edit(Some("a\nb"), &a(json!({"path": "f", "block": "x", "insertafter": "^a", "marker": "## {mark}"}))).unwrap();
+        assert_eq!(t, "a\n## BEGIN\nx\n## END\nb");
+        let (t, m) = edit(None, &a(json!({"path": "f", "block": "x", "marker": "## {mark}"}))).unwrap();
+        assert_eq!((t.as_str(), m.as_str()), ("## BEGIN\nx\n## END\n", "File created"));
+    }
+}

@@ -1,0 +1,363 @@
+//! `copy`: put content (inline or from the controller's `files/`) at a
+//! destination, atomically, with owner/group/mode. `template` shares the
+//! destination half of this module.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::Value;
+use sha1::Digest;
+
+use crate::args::{loose_bool, loose_opt_string};
+use crate::host::{quote, Command, FileAttrs, FileKind, FileStat, Host};
+use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+
+use super::file_attrs::{self, describe, plan_attrs, AttrChanges, WantedAttrs};
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyArgs {
+    /// Inline content; a non-string value is written as JSON, like Ansible.
+    #[serde(default)]
+    pub content: Option<Value>,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub src: Option<String>,
+    #[serde(deserialize_with = "crate::args::loose_string")]
+    pub dest: String,
+    #[serde(flatten)]
+    pub common: DestArgs,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub remote_src: bool,
+}
+
+/// Destination options shared with `template`.
+#[derive(Debug, Deserialize, Default)]
+pub struct DestArgs {
+    #[serde(default)]
+    pub mode: Value,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub owner: Option<String>,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub group: Option<String>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub backup: bool,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub validate: Option<String>,
+    #[serde(default = "yes", deserialize_with = "loose_bool")]
+    pub force: bool,
+    #[serde(default)]
+    pub directory_mode: Value,
+    #[serde(default = "yes", deserialize_with = "loose_bool")]
+    pub follow: bool,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub checksum: Option<String>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub unsafe_writes: bool,
+}
+
+impl DestArgs {
+    pub fn wanted(&self) -> Result<WantedAttrs, String> {
+        Ok(WantedAttrs { owner: self.owner.clone(), group: self.group.clone(), mode: file_attrs::parse_mode(&self.mode)? })
+    }
+}
+
+/// The destination as found on the host.
+#[derive(Debug, Clone)]
+pub struct DestState {
+    /// Where the content goes (dest, or dest/basename(src) for a folder).
+    pub path: String,
+    pub stat: Option<FileStat>,
+    pub content: Option<Vec<u8>>,
+    /// The bytes to write.
+    pub new_content: Vec<u8>,
+    /// What the diff calls the new content (`dest`, or the source file).
+    pub after_header: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DestPlan {
+    pub path: String,
+    /// New bytes to write, with the old text for the diff.
+    pub write: Option<(String, Vec<u8>)>,
+    pub attrs: AttrChanges,
+    /// For new files: the mode to create them with.
+    pub new_mode: Option<u32>,
+    pub after_header: String,
+    /// The destination existed before (so a backup makes sense).
+    pub existed: bool,
+}
+
+impl Plan for DestPlan {
+    fn changes_anything(&self) -> bool {
+        self.write.is_some() || self.attrs.any()
+    }
+    fn diffs(&self) -> Vec<Diff> {
+        let mut out = Vec::new();
+        if let Some((before, after)) = &self.write {
+            let after_text = String::from_utf8_lossy(after).into_owned();
+            out.push(Diff { before_header: self.path.clone(), after_header: self.after_header.clone(), before: before.clone(), after: after_text });
+        }
+        if self.attrs.any() {
+            let (b, a) = describe(&self.attrs);
+            out.push(Diff::new(self.path.clone(), b, a));
+        }
+        out
+    }
+}
+
+/// Probe the destination: its stat and (when it is a file) its content.
+pub async fn probe_dest(host: &dyn Host, dest: &str, src_name: Option<&str>, new_content: Vec<u8>, after_header: String) -> Result<DestState, ModuleError> {
+    let mut path = dest.to_string();
+    let mut st = host.stat(&path, true).await?;
+    let is_dir = matches!(&st, Some(s) if s.kind == FileKind::Directory) || dest.ends_with('/');
+    if is_dir {
+        let base = src_name.and_then(|s| s.rsplit('/').next()).ok_or_else(|| ModuleError::failed(format!("dest '{dest}' is a directory; give src or a file name")))?;
+        path = format!("{}/{}", dest.trim_end_matches('/'), base);
+        st = host.stat(&path, true).await?;
+    }
+    if let Some(s) = &st {
+        if s.kind == FileKind::Directory {
+            return Err(ModuleError::failed(format!("{path} is a directory")));
+        }
+    }
+    let content = match &st {
+        Some(_) => host.read_file(&path).await?,
+        None => None,
+    };
+    Ok(DestState { path, stat: st, content, new_content, after_header })
+}
+
+pub fn plan_dest(common: &DestArgs, state: &DestState) -> Result<DestPlan, ModuleError> {
+    let wanted = common.wanted().map_err(ModuleError::failed)?;
+    let write = match (&state.content, &state.stat) {
+        (Some(old), Some(_)) if old == &state.new_content => None,
+        (Some(_), Some(_)) if !common.force => None,
+        (old, _) => Some((old.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default(), state.new_content.clone())),
+    };
+    let attrs = match &state.stat {
+        Some(st) => plan_attrs(&wanted, st).map_err(ModuleError::failed)?,
+        None => AttrChanges::default(),
+    };
+    let new_mode = if state.stat.is_none() { file_attrs::mode_for_new(&wanted, false).map_err(ModuleError::failed)? } else { None };
+    // New files get owner/group through the write itself; report them in the diff.
+    let mut attrs = attrs;
+    if state.stat.is_none() {
+        if let Some(o) = &wanted.owner {
+            attrs.owner = Some((String::new(), o.clone()));
+        }
+        if let Some(g) = &wanted.group {
+            attrs.group = Some((String::new(), g.clone()));
+        }
+        attrs.mode = None;
+    }
+    Ok(DestPlan { path: state.path.clone(), write, attrs, new_mode, after_header: state.after_header.clone(), existed: state.stat.is_some() })
+}
+
+fn sha1_hex(b: &[u8]) -> String {
+    format!("{:x}", sha1::Sha1::digest(b))
+}
+
+/// Write the planned content (validated, backed up) and fix attributes.
+pub async fn apply_dest(common: &DestArgs, plan: DestPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+    let host = ctx.host;
+    let mut result = ModuleResult::changed(true);
+    if let Some((_, bytes)) = &plan.write {
+        if common.backup && plan.existed {
+            let out = host
+                .exec(&Command::shell(format!("b={p}.$$.$(date +%Y-%m-%d@%H:%M:%S)~; cp -p {p} \"$b\" && printf %s \"$b\"", p = quote(&plan.path))))
+                .await?;
+            if !out.success() {
+                return Err(ModuleError::failed(format!("backup of {} failed: {}", plan.path, out.stderr_str().trim())));
+            }
+            result = result.with("backup_file", out.stdout_str());
+        }
+        let attrs = FileAttrs {
+            owner: plan.attrs.owner.as_ref().map(|(_, o)| o.clone()),
+            group: plan.attrs.group.as_ref().map(|(_, g)| g.clone()),
+            mode: plan.attrs.mode.map(|(_, m)| m).or(plan.new_mode),
+        };
+        match &common.validate {
+            Some(cmd) => {
+                if !cmd.contains("%s") {
+                    return Err(ModuleError::failed(format!("validate must contain %s: {cmd}")));
+                }
+                // Validate a temporary copy beside the destination, then rename it in place.
+                let dir = plan.path.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or(".");
+                let tmp = format!("{}/.mailplay-validate.{}", dir, std::process::id());
+                host.write_file(&tmp, bytes, &attrs).await?;
+                let out = host.exec(&Command::shell(cmd.replace("%s", &quote(&tmp)))).await?;
+                if !out.success() {
+                    let _ = host.exec(&Command::argv(["rm", "-f", &tmp])).await;
+                    let mut r = ModuleResult::failed(format!("failed to validate: rc:{} error:{}", out.rc, out.stderr_str().trim()));
+                    r.data.insert("exit_status".into(), Value::from(out.rc));
+                    r.data.insert("stdout".into(), Value::from(out.stdout_str()));
+                    r.data.insert("stderr".into(), Value::from(out.stderr_str()));
+                    return Ok(r);
+                }
+                let mv = host.exec(&Command::argv(["mv", "-f", &tmp, &plan.path])).await?;
+                if !mv.success() {
+                    return Err(ModuleError::failed(format!("cannot move the validated file into {}: {}", plan.path, mv.stderr_str().trim())));
+                }
+            }
+            None => host.write_file(&plan.path, bytes, &attrs).await?,
+        }
+    } else {
+        file_attrs::apply_attrs(host, &plan.path, &plan.attrs, false).await?;
+    }
+    let st = host.stat(&plan.path, true).await?.ok_or_else(|| ModuleError::failed(format!("{} is missing after writing it", plan.path)))?;
+    let content = match &plan.write {
+        Some((_, b)) => b.clone(),
+        None => host.read_file(&plan.path).await?.unwrap_or_default(),
+    };
+    result = result.with("dest", plan.path.clone()).with("checksum", sha1_hex(&content)).with("state", "file");
+    for (k, v) in file_attrs::stat_keys(&st) {
+        result.data.insert(k.to_string(), v);
+    }
+    Ok(result)
+}
+
+/// The result of an unchanged destination, with Ansible's keys.
+pub fn unchanged(state: &DestState) -> ModuleResult {
+    let mut r = ModuleResult::ok().with("dest", state.path.clone()).with("checksum", sha1_hex(state.content.as_deref().unwrap_or_default())).with("state", "file");
+    if let Some(st) = &state.stat {
+        for (k, v) in file_attrs::stat_keys(st) {
+            r.data.insert(k.to_string(), v);
+        }
+    }
+    r
+}
+
+pub struct CopyModule;
+
+pub struct CopyState {
+    dest: DestState,
+}
+
+#[async_trait]
+impl Module for CopyModule {
+    type Args = CopyArgs;
+    type State = CopyState;
+    type Plan = DestPlan;
+    const NAME: &'static str = "copy";
+
+    fn doc() -> ModuleDoc {
+        ModuleDoc {
+            summary: "Write a file from inline content or the controller's files/, atomically.",
+            args: vec![
+                ArgDoc { name: "dest", ty: "path", required: true, default: None, description: "Where to write; a folder means folder/basename(src)." },
+                ArgDoc { name: "content", ty: "string", required: false, default: None, description: "The file's content (mutually exclusive with src)." },
+                ArgDoc { name: "src", ty: "path", required: false, default: None, description: "A file on the controller, searched in the role's files/ then the playbook's." },
+                ArgDoc { name: "mode", ty: "mode", required: false, default: None, description: "0644, \"0640\" or symbolic u=rw,g=r,o=." },
+                ArgDoc { name: "owner", ty: "string", required: false, default: None, description: "Owner (name or uid)." },
+                ArgDoc { name: "group", ty: "string", required: false, default: None, description: "Group (name or gid)." },
+                ArgDoc { name: "backup", ty: "bool", required: false, default: Some("false"), description: "Keep a timestamped copy of the old file." },
+                ArgDoc { name: "validate", ty: "string", required: false, default: None, description: "Command run on the new file (%s) before it replaces the old one." },
+                ArgDoc { name: "force", ty: "bool", required: false, default: Some("true"), description: "Replace an existing file whose content differs; false only creates." },
+                ArgDoc { name: "remote_src", ty: "bool", required: false, default: Some("false"), description: "src is a path on the target host." },
+            ],
+            example: "- copy:\n    content: \"smtpd_banner = $myhostname ESMTP\\n\"\n    dest: /etc/postfix/banner\n    mode: \"0644\"",
+        }
+    }
+
+    fn validate(args: &CopyArgs) -> Result<(), String> {
+        match (&args.content, &args.src) {
+            (Some(_), Some(_)) => Err("parameters are mutually exclusive: content|src".into()),
+            (None, None) => Err("src (or content) is required".into()),
+            _ => args.common.wanted().map(|_| ()),
+        }
+    }
+
+    async fn probe(args: &CopyArgs, ctx: &Context<'_>) -> Result<CopyState, ModuleError> {
+        let (bytes, header, src_name) = match (&args.content, &args.src) {
+            (Some(Value::String(s)), _) => (s.clone().into_bytes(), "dynamically generated".to_string(), None),
+            (Some(other), _) => (serde_json::to_string(other).unwrap_or_default().into_bytes(), "dynamically generated".to_string(), None),
+            (None, Some(src)) if args.remote_src => {
+                let b = ctx.host.read_file(src).await?.ok_or_else(|| ModuleError::failed(format!("Source {src} not found")))?;
+                (b, src.clone(), Some(src.as_str()))
+            }
+            (None, Some(src)) => {
+                let path = ctx.controller.find_file("files", src).map_err(ModuleError::failed)?;
+                if path.is_dir() {
+                    return Err(ModuleError::failed(format!("copying the folder {} is not supported yet; copy its files", path.display())));
+                }
+                let b = std::fs::read(&path).map_err(|e| ModuleError::failed(format!("cannot read {}: {e}", path.display())))?;
+                (b, path.display().to_string(), Some(src.as_str()))
+            }
+            (None, None) => unreachable!("validate requires content or src"),
+        };
+        Ok(CopyState { dest: probe_dest(ctx.host, &args.dest, src_name, bytes, header).await? })
+    }
+
+    fn plan(args: &CopyArgs, state: &CopyState) -> Result<DestPlan, ModuleError> {
+        plan_dest(&args.common, &state.dest)
+    }
+
+    async fn apply(args: &CopyArgs, plan: DestPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        apply_dest(&args.common, plan, ctx).await
+    }
+
+    fn unchanged_result(_args: &CopyArgs, state: &CopyState) -> ModuleResult {
+        unchanged(&state.dest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::parse_args;
+    use crate::host::FileKind;
+    use serde_json::json;
+
+    fn state(content: Option<&str>, mode: u32, new: &str) -> DestState {
+        DestState {
+            path: "/etc/x".into(),
+            stat: content.map(|_| FileStat { kind: FileKind::File, mode, owner: "root".into(), group: "root".into(), uid: 0, gid: 0, size: 1, mtime: 0, link_target: None }),
+            content: content.map(|c| c.as_bytes().to_vec()),
+            new_content: new.as_bytes().to_vec(),
+            after_header: "dynamically generated".into(),
+        }
+    }
+
+    fn args(v: Value) -> CopyArgs {
+        parse_args("copy", &v).unwrap()
+    }
+
+    #[test]
+    fn same_content_and_mode_plans_nothing() {
+        let a = args(json!({"content": "a\n", "dest": "/etc/x", "mode": "0644"}));
+        assert!(!plan_dest(&a.common, &state(Some("a\n"), 0o644, "a\n")).unwrap().changes_anything());
+    }
+
+    #[test]
+    fn new_content_is_written_with_a_diff() {
+        let a = args(json!({"content": "b\n", "dest": "/etc/x"}));
+        let p = plan_dest(&a.common, &state(Some("a\n"), 0o644, "b\n")).unwrap();
+        assert_eq!(p.write, Some(("a\n".into(), b"b\n".to_vec())));
+        assert_eq!(p.diffs()[0].before, "a\n");
+    }
+
+    #[test]
+    fn only_the_mode_differs() {
+        let a = args(json!({"content": "a\n", "dest": "/etc/x", "mode": 0o600}));
+        let p = plan_dest(&a.common, &state(Some("a\n"), 0o644, "a\n")).unwrap();
+        assert!(p.write.is_none());
+        assert_eq!(p.attrs.mode, Some((0o644, 0o600)));
+    }
+
+    #[test]
+    fn force_false_never_replaces() {
+        let a = args(json!({"content": "b\n", "dest": "/etc/x", "force": "no"}));
+        assert!(!plan_dest(&a.common, &state(Some("a\n"), 0o644, "b\n")).unwrap().changes_anything());
+        assert!(plan_dest(&a.common, &state(None, 0, "b\n")).unwrap().changes_anything());
+    }
+
+    #[test]
+    fn unknown_args_and_exclusive_options_are_rejected() {
+        let e = parse_args::<CopyArgs>("copy", &json!({"content": "x", "dest": "/x", "moed": "0644"})).unwrap_err();
+        assert!(e.to_string().contains("moed"), "{e}");
+        assert!(CopyModule::validate(&args(json!({"content": "x", "src": "y", "dest": "/x"}))).is_err());
+    }
+}

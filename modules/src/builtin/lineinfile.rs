@@ -1,0 +1,374 @@
+//! `lineinfile`: make sure one line is (or is not) in a file. The editing
+//! is a pure function of the file's text, following Ansible's algorithm
+//! line for line; writing goes through `copy`'s atomic destination code.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use crate::args::{loose_bool, loose_opt_string, loose_string};
+use crate::host::FileKind;
+use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+
+use super::copy::{apply_dest, plan_dest, DestArgs, DestPlan, DestState};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineArgs {
+    #[serde(alias = "dest", alias = "destfile", alias = "name", deserialize_with = "loose_string")]
+    pub path: String,
+    #[serde(default, alias = "regex", deserialize_with = "loose_opt_string")]
+    pub regexp: Option<String>,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub search_string: Option<String>,
+    #[serde(default, alias = "value", deserialize_with = "loose_opt_string")]
+    pub line: Option<String>,
+    #[serde(default = "present", deserialize_with = "loose_string")]
+    pub state: String,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub insertafter: Option<String>,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub insertbefore: Option<String>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub create: bool,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub backrefs: bool,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub firstmatch: bool,
+    #[serde(flatten)]
+    pub common: DestArgs,
+}
+
+fn present() -> String {
+    "present".into()
+}
+
+/// The edit of a file's text: new text (None = file must not be created)
+/// and Ansible's message.
+#[derive(Debug, PartialEq)]
+pub struct Edit {
+    pub text: String,
+    pub changed: bool,
+    pub msg: String,
+}
+
+fn compile(re: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(re).map_err(|e| format!("invalid regular expression '{re}': {e}"))
+}
+
+/// Lines with their endings, like Python's `splitlines(True)`.
+fn lines_keepends(text: &str) -> Vec<String> {
+    text.split_inclusive('\n').map(str::to_string).collect()
+}
+
+fn strip_eol(l: &str) -> &str {
+    l.trim_end_matches(['\n', '\r'])
+}
+
+/// Python's `match.expand` for `\1` / `\g<name>` in `line` with backrefs.
+fn expand(caps: &regex::Captures, template: &str) -> String {
+    let re = regex::Regex::new(r"\\(\d+)|\\g<(\w+)>").expect("valid");
+    re.replace_all(template, |c: &regex::Captures| {
+        let key = c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("");
+        match key.parse::<usize>() {
+            Ok(i) => caps.get(i).map(|m| m.as_str().to_string()).unwrap_or_default(),
+            Err(_) => caps.name(key).map(|m| m.as_str().to_string()).unwrap_or_default(),
+        }
+    })
+    .into_owned()
+}
+
+pub fn edit_present(text: &str, a: &LineArgs) -> Result<Edit, String> {
+    let line = a.line.clone().ok_or("line is required with state=present")?;
+    let mut lines = lines_keepends(text);
+    let bre_m = a.regexp.as_deref().map(compile).transpose()?;
+    let bre_ins = match (&a.insertafter, &a.insertbefore) {
+        (Some(x), _) if x != "BOF" && x != "EOF" => Some(compile(x)?),
+        (None, Some(x)) if x != "BOF" => Some(compile(x)?),
+        _ => None,
+    };
+    let mut index = [-1i64, -1i64];
+    let mut matched: Option<String> = None;
+    for (n, cur) in lines.iter().enumerate() {
+        let found = if let Some(re) = &bre_m {
+            re.is_match(cur)
+        } else if let Some(s) = &a.search_string {
+            cur.contains(s.as_str())
+        } else {
+            line == strip_eol(cur)
+        };
+        if found {
+            index[0] = n as i64;
+            matched = Some(cur.clone());
+            if a.firstmatch {
+                break;
+            }
+        } else if let Some(re) = &bre_ins {
+            if re.is_match(cur) {
+                if a.insertafter.is_some() {
+                    index[1] = n as i64 + 1;
+                    if a.firstmatch {
+                        break;
+                    }
+                }
+                if a.insertbefore.is_some() {
+                    index[1] = n as i64;
+                    if a.firstmatch {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let sep = "\n";
+    let mut changed = false;
+    let mut msg = String::new();
+    if index[0] != -1 {
+        let new_line = match (&bre_m, a.backrefs, &matched) {
+            (Some(re), true, Some(m)) => re.captures(m).map(|c| expand(&c, &line)).unwrap_or(line.clone()),
+            _ => line.clone(),
+        };
+        let new_line = if new_line.ends_with('\n') { new_line } else { format!("{new_line}{sep}") };
+        let i = index[0] as usize;
+        if lines[i] != new_line {
+            lines[i] = new_line;
+            msg = "line replaced".into();
+            changed = true;
+        }
+    } else if a.backrefs {
+        // Nothing: without a match there is nothing to take backreferences from.
+    } else if a.insertbefore.as_deref() == Some("BOF") || a.insertafter.as_deref() == Some("BOF") {
+        lines.insert(0, format!("{line}{sep}"));
+        msg = "line added".into();
+        changed = true;
+    } else if a.insertafter.as_deref() == Some("EOF") || index[1] == -1 {
+        if let Some(last) = lines.last_mut() {
+            if !last.ends_with('\n') && !last.ends_with('\r') {
+                last.push_str(sep);
+            }
+        }
+        lines.push(format!("{line}{sep}"));
+        msg = "line added".into();
+        changed = true;
+    } else if a.insertafter.is_some() && index[1] != -1 {
+        let i = index[1] as usize;
+        if lines.len() == i {
+            if strip_eol(&lines[i - 1]) != line {
+                lines.push(format!("{line}{sep}"));
+                msg = "line added".into();
+                changed = true;
+            }
+        } else if strip_eol(&lines[i]) != line {
+            lines.insert(i, format!("{line}{sep}"));
+            msg = "line added".into();
+            changed = true;
+        }
+    } else {
+        lines.insert(index[1] as usize, format!("{line}{sep}"));
+        msg = "line added".into();
+        changed = true;
+    }
+    Ok(Edit { text: lines.concat(), changed, msg })
+}
+
+pub fn edit_absent(text: &str, a: &LineArgs) -> Result<Edit, String> {
+    let re = a.regexp.as_deref().map(compile).transpose()?;
+    let mut found = 0;
+    let kept: Vec<String> = lines_keepends(text)
+        .into_iter()
+        .filter(|cur| {
+            let m = if let Some(r) = &re {
+                r.is_match(cur)
+            } else if let Some(s) = &a.search_string {
+                cur.contains(s.as_str())
+            } else {
+                a.line.as_deref() == Some(strip_eol(cur))
+            };
+            if m {
+                found += 1;
+            }
+            !m
+        })
+        .collect();
+    Ok(Edit { text: kept.concat(), changed: found > 0, msg: if found > 0 { format!("{found} line(s) removed") } else { String::new() } })
+}
+
+pub struct LineState {
+    dest: DestState,
+    edit: Edit,
+    exists: bool,
+}
+
+pub struct LinePlan {
+    dest: Option<DestPlan>,
+    msg: String,
+}
+
+impl Plan for LinePlan {
+    fn changes_anything(&self) -> bool {
+        self.dest.as_ref().is_some_and(|d| d.changes_anything())
+    }
+    fn diffs(&self) -> Vec<crate::module::Diff> {
+        self.dest.as_ref().map(|d| d.diffs()).unwrap_or_default()
+    }
+}
+
+pub struct LineInFileModule;
+
+#[async_trait]
+impl Module for LineInFileModule {
+    type Args = LineArgs;
+    type State = LineState;
+    type Plan = LinePlan;
+    const NAME: &'static str = "lineinfile";
+
+    fn doc() -> ModuleDoc {
+        ModuleDoc {
+            summary: "Ensure a line is present in (or absent from) a text file.",
+            args: vec![
+                ArgDoc { name: "path", ty: "path", required: true, default: None, description: "The file (aliases dest, destfile, name)." },
+                ArgDoc { name: "line", ty: "string", required: false, default: None, description: "The line to insert or replace with." },
+                ArgDoc { name: "regexp", ty: "regex", required: false, default: None, description: "Lines to replace (present) or remove (absent); the last match wins." },
+                ArgDoc { name: "search_string", ty: "string", required: false, default: None, description: "Like regexp, a literal substring." },
+                ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent." },
+                ArgDoc { name: "insertafter", ty: "string", required: false, default: Some("EOF"), description: "EOF or a regex: insert after its last match." },
+                ArgDoc { name: "insertbefore", ty: "string", required: false, default: None, description: "BOF or a regex: insert before its last match." },
+                ArgDoc { name: "create", ty: "bool", required: false, default: Some("false"), description: "Create the file if it is missing." },
+                ArgDoc { name: "backrefs", ty: "bool", required: false, default: Some("false"), description: "Expand \\1 in line from regexp; no change without a match." },
+                ArgDoc { name: "firstmatch", ty: "bool", required: false, default: Some("false"), description: "Use the first match of regexp/insertafter instead of the last." },
+                ArgDoc { name: "mode", ty: "mode", required: false, default: None, description: "File mode." },
+                ArgDoc { name: "validate", ty: "string", required: false, default: None, description: "Command run on the new file (%s) before it replaces the old one." },
+            ],
+            example: "- lineinfile:\n    path: /etc/default/saslauthd\n    regexp: '^START='\n    line: START=yes",
+        }
+    }
+
+    fn validate(a: &LineArgs) -> Result<(), String> {
+        if a.state != "present" && a.state != "absent" {
+            return Err(format!("value of state must be one of: absent, present, got: {}", a.state));
+        }
+        if a.insertafter.is_some() && a.insertbefore.is_some() {
+            return Err("parameters are mutually exclusive: insertafter|insertbefore".into());
+        }
+        if a.regexp.is_some() && a.search_string.is_some() {
+            return Err("parameters are mutually exclusive: regexp|search_string".into());
+        }
+        if a.state == "present" && a.line.is_none() {
+            return Err("state is present but all of the following are missing: line".into());
+        }
+        if a.state == "absent" && a.regexp.is_none() && a.search_string.is_none() && a.line.is_none() {
+            return Err("one of line, search_string, or regexp is required with state=absent".into());
+        }
+        if a.backrefs && a.regexp.is_none() {
+            return Err("regexp is required with backrefs=true".into());
+        }
+        a.common.wanted().map(|_| ())
+    }
+
+    async fn probe(a: &LineArgs, ctx: &Context<'_>) -> Result<LineState, ModuleError> {
+        let st = ctx.host.stat(&a.path, true).await?;
+        if matches!(&st, Some(s) if s.kind == FileKind::Directory) {
+            return Err(ModuleError::failed(format!("Path {} is a directory !", a.path)));
+        }
+        let text = match &st {
+            Some(_) => String::from_utf8_lossy(&ctx.host.read_file(&a.path).await?.unwrap_or_default()).into_owned(),
+            None => String::new(),
+        };
+        let edit = if a.state == "present" { edit_present(&text, a) } else { edit_absent(&text, a) }.map_err(ModuleError::failed)?;
+        let dest = DestState { path: a.path.clone(), stat: st.clone(), content: st.as_ref().map(|_| text.into_bytes()), new_content: edit.text.clone().into_bytes(), after_header: a.path.clone() };
+        Ok(LineState { dest, edit, exists: st.is_some() })
+    }
+
+    fn plan(a: &LineArgs, s: &LineState) -> Result<LinePlan, ModuleError> {
+        if !s.exists {
+            if a.state == "absent" {
+                return Ok(LinePlan { dest: None, msg: "file not present".into() });
+            }
+            if !a.create {
+                return Err(ModuleError::failed(format!("Destination {} does not exist !", a.path)));
+            }
+        }
+        if !s.edit.changed && s.exists {
+            let attrs_only = plan_dest(&a.common, &s.dest)?;
+            return Ok(LinePlan { dest: Some(attrs_only), msg: String::new() });
+        }
+        Ok(LinePlan { dest: Some(plan_dest(&a.common, &s.dest)?), msg: s.edit.msg.clone() })
+    }
+
+    async fn apply(a: &LineArgs, plan: LinePlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        let dest = plan.dest.expect("a plan that changes something has a destination");
+        let msg = if dest.write.is_some() { plan.msg } else { "ownership, perms or SE linux context changed".into() };
+        let r = apply_dest(&a.common, dest, ctx).await?;
+        Ok(r.with_msg(msg))
+    }
+
+    fn unchanged_result(_a: &LineArgs, s: &LineState) -> ModuleResult {
+        ModuleResult::ok().with_msg(if s.exists { "" } else { "file not present" }).with("backup", "")
+    }
+
+    fn check_result(_a: &LineArgs, _s: &LineState, plan: &LinePlan) -> ModuleResult {
+        ModuleResult::changed(plan.changes_anything()).with_msg(plan.msg.clone())
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::parse_args;
+    use serde_json::{json, Value};
+
+    fn args(v: Value) -> LineArgs {
+        parse_args("lineinfile", &v).unwrap()
+    }
+    fn present(text: &str, v: Value) -> Edit {
+        edit_present(text, &args(v)).unwrap()
+    }
+
+    #[test]
+    fn appends_when_missing_and_is_idempotent() {
+        let e = present("a\nb\n", json!({"path": "f", "line": "c"}));
+        assert_eq!((e.text.as_str(), e.msg.as_str()), ("a\nb\nc\n", "line added"));
+        assert!(!present(&e.text, json!({"path": "f", "line": "c"})).changed);
+    }
+
+    #[test]
+    fn adds_a_newline_before_appending() {
+        assert_eq!(present("a", json!({"path": "f", "line": "c"})).text, "a\nc\n");
+        assert_eq!(present("", json!({"path": "f", "line": "c"})).text, "c\n");
+    }
+
+    #[test]
+    fn regexp_replaces_the_last_match_unless_firstmatch() {
+        let t = "x=1\nx=2\n";
+        assert_eq!(present(t, json!({"path": "f", "regexp": "^x=", "line": "x=9"})).text, "x=1\nx=9\n");
+        assert_eq!(present(t, json!({"path": "f", "regexp": "^x=", "line": "x=9", "firstmatch": true})).text, "x=9\nx=2\n");
+        let e = present(t, json!({"path": "f", "regexp": "^x=", "line": "x=2"}));
+        assert!(!e.changed);
+    }
+
+    #[test]
+    fn insertafter_and_insertbefore() {
+        let t = "[a]\nk=1\n[b]\n";
+        assert_eq!(present(t, json!({"path": "f", "line": "n=2", "insertafter": "^\\[a\\]"})).text, "[a]\nn=2\nk=1\n[b]\n");
+        assert_eq!(present(t, json!({"path": "f", "line": "n=2", "insertbefore": "^\\[b\\]"})).text, "[a]\nk=1\nn=2\n[b]\n");
+        assert_eq!(present(t, json!({"path": "f", "line": "n=2", "insertbefore": "BOF"})).text, "n=2\n[a]\nk=1\n[b]\n");
+        assert_eq!(present(t, json!({"path": "f", "line": "n=2", "insertafter": "^nomatch"})).text, "[a]\nk=1\n[b]\nn=2\n");
+        // Already right after the anchor: nothing to do.
+        assert!(!present("[a]\nn=2\n", json!({"path": "f", "line": "n=2", "insertafter": "^\\[a\\]"})).changed);
+    }
+
+    #[test]
+    fn backrefs() {
+        let e = present("START=no\n", json!({"path": "f", "regexp": "^(START)=no", "line": "\\1=yes", "backrefs": true}));
+        assert_eq!(e.text, "START=yes\n");
+        assert!(!present("other\n", json!({"path": "f", "regexp": "^(START)=", "line": "\\1=yes", "backrefs": true})).changed);
+    }
+
+    #[test]
+    fn absent_removes_every_match() {
+        let e = edit_absent("a\nb\na\n", &args(json!({"path": "f", "line": "a", "state": "absent"}))).unwrap();
+        assert_eq!((e.text.as_str(), e.msg.as_str()), ("b\n", "2 line(s) removed"));
+        let e = edit_absent("k=1\nx\n", &args(json!({"path": "f", "regexp": "^k=", "state": "absent"}))).unwrap();
+        assert_eq!(e.text, "x\n");
+    }
+}

@@ -1,0 +1,206 @@
+//! `setup` (fact gathering): one round trip runs a POSIX shell script that
+//! prints `key=value` lines; a pure parser turns them into Ansible's facts.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::host::Command;
+use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult};
+
+use super::control::Nothing;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupArgs {
+    #[serde(default)]
+    pub gather_subset: Option<Value>,
+    #[serde(default)]
+    pub gather_timeout: Option<Value>,
+    #[serde(default)]
+    pub filter: Option<Value>,
+    #[serde(default)]
+    pub fact_path: Option<Value>,
+}
+
+/// Prints one `key=value` per line. Sends no network traffic: `ip route
+/// get` only asks the kernel which route it would take.
+pub const SCRIPT: &str = r#"
+h=$(hostname 2>/dev/null || cat /etc/hostname)
+echo "hostname=${h%%.*}"
+echo "nodename=$(uname -n)"
+echo "fqdn=$(hostname -f 2>/dev/null || echo "$h")"
+echo "kernel=$(uname -r)"
+echo "machine=$(uname -m)"
+echo "system=$(uname -s)"
+echo "user_id=$(id -un)"
+echo "user_uid=$(id -u)"
+if [ -r /etc/os-release ]; then sed -n 's/^\([A-Z_]*\)=\(.*\)$/os_\1=\2/p' /etc/os-release; fi
+echo "pid1=$(cat /proc/1/comm 2>/dev/null)"
+r=$(ip -4 route get 1.1.1.1 2>/dev/null | head -n1)
+echo "route=$r"
+echo "ipv4_all=$(ip -4 -o addr show 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | grep -v '^127\.' | tr '\n' ' ')"
+echo "vcpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)"
+echo "memtotal_kb=$(awk '/^MemTotal:/{print $2}' /proc/meminfo 2>/dev/null)"
+echo "epoch=$(date +%s)"
+echo "date=$(date +%Y-%m-%d)"
+echo "time=$(date +%H:%M:%S)"
+echo "iso8601=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+command -v apt-get >/dev/null 2>&1 && echo "pkg_mgr=apt"
+command -v dnf >/dev/null 2>&1 && echo "pkg_mgr=dnf"
+"#;
+
+fn unquote(v: &str) -> String {
+    let v = v.trim();
+    if v.len() >= 2 && (v.starts_with('"') && v.ends_with('"') || v.starts_with('\'') && v.ends_with('\'')) {
+        v[1..v.len() - 1].to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Turn the script's output into `ansible_*` facts.
+pub fn parse(out: &str) -> Map<String, Value> {
+    let kv: std::collections::HashMap<String, String> = out.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), unquote(v))).collect();
+    let get = |k: &str| kv.get(k).cloned().unwrap_or_default();
+    let mut f = Map::new();
+    let mut put = |k: &str, v: Value| {
+        f.insert(format!("ansible_{k}"), v);
+    };
+    let hostname = get("hostname");
+    let fqdn = get("fqdn");
+    put("hostname", json!(hostname));
+    put("nodename", json!(get("nodename")));
+    put("fqdn", json!(fqdn));
+    put("domain", json!(fqdn.split_once('.').map(|(_, d)| d).unwrap_or("")));
+    put("kernel", json!(get("kernel")));
+    put("architecture", json!(get("machine")));
+    put("machine", json!(get("machine")));
+    put("system", json!(get("system")));
+    put("user_id", json!(get("user_id")));
+    put("user_uid", json!(get("user_uid").parse::<u64>().ok()));
+    let os_id = get("os_ID");
+    let distribution = match os_id.as_str() {
+        "debian" => "Debian".to_string(),
+        "ubuntu" => "Ubuntu".to_string(),
+        "" => "OtherLinux".to_string(),
+        other => {
+            let mut c = other.chars();
+            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+        }
+    };
+    let version = get("os_VERSION_ID");
+    put("distribution", json!(distribution));
+    put("distribution_release", json!(get("os_VERSION_CODENAME")));
+    put("distribution_version", json!(version));
+    put("distribution_major_version", json!(version.split('.').next().unwrap_or("")));
+    let family = match os_id.as_str() {
+        "debian" | "ubuntu" | "linuxmint" | "raspbian" => "Debian",
+        "rhel" | "centos" | "fedora" | "rocky" | "almalinux" => "RedHat",
+        _ => kv.get("os_ID_LIKE").map(|l| if l.contains("debian") { "Debian" } else { "Other" }).unwrap_or("Other"),
+    };
+    put("os_family", json!(family));
+    put("service_mgr", json!(match get("pid1").as_str() {
+        "systemd" => "systemd",
+        "init" => "sysvinit",
+        "" => "service",
+        other => if other.contains("systemd") { "systemd" } else { "service" },
+    }));
+    put("pkg_mgr", json!(kv.get("pkg_mgr").cloned().unwrap_or_else(|| "unknown".into())));
+    // "1.1.1.1 via 10.0.0.1 dev eth0 src 10.0.0.5 uid 0"
+    let route = get("route");
+    let words: Vec<&str> = route.split_whitespace().collect();
+    let after = |w: &str| words.iter().position(|x| *x == w).and_then(|i| words.get(i + 1)).map(|s| s.to_string());
+    let mut ipv4 = Map::new();
+    if let Some(a) = after("src") {
+        ipv4.insert("address".into(), json!(a));
+    }
+    if let Some(d) = after("dev") {
+        ipv4.insert("interface".into(), json!(d));
+        ipv4.insert("alias".into(), json!(d));
+    }
+    if let Some(g) = after("via") {
+        ipv4.insert("gateway".into(), json!(g));
+    }
+    put("default_ipv4", Value::Object(ipv4));
+    put("all_ipv4_addresses", json!(get("ipv4_all").split_whitespace().collect::<Vec<_>>()));
+    put("processor_vcpus", json!(get("vcpus").parse::<u64>().unwrap_or(1)));
+    put("memtotal_mb", json!(get("memtotal_kb").parse::<u64>().map(|k| k / 1024).unwrap_or(0)));
+    put("date_time", json!({"epoch": get("epoch"), "date": get("date"), "time": get("time"), "iso8601": get("iso8601")}));
+    f
+}
+
+pub struct SetupModule;
+
+#[async_trait]
+impl Module for SetupModule {
+    type Args = SetupArgs;
+    type State = ModuleResult;
+    type Plan = Nothing;
+    const NAME: &'static str = "setup";
+
+    fn doc() -> ModuleDoc {
+        ModuleDoc {
+            summary: "Gather facts about the host in one round trip (also run by gather_facts).",
+            args: vec![ArgDoc { name: "gather_subset", ty: "list", required: false, default: Some("all"), description: "Accepted for compatibility; mailplay always gathers its fact set." }],
+            example: "- setup:",
+        }
+    }
+
+    async fn probe(_a: &SetupArgs, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        let out = ctx.host.exec(&Command::shell(SCRIPT)).await?;
+        if !out.success() {
+            return Ok(ModuleResult::failed(format!("fact gathering failed: {}", out.stderr_str().trim())));
+        }
+        let mut r = ModuleResult::ok();
+        r.facts = parse(&out.stdout_str());
+        Ok(r)
+    }
+
+    fn plan(_a: &SetupArgs, _s: &ModuleResult) -> Result<Nothing, ModuleError> {
+        Ok(Nothing)
+    }
+
+    async fn apply(_a: &SetupArgs, _p: Nothing, _ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        Err(ModuleError::failed("nothing to apply"))
+    }
+
+    fn unchanged_result(_a: &SetupArgs, s: &ModuleResult) -> ModuleResult {
+        s.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_captured_output() {
+        let out = "hostname=mx1\nnodename=mx1\nfqdn=mx1.example.org\nkernel=6.1.0\nmachine=x86_64\nsystem=Linux\nuser_id=root\nuser_uid=0\nos_ID=debian\nos_VERSION_ID=\"12\"\nos_VERSION_CODENAME=bookworm\npid1=systemd\nroute=1.1.1.1 via 10.231.0.1 dev eth0 src 10.231.0.11 uid 0\nipv4_all=10.231.0.11 \nvcpus=2\nmemtotal_kb=2048000\nepoch=1\ndate=2026-11-24\ntime=20:00:00\niso8601=x\npkg_mgr=apt\n";
+        let f = parse(out);
+        assert_eq!(f["ansible_hostname"], "mx1");
+        assert_eq!(f["ansible_domain"], "example.org");
+        assert_eq!(f["ansible_distribution"], "Debian");
+        assert_eq!(f["ansible_distribution_release"], "bookworm");
+        assert_eq!(f["ansible_distribution_major_version"], "12");
+        assert_eq!(f["ansible_os_family"], "Debian");
+        assert_eq!(f["ansible_service_mgr"], "systemd");
+        assert_eq!(f["ansible_default_ipv4"]["address"], "10.231.0.11");
+        assert_eq!(f["ansible_default_ipv4"]["gateway"], "10.231.0.1");
+        assert_eq!(f["ansible_all_ipv4_addresses"], serde_json::json!(["10.231.0.11"]));
+        assert_eq!(f["ansible_memtotal_mb"], 2000);
+    }
+
+    #[tokio::test]
+    async fn gathers_this_machines_facts() {
+        let h = crate::local_host::LocalHost::new("localhost");
+        let out = crate::host::Host::exec(&h, &Command::shell(SCRIPT)).await.unwrap();
+        let f = parse(&out.stdout_str());
+        let uname = std::process::Command::new("uname").arg("-m").output().unwrap();
+        assert_eq!(f["ansible_architecture"], String::from_utf8_lossy(&uname.stdout).trim());
+        let os = std::fs::read_to_string("/etc/os-release").unwrap();
+        if os.contains("ID=debian") {
+            assert_eq!(f["ansible_distribution"], "Debian");
+        }
+    }
+}
