@@ -128,8 +128,16 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Node, Diagnostic> {
         return Ok(Node::new(NodeKind::Null, Pos::new(&file, 1, 1)));
     }
     let spanned: Spanned<RawNode> = serde_saphyr::from_str_with_options(text, options()).map_err(|e| {
-        let (line, column) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((0, 0));
-        Diagnostic::new(Pos::new(&file, line, column), format!("YAML syntax error: {}", first_line(&e.to_string())))
+        let (mut line, mut column) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((0, 0));
+        let msg = clean_message(&first_line(&e.to_string()));
+        if msg.contains("tab") {
+            // Point at the tab itself, not where the scanner noticed it.
+            if let Some((n, l)) = text.lines().enumerate().skip(line.saturating_sub(1) as usize).find(|(_, l)| l.starts_with(|c: char| c == '\t' || c == ' ') && l.trim_start_matches(' ').starts_with('\t')) {
+                line = n as u32 + 1;
+                column = (l.find('\t').unwrap_or(0) + 1) as u32;
+            }
+        }
+        Diagnostic::new(Pos::new(&file, line, column), format!("YAML syntax error: {msg}"))
     })?;
     Ok(from_spanned(spanned).with_file(&file))
 }
@@ -138,6 +146,12 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Node, Diagnostic> {
 pub fn parse_file(path: &Path) -> Result<Node, Diagnostic> {
     let text = std::fs::read_to_string(path).map_err(|e| Diagnostic::in_file(path, format!("cannot read file: {e}")))?;
     parse_str(&text, path)
+}
+
+/// saphyr repeats the position in its message ("error: line 2 column 10: ..."); we print it already.
+fn clean_message(s: &str) -> String {
+    let re = regex::Regex::new(r"^(error: )?line \d+ column \d+: ").expect("valid");
+    re.replace(s, "").into_owned()
 }
 
 fn first_line(s: &str) -> String {

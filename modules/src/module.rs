@@ -230,7 +230,14 @@ impl<M: Module> Default for Runner<M> {
 
 impl<M: Module> Runner<M> {
     fn parse(&self, args: &Value) -> Result<M::Args, ArgsError> {
-        let parsed: M::Args = parse_args(M::NAME, args)?;
+        let parsed: M::Args = parse_args(M::NAME, args).map_err(|e| match e {
+            // serde cannot list the fields of flattened structs: use the docs.
+            ArgsError::UnknownField { module, field, suggestion: None } => {
+                let suggestion = crate::args::closest(&field, M::doc().args.iter().map(|a| a.name));
+                ArgsError::UnknownField { module, field, suggestion }
+            }
+            other => other,
+        })?;
         M::validate(&parsed).map_err(|msg| ArgsError::Invalid { module: M::NAME, msg })?;
         Ok(parsed)
     }

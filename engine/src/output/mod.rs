@@ -70,7 +70,11 @@ pub fn shown_result(r: &HostResult) -> Value {
         return serde_json::json!({"censored": NO_LOG_MSG, "changed": changed});
     }
     match &r.result {
-        Value::Object(m) => Value::Object(m.iter().filter(|(k, _)| !k.starts_with("_ansible") && k.as_str() != "diff" && k.as_str() != "invocation").map(|(k, v)| (k.clone(), v.clone())).collect()),
+        // Like Ansible's callback: internal keys, the diff (printed on its
+        // own) and the `failed` flag (the line already says FAILED!) are not shown.
+        Value::Object(m) => Value::Object(
+            m.iter().filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed" | "_mailplay_debug")).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ),
         other => other.clone(),
     }
 }

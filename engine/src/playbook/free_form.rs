@@ -9,9 +9,24 @@ fn split_args(s: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quote: Option<char> = None;
+    // Inside `{{ }}` / `{% %}` spaces do not split (Ansible's split_args).
+    let mut jinja = 0usize;
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
+        if quote.is_none() && (c == '{' && matches!(chars.peek(), Some('{' | '%'))) {
+            jinja += 1;
+            cur.push(c);
+            cur.push(chars.next().expect("peeked"));
+            continue;
+        }
+        if quote.is_none() && jinja > 0 && (c == '}' || c == '%') && chars.peek() == Some(&'}') {
+            jinja -= 1;
+            cur.push(c);
+            cur.push(chars.next().expect("peeked"));
+            continue;
+        }
         match (quote, c) {
+            (None, c) if c.is_whitespace() && jinja > 0 => cur.push(c),
             (None, c) if c.is_whitespace() => {
                 if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));
@@ -91,6 +106,12 @@ mod tests {
     fn command_lines_keep_their_text() {
         let m = parse_kv("echo a=b 'c d' chdir=/tmp", Some(&["chdir", "creates"])).unwrap();
         assert_eq!(Value::Object(m), json!({"chdir": "/tmp", "_raw_params": "echo a=b 'c d'"}));
+    }
+
+    #[test]
+    fn jinja_expressions_stay_whole() {
+        let m = parse_kv("msg={{ item | upper }} other={% if x %}a{% endif %}", None).unwrap();
+        assert_eq!(Value::Object(m), json!({"msg": "{{ item | upper }}", "other": "{% if x %}a{% endif %}"}));
     }
 
     #[test]

@@ -106,11 +106,7 @@ fn check_task(templar: &Templar, t: &Task, out: &mut Vec<Diagnostic>) {
                 // judged now; values are checked when the task runs.
                 Err(e @ ArgsError::UnknownField { .. }) => {
                     let pos = arg_pos(args_node, e.field().unwrap_or(""), args_pos);
-                    let mut d = Diagnostic::new(pos, e.to_string());
-                    if let ArgsError::UnknownField { suggestion: Some(s), .. } = &e {
-                        d = d.with_help(format!("did you mean '{s}'?"));
-                    }
-                    out.push(d);
+                    out.push(Diagnostic::new(pos, e.to_string()));
                 }
                 Err(e) if !templated => out.push(Diagnostic::new(args_pos.clone(), e.to_string())),
                 Err(_) => {}

@@ -19,13 +19,13 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("default", default);
     env.add_filter("d", default);
     env.add_filter("bool", to_bool);
-    env.add_filter("string", |v: JValue| -> String { text_of(&v) });
+    env.add_filter("string", |v: JValue| -> Result<String, Error> { Ok(text_of(&defined(v)?)) });
     env.add_filter("split", split);
     env.add_filter("regex_replace", super::lookups::regex_replace);
     env.add_filter("regex_search", super::lookups::regex_search);
     env.add_filter("regex_findall", super::lookups::regex_findall);
     env.add_filter("regex_escape", |s: String| regex::escape(&s));
-    env.add_filter("quote", |v: JValue| shell_words::quote(&text_of(&v)).into_owned());
+    env.add_filter("quote", |v: JValue| -> Result<String, Error> { Ok(shell_words::quote(&text_of(&defined(v)?)).into_owned()) });
     env.add_filter("basename", |s: String| s.rsplit('/').next().unwrap_or("").to_string());
     env.add_filter("dirname", |s: String| match s.rfind('/') {
         Some(0) => "/".to_string(),
@@ -42,7 +42,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("from_yaml", |s: String| -> Result<JValue, Error> {
         crate::yaml::parse_str(&s, std::path::Path::new("<from_yaml>")).map(|n| from_json(&n.to_value())).map_err(|d| err(format!("from_yaml: {}", d.message)))
     });
-    env.add_filter("b64encode", |v: JValue| base64::engine::general_purpose::STANDARD.encode(text_of(&v)));
+    env.add_filter("b64encode", |v: JValue| -> Result<String, Error> { Ok(base64::engine::general_purpose::STANDARD.encode(text_of(&defined(v)?))) });
     env.add_filter("b64decode", |s: String| -> Result<String, Error> {
         let bytes = base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|e| err(format!("b64decode: {e}")))?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -133,13 +133,23 @@ fn default(v: JValue, other: Option<JValue>, boolean: Option<bool>) -> JValue {
     }
 }
 
-fn to_bool(v: JValue) -> bool {
-    match v.kind() {
+/// Filters reject undefined input, as Ansible's strict undefined does.
+fn defined(v: JValue) -> Result<JValue, Error> {
+    if v.is_undefined() {
+        Err(Error::new(ErrorKind::UndefinedError, "undefined value"))
+    } else {
+        Ok(v)
+    }
+}
+
+fn to_bool(v: JValue) -> Result<bool, Error> {
+    let v = defined(v)?;
+    Ok(match v.kind() {
         ValueKind::Bool => v.is_true(),
         ValueKind::Number => v.as_i64().map(|i| i == 1).unwrap_or(false),
         ValueKind::String => matches!(v.as_str().unwrap_or("").trim().to_lowercase().as_str(), "yes" | "on" | "1" | "true" | "y" | "t"),
         _ => false,
-    }
+    })
 }
 
 fn split(s: String, sep: Option<String>, maxsplit: Option<i64>) -> Vec<String> {
@@ -188,7 +198,7 @@ fn to_yaml(v: JValue, _kwargs: Kwargs) -> Result<String, Error> {
 
 fn hash(v: JValue, algo: Option<String>) -> Result<String, Error> {
     use sha2::Digest;
-    let data = text_of(&v);
+    let data = text_of(&defined(v)?);
     let algo = algo.unwrap_or_else(|| "sha1".into());
     Ok(match algo.as_str() {
         "sha1" => format!("{:x}", sha1::Sha1::digest(data.as_bytes())),
