@@ -370,6 +370,10 @@ impl PlayRunner<'_> {
         if !self.ctx.opts.tags.selects(&eff.tags) && action != "flush_handlers" {
             return;
         }
+        if self.active(subset).is_empty() {
+            return;
+        }
+        self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &[]);
         match action {
             "flush_handlers" => self.flush_handlers().await,
             "end_play" => self.end_play = true,
@@ -434,8 +438,11 @@ impl PlayRunner<'_> {
             }
             return;
         }
+        let names: Vec<String> = targets.iter().map(|&i| self.hosts[i].name.clone()).collect();
+        self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut errors: Vec<(usize, String)> = Vec::new();
+        let mut skipped: Vec<usize> = Vec::new();
         for &i in &targets {
             let scope = self.scope_of(i, &eff, inh, task, &magic, &hv);
             let mut ok = true;
@@ -450,6 +457,7 @@ impl PlayRunner<'_> {
                 }
             }
             if !ok {
+                skipped.push(i);
                 continue;
             }
             let key = match &task.kind {
@@ -462,11 +470,14 @@ impl PlayRunner<'_> {
                 Err(e) => errors.push((i, format!("{e}{}", where_(&task.pos)))),
             }
         }
+        let env = TaskEnv { run: self.ctx, task, eff: &eff, search_roots: self.search_roots(&eff), verbosity: self.ctx.opts.verbosity };
+        for i in skipped {
+            let o = Outcome::skipped("Conditional result was False");
+            env.report(&self.hosts[i], None, &o, None, false, false);
+            self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Skipped, false, false);
+        }
         for (i, msg) in errors {
-            let o = Outcome::failed(msg);
-            let out = HostTaskOutcome { outcome: o, ignored: false, ignore_unreachable: false, delegated_to: None };
-            self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &[self.hosts[i].name.clone()]);
-            let env = TaskEnv { run: self.ctx, task, eff: &eff, search_roots: self.search_roots(&eff), verbosity: self.ctx.opts.verbosity };
+            let out = HostTaskOutcome { outcome: Outcome::failed(msg), ignored: false, ignore_unreachable: false, delegated_to: None };
             env.report(&self.hosts[i], None, &out.outcome, None, false, false);
             self.apply_outcome(i, task, &out, inh, true);
         }
@@ -475,19 +486,27 @@ impl PlayRunner<'_> {
         child.tags = inh.tags.clone();
         for (key, hosts) in groups {
             let loaded = match &task.kind {
-                TaskKind::IncludeTasks { .. } => self.load_included_tasks(task, &eff, &key).map(|t| (t, None)),
-                TaskKind::IncludeRole { tasks_from, .. } => self.load_included_role(task, &key, tasks_from.as_ref()),
+                TaskKind::IncludeTasks { .. } => self.load_included_tasks(task, &eff, &key).map(|(path, t)| (path, t, None)),
+                TaskKind::IncludeRole { tasks_from, .. } => self.load_included_role(task, &key, tasks_from.as_ref()).map(|(t, h)| (key.clone(), t, h)),
                 _ => unreachable!("run_include is only called for includes"),
             };
             match loaded {
-                Ok((tasks, role_handlers)) => {
+                Ok((shown, tasks, role_handlers)) => {
                     let host_names: Vec<String> = hosts.iter().map(|&i| self.hosts[i].name.clone()).collect();
-                    self.ctx.reporter.included(&key, &host_names);
+                    self.ctx.reporter.included(&shown, &host_names);
+                    for &i in &hosts {
+                        self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Ok, false, false);
+                    }
                     if let Some(hs) = role_handlers {
                         let mut hinh = self.root.clone();
                         hinh.is_handler = true;
                         for h in hs {
-                            self.handlers.push((h, hinh.clone()));
+                            // A role included again (another batch, another
+                            // host group) must not register its handlers twice.
+                            let known = self.handlers.iter().any(|(t, _)| t.display_name() == h.display_name() && same_role(t, &h));
+                            if !known {
+                                self.handlers.push((h, hinh.clone()));
+                            }
                         }
                     }
                     self.run_tasks(&tasks, &child, Some(&hosts)).await;
@@ -503,7 +522,8 @@ impl PlayRunner<'_> {
         }
     }
 
-    fn load_included_tasks(&self, task: &Task, eff: &Effective, file: &str) -> Result<Vec<Task>, String> {
+    /// The task file an include names, found and loaded: (absolute path, tasks).
+    fn load_included_tasks(&self, task: &Task, eff: &Effective, file: &str) -> Result<(String, Vec<Task>), String> {
         let p = std::path::Path::new(file);
         let mut candidates = Vec::new();
         if p.is_absolute() {
@@ -518,7 +538,9 @@ impl PlayRunner<'_> {
             candidates.push(self.play.base_dir.join(file));
         }
         let path = candidates.iter().find(|c| c.exists()).ok_or_else(|| format!("Could not find or access '{file}'{}", where_(&task.pos)))?;
-        crate::playbook::load_task_file(path, eff.role.clone()).map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))
+        let shown = path.canonicalize().unwrap_or_else(|_| path.clone()).display().to_string();
+        let tasks = crate::playbook::load_task_file(path, eff.role.clone()).map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
+        Ok((shown, tasks))
     }
 
     fn load_included_role(&self, task: &Task, name: &str, tasks_from: Option<&Value>) -> Result<(Vec<Task>, Option<Vec<Task>>), String> {
@@ -527,6 +549,14 @@ impl PlayRunner<'_> {
         let (_role, tasks, handlers) = crate::playbook::load_role(name, &dirs, task.vars.clone(), tasks_from)
             .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
         Ok((tasks, Some(handlers)))
+    }
+}
+
+fn same_role(a: &Task, b: &Task) -> bool {
+    match (&a.role, &b.role) {
+        (Some(x), Some(y)) => x.path == y.path,
+        (None, None) => true,
+        _ => false,
     }
 }
 
