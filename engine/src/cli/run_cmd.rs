@@ -205,15 +205,17 @@ fn collect_tasks(tasks: &[Task], inherited: &[String], opts: &RunOptions, out: &
         let mut tags: Vec<String> = inherited.to_vec();
         tags.extend(t.tags.iter().cloned());
         match &t.kind {
-            TaskKind::Block { block, rescue, always } => {
-                collect_tasks(block, &tags, opts, out, all);
-                collect_tasks(rescue, &tags, opts, out, all);
-                collect_tasks(always, &tags, opts, out, all);
-            }
+            // Like ansible-playbook, only a block's main tasks are listed.
+            TaskKind::Block { block, .. } => collect_tasks(block, &tags, opts, out, all),
             _ => {
+                tags.sort();
+                tags.dedup();
+                // --list-tags shows every tag, `never` ones included, unless
+                // the user narrowed the selection.
+                if opts.tags.only.is_empty() && opts.tags.skip.is_empty() {
+                    all.extend(tags.iter().cloned());
+                }
                 if opts.tags.selects(&tags) {
-                    tags.sort();
-                    tags.dedup();
                     all.extend(tags.iter().cloned());
                     out.push((t.display_name(), tags));
                 }

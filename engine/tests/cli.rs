@@ -1,0 +1,138 @@
+//! The command line as users meet it: listing flags (compared with
+//! ansible-playbook), tags, --start-at-task, --limit, JSON output, exit
+//! codes, become, no_log, doc and inventory commands.
+
+mod common;
+
+use common::*;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = mailplay().args(args).current_dir(fixture("cli")).output().expect("mailplay");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn tasks_run(stdout: &str) -> Vec<String> {
+    stdout.lines().filter_map(|l| l.strip_prefix("TASK [")).map(|l| l.split("] ").next().unwrap_or("").to_string()).collect()
+}
+
+#[test]
+fn list_tasks_and_tags_match_ansible_playbook() {
+    for fx in ["differential", "features", "cli"] {
+        let dir = fixture(fx);
+        for flags in [vec!["--list-tasks"], vec!["--list-tags"], vec!["--list-tasks", "--tags", "web"]] {
+            let theirs = ansible("ansible-playbook").args(["site.yml", "-i", "inventory.ini"]).args(&flags).current_dir(&dir).output().unwrap();
+            let ours = mailplay().args(["run", "site.yml", "-i", "inventory.ini"]).args(&flags).current_dir(&dir).output().unwrap();
+            assert_eq!(String::from_utf8_lossy(&ours.stdout), String::from_utf8_lossy(&theirs.stdout), "{fx} {flags:?}");
+        }
+    }
+}
+
+#[test]
+fn list_hosts_honours_limit() {
+    let (code, out, _) = run(&["run", "site.yml", "-i", "inventory.ini", "--list-hosts", "--limit", "h2"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("    hosts (1):\n      h2\n"), "{out}");
+}
+
+#[test]
+fn syntax_check_passes_a_good_playbook() {
+    let (code, out, err) = run(&["run", "site.yml", "-i", "inventory.ini", "--syntax-check"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "\nplaybook: site.yml\n");
+}
+
+#[test]
+fn a_failed_host_gives_exit_2_and_the_others_go_on() {
+    let (code, out, _) = run(&["run", "site.yml", "-i", "inventory.ini"]);
+    assert_eq!(code, 2, "{out}");
+    let r = recap(&out);
+    assert_eq!(r["h2"]["failed"], 1);
+    assert_eq!(r["h1"]["failed"], 0);
+    // h1 carried on after h2 failed: it ran the become and assert tasks.
+    assert!(out.contains("TASK [check the user]"), "{out}");
+    assert_eq!((r["h1"]["ok"], r["h1"]["skipped"]), (6, 1), "{out}");
+}
+
+#[test]
+fn become_user_runs_as_that_user() {
+    assert_eq!(unsafe { libc::geteuid() }, 0, "this test runs as root (tests/run-all.sh), so become uses runuser");
+    let (_, out, _) = run(&["run", "site.yml", "-i", "inventory.ini", "--limit", "h1"]);
+    assert!(out.contains("TASK [check the user]"));
+    assert_eq!(recap(&out)["h1"]["failed"], 0, "{out}");
+}
+
+#[test]
+fn tags_select_and_skip_like_ansible() {
+    let (_, out, _) = run(&["run", "site.yml", "-i", "inventory.ini", "-l", "h1", "--tags", "web"]);
+    assert_eq!(tasks_run(&out), vec!["always runs", "tagged web"]);
+    let (_, out, _) = run(&["run", "site.yml", "-i", "inventory.ini", "-l", "h1", "--tags", "debug"]);
+    assert_eq!(tasks_run(&out), vec!["always runs", "only when asked"]);
+    let (_, out, _) = run(&["run", "site.yml", "-i", "inventory.ini", "-l", "h1", "--skip-tags", "data,always"]);
+    assert_eq!(tasks_run(&out), vec!["tagged web", "fails on h2", "runs as nobody", "check the user", "secret output is hidden"]);
+}
+
+#[test]
+fn start_at_task_skips_what_comes_before() {
+    let (_, out, _) = run(&["run", "site.yml", "-i", "inventory.ini", "-l", "h1", "--start-at-task", "runs as nobody"]);
+    assert_eq!(tasks_run(&out), vec!["runs as nobody", "check the user", "secret output is hidden"]);
+}
+
+#[test]
+fn no_log_hides_the_result() {
+    let (_, out, _) = run(&["run", "site.yml", "-i", "inventory.ini", "-l", "h1", "-v"]);
+    assert!(!out.contains("s3cr3t-value"), "{out}");
+    assert!(out.contains("the output has been hidden"), "{out}");
+    let (_, json, _) = run(&["run", "site.yml", "-i", "inventory.ini", "-l", "h1", "--output", "json"]);
+    assert!(!json.contains("s3cr3t-value"));
+}
+
+#[test]
+fn json_output_is_one_document_with_stats() {
+    let (code, out, _) = run(&["run", "site.yml", "-i", "inventory.ini", "--output", "json"]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("stdout is one JSON document");
+    assert_eq!(v["stats"]["h2"]["failures"], 1);
+    assert_eq!(v["stats"]["h1"]["failures"], 0);
+    let tasks = v["plays"][0]["tasks"].as_array().unwrap();
+    assert_eq!(tasks[0]["task"]["name"], "always runs");
+    assert_eq!(tasks[0]["hosts"]["h1"]["stdout"], "always");
+}
+
+#[test]
+fn extra_vars_win_over_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.yml"), "- hosts: all\n  gather_facts: no\n  vars:\n    v: play\n  tasks:\n    - copy:\n        content: \"{{ v }}\"\n        dest: \"{{ out }}\"\n      vars:\n        v: task\n").unwrap();
+    let out_file = dir.path().join("out.txt");
+    let o = mailplay().args(["run", "p.yml", "-i", "localhost,", "-c", "local", "-e", "v=cli"]).arg("-e").arg(format!("out={}", out_file.display())).current_dir(dir.path()).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(out_file).unwrap(), "cli");
+}
+
+#[test]
+fn doc_is_generated_from_the_module_definitions() {
+    let (code, out, _) = run(&["doc", "--list"]);
+    assert_eq!(code, 0);
+    for m in ["copy", "template", "file", "lineinfile", "blockinfile", "stat", "command", "shell", "debug", "set_fact", "assert", "fail", "setup"] {
+        assert!(out.lines().any(|l| l.starts_with(m)), "{m} missing from doc --list:\n{out}");
+    }
+    let (code, out, _) = run(&["doc", "copy"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("= dest") && out.contains("- validate") && out.contains("EXAMPLES"), "{out}");
+    let (code, _, err) = run(&["doc", "coppy"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Did you mean 'copy'?"), "{err}");
+}
+
+#[test]
+fn inventory_command_prints_ansible_inventory_json() {
+    let dir = fixture("inventory");
+    let ours = mailplay().args(["inventory", "-i", "nested.ini", "--list"]).current_dir(&dir).output().unwrap();
+    let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("nested.expected.json")).unwrap()).unwrap();
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&ours.stdout).unwrap(), expected);
+    let host = mailplay().args(["inventory", "-i", "nested.ini", "--host", "mx1"]).current_dir(&dir).output().unwrap();
+    let hv: serde_json::Value = serde_json::from_slice(&host.stdout).unwrap();
+    assert_eq!(hv["engine"], "none");
+    let graph = mailplay().args(["inventory", "-i", "tricky.ini", "--graph"]).current_dir(&dir).output().unwrap();
+    let theirs = ansible("ansible-inventory").args(["-i", "tricky.ini", "--graph"]).current_dir(&dir).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&graph.stdout), String::from_utf8_lossy(&theirs.stdout));
+}
