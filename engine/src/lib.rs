@@ -3,6 +3,7 @@
 //! on top of this library.
 
 pub mod cli;
+pub mod connection;
 pub mod diag;
 pub mod exec;
 pub mod inventory;

@@ -17,6 +17,7 @@ use super::options::RunOptions;
 #[derive(Clone)]
 pub enum Connection {
     Local,
+    Ssh(Arc<crate::connection::SshConnection>),
 }
 
 impl Connection {
@@ -24,6 +25,7 @@ impl Connection {
     pub fn host(&self, name: &str, become_: Option<Become>, env: Vec<(String, String)>) -> Box<dyn Host> {
         match self {
             Connection::Local => Box::new(LocalHost::new(name).with_become(become_).with_env(env)),
+            Connection::Ssh(c) => Box::new(c.host(become_, env)),
         }
     }
 }
@@ -49,7 +51,10 @@ impl ConnectionPool {
                 let kind = var_str(vars, "ansible_connection").map(str::to_string).or_else(|| opts.connection.clone()).unwrap_or_else(|| "ssh".into());
                 match kind.as_str() {
                     "local" => Ok(Connection::Local),
-                    "ssh" | "smart" | "paramiko" => Err(format!("cannot reach {host}: the ssh connection is not part of this build yet; use ansible_connection=local")),
+                    "ssh" | "smart" | "paramiko" => match crate::connection::target_from_vars(host, vars, opts) {
+                        Ok(target) => crate::connection::SshConnection::connect(host, &target).await.map(Connection::Ssh).map_err(|e| e.to_string()),
+                        Err(e) => Err(e),
+                    },
                     other => Err(format!("the connection plugin '{other}' was not found (mailplay supports local and ssh)")),
                 }
             })
@@ -59,6 +64,12 @@ impl ConnectionPool {
 
     /// Close every connection (masters and remote helpers).
     pub async fn close_all(&self) {
-        self.open.lock().await.clear();
+        let mut open = self.open.lock().await;
+        for cell in open.values() {
+            if let Some(Ok(Connection::Ssh(c))) = cell.get() {
+                c.close().await;
+            }
+        }
+        open.clear();
     }
 }

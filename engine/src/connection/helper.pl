@@ -1,0 +1,42 @@
+# mailplay's remote helper: started once per host and become-user over the
+# SSH master connection, it runs framed requests read from stdin and
+# answers on stdout, so a task costs one round trip instead of a new SSH
+# channel and process. Only perl-base modules (always on Debian).
+#
+# Request: u32 field count, then per field u32 length + bytes:
+#   [mode ("sh"|"exec"), cwd, env ("K=V\0..."), stdin, argv...]
+# Reply: i32 exit code, u32 length + stdout, u32 length + stderr.
+# A request runs only once it has fully arrived: a connection that drops
+# mid-request runs nothing.
+use strict; use warnings; use POSIX (); use IO::Select;
+binmode STDIN; binmode STDOUT; $| = 1;
+sub rd { my $n = shift; my $b = ''; while (length($b) < $n) { my $r = sysread(STDIN, $b, $n - length($b), length($b)); exit 0 unless $r; } $b }
+sub wr { my $d = shift; while (length $d) { my $w = syswrite(STDOUT, $d); exit 1 unless defined $w; substr($d, 0, $w) = ''; } }
+while (1) {
+  my $count = unpack('N', rd(4));
+  my @f; for (1 .. $count) { my $len = unpack('N', rd(4)); push @f, ($len ? rd($len) : ''); }
+  my ($mode, $cwd, $env, $in, @argv) = @f;
+  pipe(my $ir, my $iw) or die; pipe(my $or, my $ow) or die; pipe(my $er, my $ew) or die;
+  my $pid = fork();
+  if (!defined $pid) { wr(pack('l>', 127) . pack('N', 0) . pack('N', length("fork: $!")) . "fork: $!"); next; }
+  if ($pid == 0) {
+    close $iw; close $or; close $er;
+    POSIX::dup2(fileno($ir), 0); POSIX::dup2(fileno($ow), 1); POSIX::dup2(fileno($ew), 2);
+    if (length $cwd) { chdir $cwd or do { print STDERR "cannot chdir to $cwd: $!\n"; POSIX::_exit(1); }; }
+    for my $kv (split /\0/, $env) { my ($k, $v) = split /=/, $kv, 2; $ENV{$k} = $v if defined $k && length $k; }
+    if ($mode eq 'sh') { exec '/bin/sh', '-c', $argv[0]; } else { exec { $argv[0] } @argv; }
+    print STDERR "cannot run $argv[0]: $!\n"; POSIX::_exit(127);
+  }
+  close $ir; close $ow; close $ew;
+  my ($out, $err) = ('', '');
+  my $sel_r = IO::Select->new($or, $er); my $sel_w = IO::Select->new(); 
+  if (length $in) { $sel_w->add($iw); } else { close $iw; }
+  while ($sel_r->count || $sel_w->count) {
+    my ($r, $w) = IO::Select->select($sel_r, $sel_w, undef);
+    for my $fh (@{$w || []}) { my $n = syswrite($fh, $in, 65536); if (!defined $n || $n == length $in) { $sel_w->remove($fh); close $fh; $in = ''; } else { substr($in, 0, $n) = ''; } }
+    for my $fh (@{$r || []}) { my $buf; my $n = sysread($fh, $buf, 65536); if (!$n) { $sel_r->remove($fh); close $fh; } elsif ($fh == $or) { $out .= $buf; } else { $err .= $buf; } }
+  }
+  waitpid($pid, 0);
+  my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
+  wr(pack('l>', $rc) . pack('N', length $out) . $out . pack('N', length $err) . $err);
+}

@@ -1,0 +1,9 @@
+//! Connections to remote hosts. `local` lives in the modules crate
+//! (`LocalHost`); this is `ssh`.
+
+mod framing;
+pub mod options;
+pub mod ssh;
+
+pub use options::{target_from_vars, HostKeyPolicy, SshTarget};
+pub use ssh::{SshConnection, SshHost};
