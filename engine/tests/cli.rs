@@ -136,3 +136,25 @@ fn inventory_command_prints_ansible_inventory_json() {
     let theirs = ansible("ansible-inventory").args(["-i", "tricky.ini", "--graph"]).current_dir(&dir).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&graph.stdout), String::from_utf8_lossy(&theirs.stdout));
 }
+
+#[test]
+fn the_readme_example_gathers_facts_and_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("hello");
+    let run = || {
+        mailplay()
+            .args(["run", "playbooks/hello.yml", "-i", "inventories/local.ini", "-e"])
+            .arg(format!("hello_dir={}", target.display()))
+            .current_dir(repo_root())
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", text(&first));
+    let about = std::fs::read_to_string(target.join("about.txt")).unwrap();
+    let hostname = std::process::Command::new("hostname").output().unwrap();
+    let short = String::from_utf8_lossy(&hostname.stdout).trim().split('.').next().unwrap_or("").to_string();
+    assert!(about.starts_with(&format!("host {short} runs ")), "{about}");
+    let second = run();
+    assert_eq!(recap(&text(&second))["localhost"]["changed"], 0, "{}", text(&second));
+}

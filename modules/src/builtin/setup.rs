@@ -48,6 +48,7 @@ echo "time=$(date +%H:%M:%S)"
 echo "iso8601=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 command -v apt-get >/dev/null 2>&1 && echo "pkg_mgr=apt"
 command -v dnf >/dev/null 2>&1 && echo "pkg_mgr=dnf"
+exit 0
 "#;
 
 fn unquote(v: &str) -> String {
@@ -195,6 +196,7 @@ mod tests {
     async fn gathers_this_machines_facts() {
         let h = crate::local_host::LocalHost::new("localhost");
         let out = crate::host::Host::exec(&h, &Command::shell(SCRIPT)).await.unwrap();
+        assert_eq!(out.rc, 0, "{}", out.stderr_str());
         let f = parse(&out.stdout_str());
         let uname = std::process::Command::new("uname").arg("-m").output().unwrap();
         assert_eq!(f["ansible_architecture"], String::from_utf8_lossy(&uname.stdout).trim());
