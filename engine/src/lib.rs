@@ -7,6 +7,7 @@ pub mod connection;
 pub mod diag;
 pub mod exec;
 pub mod inventory;
+pub mod lab;
 pub mod output;
 pub mod playbook;
 pub mod template;

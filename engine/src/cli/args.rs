@@ -17,6 +17,8 @@ pub enum Command {
     Inventory(InventoryArgs),
     /// Show a module's documentation.
     Doc(DocArgs),
+    /// Manage the lab of local test hosts.
+    Lab(LabArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -125,3 +127,25 @@ pub struct DocArgs {
     pub list: bool,
 }
 
+
+#[derive(Args, Debug)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    pub action: LabAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LabAction {
+    /// Bring up one isolated Debian host per inventory host.
+    Up {
+        #[arg(short = 'i', long = "inventory", required = true)]
+        inventory: Vec<String>,
+        /// Light hosts without systemd (sshd only): faster, for benchmarks.
+        #[arg(long)]
+        light: bool,
+    },
+    /// Remove the lab's hosts.
+    Down,
+    /// List the lab's hosts.
+    Status,
+}

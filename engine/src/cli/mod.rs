@@ -4,6 +4,7 @@ pub mod args;
 pub mod doc_cmd;
 pub mod extra_vars;
 pub mod inventory_cmd;
+pub mod lab_cmd;
 pub mod run_cmd;
 
 use clap::Parser;
@@ -24,5 +25,6 @@ pub fn main() -> i32 {
         args::Command::Run(a) => rt.block_on(run_cmd::run(a)),
         args::Command::Inventory(a) => inventory_cmd::run(a),
         args::Command::Doc(a) => doc_cmd::run(a),
+        args::Command::Lab(a) => rt.block_on(lab_cmd::run(a)),
     }
 }
