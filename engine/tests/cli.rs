@@ -158,3 +158,25 @@ fn the_readme_example_gathers_facts_and_converges() {
     let second = run();
     assert_eq!(recap(&text(&second))["localhost"]["changed"], 0, "{}", text(&second));
 }
+
+#[test]
+fn ctrl_c_stops_new_tasks_prints_the_recap_and_exits_99() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("slow.yml"),
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - name: first\n      command: sleep 1\n    - name: second\n      command: sleep 1\n    - name: never started\n      command: touch never\n",
+    )
+    .unwrap();
+    let child = mailplay().args(["run", "slow.yml", "-i", "localhost,", "-c", "local"]).current_dir(dir.path()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(99), "{t}");
+    assert!(t.contains("User interrupted execution"), "{t}");
+    assert!(t.contains("PLAY RECAP"), "{t}");
+    assert!(!t.contains("TASK [never started]"), "{t}");
+    assert!(!dir.path().join("never").exists());
+}

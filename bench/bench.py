@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Benchmark mailplay against ansible-playbook on the same lab hosts.
+
+For each N: bring up N light lab hosts, then time (median of several runs,
+wall clock and controller CPU of the whole process tree):
+  (a) 20 idempotent tasks on already-converged hosts (the re-run case),
+  (b) the sake-performance case: 4 module tasks on fresh hosts,
+with ansible-playbook 2.19 (pipelining, ControlPersist, forks = N, no fact
+gathering) and with mailplay, side by side, with the ratio.
+
+Usage (as root, from the repository): bench/bench.py [N ...] [--runs R]
+"""
+import argparse, os, resource, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+MAILPLAY = os.path.join(ROOT, "target", "release", "mailplay")
+ANSIBLE = os.path.join(os.environ.get("MAILPLAY_ANSIBLE_BIN", "/opt/ansible-venv/bin"), "ansible-playbook")
+
+
+def timed(cmd, env=None):
+    """Run cmd; return (wall seconds, controller CPU seconds of the process tree)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    p = subprocess.run(cmd, cwd=BENCH, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def lab_up(n):
+    subprocess.run([MAILPLAY, "lab", "down"], check=True, stdout=subprocess.DEVNULL)
+    inv = os.path.join(tempfile.mkdtemp(), "hosts.ini")
+    with open(inv, "w") as f:
+        f.write("".join(f"bench{i:03d}\n" for i in range(1, n + 1)))
+    out = subprocess.run([MAILPLAY, "lab", "up", "--light", "-i", inv], check=True, stdout=subprocess.PIPE, text=True).stdout
+    return next(l.split(": ", 1)[1] for l in out.splitlines() if l.startswith("inventory: "))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sizes", nargs="*", type=int, default=[10, 30, 100])
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "mailplay"], cwd=ROOT, check=True)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(BENCH, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    rows = []
+    for n in a.sizes:
+        inv = lab_up(n)
+        ans = lambda pb: [ANSIBLE, pb, "-i", inv, "-f", str(n)]
+        mp = lambda pb: [MAILPLAY, "run", pb, "-i", inv, "-f", str(n)]
+        # (a) converge once, then time re-runs.
+        timed(mp("idempotent.yml"))
+        for case, tool, cmd in [("a) 20 idempotent tasks", "ansible", ans("idempotent.yml")), ("a) 20 idempotent tasks", "mailplay", mp("idempotent.yml"))]:
+            samples = [timed(cmd, env) for _ in range(a.runs)]
+            rows.append((n, case, tool, samples, 20))
+        # (b) fresh hosts each run: reset, then time.
+        for tool, cmd in [("ansible", ans("sake.yml")), ("mailplay", mp("sake.yml"))]:
+            samples = []
+            for _ in range(a.runs):
+                timed(mp("reset.yml"))
+                samples.append(timed(cmd, env))
+            rows.append((n, "b) 4 module tasks, fresh", tool, samples, 4))
+        subprocess.run([MAILPLAY, "lab", "down"], check=True, stdout=subprocess.DEVNULL)
+    print(f"\n{'N':>4}  {'case':<26} {'tool':<9} {'wall s':>8} {'CPU s':>8} {'CPU/host-task':>14} {'speed-up':>9}")
+    for i, (n, case, tool, samples, tasks) in enumerate(rows):
+        wall = statistics.median(s[0] for s in samples)
+        cpu = statistics.median(s[1] for s in samples)
+        ratio = ""
+        if tool == "mailplay":
+            other = statistics.median(s[0] for s in rows[i - 1][3])
+            ratio = f"{other / wall:8.1f}x"
+        print(f"{n:>4}  {case:<26} {tool:<9} {wall:8.2f} {cpu:8.2f} {cpu / (n * tasks) * 1000:11.2f} ms {ratio:>9}")
+
+
+if __name__ == "__main__":
+    main()
