@@ -44,10 +44,24 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("sizes", nargs="*", type=int, default=[10, 30, 100])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--latency-only", action="store_true", help="only the warm no-op latency on one host")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "mailplay"], cwd=ROOT, check=True)
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(BENCH, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     rows = []
+    # Warm no-op latency on one host: 100 tasks that change nothing, minus
+    # the run's fixed cost (connecting, one task), divided by 99.
+    inv = lab_up(1)
+    one = os.path.join(BENCH, "noop1.yml")
+    with open(one, "w") as f:
+        f.write(open(os.path.join(BENCH, "noop.yml")).read().split("    - name: noop 1\n")[0])
+    t100 = statistics.median(timed([MAILPLAY, "run", "noop.yml", "-i", inv])[0] for _ in range(5))
+    t1 = statistics.median(timed([MAILPLAY, "run", one, "-i", inv])[0] for _ in range(5))
+    os.remove(one)
+    print(f"warm no-op task latency on one host: {(t100 - t1) / 99 * 1000:.2f} ms per task")
+    if a.latency_only:
+        subprocess.run([MAILPLAY, "lab", "down"], check=True, stdout=subprocess.DEVNULL)
+        return
     for n in a.sizes:
         inv = lab_up(n)
         ans = lambda pb: [ANSIBLE, pb, "-i", inv, "-f", str(n)]
