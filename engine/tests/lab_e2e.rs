@@ -147,3 +147,45 @@ fn light_hosts_run_sshd_without_systemd_and_down_leaves_nothing() {
     assert!(down.status.success(), "{}", text(&down));
     assert!(lab_leftovers().is_empty(), "left behind: {:?}", lab_leftovers());
 }
+
+#[test]
+fn unreachable_lab_hosts_are_reported_while_the_others_converge() {
+    assert_eq!(unsafe { libc::geteuid() }, 0, "the lab needs root: run tests/run-all.sh as root");
+    let _turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::up(&fixture("lab3").join("hosts.ini"));
+    let inv_text = std::fs::read_to_string(&lab.inventory).unwrap();
+    let line_of = |h: &str| inv_text.lines().find(|l| l.starts_with(&format!("{h} "))).unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    // A key lab3 does not accept, and a known_hosts with a wrong key for lab2.
+    let other_key = dir.path().join("other");
+    Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other_key).status().unwrap();
+    let wrong_known = dir.path().join("wrong_known_hosts");
+    std::fs::write(&wrong_known, format!("lab2 {}", std::fs::read_to_string(other_key.with_extension("pub")).unwrap())).unwrap();
+    let good = line_of("lab1");
+    let known = inv_text.split("UserKnownHostsFile=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let badkey = line_of("lab2").replace(&known, &wrong_known.display().to_string());
+    let refused = line_of("lab3").replace(&lab_key(&inv_text), &other_key.display().to_string());
+    // An address on the lab bridge that no host has.
+    let down = "down ansible_host=10.231.0.250 ansible_user=root ansible_ssh_timeout=3".to_string();
+    let inv = dir.path().join("mixed.ini");
+    std::fs::write(&inv, format!("{good}\n{badkey}\n{refused}\n{down}\n")).unwrap();
+    std::fs::write(dir.path().join("p.yml"), "- hosts: all\n  gather_facts: no\n  tasks:\n    - copy:\n        content: converged\n        dest: /srv/mixed\n").unwrap();
+    let out = mailplay().args(["run", "p.yml", "-i"]).arg(&inv).current_dir(dir.path()).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{t}");
+    let r = recap(&t);
+    assert_eq!((r["lab1"]["changed"], r["lab1"]["unreachable"]), (1, 0), "{t}");
+    for h in ["lab2", "lab3", "down"] {
+        assert_eq!(r[h]["unreachable"], 1, "{h}\n{t}");
+    }
+    assert!(t.contains("fatal: [lab2]: UNREACHABLE!") && (t.contains("Host key verification failed") || t.contains("IDENTIFICATION HAS CHANGED")), "{t}");
+    assert!(t.contains("fatal: [lab3]: UNREACHABLE!") && t.contains("Permission denied"), "{t}");
+    assert!(t.contains("fatal: [down]: UNREACHABLE!"), "{t}");
+    assert_eq!(lab.ssh("lab1", "cat /srv/mixed").1, "converged");
+    assert_eq!(lab.ssh("lab3", "test -e /srv/mixed && echo yes || echo no").1.trim(), "no");
+}
+
+/// The lab's private key path, from a generated inventory line.
+fn lab_key(inv: &str) -> String {
+    inv.split("ansible_ssh_private_key_file=").nth(1).unwrap().split_whitespace().next().unwrap().to_string()
+}

@@ -1,6 +1,7 @@
 //! A real sshd on 127.0.0.1 for tests: its own config, host key, client
 //! key, authorized_keys and known_hosts in a temporary folder; never
 //! touches ~/.ssh. Needs root and openssh-server (tests/run-all.sh).
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
