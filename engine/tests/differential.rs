@@ -77,19 +77,3 @@ fn check_mode_touches_nothing_and_predicts_the_real_run() {
     assert_eq!(changed_tasks(&check), changed_tasks(&real));
 }
 
-/// (task, host) pairs reported as changed, from the text stream.
-fn changed_tasks(output: &str) -> Vec<(String, String)> {
-    let mut task = String::new();
-    let mut out = Vec::new();
-    for line in output.lines() {
-        if let Some(rest) = line.strip_prefix("TASK [").or_else(|| line.strip_prefix("RUNNING HANDLER [")) {
-            task = rest.split("] ").next().unwrap_or("").to_string();
-        } else if let Some(rest) = line.strip_prefix("changed: [") {
-            let host = rest.split(']').next().unwrap_or("").to_string();
-            out.push((task.clone(), host));
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}

@@ -53,19 +53,6 @@ fn run(lab: &Lab, extra: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text(&out))
 }
 
-fn changed_tasks(output: &str) -> Vec<(String, String)> {
-    let mut task = String::new();
-    let mut out = Vec::new();
-    for line in output.lines() {
-        if let Some(rest) = line.strip_prefix("TASK [").or_else(|| line.strip_prefix("RUNNING HANDLER [")) {
-            task = rest.split("] ").next().unwrap_or("").to_string();
-        } else if let Some(rest) = line.strip_prefix("changed: [") {
-            out.push((task.clone(), rest.split([']', ' ']).next().unwrap_or("").to_string()));
-        }
-    }
-    out.sort();
-    out
-}
 
 #[test]
 fn three_hosts_converge_over_ssh_idempotently_and_check_mode_is_truthful() {

@@ -88,3 +88,19 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, (u32, Option<Vec<u8>>)> {
     walk(root, root, &mut out);
     out
 }
+
+/// (task, host) pairs reported as changed in a text stream, sorted.
+pub fn changed_tasks(output: &str) -> Vec<(String, String)> {
+    let mut task = String::new();
+    let mut out = Vec::new();
+    for line in output.lines() {
+        if let Some(rest) = line.strip_prefix("TASK [").or_else(|| line.strip_prefix("RUNNING HANDLER [")) {
+            task = rest.split("] ").next().unwrap_or("").to_string();
+        } else if let Some(rest) = line.strip_prefix("changed: [") {
+            out.push((task.clone(), rest.split([']', ' ']).next().unwrap_or("").to_string()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}

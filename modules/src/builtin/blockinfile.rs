@@ -5,10 +5,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::args::{loose_bool, loose_opt_string, loose_string};
-use crate::host::FileKind;
-use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult};
 
-use super::copy::{apply_dest, plan_dest, DestArgs, DestPlan, DestState};
+use super::copy::DestArgs;
+use super::text_edit::{apply_edit, plan_edit, read_text, EditPlan, EditState};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,33 +121,13 @@ pub fn edit(text: Option<&str>, a: &BlockArgs) -> Result<(String, String), Strin
     Ok((result, msg))
 }
 
-pub struct BlockState {
-    dest: DestState,
-    msg: String,
-    exists: bool,
-}
-
-pub struct BlockPlan {
-    dest: Option<DestPlan>,
-    msg: String,
-}
-
-impl Plan for BlockPlan {
-    fn changes_anything(&self) -> bool {
-        self.dest.as_ref().is_some_and(|d| d.changes_anything())
-    }
-    fn diffs(&self) -> Vec<crate::module::Diff> {
-        self.dest.as_ref().map(|d| d.diffs()).unwrap_or_default()
-    }
-}
-
 pub struct BlockInFileModule;
 
 #[async_trait]
 impl Module for BlockInFileModule {
     type Args = BlockArgs;
-    type State = BlockState;
-    type Plan = BlockPlan;
+    type State = EditState;
+    type Plan = EditPlan;
     const NAME: &'static str = "blockinfile";
 
     fn doc() -> ModuleDoc {
@@ -176,39 +156,21 @@ impl Module for BlockInFileModule {
         a.common.wanted().map(|_| ())
     }
 
-    async fn probe(a: &BlockArgs, ctx: &Context<'_>) -> Result<BlockState, ModuleError> {
-        let st = ctx.host.stat(&a.path, true).await?;
-        if matches!(&st, Some(s) if s.kind == FileKind::Directory) {
-            return Err(ModuleError::failed(format!("Path {} is a directory !", a.path)));
-        }
-        let text = match &st {
-            Some(_) => Some(String::from_utf8_lossy(&ctx.host.read_file(&a.path).await?.unwrap_or_default()).into_owned()),
-            None => None,
-        };
+    async fn probe(a: &BlockArgs, ctx: &Context<'_>) -> Result<EditState, ModuleError> {
+        let (st, text) = read_text(ctx.host, &a.path).await?;
         let (new_text, msg) = edit(text.as_deref(), a).map_err(ModuleError::failed)?;
-        let dest = DestState { path: a.path.clone(), stat: st.clone(), content: text.map(String::into_bytes), new_content: new_text.into_bytes(), after_header: a.path.clone() };
-        Ok(BlockState { dest, msg, exists: st.is_some() })
+        Ok(EditState::new(&a.path, st, text, new_text, msg))
     }
 
-    fn plan(a: &BlockArgs, s: &BlockState) -> Result<BlockPlan, ModuleError> {
-        if !s.exists {
-            if a.state == "absent" {
-                return Ok(BlockPlan { dest: None, msg: "File not present".into() });
-            }
-            if !a.create {
-                return Err(ModuleError::failed(format!("Path {} does not exist !", a.path)));
-            }
-        }
-        Ok(BlockPlan { dest: Some(plan_dest(&a.common, &s.dest)?), msg: s.msg.clone() })
+    fn plan(a: &BlockArgs, s: &EditState) -> Result<EditPlan, ModuleError> {
+        plan_edit(&a.common, s, a.state == "absent", a.create, "File not present", format!("Path {} does not exist !", a.path))
     }
 
-    async fn apply(a: &BlockArgs, plan: BlockPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        let dest = plan.dest.expect("a plan that changes something has a destination");
-        let msg = if dest.write.is_some() { plan.msg } else { "ownership, perms or SE linux context changed".into() };
-        Ok(apply_dest(&a.common, dest, ctx).await?.with_msg(msg))
+    async fn apply(a: &BlockArgs, plan: EditPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        apply_edit(&a.common, plan, ctx).await
     }
 
-    fn unchanged_result(_a: &BlockArgs, s: &BlockState) -> ModuleResult {
+    fn unchanged_result(_a: &BlockArgs, s: &EditState) -> ModuleResult {
         ModuleResult::ok().with_msg(if s.exists { "" } else { "File not present" })
     }
 }

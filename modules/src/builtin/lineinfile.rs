@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::args::{loose_bool, loose_opt_string, loose_string};
-use crate::host::FileKind;
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
-use super::copy::{apply_dest, plan_dest, DestArgs, DestPlan, DestState};
+use super::copy::DestArgs;
+use super::text_edit::{apply_edit, plan_edit, read_text, EditPlan, EditState};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,33 +192,13 @@ pub fn edit_absent(text: &str, a: &LineArgs) -> Result<Edit, String> {
     Ok(Edit { text: kept.concat(), changed: found > 0, msg: if found > 0 { format!("{found} line(s) removed") } else { String::new() } })
 }
 
-pub struct LineState {
-    dest: DestState,
-    edit: Edit,
-    exists: bool,
-}
-
-pub struct LinePlan {
-    dest: Option<DestPlan>,
-    msg: String,
-}
-
-impl Plan for LinePlan {
-    fn changes_anything(&self) -> bool {
-        self.dest.as_ref().is_some_and(|d| d.changes_anything())
-    }
-    fn diffs(&self) -> Vec<crate::module::Diff> {
-        self.dest.as_ref().map(|d| d.diffs()).unwrap_or_default()
-    }
-}
-
 pub struct LineInFileModule;
 
 #[async_trait]
 impl Module for LineInFileModule {
     type Args = LineArgs;
-    type State = LineState;
-    type Plan = LinePlan;
+    type State = EditState;
+    type Plan = EditPlan;
     const NAME: &'static str = "lineinfile";
 
     fn doc() -> ModuleDoc {
@@ -264,48 +244,27 @@ impl Module for LineInFileModule {
         a.common.wanted().map(|_| ())
     }
 
-    async fn probe(a: &LineArgs, ctx: &Context<'_>) -> Result<LineState, ModuleError> {
-        let st = ctx.host.stat(&a.path, true).await?;
-        if matches!(&st, Some(s) if s.kind == FileKind::Directory) {
-            return Err(ModuleError::failed(format!("Path {} is a directory !", a.path)));
-        }
-        let text = match &st {
-            Some(_) => String::from_utf8_lossy(&ctx.host.read_file(&a.path).await?.unwrap_or_default()).into_owned(),
-            None => String::new(),
-        };
-        let edit = if a.state == "present" { edit_present(&text, a) } else { edit_absent(&text, a) }.map_err(ModuleError::failed)?;
-        let dest = DestState { path: a.path.clone(), stat: st.clone(), content: st.as_ref().map(|_| text.into_bytes()), new_content: edit.text.clone().into_bytes(), after_header: a.path.clone() };
-        Ok(LineState { dest, edit, exists: st.is_some() })
+    async fn probe(a: &LineArgs, ctx: &Context<'_>) -> Result<EditState, ModuleError> {
+        let (st, text) = read_text(ctx.host, &a.path).await?;
+        let old = text.clone().unwrap_or_default();
+        let edit = if a.state == "present" { edit_present(&old, a) } else { edit_absent(&old, a) }.map_err(ModuleError::failed)?;
+        let msg = if edit.changed { edit.msg } else { String::new() };
+        Ok(EditState::new(&a.path, st, text, edit.text, msg))
     }
 
-    fn plan(a: &LineArgs, s: &LineState) -> Result<LinePlan, ModuleError> {
-        if !s.exists {
-            if a.state == "absent" {
-                return Ok(LinePlan { dest: None, msg: "file not present".into() });
-            }
-            if !a.create {
-                return Err(ModuleError::failed(format!("Destination {} does not exist !", a.path)));
-            }
-        }
-        if !s.edit.changed && s.exists {
-            let attrs_only = plan_dest(&a.common, &s.dest)?;
-            return Ok(LinePlan { dest: Some(attrs_only), msg: String::new() });
-        }
-        Ok(LinePlan { dest: Some(plan_dest(&a.common, &s.dest)?), msg: s.edit.msg.clone() })
+    fn plan(a: &LineArgs, s: &EditState) -> Result<EditPlan, ModuleError> {
+        plan_edit(&a.common, s, a.state == "absent", a.create, "file not present", format!("Destination {} does not exist !", a.path))
     }
 
-    async fn apply(a: &LineArgs, plan: LinePlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        let dest = plan.dest.expect("a plan that changes something has a destination");
-        let msg = if dest.write.is_some() { plan.msg } else { "ownership, perms or SE linux context changed".into() };
-        let r = apply_dest(&a.common, dest, ctx).await?;
-        Ok(r.with_msg(msg))
+    async fn apply(a: &LineArgs, plan: EditPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        apply_edit(&a.common, plan, ctx).await
     }
 
-    fn unchanged_result(_a: &LineArgs, s: &LineState) -> ModuleResult {
+    fn unchanged_result(_a: &LineArgs, s: &EditState) -> ModuleResult {
         ModuleResult::ok().with_msg(if s.exists { "" } else { "file not present" }).with("backup", "")
     }
 
-    fn check_result(_a: &LineArgs, _s: &LineState, plan: &LinePlan) -> ModuleResult {
+    fn check_result(_a: &LineArgs, _s: &EditState, plan: &EditPlan) -> ModuleResult {
         ModuleResult::changed(plan.changes_anything()).with_msg(plan.msg.clone())
     }
 }

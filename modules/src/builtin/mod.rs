@@ -10,3 +10,4 @@ pub mod lineinfile;
 pub mod setup;
 pub mod stat;
 pub mod template;
+pub mod text_edit;

@@ -1,0 +1,70 @@
+//! What `lineinfile` and `blockinfile` share: read a text file, turn a pure
+//! edit of its text into a destination plan (create only when asked), and
+//! write it through `copy`'s atomic destination code.
+
+use crate::host::{FileKind, Host};
+use crate::module::{Context, Diff, ModuleError, ModuleResult, Plan};
+
+use super::copy::{apply_dest, plan_dest, DestArgs, DestPlan, DestState};
+
+/// The file's text, or None when it does not exist.
+pub async fn read_text(host: &dyn Host, path: &str) -> Result<(Option<crate::host::FileStat>, Option<String>), ModuleError> {
+    let st = host.stat(path, true).await?;
+    if matches!(&st, Some(s) if s.kind == FileKind::Directory) {
+        return Err(ModuleError::failed(format!("Path {path} is a directory !")));
+    }
+    let text = match &st {
+        Some(_) => Some(String::from_utf8_lossy(&host.read_file(path).await?.unwrap_or_default()).into_owned()),
+        None => None,
+    };
+    Ok((st, text))
+}
+
+/// A probed file and the edited text for it.
+pub struct EditState {
+    pub dest: DestState,
+    pub msg: String,
+    pub exists: bool,
+}
+
+impl EditState {
+    pub fn new(path: &str, st: Option<crate::host::FileStat>, old: Option<String>, new_text: String, msg: String) -> Self {
+        let exists = st.is_some();
+        let dest = DestState { path: path.to_string(), stat: st, content: old.map(String::into_bytes), new_content: new_text.into_bytes(), after_header: path.to_string() };
+        EditState { dest, msg, exists }
+    }
+}
+
+pub struct EditPlan {
+    pub dest: Option<DestPlan>,
+    pub msg: String,
+}
+
+impl Plan for EditPlan {
+    fn changes_anything(&self) -> bool {
+        self.dest.as_ref().is_some_and(|d| d.changes_anything())
+    }
+    fn diffs(&self) -> Vec<Diff> {
+        self.dest.as_ref().map(|d| d.diffs()).unwrap_or_default()
+    }
+}
+
+/// Plan the edit. A missing file is left alone for `absent`, and is an
+/// error for `present` unless `create` (`missing` is the message).
+pub fn plan_edit(common: &DestArgs, s: &EditState, absent: bool, create: bool, not_present_msg: &str, missing: String) -> Result<EditPlan, ModuleError> {
+    if !s.exists {
+        if absent {
+            return Ok(EditPlan { dest: None, msg: not_present_msg.to_string() });
+        }
+        if !create {
+            return Err(ModuleError::failed(missing));
+        }
+    }
+    Ok(EditPlan { dest: Some(plan_dest(common, &s.dest)?), msg: s.msg.clone() })
+}
+
+pub async fn apply_edit(common: &DestArgs, plan: EditPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+    let dest = plan.dest.expect("a plan that changes something has a destination");
+    let msg = if dest.write.is_some() { plan.msg } else { "ownership, perms or SE linux context changed".into() };
+    Ok(apply_dest(common, dest, ctx).await?.with_msg(msg))
+}
