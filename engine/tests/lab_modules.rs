@@ -1,0 +1,63 @@
+//! Mail modules against the real software on a lab host: first run
+//! changes, second run is `ok`, check mode on a fresh host changes nothing
+//! and predicts the change, diff mode shows it.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+struct Lab {
+    inventory: String,
+    ssh_config: String,
+}
+
+impl Lab {
+    fn fresh(hosts: &str) -> Lab {
+        assert_eq!(unsafe { libc::geteuid() }, 0, "the lab needs root: run tests/run-all.sh as root");
+        let _ = mailplay().args(["lab", "down"]).output();
+        let out = mailplay().args(["lab", "up", "-i", hosts]).output().unwrap();
+        let t = text(&out);
+        assert!(out.status.success(), "{t}");
+        let get = |p: &str| t.lines().find_map(|l| l.strip_prefix(p)).unwrap().trim().to_string();
+        Lab { inventory: get("inventory: "), ssh_config: get("ssh config: ") }
+    }
+
+    fn ssh(&self, host: &str, cmd: &str) -> String {
+        let o = Command::new("ssh").args(["-F", &self.ssh_config, host, cmd]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn run(&self, dir: &str, extra: &[&str]) -> (i32, String) {
+        let o = mailplay().args(["run", "site.yml", "-i", &self.inventory]).args(extra).current_dir(fixture(dir)).output().unwrap();
+        (o.status.code().unwrap_or(-1), text(&o))
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = mailplay().args(["lab", "down"]).output();
+    }
+}
+
+#[test]
+fn postconf_sets_main_cf_once_and_check_mode_predicts_it() {
+    let lab = Lab::fresh(&fixture("postconf").join("hosts.ini").display().to_string());
+    let (code, check) = lab.run("postconf", &["--check", "--diff"]);
+    assert_eq!(code, 0, "{check}");
+    assert_eq!(lab.ssh("mx1", "test -e /etc/postfix/main.cf && echo yes || echo no").trim(), "no", "check mode wrote main.cf");
+    assert!(check.contains("+myhostname = mx1.lab.invalid"), "{check}");
+    let (code, first) = lab.run("postconf", &[]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(changed_tasks(&check), changed_tasks(&first));
+    assert!(first.contains("RUNNING HANDLER [check postfix]"), "{first}");
+    assert_eq!(lab.ssh("mx1", "postconf -h myhostname message_size_limit mydestination"), "mx1.lab.invalid\n102428800\nlocalhost\n");
+    assert_eq!(lab.ssh("mx1", "postconf -h smtpd_tls_exclude_ciphers"), "aNULL, eNULL, EXPORT, DES, RC4, MD5, PSK, aECDH, EDH-DSS-DES-CBC3-SHA, EDH-RSA-DES-CBC3-SHA, KRB5-DES, CBC3-SHA\n");
+    let before = lab.ssh("mx1", "stat -c %i:%Y /etc/postfix/main.cf");
+    let (_, second) = lab.run("postconf", &[]);
+    assert_eq!(recap(&second)["mx1"]["changed"], 0, "{second}");
+    assert_eq!(lab.ssh("mx1", "stat -c %i:%Y /etc/postfix/main.cf"), before, "an unchanged run rewrote main.cf");
+    let (_, check_again) = lab.run("postconf", &["--check", "--diff"]);
+    assert!(changed_tasks(&check_again).is_empty(), "{check_again}");
+}

@@ -1,0 +1,3 @@
+//! Postfix modules: `postconf` (main.cf).
+
+pub mod postconf;
