@@ -8,7 +8,10 @@ use std::process::Command;
 
 use common::*;
 
+static LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 struct Lab {
+    _turn: std::sync::MutexGuard<'static, ()>,
     inventory: String,
     ssh_config: String,
 }
@@ -16,12 +19,13 @@ struct Lab {
 impl Lab {
     fn fresh(hosts: &str) -> Lab {
         assert_eq!(unsafe { libc::geteuid() }, 0, "the lab needs root: run tests/run-all.sh as root");
+        let turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
         let _ = mailplay().args(["lab", "down"]).output();
         let out = mailplay().args(["lab", "up", "-i", hosts]).output().unwrap();
         let t = text(&out);
         assert!(out.status.success(), "{t}");
         let get = |p: &str| t.lines().find_map(|l| l.strip_prefix(p)).unwrap().trim().to_string();
-        Lab { inventory: get("inventory: "), ssh_config: get("ssh config: ") }
+        Lab { _turn: turn, inventory: get("inventory: "), ssh_config: get("ssh config: ") }
     }
 
     fn ssh(&self, host: &str, cmd: &str) -> String {
@@ -60,4 +64,19 @@ fn postconf_sets_main_cf_once_and_check_mode_predicts_it() {
     assert_eq!(lab.ssh("mx1", "stat -c %i:%Y /etc/postfix/main.cf"), before, "an unchanged run rewrote main.cf");
     let (_, check_again) = lab.run("postconf", &["--check", "--diff"]);
     assert!(changed_tasks(&check_again).is_empty(), "{check_again}");
+}
+
+#[test]
+fn service_starts_and_enables_once_and_check_mode_predicts_it() {
+    let lab = Lab::fresh(&fixture("postconf").join("hosts.ini").display().to_string());
+    let (code, check) = lab.run("service", &["--check", "--diff"]);
+    assert_eq!(code, 0, "{check}");
+    assert_eq!(lab.ssh("mx1", "systemctl is-active redis-server").trim(), "inactive", "check mode started redis");
+    assert!(check.contains("+state: started"), "{check}");
+    let (code, first) = lab.run("service", &[]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(changed_tasks(&check), changed_tasks(&first));
+    assert_eq!(lab.ssh("mx1", "systemctl is-active redis-server; systemctl is-enabled redis-server"), "active\nenabled\n");
+    let (_, second) = lab.run("service", &[]);
+    assert_eq!(recap(&second)["mx1"]["changed"], 0, "{second}");
 }

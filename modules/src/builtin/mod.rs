@@ -7,6 +7,7 @@ pub mod copy;
 pub mod file;
 pub mod file_attrs;
 pub mod lineinfile;
+pub mod service;
 pub mod setup;
 pub mod stat;
 pub mod template;

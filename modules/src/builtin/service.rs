@@ -1,0 +1,279 @@
+//! `service` / `systemd`: a service started, stopped, restarted or
+//! reloaded, enabled or not. systemd where it is PID 1, the sysv `service`
+//! command otherwise. Daemons are started with their standard streams
+//! redirected so they cannot hold the connection open.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use crate::args::{loose_bool, loose_opt_bool, loose_opt_string, loose_string};
+use crate::host::{quote, Command};
+use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceArgs {
+    #[serde(alias = "service", alias = "unit", deserialize_with = "loose_string")]
+    pub name: String,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub state: Option<String>,
+    #[serde(default, deserialize_with = "loose_opt_bool")]
+    pub enabled: Option<bool>,
+    #[serde(default, alias = "daemon-reload", deserialize_with = "loose_bool")]
+    pub daemon_reload: bool,
+    #[serde(default, deserialize_with = "loose_opt_bool")]
+    pub masked: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceState {
+    pub systemd: bool,
+    pub exists: bool,
+    pub active: bool,
+    pub enabled: Option<bool>,
+    pub masked: bool,
+}
+
+/// Parse the probe's output: `pid1=...` then `systemctl show` properties
+/// or `sysv_status=` / `sysv_enabled=` / `sysv_exists=` lines.
+pub fn parse_state(out: &str) -> ServiceState {
+    let get = |k: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or("").trim().to_string();
+    let systemd = get("pid1") == "systemd";
+    if systemd {
+        let unit_file = get("UnitFileState");
+        ServiceState {
+            systemd,
+            exists: get("LoadState") != "not-found",
+            active: matches!(get("ActiveState").as_str(), "active" | "activating" | "reloading"),
+            enabled: match unit_file.as_str() {
+                "enabled" | "enabled-runtime" | "alias" => Some(true),
+                "disabled" | "masked" => Some(false),
+                _ => None,
+            },
+            masked: unit_file == "masked" || get("LoadState") == "masked",
+        }
+    } else {
+        ServiceState { systemd, exists: get("sysv_exists") == "yes", active: get("sysv_status") == "0", enabled: Some(get("sysv_enabled") == "yes"), masked: false }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Start,
+    Stop,
+    Restart,
+    Reload,
+    Enable,
+    Disable,
+    Mask,
+    Unmask,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServicePlan {
+    pub actions: Vec<Action>,
+    /// systemd is PID 1 (else the sysv `service` command is used).
+    pub systemd: bool,
+    pub daemon_reload: bool,
+    pub before: String,
+    pub after: String,
+}
+
+impl Plan for ServicePlan {
+    fn changes_anything(&self) -> bool {
+        !self.actions.is_empty()
+    }
+    fn diffs(&self) -> Vec<Diff> {
+        if self.before == self.after {
+            return Vec::new();
+        }
+        vec![Diff::new("service", self.before.clone(), self.after.clone())]
+    }
+}
+
+fn describe(active: bool, enabled: Option<bool>) -> String {
+    format!("state: {}\nenabled: {}\n", if active { "started" } else { "stopped" }, enabled.map(|e| e.to_string()).unwrap_or_else(|| "n/a".into()))
+}
+
+pub fn plan(a: &ServiceArgs, s: &ServiceState) -> Result<ServicePlan, String> {
+    if !s.exists {
+        return Err(format!("Could not find the requested service {}: host", a.name));
+    }
+    let mut actions = Vec::new();
+    let (mut active, mut enabled) = (s.active, s.enabled);
+    match a.masked {
+        Some(true) if !s.masked => actions.push(Action::Mask),
+        Some(false) if s.masked => actions.push(Action::Unmask),
+        _ => {}
+    }
+    match a.enabled {
+        Some(true) if s.enabled != Some(true) => {
+            actions.push(Action::Enable);
+            enabled = Some(true);
+        }
+        Some(false) if s.enabled == Some(true) => {
+            actions.push(Action::Disable);
+            enabled = Some(false);
+        }
+        _ => {}
+    }
+    match a.state.as_deref() {
+        None => {}
+        Some("started") if !s.active => {
+            actions.push(Action::Start);
+            active = true;
+        }
+        Some("stopped") if s.active => {
+            actions.push(Action::Stop);
+            active = false;
+        }
+        // Like Ansible, restarted and reloaded always act.
+        Some("restarted") => {
+            actions.push(Action::Restart);
+            active = true;
+        }
+        Some("reloaded") => {
+            actions.push(if s.active { Action::Reload } else { Action::Start });
+            active = true;
+        }
+        Some("started") | Some("stopped") => {}
+        Some(other) => return Err(format!("value of state must be one of: reloaded, restarted, started, stopped, got: {other}")),
+    }
+    Ok(ServicePlan { actions, systemd: s.systemd, daemon_reload: a.daemon_reload, before: describe(s.active, s.enabled), after: describe(active, enabled) })
+}
+
+fn command_for(name: &str, action: &Action, systemd: bool) -> String {
+    let n = quote(name);
+    if systemd {
+        let verb = match action {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Restart => "restart",
+            Action::Reload => "reload",
+            Action::Enable => "enable",
+            Action::Disable => "disable",
+            Action::Mask => "mask",
+            Action::Unmask => "unmask",
+        };
+        format!("systemctl {verb} {n}")
+    } else {
+        match action {
+            // The daemon must not inherit our pipes: that would keep the channel open forever.
+            Action::Start => format!("service {n} start </dev/null >/dev/null 2>&1"),
+            Action::Stop => format!("service {n} stop </dev/null >/dev/null 2>&1"),
+            Action::Restart => format!("service {n} restart </dev/null >/dev/null 2>&1"),
+            Action::Reload => format!("service {n} reload </dev/null >/dev/null 2>&1"),
+            Action::Enable => format!("update-rc.d {n} defaults >/dev/null && update-rc.d {n} enable"),
+            Action::Disable => format!("update-rc.d {n} disable"),
+            Action::Mask | Action::Unmask => "echo 'masking needs systemd' >&2; exit 1".to_string(),
+        }
+    }
+}
+
+macro_rules! service_module {
+    ($ty:ident, $name:literal) => {
+        pub struct $ty;
+
+        #[async_trait]
+        impl Module for $ty {
+            type Args = ServiceArgs;
+            type State = ServiceState;
+            type Plan = ServicePlan;
+            const NAME: &'static str = $name;
+
+            fn doc() -> ModuleDoc {
+                ModuleDoc {
+                    summary: "Start, stop, restart or reload a service and enable it at boot (systemd, or sysv service).",
+                    args: vec![
+                        ArgDoc { name: "name", ty: "string", required: true, default: None, description: "The service or unit." },
+                        ArgDoc { name: "state", ty: "string", required: false, default: None, description: "started, stopped, restarted or reloaded." },
+                        ArgDoc { name: "enabled", ty: "bool", required: false, default: None, description: "Start at boot." },
+                        ArgDoc { name: "daemon_reload", ty: "bool", required: false, default: Some("false"), description: "systemctl daemon-reload first." },
+                        ArgDoc { name: "masked", ty: "bool", required: false, default: None, description: "Mask or unmask the unit (systemd)." },
+                    ],
+                    example: "- service:\n    name: postfix\n    state: started\n    enabled: yes",
+                }
+            }
+
+            fn validate(a: &ServiceArgs) -> Result<(), String> {
+                if a.state.is_none() && a.enabled.is_none() && a.masked.is_none() && !a.daemon_reload {
+                    return Err("one of the following is required: state, enabled, masked, daemon_reload".into());
+                }
+                Ok(())
+            }
+
+            async fn probe(a: &ServiceArgs, ctx: &Context<'_>) -> Result<ServiceState, ModuleError> {
+                let n = quote(&a.name);
+                let script = format!(
+                    "p=$(cat /proc/1/comm 2>/dev/null); echo pid1=$p; if [ \"$p\" = systemd ]; then {reload}systemctl show {n} -p LoadState -p ActiveState -p UnitFileState; else \
+                     if [ -x /etc/init.d/{raw} ]; then echo sysv_exists=yes; service {n} status >/dev/null 2>&1; echo sysv_status=$?; \
+                     if ls /etc/rc2.d/S??{raw} >/dev/null 2>&1; then echo sysv_enabled=yes; fi; fi; fi",
+                    reload = if a.daemon_reload { "systemctl daemon-reload; " } else { "" },
+                    raw = a.name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '.', ""),
+                );
+                let out = ctx.host.exec(&Command::shell(script)).await?;
+                Ok(parse_state(&out.stdout_str()))
+            }
+
+            fn plan(a: &ServiceArgs, s: &ServiceState) -> Result<ServicePlan, ModuleError> {
+                plan(a, s).map_err(ModuleError::failed)
+            }
+
+            async fn apply(a: &ServiceArgs, p: ServicePlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+                for action in &p.actions {
+                    let out = ctx.host.exec(&Command::shell(command_for(&a.name, action, p.systemd))).await?;
+                    if !out.success() {
+                        let journal = if p.systemd { format!(" (see journalctl -u {})", a.name) } else { String::new() };
+                        let verb = format!("{action:?}").to_lowercase();
+                        return Ok(ModuleResult::failed(format!("Unable to {verb} service {}: {}{journal}", a.name, out.stderr_str().trim())));
+                    }
+                }
+                Ok(ModuleResult::changed(true).with("name", a.name.clone()).with("state", a.state.clone().unwrap_or_default()))
+            }
+
+            fn unchanged_result(a: &ServiceArgs, s: &ServiceState) -> ModuleResult {
+                ModuleResult::ok().with("name", a.name.clone()).with("state", if s.active { "started" } else { "stopped" }).with("enabled", s.enabled.unwrap_or(false))
+            }
+        }
+    };
+}
+
+service_module!(ServiceModule, "service");
+service_module!(SystemdModule, "systemd");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::parse_args;
+    use serde_json::json;
+
+    fn args(v: serde_json::Value) -> ServiceArgs {
+        parse_args("service", &v).unwrap()
+    }
+
+    // Captured: `systemctl show redis-server -p LoadState -p ActiveState -p UnitFileState` on Debian 12.
+    const STOPPED: &str = "pid1=systemd\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n";
+    const RUNNING: &str = "pid1=systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n";
+
+    #[test]
+    fn starts_and_enables_only_when_needed() {
+        let p = plan(&args(json!({"name": "redis-server", "state": "started", "enabled": true})), &parse_state(STOPPED)).unwrap();
+        assert_eq!(p.actions, vec![Action::Enable, Action::Start]);
+        assert!(p.diffs()[0].after.contains("started"));
+        assert!(!plan(&args(json!({"name": "redis-server", "state": "started", "enabled": true})), &parse_state(RUNNING)).unwrap().changes_anything());
+    }
+
+    #[test]
+    fn restart_always_acts_and_missing_units_fail() {
+        assert_eq!(plan(&args(json!({"name": "x", "state": "restarted"})), &parse_state(RUNNING)).unwrap().actions, vec![Action::Restart]);
+        let missing = parse_state("pid1=systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n");
+        assert!(plan(&args(json!({"name": "nope", "state": "started"})), &missing).unwrap_err().contains("Could not find"));
+    }
+
+    #[test]
+    fn sysv_hosts() {
+        let s = parse_state("pid1=sshd\nsysv_exists=yes\nsysv_status=3\n");
+        assert!(!s.systemd && s.exists && !s.active);
+        assert_eq!(command_for("rspamd", &Action::Start, false), "service rspamd start </dev/null >/dev/null 2>&1");
+    }
+}
