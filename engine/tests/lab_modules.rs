@@ -80,3 +80,19 @@ fn service_starts_and_enables_once_and_check_mode_predicts_it() {
     let (_, second) = lab.run("service", &[]);
     assert_eq!(recap(&second)["mx1"]["changed"], 0, "{second}");
 }
+
+#[test]
+fn apt_removes_once_and_check_mode_predicts_it() {
+    let lab = Lab::fresh(&fixture("postconf").join("hosts.ini").display().to_string());
+    let (code, check) = lab.run("apt", &["--check", "--diff"]);
+    assert_eq!(code, 0, "{check}");
+    assert_eq!(lab.ssh("mx1", "dpkg-query -W -f='${db:Status-Abbrev}' less 2>/dev/null; echo"), "ii \n", "check mode changed packages");
+    assert!(check.contains("-installed: less"), "{check}");
+    let (code, first) = lab.run("apt", &[]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(changed_tasks(&check), changed_tasks(&first));
+    assert_eq!(changed_tasks(&first), vec![("a package that must go".to_string(), "mx1".to_string())]);
+    assert_eq!(lab.ssh("mx1", "dpkg-query -W -f='${db:Status-Abbrev}' less 2>/dev/null; echo"), "un \n");
+    let (_, second) = lab.run("apt", &[]);
+    assert_eq!(recap(&second)["mx1"]["changed"], 0, "{second}");
+}

@@ -28,6 +28,7 @@ fn all() -> Vec<Box<dyn ModuleRunner>> {
         Box::new(Runner::<builtin::control::FailModule>::new()),
         Box::new(Runner::<builtin::control::PingModule>::new()),
         Box::new(Runner::<builtin::setup::SetupModule>::new()),
+        Box::new(Runner::<builtin::apt::AptModule>::new()),
         Box::new(Runner::<builtin::service::ServiceModule>::new()),
         Box::new(Runner::<builtin::service::SystemdModule>::new()),
         Box::new(Runner::<crate::postfix::postconf::PostconfModule>::new()),

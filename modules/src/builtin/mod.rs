@@ -1,5 +1,6 @@
 //! Ansible's built-in modules, typed.
 
+pub mod apt;
 pub mod blockinfile;
 pub mod command;
 pub mod control;

@@ -1,0 +1,272 @@
+//! `apt`: Debian packages present, absent or latest. One round trip reads
+//! every named package's state (`dpkg-query`), the candidate versions when
+//! `latest` is asked, and the age of the package lists; the plan names
+//! exactly what apt-get will install, upgrade or remove.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::args::{loose_bool, loose_list, loose_opt_bool, loose_string};
+use crate::host::{quote, Command};
+use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AptArgs {
+    #[serde(default, alias = "pkg", alias = "package", deserialize_with = "loose_list")]
+    pub name: Vec<String>,
+    #[serde(default = "present", deserialize_with = "loose_string")]
+    pub state: String,
+    #[serde(default, alias = "update-cache", deserialize_with = "loose_bool")]
+    pub update_cache: bool,
+    /// Seconds; the lists are refreshed only when older.
+    #[serde(default)]
+    pub cache_valid_time: u64,
+    #[serde(default, alias = "install-recommends", deserialize_with = "loose_opt_bool")]
+    pub install_recommends: Option<bool>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub purge: bool,
+    /// Seconds to wait for the dpkg lock.
+    #[serde(default = "lock_timeout")]
+    pub lock_timeout: u64,
+}
+
+fn present() -> String {
+    "present".into()
+}
+fn lock_timeout() -> u64 {
+    60
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AptState {
+    /// name → installed version (None: not installed).
+    pub installed: Vec<(String, Option<String>)>,
+    /// name → candidate version (for `latest`).
+    pub candidates: Vec<(String, Option<String>)>,
+    /// Age of the package lists in seconds (None: never updated).
+    pub lists_age: Option<u64>,
+}
+
+/// Parse the probe's output: `pkg|<status abbrev>|version` lines from
+/// dpkg-query, `cand|name|version` lines, and `age=SECONDS`.
+pub fn parse_state(out: &str, names: &[String]) -> AptState {
+    let mut st = AptState::default();
+    for n in names {
+        let line = out.lines().find(|l| l.strip_prefix("pkg|").is_some_and(|r| r.split('|').next() == Some(n.as_str())));
+        // Status "ii " = installed; "un", "rc" (config files only) = not installed.
+        let version = line.and_then(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            (f.len() >= 4 && f[2].starts_with("ii")).then(|| f[3].to_string())
+        });
+        st.installed.push((n.clone(), version));
+        let cand = out.lines().find_map(|l| l.strip_prefix(&format!("cand|{n}|"))).map(str::trim).filter(|c| !c.is_empty() && *c != "(none)").map(str::to_string);
+        st.candidates.push((n.clone(), cand));
+    }
+    st.lists_age = out.lines().find_map(|l| l.strip_prefix("age=")).and_then(|a| a.trim().parse().ok());
+    st
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AptPlan {
+    pub update: bool,
+    pub install: Vec<String>,
+    pub upgrade: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+impl Plan for AptPlan {
+    fn changes_anything(&self) -> bool {
+        !self.install.is_empty() || !self.upgrade.is_empty() || !self.remove.is_empty()
+    }
+    fn diffs(&self) -> Vec<Diff> {
+        let mut before = String::new();
+        let mut after = String::new();
+        for p in &self.install {
+            after.push_str(&format!("installed: {p}\n"));
+        }
+        for p in &self.upgrade {
+            before.push_str(&format!("{p}: current version\n"));
+            after.push_str(&format!("{p}: latest version\n"));
+        }
+        for p in &self.remove {
+            before.push_str(&format!("installed: {p}\n"));
+        }
+        if before.is_empty() && after.is_empty() {
+            return Vec::new();
+        }
+        vec![Diff::new("packages", before, after)]
+    }
+}
+
+pub fn plan(a: &AptArgs, s: &AptState) -> Result<AptPlan, String> {
+    let mut p = AptPlan { update: a.update_cache && s.lists_age.is_none_or(|age| a.cache_valid_time == 0 || age > a.cache_valid_time), ..Default::default() };
+    for (name, version) in &s.installed {
+        match a.state.as_str() {
+            "present" | "installed" if version.is_none() => p.install.push(name.clone()),
+            "latest" if version.is_none() => p.install.push(name.clone()),
+            "latest" => {
+                let cand = s.candidates.iter().find(|(n, _)| n == name).and_then(|(_, c)| c.clone());
+                if cand.is_some() && cand != *version {
+                    p.upgrade.push(name.clone());
+                }
+            }
+            "absent" | "removed" if version.is_some() => p.remove.push(name.clone()),
+            "present" | "installed" | "absent" | "removed" => {}
+            other => return Err(format!("value of state must be one of: absent, latest, present, got: {other}")),
+        }
+    }
+    Ok(p)
+}
+
+fn apt_get(a: &AptArgs) -> String {
+    let mut s = format!("DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout={} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold", a.lock_timeout);
+    match a.install_recommends {
+        Some(false) => s.push_str(" --no-install-recommends"),
+        Some(true) => s.push_str(" --install-recommends"),
+        None => {}
+    }
+    s
+}
+
+pub struct AptModule;
+
+#[async_trait]
+impl Module for AptModule {
+    type Args = AptArgs;
+    type State = AptState;
+    type Plan = AptPlan;
+    const NAME: &'static str = "apt";
+
+    fn doc() -> ModuleDoc {
+        ModuleDoc {
+            summary: "Install, upgrade or remove Debian packages; one dpkg-query round trip decides.",
+            args: vec![
+                ArgDoc { name: "name", ty: "list", required: false, default: None, description: "Package names (aliases pkg, package)." },
+                ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present, absent or latest." },
+                ArgDoc { name: "update_cache", ty: "bool", required: false, default: Some("false"), description: "apt-get update first (when older than cache_valid_time)." },
+                ArgDoc { name: "cache_valid_time", ty: "int", required: false, default: Some("0"), description: "Seconds the package lists stay fresh." },
+                ArgDoc { name: "install_recommends", ty: "bool", required: false, default: None, description: "Install recommended packages (default: apt's setting)." },
+                ArgDoc { name: "purge", ty: "bool", required: false, default: Some("false"), description: "Remove configuration files too (state=absent)." },
+                ArgDoc { name: "lock_timeout", ty: "int", required: false, default: Some("60"), description: "Seconds to wait for the dpkg lock." },
+            ],
+            example: "- apt:\n    name: [postfix, postfix-pgsql]\n    state: present\n    update_cache: yes\n    cache_valid_time: 3600",
+        }
+    }
+
+    fn validate(a: &AptArgs) -> Result<(), String> {
+        if a.name.is_empty() && !a.update_cache {
+            return Err("one of the following is required: name, update_cache".into());
+        }
+        for n in &a.name {
+            if !n.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:=_".contains(c)) {
+                return Err(format!("'{n}' is not a package name"));
+            }
+        }
+        match a.state.as_str() {
+            "present" | "installed" | "absent" | "removed" | "latest" => Ok(()),
+            other => Err(format!("value of state must be one of: absent, latest, present, got: {other}")),
+        }
+    }
+
+    async fn probe(a: &AptArgs, ctx: &Context<'_>) -> Result<AptState, ModuleError> {
+        let names: Vec<String> = a.name.iter().map(|n| quote(n)).collect();
+        let mut script = String::from("s=/var/lib/apt/periodic/update-success-stamp; [ -e $s ] || s=/var/cache/apt/pkgcache.bin; [ -e $s ] && [ -n \"$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)\" ] && echo age=$(( $(date +%s) - $(stat -c %Y $s) )); ");
+        if !names.is_empty() {
+            script.push_str(&format!("dpkg-query -W -f='pkg|${{Package}}|${{db:Status-Abbrev}}|${{Version}}\\n' {} 2>/dev/null; ", names.join(" ")));
+            if a.state == "latest" {
+                script.push_str(&format!("for p in {}; do echo \"cand|$p|$(apt-cache policy \"$p\" 2>/dev/null | sed -n 's/^ *Candidate: //p')\"; done; ", names.join(" ")));
+            }
+        }
+        script.push_str("true");
+        let out = ctx.host.exec(&Command::shell(script)).await?;
+        Ok(parse_state(&out.stdout_str(), &a.name))
+    }
+
+    fn plan(a: &AptArgs, s: &AptState) -> Result<AptPlan, ModuleError> {
+        plan(a, s).map_err(ModuleError::failed)
+    }
+
+    /// A cache update alone is done even in an otherwise unchanged run, and
+    /// is not reported as a change (like Ansible with cache_valid_time).
+    fn always_apply() -> bool {
+        true
+    }
+
+    async fn apply(a: &AptArgs, p: AptPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        let run = |cmd: String| async move { ctx.host.exec(&Command::shell(cmd)).await };
+        if p.update || (!p.install.is_empty() || !p.upgrade.is_empty()) && a.update_cache {
+            let out = run(format!("apt-get -q -o DPkg::Lock::Timeout={} update", a.lock_timeout)).await?;
+            if !out.success() {
+                return Ok(ModuleResult::failed(format!("Failed to update apt cache: {}", out.stderr_str().trim())));
+            }
+        }
+        let mut stdout = String::new();
+        let targets: Vec<String> = p.install.iter().chain(&p.upgrade).map(|n| quote(n)).collect();
+        if !targets.is_empty() {
+            let out = run(format!("{} install {}", apt_get(a), targets.join(" "))).await?;
+            stdout.push_str(&out.stdout_str());
+            if !out.success() {
+                return Ok(ModuleResult::failed(format!("'apt-get install {}' failed: {}", targets.join(" "), out.stderr_str().trim())).with("stdout", stdout));
+            }
+        }
+        if !p.remove.is_empty() {
+            let removes: Vec<String> = p.remove.iter().map(|n| quote(n)).collect();
+            let out = run(format!("{} {} {}", apt_get(a), if a.purge { "purge" } else { "remove" }, removes.join(" "))).await?;
+            stdout.push_str(&out.stdout_str());
+            if !out.success() {
+                return Ok(ModuleResult::failed(format!("'apt-get remove {}' failed: {}", removes.join(" "), out.stderr_str().trim())).with("stdout", stdout));
+            }
+        }
+        let changed = p.changes_anything();
+        let mut r = ModuleResult::changed(changed).with("cache_updated", p.update);
+        if changed {
+            r.data.insert("packages".into(), json!({"installed": p.install, "upgraded": p.upgrade, "removed": p.remove}));
+            r.data.insert("stdout".into(), Value::String(stdout));
+        }
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::parse_args;
+
+    fn args(v: Value) -> AptArgs {
+        parse_args("apt", &v).unwrap()
+    }
+
+    // Captured from `dpkg-query -W -f='pkg|${Package}|${db:Status-Abbrev}|${Version}\n' postfix hello rspamd` on a lab host.
+    const PROBE: &str = "age=120\npkg|postfix|ii |3.7.11-0+deb12u1\npkg|hello|un |\npkg|rspamd|rc |3.4-1\ncand|postfix|3.7.11-0+deb12u1\n";
+
+    #[test]
+    fn installs_only_what_is_missing() {
+        let a = args(json!({"name": ["postfix", "hello", "rspamd"]}));
+        let p = plan(&a, &parse_state(PROBE, &a.name)).unwrap();
+        assert_eq!(p.install, vec!["hello", "rspamd"]);
+        assert!(p.remove.is_empty() && !p.update);
+        let a = args(json!({"name": "postfix"}));
+        assert!(!plan(&a, &parse_state(PROBE, &a.name)).unwrap().changes_anything());
+    }
+
+    #[test]
+    fn absent_latest_and_cache_age() {
+        let a = args(json!({"name": "postfix,hello", "state": "absent"}));
+        assert_eq!(plan(&a, &parse_state(PROBE, &a.name)).unwrap().remove, vec!["postfix"]);
+        let a = args(json!({"name": "postfix", "state": "latest"}));
+        assert!(!plan(&a, &parse_state(PROBE, &a.name)).unwrap().changes_anything());
+        let newer = PROBE.replace("cand|postfix|3.7.11-0+deb12u1", "cand|postfix|3.7.12-0+deb12u1");
+        assert_eq!(plan(&a, &parse_state(&newer, &a.name)).unwrap().upgrade, vec!["postfix"]);
+        let a = args(json!({"name": "hello", "update_cache": true, "cache_valid_time": 3600}));
+        assert!(!plan(&a, &parse_state(PROBE, &a.name)).unwrap().update);
+        assert!(plan(&a, &parse_state("pkg|hello|un |\n", &a.name)).unwrap().update);
+    }
+
+    #[test]
+    fn rejects_odd_names_and_states() {
+        assert!(AptModule::validate(&args(json!({"name": "foo; rm -rf /"}))).is_err());
+        assert!(AptModule::validate(&args(json!({"name": "foo", "state": "installedd"}))).is_err());
+    }
+}
