@@ -52,14 +52,6 @@ fn check_exprs(templar: &Templar, exprs: &[Expr], out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn has_template(v: &Value) -> bool {
-    match v {
-        Value::String(s) => Templar::is_template(s),
-        Value::Array(a) => a.iter().any(has_template),
-        Value::Object(m) => m.values().any(has_template),
-        _ => false,
-    }
-}
 
 /// Where an argument's key is written, for pointing at a bad field.
 fn arg_pos(node: &Option<Node>, field: &str, fallback: &Pos) -> Pos {
@@ -99,7 +91,7 @@ fn check_task(templar: &Templar, t: &Task, out: &mut Vec<Diagnostic>) {
                 return;
             }
             let Some(runner) = Registry::global().get(short_name(module)) else { return };
-            let templated = has_template(args);
+            let templated = Templar::value_has_template(args);
             match runner.check_args(args) {
                 Ok(()) => {}
                 // With templates in the values only the field names can be

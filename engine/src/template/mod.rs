@@ -77,6 +77,16 @@ impl Templar {
         s.contains("{{") || s.contains("{%") || s.contains("{#")
     }
 
+    /// Does any string inside the value contain Jinja syntax?
+    pub fn value_has_template(v: &Value) -> bool {
+        match v {
+            Value::String(s) => Self::is_template(s),
+            Value::Array(a) => a.iter().any(Self::value_has_template),
+            Value::Object(m) => m.values().any(Self::value_has_template),
+            _ => false,
+        }
+    }
+
     /// Render every string inside `v` (recursively), with native types for
     /// single-expression strings, dropping mapping entries that are `omit`.
     pub fn render_value(&self, v: &Value, scope: &Scope) -> Result<Value, TemplateError> {

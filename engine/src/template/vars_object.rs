@@ -37,18 +37,10 @@ impl VarsObject {
     }
 }
 
-fn has_template(v: &Value) -> bool {
-    match v {
-        Value::String(s) => Templar::is_template(s),
-        Value::Array(a) => a.iter().any(has_template),
-        Value::Object(m) => m.values().any(has_template),
-        _ => false,
-    }
-}
 
 /// A variable's value, rendered if it holds templates (recursively).
 fn resolve(name: &str, raw: &Value, scope: &Scope) -> JValue {
-    if !has_template(raw) {
+    if !Templar::value_has_template(raw) {
         return from_json(raw);
     }
     let cycle = RESOLVING.with(|r| r.borrow().iter().any(|n| n == name));

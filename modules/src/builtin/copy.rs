@@ -213,9 +213,7 @@ pub async fn apply_dest(common: &DestArgs, plan: DestPlan, ctx: &Context<'_>) ->
         None => host.read_file(&plan.path).await?.unwrap_or_default(),
     };
     result = result.with("dest", plan.path.clone()).with("checksum", sha1_hex(&content)).with("state", "file");
-    for (k, v) in file_attrs::stat_keys(&st) {
-        result.data.insert(k.to_string(), v);
-    }
+    file_attrs::add_stat_keys(&mut result, &st);
     Ok(result)
 }
 
@@ -223,9 +221,7 @@ pub async fn apply_dest(common: &DestArgs, plan: DestPlan, ctx: &Context<'_>) ->
 pub fn unchanged(state: &DestState) -> ModuleResult {
     let mut r = ModuleResult::ok().with("dest", state.path.clone()).with("checksum", sha1_hex(state.content.as_deref().unwrap_or_default())).with("state", "file");
     if let Some(st) = &state.stat {
-        for (k, v) in file_attrs::stat_keys(st) {
-            r.data.insert(k.to_string(), v);
-        }
+        file_attrs::add_stat_keys(&mut r, st);
     }
     r
 }

@@ -307,9 +307,7 @@ impl Module for FileModule {
         let mut r = ModuleResult::changed(true).with("path", plan.path.clone()).with("state", plan.after_state.clone());
         if plan.action != Action::Remove {
             if let Some(st) = ctx.host.stat(&plan.path, false).await? {
-                for (k, v) in file_attrs::stat_keys(&st) {
-                    r.data.insert(k.to_string(), v);
-                }
+                file_attrs::add_stat_keys(&mut r, &st);
             }
         }
         Ok(r)
@@ -318,9 +316,7 @@ impl Module for FileModule {
     fn unchanged_result(args: &FileArgs, state: &FileState) -> ModuleResult {
         let mut r = ModuleResult::ok().with("path", args.path.clone()).with("state", state_name(&state.stat));
         if let Some(st) = &state.stat {
-            for (k, v) in file_attrs::stat_keys(st) {
-                r.data.insert(k.to_string(), v);
-            }
+            file_attrs::add_stat_keys(&mut r, st);
         }
         r
     }

@@ -178,8 +178,14 @@ pub async fn apply_attrs(host: &dyn Host, path: &str, c: &AttrChanges, recurse: 
     }
 }
 
-/// Ansible's result keys for a path (`mode` as "0644", owner, ...).
-pub fn stat_keys(st: &FileStat) -> Vec<(&'static str, Value)> {
+/// Add Ansible's result keys for a path (`mode` as "0644", owner, ...).
+pub fn add_stat_keys(r: &mut crate::module::ModuleResult, st: &FileStat) {
+    for (k, v) in stat_keys(st) {
+        r.data.insert(k.to_string(), v);
+    }
+}
+
+fn stat_keys(st: &FileStat) -> Vec<(&'static str, Value)> {
     vec![
         ("mode", Value::from(format!("{:04o}", st.mode))),
         ("owner", Value::from(st.owner.clone())),
