@@ -13,5 +13,6 @@ pub mod module;
 pub mod postfix;
 pub mod registry;
 pub mod secret;
+pub mod sql;
 
 pub mod builtin;

@@ -32,6 +32,18 @@ fn all() -> Vec<Box<dyn ModuleRunner>> {
         Box::new(Runner::<builtin::service::ServiceModule>::new()),
         Box::new(Runner::<builtin::service::SystemdModule>::new()),
         Box::new(Runner::<crate::postfix::postconf::PostconfModule>::new()),
+        Box::new(Runner::<crate::sql::postgresql_db::PostgresqlDbModule>::new()),
+        Box::new(Runner::<crate::sql::postgresql_user::PostgresqlUserModule>::new()),
+        Box::new(Runner::<crate::sql::postgresql_privs::PostgresqlPrivsModule>::new()),
+        Box::new(Runner::<crate::sql::postgresql_set::PostgresqlSetModule>::new()),
+        Box::new(Runner::<crate::sql::query::PostgresqlQueryModule>::new()),
+        Box::new(Runner::<crate::sql::query::PostgresqlScriptModule>::new()),
+        Box::new(Runner::<crate::sql::mysql_db::MysqlDbModule>::new()),
+        Box::new(Runner::<crate::sql::mysql_user::MysqlUserModule>::new()),
+        Box::new(Runner::<crate::sql::mysql_grant::MysqlGrantModule>::new()),
+        Box::new(Runner::<crate::sql::query::MysqlQueryModule>::new()),
+        Box::new(Runner::<crate::sql::mysql_variables::MysqlVariablesModule>::new()),
+        Box::new(Runner::<crate::sql::sql_rows::SqlRowsModule>::new()),
     ]
 }
 
