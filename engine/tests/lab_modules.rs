@@ -96,3 +96,146 @@ fn apt_removes_once_and_check_mode_predicts_it() {
     let (_, second) = lab.run("apt", &[]);
     assert_eq!(recap(&second)["mx1"]["changed"], 0, "{second}");
 }
+
+/// `role|object|privilege|column` lines of every privilege the mail roles
+/// hold in PostgreSQL's database `mail`, from the catalogs.
+const PG_GRANTS: &str = "psql -XAtq -d mail -c \"SELECT r.rolname||'|'||c.relname||'|'||e.privilege_type||'|' FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) e JOIN pg_roles r ON r.oid = e.grantee WHERE c.relnamespace = 'public'::regnamespace AND r.rolname LIKE 'mail_%' UNION ALL SELECT r.rolname||'|'||c.relname||'|'||e.privilege_type||'|'||a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attacl IS NOT NULL CROSS JOIN LATERAL aclexplode(a.attacl) e JOIN pg_roles r ON r.oid = e.grantee WHERE c.relnamespace = 'public'::regnamespace AND r.rolname LIKE 'mail_%' UNION ALL SELECT r.rolname||'|public|'||e.privilege_type||'|' FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) e JOIN pg_roles r ON r.oid = e.grantee WHERE n.nspname = 'public' AND r.rolname LIKE 'mail_%' ORDER BY 1\"";
+
+/// The same for MariaDB, from information_schema.
+const MY_GRANTS: &str = "mariadb -N -B -e \"SELECT CONCAT(SUBSTRING_INDEX(SUBSTRING(GRANTEE, 2), '''', 1), '|', TABLE_NAME, '|', PRIVILEGE_TYPE, '|') AS l FROM information_schema.TABLE_PRIVILEGES WHERE TABLE_SCHEMA = 'mail' UNION ALL SELECT CONCAT(SUBSTRING_INDEX(SUBSTRING(GRANTEE, 2), '''', 1), '|', TABLE_NAME, '|', PRIVILEGE_TYPE, '|', COLUMN_NAME) FROM information_schema.COLUMN_PRIVILEGES WHERE TABLE_SCHEMA = 'mail' ORDER BY l\"";
+
+/// The tutorial's grants, column by column (schema USAGE only in PostgreSQL).
+fn tutorial_grants(pg: bool) -> String {
+    let mut lines = vec![
+        "mail_access|forwardings|SELECT|destination",
+        "mail_access|forwardings|SELECT|source",
+        "mail_access|users|SELECT|email",
+        "mail_access|users|SELECT|password",
+        "mail_roundcube|userpref|DELETE|",
+        "mail_roundcube|userpref|INSERT|",
+        "mail_roundcube|userpref|SELECT|",
+        "mail_roundcube|userpref|UPDATE|",
+        "mail_roundcube|users|SELECT|email",
+        "mail_roundcube|users|UPDATE|password",
+        "mail_transfer|domains|SELECT|domain",
+        "mail_transfer|forwardings|SELECT|destination",
+        "mail_transfer|forwardings|SELECT|source",
+        "mail_transfer|relay_auth|SELECT|password",
+        "mail_transfer|relay_auth|SELECT|source",
+        "mail_transfer|relay_auth|SELECT|username",
+        "mail_transfer|sender_relays|SELECT|relay",
+        "mail_transfer|sender_relays|SELECT|source",
+        "mail_transfer|transports|SELECT|domain",
+        "mail_transfer|transports|SELECT|transport",
+        "mail_transfer|users|SELECT|email",
+    ];
+    if pg {
+        lines.extend(["mail_access|public|USAGE|", "mail_roundcube|public|USAGE|", "mail_transfer|public|USAGE|"]);
+    }
+    lines.sort();
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+fn sorted_lines(s: &str) -> String {
+    let mut l: Vec<&str> = s.lines().filter(|l| !l.is_empty()).collect();
+    l.sort();
+    l.iter().map(|l| format!("{l}\n")).collect()
+}
+
+const TEST_PASSWORDS: &[&str] = &["Tr4nsfer-PW-xyzzy", "Acc3ss-PW-plugh", "R0undcube-PW-frob", "Us3r-PW-quux", "Cyrus-PW-grault"];
+
+#[test]
+fn sql_modules_apply_the_tutorials_grants_exactly_and_revoke_hand_made_ones() {
+    let lab = Lab::fresh(&fixture("sql").join("hosts.ini").display().to_string());
+    // The servers are installed but not running in a fresh lab host.
+    lab.ssh("db1", "systemctl start postgresql mariadb");
+    let pg = |sql: &str| lab.ssh("db1", &format!("cd / && runuser -u postgres -- psql -XAtq -d mail -c \"{sql}\" 2>&1"));
+    let my = |sql: &str| lab.ssh("db1", &format!("mariadb -N -B mail -e \"{sql}\" 2>&1"));
+    let mut all_output = String::new();
+
+    let (code, check) = lab.run("sql", &["--check", "--diff"]);
+    all_output += &check;
+    assert_eq!(code, 0, "{check}");
+    assert_eq!(lab.ssh("db1", "runuser -u postgres -- psql -XAtq -c \"SELECT count(*) FROM pg_database WHERE datname = 'mail'\""), "0\n", "check mode created the database");
+    assert_eq!(lab.ssh("db1", "mariadb -N -e \"SHOW DATABASES LIKE 'mail'\""), "", "check mode created the database");
+    assert!(check.contains("+mail_transfer: SELECT (domain) ON domains") || check.contains("assuming an earlier task of this run creates it"), "{check}");
+    assert!(check.contains("+role: mail_access"), "{check}");
+
+    let (code, first) = lab.run("sql", &["--diff"]);
+    all_output += &first;
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(changed_tasks(&check), changed_tasks(&first), "check mode did not predict the run\n{check}\n{first}");
+    assert!(first.contains("RUNNING HANDLER [restart postgresql]"), "{first}");
+    assert!(first.contains("+mail_transfer: SELECT (domain) ON domains"), "{first}");
+    assert_eq!(sorted_lines(&lab.ssh("db1", &format!("runuser -u postgres -- {PG_GRANTS}"))), tutorial_grants(true));
+    assert_eq!(sorted_lines(&lab.ssh("db1", MY_GRANTS)), tutorial_grants(false));
+
+    // The roles' passwords work, and the grants bite.
+    let as_pg = |user: &str, pw: &str, sql: &str| lab.ssh("db1", &format!("PGPASSWORD='{pw}' psql -XAtq -h 127.0.0.1 -U {user} -d mail -c \"{sql}\" 2>&1"));
+    let as_my = |user: &str, pw: &str, sql: &str| lab.ssh("db1", &format!("mariadb -N -B -u {user} -p'{pw}' mail -e \"{sql}\" 2>&1"));
+    assert_eq!(as_pg("mail_access", "Acc3ss-PW-plugh", "SELECT email FROM users ORDER BY 1"), "cyrus\nuser@example.org\n");
+    assert!(as_pg("mail_transfer", "Tr4nsfer-PW-xyzzy", "SELECT password FROM users").contains("permission denied"));
+    assert!(as_pg("mail_access", "wrong", "SELECT 1").contains("password authentication failed"));
+    assert_eq!(as_my("mail_access", "Acc3ss-PW-plugh", "SELECT email FROM users ORDER BY 1"), "cyrus\nuser@example.org\n");
+    assert!(as_my("mail_transfer", "Tr4nsfer-PW-xyzzy", "SELECT password FROM users").contains("denied"));
+    // Rows: passwords stored as SHA-512 crypt hashes of the given values.
+    for hash in [pg("SELECT password FROM users WHERE email = 'user@example.org'"), my("SELECT password FROM users WHERE email = 'user@example.org'")] {
+        assert!(hash.starts_with("$6$"), "{hash}");
+        let check = lab.ssh("db1", &format!("python3 -W ignore -c 'import crypt,sys; print(crypt.crypt(\"Us3r-PW-quux\", sys.argv[1]) == sys.argv[1])' '{}'", hash.trim()));
+        assert_eq!(check, "True\n");
+    }
+    assert_eq!(pg("SELECT transport FROM transports"), "wks:\n");
+    assert_eq!(my("SELECT COUNT(*) FROM forwardings"), "3\n");
+    assert_eq!(pg("SHOW max_connections"), "120\n", "the handler restarted PostgreSQL");
+
+    let (_, second) = lab.run("sql", &[]);
+    all_output += &second;
+    assert_eq!(recap(&second)["db1"]["changed"], 0, "{second}");
+    let (_, check_again) = lab.run("sql", &["--check", "--diff"]);
+    assert!(changed_tasks(&check_again).is_empty(), "{check_again}");
+
+    // Grants added by hand are revoked: the task lists are exhaustive.
+    pg("GRANT SELECT (password) ON users TO mail_transfer; GRANT INSERT ON userpref TO mail_transfer; GRANT SELECT ON domains TO mail_access");
+    my("GRANT SELECT (password) ON users TO mail_transfer@localhost; GRANT INSERT ON userpref TO mail_transfer@localhost");
+    // A changed password and a changed quota are put right.
+    pg("ALTER ROLE mail_access PASSWORD 'changed-by-hand'; UPDATE users SET quota_kb = 5 WHERE email = 'user@example.org'");
+    let (code, third) = lab.run("sql", &["-v", "--diff"]);
+    all_output += &third;
+    assert_eq!(code, 0, "{third}");
+    let changed: Vec<String> = changed_tasks(&third).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(changed, vec!["my grants", "pg grants mail_access", "pg grants mail_transfer", "pg roles", "pg rows"], "{third}");
+    assert!(third.contains("-mail_transfer: SELECT (password) ON users") || third.contains("-mail_transfer: SELECT (email, password) ON users"), "{third}");
+    assert_eq!(sorted_lines(&lab.ssh("db1", &format!("runuser -u postgres -- {PG_GRANTS}"))), tutorial_grants(true));
+    assert_eq!(sorted_lines(&lab.ssh("db1", MY_GRANTS)), tutorial_grants(false));
+    assert!(as_pg("mail_access", "Acc3ss-PW-plugh", "SELECT quota_kb FROM users").contains("permission denied"), "mail_access may not read quota_kb");
+    assert_eq!(pg("SELECT quota_kb FROM users WHERE email = 'user@example.org'"), "1024\n");
+
+    for pw in TEST_PASSWORDS {
+        assert!(!all_output.contains(pw), "password {pw} leaked into the output:\n{all_output}");
+    }
+
+    // Bad input: a clear error naming the task, nothing applied.
+    let bad = |tag: &str| {
+        let o = mailplay().args(["run", &format!("bad_{tag}.yml"), "-i", &lab.inventory]).current_dir(fixture("sql")).output().unwrap();
+        (o.status.code().unwrap_or(-1), text(&o))
+    };
+    let (code, out) = bad("misspelled");
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("exaustive") && out.contains("did you mean 'exhaustive'"), "{out}");
+    // Caught before any host is contacted, with the task's position.
+    let (code, out) = bad("privilege");
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("bad_privilege.yml:6:7") && out.contains("'UPSERT' is not a privilege"), "{out}");
+    let (code, out) = bad("column");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("TASK [no such column]") && out.contains("column mail does not exist in table public.users"), "{out}");
+    let (code, out) = bad("table");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("TASK [no such table]") && out.contains("table mail.userz does not exist"), "{out}");
+    assert_eq!(sorted_lines(&lab.ssh("db1", &format!("runuser -u postgres -- {PG_GRANTS}"))), tutorial_grants(true), "a failed task applied part of its grants");
+    assert_eq!(sorted_lines(&lab.ssh("db1", MY_GRANTS)), tutorial_grants(false), "a failed task applied part of its grants");
+    lab.ssh("db1", "systemctl stop postgresql");
+    let (code, out) = bad("down");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("TASK [database down]") && out.contains("Is the server running"), "{out}");
+}

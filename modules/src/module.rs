@@ -178,6 +178,12 @@ pub trait Module: Send + Sync + 'static {
         false
     }
 
+    /// Secret values among the arguments (passwords), which the engine
+    /// masks wherever it shows results, including loop items.
+    fn secret_values(_args: &Self::Args) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Whether the module supports check mode at all. Ansible skips tasks of
     /// modules that do not (e.g. `command` without `creates`).
     fn supports_check_mode(_args: &Self::Args) -> bool {
@@ -210,6 +216,8 @@ pub trait ModuleRunner: Send + Sync {
     /// Parse and validate args without touching a host (`--syntax-check`
     /// uses this when the args contain no templates).
     fn check_args(&self, args: &Value) -> Result<(), ArgsError>;
+    /// The secret values in these args (empty if they do not parse).
+    fn secret_values(&self, args: &Value) -> Vec<String>;
     async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError>;
 }
 
@@ -255,6 +263,10 @@ impl<M: Module> ModuleRunner for Runner<M> {
 
     fn check_args(&self, args: &Value) -> Result<(), ArgsError> {
         self.parse(args).map(|_| ())
+    }
+
+    fn secret_values(&self, args: &Value) -> Vec<String> {
+        self.parse(args).map(|a| M::secret_values(&a)).unwrap_or_default()
     }
 
     async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {

@@ -62,6 +62,9 @@ pub struct TaskEnv<'a> {
     pub eff: &'a Effective,
     pub search_roots: Arc<Vec<PathBuf>>,
     pub verbosity: u8,
+    /// Values of this task's secret arguments (passwords given to modules,
+    /// possibly through a loop item): masked wherever results are shown.
+    pub secrets: std::sync::Mutex<Vec<String>>,
 }
 
 pub fn where_(pos: &Pos) -> String {
@@ -206,6 +209,7 @@ impl TaskEnv<'_> {
             Ok(e) => e,
             Err(e) => return Outcome::failed(e),
         };
+        self.remember_secrets(runner.secret_values(&args));
         let handle = conn.host(&host.name, become_, environment);
         let controller = TaskController { templar: self.run.templar.clone(), scope: scope.clone(), search_roots: self.search_roots.to_vec() };
         let ctx = Context { host: handle.as_ref(), controller: &controller, check_mode, diff, verbosity: self.verbosity };
@@ -347,8 +351,20 @@ impl TaskEnv<'_> {
         Ok(env.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect())
     }
 
+    fn remember_secrets(&self, values: Vec<String>) {
+        let mut s = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        for v in values {
+            // Very short values would mask ordinary words; they are not worth hiding.
+            if v.len() >= 4 && !s.contains(&v) {
+                s.push(v);
+            }
+        }
+    }
+
     /// Print one result line (a loop item, or the task's own result).
     pub fn report(&self, host: &HostState, delegated_to: Option<&str>, o: &Outcome, item_label: Option<String>, ignored: bool, is_loop_summary: bool) {
+        let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let item_label = item_label.map(|l| mask_secrets(&Value::String(l), &secrets).as_str().unwrap_or_default().to_string());
         let no_log = self.eff.no_log.as_ref().and_then(parse_bool).unwrap_or(false);
         let status = match o.status {
             Status::Ok => HostStatus::Ok,
@@ -363,12 +379,25 @@ impl TaskEnv<'_> {
             status,
             ignored: ignored && o.status == Status::Failed,
             item_label,
-            result: Value::Object(o.result.clone()),
+            result: mask_secrets(&Value::Object(o.result.clone()), &secrets),
             diffs: o.diffs.clone(),
             no_log,
             is_loop_summary,
         };
         self.run.reporter.host_result(&r, self.verbosity);
+    }
+}
+
+/// `v` with every occurrence of a secret replaced by Ansible's mask.
+pub fn mask_secrets(v: &Value, secrets: &[String]) -> Value {
+    if secrets.is_empty() {
+        return v.clone();
+    }
+    match v {
+        Value::String(s) => Value::String(secrets.iter().fold(s.clone(), |acc, secret| acc.replace(secret.as_str(), "********"))),
+        Value::Array(a) => Value::Array(a.iter().map(|x| mask_secrets(x, secrets)).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), mask_secrets(x, secrets))).collect()),
+        other => other.clone(),
     }
 }
 

@@ -191,7 +191,7 @@ impl PlayRunner<'_> {
         let runners: Vec<usize> = if run_once { vec![targets[0]] } else { targets.clone() };
         let task_magic = self.task_magic(&eff);
         let hostvars = self.hostvars_snapshot();
-        let env = TaskEnv { run: self.ctx, task, eff: &eff, search_roots: self.search_roots(&eff), verbosity: self.ctx.opts.verbosity };
+        let env = TaskEnv { run: self.ctx, task, eff: &eff, search_roots: self.search_roots(&eff), verbosity: self.ctx.opts.verbosity, secrets: Default::default() };
         let forks = tokio::sync::Semaphore::new(self.ctx.opts.forks.max(1));
 
         let jobs = runners.iter().map(|&i| {
@@ -470,7 +470,7 @@ impl PlayRunner<'_> {
                 Err(e) => errors.push((i, format!("{e}{}", where_(&task.pos)))),
             }
         }
-        let env = TaskEnv { run: self.ctx, task, eff: &eff, search_roots: self.search_roots(&eff), verbosity: self.ctx.opts.verbosity };
+        let env = TaskEnv { run: self.ctx, task, eff: &eff, search_roots: self.search_roots(&eff), verbosity: self.ctx.opts.verbosity, secrets: Default::default() };
         for i in skipped {
             let o = Outcome::skipped("Conditional result was False");
             env.report(&self.hosts[i], None, &o, None, false, false);

@@ -135,7 +135,7 @@ pub fn plan(current: &Grants, wanted: &Grants, mode: Mode, revoke_cascades_to_co
     let grant: Grants = match mode {
         Mode::Absent => Grants::new(),
         Mode::Exhaustive => wanted.difference(&remaining).cloned().collect(),
-        Mode::Present => wanted.iter().filter(|g| !remaining.contains(g) && !(g.column.is_some() && remaining.contains(&table_wide(g)))).cloned().collect(),
+        Mode::Present => wanted.iter().filter(|g| !(remaining.contains(g) || g.column.is_some() && remaining.contains(&table_wide(g)))).cloned().collect(),
     };
     let after: Grants = remaining.union(&grant).cloned().collect();
     GrantPlan { revoke: revoke.into_iter().collect(), grant: grant.into_iter().collect(), before: current.clone(), after }

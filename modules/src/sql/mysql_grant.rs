@@ -131,7 +131,11 @@ fn object_sql(db: &str, object: &str) -> String {
 
 pub fn plan(a: &MyGrantArgs, s: &MyGrantState) -> Result<MyGrantPlan, String> {
     match plan_grants(a, s) {
-        Err(e) if s.check_mode => Ok(MyGrantPlan { missing: Some(e), grants: GrantPlan::default(), statements: vec![] }),
+        Err(e) if s.check_mode => {
+            // Show what will be granted once the missing objects exist.
+            let after = if a.state == "absent" { Grants::new() } else { a.wanted().unwrap_or_default().into_iter().collect() };
+            Ok(MyGrantPlan { missing: Some(e), grants: GrantPlan { after, ..Default::default() }, statements: vec![] })
+        }
         other => other,
     }
 }

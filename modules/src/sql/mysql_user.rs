@@ -129,6 +129,10 @@ impl Module for MysqlUserModule {
         Ok(())
     }
 
+    fn secret_values(a: &MyUserArgs) -> Vec<String> {
+        a.password.iter().map(|p| p.expose().to_string()).collect()
+    }
+
     async fn probe(a: &MyUserArgs, ctx: &Context<'_>) -> Result<Option<MyAccount>, ModuleError> {
         let sql = format!(
             "SELECT JSON_OBJECT('plugin', plugin, 'hash', authentication_string) FROM mysql.user WHERE User = {} AND Host = {};\n",

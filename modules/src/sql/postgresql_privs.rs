@@ -211,11 +211,20 @@ fn statements(a: &PgPrivsArgs, p: &GrantPlan) -> Vec<String> {
 }
 
 pub fn plan(a: &PgPrivsArgs, s: &PgPrivsState) -> Result<PgPrivsPlan, String> {
+    let predicted = |m: String| {
+        // Show what will be granted once the missing objects exist.
+        let wanted: Grants = match a.wanted_specs() {
+            Ok(specs) => specs.iter().filter(|(o, _)| o != "ALL_IN_SCHEMA").flat_map(|(o, sp)| a.roles.iter().flat_map(move |r| expand(r, o, sp))).collect(),
+            Err(_) => Grants::new(),
+        };
+        let after = if a.state == "absent" { Grants::new() } else { wanted };
+        PgPrivsPlan { missing: Some(m), grants: GrantPlan { after, ..Default::default() }, statements: vec![], db: a.db.clone() }
+    };
     if let Some(m) = &s.missing {
-        return Ok(PgPrivsPlan { missing: Some(m.clone()), grants: GrantPlan::default(), statements: vec![], db: a.db.clone() });
+        return Ok(predicted(m.clone()));
     }
     match plan_grants(a, s) {
-        Err(e) if s.check_mode => Ok(PgPrivsPlan { missing: Some(e), grants: GrantPlan::default(), statements: vec![], db: a.db.clone() }),
+        Err(e) if s.check_mode => Ok(predicted(e)),
         other => other,
     }
 }

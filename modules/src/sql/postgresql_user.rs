@@ -217,6 +217,10 @@ impl Module for PostgresqlUserModule {
         parse_flags(a.role_attr_flags.as_deref().unwrap_or("")).map(|_| ())
     }
 
+    fn secret_values(a: &PgUserArgs) -> Vec<String> {
+        a.password.iter().map(|p| p.expose().to_string()).collect()
+    }
+
     async fn probe(a: &PgUserArgs, ctx: &Context<'_>) -> Result<Option<PgRole>, ModuleError> {
         let attrs: Vec<String> = ATTRIBUTES.iter().map(|(_, c)| format!("'{c}', {c}")).collect();
         let sql = format!(

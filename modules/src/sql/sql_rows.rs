@@ -288,6 +288,10 @@ impl Module for SqlRowsModule {
         Ok(())
     }
 
+    fn secret_values(a: &SqlRowsArgs) -> Vec<String> {
+        a.rows.iter().flat_map(|r| r.iter().filter(|(c, _)| a.hidden(c)).filter_map(|(_, v)| v.as_str().map(str::to_string))).collect()
+    }
+
     async fn probe(a: &SqlRowsArgs, ctx: &Context<'_>) -> Result<Result<Vec<Vec<Cell>>, String>, ModuleError> {
         let v = match query_json(ctx.host, a.engine, &a.login, Some(&a.db), &probe_sql(a)).await {
             Err(ModuleError::Failed(m)) if ctx.check_mode && is_missing_object(&m) => return Ok(Err(m)),
@@ -304,7 +308,12 @@ impl Module for SqlRowsModule {
     fn plan(a: &SqlRowsArgs, s: &Result<Vec<Vec<Cell>>, String>) -> Result<RowsPlan, ModuleError> {
         match s {
             Ok(rows) => plan(a, rows, &sha512_crypt).map_err(ModuleError::failed),
-            Err(missing) => Ok(RowsPlan { missing: Some(missing.clone()), table: a.table.clone(), statements: vec![], before: String::new(), after: String::new(), inserted: 0, updated: 0, deleted: 0 }),
+            Err(missing) => {
+                // Show the rows that will be inserted once the table exists.
+                let cols = a.columns();
+                let after = if a.state == "absent" { String::new() } else { a.rows.iter().map(|r| describe(a, &cols, &cols.iter().map(|c| r.get(c).and_then(|v| cell(a.engine, v))).collect::<Vec<_>>())).collect() };
+                Ok(RowsPlan { missing: Some(missing.clone()), table: a.table.clone(), statements: vec![], before: String::new(), after, inserted: 0, updated: 0, deleted: 0 })
+            }
         }
     }
 
