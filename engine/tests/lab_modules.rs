@@ -58,10 +58,16 @@ fn postconf_sets_main_cf_once_and_check_mode_predicts_it() {
     assert!(first.contains("RUNNING HANDLER [check postfix]"), "{first}");
     assert_eq!(lab.ssh("mx1", "postconf -h myhostname message_size_limit mydestination"), "mx1.lab.invalid\n102428800\nlocalhost\n");
     assert_eq!(lab.ssh("mx1", "postconf -h smtpd_tls_exclude_ciphers"), "aNULL, eNULL, EXPORT, DES, RC4, MD5, PSK, aECDH, EDH-DSS-DES-CBC3-SHA, EDH-RSA-DES-CBC3-SHA, KRB5-DES, CBC3-SHA\n");
-    let before = lab.ssh("mx1", "stat -c %i:%Y /etc/postfix/main.cf");
+    assert_eq!(
+        lab.ssh("mx1", "postconf -M submission/inet wks/unix uucp/unix 2>/dev/null"),
+        "submission inet  n       -       y       -       -       smtpd -o syslog_name=postfix/submission -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o {smtpd_client_restrictions=permit_sasl_authenticated, reject}\n\
+         wks        unix  -       n       n       -       -       pipe flags=DRhu user=webkey argv=/usr/bin/gpg-wks-server -v --receive --header X-Original-Delivered-To --from ${sender} --recipient ${original_recipient}\n"
+    );
+    assert!(check.contains("+wks unix - n n - - pipe flags=DRhu"), "{check}");
+    let before = lab.ssh("mx1", "stat -c %i:%Y /etc/postfix/main.cf /etc/postfix/master.cf");
     let (_, second) = lab.run("postconf", &[]);
     assert_eq!(recap(&second)["mx1"]["changed"], 0, "{second}");
-    assert_eq!(lab.ssh("mx1", "stat -c %i:%Y /etc/postfix/main.cf"), before, "an unchanged run rewrote main.cf");
+    assert_eq!(lab.ssh("mx1", "stat -c %i:%Y /etc/postfix/main.cf /etc/postfix/master.cf"), before, "an unchanged run rewrote main.cf or master.cf");
     let (_, check_again) = lab.run("postconf", &["--check", "--diff"]);
     assert!(changed_tasks(&check_again).is_empty(), "{check_again}");
 }

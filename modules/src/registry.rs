@@ -32,6 +32,7 @@ fn all() -> Vec<Box<dyn ModuleRunner>> {
         Box::new(Runner::<builtin::service::ServiceModule>::new()),
         Box::new(Runner::<builtin::service::SystemdModule>::new()),
         Box::new(Runner::<crate::postfix::postconf::PostconfModule>::new()),
+        Box::new(Runner::<crate::postfix::master::PostconfServiceModule>::new()),
         Box::new(Runner::<crate::sql::postgresql_db::PostgresqlDbModule>::new()),
         Box::new(Runner::<crate::sql::postgresql_user::PostgresqlUserModule>::new()),
         Box::new(Runner::<crate::sql::postgresql_privs::PostgresqlPrivsModule>::new()),

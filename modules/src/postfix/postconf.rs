@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::args::{loose_bool, loose_opt_string, scalar_to_string};
 use crate::host::{quote, Command};
+use super::apply::apply_checked;
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 fn yes() -> bool {
@@ -191,23 +192,8 @@ impl Module for PostconfModule {
     }
 
     async fn apply(a: &PostconfArgs, p: PostconfPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        let dir = a.config_dir.clone().unwrap_or_else(|| "/etc/postfix".into());
-        if a.validate {
-            // Try the change on a scratch copy first; main.cf stays as it is if postfix check fails.
-            let script = format!(
-                "command -v postfix >/dev/null || exit 0; t=$(mktemp -d); trap 'rm -rf \"$t\"' EXIT; cp -a {d}/. \"$t\"/; touch \"$t\"/main.cf; {cmds} && postfix -c \"$t\" check",
-                d = quote(&dir),
-                cmds = commands(&p, " -c \"$t\"")
-            );
-            let out = ctx.host.exec(&Command::shell(script)).await?;
-            if !out.success() {
-                return Ok(ModuleResult::failed(format!("postfix check rejected the new configuration, nothing was changed: {}", out.stderr_str().trim())));
-            }
-        }
-        let script = format!("touch {cf} && {}", commands(&p, &a.dir_flag()), cf = quote(&a.main_cf()));
-        let out = ctx.host.exec(&Command::shell(script)).await?;
-        if !out.success() {
-            return Ok(ModuleResult::failed(format!("postconf failed: {}", out.stderr_str().trim())));
+        if let Some(err) = apply_checked(ctx, a.config_dir.as_deref(), a.validate, |dir_flag| commands(&p, dir_flag)).await? {
+            return Ok(ModuleResult::failed(err));
         }
         let names: Vec<String> = p.changes.iter().map(|c| c.name.clone()).collect();
         Ok(ModuleResult::changed(true).with("changed_params", names))
