@@ -16,3 +16,4 @@ pub mod secret;
 pub mod sql;
 
 pub mod builtin;
+pub mod cyrus;

@@ -33,6 +33,8 @@ fn all() -> Vec<Box<dyn ModuleRunner>> {
         Box::new(Runner::<builtin::service::SystemdModule>::new()),
         Box::new(Runner::<crate::postfix::postconf::PostconfModule>::new()),
         Box::new(Runner::<crate::postfix::master::PostconfServiceModule>::new()),
+        Box::new(Runner::<crate::cyrus::mailbox::CyrusMailboxModule>::new()),
+        Box::new(Runner::<crate::cyrus::sieve::SieveScriptModule>::new()),
         Box::new(Runner::<crate::sql::postgresql_db::PostgresqlDbModule>::new()),
         Box::new(Runner::<crate::sql::postgresql_user::PostgresqlUserModule>::new()),
         Box::new(Runner::<crate::sql::postgresql_privs::PostgresqlPrivsModule>::new()),
