@@ -255,17 +255,37 @@ fn imap_as_admin(lab: &Lab, host: &str, password: &str, commands: &[&str]) -> St
     }
     input.push_str("z LOGOUT\\r\\n");
     let script = "coproc S { exec timeout 20 openssl s_client -quiet -ign_eof -connect 127.0.0.1:143 -starttls imap 2>/dev/null; }; \
-                  IFS= read -r auth; printf '%s\\n' \"$auth\" >&\"${S[1]}\"; \
-                  while IFS= read -r line <&\"${S[0]}\"; do case \"$line\" in 'a '*) break;; esac; done; \
-                  cat >&\"${S[1]}\"; cat <&\"${S[0]}\"";
+                  exec 3<&\"${S[0]}\" 4>&\"${S[1]}\"; \
+                  IFS= read -r auth; printf '%s\\n' \"$auth\" >&4; \
+                  while IFS= read -r line <&3; do case \"$line\" in 'a '*) break;; esac; done; \
+                  cat >&4; cat <&3";
     lab.ssh(host, &format!("printf \"{input}\" | bash -c '{}' | tr -d '\\r'", script.replace('\'', "'\\''")))
 }
 
 #[test]
 fn cyrus_mailboxes_and_sieve_are_set_once_over_imap_and_managesieve() {
     let lab = Lab::fresh(&fixture("cyrus").join("hosts.ini").display().to_string());
-    let o = mailplay().args(["run", "setup.yml", "-i", &lab.inventory]).current_dir(fixture("cyrus")).output().unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    let setup = |extra: &[&str]| {
+        let o = mailplay().args(["run", "setup.yml", "-i", &lab.inventory]).args(extra).current_dir(fixture("cyrus")).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    // imapd.conf and cyrus.conf through cyrus_imapd_conf and cyrus_service.
+    let conf_before = lab.ssh("store1", "md5sum /etc/imapd.conf /etc/cyrus.conf");
+    let check = setup(&["--check", "--diff"]);
+    assert_eq!(lab.ssh("store1", "md5sum /etc/imapd.conf /etc/cyrus.conf"), conf_before, "check mode changed the files");
+    assert!(check.contains("+virtdomains: userid") && check.contains("-\tpop3\t\tcmd=\"pop3d -U 30\""), "{check}");
+    let first = setup(&[]);
+    assert_eq!(changed_tasks(&check), changed_tasks(&first));
+    assert!(lab.ssh("store1", "grep -c '^admins: cyrus' /etc/imapd.conf; grep -c pop3d /etc/cyrus.conf; grep delprune /etc/cyrus.conf | grep -v '^#'").starts_with("1\n1\n"), "only the commented pop3s line stays");
+    assert!(lab.ssh("store1", "grep '^\tdelprune' /etc/cyrus.conf").contains("cmd=\"/usr/sbin/cyrus expire -E 3\" at=0400"));
+    let files = lab.ssh("store1", "stat -c %i:%Y /etc/imapd.conf /etc/cyrus.conf");
+    assert_eq!(recap(&setup(&[]))["store1"]["changed"], 0);
+    assert_eq!(lab.ssh("store1", "stat -c %i:%Y /etc/imapd.conf /etc/cyrus.conf"), files, "an unchanged run rewrote a file");
+    let o = mailplay().args(["run", "bad_imapd.yml", "-i", &lab.inventory]).current_dir(fixture("cyrus")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("unknown or bad keys") && text(&o).contains("virtdomain"), "{}", text(&o));
+    assert_eq!(lab.ssh("store1", "stat -c %i:%Y /etc/imapd.conf /etc/cyrus.conf"), files, "a rejected change touched the file");
     let pw = "Cyrus-Adm1n-PW-waldo";
     // ctl_mboxlist names them internally: example.org!user.u.Junk.
     let mailboxes = || lab.ssh("store1", "cd / && runuser -u cyrus -- /usr/lib/cyrus/bin/ctl_mboxlist -d | grep -o '^\"example.org!user\\.u[A-Za-z.]*\"' | tr -d '\"' | sort");

@@ -33,6 +33,8 @@ fn all() -> Vec<Box<dyn ModuleRunner>> {
         Box::new(Runner::<builtin::service::SystemdModule>::new()),
         Box::new(Runner::<crate::postfix::postconf::PostconfModule>::new()),
         Box::new(Runner::<crate::postfix::master::PostconfServiceModule>::new()),
+        Box::new(Runner::<crate::cyrus::imapd_conf::CyrusImapdConfModule>::new()),
+        Box::new(Runner::<crate::cyrus::service::CyrusServiceModule>::new()),
         Box::new(Runner::<crate::cyrus::mailbox::CyrusMailboxModule>::new()),
         Box::new(Runner::<crate::cyrus::sieve::SieveScriptModule>::new()),
         Box::new(Runner::<crate::sql::postgresql_db::PostgresqlDbModule>::new()),

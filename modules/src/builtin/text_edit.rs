@@ -66,5 +66,7 @@ pub fn plan_edit(common: &DestArgs, s: &EditState, absent: bool, create: bool, n
 pub async fn apply_edit(common: &DestArgs, plan: EditPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
     let dest = plan.dest.expect("a plan that changes something has a destination");
     let msg = if dest.write.is_some() { plan.msg } else { "ownership, perms or SE linux context changed".into() };
-    Ok(apply_dest(common, dest, ctx).await?.with_msg(msg))
+    let r = apply_dest(common, dest, ctx).await?;
+    // A failed validation keeps its own message.
+    Ok(if r.failed { r } else { r.with_msg(msg) })
 }

@@ -77,7 +77,9 @@ impl ServerArgs {
 /// re-reads its buffer when the SASL layer starts and answers `BAD Already
 /// authenticated`), so the first input line (the authentication) is sent
 /// alone and the rest only once its reply has arrived; bash's coproc keeps
-/// both directions of `openssl s_client` open for that.
+/// both directions of `openssl s_client` open for that. Its descriptors are
+/// duplicated at once: bash forgets a coproc's as soon as it exits, which
+/// a quick server reply to LOGOUT can make happen before the last read.
 fn client_command(s: &ServerArgs, proto: Protocol) -> String {
     let (starttls, auth_replied) = match proto {
         Protocol::Imap => (" -starttls imap", "case \"$line\" in 'a '*) break;; esac"),
@@ -88,10 +90,11 @@ fn client_command(s: &ServerArgs, proto: Protocol) -> String {
     let starttls = if s.tls == "tls" { "" } else { starttls };
     let script = format!(
         "coproc S {{ exec timeout 60 openssl s_client -quiet -ign_eof -connect {addr}{starttls} 2>/dev/null; }}\n\
-         IFS= read -r auth; printf '%s\\n' \"$auth\" >&\"${{S[1]}}\"\n\
-         n=0; while IFS= read -r line <&\"${{S[0]}}\"; do printf '%s\\n' \"$line\"; {auth_replied}; done\n\
-         cat >&\"${{S[1]}}\"\n\
-         cat <&\"${{S[0]}}\"\n",
+         exec 3<&\"${{S[0]}}\" 4>&\"${{S[1]}}\"\n\
+         IFS= read -r auth; printf '%s\\n' \"$auth\" >&4\n\
+         n=0; while IFS= read -r line <&3; do printf '%s\\n' \"$line\"; {auth_replied}; done\n\
+         cat >&4\n\
+         cat <&3\n",
         addr = quote(&format!("{}:{}", s.server, s.port(proto))),
     );
     format!("command -v openssl >/dev/null || {{ echo 'openssl is not installed on the host' >&2; exit 127; }}; exec bash -c {}", quote(&script))
