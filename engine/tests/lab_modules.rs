@@ -327,3 +327,32 @@ fn cyrus_mailboxes_and_sieve_are_set_once_over_imap_and_managesieve() {
     assert!(third.contains("-acl anyone: lrs") && third.contains("+acl anyone: p"), "{third}");
     assert!(!all_output.contains(pw), "the admin password leaked:\n{all_output}");
 }
+
+#[test]
+fn system_modules_converge_once_and_check_mode_predicts_them() {
+    let lab = Lab::fresh(&fixture("system").join("hosts.ini").display().to_string());
+    let state = || lab.ssh("sys1", "hostname; cat /etc/hostname; getent passwd webkey | cut -d: -f6,7; id -nG webkey; id -nG postfix; echo 'GET postfix/main_mailer_type' | debconf-communicate postfix; dpkg-statoverride --list /var/spool/postfix/var/run/saslauthd; stat -c %U:%G:%a /var/spool/postfix/var/run/saslauthd 2>&1");
+    let before = state();
+    let hash = "$6$mailplay0$0KwO0iWg559gd4ZnqxojdBsJFuSwU8qTH2GiDnlqb4qkNjK4/ZjtlMKAOAPUCvxlZSfSHksP9/C1jC6E5xV00/";
+
+    let (code, check) = lab.run("system", &["--check", "--diff"]);
+    assert_eq!(code, 0, "{check}");
+    assert_eq!(state(), before, "check mode changed the host");
+    assert!(check.contains("+hostname = mx-one") && check.contains("+user: webkey") && check.contains("+root sasl 710 /var/spool/postfix/var/run/saslauthd"), "{check}");
+
+    let (code, first) = lab.run("system", &["--diff"]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(changed_tasks(&check), changed_tasks(&first), "check mode did not predict the run\n{check}\n{first}");
+    assert_eq!(
+        state(),
+        "mx-one\nmx-one\n/var/lib/webkey:/usr/sbin/nologin\nwebkey\npostfix sasl\n0 Internet Site\nroot sasl 710 /var/spool/postfix/var/run/saslauthd\nroot:sasl:710\n"
+    );
+    assert_eq!(lab.ssh("sys1", "getent shadow webkey | cut -d: -f2"), format!("{hash}\n"));
+    assert_eq!(lab.ssh("sys1", "echo 'GET mailplay-test/secret' | debconf-communicate mailplay-test"), "0 Debconf-PW-plugh\n");
+
+    let (_, second) = lab.run("system", &["-v"]);
+    assert_eq!(recap(&second)["sys1"]["changed"], 0, "{second}");
+    for out in [&check, &first, &second] {
+        assert!(!out.contains("Debconf-PW-plugh") && !out.contains(hash), "a secret leaked:\n{out}");
+    }
+}

@@ -1,0 +1,362 @@
+//! `user`: a local account with its uid, groups, home, shell and password
+//! hash. One round trip reads passwd, the supplementary groups, the
+//! primary group's gid and the shadow hash; useradd/usermod get only the
+//! options that differ. The password hash goes to `chpasswd -e` on stdin
+//! and is never shown.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use crate::args::{loose_bool, loose_opt_string, loose_string, value_to_list};
+use crate::host::{quote, Command};
+use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::secret::Secret;
+
+fn yes() -> bool {
+    true
+}
+fn present() -> String {
+    "present".into()
+}
+
+fn opt_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    value_to_list(&v).map(Some).map_err(serde::de::Error::custom)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserArgs {
+    #[serde(deserialize_with = "loose_string")]
+    pub name: String,
+    #[serde(default = "present", deserialize_with = "loose_string")]
+    pub state: String,
+    #[serde(default)]
+    pub uid: Option<u32>,
+    /// Primary group.
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub group: Option<String>,
+    /// Supplementary groups (exactly these, unless `append`).
+    #[serde(default, deserialize_with = "opt_list")]
+    pub groups: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub append: bool,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub system: bool,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub home: Option<String>,
+    #[serde(default = "yes", deserialize_with = "loose_bool")]
+    pub create_home: bool,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub shell: Option<String>,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub comment: Option<String>,
+    /// A crypt hash (`$6$...`), as in Ansible.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// With state=absent: remove the home directory too.
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub remove: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Account {
+    pub uid: u32,
+    pub gid: u32,
+    pub comment: String,
+    pub home: String,
+    pub shell: String,
+    pub groups: BTreeSet<String>,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UserState {
+    pub account: Option<Account>,
+    /// gid of the wanted primary group (None: no such group, or not asked).
+    pub group_gid: Option<u32>,
+    /// Probed in check mode: a missing group may come from an earlier task.
+    pub check_mode: bool,
+}
+
+/// Probe output: `passwd:LINE`, `groups:NAMES`, `gid:N`, `shadow:HASH`.
+pub fn parse_state(out: &str) -> UserState {
+    let get = |k: &str| out.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
+    let account = get("passwd:").filter(|l| !l.is_empty()).and_then(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 7).then(|| Account {
+            uid: f[2].parse().unwrap_or(0),
+            gid: f[3].parse().unwrap_or(0),
+            comment: f[4].to_string(),
+            home: f[5].to_string(),
+            shell: f[6].to_string(),
+            groups: BTreeSet::new(),
+            password: String::new(),
+        })
+    });
+    let account = account.map(|mut a| {
+        // `id -nG` lists the primary group first; only the others are supplementary.
+        let names: Vec<&str> = get("groups:").unwrap_or("").split_whitespace().collect();
+        a.groups = names.iter().skip(1).map(|s| s.to_string()).collect();
+        a.password = get("shadow:").unwrap_or("").to_string();
+        a
+    });
+    UserState { account, group_gid: get("gid:").and_then(|g| g.parse().ok()), check_mode: false }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPlan {
+    pub command: Option<Vec<String>>,
+    /// Set the password hash (after the command).
+    pub set_password: bool,
+    pub before: String,
+    pub after: String,
+}
+
+impl Plan for UserPlan {
+    fn changes_anything(&self) -> bool {
+        self.command.is_some() || self.set_password
+    }
+    fn diffs(&self) -> Vec<Diff> {
+        vec![Diff::new("user", self.before.clone(), self.after.clone())]
+    }
+}
+
+pub fn plan(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
+    let s_ = |v: &str| v.to_string();
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    if a.state == "absent" {
+        return Ok(match &s.account {
+            None => UserPlan { command: None, set_password: false, before: String::new(), after: String::new() },
+            Some(_) => {
+                let mut c = vec![s_("userdel")];
+                if a.remove {
+                    c.push(s_("-r"));
+                }
+                c.push(a.name.clone());
+                UserPlan { command: Some(c), set_password: false, before: format!("user: {}\n", a.name), after: String::new() }
+            }
+        });
+    }
+    if let (Some(g), None, false) = (&a.group, s.group_gid, s.check_mode) {
+        return Err(format!("group {g} does not exist"));
+    }
+    let wanted_hash = a.password.as_ref().map(|p| p.expose().to_string());
+    match &s.account {
+        None => {
+            let mut c = vec![s_("useradd")];
+            let mut opt = |flag: &str, v: &Option<String>, label: &str| {
+                if let Some(v) = v {
+                    c.extend([s_(flag), v.clone()]);
+                    after.push(format!("{label}: {v}"));
+                }
+            };
+            opt("-u", &a.uid.map(|u| u.to_string()), "uid");
+            opt("-g", &a.group, "group");
+            opt("-G", &a.groups.as_ref().filter(|g| !g.is_empty()).map(|g| g.join(",")), "groups");
+            opt("-d", &a.home, "home");
+            opt("-s", &a.shell, "shell");
+            opt("-c", &a.comment, "comment");
+            if a.system {
+                c.push(s_("-r"));
+            }
+            c.push(s_(if a.create_home { "-m" } else { "-M" }));
+            c.push(a.name.clone());
+            after.insert(0, format!("user: {}", a.name));
+            if wanted_hash.is_some() {
+                after.push(s_("password: (set)"));
+            }
+            Ok(UserPlan { command: Some(c), set_password: wanted_hash.is_some(), before: String::new(), after: lines(&after) })
+        }
+        Some(cur) => {
+            let mut c = vec![s_("usermod")];
+            let mut field = |flag: &str, label: &str, want: Option<String>, have: String| {
+                if let Some(w) = want.filter(|w| *w != have) {
+                    c.extend([s_(flag), w.clone()]);
+                    before.push(format!("{label}: {have}"));
+                    after.push(format!("{label}: {w}"));
+                }
+            };
+            field("-u", "uid", a.uid.map(|u| u.to_string()), cur.uid.to_string());
+            if let Some(g) = &a.group {
+                // No gid yet only in check mode: the group is still to be created.
+                if s.group_gid != Some(cur.gid) {
+                    field("-g", "group", Some(g.clone()), cur.gid.to_string());
+                }
+            }
+            field("-d", "home", a.home.clone(), cur.home.clone());
+            field("-s", "shell", a.shell.clone(), cur.shell.clone());
+            field("-c", "comment", a.comment.clone(), cur.comment.clone());
+            if let Some(groups) = &a.groups {
+                let want: BTreeSet<String> = groups.iter().cloned().collect();
+                let missing: Vec<String> = want.difference(&cur.groups).cloned().collect();
+                let exact_differs = want != cur.groups;
+                if a.append && !missing.is_empty() {
+                    c.extend([s_("-a"), s_("-G"), missing.join(",")]);
+                } else if !a.append && exact_differs {
+                    c.extend([s_("-G"), want.iter().cloned().collect::<Vec<_>>().join(",")]);
+                }
+                if (a.append && !missing.is_empty()) || (!a.append && exact_differs) {
+                    let have: Vec<String> = cur.groups.iter().cloned().collect();
+                    let new: BTreeSet<String> = if a.append { cur.groups.union(&want).cloned().collect() } else { want };
+                    before.push(format!("groups: {}", have.join(",")));
+                    after.push(format!("groups: {}", new.into_iter().collect::<Vec<_>>().join(",")));
+                }
+            }
+            let set_password = wanted_hash.as_ref().is_some_and(|h| *h != cur.password);
+            if set_password {
+                before.push(s_("password: (old)"));
+                after.push(s_("password: (changed)"));
+            }
+            c.push(a.name.clone());
+            let command = (c.len() > 2).then_some(c);
+            if command.is_none() && !set_password {
+                return Ok(UserPlan { command: None, set_password: false, before: String::new(), after: String::new() });
+            }
+            before.insert(0, format!("user: {}", a.name));
+            after.insert(0, format!("user: {}", a.name));
+            Ok(UserPlan { command, set_password, before: lines(&before), after: lines(&after) })
+        }
+    }
+}
+
+fn lines(v: &[String]) -> String {
+    v.iter().map(|l| format!("{l}\n")).collect()
+}
+
+pub struct UserModule;
+
+#[async_trait]
+impl Module for UserModule {
+    type Args = UserArgs;
+    type State = UserState;
+    type Plan = UserPlan;
+    const NAME: &'static str = "user";
+
+    fn doc() -> ModuleDoc {
+        ModuleDoc {
+            summary: "Add, change or remove a local user: uid, primary and supplementary groups, home, shell, password hash.",
+            args: vec![
+                ArgDoc { name: "name", ty: "string", required: true, default: None, description: "User name." },
+                ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent." },
+                ArgDoc { name: "uid", ty: "int", required: false, default: None, description: "User id." },
+                ArgDoc { name: "group", ty: "string", required: false, default: None, description: "Primary group." },
+                ArgDoc { name: "groups", ty: "list", required: false, default: None, description: "Supplementary groups." },
+                ArgDoc { name: "append", ty: "bool", required: false, default: Some("false"), description: "Add to groups instead of setting exactly these." },
+                ArgDoc { name: "system", ty: "bool", required: false, default: Some("false"), description: "Create a system account." },
+                ArgDoc { name: "home", ty: "path", required: false, default: None, description: "Home directory." },
+                ArgDoc { name: "create_home", ty: "bool", required: false, default: Some("true"), description: "Create the home directory with a new user." },
+                ArgDoc { name: "shell", ty: "path", required: false, default: None, description: "Login shell." },
+                ArgDoc { name: "comment", ty: "string", required: false, default: None, description: "GECOS field." },
+                ArgDoc { name: "password", ty: "secret", required: false, default: None, description: "Crypt hash ($6$...), set with chpasswd -e, never shown." },
+                ArgDoc { name: "remove", ty: "bool", required: false, default: Some("false"), description: "With absent: remove the home directory." },
+            ],
+            example: "- user:\n    name: cyrus\n    groups: [sasl, ssl-cert]\n    append: yes",
+        }
+    }
+
+    fn validate(a: &UserArgs) -> Result<(), String> {
+        if !matches!(a.state.as_str(), "present" | "absent") {
+            return Err(format!("value of state must be one of: present, absent, got: {}", a.state));
+        }
+        if a.password.as_ref().is_some_and(|p| !p.expose().starts_with('$') && p.expose() != "!" && p.expose() != "*") {
+            return Err("password must be a crypt hash (use the password_hash filter), not clear text".into());
+        }
+        Ok(())
+    }
+
+    fn secret_values(a: &UserArgs) -> Vec<String> {
+        a.password.iter().map(|p| p.expose().to_string()).collect()
+    }
+
+    async fn probe(a: &UserArgs, ctx: &Context<'_>) -> Result<UserState, ModuleError> {
+        let n = quote(&a.name);
+        let mut script = format!("printf 'passwd:%s\\n' \"$(getent passwd {n})\"; printf 'groups:%s\\n' \"$(id -nG {n} 2>/dev/null)\"; printf 'shadow:%s\\n' \"$(getent shadow {n} | cut -d: -f2)\"");
+        if let Some(g) = &a.group {
+            script.push_str(&format!("; printf 'gid:%s\\n' \"$(getent group {} | cut -d: -f3)\"", quote(g)));
+        }
+        let out = ctx.host.exec(&Command::shell(script)).await?;
+        Ok(UserState { check_mode: ctx.check_mode, ..parse_state(&out.stdout_str()) })
+    }
+
+    fn plan(a: &UserArgs, s: &UserState) -> Result<UserPlan, ModuleError> {
+        plan(a, s).map_err(ModuleError::failed)
+    }
+
+    async fn apply(a: &UserArgs, p: UserPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        if let Some(argv) = &p.command {
+            let out = ctx.host.exec(&Command::argv(argv.clone())).await?;
+            if !out.success() {
+                return Ok(ModuleResult::failed(format!("{} failed: {}", argv[0], out.stderr_str().trim())));
+            }
+        }
+        if p.set_password {
+            let hash = a.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
+            let out = ctx.host.exec(&Command::argv(["chpasswd", "-e"]).stdin(format!("{}:{hash}\n", a.name).into_bytes())).await?;
+            if !out.success() {
+                return Ok(ModuleResult::failed(format!("chpasswd failed: {}", out.stderr_str().trim())));
+            }
+        }
+        Ok(ModuleResult::changed(true).with("name", a.name.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::parse_args;
+    use serde_json::json;
+
+    fn args(v: serde_json::Value) -> UserArgs {
+        parse_args("user", &v).unwrap()
+    }
+
+    // The probe's output on Debian 12 for cyrus-common's user.
+    const CYRUS: &str = "passwd:cyrus:x:106:8:Cyrus Mailsystem User,,,:/var/spool/cyrus:/usr/sbin/nologin\ngroups:mail sasl\nshadow:!\n";
+
+    #[test]
+    fn reads_the_account() {
+        let s = parse_state(CYRUS);
+        let a = s.account.unwrap();
+        assert_eq!((a.uid, a.gid, a.shell.as_str()), (106, 8, "/usr/sbin/nologin"));
+        assert_eq!(a.groups, ["sasl".to_string()].into());
+        assert_eq!(parse_state("passwd:\ngroups:\nshadow:\n").account, None);
+    }
+
+    #[test]
+    fn append_adds_only_missing_groups_and_exact_sets_replace() {
+        let s = parse_state(CYRUS);
+        let p = plan(&args(json!({"name": "cyrus", "groups": ["sasl", "ssl-cert"], "append": true})), &s).unwrap();
+        assert_eq!(p.command.unwrap(), ["usermod", "-a", "-G", "ssl-cert", "cyrus"]);
+        assert!(!plan(&args(json!({"name": "cyrus", "groups": "sasl", "append": true})), &s).unwrap().changes_anything());
+        let p = plan(&args(json!({"name": "cyrus", "groups": ["ssl-cert"]})), &s).unwrap();
+        assert_eq!(p.command.unwrap(), ["usermod", "-G", "ssl-cert", "cyrus"]);
+        assert_eq!(p.before, "user: cyrus\ngroups: sasl\n");
+    }
+
+    #[test]
+    fn creates_a_system_user_and_sets_the_hash_without_showing_it() {
+        let hash = "$6$abcdefgh$ltjgWl6579NluT/Vi1nwEvcil.G5Nbc4NiXZaNGStk8PSwGfQv72N2CKPPrVACtLtip/cZ/1GM/O6IND4WQhG.";
+        let p = plan(&args(json!({"name": "webkey", "system": true, "home": "/var/lib/webkey", "shell": "/usr/sbin/nologin", "password": hash})), &UserState::default()).unwrap();
+        assert_eq!(p.command.clone().unwrap(), ["useradd", "-d", "/var/lib/webkey", "-s", "/usr/sbin/nologin", "-r", "-m", "webkey"]);
+        assert!(p.set_password);
+        assert!(!format!("{:?}", p.diffs()).contains(hash));
+        let mut s = parse_state(CYRUS);
+        s.account.as_mut().unwrap().password = hash.into();
+        assert!(!plan(&args(json!({"name": "cyrus", "password": hash})), &s).unwrap().changes_anything());
+    }
+
+    #[test]
+    fn clear_text_passwords_and_missing_groups_are_refused() {
+        assert!(UserModule::validate(&args(json!({"name": "u", "password": "hunter2"}))).is_err());
+        assert_eq!(plan(&args(json!({"name": "u", "group": "nope"})), &UserState::default()).unwrap_err(), "group nope does not exist");
+        let rehearsal = UserState { check_mode: true, ..Default::default() };
+        assert!(plan(&args(json!({"name": "u", "group": "nope"})), &rehearsal).unwrap().changes_anything(), "check mode predicts");
+    }
+}
