@@ -94,3 +94,85 @@ impl Registry {
         self.modules.values().map(|m| m.as_ref())
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    use super::*;
+    use crate::args::ArgsError;
+
+    /// `mailplay doc` prints `ModuleDoc`; every argument it names must be one
+    /// the typed args struct accepts, so the docs cannot describe arguments
+    /// that do not exist.
+    #[test]
+    fn every_documented_argument_is_accepted_by_its_module() {
+        for m in Registry::global().iter() {
+            let doc = m.doc();
+            assert!(!doc.summary.is_empty() && !doc.example.is_empty(), "{} lacks a summary or example", m.name());
+            for a in &doc.args {
+                let mut args = serde_json::Map::new();
+                args.insert(a.name.to_string(), serde_json::Value::Null);
+                if let Err(ArgsError::UnknownField { field, .. }) = m.check_args(&serde_json::Value::Object(args)) {
+                    assert_ne!(field, a.name, "{} documents '{}' but rejects it", m.name(), a.name);
+                }
+            }
+        }
+    }
+
+    /// The arguments of the module's own task in its documented example.
+    fn example_args(name: &str, example: &str) -> serde_json::Map<String, serde_json::Value> {
+        let tasks: Vec<serde_json::Map<String, serde_json::Value>> = serde_saphyr::from_str(example).unwrap_or_else(|e| panic!("{name}'s example is not YAML: {e}"));
+        // `systemd` shares `service`'s documentation and example.
+        let task = tasks
+            .iter()
+            .find_map(|t| t.get(name))
+            .or_else(|| tasks.first().and_then(|t| t.iter().find(|(k, _)| Registry::global().contains(k)).map(|(_, v)| v)))
+            .unwrap_or_else(|| panic!("{name}'s example has no task"));
+        match task {
+            serde_json::Value::Object(m) => m.clone(),
+            // Free-form arguments, as the engine passes them.
+            serde_json::Value::String(s) => [("_raw_params".to_string(), serde_json::Value::String(s.clone()))].into_iter().collect(),
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    #[test]
+    fn every_example_is_valid_for_its_module() {
+        for m in Registry::global().iter() {
+            let args = example_args(m.name(), m.doc().example);
+            if let Err(e) = m.check_args(&serde_json::Value::Object(args)) {
+                panic!("{}'s documented example is rejected: {e}", m.name());
+            }
+        }
+    }
+
+    /// And the arguments a module accepts are the documented ones: a
+    /// misspelling of each documented name is rejected and answered with a
+    /// documented name (serde's own field list, for plain structs).
+    #[test]
+    fn misspellings_are_answered_with_documented_names() {
+        for m in Registry::global().iter() {
+            let doc = m.doc();
+            let names: Vec<&str> = doc.args.iter().map(|a| a.name).collect();
+            // Start from the documented example's arguments, so that the typo is what fails.
+            let example = example_args(m.name(), doc.example);
+            for n in &names {
+                let typo = format!("{n}x");
+                if names.contains(&typo.as_str()) {
+                    continue;
+                }
+                let mut args = example.clone();
+                args.insert(typo.clone(), serde_json::Value::Null);
+                match m.check_args(&serde_json::Value::Object(args)) {
+                    Err(ArgsError::UnknownField { field, suggestion: Some(s), .. }) => {
+                        assert_eq!(field, typo);
+                        assert!(names.contains(&s.as_str()), "{} suggests undocumented '{s}' for '{typo}'", m.name());
+                    }
+                    // set_fact takes any variable name, and free-form modules
+                    // read key=value words: nothing is a typo there.
+                    _ if matches!(m.name(), "set_fact" | "command" | "shell") => {}
+                    other => panic!("{}: '{typo}' gave {other:?}", m.name()),
+                }
+            }
+        }
+    }
+}
