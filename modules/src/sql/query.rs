@@ -7,6 +7,7 @@
 //! tablename = 'users'`). A script runs in one transaction. In check mode,
 //! PostgreSQL runs the statements inside `BEGIN ... ROLLBACK` to prove they
 //! would succeed; MariaDB commits DDL implicitly, so there it only reports.
+//! A read-only query runs in check mode too, and returns its rows.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -56,6 +57,8 @@ pub struct QueryState {
     pub guarded: bool,
     /// Check mode: the database does not exist yet (an earlier task creates it).
     pub missing: Option<String>,
+    /// Check mode: a read-only query's rows (reading changes nothing, so it runs).
+    pub rows: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,11 +105,19 @@ async fn probe(engine: Engine, a: &QueryArgs, ctx: &Context<'_>) -> Result<Query
     let guarded = match &a.unless {
         None => false,
         Some(guard) => match run_sql(ctx.host, engine, &a.login, a.db.as_deref(), &format!("{};\n", guard.trim().trim_end_matches(';'))).await {
-            Err(ModuleError::Failed(m)) if ctx.check_mode && is_missing_object(&m) => return Ok(QueryState { sql, guarded: false, missing: Some(m) }),
+            Err(ModuleError::Failed(m)) if ctx.check_mode && is_missing_object(&m) => return Ok(QueryState { sql, guarded: false, missing: Some(m), rows: None }),
             other => !other?.trim().is_empty(),
         },
     };
-    Ok(QueryState { sql, guarded, missing: None })
+    let mut state = QueryState { sql, guarded, missing: None, rows: None };
+    if ctx.check_mode && !guarded && is_read_only(&state.sql) {
+        match read_rows(engine, a, ctx, &state.sql).await {
+            Ok(rows) => state.rows = Some(rows),
+            Err(ModuleError::Failed(m)) if is_missing_object(&m) => state.missing = Some(m),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(state)
 }
 
 fn plan(s: &QueryState) -> QueryPlan {
@@ -199,9 +210,10 @@ macro_rules! query_module {
 
             fn check_result(_a: &QueryArgs, s: &QueryState, p: &QueryPlan) -> ModuleResult {
                 let r = ModuleResult::changed(p.changes_anything());
-                match &s.missing {
-                    Some(m) => r.with_msg(assumed_created(m)),
-                    None => r,
+                match (&s.missing, &s.rows) {
+                    (Some(m), _) => r.with_msg(assumed_created(m)),
+                    (None, Some(rows)) => r.with("query_result", rows.clone()).with("rowcount", rows.as_array().map(Vec::len).unwrap_or(0)),
+                    (None, None) => r,
                 }
             }
 
@@ -260,9 +272,9 @@ mod tests {
 
     #[test]
     fn a_guarded_script_plans_nothing() {
-        assert!(!plan(&QueryState { sql: "CREATE TABLE t (a int)".into(), guarded: true, missing: None }).changes_anything());
-        assert!(plan(&QueryState { sql: "CREATE TABLE t (a int)".into(), guarded: false, missing: None }).changes_anything());
-        assert!(!plan(&QueryState { sql: "SELECT 1".into(), guarded: false, missing: None }).changes_anything());
+        assert!(!plan(&QueryState { sql: "CREATE TABLE t (a int)".into(), guarded: true, missing: None, rows: None }).changes_anything());
+        assert!(plan(&QueryState { sql: "CREATE TABLE t (a int)".into(), guarded: false, missing: None, rows: None }).changes_anything());
+        assert!(!plan(&QueryState { sql: "SELECT 1".into(), guarded: false, missing: None, rows: None }).changes_anything());
     }
 
     #[test]
