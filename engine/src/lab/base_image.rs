@@ -15,6 +15,8 @@ pub const PACKAGES: &[&str] = &[
     "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "procps", "sudo", "perl", "python3", "less", "ca-certificates",
     "postfix", "postfix-pgsql", "postfix-mysql", "cyrus-imapd", "cyrus-admin", "cyrus-clients", "sasl2-bin", "libsasl2-modules", "libpam-mysql",
     "postgresql", "mariadb-server", "rspamd", "redis-server", "gpg-wks-server", "rsyslog",
+    // The tutorial's spam-learning notifier is Perl with JSON and URI.
+    "libjson-perl", "liburi-perl",
 ];
 
 /// The mirror this machine's apt uses.

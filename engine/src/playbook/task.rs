@@ -206,6 +206,8 @@ impl Loader {
             "delay" => task.delay = val(),
             "any_errors_fatal" => task.any_errors_fatal = val(),
             "args" | "block" | "rescue" | "always" => {}
+            // Imports become blocks; their own key is the action, not an attribute.
+            "import_tasks" | "import_role" | "ansible.builtin.import_tasks" | "ansible.builtin.import_role" => {}
             "collections" | "debugger" | "throttle" | "timeout" | "module_defaults" | "become_flags" | "become_exe" => {}
             "remote_user" | "connection" | "port" | "async" | "poll" => {
                 return Err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a task is not supported by mailplay yet; set it in the inventory")));

@@ -73,10 +73,34 @@ pub fn register(env: &mut Environment<'static>) {
         }
     });
     env.add_filter("flatten", flatten);
-    env.add_filter("zip", |a: JValue, b: JValue| -> Result<JValue, Error> {
-        let a: Vec<JValue> = a.try_iter()?.collect();
-        let b: Vec<JValue> = b.try_iter()?.collect();
-        Ok(JValue::from(a.into_iter().zip(b).map(|(x, y)| JValue::from(vec![x, y])).collect::<Vec<_>>()))
+    env.add_filter("zip", |a: JValue, rest: minijinja::value::Rest<JValue>| -> Result<JValue, Error> {
+        // Python's zip: as long as the shortest list.
+        let mut lists: Vec<Vec<JValue>> = vec![a.try_iter()?.collect()];
+        for r in rest.iter() {
+            lists.push(r.try_iter()?.collect());
+        }
+        let n = lists.iter().map(Vec::len).min().unwrap_or(0);
+        Ok(JValue::from((0..n).map(|i| JValue::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>()))
+    });
+    env.add_filter("product", |a: JValue, rest: minijinja::value::Rest<JValue>| -> Result<JValue, Error> {
+        // itertools.product: every combination, first list varying slowest.
+        let mut out: Vec<Vec<JValue>> = a.try_iter()?.map(|x| vec![x]).collect();
+        for r in rest.iter() {
+            let items: Vec<JValue> = r.try_iter()?.collect();
+            out = out.into_iter().flat_map(|p| items.iter().map(move |x| p.iter().cloned().chain(std::iter::once(x.clone())).collect::<Vec<_>>())).collect();
+        }
+        Ok(JValue::from(out.into_iter().map(JValue::from).collect::<Vec<_>>()))
+    });
+    env.add_filter("extract", |key: JValue, container: JValue, morekeys: Option<JValue>| -> Result<JValue, Error> {
+        // Ansible's extract: container[key] (then [morekey]...).
+        let mut v = container.get_item(&key)?;
+        if let Some(more) = morekeys {
+            let keys: Vec<JValue> = if matches!(more.kind(), ValueKind::Seq) { more.try_iter()?.collect() } else { vec![more] };
+            for k in keys {
+                v = v.get_item(&k)?;
+            }
+        }
+        Ok(v)
     });
     env.add_filter("type_debug", |v: JValue| python_type(&v).to_string());
     env.add_filter("to_uuid", |s: String| {

@@ -48,6 +48,13 @@ pub fn parse_state(out: &str) -> ServiceState {
             enabled: match unit_file.as_str() {
                 "enabled" | "enabled-runtime" | "alias" => Some(true),
                 "disabled" | "masked" => Some(false),
+                // Units generated from sysv scripts: systemctl is-enabled asks
+                // systemd-sysv-install, which looks at the rc.d links.
+                "generated" => match get("IsEnabled").as_str() {
+                    "enabled" => Some(true),
+                    "disabled" => Some(false),
+                    _ => None,
+                },
                 _ => None,
             },
             masked: unit_file == "masked" || get("LoadState") == "masked",
@@ -205,7 +212,7 @@ macro_rules! service_module {
             async fn probe(a: &ServiceArgs, ctx: &Context<'_>) -> Result<ServiceState, ModuleError> {
                 let n = quote(&a.name);
                 let script = format!(
-                    "p=$(cat /proc/1/comm 2>/dev/null); echo pid1=$p; if [ \"$p\" = systemd ]; then {reload}systemctl show {n} -p LoadState -p ActiveState -p UnitFileState; else \
+                    "p=$(cat /proc/1/comm 2>/dev/null); echo pid1=$p; if [ \"$p\" = systemd ]; then {reload}systemctl show {n} -p LoadState -p ActiveState -p UnitFileState; echo IsEnabled=$(systemctl is-enabled {n} 2>/dev/null); else \
                      if [ -x /etc/init.d/{raw} ]; then echo sysv_exists=yes; service {n} status >/dev/null 2>&1; echo sysv_status=$?; \
                      if ls /etc/rc2.d/S??{raw} >/dev/null 2>&1; then echo sysv_enabled=yes; fi; fi; fi",
                     reload = if a.daemon_reload { "systemctl daemon-reload; " } else { "" },
@@ -254,6 +261,14 @@ mod tests {
     // Captured: `systemctl show redis-server -p LoadState -p ActiveState -p UnitFileState` on Debian 12.
     const STOPPED: &str = "pid1=systemd\nLoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n";
     const RUNNING: &str = "pid1=systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n";
+    // saslauthd (a sysv script) on Debian 12, enabled with update-rc.d.
+    const SYSV_GENERATED: &str = "pid1=systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=generated\nIsEnabled=enabled\n";
+
+    #[test]
+    fn sysv_generated_units_are_seen_as_enabled() {
+        assert_eq!(parse_state(SYSV_GENERATED).enabled, Some(true));
+        assert!(!plan(&args(json!({"name": "saslauthd", "state": "started", "enabled": true})), &parse_state(SYSV_GENERATED)).unwrap().changes_anything());
+    }
 
     #[test]
     fn starts_and_enables_only_when_needed() {

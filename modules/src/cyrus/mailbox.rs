@@ -42,6 +42,11 @@ pub struct MailboxArgs {
     /// Entry → value (null removes), e.g. `/shared/vendor/cmu/cyrus-imapd/expire: 7`.
     #[serde(default)]
     pub metadata: IndexMap<String, Value>,
+    /// A missing user INBOX is made by logging in as the user (admin proxy
+    /// authorisation), so that Cyrus's autocreate makes the INBOX with its
+    /// folders, subscriptions and sieve script, instead of a bare CREATE.
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub autocreate: bool,
     #[serde(flatten)]
     pub server: ServerArgs,
 }
@@ -164,6 +169,8 @@ pub fn parse_state(name: &str, responses: &[Response]) -> MailboxState {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MailboxPlan {
+    /// Log in as this user first (Cyrus autocreates the INBOX).
+    pub login_as: Option<String>,
     /// IMAP commands without tags.
     pub commands: Vec<String>,
     pub before: String,
@@ -172,7 +179,7 @@ pub struct MailboxPlan {
 
 impl Plan for MailboxPlan {
     fn changes_anything(&self) -> bool {
-        !self.commands.is_empty()
+        self.login_as.is_some() || !self.commands.is_empty()
     }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("mailbox", self.before.clone(), self.after.clone())]
@@ -191,9 +198,14 @@ pub fn plan(a: &MailboxArgs, s: &MailboxState) -> Result<MailboxPlan, String> {
             cmds.push(format!("DELETE {mbox}"));
             before.push(format!("mailbox: {}", a.name));
         }
-        return Ok(MailboxPlan { commands: cmds, before: lines(&before), after: lines(&after) });
+        return Ok(MailboxPlan { login_as: None, commands: cmds, before: lines(&before), after: lines(&after) });
     }
-    if !s.exists {
+    let mut login_as = None;
+    if !s.exists && a.autocreate {
+        let owner = inbox_owner(&a.name).ok_or_else(|| format!("autocreate is for a user's INBOX (user.NAME@DOMAIN), not {}", a.name))?;
+        after.push(format!("mailbox: {} (autocreated at a login as {owner})", a.name));
+        login_as = Some(owner);
+    } else if !s.exists {
         match a.special_use() {
             Some(u) => cmds.push(format!("CREATE {mbox} (USE ({u}))")),
             None => cmds.push(format!("CREATE {mbox}")),
@@ -251,7 +263,25 @@ pub fn plan(a: &MailboxArgs, s: &MailboxState) -> Result<MailboxPlan, String> {
             }
         }
     }
-    Ok(MailboxPlan { commands: cmds, before: lines(&before), after: lines(&after) })
+    Ok(MailboxPlan { login_as, commands: cmds, before: lines(&before), after: lines(&after) })
+}
+
+/// The user whose INBOX `name` is: `user.first^last@example.org` →
+/// `first.last@example.org`; None for other mailboxes.
+pub fn inbox_owner(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("user.")?;
+    let (local, domain) = match rest.split_once('@') {
+        Some((l, d)) => (l, Some(d)),
+        None => (rest, None),
+    };
+    if local.is_empty() || local.contains('.') {
+        return None;
+    }
+    let local = local.replace('^', ".");
+    Some(match domain {
+        Some(d) => format!("{local}@{d}"),
+        None => local,
+    })
 }
 
 fn lines(v: &[String]) -> String {
@@ -292,6 +322,7 @@ impl Module for CyrusMailboxModule {
                 ArgDoc { name: "acl_exhaustive", ty: "bool", required: false, default: Some("false"), description: "Remove entries of other identifiers." },
                 ArgDoc { name: "quota", ty: "int", required: false, default: None, description: "STORAGE limit in KiB, or none." },
                 ArgDoc { name: "metadata", ty: "dict", required: false, default: None, description: "entry: value (null removes)." },
+                ArgDoc { name: "autocreate", ty: "bool", required: false, default: Some("false"), description: "Make a missing user INBOX by logging in as the user (Cyrus autocreates folders, subscriptions, sieve script)." },
                 ArgDoc { name: "admin_user", ty: "string", required: false, default: Some("cyrus"), description: "Cyrus admin (SASL PLAIN)." },
                 ArgDoc { name: "admin_password", ty: "secret", required: true, default: None, description: "The admin's password." },
                 ArgDoc { name: "server", ty: "string", required: false, default: Some("127.0.0.1"), description: "IMAP server as seen from the host." },
@@ -343,6 +374,16 @@ impl Module for CyrusMailboxModule {
     }
 
     async fn apply(a: &MailboxArgs, p: MailboxPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        if let Some(user) = &p.login_as {
+            let login = format!("a AUTHENTICATE PLAIN {}\r\nz LOGOUT\r\n", a.server.plain_response(Some(user)));
+            let out = converse(ctx.host, &a.server, Protocol::Imap, login).await?;
+            if let Err(e) = tagged_status(&parse_responses(&out, true), "a") {
+                return Ok(ModuleResult::failed(format!("logging in as {user} (to autocreate the INBOX) failed: {e}")));
+            }
+        }
+        if p.commands.is_empty() {
+            return Ok(ModuleResult::changed(true));
+        }
         let out = converse(ctx.host, &a.server, Protocol::Imap, session(a, &p.commands)).await?;
         let r = parse_responses(&out, true);
         check_auth(a, &r)?;
@@ -421,6 +462,16 @@ mod tests {
         );
         let a = args(json!({"name": "user.u.Junk@example.org", "acl": {"u@example.org": "lrswipkxtecdan"}, "acl_exhaustive": true}));
         assert_eq!(plan(&a, &s).unwrap().commands, vec!["DELETEACL \"user.u.Junk@example.org\" \"cyrus\""]);
+    }
+
+    #[test]
+    fn autocreate_logs_in_as_the_owner_instead_of_creating() {
+        let a = args(json!({"name": "user.first^last@example.org", "autocreate": true, "quota": 1024}));
+        let p = plan(&a, &MailboxState::default()).unwrap();
+        assert_eq!(p.login_as.as_deref(), Some("first.last@example.org"));
+        assert_eq!(p.commands, vec!["SETQUOTA \"user.first^last@example.org\" (STORAGE 1024)"]);
+        assert!(plan(&args(json!({"name": "user.u.Junk@example.org", "autocreate": true})), &MailboxState::default()).is_err());
+        assert_eq!(inbox_owner("user.cyrus"), Some("cyrus".into()));
     }
 
     #[test]

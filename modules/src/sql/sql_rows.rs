@@ -35,7 +35,12 @@ pub struct SqlRowsArgs {
     pub schema: Option<String>,
     #[serde(deserialize_with = "loose_list")]
     pub keys: Vec<String>,
+    /// Rows as mappings; with a single key column a row may be just its value.
+    #[serde(deserialize_with = "rows_of")]
     pub rows: Vec<Map<String, Value>>,
+    /// Take only these columns (and the keys) from each row; others are ignored.
+    #[serde(default, deserialize_with = "loose_list")]
+    pub columns: Vec<String>,
     #[serde(default, deserialize_with = "loose_list")]
     pub crypt_columns: Vec<String>,
     #[serde(default, deserialize_with = "loose_list")]
@@ -53,11 +58,47 @@ fn present() -> String {
     "present".into()
 }
 
+/// Rows are mappings; or lists of values in the order keys, then columns
+/// (what `zip` makes); or, with one key column, just the key's value.
+/// Positional values are kept under `#0`, `#1`, ... until the key names are
+/// known (`effective_rows`).
+fn rows_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Map<String, Value>>, D::Error> {
+    let v = Vec::<Value>::deserialize(d)?;
+    Ok(v.into_iter()
+        .map(|r| match r {
+            Value::Object(m) => m,
+            Value::Array(items) => items.into_iter().enumerate().map(|(i, x)| (format!("#{i}"), x)).collect(),
+            scalar => [("#0".to_string(), scalar)].into_iter().collect(),
+        })
+        .collect())
+}
+
 impl SqlRowsArgs {
+    /// The rows with positional values named (keys, then columns), and only
+    /// the columns asked for.
+    pub fn effective_rows(&self) -> Vec<Map<String, Value>> {
+        let keep: Vec<&String> = self.keys.iter().chain(self.columns.iter()).collect();
+        self.rows
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                for (i, name) in keep.iter().enumerate() {
+                    if let Some(v) = r.remove(&format!("#{i}")) {
+                        r.insert((*name).clone(), v);
+                    }
+                }
+                if !self.columns.is_empty() {
+                    r.retain(|c, _| keep.contains(&c));
+                }
+                r
+            })
+            .collect()
+    }
+
     /// Keys first, then every other column any row names.
     pub fn columns(&self) -> Vec<String> {
         let mut cols = self.keys.clone();
-        for r in &self.rows {
+        for r in &self.effective_rows() {
             for c in r.keys() {
                 if !cols.contains(c) {
                     cols.push(c.clone());
@@ -171,7 +212,7 @@ pub fn plan(a: &SqlRowsArgs, current: &[Vec<Cell>], hash: &dyn Fn(&str) -> Strin
     let lit = |v: &Cell| v.as_ref().map(|s| e.literal(s)).unwrap_or_else(|| "NULL".into());
     let mut p = RowsPlan { missing: None, table: a.table.clone(), statements: vec![], before: String::new(), after: String::new(), inserted: 0, updated: 0, deleted: 0 };
     let mut listed: Vec<Vec<Cell>> = Vec::new();
-    for row in &a.rows {
+    for row in &a.effective_rows() {
         let key: Vec<Cell> = a.keys.iter().map(|k| cell(e, &row[k])).collect();
         listed.push(key.clone());
         let existing = by_key.get(&key);
@@ -258,7 +299,8 @@ impl Module for SqlRowsModule {
                 ArgDoc { name: "table", ty: "string", required: true, default: None, description: "Table." },
                 ArgDoc { name: "schema", ty: "string", required: false, default: None, description: "PostgreSQL schema of the table." },
                 ArgDoc { name: "keys", ty: "list", required: true, default: None, description: "Columns that identify a row." },
-                ArgDoc { name: "rows", ty: "list", required: true, default: None, description: "Rows as mappings column: value." },
+                ArgDoc { name: "rows", ty: "list", required: true, default: None, description: "Rows: mappings column: value, lists in the order keys then columns, or single key values." },
+            ArgDoc { name: "columns", ty: "list", required: false, default: None, description: "Only these columns (besides the keys) are taken from each row." },
                 ArgDoc { name: "crypt_columns", ty: "list", required: false, default: None, description: "Columns given in clear text and stored as $6$ hashes." },
                 ArgDoc { name: "secret_columns", ty: "list", required: false, default: None, description: "Columns never shown in output." },
                 ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present (insert/update) or absent (delete)." },
@@ -277,7 +319,11 @@ impl Module for SqlRowsModule {
         if a.keys.is_empty() {
             return Err("keys is empty".into());
         }
-        for (i, r) in a.rows.iter().enumerate() {
+        let named = a.keys.len() + a.columns.len();
+        if let Some(r) = a.rows.iter().find(|r| r.keys().any(|k| k.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n >= named))) {
+            return Err(format!("a row of values has more values ({}) than keys and columns ({named})", r.len()));
+        }
+        for (i, r) in a.effective_rows().iter().enumerate() {
             if let Some(k) = a.keys.iter().find(|k| !r.contains_key(*k)) {
                 return Err(format!("row {} has no value for key column '{k}'", i + 1));
             }
@@ -289,7 +335,7 @@ impl Module for SqlRowsModule {
     }
 
     fn secret_values(a: &SqlRowsArgs) -> Vec<String> {
-        a.rows.iter().flat_map(|r| r.iter().filter(|(c, _)| a.hidden(c)).filter_map(|(_, v)| v.as_str().map(str::to_string))).collect()
+        a.effective_rows().iter().flat_map(|r| r.iter().filter(|(c, _)| a.hidden(c)).filter_map(|(_, v)| v.as_str().map(str::to_string)).collect::<Vec<_>>()).collect()
     }
 
     async fn probe(a: &SqlRowsArgs, ctx: &Context<'_>) -> Result<Result<Vec<Vec<Cell>>, String>, ModuleError> {
@@ -311,7 +357,7 @@ impl Module for SqlRowsModule {
             Err(missing) => {
                 // Show the rows that will be inserted once the table exists.
                 let cols = a.columns();
-                let after = if a.state == "absent" { String::new() } else { a.rows.iter().map(|r| describe(a, &cols, &cols.iter().map(|c| r.get(c).and_then(|v| cell(a.engine, v))).collect::<Vec<_>>())).collect() };
+                let after = if a.state == "absent" { String::new() } else { a.effective_rows().iter().map(|r| describe(a, &cols, &cols.iter().map(|c| r.get(c).and_then(|v| cell(a.engine, v))).collect::<Vec<_>>())).collect() };
                 Ok(RowsPlan { missing: Some(missing.clone()), table: a.table.clone(), statements: vec![], before: String::new(), after, inserted: 0, updated: 0, deleted: 0 })
             }
         }
@@ -392,6 +438,21 @@ mod tests {
         assert_eq!(plan(&a, &cur, &fixed).unwrap().statements, vec!["DELETE FROM `domains` WHERE `domain` = 'old.example'"]);
         let a = args(json!({"engine": "mysql", "db": "mail", "table": "domains", "keys": "domain", "rows": [{"domain": "example.org"}], "state": "absent"}));
         assert_eq!(plan(&a, &cur, &fixed).unwrap().statements, vec!["DELETE FROM `domains` WHERE `domain` = 'example.org'"]);
+    }
+
+    #[test]
+    fn single_key_rows_may_be_values_and_columns_restrict_rows() {
+        let a = args(json!({"engine": "pgsql", "db": "mail", "table": "domains", "keys": "domain", "rows": ["example.org", "wks.localdomain"]}));
+        let cur: Vec<Vec<Cell>> = serde_json::from_value(json!([["example.org"]])).unwrap();
+        assert_eq!(plan(&a, &cur, &fixed).unwrap().statements, vec!["INSERT INTO \"domains\" (\"domain\") VALUES ('wks.localdomain')"]);
+        let a = args(json!({"engine": "mysql", "db": "mail", "table": "sender_relays", "keys": "source", "columns": "relay",
+            "rows": [{"source": "a@example.org", "relay": "[smtp.example.net]:587", "username": "u", "password": "p"}]}));
+        assert_eq!(a.columns(), ["source", "relay"]);
+        // What `zip` makes: lists in the order keys, then columns.
+        let a = args(json!({"engine": "pgsql", "db": "mail", "table": "forwardings", "keys": ["source", "destination"], "rows": [["key-submission@example.org", "example.org@wks.localdomain"]]}));
+        assert_eq!(plan(&a, &[], &fixed).unwrap().statements, vec!["INSERT INTO \"forwardings\" (\"source\", \"destination\") VALUES ('key-submission@example.org', 'example.org@wks.localdomain')"]);
+        let bad: SqlRowsArgs = parse_args("sql_rows", &json!({"engine": "pgsql", "db": "m", "table": "t", "keys": "k", "rows": [["a", "b"]]})).unwrap();
+        assert!(SqlRowsModule::validate(&bad).is_err());
     }
 
     #[test]

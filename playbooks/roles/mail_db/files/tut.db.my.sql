@@ -1,0 +1,33 @@
+-- The tutorial's tables for MariaDB (tut.db.my.sql is referenced but not shown there).
+CREATE TABLE domains (
+    domain varchar(255) PRIMARY KEY
+);
+CREATE TABLE users (
+    email varchar(255) PRIMARY KEY,
+    password varchar(255) NOT NULL,           -- SHA-512 crypt ($6$...)
+    quota_kb integer
+);
+CREATE TABLE forwardings (
+    source varchar(255) NOT NULL,
+    destination varchar(255) NOT NULL,
+    PRIMARY KEY (source, destination)
+);
+CREATE TABLE transports (
+    domain varchar(255) PRIMARY KEY,
+    transport varchar(255) NOT NULL
+);
+CREATE TABLE sender_relays (
+    source varchar(255) PRIMARY KEY,
+    relay varchar(255) NOT NULL
+);
+CREATE TABLE relay_auth (
+    source varchar(255) PRIMARY KEY,
+    username varchar(255) NOT NULL,
+    password varchar(255) NOT NULL
+);
+CREATE TABLE userpref (
+    email varchar(255) NOT NULL,
+    preference varchar(255) NOT NULL,
+    value text,
+    PRIMARY KEY (email, preference)
+);
