@@ -102,7 +102,17 @@ fn client_command(s: &ServerArgs, proto: Protocol) -> String {
 
 /// Run a conversation; returns the server's output (CRLF kept as sent).
 pub async fn converse(host: &dyn Host, s: &ServerArgs, proto: Protocol, input: String) -> Result<String, ModuleError> {
-    let out = host.exec(&Command::shell(client_command(s, proto)).stdin(input.into_bytes())).await?;
+    // A server restarted by a handler just before may take a moment to
+    // listen again: retry a silent connection for up to ten seconds.
+    let cmd = Command::shell(client_command(s, proto)).stdin(input.into_bytes());
+    let mut out = host.exec(&cmd).await?;
+    for _ in 0..20 {
+        if !out.stdout.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        out = host.exec(&cmd).await?;
+    }
     let text = out.stdout_str();
     if text.trim().is_empty() {
         let err = out.stderr_str();
