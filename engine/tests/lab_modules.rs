@@ -4,46 +4,8 @@
 
 mod common;
 
-use std::process::Command;
-
+use common::lab::Lab;
 use common::*;
-
-static LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-struct Lab {
-    _turn: std::sync::MutexGuard<'static, ()>,
-    inventory: String,
-    ssh_config: String,
-}
-
-impl Lab {
-    fn fresh(hosts: &str) -> Lab {
-        assert_eq!(unsafe { libc::geteuid() }, 0, "the lab needs root: run tests/run-all.sh as root");
-        let turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = mailplay().args(["lab", "down"]).output();
-        let out = mailplay().args(["lab", "up", "-i", hosts]).output().unwrap();
-        let t = text(&out);
-        assert!(out.status.success(), "{t}");
-        let get = |p: &str| t.lines().find_map(|l| l.strip_prefix(p)).unwrap().trim().to_string();
-        Lab { _turn: turn, inventory: get("inventory: "), ssh_config: get("ssh config: ") }
-    }
-
-    fn ssh(&self, host: &str, cmd: &str) -> String {
-        let o = Command::new("ssh").args(["-F", &self.ssh_config, host, cmd]).output().unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn run(&self, dir: &str, extra: &[&str]) -> (i32, String) {
-        let o = mailplay().args(["run", "site.yml", "-i", &self.inventory]).args(extra).current_dir(fixture(dir)).output().unwrap();
-        (o.status.code().unwrap_or(-1), text(&o))
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = mailplay().args(["lab", "down"]).output();
-    }
-}
 
 #[test]
 fn postconf_sets_main_cf_once_and_check_mode_predicts_it() {

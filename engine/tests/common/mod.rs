@@ -3,6 +3,8 @@
 //! snapshotting folders for comparison.
 #![allow(dead_code)]
 
+pub mod lab;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -101,12 +101,13 @@ fn client_command(s: &ServerArgs, proto: Protocol) -> String {
 }
 
 /// Run a conversation; returns the server's output (CRLF kept as sent).
-pub async fn converse(host: &dyn Host, s: &ServerArgs, proto: Protocol, input: String) -> Result<String, ModuleError> {
-    // A server restarted by a handler just before may take a moment to
-    // listen again: retry a silent connection for up to ten seconds.
+/// `patient`: a server restarted by a handler just before may take a moment
+/// to listen again, so retry a silent connection for up to ten seconds (not
+/// in check mode, where no restart really happened).
+pub async fn converse(host: &dyn Host, s: &ServerArgs, proto: Protocol, input: String, patient: bool) -> Result<String, ModuleError> {
     let cmd = Command::shell(client_command(s, proto)).stdin(input.into_bytes());
     let mut out = host.exec(&cmd).await?;
-    for _ in 0..20 {
+    for _ in 0..if patient { 20 } else { 0 } {
         if !out.stdout.is_empty() {
             break;
         }

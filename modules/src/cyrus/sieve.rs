@@ -214,7 +214,11 @@ impl Module for SieveScriptModule {
             }
             _ => None,
         };
-        let out = converse(ctx.host, &a.server, Protocol::Sieve, session(a, &["LISTSCRIPTS".into(), format!("GETSCRIPT {}", quoted(&a.name))])).await?;
+        let out = match converse(ctx.host, &a.server, Protocol::Sieve, session(a, &["LISTSCRIPTS".into(), format!("GETSCRIPT {}", quoted(&a.name))]), !ctx.check_mode).await {
+            // Check mode on a fresh host: Cyrus is not started yet.
+            Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => return Ok(SieveState { missing: Some(m), wanted, ..Default::default() }),
+            other => other?,
+        };
         let r = parse_responses(&out, false);
         let rest = match after_auth(a, &r, &out) {
             Ok((rest, _)) => rest,
@@ -223,7 +227,7 @@ impl Module for SieveScriptModule {
                 // Tell that apart from a wrong admin password over IMAP.
                 let imap = ServerArgs { port: None, ..a.server.clone() };
                 let inbox = quoted(&user_inbox(&a.user));
-                let out = converse(ctx.host, &imap, Protocol::Imap, format!("a AUTHENTICATE PLAIN {}\r\nb LIST \"\" {inbox}\r\nz LOGOUT\r\n", imap.plain_response(None))).await?;
+                let out = converse(ctx.host, &imap, Protocol::Imap, format!("a AUTHENTICATE PLAIN {}\r\nb LIST \"\" {inbox}\r\nz LOGOUT\r\n", imap.plain_response(None)), !ctx.check_mode).await?;
                 let r = parse_responses(&out, true);
                 let has_inbox = r.iter().any(|x| x.tag == "*" && x.tokens.first().and_then(Token::text) == Some("LIST"));
                 if tagged_status(&r, "a").is_err() || has_inbox {
@@ -254,7 +258,7 @@ impl Module for SieveScriptModule {
     }
 
     async fn apply(a: &SieveArgs, p: SievePlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        let out = converse(ctx.host, &a.server, Protocol::Sieve, session(a, &p.commands)).await?;
+        let out = converse(ctx.host, &a.server, Protocol::Sieve, session(a, &p.commands), !ctx.check_mode).await?;
         let r = parse_responses(&out, false);
         let (_, st) = after_auth(a, &r, &out)?;
         for (i, c) in p.commands.iter().enumerate() {

@@ -133,7 +133,13 @@ pub async fn query_json(host: &dyn Host, engine: Engine, login: &Login, db: Opti
 /// the same run would have created it: the module then predicts a change
 /// instead of failing.
 pub fn is_missing_object(msg: &str) -> bool {
-    msg.contains("does not exist") || msg.contains("doesn't exist") || msg.contains("Unknown database")
+    msg.contains("does not exist") || msg.contains("doesn't exist") || msg.contains("Unknown database") || is_server_down(msg)
+}
+
+/// Whether the server is not running (yet: in check mode, the task that
+/// starts it was only rehearsed).
+pub fn is_server_down(msg: &str) -> bool {
+    msg.contains("Is the server running") || msg.contains("Can't connect to local server") || msg.contains("Connection refused") || msg.contains("Can't connect to server")
 }
 
 /// The message check mode shows for such a prediction.
@@ -163,6 +169,14 @@ mod tests {
         assert_eq!(Engine::Mysql.ident("a`b"), "`a``b`");
         assert_eq!(Engine::Postgres.literal("it's"), "'it''s'");
         assert_eq!(Engine::Mysql.literal("a\\'"), "'a\\\\'''");
+    }
+
+    #[test]
+    fn a_server_that_is_not_running_is_recognised() {
+        // psql and mariadb with their servers stopped (Debian 12).
+        assert!(is_server_down("psql: error: connection to server on socket \"/var/run/postgresql/.s.PGSQL.5432\" failed: No such file or directory; Is the server running locally and accepting connections on that socket?"));
+        assert!(is_server_down("ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)"));
+        assert!(!is_server_down("ERROR:  permission denied for table users"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{assumed_created, query_json, run_sql, Engine, Login};
+use super::client::{is_server_down, assumed_created, query_json, run_sql, Engine, Login};
 use super::grants::{self, describe, expand, parse_privs, Grant, GrantPlan, Grants, Mode};
 use super::postgresql_privs::privs_text;
 use crate::args::{loose_bool, loose_string};
@@ -220,7 +220,11 @@ impl Module for MysqlGrantModule {
     }
 
     async fn probe(a: &MyGrantArgs, ctx: &Context<'_>) -> Result<MyGrantState, ModuleError> {
-        let v = query_json(ctx.host, MY, &a.login, None, &probe_sql(a)).await?;
+        let v = match query_json(ctx.host, MY, &a.login, None, &probe_sql(a)).await {
+            // Check mode on a fresh host: nothing can be read yet; predict.
+            Err(ModuleError::Failed(m)) if ctx.check_mode && is_server_down(&m) => return Ok(MyGrantState { check_mode: true, ..Default::default() }),
+            other => other?,
+        };
         let mut s: MyGrantState = serde_json::from_value(v).map_err(|e| ModuleError::failed(format!("unexpected catalog reply: {e}")))?;
         s.check_mode = ctx.check_mode;
         Ok(s)

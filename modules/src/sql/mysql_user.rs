@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::client::{query_json, run_sql, Engine, Login};
+use super::client::{is_server_down, query_json, run_sql, Engine, Login};
 use super::passwords::mysql_native_hash;
 use crate::args::loose_string;
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
@@ -139,7 +139,11 @@ impl Module for MysqlUserModule {
             MY.literal(&a.name),
             MY.literal(&a.host)
         );
-        let v = query_json(ctx.host, MY, &a.login, None, &sql).await?;
+        let v = match query_json(ctx.host, MY, &a.login, None, &sql).await {
+            // Check mode on a fresh host: the task that starts the server was only rehearsed.
+            Err(ModuleError::Failed(m)) if ctx.check_mode && is_server_down(&m) => return Ok(None),
+            other => other?,
+        };
         if v.is_null() {
             return Ok(None);
         }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::client::{query_json, run_sql, transaction, Engine, Login};
+use super::client::{is_server_down, query_json, run_sql, transaction, Engine, Login};
 use super::passwords::{postgres_password_matches, scram_sha256_verifier};
 use crate::args::{loose_bool, loose_opt_string, loose_string};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
@@ -228,7 +228,11 @@ impl Module for PostgresqlUserModule {
             attrs.join(", "),
             PG.literal(&a.name)
         );
-        let v = query_json(ctx.host, PG, &a.login, Some(&a.db), &sql).await?;
+        let v = match query_json(ctx.host, PG, &a.login, Some(&a.db), &sql).await {
+            // Check mode on a fresh host: the task that starts the server was only rehearsed.
+            Err(ModuleError::Failed(m)) if ctx.check_mode && is_server_down(&m) => return Ok(None),
+            other => other?,
+        };
         if v.is_null() {
             return Ok(None);
         }

@@ -1,0 +1,44 @@
+//! A lab of fresh hosts for one test at a time (they share the bridge and
+//! network namespaces, so tests of one binary take turns; `lab down` on drop).
+
+use std::process::Command;
+
+use super::{fixture, mailplay, text};
+
+static LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub struct Lab {
+    _turn: std::sync::MutexGuard<'static, ()>,
+    pub inventory: String,
+    pub ssh_config: String,
+}
+
+impl Lab {
+    pub fn fresh(hosts: &str) -> Lab {
+        assert_eq!(unsafe { libc::geteuid() }, 0, "the lab needs root: run tests/run-all.sh as root");
+        let turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = mailplay().args(["lab", "down"]).output();
+        let out = mailplay().args(["lab", "up", "-i", hosts]).output().unwrap();
+        let t = text(&out);
+        assert!(out.status.success(), "{t}");
+        let get = |p: &str| t.lines().find_map(|l| l.strip_prefix(p)).unwrap().trim().to_string();
+        Lab { _turn: turn, inventory: get("inventory: "), ssh_config: get("ssh config: ") }
+    }
+
+    pub fn ssh(&self, host: &str, cmd: &str) -> String {
+        let o = Command::new("ssh").args(["-F", &self.ssh_config, host, cmd]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    pub fn run(&self, dir: &str, extra: &[&str]) -> (i32, String) {
+        let o = mailplay().args(["run", "site.yml", "-i", &self.inventory]).args(extra).current_dir(fixture(dir)).output().unwrap();
+        (o.status.code().unwrap_or(-1), text(&o))
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = mailplay().args(["lab", "down"]).output();
+    }
+}
+
