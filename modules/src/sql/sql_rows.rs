@@ -358,7 +358,9 @@ impl Module for SqlRowsModule {
                 // Show the rows that will be inserted once the table exists.
                 let cols = a.columns();
                 let after = if a.state == "absent" { String::new() } else { a.effective_rows().iter().map(|r| describe(a, &cols, &cols.iter().map(|c| r.get(c).and_then(|v| cell(a.engine, v))).collect::<Vec<_>>())).collect() };
-                Ok(RowsPlan { missing: Some(missing.clone()), table: a.table.clone(), statements: vec![], before: String::new(), after, inserted: 0, updated: 0, deleted: 0 })
+                // Nothing to insert (and nothing there to delete): no change.
+                let missing = (a.state != "absent" && !a.rows.is_empty()).then(|| missing.clone());
+                Ok(RowsPlan { missing, table: a.table.clone(), statements: vec![], before: String::new(), after, inserted: 0, updated: 0, deleted: 0 })
             }
         }
     }
