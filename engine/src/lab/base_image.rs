@@ -53,7 +53,9 @@ fn in_chroot(root: &Path, script: &str, log: &Path) -> Result<()> {
 /// The cached base root, built if missing. The folder name carries a hash
 /// of the package list, so changing it builds a new image.
 pub async fn ensure(opts: &LabOptions) -> Result<PathBuf> {
-    let hash = format!("{:x}", sha2::Sha256::digest(PACKAGES.join(" ").as_bytes()));
+    // Bump BUILD when the build script changes, so cached bases are rebuilt.
+    const BUILD: &str = "2: sockets of disabled services disabled too";
+    let hash = format!("{:x}", sha2::Sha256::digest(format!("{BUILD}\n{}", PACKAGES.join(" ")).as_bytes()));
     let dir = opts.cache_dir.join(format!("base-bookworm-{}", &hash[..12]));
     let root = dir.join("rootfs");
     if dir.join("complete").exists() {
@@ -88,7 +90,7 @@ fn build(opts: &LabOptions, dir: &Path, root: &Path) -> Result<()> {
          apt-get clean; rm -rf /var/lib/apt/lists/*; \
          rm -f /etc/ssh/ssh_host_*; \
          systemctl enable ssh >/dev/null 2>&1 || true; \
-         for s in postfix cyrus-imapd postgresql mariadb rspamd redis-server rsyslog saslauthd; do systemctl disable $s >/dev/null 2>&1 || true; done; \
+         for s in postfix cyrus-imapd postgresql mariadb mariadb.socket mariadb-extra.socket rspamd redis-server rsyslog saslauthd; do systemctl disable $s >/dev/null 2>&1 || true; done; \
          systemctl mask systemd-networkd-wait-online.service >/dev/null 2>&1 || true; \
          printf 'PS1=\"\\\\h# \"\\n' > /root/.bashrc",
         PACKAGES.join(" ")
