@@ -146,3 +146,13 @@ fn hostvars_reach_other_hosts() {
     let s = Scope::new().with_hostvars(Arc::new(Two));
     assert_eq!(Templar::new().render_value(&json!("{{ hostvars['b'].ip }}"), &s).unwrap(), json!("10.0.0.2"));
 }
+
+#[test]
+fn list_filters_of_the_mail_playbook() {
+    // Ansible 2.19: zip takes several lists (Python's zip), product is
+    // itertools.product, extract looks items up in a container.
+    assert_eq!(r("{{ [1, 2] | zip(['a', 'b'], [true]) | list }}", json!({})), json!([[1, "a", true]]));
+    assert_eq!(r("{{ ['u', 'v'] | product(['localhost', '10.0.0.2']) | list }}", json!({})), json!([["u", "localhost"], ["u", "10.0.0.2"], ["v", "localhost"], ["v", "10.0.0.2"]]));
+    assert_eq!(r("{{ ['db1'] | map('extract', hv, 'ansible_host') | list }}", json!({"hv": {"db1": {"ansible_host": "192.0.2.10"}}})), json!(["192.0.2.10"]));
+    assert_eq!(r("{{ ['db1'] | map('extract', hv) | list }}", json!({"hv": {"db1": 7}})), json!([7]));
+}
