@@ -28,8 +28,12 @@ fn client(args: &[&str]) -> Value {
 }
 
 fn converge(lab: &Lab, engine: &str, extra: &[&str]) -> (i32, String) {
+    converge_with(lab, "inventories/lab.ini", engine, extra)
+}
+
+fn converge_with(lab: &Lab, inventory: &str, engine: &str, extra: &[&str]) -> (i32, String) {
     let o = mailplay()
-        .args(["run", "playbooks/site.yml", "-i", &lab.inventory, "-i", "inventories/lab.ini", "-e", &format!("mail_db_engine={engine}")])
+        .args(["run", "playbooks/site.yml", "-i", &lab.inventory, "-i", inventory, "-e", &format!("mail_db_engine={engine}")])
         .args(extra)
         .current_dir(repo_root())
         .output()
@@ -150,4 +154,43 @@ fn single_host_with_postgresql_delivers_real_mail() {
 #[test]
 fn single_host_with_mariadb_delivers_real_mail() {
     single_host("mysql");
+}
+
+/// Database, MX and store on three hosts, talking over the lab network.
+fn split(engine: &str) {
+    let lab = Lab::fresh(&repo_root().join("inventories/lab-split.ini").display().to_string());
+    let (mx, store) = (address(&lab, "mx1"), address(&lab, "store1"));
+    let (code, check) = converge_with(&lab, "inventories/lab-split.ini", engine, &["--check"]);
+    assert_eq!(code, 0, "{check}");
+    let (code, first) = converge_with(&lab, "inventories/lab-split.ini", engine, &[]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(changed_tasks(&check), changed_tasks(&first), "check mode did not predict the run\n--- check\n{check}\n--- run\n{first}");
+
+    // Mail into the MX comes out of the store; logins are checked against db1.
+    assert_eq!(client(&["send", &mx, "25", "someone@outside.invalid", "alice@example.org", "across hosts"])["ok"], true);
+    let got = client(&["fetch", &store, "alice@example.org", "Alice-lab-pw-1", "INBOX", "across hosts"]);
+    assert_eq!(got["ok"], true, "{got}");
+    assert!(got["headers"].as_str().unwrap().contains("X-Rspamd-Queue-Id:"), "{got}");
+    let own = client(&["send", &mx, "587", "alice@example.org", "carol@example.net", "submitted", "--starttls", "--login", "alice@example.org", "Alice-lab-pw-1"]);
+    assert_eq!(own["ok"], true, "{own}");
+    assert_eq!(client(&["fetch", &store, "carol@example.net", "Carol-lab-pw-1", "INBOX", "submitted"])["ok"], true);
+    assert_eq!(client(&["send", &mx, "25", "someone@outside.invalid", "bob@example.org", "spam across", "--header", "X-Spam:YES"])["ok"], true);
+    assert_eq!(client(&["fetch", &store, "bob@example.org", "Bob-lab-pw-1", "Junk", "spam across"])["ok"], true);
+    let forged = client(&["send", &mx, "587", "bob@example.org", "carol@example.net", "forged", "--starttls", "--login", "alice@example.org", "Alice-lab-pw-1"]);
+    assert_eq!(forged["code"], 553, "{forged}");
+
+    let (_, second) = converge_with(&lab, "inventories/lab-split.ini", engine, &[]);
+    for host in ["db1", "mx1", "store1"] {
+        assert_eq!(recap(&second)[host]["changed"], 0, "{second}");
+    }
+}
+
+#[test]
+fn split_hosts_with_postgresql_deliver_real_mail() {
+    split("pgsql");
+}
+
+#[test]
+fn split_hosts_with_mariadb_deliver_real_mail() {
+    split("mysql");
 }

@@ -73,6 +73,24 @@ impl ModuleResult {
     }
 }
 
+/// Check mode on a fresh host: a module whose object (a database, a table,
+/// a mailbox, the server itself) an earlier task of the same run would have
+/// created or started predicts its change instead of failing.
+/// The message check mode shows for such a prediction.
+pub fn assumed_created(msg: &str) -> String {
+    format!("{msg} (yet): assuming an earlier task of this run creates it")
+}
+
+/// A check-mode result: changed if the plan changes anything, with the
+/// assumption spelled out when an object was missing.
+pub fn predicted(changes: bool, missing: Option<&String>) -> ModuleResult {
+    let r = ModuleResult::changed(changes);
+    match missing {
+        Some(m) => r.with_msg(assumed_created(m)),
+        None => r,
+    }
+}
+
 /// Why a module could not run. A command that ran and failed is a
 /// `ModuleResult` with `failed`, not an error.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::session::{converse, parse_responses, quoted, tagged_status, Protocol, Response, ServerArgs, Token};
 use crate::args::{loose_bool, loose_opt_string, loose_string};
-use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::module::{predicted, ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -250,11 +250,7 @@ impl Module for SieveScriptModule {
     }
 
     fn check_result(_a: &SieveArgs, s: &SieveState, p: &SievePlan) -> ModuleResult {
-        let r = ModuleResult::changed(p.changes_anything());
-        match &s.missing {
-            Some(m) => r.with_msg(format!("{m} (yet): assuming an earlier task of this run creates it")),
-            None => r,
-        }
+        predicted(p.changes_anything(), s.missing.as_ref())
     }
 
     async fn apply(a: &SieveArgs, p: SievePlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {

@@ -142,11 +142,6 @@ pub fn is_server_down(msg: &str) -> bool {
     msg.contains("Is the server running") || msg.contains("Can't connect to local server") || msg.contains("Connection refused") || msg.contains("Can't connect to server")
 }
 
-/// The message check mode shows for such a prediction.
-pub fn assumed_created(msg: &str) -> String {
-    format!("{msg} (yet): assuming an earlier task of this run creates it")
-}
-
 /// Statements wrapped so that they apply together or not at all.
 pub fn transaction(statements: &[String]) -> String {
     let mut s = String::from("BEGIN;\n");

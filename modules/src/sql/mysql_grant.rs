@@ -12,11 +12,11 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{is_server_down, assumed_created, query_json, run_sql, Engine, Login};
+use super::client::{is_server_down, query_json, run_sql, Engine, Login};
 use super::grants::{self, describe, expand, parse_privs, Grant, GrantPlan, Grants, Mode};
 use super::postgresql_privs::privs_text;
 use crate::args::{loose_bool, loose_string};
-use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::module::{predicted, ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 const MY: Engine = Engine::Mysql;
 
@@ -231,11 +231,7 @@ impl Module for MysqlGrantModule {
     }
 
     fn check_result(_a: &MyGrantArgs, _s: &MyGrantState, p: &MyGrantPlan) -> ModuleResult {
-        let r = ModuleResult::changed(p.changes_anything());
-        match &p.missing {
-            Some(m) => r.with_msg(assumed_created(m)),
-            None => r,
-        }
+        predicted(p.changes_anything(), p.missing.as_ref())
     }
 
     fn plan(a: &MyGrantArgs, s: &MyGrantState) -> Result<MyGrantPlan, ModuleError> {

@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{assumed_created, is_missing_object, query_json, run_sql, transaction, Engine, Login};
+use super::client::{is_missing_object, query_json, run_sql, transaction, Engine, Login};
 use super::grants::{self, describe, expand, parse_privs, Grant, GrantPlan, Grants, Mode, PrivSpec};
 use crate::args::{loose_bool, loose_list, loose_string};
-use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::module::{predicted, ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 const PG: Engine = Engine::Postgres;
 
@@ -330,11 +330,7 @@ impl Module for PostgresqlPrivsModule {
     }
 
     fn check_result(_a: &PgPrivsArgs, _s: &PgPrivsState, p: &PgPrivsPlan) -> ModuleResult {
-        let r = ModuleResult::changed(p.changes_anything());
-        match &p.missing {
-            Some(m) => r.with_msg(assumed_created(m)),
-            None => r,
-        }
+        predicted(p.changes_anything(), p.missing.as_ref())
     }
 
     fn plan(a: &PgPrivsArgs, s: &PgPrivsState) -> Result<PgPrivsPlan, ModuleError> {

@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{assumed_created, is_missing_object, query_json, run_sql, run_sql_with_headers, Engine, Login};
+use super::client::{is_missing_object, query_json, run_sql, run_sql_with_headers, Engine, Login};
 use crate::args::loose_opt_string;
-use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::module::{predicted, ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,11 +209,10 @@ macro_rules! query_module {
             }
 
             fn check_result(_a: &QueryArgs, s: &QueryState, p: &QueryPlan) -> ModuleResult {
-                let r = ModuleResult::changed(p.changes_anything());
-                match (&s.missing, &s.rows) {
-                    (Some(m), _) => r.with_msg(assumed_created(m)),
-                    (None, Some(rows)) => r.with("query_result", rows.clone()).with("rowcount", rows.as_array().map(Vec::len).unwrap_or(0)),
-                    (None, None) => r,
+                let r = predicted(p.changes_anything(), s.missing.as_ref());
+                match &s.rows {
+                    Some(rows) => r.with("query_result", rows.clone()).with("rowcount", rows.as_array().map(Vec::len).unwrap_or(0)),
+                    None => r,
                 }
             }
 

@@ -17,10 +17,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{assumed_created, is_missing_object, query_json, run_sql, transaction, Engine, Login};
+use super::client::{is_missing_object, query_json, run_sql, transaction, Engine, Login};
 use super::passwords::{sha512_crypt, sha512_crypt_matches};
 use crate::args::{loose_bool, loose_list, loose_opt_string, loose_string};
-use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::module::{predicted, ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -366,11 +366,7 @@ impl Module for SqlRowsModule {
     }
 
     fn check_result(_a: &SqlRowsArgs, _s: &Result<Vec<Vec<Cell>>, String>, p: &RowsPlan) -> ModuleResult {
-        let r = ModuleResult::changed(p.changes_anything());
-        match &p.missing {
-            Some(m) => r.with_msg(assumed_created(m)),
-            None => r,
-        }
+        predicted(p.changes_anything(), p.missing.as_ref())
     }
 
     async fn apply(a: &SqlRowsArgs, p: RowsPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
