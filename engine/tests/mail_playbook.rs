@@ -93,6 +93,26 @@ fn single_host(engine: &str) {
     assert_eq!(own["ok"], true, "{own}");
     assert_eq!(client(&["fetch", h, "bob@example.org", "Bob-lab-pw-1", "INBOX", "from alice"])["ok"], true);
 
+    // Moving a message into Junk teaches rspamd spam, out of Junk ham.
+    let learned = |class: &str| -> u64 {
+        let stat = lab.ssh("mail1", "rspamc stat");
+        stat.lines()
+            .skip_while(|l| !l.contains(&format!("Statfile: {class}")))
+            .next()
+            .and_then(|l| l.split("learned: ").nth(1))
+            .and_then(|n| n.split(',').next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let (spam0, ham0) = (learned("BAYES_SPAM"), learned("BAYES_HAM"));
+    assert_eq!(client(&["move", h, "alice@example.org", "Alice-lab-pw-1", "INBOX", "Junk", "hello alice"])["ok"], true);
+    assert_eq!(client(&["move", h, "alice@example.org", "Alice-lab-pw-1", "Junk", "INBOX", "spammy"])["ok"], true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while (learned("BAYES_SPAM"), learned("BAYES_HAM")) != (spam0 + 1, ham0 + 1) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert_eq!((learned("BAYES_SPAM"), learned("BAYES_HAM")), (spam0 + 1, ham0 + 1), "rspamd did not learn from the moves:\n{}", lab.ssh("mail1", "rspamc stat; journalctl --no-pager | grep -i -E 'notify|rspamd_learn' | tail -5"));
+
     // Folders autocreated and subscribed; quota from quota_kb.
     let folders = client(&["folders", h, "carol@example.net", "Carol-lab-pw-1"]);
     assert_eq!(folders["subscribed"], serde_json::json!(["Drafts", "INBOX", "Junk", "Sent", "Trash"]), "{folders}");

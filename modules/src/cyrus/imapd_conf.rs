@@ -50,6 +50,15 @@ pub fn is_secret_key(key: &str) -> bool {
     key.ends_with("_password") || key.ends_with("_passwd") || key.contains("secret")
 }
 
+/// A value as Cyrus reads it: its switches are `yes`/`no` (case-sensitive:
+/// `True` is rejected as a "non-switch value").
+fn conf_value(v: &Value) -> Result<String, String> {
+    match v {
+        Value::Bool(b) => Ok(if *b { "yes".into() } else { "no".into() }),
+        other => scalar_to_string(other),
+    }
+}
+
 impl ImapdConfArgs {
     /// (key, wanted value or None to remove).
     pub fn wanted(&self) -> Result<Vec<(String, Option<String>)>, String> {
@@ -58,13 +67,13 @@ impl ImapdConfArgs {
         if let Some(n) = &self.name {
             let v = match (&self.value, absent) {
                 (_, true) => None,
-                (Some(v), false) => Some(scalar_to_string(v)?),
+                (Some(v), false) => Some(conf_value(v)?),
                 (None, false) => return Err(format!("value is required to set '{n}'")),
             };
             out.push((n.clone(), v));
         }
         for (k, v) in &self.params {
-            out.push((k.clone(), if absent { None } else { Some(scalar_to_string(v)?) }));
+            out.push((k.clone(), if absent { None } else { Some(conf_value(v)?) }));
         }
         Ok(out)
     }
@@ -238,6 +247,12 @@ mod tests {
         assert_eq!(edit(dup, &w(&[("a", Some("1"))])), "a: 1\nb: 2\n");
         assert_eq!(edit(dup, &w(&[("a", None)])), "b: 2\n");
         assert_eq!(edit("", &w(&[("a", Some("1"))])), "a: 1\n");
+    }
+
+    #[test]
+    fn booleans_are_written_as_cyrus_switches() {
+        let a: ImapdConfArgs = crate::args::parse_args("cyrus_imapd_conf", &serde_json::json!({"params": {"allowplaintext": true, "virtdomains": "userid"}})).unwrap();
+        assert_eq!(a.wanted().unwrap(), w(&[("allowplaintext", Some("yes")), ("virtdomains", Some("userid"))]));
     }
 
     #[test]

@@ -143,6 +143,10 @@ impl Module for CyrusServiceModule {
         if a.name.is_empty() || !a.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             return Err(format!("'{}' is not a cyrus.conf entry name", a.name));
         }
+        if matches!(a.at, Some(Value::Number(_))) {
+            // YAML reads 0400 as an octal number (256): the time must be a string.
+            return Err("at must be a quoted time like \"0400\", not a number".into());
+        }
         let fields = a.wanted_fields()?;
         if a.state == "present" && !fields.iter().any(|f| f.key == "cmd") && a.exclusive {
             return Err("an exclusive entry needs cmd".into());
