@@ -16,7 +16,7 @@ pub fn start(h: &mut LabHost, _opts: &LabOptions) -> Result<()> {
     let log = std::fs::File::create(h.dir.join("console.log")).map_err(|e| LabError::Setup(e.to_string()))?;
     let mut cmd = if h.booted {
         let mut c = Command::new("systemd-nspawn");
-        c.args(["-q", "-D"]).arg(h.root()).args(["-M", &h.name, "-b", "--register=no", "--keep-unit", "--console=passive"]).arg(format!("--network-namespace-path=/run/netns/{}", h.netns));
+        c.args(["-q", "-D"]).arg(h.root()).args(["-M", &h.name, "-b", "--register=no", "--keep-unit", "--console=passive", "--resolv-conf=off"]).arg(format!("--network-namespace-path=/run/netns/{}", h.netns));
         c
     } else {
         let r = h.root().display().to_string();

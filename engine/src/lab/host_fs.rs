@@ -47,6 +47,12 @@ pub fn prepare(h: &mut LabHost, base: &Path, key: &Path, _opts: &LabOptions, all
         hosts.push_str(&format!("{a}\t{n}.lab.invalid {n}\n"));
     }
     write(&root.join("etc/hosts"), &hosts)?;
+    // The lab has no DNS server. A resolver pointing at the controller's
+    // (unreachable) one makes every reverse lookup of a client by Postfix or
+    // Cyrus wait 10 s; one pointing at the host itself is refused at once.
+    let resolv = root.join("etc/resolv.conf");
+    let _ = std::fs::remove_file(&resolv); // never write through a symlink into the controller
+    write(&resolv, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")?;
     let hk = root.join("etc/ssh/ssh_host_ed25519_key");
     let _ = std::fs::remove_file(&hk);
     let _ = std::fs::remove_file(hk.with_extension("pub"));

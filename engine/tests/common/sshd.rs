@@ -22,6 +22,17 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Whether an SSH server's banner comes back from the port. A bare connect
+/// is not enough: with nothing listening yet, a connect to a local port in
+/// the ephemeral range can meet itself (TCP simultaneous open) and succeed.
+fn answers_ssh(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut banner = [0u8; 4];
+    s.read_exact(&mut banner).is_ok() && &banner == b"SSH-"
+}
+
 impl Sshd {
     pub fn start() -> Sshd {
         assert!(Path::new("/usr/sbin/sshd").exists(), "/usr/sbin/sshd is missing: run tests/run-all.sh, which installs openssh-server");
@@ -47,7 +58,7 @@ impl Sshd {
         let log = std::fs::File::create(d.join("sshd.log")).unwrap();
         let child = Command::new("/usr/sbin/sshd").args(["-D", "-e", "-f"]).arg(d.join("sshd_config")).stderr(log).stdout(Stdio::null()).spawn().expect("start sshd");
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !answers_ssh(port) {
             assert!(start.elapsed() < Duration::from_secs(10), "sshd did not start: {}", std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default());
             std::thread::sleep(Duration::from_millis(20));
         }
