@@ -11,9 +11,17 @@ the Rust tests can assert on exact outcomes.
   mail_client.py quota HOST USER PW
   mail_client.py folders HOST USER PW
   mail_client.py move HOST USER PW FROM_FOLDER TO_FOLDER SUBJECT
+  mail_client.py relay-server PORT USER PW [--timeout SECONDS]
+
+`relay-server` plays an authenticated relay (runs on a lab host, whose
+python3 reads this file from stdin): an SMTP server that demands AUTH PLAIN
+or LOGIN with USER/PW, prints `listening`, then one JSON object describing
+the first message it was given (or why none came), and exits.
 """
 import argparse
+import base64
 import imaplib
+import socket
 import json
 import smtplib
 import ssl
@@ -135,6 +143,75 @@ def move(a):
     out(ok=typ == "OK", text=str(resp))
 
 
+def relay_server(a):
+    srv = socket.create_server(("0.0.0.0", a.port), reuse_port=False)
+    srv.settimeout(a.timeout)
+    print("listening", flush=True)
+    seen = {"ok": False, "auth_user": None, "auth_ok": False, "mail_from": None, "rcpt": [], "data": ""}
+    try:
+        conn, _ = srv.accept()
+    except socket.timeout:
+        return out(text="nobody came", **seen)
+    conn.settimeout(a.timeout)
+    f = conn.makefile("rwb")
+
+    def say(line):
+        f.write(line.encode() + b"\r\n")
+        f.flush()
+
+    def hear():
+        return f.readline().decode(errors="replace").rstrip("\r\n")
+
+    def check(user, pw):
+        seen["auth_user"], seen["auth_ok"] = user, (user, pw) == (a.user, a.pw)
+        say("235 2.7.0 Authentication successful" if seen["auth_ok"] else "535 5.7.8 Authentication failed")
+
+    say("220 relay.test ESMTP")
+    while True:
+        line = hear()
+        verb = line.split(" ", 1)[0].upper()
+        if verb == "EHLO":
+            say("250-relay.test")
+            say("250-AUTH PLAIN LOGIN")
+            say("250 8BITMIME")
+        elif verb == "AUTH":
+            parts = line.split()
+            if parts[1].upper() == "PLAIN":
+                if len(parts) < 3:
+                    say("334 ")
+                    parts.append(hear())
+                _, user, pw = base64.b64decode(parts[2]).decode().split("\0")
+                check(user, pw)
+            else:
+                say("334 VXNlcm5hbWU6")
+                user = base64.b64decode(hear()).decode()
+                say("334 UGFzc3dvcmQ6")
+                check(user, base64.b64decode(hear()).decode())
+        elif verb == "MAIL":
+            if not seen["auth_ok"]:
+                say("530 5.7.0 Authentication required")
+                continue
+            seen["mail_from"] = line.split(":", 1)[1].split()[0].strip("<>")
+            say("250 2.1.0 Ok")
+        elif verb == "RCPT":
+            seen["rcpt"].append(line.split(":", 1)[1].split()[0].strip("<>"))
+            say("250 2.1.5 Ok")
+        elif verb == "DATA":
+            say("354 End data with <CR><LF>.<CR><LF>")
+            body = []
+            while (l := hear()) != ".":
+                body.append(l)
+            seen["data"], seen["ok"] = "\n".join(body), True
+            say("250 2.0.0 Ok: queued")
+        elif verb == "QUIT" or not line:
+            say("221 2.0.0 Bye")
+            break
+        else:
+            say("250 2.0.0 Ok")
+    conn.close()
+    out(**seen)
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -157,10 +234,15 @@ def main():
     mv = sub.add_parser("move")
     for n in ("host", "user", "pw", "source", "target", "subject"):
         mv.add_argument(n)
+    r = sub.add_parser("relay-server")
+    r.add_argument("port", type=int)
+    r.add_argument("user")
+    r.add_argument("pw")
+    r.add_argument("--timeout", type=float, default=60)
     a = p.parse_args()
     if a.cmd == "send":
         a.port = int(a.port)
-    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move}[a.cmd](a)
+    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "relay-server": relay_server}[a.cmd](a)
 
 
 if __name__ == "__main__":

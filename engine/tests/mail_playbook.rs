@@ -27,6 +27,39 @@ fn client(args: &[&str]) -> Value {
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("mail client {args:?}: {e}\n{out}\n{}", String::from_utf8_lossy(&o.stderr)))
 }
 
+/// A relay that demands a login, on a lab host (tests/mail_client.py
+/// relay-server, its python3 reading the script from stdin).
+struct RelayServer {
+    child: std::process::Child,
+    output: std::io::BufReader<std::process::ChildStdout>,
+}
+
+fn relay_server(lab: &Lab, host: &str, user: &str, pw: &str) -> RelayServer {
+    use std::io::BufRead;
+    let mut child = Command::new("ssh")
+        .args(["-F", &lab.ssh_config, host, &format!("python3 - relay-server 2525 {user} {pw} --timeout 60")])
+        .stdin(std::fs::File::open(repo_root().join("tests/mail_client.py")).unwrap())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut output = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    output.read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "listening", "the relay server did not start");
+    RelayServer { child, output }
+}
+
+impl RelayServer {
+    /// What the first message brought, once the server has finished.
+    fn received(mut self) -> Value {
+        use std::io::Read;
+        let mut out = String::new();
+        self.output.read_to_string(&mut out).unwrap();
+        self.child.wait().unwrap();
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("relay server: {e}\n{out}"))
+    }
+}
+
 /// Where the mail system lives: one host with everything, or three.
 struct Layout {
     inventory: &'static str,
@@ -57,7 +90,7 @@ fn converge(lab: &Lab, layout: &Layout, engine: &str, extra: &[&str]) -> (i32, S
     (o.status.code().unwrap_or(-1), text(&o))
 }
 
-const SECRETS: &[&str] = &["Alice-lab-pw-1", "Bob-lab-pw-1", "Carol-lab-pw-1", "Cyrus-lab-admin-pw", "Transfer-lab-pw", "Access-lab-pw", "Bob-new-pw-2", "Dave-lab-pw-1"];
+const SECRETS: &[&str] = &["Alice-lab-pw-1", "Bob-lab-pw-1", "Carol-lab-pw-1", "Cyrus-lab-admin-pw", "Transfer-lab-pw", "Access-lab-pw", "Bob-new-pw-2", "Dave-lab-pw-1", "Relay-lab-pw-1"];
 
 /// The whole proof of issue 5 for one engine and layout: check mode on fresh
 /// hosts, the run, real mail through SMTP and IMAP, spam learning, re-run,
@@ -112,6 +145,20 @@ fn prove(layout: &Layout, engine: &str) {
     let own = client(&["send", mx, "587", "alice@example.org", "bob@example.org", "from alice", "--starttls", "--login", "alice@example.org", "Alice-lab-pw-1"]);
     assert_eq!(own["ok"], true, "{own}");
     assert_eq!(client(&["fetch", store, "bob@example.org", "Bob-lab-pw-1", "INBOX", "from alice"])["ok"], true);
+
+    // Web Key Service: each domain's submission key is in its Web Key
+    // Directory, and a key sent to the submission address is answered with
+    // gpg-wks-server's confirmation request.
+    let published = "runuser -u webkey -- env GNUPGHOME=/var/lib/gnupg/wks/.gnupg gpg-wks-server -C /var/lib/gnupg/wks --check key-submission@example.net && echo published";
+    assert_eq!(lab.ssh(layout.mx, published).trim(), "published");
+    let submit = "export GNUPGHOME=$(mktemp -d); gpg --batch --passphrase '' --quick-gen-key bob@example.org default default never 2>/dev/null; \
+                  { printf 'From: bob@example.org\nTo: key-submission@example.org\nSubject: Key publishing request\nMIME-Version: 1.0\nContent-Type: application/pgp-keys\n\n'; gpg --export --armor bob@example.org; } \
+                  | /usr/sbin/sendmail -t -f bob@example.org && echo submitted; gpgconf --kill gpg-agent; rm -rf \"$GNUPGHOME\"";
+    assert_eq!(lab.ssh(layout.mx, submit).trim(), "submitted");
+    let confirm = client(&["fetch", store, "bob@example.org", "Bob-lab-pw-1", "INBOX", "Confirm your key publication"]);
+    assert_eq!(confirm["ok"], true, "no confirmation request from the WKS: {confirm}\n{}", lab.ssh(layout.mx, "journalctl --no-pager -t postfix/pipe | tail -3"));
+    let headers = confirm["headers"].as_str().unwrap();
+    assert!(headers.contains("Wks-Phase: confirm") && headers.contains("From: key-submission@example.org"), "{headers}");
 
     // Moving a message into Junk teaches rspamd spam, out of Junk ham.
     // Counted where the classifier keeps them (rspamd's Bayes statistics in
@@ -172,6 +219,31 @@ fn prove(layout: &Layout, engine: &str) {
     assert_eq!(client(&["login", store, "bob@example.org", "Bob-new-pw-2"])["ok"], true, "the new password does not work");
     assert_eq!(client(&["send", mx, "25", "someone@outside.invalid", "sales@example.net", "to sales"])["ok"], true);
     assert_eq!(client(&["fetch", store, "dave@example.net", "Dave-lab-pw-1", "INBOX", "to sales"])["ok"], true);
+
+    // Alice's mail leaves through an authenticated relay (mail_relays): a
+    // relay server on the store host demands the credentials that Postfix
+    // finds in the database.
+    let relay_vars = std::env::temp_dir().join(format!("mailplay-relay-{engine}.yml"));
+    let users = std::fs::read_to_string(&vars).unwrap();
+    std::fs::write(&relay_vars, format!("{users}mail_relays:\n  - {{source: alice@example.org, relay: \"[{store}]:2525\", username: relay-user, password: Relay-lab-pw-1}}\n")).unwrap();
+    let (code, relayed) = converge(&lab, layout, engine, &["-e", &format!("@{}", relay_vars.display())]);
+    all_output += &relayed;
+    assert_eq!(code, 0, "{relayed}");
+    assert_eq!(
+        changed_tasks(&relayed),
+        vec![("mail_db : relay credentials".to_string(), layout.db.to_string()), ("mail_db : sender-dependent relays".to_string(), layout.db.to_string())],
+        "{relayed}"
+    );
+    let server = relay_server(&lab, layout.store, "relay-user", "Relay-lab-pw-1");
+    let sent = client(&["send", mx, "587", "alice@example.org", "someone@outside.invalid", "via the relay", "--starttls", "--login", "alice@example.org", "Alice-lab-pw-1"]);
+    assert_eq!(sent["ok"], true, "{sent}");
+    let got = server.received();
+    assert_eq!(
+        (&got["auth_user"], &got["auth_ok"], &got["mail_from"], &got["rcpt"]),
+        (&serde_json::json!("relay-user"), &serde_json::json!(true), &serde_json::json!("alice@example.org"), &serde_json::json!(["someone@outside.invalid"])),
+        "{got}"
+    );
+    assert!(got["data"].as_str().unwrap().contains("Subject: via the relay"), "{got}");
 
     for s in SECRETS {
         assert!(!all_output.contains(s), "the password {s} appears in the output:\n{all_output}");
