@@ -11,6 +11,7 @@ the Rust tests can assert on exact outcomes.
   mail_client.py quota HOST USER PW
   mail_client.py folders HOST USER PW
   mail_client.py move HOST USER PW FROM_FOLDER TO_FOLDER SUBJECT
+  mail_client.py sieve HOST USER PW   (ManageSieve on 4190: the user's scripts)
   mail_client.py relay-server PORT USER PW [--timeout SECONDS]
 
 `relay-server` plays an authenticated relay (runs on a lab host, whose
@@ -143,6 +144,39 @@ def move(a):
     out(ok=typ == "OK", text=str(resp))
 
 
+def sieve(a):
+    """LISTSCRIPTS over ManageSieve (RFC 5804) after STARTTLS and AUTHENTICATE PLAIN."""
+    sock = socket.create_connection((a.host, 4190), timeout=30)
+    f = sock.makefile("rb")
+
+    def until_ok():
+        lines = []
+        while True:
+            line = f.readline().decode(errors="replace").rstrip("\r\n")
+            if line.startswith(("OK", "NO", "BYE")):
+                return lines, line
+            lines.append(line)
+
+    until_ok()
+    sock.sendall(b"STARTTLS\r\n")
+    _, status = until_ok()
+    if not status.startswith("OK"):
+        return out(ok=False, text=status)
+    sock = CTX.wrap_socket(sock)
+    f = sock.makefile("rb")
+    until_ok()  # the capabilities again, now over TLS
+    token = base64.b64encode(f"\0{a.user}\0{a.pw}".encode()).decode()
+    sock.sendall(f'AUTHENTICATE "PLAIN" "{token}"\r\n'.encode())
+    _, status = until_ok()
+    if not status.startswith("OK"):
+        return out(ok=False, text=status)
+    sock.sendall(b"LISTSCRIPTS\r\n")
+    lines, status = until_ok()
+    sock.sendall(b"LOGOUT\r\n")
+    scripts = {l.split('"')[1]: l.endswith("ACTIVE") for l in lines if l.startswith('"')}
+    out(ok=status.startswith("OK"), scripts=scripts)
+
+
 def relay_server(a):
     srv = socket.create_server(("0.0.0.0", a.port), reuse_port=False)
     srv.settimeout(a.timeout)
@@ -225,7 +259,7 @@ def main():
     for n in ("host", "user", "pw", "folder", "subject"):
         f.add_argument(n)
     f.add_argument("--wait", type=float, default=20)
-    for name in ("login", "quota", "folders"):
+    for name in ("login", "quota", "folders", "sieve"):
         x = sub.add_parser(name)
         for n in ("host", "user", "pw"):
             x.add_argument(n)
@@ -242,7 +276,7 @@ def main():
     a = p.parse_args()
     if a.cmd == "send":
         a.port = int(a.port)
-    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "relay-server": relay_server}[a.cmd](a)
+    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "relay-server": relay_server}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -49,20 +49,72 @@ fn service_starts_and_enables_once_and_check_mode_predicts_it() {
     assert_eq!(recap(&second)["mx1"]["changed"], 0, "{second}");
 }
 
+/// A flat apt repository on the host (no mirror is reachable from the lab):
+/// real .deb packages built with dpkg-deb, indexed as dpkg-scanpackages
+/// would. `probe` recommends `probe-extra`.
+fn lab_repository(lab: &Lab, probe_version: &str) {
+    let script = format!(
+        r#"set -e
+rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources
+mkdir -p /srv/repo && cd /srv/repo
+mk() {{
+  d=$(mktemp -d); mkdir -p "$d/DEBIAN" "$d/usr/share/doc/$1"
+  printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: mailplay tests <tests@lab.invalid>\nDescription: a package of the lab repository\n' "$1" "$2" > "$d/DEBIAN/control"
+  if [ -n "$3" ]; then echo "Recommends: $3" >> "$d/DEBIAN/control"; fi
+  echo "$1 $2" > "$d/usr/share/doc/$1/version"
+  dpkg-deb -Zgzip -b "$d" "$1_$2_all.deb" >/dev/null; rm -rf "$d"
+}}
+[ -e probe-extra_1.0_all.deb ] || mk probe-extra 1.0
+mk probe {probe_version} probe-extra
+for f in *.deb; do dpkg-deb -f "$f"; echo "Filename: ./$f"; echo "Size: $(stat -c %s "$f")"; echo "SHA256: $(sha256sum "$f" | cut -d' ' -f1)"; echo; done > Packages
+echo 'deb [trusted=yes] file:/srv/repo ./' > /etc/apt/sources.list.d/lab.list
+echo ready"#
+    );
+    assert_eq!(lab.ssh("mx1", &script).trim(), "ready");
+}
+
 #[test]
-fn apt_removes_once_and_check_mode_predicts_it() {
+fn apt_installs_upgrades_and_removes_once_and_check_mode_predicts_it() {
     let lab = Lab::fresh(&fixture("postconf").join("hosts.ini").display().to_string());
+    lab_repository(&lab, "1.0");
+    // `ii VERSION` when installed, else `-` (dpkg says `un` or nothing).
+    let versions = "for p in probe probe-extra less; do echo \"$p $(dpkg-query -W -f='${db:Status-Abbrev}${Version}' $p 2>/dev/null | grep '^ii' || echo -)\"; done";
+    let before = lab.ssh("mx1", versions);
+    assert!(before.starts_with("probe -\nprobe-extra -\nless ii"), "{before}");
+
     let (code, check) = lab.run("apt", &["--check", "--diff"]);
     assert_eq!(code, 0, "{check}");
-    assert_eq!(lab.ssh("mx1", "dpkg-query -W -f='${db:Status-Abbrev}' less 2>/dev/null; echo"), "ii \n", "check mode changed packages");
-    assert!(check.contains("-installed: less"), "{check}");
+    assert_eq!(lab.ssh("mx1", versions), before, "check mode changed packages");
+    assert!(check.contains("+installed: probe 1.0") && check.contains("-installed: less"), "{check}");
     let (code, first) = lab.run("apt", &[]);
     assert_eq!(code, 0, "{first}");
     assert_eq!(changed_tasks(&check), changed_tasks(&first));
-    assert_eq!(changed_tasks(&first), vec![("a package that must go".to_string(), "mx1".to_string())]);
-    assert_eq!(lab.ssh("mx1", "dpkg-query -W -f='${db:Status-Abbrev}' less 2>/dev/null; echo"), "un \n");
+    assert_eq!(
+        changed_tasks(&first),
+        vec![("a package that must go".to_string(), "mx1".to_string()), ("the probe at its newest version, without its recommends".to_string(), "mx1".to_string())]
+    );
+    assert_eq!(lab.ssh("mx1", versions), "probe ii 1.0\nprobe-extra -\nless -\n", "{first}");
     let (_, second) = lab.run("apt", &[]);
     assert_eq!(recap(&second)["mx1"]["changed"], 0, "{second}");
+
+    // A newer probe in the repository: check mode shows it (apt-get -s)
+    // without touching the host's lists, the run installs it, the next run
+    // has nothing to do.
+    lab_repository(&lab, "2.0");
+    let lists = "ls -l --time-style=+%s /var/lib/apt/lists /var/cache/apt | md5sum";
+    let lists_before = lab.ssh("mx1", lists);
+    let (code, check) = lab.run("apt", &["--check", "--diff"]);
+    assert_eq!(code, 0, "{check}");
+    assert_eq!(lab.ssh("mx1", lists), lists_before, "check mode touched the host's package lists");
+    assert!(check.contains("+installed: probe 2.0"), "{check}");
+    assert_eq!(lab.ssh("mx1", versions), "probe ii 1.0\nprobe-extra -\nless -\n");
+    let (code, upgrade) = lab.run("apt", &[]);
+    assert_eq!(code, 0, "{upgrade}");
+    assert_eq!(changed_tasks(&check), changed_tasks(&upgrade));
+    assert_eq!(changed_tasks(&upgrade), vec![("the probe at its newest version, without its recommends".to_string(), "mx1".to_string())]);
+    assert_eq!(lab.ssh("mx1", versions), "probe ii 2.0\nprobe-extra -\nless -\n");
+    let (_, again) = lab.run("apt", &[]);
+    assert_eq!(recap(&again)["mx1"]["changed"], 0, "{again}");
 }
 
 /// `role|object|privilege|column` lines of every privilege the mail roles

@@ -174,9 +174,12 @@ fn prove(layout: &Layout, engine: &str) {
     }
     assert_eq!((learned("spam"), learned("ham")), (spam0 + 1, ham0 + 1), "rspamd did not learn from the moves:\n{}", lab.ssh(layout.mx, "grep -i learn /var/log/rspamd/rspamd.log | tail"));
 
-    // Folders autocreated and subscribed; quota from quota_kb.
+    // Folders autocreated and subscribed; the sieve script active (seen over
+    // ManageSieve); quota from quota_kb.
     let folders = client(&["folders", store, "carol@example.net", "Carol-lab-pw-1"]);
     assert_eq!(folders["subscribed"], serde_json::json!(["Drafts", "INBOX", "Junk", "Sent", "Trash"]), "{folders}");
+    let sieve = client(&["sieve", store, "carol@example.net", "Carol-lab-pw-1"]);
+    assert_eq!(sieve["scripts"], serde_json::json!({"default": true}), "ManageSieve on 4190: {sieve}");
     let quota = client(&["quota", store, "carol@example.net", "Carol-lab-pw-1"]);
     assert!(quota["text"].as_str().unwrap().contains("(STORAGE 0 2048)"), "{quota}");
 

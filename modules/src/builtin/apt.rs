@@ -1,7 +1,10 @@
 //! `apt`: Debian packages present, absent or latest. One round trip reads
 //! every named package's state (`dpkg-query`), the candidate versions when
-//! `latest` is asked, and the age of the package lists; the plan names
-//! exactly what apt-get will install, upgrade or remove.
+//! `latest` is asked, the age of the package lists, and what `apt-get -s`
+//! would install (dependencies and recommends included), so that check mode
+//! knows an unknown package fails and diff mode shows every package that
+//! comes with the named ones; the plan names exactly what apt-get will
+//! install, upgrade or remove.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -47,6 +50,37 @@ pub struct AptState {
     pub candidates: Vec<(String, Option<String>)>,
     /// Age of the package lists in seconds (None: never updated).
     pub lists_age: Option<u64>,
+    /// `apt-get -s install` of the packages to install or upgrade, if any.
+    pub simulation: Option<Simulation>,
+    /// Check mode fetched fresh lists (into a scratch folder) for the
+    /// candidates and the simulation, as the run's cache update will.
+    pub fresh_lists: bool,
+}
+
+/// What apt-get would do, from its simulation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Simulation {
+    pub rc: i32,
+    /// `Inst` lines: package and the version it would get.
+    pub installs: Vec<(String, String)>,
+    /// `E:` lines.
+    pub errors: Vec<String>,
+}
+
+/// Parse `apt-get -s install` output: `Inst hello (2.10-3 Debian:12.0/stable [amd64])`,
+/// `Inst postfix [3.7.10-0+deb12u1] (3.7.11-0+deb12u1 ...)` and `E: ...`.
+pub fn parse_simulation(out: &str, rc: i32) -> Simulation {
+    let mut sim = Simulation { rc, ..Default::default() };
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix("Inst ") {
+            let name = rest.split_whitespace().next().unwrap_or("").to_string();
+            let version = rest.split_once('(').map(|(_, v)| v.split_whitespace().next().unwrap_or("").to_string()).unwrap_or_default();
+            sim.installs.push((name, version));
+        } else if let Some(e) = line.strip_prefix("E: ") {
+            sim.errors.push(e.trim().to_string());
+        }
+    }
+    sim
 }
 
 /// Parse the probe's output: `pkg|<status abbrev>|version` lines from
@@ -65,6 +99,11 @@ pub fn parse_state(out: &str, names: &[String]) -> AptState {
         st.candidates.push((n.clone(), cand));
     }
     st.lists_age = out.lines().find_map(|l| l.strip_prefix("age=")).and_then(|a| a.trim().parse().ok());
+    st.fresh_lists = out.lines().any(|l| l == "fresh-lists");
+    if let Some((_, rest)) = out.split_once("sim-begin\n") {
+        let (sim, rc) = rest.rsplit_once("sim-rc=").unwrap_or((rest, "1"));
+        st.simulation = Some(parse_simulation(sim, rc.trim().parse().unwrap_or(1)));
+    }
     st
 }
 
@@ -74,6 +113,9 @@ pub struct AptPlan {
     pub install: Vec<String>,
     pub upgrade: Vec<String>,
     pub remove: Vec<String>,
+    /// `name version` of every package apt-get would install or upgrade
+    /// (from its simulation; empty when the lists are to be updated first).
+    pub simulated: Vec<String>,
 }
 
 impl Plan for AptPlan {
@@ -83,12 +125,18 @@ impl Plan for AptPlan {
     fn diffs(&self) -> Vec<Diff> {
         let mut before = String::new();
         let mut after = String::new();
-        for p in &self.install {
-            after.push_str(&format!("installed: {p}\n"));
-        }
-        for p in &self.upgrade {
-            before.push_str(&format!("{p}: current version\n"));
-            after.push_str(&format!("{p}: latest version\n"));
+        if self.simulated.is_empty() {
+            for p in &self.install {
+                after.push_str(&format!("installed: {p}\n"));
+            }
+            for p in &self.upgrade {
+                before.push_str(&format!("{p}: current version\n"));
+                after.push_str(&format!("{p}: latest version\n"));
+            }
+        } else {
+            for p in &self.simulated {
+                after.push_str(&format!("installed: {p}\n"));
+            }
         }
         for p in &self.remove {
             before.push_str(&format!("installed: {p}\n"));
@@ -117,17 +165,47 @@ pub fn plan(a: &AptArgs, s: &AptState) -> Result<AptPlan, String> {
             other => return Err(format!("value of state must be one of: absent, latest, present, got: {other}")),
         }
     }
+    // With lists still to be updated, a simulation against the old ones
+    // says nothing about the run, unless check mode fetched fresh ones.
+    let sim_holds = !p.update || s.fresh_lists;
+    if let Some(sim) = s.simulation.as_ref().filter(|_| sim_holds) {
+        if sim.rc == 0 {
+            p.simulated = sim.installs.iter().map(|(n, v)| format!("{n} {v}")).collect();
+        } else {
+            // The real run would fail the same way.
+            return Err(unavailable(&sim.errors));
+        }
+    }
     Ok(p)
 }
 
-fn apt_get(a: &AptArgs) -> String {
-    let mut s = format!("DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout={} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold", a.lock_timeout);
-    match a.install_recommends {
-        Some(false) => s.push_str(" --no-install-recommends"),
-        Some(true) => s.push_str(" --install-recommends"),
-        None => {}
+/// Ansible's message for a package apt does not know, else apt's own.
+fn unavailable(errors: &[String]) -> String {
+    let unknown: Vec<&str> = errors
+        .iter()
+        .filter_map(|e| e.strip_prefix("Unable to locate package ").or_else(|| e.strip_prefix("Package '").and_then(|r| r.split('\'').next())))
+        .collect();
+    if unknown.is_empty() {
+        format!("apt-get install would fail: {}", errors.join("; "))
+    } else {
+        format!("No package matching '{}' is available", unknown.join("', '"))
     }
-    s
+}
+
+fn recommends(a: &AptArgs) -> &'static str {
+    match a.install_recommends {
+        Some(false) => "--no-install-recommends",
+        Some(true) => "--install-recommends",
+        None => "",
+    }
+}
+
+fn apt_get(a: &AptArgs) -> String {
+    format!(
+        "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout={} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold {}",
+        a.lock_timeout,
+        recommends(a)
+    )
 }
 
 pub struct AptModule;
@@ -172,14 +250,41 @@ impl Module for AptModule {
 
     async fn probe(a: &AptArgs, ctx: &Context<'_>) -> Result<AptState, ModuleError> {
         let names: Vec<String> = a.name.iter().map(|n| quote(n)).collect();
-        let mut script = String::from("s=/var/lib/apt/periodic/update-success-stamp; [ -e $s ] || s=/var/cache/apt/pkgcache.bin; [ -e $s ] && [ -n \"$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)\" ] && echo age=$(( $(date +%s) - $(stat -c %Y $s) )); ");
+        let mut script = String::from(
+            "age=''; s=/var/lib/apt/periodic/update-success-stamp; [ -e $s ] || s=/var/cache/apt/pkgcache.bin; \
+             if [ -e $s ] && [ -n \"$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)\" ]; then age=$(( $(date +%s) - $(stat -c %Y $s) )); echo age=$age; fi; opts=''; scratch=''; ",
+        );
+        if ctx.check_mode && a.update_cache {
+            // Check mode fetches the lists a real run would fetch first into
+            // a scratch folder: candidates and the simulation then see what
+            // the run will see, and the host's own lists stay untouched.
+            script.push_str(&format!(
+                "if [ -z \"$age\" ] || [ {valid} -eq 0 ] || [ \"$age\" -gt {valid} ]; then \
+                   scratch=$(mktemp -d); cp -a /var/lib/apt/lists/. \"$scratch/\" 2>/dev/null; rm -f \"$scratch/lock\"; mkdir -p \"$scratch/partial\"; \
+                   if apt-get -q -o Debug::NoLocking=1 -o Dir::State::Lists=\"$scratch\" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= update >/dev/null 2>&1; then \
+                     opts=\"-o Dir::State::Lists=$scratch -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=\"; echo fresh-lists; fi; \
+                 fi; ",
+                valid = a.cache_valid_time
+            ));
+        }
         if !names.is_empty() {
             script.push_str(&format!("dpkg-query -W -f='pkg|${{Package}}|${{db:Status-Abbrev}}|${{Version}}\\n' {} 2>/dev/null; ", names.join(" ")));
             if a.state == "latest" {
-                script.push_str(&format!("for p in {}; do echo \"cand|$p|$(apt-cache policy \"$p\" 2>/dev/null | sed -n 's/^ *Candidate: //p')\"; done; ", names.join(" ")));
+                script.push_str(&format!("for p in {}; do echo \"cand|$p|$(apt-cache $opts policy \"$p\" 2>/dev/null | sed -n 's/^ *Candidate: //p')\"; done; ", names.join(" ")));
+            }
+            if !matches!(a.state.as_str(), "absent" | "removed") {
+                // Simulate only what would be installed (or, for latest,
+                // upgraded): packages that are not installed, or all.
+                let latest = if a.state == "latest" { "true" } else { "false" };
+                script.push_str(&format!(
+                    "sim=''; for p in {names}; do case \"$(dpkg-query -W -f='${{db:Status-Abbrev}}' \"$p\" 2>/dev/null)\" in ii*) {latest} && sim=\"$sim $p\";; *) sim=\"$sim $p\";; esac; done; \
+                     if [ -n \"$sim\" ]; then echo sim-begin; LC_ALL=C apt-get -s -q -o Debug::NoLocking=1 $opts {recommends} install $sim 2>&1; echo sim-rc=$?; fi; ",
+                    names = names.join(" "),
+                    recommends = recommends(a)
+                ));
             }
         }
-        script.push_str("true");
+        script.push_str("[ -z \"$scratch\" ] || rm -rf \"$scratch\"; true");
         let out = ctx.host.exec(&Command::shell(script)).await?;
         Ok(parse_state(&out.stdout_str(), &a.name))
     }
@@ -196,12 +301,22 @@ impl Module for AptModule {
 
     async fn apply(a: &AptArgs, p: AptPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let run = |cmd: String| async move { ctx.host.exec(&Command::shell(cmd)).await };
-        if p.update || (!p.install.is_empty() || !p.upgrade.is_empty()) && a.update_cache {
+        let updated = p.update;
+        let p = if p.update {
             let out = run(format!("apt-get -q -o DPkg::Lock::Timeout={} update", a.lock_timeout)).await?;
             if !out.success() {
                 return Ok(ModuleResult::failed(format!("Failed to update apt cache: {}", out.stderr_str().trim())));
             }
-        }
+            // What to install or upgrade is decided again against the fresh
+            // lists (a newer candidate, a package only they know).
+            let fresh = Self::probe(a, ctx).await?;
+            match plan(a, &fresh) {
+                Ok(p) => p,
+                Err(e) => return Ok(ModuleResult::failed(e)),
+            }
+        } else {
+            p
+        };
         let mut stdout = String::new();
         let targets: Vec<String> = p.install.iter().chain(&p.upgrade).map(|n| quote(n)).collect();
         if !targets.is_empty() {
@@ -220,7 +335,7 @@ impl Module for AptModule {
             }
         }
         let changed = p.changes_anything();
-        let mut r = ModuleResult::changed(changed).with("cache_updated", p.update);
+        let mut r = ModuleResult::changed(changed).with("cache_updated", updated);
         if changed {
             r.data.insert("packages".into(), json!({"installed": p.install, "upgraded": p.upgrade, "removed": p.remove}));
             r.data.insert("stdout".into(), Value::String(stdout));
@@ -262,6 +377,44 @@ mod tests {
         let a = args(json!({"name": "hello", "update_cache": true, "cache_valid_time": 3600}));
         assert!(!plan(&a, &parse_state(PROBE, &a.name)).unwrap().update);
         assert!(plan(&a, &parse_state("pkg|hello|un |\n", &a.name)).unwrap().update);
+    }
+
+    // Captured from `LC_ALL=C apt-get -s -q install ...` on Debian 12.
+    const SIM_HELLO: &str = "Reading package lists...\nBuilding dependency tree...\nReading state information...\nThe following NEW packages will be installed:\n  hello\n0 upgraded, 1 newly installed, 0 to remove and 123 not upgraded.\nInst hello (2.10-3 Debian:12.15/oldstable [amd64])\nConf hello (2.10-3 Debian:12.15/oldstable [amd64])\n";
+    const SIM_UPGRADE: &str = "Inst libappstream4 [0.16.1-2] (0.16.1-2+b1 Debian:12.15/oldstable [amd64])\nInst appstream [0.16.1-2] (0.16.1-2+b1 Debian:12.15/oldstable [amd64])\nConf libappstream4 (0.16.1-2+b1 Debian:12.15/oldstable [amd64])\n";
+    const SIM_UNKNOWN: &str = "Reading package lists...\nBuilding dependency tree...\nReading state information...\nE: Unable to locate package nosuchpkg-zz\n";
+    const SIM_CONFLICT: &str = "The following packages have unmet dependencies:\n exim4-config : Conflicts: postfix but 3.7.11-0+deb12u1 is to be installed\nE: Error, pkgProblemResolver::Resolve generated breaks, this may be caused by held packages.\n";
+
+    #[test]
+    fn the_simulation_names_every_package_that_comes_along() {
+        assert_eq!(parse_simulation(SIM_HELLO, 0).installs, vec![("hello".to_string(), "2.10-3".to_string())]);
+        assert_eq!(
+            parse_simulation(SIM_UPGRADE, 0).installs,
+            vec![("libappstream4".to_string(), "0.16.1-2+b1".to_string()), ("appstream".to_string(), "0.16.1-2+b1".to_string())]
+        );
+        let a = args(json!({"name": ["hello"]}));
+        let probe = format!("pkg|hello|un |\nsim-begin\n{SIM_HELLO}sim-rc=0\n");
+        let p = plan(&a, &parse_state(&probe, &a.name)).unwrap();
+        assert_eq!((p.install.clone(), p.simulated.clone()), (vec!["hello".to_string()], vec!["hello 2.10-3".to_string()]));
+        assert_eq!(p.diffs()[0].after, "installed: hello 2.10-3\n");
+    }
+
+    #[test]
+    fn a_package_apt_cannot_install_fails_in_check_mode_too() {
+        let a = args(json!({"name": ["nosuchpkg-zz"]}));
+        let probe = format!("age=60\npkg|nosuchpkg-zz|un |\nsim-begin\n{SIM_UNKNOWN}sim-rc=100\n");
+        assert_eq!(plan(&a, &parse_state(&probe, &a.name)).unwrap_err(), "No package matching 'nosuchpkg-zz' is available");
+        let a = args(json!({"name": ["postfix"]}));
+        let probe = format!("age=60\npkg|postfix|un |\nsim-begin\n{SIM_CONFLICT}sim-rc=100\n");
+        assert!(plan(&a, &parse_state(&probe, &a.name)).unwrap_err().contains("pkgProblemResolver::Resolve generated breaks"));
+        // Lists to be updated first may know it: predicted, not refused,
+        // unless check mode fetched fresh lists and they do not know it.
+        let a = args(json!({"name": ["nosuchpkg-zz"], "update_cache": true}));
+        let probe = format!("pkg|nosuchpkg-zz|un |\nsim-begin\n{SIM_UNKNOWN}sim-rc=100\n");
+        let p = plan(&a, &parse_state(&probe, &a.name)).unwrap();
+        assert_eq!((p.update, p.install), (true, vec!["nosuchpkg-zz".to_string()]));
+        let fresh = format!("fresh-lists\n{probe}");
+        assert!(plan(&a, &parse_state(&fresh, &a.name)).is_err());
     }
 
     #[test]
