@@ -12,6 +12,7 @@ the Rust tests can assert on exact outcomes.
   mail_client.py folders HOST USER PW
   mail_client.py move HOST USER PW FROM_FOLDER TO_FOLDER SUBJECT
   mail_client.py sieve HOST USER PW   (ManageSieve on 4190: the user's scripts)
+  mail_client.py certs HOST PORT...   (each port's certificate as PEM: 993 direct, 25/587 after STARTTLS)
   mail_client.py relay-server PORT USER PW [--timeout SECONDS]
 
 `relay-server` plays an authenticated relay (runs on a lab host, whose
@@ -177,6 +178,23 @@ def sieve(a):
     out(ok=status.startswith("OK"), scripts=scripts)
 
 
+def certs(a):
+    """The certificate each port shows: 993 at once, SMTP ports after STARTTLS."""
+    def smtp(port):
+        s = smtplib.SMTP(a.host, port, timeout=60)
+        s.ehlo("client.test.invalid")
+        s.starttls(context=CTX)
+        der = s.sock.getpeercert(binary_form=True)
+        s.quit()
+        return der
+
+    def direct(port):
+        with socket.create_connection((a.host, port), timeout=60) as raw, CTX.wrap_socket(raw) as tls:
+            return tls.getpeercert(binary_form=True)
+
+    out(ok=True, **{str(p): ssl.DER_cert_to_PEM_cert(direct(p) if p == 993 else smtp(p)) for p in a.ports})
+
+
 def relay_server(a):
     srv = socket.create_server(("0.0.0.0", a.port), reuse_port=False)
     srv.settimeout(a.timeout)
@@ -268,6 +286,9 @@ def main():
     mv = sub.add_parser("move")
     for n in ("host", "user", "pw", "source", "target", "subject"):
         mv.add_argument(n)
+    c = sub.add_parser("certs")
+    c.add_argument("host")
+    c.add_argument("ports", nargs="+", type=int)
     r = sub.add_parser("relay-server")
     r.add_argument("port", type=int)
     r.add_argument("user")
@@ -276,7 +297,7 @@ def main():
     a = p.parse_args()
     if a.cmd == "send":
         a.port = int(a.port)
-    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "relay-server": relay_server}[a.cmd](a)
+    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -248,6 +248,43 @@ fn prove(layout: &Layout, engine: &str) {
     );
     assert!(got["data"].as_str().unwrap().contains("Subject: via the relay"), "{got}");
 
+    // A certificate of one's own (mail_tls_cert/mail_tls_key) replaces the
+    // self-signed one on every host, and the running services show it.
+    let tls = tempfile::tempdir().unwrap();
+    let (cert, key) = (tls.path().join("cert.pem"), tls.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=mail.example.org", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (cert_pem, key_pem) = (std::fs::read_to_string(&cert).unwrap(), std::fs::read_to_string(&key).unwrap());
+    let block = |pem: &str| pem.lines().map(|l| format!("  {l}\n")).collect::<String>();
+    let tls_vars = tls.path().join("tls.yml");
+    std::fs::write(&tls_vars, format!("{}mail_tls_cert: |\n{}mail_tls_key: |\n{}", std::fs::read_to_string(&relay_vars).unwrap(), block(&cert_pem), block(&key_pem))).unwrap();
+    let (code, replaced) = converge(&lab, layout, engine, &["-e", &format!("@{}", tls_vars.display())]);
+    all_output += &replaced;
+    assert_eq!(code, 0, "{replaced}");
+    let mut expected: Vec<(String, String)> = Vec::new();
+    for task in ["mail_tls : the given TLS certificate", "mail_tls : the given TLS key, readable by ssl-cert members only"] {
+        expected.extend(layout.hosts().iter().map(|h| (task.to_string(), h.to_string())));
+    }
+    expected.extend([
+        ("mail_mx : Postfix takes up a new TLS certificate (running smtpd processes keep the old one)".to_string(), layout.mx.to_string()),
+        ("mail_mx : reload postfix".to_string(), layout.mx.to_string()),
+        ("mail_store : Cyrus takes up a new TLS certificate (its processes keep the old one)".to_string(), layout.store.to_string()),
+        ("mail_store : restart cyrus".to_string(), layout.store.to_string()),
+    ]);
+    expected.sort();
+    assert_eq!(changed_tasks(&replaced), expected, "{replaced}");
+    assert!(!replaced.contains("PRIVATE KEY"), "the key appears in the output:\n{replaced}");
+    let shown = client(&["certs", mx, "25", "587"]);
+    assert_eq!((shown["25"].as_str(), shown["587"].as_str()), (Some(cert_pem.as_str()), Some(cert_pem.as_str())), "Postfix does not show the new certificate");
+    assert_eq!(client(&["certs", store, "993"])["993"].as_str(), Some(cert_pem.as_str()), "Cyrus does not show the new certificate");
+    assert_eq!(client(&["login", store, "alice@example.org", "Alice-lab-pw-1", "--imaps"])["ok"], true, "IMAPS with the new certificate");
+
     for s in SECRETS {
         assert!(!all_output.contains(s), "the password {s} appears in the output:\n{all_output}");
     }
