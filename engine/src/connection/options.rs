@@ -41,7 +41,7 @@ pub struct SshTarget {
     pub policy: HostKeyPolicy,
 }
 
-fn s<'a>(vars: &'a Map<String, Value>, keys: &[&str]) -> Option<String> {
+fn s(vars: &Map<String, Value>, keys: &[&str]) -> Option<String> {
     keys.iter().find_map(|k| vars.get(*k)).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
 }
 

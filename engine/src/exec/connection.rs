@@ -33,8 +33,11 @@ impl Connection {
 /// Opens each host's connection on first use and keeps it for the run.
 #[derive(Default)]
 pub struct ConnectionPool {
-    open: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Result<Connection, String>>>>>,
+    open: Mutex<HashMap<String, Arc<OpeningConnection>>>,
 }
+
+/// Set once by whichever task reaches the host first; the others wait.
+type OpeningConnection = tokio::sync::OnceCell<Result<Connection, String>>;
 
 fn var_str<'a>(vars: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     vars.get(key).and_then(Value::as_str)

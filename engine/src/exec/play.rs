@@ -56,9 +56,7 @@ pub fn serial_batches(steps: &[SerialStep], n: usize) -> Vec<usize> {
 
 impl<'a> PlayRunner<'a> {
     pub fn new(ctx: &'a Arc<RunContext>, play: &'a Play) -> Self {
-        let mut root = Inherited::default();
-        root.tags = play.tags.clone();
-        root.become_opts = play.become_opts.clone();
+        let mut root = Inherited { tags: play.tags.clone(), become_opts: play.become_opts.clone(), ..Default::default() };
         if let Some(env) = &play.environment {
             root.environment.push(env.clone());
         }

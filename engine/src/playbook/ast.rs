@@ -123,6 +123,9 @@ pub struct Expr {
     pub pos: Pos,
 }
 
+// One per task, built when the playbook is loaded: boxing the large
+// variants would save little memory and add indirection everywhere.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum TaskKind {
     /// A module call. `args` is the mapping (free-form text is already split

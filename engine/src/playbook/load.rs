@@ -341,7 +341,7 @@ impl Loader {
     }
 
     /// Load a role: its dependencies' tasks (each a block), then its own.
-    pub fn role(&mut self, name: &str, dir: &Path, params: Map<String, Value>, tasks_from: Option<&str>, pos: &Pos) -> Option<(Arc<Role>, Vec<Task>, Vec<Task>)> {
+    pub fn role(&mut self, name: &str, dir: &Path, params: Map<String, Value>, tasks_from: Option<&str>, pos: &Pos) -> Option<super::LoadedRole> {
         let Some(path) = self.find_role(name, dir) else {
             let searched: Vec<String> = [dir.join("roles"), dir.to_path_buf()].iter().map(|d| d.display().to_string()).collect();
             self.err(Diagnostic::new(pos.clone(), format!("the role '{name}' was not found")).with_help(format!("searched in {}", searched.join(", "))));
@@ -361,7 +361,7 @@ impl Loader {
         if let Some(meta) = Self::main_file(&path.join("meta"), "main").and_then(|p| self.parse(&p)) {
             if let Some(deps) = meta.get("dependencies").and_then(|d| d.as_seq()).map(|d| d.to_vec()) {
                 for dep in &deps {
-                    if let Some((block, hs)) = self.role_entry(dep, &path.parent().unwrap_or(dir).to_path_buf()) {
+                    if let Some((block, hs)) = self.role_entry(dep, path.parent().unwrap_or(dir)) {
                         tasks.push(block);
                         handlers.extend(hs);
                     }

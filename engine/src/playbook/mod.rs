@@ -35,8 +35,11 @@ pub fn load_task_file(path: &Path, role: Option<Arc<Role>>) -> Result<Vec<Task>,
     }
 }
 
+/// A loaded role with its tasks and its handlers.
+pub type LoadedRole = (Arc<Role>, Vec<Task>, Vec<Task>);
+
 /// Load a role at run time (`include_role`): its tasks and handlers.
-pub fn load_role(name: &str, search_dirs: &[PathBuf], params: Vars, tasks_from: Option<&str>) -> Result<(Arc<Role>, Vec<Task>, Vec<Task>), Vec<Diagnostic>> {
+pub fn load_role(name: &str, search_dirs: &[PathBuf], params: Vars, tasks_from: Option<&str>) -> Result<LoadedRole, Vec<Diagnostic>> {
     let mut loader = Loader { role_dirs: search_dirs.to_vec(), ..Default::default() };
     let base = search_dirs.first().cloned().unwrap_or_default();
     let found = loader.role(name, &base, params, tasks_from, &Pos::unknown());

@@ -150,10 +150,7 @@ impl Loader {
             let always = get("always").map(|n| self.tasks(n, dir, role)).unwrap_or_default();
             Task::new(TaskKind::Block { block, rescue, always }, node.pos.clone())
         } else {
-            match self.action(node, entries, dir, role) {
-                Some(t) => t,
-                None => return None,
-            }
+            self.action(node, entries, dir, role)?
         };
         task.role = role.clone();
         let is_block = matches!(task.kind, TaskKind::Block { .. });

@@ -99,14 +99,12 @@ pub fn edit(text: &str, wanted: &[(String, Option<String>)]) -> String {
                 out.push(line);
                 continue;
             }
-            match (value, seen) {
-                (Some(v), false) => {
-                    let current = line.split_once(':').map(|(_, c)| c.trim()).unwrap_or("");
-                    out.push(if current == v.trim() { line } else { format!("{key}: {v}") });
-                    seen = true;
-                }
-                // Duplicates and removed keys go.
-                _ => {}
+            // The first occurrence is kept (or changed); duplicates and
+            // removed keys go.
+            if let (Some(v), false) = (value, seen) {
+                let current = line.split_once(':').map(|(_, c)| c.trim()).unwrap_or("");
+                out.push(if current == v.trim() { line } else { format!("{key}: {v}") });
+                seen = true;
             }
         }
         if let (Some(v), false) = (value, seen) {

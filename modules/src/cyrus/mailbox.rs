@@ -129,11 +129,7 @@ pub fn parse_state(name: &str, responses: &[Response]) -> MailboxState {
     for r in responses.iter().filter(|r| r.tag == "*") {
         let kind = r.tokens.first().and_then(Token::text).unwrap_or("").to_ascii_uppercase();
         match kind.as_str() {
-            "LIST" => {
-                if r.tokens.last().and_then(Token::text) == Some(name) {
-                    s.exists = true;
-                }
-            }
+            "LIST" if r.tokens.last().and_then(Token::text) == Some(name) => s.exists = true,
             "ACL" => {
                 let t = texts(&r.tokens[1..]);
                 for pair in t[1..].chunks(2) {
@@ -142,13 +138,11 @@ pub fn parse_state(name: &str, responses: &[Response]) -> MailboxState {
                     }
                 }
             }
-            "QUOTA" => {
-                if r.tokens.get(1).and_then(Token::text) == Some(name) {
-                    if let Some(Token::List(items)) = r.tokens.get(2) {
-                        let t = texts(items);
-                        if let Some(i) = t.iter().position(|x| x.eq_ignore_ascii_case("STORAGE")) {
-                            s.quota = t.get(i + 2).and_then(|l| l.parse().ok());
-                        }
+            "QUOTA" if r.tokens.get(1).and_then(Token::text) == Some(name) => {
+                if let Some(Token::List(items)) = r.tokens.get(2) {
+                    let t = texts(items);
+                    if let Some(i) = t.iter().position(|x| x.eq_ignore_ascii_case("STORAGE")) {
+                        s.quota = t.get(i + 2).and_then(|l| l.parse().ok());
                     }
                 }
             }

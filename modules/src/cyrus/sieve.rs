@@ -139,10 +139,14 @@ fn session(a: &SieveArgs, commands: &[String]) -> String {
     s
 }
 
+/// A command's completion: its position among the replies, whether it was
+/// OK, and the server's text.
+type Status = (usize, bool, String);
+
 /// The OK/NO lines in order: the first ends the server's capability
 /// listing (greeting, or repeated after STARTTLS), the second answers
 /// AUTHENTICATE, then one per command.
-fn statuses(r: &[Response]) -> Vec<(usize, bool, String)> {
+fn statuses(r: &[Response]) -> Vec<Status> {
     r.iter()
         .enumerate()
         .filter_map(|(i, x)| match x.tokens.first() {
@@ -153,7 +157,7 @@ fn statuses(r: &[Response]) -> Vec<(usize, bool, String)> {
 }
 
 /// The replies after a successful AUTHENTICATE.
-fn after_auth<'r>(a: &SieveArgs, r: &'r [Response], out: &str) -> Result<(&'r [Response], Vec<(usize, bool, String)>), ModuleError> {
+fn after_auth<'r>(a: &SieveArgs, r: &'r [Response], out: &str) -> Result<(&'r [Response], Vec<Status>), ModuleError> {
     let st = statuses(r);
     match st.get(1) {
         Some((i, true, _)) => Ok((&r[i + 1..], st[2..].to_vec())),

@@ -298,7 +298,7 @@ mod tests {
     fn the_tutorials_wks_pipe_is_added_once() {
         let p = plan(&wks(), None).unwrap();
         assert!(p.changes_anything());
-        assert_eq!(commands(&wks(), &p, ""), format!("postconf -M '{}'", format!("wks/unix={}", parse_entry(WKS).unwrap().line())));
+        assert_eq!(commands(&wks(), &p, ""), format!("postconf -M 'wks/unix={}'", parse_entry(WKS).unwrap().line()));
         assert!(!plan(&wks(), parse_entry(WKS)).unwrap().changes_anything());
     }
 
