@@ -5,7 +5,7 @@ Runs on the controller against a lab host's address (Python's smtplib and
 imaplib, nothing installed), and prints one JSON object per command so that
 the Rust tests can assert on exact outcomes.
 
-  mail_client.py send HOST PORT FROM TO SUBJECT [--starttls] [--login USER PW] [--header K:V]
+  mail_client.py send HOST PORT FROM TO SUBJECT [--starttls] [--login USER PW] [--header K:V] [--size BYTES]
   mail_client.py fetch HOST USER PW FOLDER SUBJECT [--wait SECONDS]
   mail_client.py login HOST USER PW
   mail_client.py quota HOST USER PW
@@ -63,7 +63,8 @@ def send(a):
             stage = "auth"
             s.login(a.login[0], a.login[1])
         stage = "mail"
-        code, resp = s.mail(a.sender)
+        # --size announces a message size (ESMTP SIZE) without sending it.
+        code, resp = s.mail(a.sender, [f"SIZE={a.size}"] if a.size else [])
         if code >= 400:
             return out(ok=False, stage=stage, code=code, text=resp.decode())
         stage = "rcpt"
@@ -273,6 +274,7 @@ def main():
     s.add_argument("--starttls", action="store_true")
     s.add_argument("--login", nargs=2)
     s.add_argument("--header", action="append", default=[])
+    s.add_argument("--size", type=int)
     f = sub.add_parser("fetch")
     for n in ("host", "user", "pw", "folder", "subject"):
         f.add_argument(n)

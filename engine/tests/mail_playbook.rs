@@ -132,6 +132,8 @@ fn prove(layout: &Layout, engine: &str) {
     assert_eq!(client(&["fetch", store, "alice@example.org", "Alice-lab-pw-1", "Junk", "spammy"])["ok"], true);
     let refused = client(&["send", mx, "25", "someone@outside.invalid", "nobody@example.org", "lost"]);
     assert_eq!((refused["stage"].as_str(), refused["code"].as_i64()), (Some("rcpt"), Some(550)), "{refused}");
+    let too_big = client(&["send", mx, "25", "someone@outside.invalid", "alice@example.org", "huge", "--size", "102428801"]);
+    assert_eq!((too_big["stage"].as_str(), too_big["code"].as_i64()), (Some("mail"), Some(552)), "the 100 MB limit: {too_big}");
     assert_eq!(client(&["send", mx, "25", "someone@outside.invalid", "postmaster@example.org", "to the postmaster"])["ok"], true);
     assert_eq!(client(&["fetch", store, "alice@example.org", "Alice-lab-pw-1", "INBOX", "to the postmaster"])["ok"], true);
 
