@@ -3,6 +3,7 @@
 //! `mariadb` as `root` (unix_socket authentication). The SQL travels on
 //! standard input, so nothing secret is ever on a command line.
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -126,6 +127,22 @@ pub async fn query_json(host: &dyn Host, engine: Engine, login: &Login, db: Opti
         return Ok(Value::Null);
     }
     serde_json::from_str(text).map_err(|e| ModuleError::failed(format!("unexpected reply from the database ({e}): {text}")))
+}
+
+/// A probe's catalog reply (`query_json`) decoded as the module's state.
+/// `None` when, in check mode, the server is not running yet: the task that
+/// starts it was only rehearsed, so the module predicts instead of failing.
+pub async fn read_catalog<T: DeserializeOwned>(host: &dyn Host, check_mode: bool, engine: Engine, login: &Login, db: Option<&str>, sql: &str) -> Result<Option<T>, ModuleError> {
+    let v = match query_json(host, engine, login, db, sql).await {
+        Err(ModuleError::Failed(m)) if check_mode && is_server_down(&m) => return Ok(None),
+        other => other?,
+    };
+    decode_catalog(v).map(Some)
+}
+
+/// A catalog reply decoded; a reply of another shape is a failure.
+pub fn decode_catalog<T: DeserializeOwned>(v: Value) -> Result<T, ModuleError> {
+    serde_json::from_value(v).map_err(|e| ModuleError::failed(format!("unexpected catalog reply: {e}")))
 }
 
 /// Whether a client error says an object is missing (database, table,

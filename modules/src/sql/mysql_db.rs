@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::client::{is_server_down, query_json, run_sql, Engine, Login};
+use super::client::{read_catalog, run_sql, Engine, Login};
 use crate::args::{loose_opt_string, loose_string};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
@@ -127,15 +127,8 @@ impl Module for MysqlDbModule {
             "SELECT JSON_OBJECT('charset', DEFAULT_CHARACTER_SET_NAME, 'collation', DEFAULT_COLLATION_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {};\n",
             MY.literal(&a.name)
         );
-        let v = match query_json(ctx.host, MY, &a.login, None, &sql).await {
-            // Check mode on a fresh host: the task that starts the server was only rehearsed.
-            Err(ModuleError::Failed(m)) if ctx.check_mode && is_server_down(&m) => return Ok(None),
-            other => other?,
-        };
-        if v.is_null() {
-            return Ok(None);
-        }
-        serde_json::from_value(v).map(Some).map_err(|e| ModuleError::failed(format!("unexpected catalog reply: {e}")))
+        // No row (no such object) and a server not started yet in check mode both read as absent.
+        Ok(read_catalog(ctx.host, ctx.check_mode, MY, &a.login, None, &sql).await?.flatten())
     }
 
     fn plan(a: &MyDbArgs, s: &Option<MyDatabase>) -> Result<MyDbPlan, ModuleError> {

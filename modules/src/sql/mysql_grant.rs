@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{is_server_down, query_json, run_sql, Engine, Login};
+use super::client::{read_catalog, run_sql, Engine, Login};
 use super::grants::{self, describe, expand, parse_privs, Grant, GrantPlan, Grants, Mode};
 use super::postgresql_privs::privs_text;
 use crate::args::{loose_bool, loose_string};
@@ -220,12 +220,10 @@ impl Module for MysqlGrantModule {
     }
 
     async fn probe(a: &MyGrantArgs, ctx: &Context<'_>) -> Result<MyGrantState, ModuleError> {
-        let v = match query_json(ctx.host, MY, &a.login, None, &probe_sql(a)).await {
-            // Check mode on a fresh host: nothing can be read yet; predict.
-            Err(ModuleError::Failed(m)) if ctx.check_mode && is_server_down(&m) => return Ok(MyGrantState { check_mode: true, ..Default::default() }),
-            other => other?,
+        // Check mode on a fresh host: nothing can be read yet; predict.
+        let Some(mut s) = read_catalog::<MyGrantState>(ctx.host, ctx.check_mode, MY, &a.login, None, &probe_sql(a)).await? else {
+            return Ok(MyGrantState { check_mode: true, ..Default::default() });
         };
-        let mut s: MyGrantState = serde_json::from_value(v).map_err(|e| ModuleError::failed(format!("unexpected catalog reply: {e}")))?;
         s.check_mode = ctx.check_mode;
         Ok(s)
     }

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::client::{is_server_down, query_json, run_sql, Engine, Login};
+use super::client::{read_catalog, run_sql, Engine, Login};
 use crate::args::{loose_opt_string, loose_string};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
@@ -147,15 +147,8 @@ impl Module for PostgresqlDbModule {
             "SELECT json_build_object('owner', pg_get_userbyid(datdba), 'encoding', pg_encoding_to_char(encoding), 'collate', datcollate, 'ctype', datctype) FROM pg_database WHERE datname = {};\n",
             PG.literal(&a.name)
         );
-        let v = match query_json(ctx.host, PG, &a.login, Some("postgres"), &sql).await {
-            // Check mode on a fresh host: the task that starts the server was only rehearsed.
-            Err(ModuleError::Failed(m)) if ctx.check_mode && is_server_down(&m) => return Ok(None),
-            other => other?,
-        };
-        if v.is_null() {
-            return Ok(None);
-        }
-        serde_json::from_value(v).map(Some).map_err(|e| ModuleError::failed(format!("unexpected catalog reply: {e}")))
+        // No row (no such object) and a server not started yet in check mode both read as absent.
+        Ok(read_catalog(ctx.host, ctx.check_mode, PG, &a.login, Some("postgres"), &sql).await?.flatten())
     }
 
     fn plan(a: &PgDbArgs, s: &Option<PgDatabase>) -> Result<PgDbPlan, ModuleError> {

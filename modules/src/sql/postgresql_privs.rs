@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{is_missing_object, query_json, run_sql, transaction, Engine, Login};
+use super::client::{decode_catalog, is_missing_object, query_json, run_sql, transaction, Engine, Login};
 use super::grants::{self, describe, expand, parse_privs, Grant, GrantPlan, Grants, Mode, PrivSpec};
 use crate::args::{loose_bool, loose_list, loose_string};
 use crate::module::{predicted, ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
@@ -324,7 +324,7 @@ impl Module for PostgresqlPrivsModule {
             Err(ModuleError::Failed(m)) if ctx.check_mode && is_missing_object(&m) => return Ok(PgPrivsState { check_mode: true, missing: Some(m), ..Default::default() }),
             other => other?,
         };
-        let mut s: PgPrivsState = serde_json::from_value(v).map_err(|e| ModuleError::failed(format!("unexpected catalog reply: {e}")))?;
+        let mut s: PgPrivsState = decode_catalog(v)?;
         s.check_mode = ctx.check_mode;
         Ok(s)
     }

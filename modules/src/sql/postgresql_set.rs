@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::client::{is_server_down, query_json, run_sql, Engine, Login};
+use super::client::{read_catalog, run_sql, Engine, Login};
 use crate::args::{loose_bool, loose_string, scalar_to_string};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
@@ -152,12 +152,9 @@ impl Module for PostgresqlSetModule {
              'context', (SELECT context FROM pg_settings WHERE name = {n}), \
              'auto_conf', (SELECT setting FROM pg_file_settings WHERE name = {n} AND sourcefile LIKE '%/postgresql.auto.conf' ORDER BY seqno DESC LIMIT 1));\n"
         );
-        let v = match query_json(ctx.host, PG, &a.login, Some("postgres"), &sql).await {
-            // Check mode on a fresh host: the server is not started yet; predict the change.
-            Err(ModuleError::Failed(m)) if ctx.check_mode && is_server_down(&m) => return Ok(PgSetting { known: true, current: None, auto_conf: None, context: None }),
-            other => other?,
-        };
-        serde_json::from_value(v).map_err(|e| ModuleError::failed(format!("unexpected catalog reply: {e}")))
+        let read = read_catalog(ctx.host, ctx.check_mode, PG, &a.login, Some("postgres"), &sql).await?;
+        // Check mode on a fresh host: the server is not started yet; predict the change.
+        Ok(read.unwrap_or(PgSetting { known: true, current: None, auto_conf: None, context: None }))
     }
 
     fn plan(a: &PgSetArgs, s: &PgSetting) -> Result<PgSetPlan, ModuleError> {

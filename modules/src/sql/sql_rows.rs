@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{is_missing_object, query_json, run_sql, transaction, Engine, Login};
+use super::client::{decode_catalog, is_missing_object, query_json, run_sql, transaction, Engine, Login};
 use super::passwords::{sha512_crypt, sha512_crypt_matches};
 use crate::args::{loose_bool, loose_list, loose_opt_string, loose_string};
 use crate::module::{predicted, ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
@@ -348,7 +348,7 @@ impl Module for SqlRowsModule {
             Value::String(s) => serde_json::from_str(&s).map_err(|e| ModuleError::failed(e.to_string()))?,
             other => other,
         };
-        serde_json::from_value(v).map(Ok).map_err(|e| ModuleError::failed(format!("unexpected reply: {e}")))
+        decode_catalog(v).map(Ok)
     }
 
     fn plan(a: &SqlRowsArgs, s: &Result<Vec<Vec<Cell>>, String>) -> Result<RowsPlan, ModuleError> {
