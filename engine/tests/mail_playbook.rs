@@ -161,6 +161,7 @@ fn prove(layout: &Layout, engine: &str) {
     assert_eq!(confirm["ok"], true, "no confirmation request from the WKS: {confirm}\n{}", lab.ssh(layout.mx, "journalctl --no-pager -t postfix/pipe | tail -3"));
     let headers = confirm["headers"].as_str().unwrap();
     assert!(headers.contains("Wks-Phase: confirm") && headers.contains("From: key-submission@example.org"), "{headers}");
+    assert!(headers.contains("Return-Path: <key-submission@example.org>"), "bounces of the answer would not reach the service:\n{headers}");
 
     // Moving a message into Junk teaches rspamd spam, out of Junk ham.
     // Counted where the classifier keeps them (rspamd's Bayes statistics in
