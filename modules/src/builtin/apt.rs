@@ -268,16 +268,17 @@ impl Module for AptModule {
             ));
         }
         if !names.is_empty() {
-            script.push_str(&format!("dpkg-query -W -f='pkg|${{Package}}|${{db:Status-Abbrev}}|${{Version}}\\n' {} 2>/dev/null; ", names.join(" ")));
+            script.push_str(&format!("q=$(dpkg-query -W -f='pkg|${{Package}}|${{db:Status-Abbrev}}|${{Version}}\\n' {} 2>/dev/null); echo \"$q\"; ", names.join(" ")));
             if a.state == "latest" {
                 script.push_str(&format!("for p in {}; do echo \"cand|$p|$(apt-cache $opts policy \"$p\" 2>/dev/null | sed -n 's/^ *Candidate: //p')\"; done; ", names.join(" ")));
             }
             if !matches!(a.state.as_str(), "absent" | "removed") {
                 // Simulate only what would be installed (or, for latest,
-                // upgraded): packages that are not installed, or all.
+                // upgraded): packages that are not installed (read from the
+                // query above, no second dpkg-query), or all.
                 let latest = if a.state == "latest" { "true" } else { "false" };
                 script.push_str(&format!(
-                    "sim=''; for p in {names}; do case \"$(dpkg-query -W -f='${{db:Status-Abbrev}}' \"$p\" 2>/dev/null)\" in ii*) {latest} && sim=\"$sim $p\";; *) sim=\"$sim $p\";; esac; done; \
+                    "sim=''; for p in {names}; do case \"$q\" in *\"pkg|$p|ii\"*) {latest} && sim=\"$sim $p\";; *) sim=\"$sim $p\";; esac; done; \
                      if [ -n \"$sim\" ]; then echo sim-begin; LC_ALL=C apt-get -s -q -o Debug::NoLocking=1 $opts {recommends} install $sim 2>&1; echo sim-rc=$?; fi; ",
                     names = names.join(" "),
                     recommends = recommends(a)
