@@ -34,4 +34,8 @@ if [ ! -x "$ansible_venv/bin/ansible-playbook" ]; then
 fi
 export MAILPLAY_ANSIBLE_BIN="$ansible_venv/bin"
 
+# Style gates first: they are cheap and a failure says exactly what to fix.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
 cargo test --workspace --no-fail-fast

@@ -71,7 +71,13 @@ impl Node {
             NodeKind::Str(s) => s.clone(),
             NodeKind::Int(i) => i.to_string(),
             NodeKind::Float(f) => f.to_string(),
-            NodeKind::Bool(b) => if *b { "True".into() } else { "False".into() },
+            NodeKind::Bool(b) => {
+                if *b {
+                    "True".into()
+                } else {
+                    "False".into()
+                }
+            }
             NodeKind::Null => "null".into(),
             _ => format!("{:?}", self.to_value()),
         }
@@ -132,7 +138,12 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Node, Diagnostic> {
         let msg = clean_message(&first_line(&e.to_string()));
         if msg.contains("tab") {
             // Point at the tab itself, not where the scanner noticed it.
-            if let Some((n, l)) = text.lines().enumerate().skip(line.saturating_sub(1) as usize).find(|(_, l)| l.starts_with(['\t', ' ']) && l.trim_start_matches(' ').starts_with('\t')) {
+            if let Some((n, l)) = text
+                .lines()
+                .enumerate()
+                .skip(line.saturating_sub(1) as usize)
+                .find(|(_, l)| l.starts_with(['\t', ' ']) && l.trim_start_matches(' ').starts_with('\t'))
+            {
                 line = n as u32 + 1;
                 column = (l.find('\t').unwrap_or(0) + 1) as u32;
             }

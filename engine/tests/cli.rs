@@ -20,7 +20,8 @@ fn list_tasks_and_tags_match_ansible_playbook() {
     for fx in ["differential", "features", "cli"] {
         let dir = fixture(fx);
         for flags in [vec!["--list-tasks"], vec!["--list-tags"], vec!["--list-tasks", "--tags", "web"]] {
-            let theirs = ansible("ansible-playbook").args(["site.yml", "-i", "inventory.ini"]).args(&flags).current_dir(&dir).output().unwrap();
+            let theirs =
+                ansible("ansible-playbook").args(["site.yml", "-i", "inventory.ini"]).args(&flags).current_dir(&dir).output().unwrap();
             let ours = mailplay().args(["run", "site.yml", "-i", "inventory.ini"]).args(&flags).current_dir(&dir).output().unwrap();
             assert_eq!(String::from_utf8_lossy(&ours.stdout), String::from_utf8_lossy(&theirs.stdout), "{fx} {flags:?}");
         }
@@ -103,7 +104,13 @@ fn extra_vars_win_over_everything() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.yml"), "- hosts: all\n  gather_facts: no\n  vars:\n    v: play\n  tasks:\n    - copy:\n        content: \"{{ v }}\"\n        dest: \"{{ out }}\"\n      vars:\n        v: task\n").unwrap();
     let out_file = dir.path().join("out.txt");
-    let o = mailplay().args(["run", "p.yml", "-i", "localhost,", "-c", "local", "-e", "v=cli"]).arg("-e").arg(format!("out={}", out_file.display())).current_dir(dir.path()).output().unwrap();
+    let o = mailplay()
+        .args(["run", "p.yml", "-i", "localhost,", "-c", "local", "-e", "v=cli"])
+        .arg("-e")
+        .arg(format!("out={}", out_file.display()))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(out_file).unwrap(), "cli");
 }
@@ -112,7 +119,21 @@ fn extra_vars_win_over_everything() {
 fn doc_is_generated_from_the_module_definitions() {
     let (code, out, _) = run(&["doc", "--list"]);
     assert_eq!(code, 0);
-    for m in ["copy", "template", "file", "lineinfile", "blockinfile", "stat", "command", "shell", "debug", "set_fact", "assert", "fail", "setup"] {
+    for m in [
+        "copy",
+        "template",
+        "file",
+        "lineinfile",
+        "blockinfile",
+        "stat",
+        "command",
+        "shell",
+        "debug",
+        "set_fact",
+        "assert",
+        "fail",
+        "setup",
+    ] {
         assert!(out.lines().any(|l| l.starts_with(m)), "{m} missing from doc --list:\n{out}");
     }
     let (code, out, _) = run(&["doc", "copy"]);
@@ -167,7 +188,13 @@ fn ctrl_c_stops_new_tasks_prints_the_recap_and_exits_99() {
         "- hosts: all\n  gather_facts: no\n  tasks:\n    - name: first\n      command: sleep 1\n    - name: second\n      command: sleep 1\n    - name: never started\n      command: touch never\n",
     )
     .unwrap();
-    let child = mailplay().args(["run", "slow.yml", "-i", "localhost,", "-c", "local"]).current_dir(dir.path()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = mailplay()
+        .args(["run", "slow.yml", "-i", "localhost,", "-c", "local"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);

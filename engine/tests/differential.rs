@@ -71,9 +71,11 @@ fn check_mode_touches_nothing_and_predicts_the_real_run() {
     let (c, r) = (recap(&check), recap(&real));
     assert!(!r.is_empty());
     for (host, counts) in &r {
-        assert_eq!(c[host]["changed"], counts["changed"], "check mode predicted a different number of changes on {host}\ncheck:\n{check}\nreal:\n{real}");
+        assert_eq!(
+            c[host]["changed"], counts["changed"],
+            "check mode predicted a different number of changes on {host}\ncheck:\n{check}\nreal:\n{real}"
+        );
     }
     // Per task too: the names of changed tasks must be the same.
     assert_eq!(changed_tasks(&check), changed_tasks(&real));
 }
-

@@ -71,7 +71,9 @@ fn every_bad_input_gets_a_clear_error_and_the_right_exit_code() {
             continue;
         }
         if let Some(at) = &exp.at {
-            let found = t.lines().any(|l| l.split_whitespace().any(|w| w.trim_end_matches(':').ends_with(at.as_str()) || w.contains(&format!("/{at}"))));
+            let found = t
+                .lines()
+                .any(|l| l.split_whitespace().any(|w| w.trim_end_matches(':').ends_with(at.as_str()) || w.contains(&format!("/{at}"))));
             if !found {
                 failures.push(format!("{name}: no position {at} in\n{t}"));
             }

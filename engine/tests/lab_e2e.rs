@@ -25,7 +25,10 @@ impl Lab {
         let t = text(&out);
         assert!(out.status.success(), "lab up failed:\n{t}");
         let find = |prefix: &str| -> PathBuf {
-            t.lines().find_map(|l| l.strip_prefix(prefix)).map(|p| PathBuf::from(p.trim())).unwrap_or_else(|| panic!("no '{prefix}' line in:\n{t}"))
+            t.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .map(|p| PathBuf::from(p.trim()))
+                .unwrap_or_else(|| panic!("no '{prefix}' line in:\n{t}"))
         };
         Lab { inventory: find("inventory: "), ssh_config: find("ssh config: ") }
     }
@@ -52,7 +55,6 @@ fn run(lab: &Lab, extra: &[&str]) -> (i32, String) {
         .expect("mailplay run");
     (out.status.code().unwrap_or(-1), text(&out))
 }
-
 
 #[test]
 fn three_hosts_converge_over_ssh_idempotently_and_check_mode_is_truthful() {
@@ -156,7 +158,11 @@ fn unreachable_lab_hosts_are_reported_while_the_others_converge() {
     let down = "down ansible_host=10.231.0.250 ansible_user=root ansible_ssh_timeout=3".to_string();
     let inv = dir.path().join("mixed.ini");
     std::fs::write(&inv, format!("{good}\n{badkey}\n{refused}\n{down}\n")).unwrap();
-    std::fs::write(dir.path().join("p.yml"), "- hosts: all\n  gather_facts: no\n  tasks:\n    - copy:\n        content: converged\n        dest: /srv/mixed\n").unwrap();
+    std::fs::write(
+        dir.path().join("p.yml"),
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - copy:\n        content: converged\n        dest: /srv/mixed\n",
+    )
+    .unwrap();
     let out = mailplay().args(["run", "p.yml", "-i"]).arg(&inv).current_dir(dir.path()).output().unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(4), "{t}");
@@ -165,7 +171,11 @@ fn unreachable_lab_hosts_are_reported_while_the_others_converge() {
     for h in ["lab2", "lab3", "down"] {
         assert_eq!(r[h]["unreachable"], 1, "{h}\n{t}");
     }
-    assert!(t.contains("fatal: [lab2]: UNREACHABLE!") && (t.contains("Host key verification failed") || t.contains("IDENTIFICATION HAS CHANGED")), "{t}");
+    assert!(
+        t.contains("fatal: [lab2]: UNREACHABLE!")
+            && (t.contains("Host key verification failed") || t.contains("IDENTIFICATION HAS CHANGED")),
+        "{t}"
+    );
     assert!(t.contains("fatal: [lab3]: UNREACHABLE!") && t.contains("Permission denied"), "{t}");
     assert!(t.contains("fatal: [down]: UNREACHABLE!"), "{t}");
     assert_eq!(lab.ssh("lab1", "cat /srv/mixed").1, "converged");

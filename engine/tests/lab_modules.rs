@@ -19,7 +19,10 @@ fn postconf_sets_main_cf_once_and_check_mode_predicts_it() {
     assert_eq!(changed_tasks(&check), changed_tasks(&first));
     assert!(first.contains("RUNNING HANDLER [check postfix]"), "{first}");
     assert_eq!(lab.ssh("mx1", "postconf -h myhostname message_size_limit mydestination"), "mx1.lab.invalid\n102428800\nlocalhost\n");
-    assert_eq!(lab.ssh("mx1", "postconf -h smtpd_tls_exclude_ciphers"), "aNULL, eNULL, EXPORT, DES, RC4, MD5, PSK, aECDH, EDH-DSS-DES-CBC3-SHA, EDH-RSA-DES-CBC3-SHA, KRB5-DES, CBC3-SHA\n");
+    assert_eq!(
+        lab.ssh("mx1", "postconf -h smtpd_tls_exclude_ciphers"),
+        "aNULL, eNULL, EXPORT, DES, RC4, MD5, PSK, aECDH, EDH-DSS-DES-CBC3-SHA, EDH-RSA-DES-CBC3-SHA, KRB5-DES, CBC3-SHA\n"
+    );
     assert_eq!(
         lab.ssh("mx1", "postconf -M submission/inet wks/unix uucp/unix 2>/dev/null"),
         "submission inet  n       -       y       -       -       smtpd -o syslog_name=postfix/submission -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o {smtpd_client_restrictions=permit_sasl_authenticated, reject}\n\
@@ -29,7 +32,11 @@ fn postconf_sets_main_cf_once_and_check_mode_predicts_it() {
     let before = lab.ssh("mx1", "stat -c %i:%Y /etc/postfix/main.cf /etc/postfix/master.cf");
     let (_, second) = lab.run("postconf", &[]);
     assert_eq!(recap(&second)["mx1"]["changed"], 0, "{second}");
-    assert_eq!(lab.ssh("mx1", "stat -c %i:%Y /etc/postfix/main.cf /etc/postfix/master.cf"), before, "an unchanged run rewrote main.cf or master.cf");
+    assert_eq!(
+        lab.ssh("mx1", "stat -c %i:%Y /etc/postfix/main.cf /etc/postfix/master.cf"),
+        before,
+        "an unchanged run rewrote main.cf or master.cf"
+    );
     let (_, check_again) = lab.run("postconf", &["--check", "--diff"]);
     assert!(changed_tasks(&check_again).is_empty(), "{check_again}");
 }
@@ -91,7 +98,10 @@ fn apt_installs_upgrades_and_removes_once_and_check_mode_predicts_it() {
     assert_eq!(changed_tasks(&check), changed_tasks(&first));
     assert_eq!(
         changed_tasks(&first),
-        vec![("a package that must go".to_string(), "mx1".to_string()), ("the probe at its newest version, without its recommends".to_string(), "mx1".to_string())]
+        vec![
+            ("a package that must go".to_string(), "mx1".to_string()),
+            ("the probe at its newest version, without its recommends".to_string(), "mx1".to_string())
+        ]
     );
     assert_eq!(lab.ssh("mx1", versions), "probe ii 1.0\nprobe-extra -\nless -\n", "{first}");
     let (_, second) = lab.run("apt", &[]);
@@ -176,9 +186,16 @@ fn sql_modules_apply_the_tutorials_grants_exactly_and_revoke_hand_made_ones() {
     let (code, check) = lab.run("sql", &["--check", "--diff"]);
     all_output += &check;
     assert_eq!(code, 0, "{check}");
-    assert_eq!(lab.ssh("db1", "runuser -u postgres -- psql -XAtq -c \"SELECT count(*) FROM pg_database WHERE datname = 'mail'\""), "0\n", "check mode created the database");
+    assert_eq!(
+        lab.ssh("db1", "runuser -u postgres -- psql -XAtq -c \"SELECT count(*) FROM pg_database WHERE datname = 'mail'\""),
+        "0\n",
+        "check mode created the database"
+    );
     assert_eq!(lab.ssh("db1", "mariadb -N -e \"SHOW DATABASES LIKE 'mail'\""), "", "check mode created the database");
-    assert!(check.contains("+mail_transfer: SELECT (domain) ON domains") || check.contains("assuming an earlier task of this run creates it"), "{check}");
+    assert!(
+        check.contains("+mail_transfer: SELECT (domain) ON domains") || check.contains("assuming an earlier task of this run creates it"),
+        "{check}"
+    );
     assert!(check.contains("+role: mail_access"), "{check}");
 
     let (code, first) = lab.run("sql", &["--diff"]);
@@ -191,7 +208,9 @@ fn sql_modules_apply_the_tutorials_grants_exactly_and_revoke_hand_made_ones() {
     assert_eq!(sorted_lines(&lab.ssh("db1", MY_GRANTS)), tutorial_grants(false));
 
     // The roles' passwords work, and the grants bite.
-    let as_pg = |user: &str, pw: &str, sql: &str| lab.ssh("db1", &format!("PGPASSWORD='{pw}' psql -XAtq -h 127.0.0.1 -U {user} -d mail -c \"{sql}\" 2>&1"));
+    let as_pg = |user: &str, pw: &str, sql: &str| {
+        lab.ssh("db1", &format!("PGPASSWORD='{pw}' psql -XAtq -h 127.0.0.1 -U {user} -d mail -c \"{sql}\" 2>&1"))
+    };
     let as_my = |user: &str, pw: &str, sql: &str| lab.ssh("db1", &format!("mariadb -N -B -u {user} -p'{pw}' mail -e \"{sql}\" 2>&1"));
     assert_eq!(as_pg("mail_access", "Acc3ss-PW-plugh", "SELECT email FROM users ORDER BY 1"), "cyrus\nuser@example.org\n");
     assert!(as_pg("mail_transfer", "Tr4nsfer-PW-xyzzy", "SELECT password FROM users").contains("permission denied"));
@@ -199,9 +218,18 @@ fn sql_modules_apply_the_tutorials_grants_exactly_and_revoke_hand_made_ones() {
     assert_eq!(as_my("mail_access", "Acc3ss-PW-plugh", "SELECT email FROM users ORDER BY 1"), "cyrus\nuser@example.org\n");
     assert!(as_my("mail_transfer", "Tr4nsfer-PW-xyzzy", "SELECT password FROM users").contains("denied"));
     // Rows: passwords stored as SHA-512 crypt hashes of the given values.
-    for hash in [pg("SELECT password FROM users WHERE email = 'user@example.org'"), my("SELECT password FROM users WHERE email = 'user@example.org'")] {
+    for hash in [
+        pg("SELECT password FROM users WHERE email = 'user@example.org'"),
+        my("SELECT password FROM users WHERE email = 'user@example.org'"),
+    ] {
         assert!(hash.starts_with("$6$"), "{hash}");
-        let check = lab.ssh("db1", &format!("python3 -W ignore -c 'import crypt,sys; print(crypt.crypt(\"Us3r-PW-quux\", sys.argv[1]) == sys.argv[1])' '{}'", hash.trim()));
+        let check = lab.ssh(
+            "db1",
+            &format!(
+                "python3 -W ignore -c 'import crypt,sys; print(crypt.crypt(\"Us3r-PW-quux\", sys.argv[1]) == sys.argv[1])' '{}'",
+                hash.trim()
+            ),
+        );
         assert_eq!(check, "True\n");
     }
     assert_eq!(pg("SELECT transport FROM transports"), "wks:\n");
@@ -224,10 +252,16 @@ fn sql_modules_apply_the_tutorials_grants_exactly_and_revoke_hand_made_ones() {
     assert_eq!(code, 0, "{third}");
     let changed: Vec<String> = changed_tasks(&third).into_iter().map(|(t, _)| t).collect();
     assert_eq!(changed, vec!["my grants", "pg grants mail_access", "pg grants mail_transfer", "pg roles", "pg rows"], "{third}");
-    assert!(third.contains("-mail_transfer: SELECT (password) ON users") || third.contains("-mail_transfer: SELECT (email, password) ON users"), "{third}");
+    assert!(
+        third.contains("-mail_transfer: SELECT (password) ON users") || third.contains("-mail_transfer: SELECT (email, password) ON users"),
+        "{third}"
+    );
     assert_eq!(sorted_lines(&lab.ssh("db1", &format!("runuser -u postgres -- {PG_GRANTS}"))), tutorial_grants(true));
     assert_eq!(sorted_lines(&lab.ssh("db1", MY_GRANTS)), tutorial_grants(false));
-    assert!(as_pg("mail_access", "Acc3ss-PW-plugh", "SELECT quota_kb FROM users").contains("permission denied"), "mail_access may not read quota_kb");
+    assert!(
+        as_pg("mail_access", "Acc3ss-PW-plugh", "SELECT quota_kb FROM users").contains("permission denied"),
+        "mail_access may not read quota_kb"
+    );
     assert_eq!(pg("SELECT quota_kb FROM users WHERE email = 'user@example.org'"), "1024\n");
 
     for pw in TEST_PASSWORDS {
@@ -252,7 +286,11 @@ fn sql_modules_apply_the_tutorials_grants_exactly_and_revoke_hand_made_ones() {
     let (code, out) = bad("table");
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("TASK [no such table]") && out.contains("table mail.userz does not exist"), "{out}");
-    assert_eq!(sorted_lines(&lab.ssh("db1", &format!("runuser -u postgres -- {PG_GRANTS}"))), tutorial_grants(true), "a failed task applied part of its grants");
+    assert_eq!(
+        sorted_lines(&lab.ssh("db1", &format!("runuser -u postgres -- {PG_GRANTS}"))),
+        tutorial_grants(true),
+        "a failed task applied part of its grants"
+    );
     assert_eq!(sorted_lines(&lab.ssh("db1", MY_GRANTS)), tutorial_grants(false), "a failed task applied part of its grants");
     lab.ssh("db1", "systemctl stop postgresql");
     let (code, out) = bad("down");
@@ -291,7 +329,14 @@ fn cyrus_mailboxes_and_sieve_are_set_once_over_imap_and_managesieve() {
     assert!(check.contains("+virtdomains: userid") && check.contains("-\tpop3\t\tcmd=\"pop3d -U 30\""), "{check}");
     let first = setup(&[]);
     assert_eq!(changed_tasks(&check), changed_tasks(&first));
-    assert!(lab.ssh("store1", "grep -c '^admins: cyrus' /etc/imapd.conf; grep -c pop3d /etc/cyrus.conf; grep delprune /etc/cyrus.conf | grep -v '^#'").starts_with("1\n1\n"), "only the commented pop3s line stays");
+    assert!(
+        lab.ssh(
+            "store1",
+            "grep -c '^admins: cyrus' /etc/imapd.conf; grep -c pop3d /etc/cyrus.conf; grep delprune /etc/cyrus.conf | grep -v '^#'"
+        )
+        .starts_with("1\n1\n"),
+        "only the commented pop3s line stays"
+    );
     assert!(lab.ssh("store1", "grep '^\tdelprune' /etc/cyrus.conf").contains("cmd=\"/usr/sbin/cyrus expire -E 3\" at=0400"));
     let files = lab.ssh("store1", "stat -c %i:%Y /etc/imapd.conf /etc/cyrus.conf");
     assert_eq!(recap(&setup(&[]))["store1"]["changed"], 0);
@@ -302,7 +347,9 @@ fn cyrus_mailboxes_and_sieve_are_set_once_over_imap_and_managesieve() {
     assert_eq!(lab.ssh("store1", "stat -c %i:%Y /etc/imapd.conf /etc/cyrus.conf"), files, "a rejected change touched the file");
     let pw = "Cyrus-Adm1n-PW-waldo";
     // ctl_mboxlist names them internally: example.org!user.u.Junk.
-    let mailboxes = || lab.ssh("store1", "cd / && runuser -u cyrus -- /usr/lib/cyrus/bin/ctl_mboxlist -d | grep -o '^\"example.org!user\\.u[A-Za-z.]*\"' | tr -d '\"' | sort");
+    let mailboxes = || {
+        lab.ssh("store1", "cd / && runuser -u cyrus -- /usr/lib/cyrus/bin/ctl_mboxlist -d | grep -o '^\"example.org!user\\.u[A-Za-z.]*\"' | tr -d '\"' | sort")
+    };
     let mut all_output = String::new();
 
     let (code, check) = lab.run("cyrus", &["--check", "--diff"]);
@@ -316,15 +363,28 @@ fn cyrus_mailboxes_and_sieve_are_set_once_over_imap_and_managesieve() {
     all_output += &first;
     assert_eq!(code, 0, "{first}");
     assert_eq!(changed_tasks(&check), changed_tasks(&first), "check mode did not predict the run\n{check}\n{first}");
-    assert_eq!(mailboxes(), "example.org!user.u\nexample.org!user.u.Drafts\nexample.org!user.u.Junk\nexample.org!user.u.Sent\nexample.org!user.u.Trash\n");
-    let seen = imap_as_admin(&lab, "store1", pw, &["GETQUOTAROOT \"user.u.Junk@example.org\"", "GETMETADATA \"user.u.Junk@example.org\" (\"/shared/vendor/cmu/cyrus-imapd/expire\")", "GETACL \"user.u@example.org\""]);
+    assert_eq!(
+        mailboxes(),
+        "example.org!user.u\nexample.org!user.u.Drafts\nexample.org!user.u.Junk\nexample.org!user.u.Sent\nexample.org!user.u.Trash\n"
+    );
+    let seen = imap_as_admin(
+        &lab,
+        "store1",
+        pw,
+        &[
+            "GETQUOTAROOT \"user.u.Junk@example.org\"",
+            "GETMETADATA \"user.u.Junk@example.org\" (\"/shared/vendor/cmu/cyrus-imapd/expire\")",
+            "GETACL \"user.u@example.org\"",
+        ],
+    );
     assert!(seen.contains("* QUOTA user.u@example.org (STORAGE 0 1024)"), "{seen}");
     assert!(seen.contains("* METADATA user.u.Junk@example.org (\"/shared/vendor/cmu/cyrus-imapd/expire\" \"7\")"), "{seen}");
     assert!(seen.contains(" anyone p"), "{seen}");
     // The user's special-use flags (private to the user), seen as the user through proxy authorisation would need
     // the user's login; the admin's LIST shows that the folders exist, the flags were given at CREATE.
     // Active: timsieved points the user's defaultbc at the compiled script.
-    let active = lab.ssh("store1", "d=$(dirname $(find /var/spool/sieve -name junk.bc)); readlink $d/defaultbc; grep -c -a Junk $d/junk.bc");
+    let active =
+        lab.ssh("store1", "d=$(dirname $(find /var/spool/sieve -name junk.bc)); readlink $d/defaultbc; grep -c -a Junk $d/junk.bc");
     assert_eq!(active, "junk.bc\n1\n", "script not stored and activated");
 
     let (_, second) = lab.run("cyrus", &[]);
@@ -332,7 +392,15 @@ fn cyrus_mailboxes_and_sieve_are_set_once_over_imap_and_managesieve() {
     assert_eq!(recap(&second)["store1"]["changed"], 0, "{second}");
 
     // A right changed by hand and a removed expiry are put back, nothing else.
-    imap_as_admin(&lab, "store1", pw, &["SETACL \"user.u@example.org\" anyone lrs", "SETMETADATA \"user.u.Junk@example.org\" (\"/shared/vendor/cmu/cyrus-imapd/expire\" NIL)"]);
+    imap_as_admin(
+        &lab,
+        "store1",
+        pw,
+        &[
+            "SETACL \"user.u@example.org\" anyone lrs",
+            "SETMETADATA \"user.u.Junk@example.org\" (\"/shared/vendor/cmu/cyrus-imapd/expire\" NIL)",
+        ],
+    );
     let (code, third) = lab.run("cyrus", &["-v", "--diff"]);
     all_output += &third;
     assert_eq!(code, 0, "{third}");
@@ -345,14 +413,21 @@ fn cyrus_mailboxes_and_sieve_are_set_once_over_imap_and_managesieve() {
 #[test]
 fn system_modules_converge_once_and_check_mode_predicts_them() {
     let lab = Lab::fresh(&fixture("system").join("hosts.ini").display().to_string());
-    let state = || lab.ssh("sys1", "hostname; cat /etc/hostname; getent passwd webkey | cut -d: -f6,7; id -nG webkey; id -nG postfix; echo 'GET postfix/main_mailer_type' | debconf-communicate postfix; dpkg-statoverride --list /var/spool/postfix/var/run/saslauthd; stat -c %U:%G:%a /var/spool/postfix/var/run/saslauthd 2>&1");
+    let state = || {
+        lab.ssh("sys1", "hostname; cat /etc/hostname; getent passwd webkey | cut -d: -f6,7; id -nG webkey; id -nG postfix; echo 'GET postfix/main_mailer_type' | debconf-communicate postfix; dpkg-statoverride --list /var/spool/postfix/var/run/saslauthd; stat -c %U:%G:%a /var/spool/postfix/var/run/saslauthd 2>&1")
+    };
     let before = state();
     let hash = "$6$mailplay0$0KwO0iWg559gd4ZnqxojdBsJFuSwU8qTH2GiDnlqb4qkNjK4/ZjtlMKAOAPUCvxlZSfSHksP9/C1jC6E5xV00/";
 
     let (code, check) = lab.run("system", &["--check", "--diff"]);
     assert_eq!(code, 0, "{check}");
     assert_eq!(state(), before, "check mode changed the host");
-    assert!(check.contains("+hostname = mx-one") && check.contains("+user: webkey") && check.contains("+root sasl 710 /var/spool/postfix/var/run/saslauthd"), "{check}");
+    assert!(
+        check.contains("+hostname = mx-one")
+            && check.contains("+user: webkey")
+            && check.contains("+root sasl 710 /var/spool/postfix/var/run/saslauthd"),
+        "{check}"
+    );
 
     let (code, first) = lab.run("system", &["--diff"]);
     assert_eq!(code, 0, "{first}");

@@ -90,7 +90,17 @@ fn converge(lab: &Lab, layout: &Layout, engine: &str, extra: &[&str]) -> (i32, S
     (o.status.code().unwrap_or(-1), text(&o))
 }
 
-const SECRETS: &[&str] = &["Alice-lab-pw-1", "Bob-lab-pw-1", "Carol-lab-pw-1", "Cyrus-lab-admin-pw", "Transfer-lab-pw", "Access-lab-pw", "Bob-new-pw-2", "Dave-lab-pw-1", "Relay-lab-pw-1"];
+const SECRETS: &[&str] = &[
+    "Alice-lab-pw-1",
+    "Bob-lab-pw-1",
+    "Carol-lab-pw-1",
+    "Cyrus-lab-admin-pw",
+    "Transfer-lab-pw",
+    "Access-lab-pw",
+    "Bob-new-pw-2",
+    "Dave-lab-pw-1",
+    "Relay-lab-pw-1",
+];
 
 /// The whole proof of issue 5 for one engine and layout: check mode on fresh
 /// hosts, the run, real mail through SMTP and IMAP, spam learning, re-run,
@@ -142,9 +152,31 @@ fn prove(layout: &Layout, engine: &str) {
     assert_eq!((no_tls["ok"].as_bool(), no_tls["code"].as_i64()), (Some(false), Some(530)), "{no_tls}");
     let no_auth = client(&["send", mx, "587", "alice@example.org", "bob@example.org", "s2", "--starttls"]);
     assert_eq!((no_auth["ok"].as_bool(), no_auth["stage"].as_str()), (Some(false), Some("rcpt")), "{no_auth}");
-    let forged = client(&["send", mx, "587", "bob@example.org", "carol@example.net", "s3", "--starttls", "--login", "alice@example.org", "Alice-lab-pw-1"]);
+    let forged = client(&[
+        "send",
+        mx,
+        "587",
+        "bob@example.org",
+        "carol@example.net",
+        "s3",
+        "--starttls",
+        "--login",
+        "alice@example.org",
+        "Alice-lab-pw-1",
+    ]);
     assert_eq!((forged["ok"].as_bool(), forged["code"].as_i64()), (Some(false), Some(553)), "{forged}");
-    let own = client(&["send", mx, "587", "alice@example.org", "bob@example.org", "from alice", "--starttls", "--login", "alice@example.org", "Alice-lab-pw-1"]);
+    let own = client(&[
+        "send",
+        mx,
+        "587",
+        "alice@example.org",
+        "bob@example.org",
+        "from alice",
+        "--starttls",
+        "--login",
+        "alice@example.org",
+        "Alice-lab-pw-1",
+    ]);
     assert_eq!(own["ok"], true, "{own}");
     assert_eq!(client(&["fetch", store, "bob@example.org", "Bob-lab-pw-1", "INBOX", "from alice"])["ok"], true);
 
@@ -158,7 +190,12 @@ fn prove(layout: &Layout, engine: &str) {
                   | /usr/sbin/sendmail -t -f bob@example.org && echo submitted; gpgconf --kill gpg-agent; rm -rf \"$GNUPGHOME\"";
     assert_eq!(lab.ssh(layout.mx, submit).trim(), "submitted");
     let confirm = client(&["fetch", store, "bob@example.org", "Bob-lab-pw-1", "INBOX", "Confirm your key publication"]);
-    assert_eq!(confirm["ok"], true, "no confirmation request from the WKS: {confirm}\n{}", lab.ssh(layout.mx, "journalctl --no-pager -t postfix/pipe | tail -3"));
+    assert_eq!(
+        confirm["ok"],
+        true,
+        "no confirmation request from the WKS: {confirm}\n{}",
+        lab.ssh(layout.mx, "journalctl --no-pager -t postfix/pipe | tail -3")
+    );
     let headers = confirm["headers"].as_str().unwrap();
     assert!(headers.contains("Wks-Phase: confirm") && headers.contains("From: key-submission@example.org"), "{headers}");
     assert!(headers.contains("Return-Path: <key-submission@example.org>"), "bounces of the answer would not reach the service:\n{headers}");
@@ -175,7 +212,12 @@ fn prove(layout: &Layout, engine: &str) {
     while (learned("spam"), learned("ham")) != (spam0 + 1, ham0 + 1) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    assert_eq!((learned("spam"), learned("ham")), (spam0 + 1, ham0 + 1), "rspamd did not learn from the moves:\n{}", lab.ssh(layout.mx, "grep -i learn /var/log/rspamd/rspamd.log | tail"));
+    assert_eq!(
+        (learned("spam"), learned("ham")),
+        (spam0 + 1, ham0 + 1),
+        "rspamd did not learn from the moves:\n{}",
+        lab.ssh(layout.mx, "grep -i learn /var/log/rspamd/rspamd.log | tail")
+    );
 
     // Folders autocreated and subscribed; the sieve script active (seen over
     // ManageSieve); quota from quota_kb.
@@ -237,16 +279,35 @@ fn prove(layout: &Layout, engine: &str) {
     assert_eq!(code, 0, "{relayed}");
     assert_eq!(
         changed_tasks(&relayed),
-        vec![("mail_db : relay credentials".to_string(), layout.db.to_string()), ("mail_db : sender-dependent relays".to_string(), layout.db.to_string())],
+        vec![
+            ("mail_db : relay credentials".to_string(), layout.db.to_string()),
+            ("mail_db : sender-dependent relays".to_string(), layout.db.to_string())
+        ],
         "{relayed}"
     );
     let server = relay_server(&lab, layout.store, "relay-user", "Relay-lab-pw-1");
-    let sent = client(&["send", mx, "587", "alice@example.org", "someone@outside.invalid", "via the relay", "--starttls", "--login", "alice@example.org", "Alice-lab-pw-1"]);
+    let sent = client(&[
+        "send",
+        mx,
+        "587",
+        "alice@example.org",
+        "someone@outside.invalid",
+        "via the relay",
+        "--starttls",
+        "--login",
+        "alice@example.org",
+        "Alice-lab-pw-1",
+    ]);
     assert_eq!(sent["ok"], true, "{sent}");
     let got = server.received();
     assert_eq!(
         (&got["auth_user"], &got["auth_ok"], &got["mail_from"], &got["rcpt"]),
-        (&serde_json::json!("relay-user"), &serde_json::json!(true), &serde_json::json!("alice@example.org"), &serde_json::json!(["someone@outside.invalid"])),
+        (
+            &serde_json::json!("relay-user"),
+            &serde_json::json!(true),
+            &serde_json::json!("alice@example.org"),
+            &serde_json::json!(["someone@outside.invalid"])
+        ),
         "{got}"
     );
     assert!(got["data"].as_str().unwrap().contains("Subject: via the relay"), "{got}");
@@ -266,7 +327,16 @@ fn prove(layout: &Layout, engine: &str) {
     let (cert_pem, key_pem) = (std::fs::read_to_string(&cert).unwrap(), std::fs::read_to_string(&key).unwrap());
     let block = |pem: &str| pem.lines().map(|l| format!("  {l}\n")).collect::<String>();
     let tls_vars = tls.path().join("tls.yml");
-    std::fs::write(&tls_vars, format!("{}mail_tls_cert: |\n{}mail_tls_key: |\n{}", std::fs::read_to_string(&relay_vars).unwrap(), block(&cert_pem), block(&key_pem))).unwrap();
+    std::fs::write(
+        &tls_vars,
+        format!(
+            "{}mail_tls_cert: |\n{}mail_tls_key: |\n{}",
+            std::fs::read_to_string(&relay_vars).unwrap(),
+            block(&cert_pem),
+            block(&key_pem)
+        ),
+    )
+    .unwrap();
     let (code, replaced) = converge(&lab, layout, engine, &["-e", &format!("@{}", tls_vars.display())]);
     all_output += &replaced;
     assert_eq!(code, 0, "{replaced}");
@@ -284,7 +354,11 @@ fn prove(layout: &Layout, engine: &str) {
     assert_eq!(changed_tasks(&replaced), expected, "{replaced}");
     assert!(!replaced.contains("PRIVATE KEY"), "the key appears in the output:\n{replaced}");
     let shown = client(&["certs", mx, "25", "587"]);
-    assert_eq!((shown["25"].as_str(), shown["587"].as_str()), (Some(cert_pem.as_str()), Some(cert_pem.as_str())), "Postfix does not show the new certificate");
+    assert_eq!(
+        (shown["25"].as_str(), shown["587"].as_str()),
+        (Some(cert_pem.as_str()), Some(cert_pem.as_str())),
+        "Postfix does not show the new certificate"
+    );
     assert_eq!(client(&["certs", store, "993"])["993"].as_str(), Some(cert_pem.as_str()), "Cyrus does not show the new certificate");
     assert_eq!(client(&["login", store, "alice@example.org", "Alice-lab-pw-1", "--imaps"])["ok"], true, "IMAPS with the new certificate");
 

@@ -155,6 +155,11 @@ async fn a_dropped_connection_never_leaves_a_half_written_file() {
     let r = tokio::time::timeout(Duration::from_secs(30), writer).await.expect("the write must fail, not hang").unwrap();
     assert!(r.is_err(), "the write cannot have succeeded");
     assert_eq!(std::fs::read_to_string(s.path("precious.conf")).unwrap(), "old content\n");
-    let leftovers: Vec<_> = std::fs::read_dir(s.dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(".mailplay")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(s.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".mailplay"))
+        .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }

@@ -24,7 +24,12 @@ fn the_differential_playbook_converges_over_ssh_like_locally() {
     let local = tempfile::tempdir().unwrap();
     let remote = tempfile::tempdir().unwrap();
     let fx = fixture("differential");
-    let (code, out) = run_with("[mail]\nh1 ansible_connection=local site_id=1\nh2 ansible_connection=local site_id=2 extra_alias=postmaster\n", &fx, "site.yml", &["-e", &format!("dest_root={}", local.path().display())]);
+    let (code, out) = run_with(
+        "[mail]\nh1 ansible_connection=local site_id=1\nh2 ansible_connection=local site_id=2 extra_alias=postmaster\n",
+        &fx,
+        "site.yml",
+        &["-e", &format!("dest_root={}", local.path().display())],
+    );
     assert_eq!(code, 0, "{out}");
     let inv = format!("[mail]\nh1 {v} site_id=1\nh2 {v} site_id=2 extra_alias=postmaster\n", v = s.host_vars());
     let dest = format!("dest_root={}", remote.path().display());
@@ -73,7 +78,11 @@ fn unreachable_hosts_are_reported_and_the_others_converge() {
         assert_eq!(r[h]["unreachable"], 1, "{h}: {out}");
     }
     assert!(out.contains("fatal: [down]: UNREACHABLE!") && out.contains("Connection refused"), "{out}");
-    assert!(out.contains("fatal: [badkey]: UNREACHABLE!") && (out.contains("Host key verification failed") || out.contains("IDENTIFICATION HAS CHANGED")), "{out}");
+    assert!(
+        out.contains("fatal: [badkey]: UNREACHABLE!")
+            && (out.contains("Host key verification failed") || out.contains("IDENTIFICATION HAS CHANGED")),
+        "{out}"
+    );
     assert!(out.contains("fatal: [refused]: UNREACHABLE!") && out.contains("Permission denied"), "{out}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "good\n");
 }

@@ -41,11 +41,33 @@ impl Become {
         }
         let method = if current_user == "root" { BecomeMethod::Runuser } else { self.method };
         let argv: Vec<String> = match method {
-            BecomeMethod::Runuser => vec!["runuser".into(), "-u".into(), self.user.clone(), "--".into(), "/bin/sh".into(), "-c".into(), script.into()],
+            BecomeMethod::Runuser => {
+                vec!["runuser".into(), "-u".into(), self.user.clone(), "--".into(), "/bin/sh".into(), "-c".into(), script.into()]
+            }
             BecomeMethod::Sudo if self.password.is_some() => vec![
-                "sudo".into(), "-S".into(), "-p".into(), "".into(), "-H".into(), "-u".into(), self.user.clone(), "--".into(), "/bin/sh".into(), "-c".into(), script.into(),
+                "sudo".into(),
+                "-S".into(),
+                "-p".into(),
+                "".into(),
+                "-H".into(),
+                "-u".into(),
+                self.user.clone(),
+                "--".into(),
+                "/bin/sh".into(),
+                "-c".into(),
+                script.into(),
             ],
-            BecomeMethod::Sudo => vec!["sudo".into(), "-n".into(), "-H".into(), "-u".into(), self.user.clone(), "--".into(), "/bin/sh".into(), "-c".into(), script.into()],
+            BecomeMethod::Sudo => vec![
+                "sudo".into(),
+                "-n".into(),
+                "-H".into(),
+                "-u".into(),
+                self.user.clone(),
+                "--".into(),
+                "/bin/sh".into(),
+                "-c".into(),
+                script.into(),
+            ],
             BecomeMethod::Su => vec!["su".into(), "-s".into(), "/bin/sh".into(), self.user.clone(), "-c".into(), script.into()],
         };
         Some(argv)

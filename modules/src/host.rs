@@ -183,12 +183,12 @@ pub trait Host: Send + Sync {
 /// The shell script behind the default `write_file`: content on stdin.
 pub fn atomic_write_script(path: &str, attrs: &FileAttrs) -> String {
     let p = quote(path);
-    let mut s = format!(
-        "set -e; d=$(dirname -- {p}); t=$(mktemp \"$d/.mailplay.XXXXXX\"); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; "
-    );
+    let mut s = format!("set -e; d=$(dirname -- {p}); t=$(mktemp \"$d/.mailplay.XXXXXX\"); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; ");
     // Keep the existing file's owner and mode unless told otherwise, as
     // Ansible does when it replaces a file.
-    s.push_str(&format!("if [ -e {p} ]; then chown --reference={p} \"$t\" 2>/dev/null || true; chmod --reference={p} \"$t\"; else chmod 0644 \"$t\"; fi; "));
+    s.push_str(&format!(
+        "if [ -e {p} ]; then chown --reference={p} \"$t\" 2>/dev/null || true; chmod --reference={p} \"$t\"; else chmod 0644 \"$t\"; fi; "
+    ));
     if let Some(owner) = &attrs.owner {
         s.push_str(&format!("chown {} \"$t\"; ", quote(owner)));
     }

@@ -79,7 +79,9 @@ impl Host for LocalHost {
 
     async fn exec(&self, cmd: &Command) -> Result<CommandOutput, HostError> {
         let argv: Vec<String> = match (&self.become_, &cmd.shell) {
-            (Some(b), _) => b.wrap(&self.current_user, &cmd.to_shell_string()).unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), cmd.to_shell_string()]),
+            (Some(b), _) => b
+                .wrap(&self.current_user, &cmd.to_shell_string())
+                .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), cmd.to_shell_string()]),
             (None, Some(script)) => vec!["/bin/sh".into(), "-c".into(), script.clone()],
             (None, None) => cmd.argv.clone(),
         };
@@ -164,7 +166,8 @@ impl Host for LocalHost {
         } else {
             FileKind::Other
         };
-        let link_target = if kind == FileKind::Link { std::fs::read_link(path).ok().map(|p| p.to_string_lossy().into_owned()) } else { None };
+        let link_target =
+            if kind == FileKind::Link { std::fs::read_link(path).ok().map(|p| p.to_string_lossy().into_owned()) } else { None };
         Ok(Some(FileStat {
             kind,
             mode: meta.mode() & 0o7777,

@@ -120,7 +120,8 @@ mod doc_tests {
 
     /// The arguments of the module's own task in its documented example.
     fn example_args(name: &str, example: &str) -> serde_json::Map<String, serde_json::Value> {
-        let tasks: Vec<serde_json::Map<String, serde_json::Value>> = serde_saphyr::from_str(example).unwrap_or_else(|e| panic!("{name}'s example is not YAML: {e}"));
+        let tasks: Vec<serde_json::Map<String, serde_json::Value>> =
+            serde_saphyr::from_str(example).unwrap_or_else(|e| panic!("{name}'s example is not YAML: {e}"));
         // `systemd` shares `service`'s documentation and example.
         let task = tasks
             .iter()

@@ -129,7 +129,6 @@ pub struct DocArgs {
     pub list: bool,
 }
 
-
 #[derive(Args, Debug)]
 pub struct LabArgs {
     #[command(subcommand)]

@@ -18,7 +18,8 @@ pub async fn run(args: LabArgs) -> i32 {
                 }
             };
             let specs: Vec<LabHostSpec> = inv.host_names().into_iter().map(|name| LabHostSpec { name, booted: !light }).collect();
-            let groups: Vec<(String, Vec<String>)> = inv.groups.keys().filter(|g| *g != "all" && *g != "ungrouped").map(|g| (g.clone(), inv.hosts_below(g))).collect();
+            let groups: Vec<(String, Vec<String>)> =
+                inv.groups.keys().filter(|g| *g != "all" && *g != "ungrouped").map(|g| (g.clone(), inv.hosts_below(g))).collect();
             lab_up(&specs, &groups, &opts).await.map(|info| {
                 for h in &info.hosts {
                     println!("{:<16} {:<14} {}", h.name, h.address, if h.booted { "systemd" } else { "sshd only" });
@@ -32,7 +33,13 @@ pub async fn run(args: LabArgs) -> i32 {
         LabAction::Down => lab_down(&opts, None).await.map(|_| println!("lab removed")),
         LabAction::Status => lab_status(&opts).map(|hosts| {
             for (h, up) in hosts {
-                println!("{:<16} {:<14} {:<10} {}", h.name, h.address, if h.booted { "systemd" } else { "sshd only" }, if up { "up" } else { "down" });
+                println!(
+                    "{:<16} {:<14} {:<10} {}",
+                    h.name,
+                    h.address,
+                    if h.booted { "systemd" } else { "sshd only" },
+                    if up { "up" } else { "down" }
+                );
             }
         }),
     };

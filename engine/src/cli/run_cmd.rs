@@ -48,7 +48,12 @@ fn ask_password(prompt: &str) -> Result<String, String> {
     use std::io::Write;
     eprint!("{prompt}");
     std::io::stderr().flush().ok();
-    let echo_off = std::process::Command::new("stty").arg("-echo").stdin(std::process::Stdio::inherit()).status().map(|s| s.success()).unwrap_or(false);
+    let echo_off = std::process::Command::new("stty")
+        .arg("-echo")
+        .stdin(std::process::Stdio::inherit())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     let mut line = String::new();
     let read = std::io::stdin().read_line(&mut line);
     if echo_off {
@@ -200,7 +205,13 @@ fn print_listing(pb: &Playbook, inv: &Inventory, opts: &RunOptions, args: &RunAr
     Ok(())
 }
 
-fn collect_tasks(tasks: &[Task], inherited: &[String], opts: &RunOptions, out: &mut Vec<(String, Vec<String>)>, all: &mut std::collections::BTreeSet<String>) {
+fn collect_tasks(
+    tasks: &[Task],
+    inherited: &[String],
+    opts: &RunOptions,
+    out: &mut Vec<(String, Vec<String>)>,
+    all: &mut std::collections::BTreeSet<String>,
+) {
     for t in tasks {
         let mut tags: Vec<String> = inherited.to_vec();
         tags.extend(t.tags.iter().cloned());

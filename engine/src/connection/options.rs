@@ -79,12 +79,18 @@ pub fn parse_ssh_args(args: &str, t: &mut SshTarget) -> Result<(), String> {
 pub fn target_from_vars(name: &str, vars: &Map<String, Value>, opts: &RunOptions) -> Result<SshTarget, String> {
     let mut t = SshTarget {
         host: s(vars, &["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| name.to_string()),
-        port: s(vars, &["ansible_port", "ansible_ssh_port"]).map(|p| p.parse().map_err(|_| format!("ansible_port '{p}' is not a port number"))).transpose()?,
+        port: s(vars, &["ansible_port", "ansible_ssh_port"])
+            .map(|p| p.parse().map_err(|_| format!("ansible_port '{p}' is not a port number")))
+            .transpose()?,
         user: s(vars, &["ansible_user", "ansible_ssh_user"]).or_else(|| opts.remote_user.clone()),
-        private_key: s(vars, &["ansible_ssh_private_key_file", "ansible_private_key_file"]).or_else(|| opts.private_key.clone()).map(PathBuf::from),
+        private_key: s(vars, &["ansible_ssh_private_key_file", "ansible_private_key_file"])
+            .or_else(|| opts.private_key.clone())
+            .map(PathBuf::from),
         options: Vec::new(),
         config_file: None,
-        timeout: Duration::from_secs(s(vars, &["ansible_ssh_timeout", "ansible_timeout"]).and_then(|t| t.parse().ok()).or(opts.timeout).unwrap_or(10)),
+        timeout: Duration::from_secs(
+            s(vars, &["ansible_ssh_timeout", "ansible_timeout"]).and_then(|t| t.parse().ok()).or(opts.timeout).unwrap_or(10),
+        ),
         policy: HostKeyPolicy::from_env(),
     };
     for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {

@@ -72,7 +72,10 @@ impl SshConnection {
             cfg.push_str("  KexAlgorithms ^curve25519-sha256\n");
         }
         cfg.push_str("  BatchMode yes\n");
-        let user_cfg = t.config_file.clone().or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".ssh/config")).filter(|p| p.exists()));
+        let user_cfg = t
+            .config_file
+            .clone()
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".ssh/config")).filter(|p| p.exists()));
         if let Some(u) = user_cfg {
             cfg.push_str(&format!("Include {}\n", u.display()));
         }
@@ -95,7 +98,13 @@ impl SshConnection {
             b.keyfile(k);
         }
         let session = b.connect_mux(&t.host).await.map_err(|e| unreachable(name, ssh_error(&e)))?;
-        let mut conn = SshConnection { name: name.to_string(), session: Arc::new(session), login_user: String::new(), slots: Mutex::new(Vec::new()), _config: dir };
+        let mut conn = SshConnection {
+            name: name.to_string(),
+            session: Arc::new(session),
+            login_user: String::new(),
+            slots: Mutex::new(Vec::new()),
+            _config: dir,
+        };
         let who = conn.run("", None, &Command::argv(["id", "-un"]), &[]).await?;
         conn.login_user = who.stdout_str().trim().to_string();
         Ok(Arc::new(conn))
@@ -192,7 +201,9 @@ impl SshConnection {
                     let _ = tokio::time::timeout(Duration::from_millis(200), stdout.read_to_end(&mut rest)).await;
                 }
                 if alive {
-                    let who = become_.map(|b| format!(" as {} (become_method {:?}; sudo may need a password: -K)", b.user, b.method)).unwrap_or_default();
+                    let who = become_
+                        .map(|b| format!(" as {} (become_method {:?}; sudo may need a password: -K)", b.user, b.method))
+                        .unwrap_or_default();
                     Err(HostError::Io(format!("the remote helper on {} stopped{who}: {e}", self.name)))
                 } else {
                     Err(unreachable(&self.name, format!("connection lost: {e}")))

@@ -4,12 +4,12 @@
 //! `ssh` (the default) goes through the SSH connection. A task gets a
 //! `Host` handle bound to its become user and environment.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use mailplay_modules::become_::Become;
 use mailplay_modules::host::{Host, HostError};
 use mailplay_modules::local_host::LocalHost;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use super::options::RunOptions;
@@ -51,11 +51,16 @@ impl ConnectionPool {
         };
         let result = cell
             .get_or_init(|| async {
-                let kind = var_str(vars, "ansible_connection").map(str::to_string).or_else(|| opts.connection.clone()).unwrap_or_else(|| "ssh".into());
+                let kind = var_str(vars, "ansible_connection")
+                    .map(str::to_string)
+                    .or_else(|| opts.connection.clone())
+                    .unwrap_or_else(|| "ssh".into());
                 match kind.as_str() {
                     "local" => Ok(Connection::Local),
                     "ssh" | "smart" | "paramiko" => match crate::connection::target_from_vars(host, vars, opts) {
-                        Ok(target) => crate::connection::SshConnection::connect(host, &target).await.map(Connection::Ssh).map_err(|e| e.to_string()),
+                        Ok(target) => {
+                            crate::connection::SshConnection::connect(host, &target).await.map(Connection::Ssh).map_err(|e| e.to_string())
+                        }
                         Err(e) => Err(e),
                     },
                     other => Err(format!("the connection plugin '{other}' was not found (mailplay supports local and ssh)")),

@@ -32,7 +32,11 @@ impl Controller for TaskController {
     fn find_file(&self, kind: &str, name: &str) -> Result<PathBuf, String> {
         let p = Path::new(name);
         if p.is_absolute() {
-            return if p.exists() { Ok(p.to_path_buf()) } else { Err(format!("Could not find or access '{name}' on the Ansible Controller.")) };
+            return if p.exists() {
+                Ok(p.to_path_buf())
+            } else {
+                Err(format!("Could not find or access '{name}' on the Ansible Controller."))
+            };
         }
         let candidates = self.candidates(kind, name);
         candidates.iter().find(|c| c.exists()).cloned().ok_or_else(|| {

@@ -108,10 +108,11 @@ impl TaskEnv<'_> {
 
     async fn run_loop(&self, host: &HostState, scope: Scope, delegated_to: Option<&str>, ignored: bool) -> Outcome {
         let spec = self.task.loop_.as_ref().expect("called for loops");
-        let items = match self.run.templar.render_value(&spec.items, &scope).map_err(|e| e.to_string()).and_then(|v| loop_items(&spec.kind, v)) {
-            Ok(items) => items,
-            Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
-        };
+        let items =
+            match self.run.templar.render_value(&spec.items, &scope).map_err(|e| e.to_string()).and_then(|v| loop_items(&spec.kind, v)) {
+                Ok(items) => items,
+                Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
+            };
         let lc = &self.task.loop_control;
         let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
         let extended = lc.extended.as_ref().and_then(parse_bool).unwrap_or(false);
@@ -130,10 +131,13 @@ impl TaskEnv<'_> {
                 s.set("ansible_index_var", Value::from(iv.clone()));
             }
             if extended {
-                s.set("ansible_loop", json!({
-                    "index": idx + 1, "index0": idx, "revindex": total - idx, "revindex0": total - idx - 1,
-                    "first": idx == 0, "last": idx + 1 == total, "length": total,
-                }));
+                s.set(
+                    "ansible_loop",
+                    json!({
+                        "index": idx + 1, "index0": idx, "revindex": total - idx, "revindex0": total - idx - 1,
+                        "first": idx == 0, "last": idx + 1 == total, "length": total,
+                    }),
+                );
             }
             let label = match &lc.label {
                 Some(l) => self.run.templar.render_value(l, &s).map(|v| display_item(&v)).unwrap_or_else(|_| display_item(&item)),
@@ -162,7 +166,11 @@ impl TaskEnv<'_> {
                     return o;
                 }
                 Err(e) => {
-                    return Outcome::failed(format!("The conditional check '{}' failed. The error was: {e}{}", cond.text, where_(&cond.pos)));
+                    return Outcome::failed(format!(
+                        "The conditional check '{}' failed. The error was: {e}{}",
+                        cond.text,
+                        where_(&cond.pos)
+                    ));
                 }
             }
         }
@@ -176,7 +184,12 @@ impl TaskEnv<'_> {
         let task = self.task;
         let args = match self.run.templar.render_value(raw_args, scope) {
             Ok(a) => a,
-            Err(e) => return Outcome::failed(format!("The task includes an option with an undefined variable. The error was: {e}{}", where_(&task.pos))),
+            Err(e) => {
+                return Outcome::failed(format!(
+                    "The task includes an option with an undefined variable. The error was: {e}{}",
+                    where_(&task.pos)
+                ))
+            }
         };
         if module == "include_vars" || module == "ansible.builtin.include_vars" {
             return super::include_vars::run(&args, &self.search_roots, task.role.as_deref());
@@ -211,15 +224,31 @@ impl TaskEnv<'_> {
         };
         self.remember_secrets(runner.secret_values(&args));
         let handle = conn.host(&host.name, become_, environment);
-        let controller = TaskController { templar: self.run.templar.clone(), scope: scope.clone(), search_roots: self.search_roots.to_vec() };
+        let controller =
+            TaskController { templar: self.run.templar.clone(), scope: scope.clone(), search_roots: self.search_roots.to_vec() };
         let ctx = Context { host: handle.as_ref(), controller: &controller, check_mode, diff, verbosity: self.verbosity };
 
         let retries = if task.until.is_some() {
-            task.retries.as_ref().map(|r| self.run.templar.render_value(r, scope).ok().and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(3)).unwrap_or(3)
+            task.retries
+                .as_ref()
+                .map(|r| {
+                    self.run
+                        .templar
+                        .render_value(r, scope)
+                        .ok()
+                        .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                        .unwrap_or(3)
+                })
+                .unwrap_or(3)
         } else {
             0
         };
-        let delay = task.delay.as_ref().and_then(|d| self.run.templar.render_value(d, scope).ok()).and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(5.0);
+        let delay = task
+            .delay
+            .as_ref()
+            .and_then(|d| self.run.templar.render_value(d, scope).ok())
+            .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+            .unwrap_or(5.0);
         let mut attempt = 0u64;
         loop {
             attempt += 1;
@@ -244,17 +273,34 @@ impl TaskEnv<'_> {
             until_scope.set("attempts", Value::from(attempt));
             let done = match self.run.templar.eval_condition(&until.text, &until_scope) {
                 Ok(b) => b,
-                Err(e) => return Outcome::failed(format!("The conditional check '{}' failed. The error was: {e}{}", until.text, where_(&until.pos))),
+                Err(e) => {
+                    return Outcome::failed(format!(
+                        "The conditional check '{}' failed. The error was: {e}{}",
+                        until.text,
+                        where_(&until.pos)
+                    ))
+                }
             };
             if done || attempt > retries {
                 o.result.insert("attempts".into(), Value::from(attempt));
                 if !done {
                     o.set_failed(true);
-                    o.result.insert("msg".into(), Value::from(format!("Task failed after {attempt} attempts: the until condition '{}' never became true", until.text)));
+                    o.result.insert(
+                        "msg".into(),
+                        Value::from(format!(
+                            "Task failed after {attempt} attempts: the until condition '{}' never became true",
+                            until.text
+                        )),
+                    );
                 }
                 return o;
             }
-            self.run.reporter.warning(&format!("FAILED - RETRYING: [{}]: {} ({} retries left).", host.name, task.display_name(), retries + 1 - attempt));
+            self.run.reporter.warning(&format!(
+                "FAILED - RETRYING: [{}]: {} ({} retries left).",
+                host.name,
+                task.display_name(),
+                retries + 1 - attempt
+            ));
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;
         }
     }
@@ -314,7 +360,12 @@ impl TaskEnv<'_> {
         let b = &self.eff.become_opts;
         let render_str = |v: &Option<Value>| -> Result<Option<String>, String> {
             match v {
-                Some(v) => self.run.templar.render_value(v, scope).map(|r| r.as_str().map(str::to_string).or_else(|| Some(r.to_string()))).map_err(|e| e.to_string()),
+                Some(v) => self
+                    .run
+                    .templar
+                    .render_value(v, scope)
+                    .map(|r| r.as_str().map(str::to_string).or_else(|| Some(r.to_string())))
+                    .map_err(|e| e.to_string()),
                 None => Ok(None),
             }
         };
@@ -326,9 +377,14 @@ impl TaskEnv<'_> {
         if !enabled {
             return Ok(None);
         }
-        let user = render_str(&b.become_user.clone().or_else(|| var("ansible_become_user")))?.or_else(|| opts.become_user.clone()).unwrap_or_else(|| "root".into());
-        let method_name = render_str(&b.become_method.clone().or_else(|| var("ansible_become_method")))?.or_else(|| opts.become_method.clone()).unwrap_or_else(|| "sudo".into());
-        let method = BecomeMethod::parse(&method_name).ok_or_else(|| format!("Invalid become method specified: '{method_name}' (mailplay supports sudo, su and runuser)"))?;
+        let user = render_str(&b.become_user.clone().or_else(|| var("ansible_become_user")))?
+            .or_else(|| opts.become_user.clone())
+            .unwrap_or_else(|| "root".into());
+        let method_name = render_str(&b.become_method.clone().or_else(|| var("ansible_become_method")))?
+            .or_else(|| opts.become_method.clone())
+            .unwrap_or_else(|| "sudo".into());
+        let method = BecomeMethod::parse(&method_name)
+            .ok_or_else(|| format!("Invalid become method specified: '{method_name}' (mailplay supports sudo, su and runuser)"))?;
         let password = conn_vars
             .get("ansible_become_password")
             .or_else(|| conn_vars.get("ansible_become_pass"))
@@ -362,7 +418,15 @@ impl TaskEnv<'_> {
     }
 
     /// Print one result line (a loop item, or the task's own result).
-    pub fn report(&self, host: &HostState, delegated_to: Option<&str>, o: &Outcome, item_label: Option<String>, ignored: bool, is_loop_summary: bool) {
+    pub fn report(
+        &self,
+        host: &HostState,
+        delegated_to: Option<&str>,
+        o: &Outcome,
+        item_label: Option<String>,
+        ignored: bool,
+        is_loop_summary: bool,
+    ) {
         let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let item_label = item_label.map(|l| mask_secrets(&Value::String(l), &secrets).as_str().unwrap_or_default().to_string());
         let no_log = self.eff.no_log.as_ref().and_then(parse_bool).unwrap_or(false);

@@ -54,7 +54,10 @@ pub fn run(args: &Value, roots: &[PathBuf], role: Option<&Role>) -> Outcome {
         (None, Some(d)) => {
             let Some(p) = find(d, roots, role) else { return Outcome::failed(format!("Could not find or access directory '{d}'")) };
             let mut entries: Vec<PathBuf> = match std::fs::read_dir(&p) {
-                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json"))).collect(),
+                Ok(rd) => rd
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json")))
+                    .collect(),
                 Err(e) => return Outcome::failed(format!("cannot read {}: {e}", p.display())),
             };
             entries.sort();

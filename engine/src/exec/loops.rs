@@ -45,7 +45,16 @@ fn with_lookup(name: &str, value: Value) -> Result<Vec<Value>, String> {
             let lists: Vec<Vec<Value>> = as_list(value).into_iter().map(as_list).collect();
             let mut acc: Vec<Vec<Value>> = vec![Vec::new()];
             for l in lists {
-                acc = acc.into_iter().flat_map(|prefix| l.iter().map(move |x| { let mut p = prefix.clone(); p.push(x.clone()); p })).collect();
+                acc = acc
+                    .into_iter()
+                    .flat_map(|prefix| {
+                        l.iter().map(move |x| {
+                            let mut p = prefix.clone();
+                            p.push(x.clone());
+                            p
+                        })
+                    })
+                    .collect();
             }
             Ok(acc.into_iter().map(Value::Array).collect())
         }
@@ -72,7 +81,9 @@ fn sequence(v: &Value) -> Result<Vec<Value>, String> {
     let mut format = "%d".to_string();
     let spec = match v {
         Value::String(s) => s.clone(),
-        Value::Object(m) => m.iter().map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_string).unwrap_or(v.to_string()))).collect::<Vec<_>>().join(" "),
+        Value::Object(m) => {
+            m.iter().map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_string).unwrap_or(v.to_string()))).collect::<Vec<_>>().join(" ")
+        }
         other => return Err(format!("with_sequence expects 'start=N end=M', got {other}")),
     };
     for word in spec.split_whitespace() {

@@ -95,7 +95,11 @@ impl<'a> PlayRunner<'a> {
     }
 
     fn select_hosts(&self) -> Result<Vec<String>, String> {
-        let pattern = self.ctx.templar.render_string(&self.play.hosts, &self.play_scope()).map_err(|e| format!("cannot template hosts '{}': {e}", self.play.hosts))?;
+        let pattern = self
+            .ctx
+            .templar
+            .render_string(&self.play.hosts, &self.play_scope())
+            .map_err(|e| format!("cannot template hosts '{}': {e}", self.play.hosts))?;
         let mut hosts = self.ctx.inventory.select(&pattern)?;
         if let Some(limit) = &self.ctx.opts.limit {
             let allowed = self.ctx.inventory.select(limit)?;
@@ -146,7 +150,8 @@ impl<'a> PlayRunner<'a> {
             Some(s) => s,
             None => {
                 let mut vars = self.ctx.inventory.host_vars(host);
-                let pb_vars = crate::inventory::load_vars_dirs(&self.ctx.playbook_dir, &self.ctx.inventory, host).map_err(|d| d.render())?;
+                let pb_vars =
+                    crate::inventory::load_vars_dirs(&self.ctx.playbook_dir, &self.ctx.inventory, host).map_err(|d| d.render())?;
                 vars.extend(pb_vars);
                 HostState::new(host, vars)
             }
@@ -176,9 +181,15 @@ impl<'a> PlayRunner<'a> {
         m.insert("ansible_diff_mode".into(), Value::Bool(opts.diff));
         m.insert("ansible_verbosity".into(), Value::from(opts.verbosity));
         m.insert("ansible_forks".into(), Value::from(opts.forks));
-        m.insert("ansible_run_tags".into(), Value::from(if opts.tags.only.is_empty() { vec!["all".to_string()] } else { opts.tags.only.iter().cloned().collect() }));
+        m.insert(
+            "ansible_run_tags".into(),
+            Value::from(if opts.tags.only.is_empty() { vec!["all".to_string()] } else { opts.tags.only.iter().cloned().collect() }),
+        );
         m.insert("ansible_skip_tags".into(), Value::from(opts.tags.skip.iter().cloned().collect::<Vec<_>>()));
-        m.insert("ansible_version".into(), json!({"full": "2.19.0", "major": 2, "minor": 19, "revision": 0, "string": "2.19.0 (mailplay)"}));
+        m.insert(
+            "ansible_version".into(),
+            json!({"full": "2.19.0", "major": 2, "minor": 19, "revision": 0, "string": "2.19.0 (mailplay)"}),
+        );
         m
     }
 
@@ -231,7 +242,15 @@ impl<'a> PlayRunner<'a> {
             None => true,
         };
         if gather {
-            let mut t = Task::new(TaskKind::Module { module: "setup".into(), args: Value::Object(Map::new()), args_node: None, args_pos: self.play.pos.clone() }, self.play.pos.clone());
+            let mut t = Task::new(
+                TaskKind::Module {
+                    module: "setup".into(),
+                    args: Value::Object(Map::new()),
+                    args_node: None,
+                    args_pos: self.play.pos.clone(),
+                },
+                self.play.pos.clone(),
+            );
             t.name = Some("Gathering Facts".into());
             t.tags = vec!["always".into()];
             let root = self.root.clone();

@@ -112,7 +112,10 @@ impl Outcome {
     pub fn set_failed(&mut self, failed: bool) {
         self.result.insert("failed".into(), Value::Bool(failed));
         if failed && !self.result.contains_key("msg") {
-            self.result.insert("msg".into(), Value::from("The task includes an option with an undefined variable or a failed_when condition was met"));
+            self.result.insert(
+                "msg".into(),
+                Value::from("The task includes an option with an undefined variable or a failed_when condition was met"),
+            );
         }
         self.refresh_status();
     }

@@ -47,7 +47,13 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    pub fn new(templar: Arc<Templar>, inventory: Arc<Inventory>, opts: RunOptions, reporter: Arc<dyn Reporter>, playbook_dir: PathBuf) -> Self {
+    pub fn new(
+        templar: Arc<Templar>,
+        inventory: Arc<Inventory>,
+        opts: RunOptions,
+        reporter: Arc<dyn Reporter>,
+        playbook_dir: PathBuf,
+    ) -> Self {
         let extra_vars = Arc::new(opts.extra_vars.clone());
         let waiting = opts.start_at_task.clone();
         RunContext {

@@ -59,7 +59,14 @@ pub struct ScopeParts<'a> {
     pub search_paths: &'a Arc<Vec<PathBuf>>,
 }
 
-pub fn build_scope(parts: &ScopeParts<'_>, host: &HostState, eff: &Effective, inherited_vars: &[Layer], task: &Task, task_magic: Layer) -> Scope {
+pub fn build_scope(
+    parts: &ScopeParts<'_>,
+    host: &HostState,
+    eff: &Effective,
+    inherited_vars: &[Layer],
+    task: &Task,
+    task_magic: Layer,
+) -> Scope {
     let mut s = Scope::new().with_search_paths(parts.search_paths.clone());
     s.push(parts.play_role_defaults.clone());
     if let Some(role) = &eff.role {

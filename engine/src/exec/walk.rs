@@ -72,7 +72,15 @@ impl PlayRunner<'_> {
         })
     }
 
-    async fn run_block(&mut self, task: &Task, block: &[Task], rescue: &[Task], always: &[Task], inh: &Inherited, subset: Option<&[usize]>) {
+    async fn run_block(
+        &mut self,
+        task: &Task,
+        block: &[Task],
+        rescue: &[Task],
+        always: &[Task],
+        inh: &Inherited,
+        subset: Option<&[usize]>,
+    ) {
         let child = inh.enter(task, true);
         let entered = self.active(subset);
         if entered.is_empty() {
@@ -151,8 +159,23 @@ impl PlayRunner<'_> {
         }
     }
 
-    fn scope_of(&self, i: usize, eff: &Effective, inh: &Inherited, task: &Task, task_magic: &Layer, hostvars: &Arc<dyn HostvarsSource>) -> Scope {
-        let parts = ScopeParts { play_vars: &self.play_vars, play_role_defaults: &self.play_role_defaults, play_role_vars: &self.play_role_vars, extra_vars: &self.ctx.extra_vars, cache: &self.ctx.cache, search_paths: &self.search_paths };
+    fn scope_of(
+        &self,
+        i: usize,
+        eff: &Effective,
+        inh: &Inherited,
+        task: &Task,
+        task_magic: &Layer,
+        hostvars: &Arc<dyn HostvarsSource>,
+    ) -> Scope {
+        let parts = ScopeParts {
+            play_vars: &self.play_vars,
+            play_role_defaults: &self.play_role_defaults,
+            play_role_vars: &self.play_role_vars,
+            extra_vars: &self.ctx.extra_vars,
+            cache: &self.ctx.cache,
+            search_paths: &self.search_paths,
+        };
         build_scope(&parts, &self.hosts[i], eff, &inh.vars, task, task_magic.clone()).with_hostvars(hostvars.clone())
     }
 
@@ -160,7 +183,17 @@ impl PlayRunner<'_> {
         let mut scopes = HashMap::new();
         for h in &self.hosts {
             let mut s = Scope::new();
-            for layer in [&self.play_role_defaults, &h.inventory_vars, &h.facts, &self.play_vars, &h.play_vars_files, &self.play_role_vars, &h.set_facts, &h.magic, &self.ctx.extra_vars] {
+            for layer in [
+                &self.play_role_defaults,
+                &h.inventory_vars,
+                &h.facts,
+                &self.play_vars,
+                &h.play_vars_files,
+                &self.play_role_vars,
+                &h.set_facts,
+                &h.magic,
+                &self.ctx.extra_vars,
+            ] {
                 s.push(layer.clone());
             }
             scopes.insert(h.name.clone(), s);
@@ -187,11 +220,22 @@ impl PlayRunner<'_> {
         self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
 
         let play_scope = self.play_scope();
-        let run_once = eff.run_once.as_ref().map(|v| self.ctx.templar.render_value(v, &play_scope).ok().and_then(|v| parse_bool(&v)).unwrap_or(false)).unwrap_or(false);
+        let run_once = eff
+            .run_once
+            .as_ref()
+            .map(|v| self.ctx.templar.render_value(v, &play_scope).ok().and_then(|v| parse_bool(&v)).unwrap_or(false))
+            .unwrap_or(false);
         let runners: Vec<usize> = if run_once { vec![targets[0]] } else { targets.clone() };
         let task_magic = self.task_magic(&eff);
         let hostvars = self.hostvars_snapshot();
-        let env = TaskEnv { run: self.ctx, task, eff: &eff, search_roots: self.search_roots(&eff), verbosity: self.ctx.opts.verbosity, secrets: Default::default() };
+        let env = TaskEnv {
+            run: self.ctx,
+            task,
+            eff: &eff,
+            search_roots: self.search_roots(&eff),
+            verbosity: self.ctx.opts.verbosity,
+            secrets: Default::default(),
+        };
         let forks = tokio::sync::Semaphore::new(self.ctx.opts.forks.max(1));
 
         let jobs = runners.iter().map(|&i| {
@@ -244,7 +288,10 @@ impl PlayRunner<'_> {
                 Status::Failed => {
                     h.failed = true;
                     failed = true;
-                    Arc::make_mut(&mut h.set_facts).insert("ansible_failed_task".into(), serde_json::json!({"name": task.display_name(), "action": action_name(task)}));
+                    Arc::make_mut(&mut h.set_facts).insert(
+                        "ansible_failed_task".into(),
+                        serde_json::json!({"name": task.display_name(), "action": action_name(task)}),
+                    );
                     Arc::make_mut(&mut h.set_facts).insert("ansible_failed_result".into(), Value::Object(o.result.clone()));
                     if !inh.rescuable {
                         stats.record(&h.name, HostStatus::Failed, false, changed);
@@ -277,7 +324,10 @@ impl PlayRunner<'_> {
                 } else {
                     h.failed = true;
                     failed = true;
-                    let msg = format!("The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list{}", where_(&task.pos));
+                    let msg = format!(
+                        "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list{}",
+                        where_(&task.pos)
+                    );
                     self.ctx.reporter.error(&msg);
                     self.ctx.stats.lock().expect("stats").record(&h.name, HostStatus::Failed, false, false);
                 }
@@ -461,8 +511,12 @@ impl PlayRunner<'_> {
                 continue;
             }
             let key = match &task.kind {
-                TaskKind::IncludeTasks { file, .. } => self.ctx.templar.render_value(file, &scope).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())),
-                TaskKind::IncludeRole { name, .. } => self.ctx.templar.render_value(name, &scope).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())),
+                TaskKind::IncludeTasks { file, .. } => {
+                    self.ctx.templar.render_value(file, &scope).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                }
+                TaskKind::IncludeRole { name, .. } => {
+                    self.ctx.templar.render_value(name, &scope).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                }
                 _ => unreachable!("run_include is only called for includes"),
             };
             match key {
@@ -470,7 +524,14 @@ impl PlayRunner<'_> {
                 Err(e) => errors.push((i, format!("{e}{}", where_(&task.pos)))),
             }
         }
-        let env = TaskEnv { run: self.ctx, task, eff: &eff, search_roots: self.search_roots(&eff), verbosity: self.ctx.opts.verbosity, secrets: Default::default() };
+        let env = TaskEnv {
+            run: self.ctx,
+            task,
+            eff: &eff,
+            search_roots: self.search_roots(&eff),
+            verbosity: self.ctx.opts.verbosity,
+            secrets: Default::default(),
+        };
         for i in skipped {
             let o = Outcome::skipped("Conditional result was False");
             env.report(&self.hosts[i], None, &o, None, false, false);
@@ -487,7 +548,9 @@ impl PlayRunner<'_> {
         for (key, hosts) in groups {
             let loaded = match &task.kind {
                 TaskKind::IncludeTasks { .. } => self.load_included_tasks(task, &eff, &key).map(|(path, t)| (path, t, None)),
-                TaskKind::IncludeRole { tasks_from, .. } => self.load_included_role(task, &key, tasks_from.as_ref()).map(|(t, h)| (key.clone(), t, h)),
+                TaskKind::IncludeRole { tasks_from, .. } => {
+                    self.load_included_role(task, &key, tasks_from.as_ref()).map(|(t, h)| (key.clone(), t, h))
+                }
                 _ => unreachable!("run_include is only called for includes"),
             };
             match loaded {
@@ -537,9 +600,11 @@ impl PlayRunner<'_> {
             }
             candidates.push(self.play.base_dir.join(file));
         }
-        let path = candidates.iter().find(|c| c.exists()).ok_or_else(|| format!("Could not find or access '{file}'{}", where_(&task.pos)))?;
+        let path =
+            candidates.iter().find(|c| c.exists()).ok_or_else(|| format!("Could not find or access '{file}'{}", where_(&task.pos)))?;
         let shown = path.canonicalize().unwrap_or_else(|_| path.clone()).display().to_string();
-        let tasks = crate::playbook::load_task_file(path, eff.role.clone()).map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
+        let tasks = crate::playbook::load_task_file(path, eff.role.clone())
+            .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
         Ok((shown, tasks))
     }
 
@@ -566,4 +631,3 @@ fn action_name(task: &Task) -> String {
         _ => String::new(),
     }
 }
-

@@ -54,7 +54,11 @@ pub fn graph(inv: &Inventory, with_vars: bool) -> String {
             if with_vars {
                 if let Some(entry) = inv.hosts.get(h) {
                     for (k, v) in sorted(entry.vars.clone()) {
-                        out.push_str(&format!("{}{{{k} = {}}}\n", indent(depth + 2), v.as_str().map(str::to_string).unwrap_or(v.to_string())));
+                        out.push_str(&format!(
+                            "{}{{{k} = {}}}\n",
+                            indent(depth + 2),
+                            v.as_str().map(str::to_string).unwrap_or(v.to_string())
+                        ));
                     }
                 }
             }

@@ -44,7 +44,8 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
                 Some("vars") => Section::Vars,
                 Some("children") => Section::Children,
                 Some(other) => {
-                    return Err(Diagnostic::new(at(indent + 1), format!("section [{group}:{other}] has unknown type '{other}'")).with_help("use [group], [group:vars] or [group:children]"))
+                    return Err(Diagnostic::new(at(indent + 1), format!("section [{group}:{other}] has unknown type '{other}'"))
+                        .with_help("use [group], [group:vars] or [group:children]"))
                 }
             };
             if section == Section::Vars {
@@ -60,7 +61,9 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
         match section {
             Section::Hosts => parse_host_line(inv, line, &group).map_err(|msg| Diagnostic::new(at(indent + 1), msg))?,
             Section::Vars => {
-                let (k, v) = line.split_once('=').ok_or_else(|| Diagnostic::new(at(indent + 1), format!("expected key=value in [{group}:vars], got '{line}'")))?;
+                let (k, v) = line
+                    .split_once('=')
+                    .ok_or_else(|| Diagnostic::new(at(indent + 1), format!("expected key=value in [{group}:vars], got '{line}'")))?;
                 let key = k.trim();
                 if key.is_empty() || key.contains(char::is_whitespace) {
                     return Err(Diagnostic::new(at(indent + 1), format!("invalid variable name '{key}' in [{group}:vars]")));
@@ -180,7 +183,9 @@ fn split_port(pattern: &str) -> Result<(String, Option<u16>), String> {
             }
         }
     }
-    if pattern.matches(':').count() == 1 && !pattern.contains('[') || pattern.rsplit_once(':').map(|(h, _)| h.ends_with(']')).unwrap_or(false) {
+    if pattern.matches(':').count() == 1 && !pattern.contains('[')
+        || pattern.rsplit_once(':').map(|(h, _)| h.ends_with(']')).unwrap_or(false)
+    {
         let (h, p) = pattern.rsplit_once(':').expect("has a colon");
         let port: u16 = p.parse().map_err(|_| format!("invalid port '{p}' in host '{pattern}'"))?;
         return Ok((h.to_string(), Some(port)));

@@ -84,11 +84,18 @@ impl Inventory {
 
     fn load_path(&mut self, path: &Path) -> Result<(), Diagnostic> {
         if path.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(path).map_err(|e| Diagnostic::in_file(path, format!("cannot read directory: {e}")))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| Diagnostic::in_file(path, format!("cannot read directory: {e}")))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
             entries.sort();
             for e in entries {
                 let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if name.starts_with('.') || name == "group_vars" || name == "host_vars" || IGNORED_EXTENSIONS.iter().any(|x| name.ends_with(x)) {
+                if name.starts_with('.')
+                    || name == "group_vars"
+                    || name == "host_vars"
+                    || IGNORED_EXTENSIONS.iter().any(|x| name.ends_with(x))
+                {
                     continue;
                 }
                 if e.is_dir() {
@@ -253,7 +260,9 @@ impl Inventory {
     }
 
     fn priority(&self, group: &str) -> i64 {
-        let from = |m: &Map<String, Value>| m.get("ansible_group_priority").and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+        let from = |m: &Map<String, Value>| {
+            m.get("ansible_group_priority").and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        };
         self.groups.get(group).and_then(|g| from(&g.vars)).or_else(|| self.dir_group_vars.get(group).and_then(from)).unwrap_or(1)
     }
 

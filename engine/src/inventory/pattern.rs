@@ -93,7 +93,11 @@ fn matching(inv: &Inventory, term: &str) -> Result<Vec<String>, String> {
             None => hosts.get(norm(start) as usize).cloned().into_iter().collect(),
             Some(e) => {
                 let (s, e) = (norm(start) as usize, (norm(e) + 1).min(len) as usize);
-                if s < e { hosts[s..e].to_vec() } else { Vec::new() }
+                if s < e {
+                    hosts[s..e].to_vec()
+                } else {
+                    Vec::new()
+                }
             }
         };
     }

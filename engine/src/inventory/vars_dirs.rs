@@ -33,7 +33,8 @@ fn files_for(dir: &Path, name: &str) -> Vec<PathBuf> {
         files.sort();
         out.extend(files.into_iter().filter(|f| {
             let n = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !n.starts_with('.') && (f.extension().is_none() || matches!(f.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json")))
+            !n.starts_with('.')
+                && (f.extension().is_none() || matches!(f.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json")))
         }));
     }
     out

@@ -31,7 +31,10 @@ fn group(inv: &mut Inventory, name: &str, node: &Node, parent: Option<&str>) -> 
         return Ok(());
     }
     let Some(entries) = node.as_map() else {
-        return Err(Diagnostic::new(node.pos.clone(), format!("group '{name}' must be a mapping with hosts, vars or children, not a {}", node.type_name())));
+        return Err(Diagnostic::new(
+            node.pos.clone(),
+            format!("group '{name}' must be a mapping with hosts, vars or children, not a {}", node.type_name()),
+        ));
     };
     for (k, v) in entries {
         let key = k.key_string();
@@ -53,7 +56,9 @@ fn group(inv: &mut Inventory, name: &str, node: &Node, parent: Option<&str>) -> 
                 }
             }
             other => {
-                let hint = mailplay_modules::args::closest(other, GROUP_KEYS.iter().copied()).map(|s| format!("did you mean '{s}'?")).unwrap_or_else(|| "a group has hosts, vars and children".into());
+                let hint = mailplay_modules::args::closest(other, GROUP_KEYS.iter().copied())
+                    .map(|s| format!("did you mean '{s}'?"))
+                    .unwrap_or_else(|| "a group has hosts, vars and children".into());
                 return Err(Diagnostic::new(k.pos.clone(), format!("unknown key '{other}' in group '{name}'")).with_help(hint));
             }
         }

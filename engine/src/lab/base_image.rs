@@ -12,11 +12,35 @@ use super::{LabError, LabOptions, Result};
 /// Packages of every lab host: booting, SSH, what modules and the Ansible
 /// benchmark need, and the mail stack (installed, not configured).
 pub const PACKAGES: &[&str] = &[
-    "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "procps", "sudo", "perl", "python3", "less", "ca-certificates",
-    "postfix", "postfix-pgsql", "postfix-mysql", "cyrus-imapd", "cyrus-admin", "cyrus-clients", "sasl2-bin", "libsasl2-modules", "libpam-mysql",
-    "postgresql", "mariadb-server", "rspamd", "redis-server", "gpg-wks-server", "rsyslog",
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "iproute2",
+    "procps",
+    "sudo",
+    "perl",
+    "python3",
+    "less",
+    "ca-certificates",
+    "postfix",
+    "postfix-pgsql",
+    "postfix-mysql",
+    "cyrus-imapd",
+    "cyrus-admin",
+    "cyrus-clients",
+    "sasl2-bin",
+    "libsasl2-modules",
+    "libpam-mysql",
+    "postgresql",
+    "mariadb-server",
+    "rspamd",
+    "redis-server",
+    "gpg-wks-server",
+    "rsyslog",
     // The tutorial's spam-learning notifier is Perl with JSON and URI.
-    "libjson-perl", "liburi-perl",
+    "libjson-perl",
+    "liburi-perl",
 ];
 
 /// The mirror this machine's apt uses.
@@ -30,11 +54,24 @@ pub fn system_mirror() -> String {
 
 fn run(cmd: &mut Command, what: &str, log: &Path) -> Result<()> {
     let logf = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| LabError::Setup(e.to_string()))?;
-    let st = cmd.stdout(logf.try_clone().map_err(|e| LabError::Setup(e.to_string()))?).stderr(logf).status().map_err(|e| LabError::Setup(format!("{what}: {e}")))?;
+    let st = cmd
+        .stdout(logf.try_clone().map_err(|e| LabError::Setup(e.to_string()))?)
+        .stderr(logf)
+        .status()
+        .map_err(|e| LabError::Setup(format!("{what}: {e}")))?;
     if st.success() {
         Ok(())
     } else {
-        let tail: String = std::fs::read_to_string(log).unwrap_or_default().lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let tail: String = std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .rev()
+            .take(15)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
         Err(LabError::Setup(format!("{what} failed ({st}); see {}:\n{tail}", log.display())))
     }
 }
@@ -73,14 +110,21 @@ fn build(opts: &LabOptions, dir: &Path, root: &Path) -> Result<()> {
     let log = dir.join("build.log");
     eprintln!("mailplay lab: building the base image (once; log in {})", log.display());
     run(
-        Command::new("debootstrap").args(["--variant=minbase", "--include=systemd,systemd-sysv,dbus,perl", "bookworm"]).arg(root).arg(&opts.mirror),
+        Command::new("debootstrap")
+            .args(["--variant=minbase", "--include=systemd,systemd-sysv,dbus,perl", "bookworm"])
+            .arg(root)
+            .arg(&opts.mirror),
         "debootstrap",
         &log,
     )?;
     // Nothing starts while packages install; postfix installs without a
     // configuration instead of guessing this machine's hostname.
     std::fs::write(root.join("usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n").map_err(|e| LabError::Setup(e.to_string()))?;
-    std::process::Command::new("chmod").arg("755").arg(root.join("usr/sbin/policy-rc.d")).status().map_err(|e| LabError::Setup(e.to_string()))?;
+    std::process::Command::new("chmod")
+        .arg("755")
+        .arg(root.join("usr/sbin/policy-rc.d"))
+        .status()
+        .map_err(|e| LabError::Setup(e.to_string()))?;
     let script = format!(
         "export DEBIAN_FRONTEND=noninteractive; \
          echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections; \

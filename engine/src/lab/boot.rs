@@ -16,7 +16,10 @@ pub fn start(h: &mut LabHost, _opts: &LabOptions) -> Result<()> {
     let log = std::fs::File::create(h.dir.join("console.log")).map_err(|e| LabError::Setup(e.to_string()))?;
     let mut cmd = if h.booted {
         let mut c = Command::new("systemd-nspawn");
-        c.args(["-q", "-D"]).arg(h.root()).args(["-M", &h.name, "-b", "--register=no", "--keep-unit", "--console=passive", "--resolv-conf=off"]).arg(format!("--network-namespace-path=/run/netns/{}", h.netns));
+        c.args(["-q", "-D"])
+            .arg(h.root())
+            .args(["-M", &h.name, "-b", "--register=no", "--keep-unit", "--console=passive", "--resolv-conf=off"])
+            .arg(format!("--network-namespace-path=/run/netns/{}", h.netns));
         c
     } else {
         let r = h.root().display().to_string();
@@ -28,7 +31,23 @@ pub fn start(h: &mut LabHost, _opts: &LabOptions) -> Result<()> {
             name = h.name
         );
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", &h.netns, "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--propagation", "private", "/bin/sh", "-c", &script]);
+        c.args([
+            "netns",
+            "exec",
+            &h.netns,
+            "unshare",
+            "--mount",
+            "--uts",
+            "--ipc",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--propagation",
+            "private",
+            "/bin/sh",
+            "-c",
+            &script,
+        ]);
         c
     };
     // Detached from our terminal and process group: the host outlives `lab up`.
@@ -49,7 +68,8 @@ pub fn start(h: &mut LabHost, _opts: &LabOptions) -> Result<()> {
 pub async fn wait_for_ssh(h: &LabHost) -> Result<()> {
     let start = Instant::now();
     loop {
-        if let Ok(Ok(mut s)) = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect((h.address.as_str(), 22))).await {
+        if let Ok(Ok(mut s)) = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect((h.address.as_str(), 22))).await
+        {
             use tokio::io::AsyncReadExt;
             let mut buf = [0u8; 4];
             if let Ok(Ok(4)) = tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf)).await {
@@ -60,7 +80,11 @@ pub async fn wait_for_ssh(h: &LabHost) -> Result<()> {
         }
         if !is_running(h) {
             let log = std::fs::read_to_string(h.dir.join("console.log")).unwrap_or_default();
-            return Err(LabError::Setup(format!("lab host {} stopped while booting:\n{}", h.name, log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"))));
+            return Err(LabError::Setup(format!(
+                "lab host {} stopped while booting:\n{}",
+                h.name,
+                log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+            )));
         }
         if start.elapsed() > Duration::from_secs(90) {
             return Err(LabError::Setup(format!("lab host {} did not answer SSH on {}:22 within 90 s", h.name, h.address)));
@@ -70,7 +94,11 @@ pub async fn wait_for_ssh(h: &LabHost) -> Result<()> {
 }
 
 fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default().split_whitespace().filter_map(|p| p.parse().ok()).collect()
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 pub async fn stop(h: &LabHost) {

@@ -56,7 +56,13 @@ pub fn prepare(h: &mut LabHost, base: &Path, key: &Path, _opts: &LabOptions, all
     let hk = root.join("etc/ssh/ssh_host_ed25519_key");
     let _ = std::fs::remove_file(&hk);
     let _ = std::fs::remove_file(hk.with_extension("pub"));
-    let out = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C"]).arg(&h.name).arg("-f").arg(&hk).output().map_err(|e| LabError::Setup(e.to_string()))?;
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C"])
+        .arg(&h.name)
+        .arg("-f")
+        .arg(&hk)
+        .output()
+        .map_err(|e| LabError::Setup(e.to_string()))?;
     if !out.status.success() {
         return Err(LabError::Setup(format!("ssh-keygen: {}", String::from_utf8_lossy(&out.stderr))));
     }

@@ -74,7 +74,13 @@ fn preflight() -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         return Err(LabError::NotRoot);
     }
-    for (tool, package) in [("debootstrap", "debootstrap"), ("systemd-nspawn", "systemd-container"), ("ip", "iproute2"), ("ssh-keygen", "openssh-client"), ("unshare", "util-linux")] {
+    for (tool, package) in [
+        ("debootstrap", "debootstrap"),
+        ("systemd-nspawn", "systemd-container"),
+        ("ip", "iproute2"),
+        ("ssh-keygen", "openssh-client"),
+        ("unshare", "util-linux"),
+    ] {
         let found = std::env::var("PATH").unwrap_or_default().split(':').any(|d| Path::new(d).join(tool).exists());
         if !found {
             return Err(LabError::MissingTool { tool, package });
@@ -105,7 +111,9 @@ pub async fn lab_up(hosts: &[LabHostSpec], groups: &[(String, Vec<String>)], opt
             network::remove_host(&old, opts);
             st.hosts.retain(|h| h.name != spec.name);
         }
-        let index = (1..=240u8).find(|i| !st.hosts.iter().chain(new_hosts.iter()).any(|h: &LabHost| h.index == *i)).ok_or_else(|| LabError::Setup("the lab is full (240 hosts)".into()))?;
+        let index = (1..=240u8)
+            .find(|i| !st.hosts.iter().chain(new_hosts.iter()).any(|h: &LabHost| h.index == *i))
+            .ok_or_else(|| LabError::Setup("the lab is full (240 hosts)".into()))?;
         new_hosts.push(LabHost::new(&spec.name, index, spec.booted, opts));
     }
     let everyone: Vec<(String, String)> = st.hosts.iter().chain(new_hosts.iter()).map(|h| (h.name.clone(), h.address.clone())).collect();
@@ -143,8 +151,12 @@ pub async fn lab_down(opts: &LabOptions, names: Option<&[String]>) -> Result<()>
 
 pub fn lab_status(opts: &LabOptions) -> Result<Vec<(LabHost, bool)>> {
     let st = LabState::load(opts)?;
-    Ok(st.hosts.into_iter().map(|h| {
-        let up = boot::is_running(&h);
-        (h, up)
-    }).collect())
+    Ok(st
+        .hosts
+        .into_iter()
+        .map(|h| {
+            let up = boot::is_running(&h);
+            (h, up)
+        })
+        .collect())
 }

@@ -10,7 +10,11 @@ use super::{LabError, LabInfo, LabOptions, Result};
 pub fn ensure_key(opts: &LabOptions) -> Result<PathBuf> {
     let key = opts.cache_dir.join("id_ed25519");
     if !key.exists() {
-        let out = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "mailplay-lab", "-f"]).arg(&key).output().map_err(|e| LabError::Setup(e.to_string()))?;
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "mailplay-lab", "-f"])
+            .arg(&key)
+            .output()
+            .map_err(|e| LabError::Setup(e.to_string()))?;
         if !out.status.success() {
             return Err(LabError::Setup(format!("ssh-keygen: {}", String::from_utf8_lossy(&out.stderr))));
         }

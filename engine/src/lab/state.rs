@@ -63,7 +63,7 @@ impl LabState {
 
     pub fn save(&self, opts: &LabOptions) -> Result<()> {
         std::fs::create_dir_all(&opts.cache_dir).map_err(|e| LabError::Setup(e.to_string()))?;
-        std::fs::write(path(opts), serde_json::to_string_pretty(self).expect("state serialises")).map_err(|e| LabError::Setup(e.to_string()))
+        std::fs::write(path(opts), serde_json::to_string_pretty(self).expect("state serialises"))
+            .map_err(|e| LabError::Setup(e.to_string()))
     }
-
 }

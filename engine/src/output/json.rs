@@ -33,7 +33,9 @@ impl JsonReporter {
 
     fn with_task(&self, f: impl FnOnce(&mut Map<String, Value>)) {
         let mut doc = self.doc.lock().expect("json lock");
-        if let Some(task) = doc.plays.last_mut().and_then(|p| p["tasks"].as_array_mut()).and_then(|t| t.last_mut()).and_then(Value::as_object_mut) {
+        if let Some(task) =
+            doc.plays.last_mut().and_then(|p| p["tasks"].as_array_mut()).and_then(|t| t.last_mut()).and_then(Value::as_object_mut)
+        {
             f(task);
         }
     }

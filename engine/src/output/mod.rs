@@ -73,7 +73,10 @@ pub fn shown_result(r: &HostResult) -> Value {
         // Like Ansible's callback: internal keys, the diff (printed on its
         // own) and the `failed` flag (the line already says FAILED!) are not shown.
         Value::Object(m) => Value::Object(
-            m.iter().filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed" | "_mailplay_debug")).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            m.iter()
+                .filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed" | "_mailplay_debug"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         ),
         other => other.clone(),
     }
@@ -109,7 +112,10 @@ pub fn sorted_json(v: &Value, indent: Option<usize>) -> String {
 /// Python's `json.dumps` default separators: `", "` and `": "`.
 fn python_compact(v: &Value) -> String {
     match v {
-        Value::Object(m) => format!("{{{}}}", m.iter().map(|(k, v)| format!("{}: {}", Value::String(k.clone()), python_compact(v))).collect::<Vec<_>>().join(", ")),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter().map(|(k, v)| format!("{}: {}", Value::String(k.clone()), python_compact(v))).collect::<Vec<_>>().join(", ")
+        ),
         Value::Array(a) => format!("[{}]", a.iter().map(python_compact).collect::<Vec<_>>().join(", ")),
         other => other.to_string(),
     }

@@ -98,7 +98,10 @@ mod tests {
         s.record("h1", HostStatus::Skipped, false, false);
         s.rescued("h1");
         // Captured from ansible-playbook 2.19.
-        assert_eq!(s.recap_lines()[0], "h1                         : ok=16   changed=12   unreachable=0    failed=0    skipped=2    rescued=1    ignored=0   ");
+        assert_eq!(
+            s.recap_lines()[0],
+            "h1                         : ok=16   changed=12   unreachable=0    failed=0    skipped=2    rescued=1    ignored=0   "
+        );
     }
 
     #[test]

@@ -148,9 +148,10 @@ impl Reporter for TextReporter {
                 let shown = if r.is_loop_summary { loop_summary(&shown) } else { shown };
                 self.paint(&format!("fatal: {host}: {what} => {}", sorted_json(&shown, None)), Color::Red)
             }
-            HostStatus::Failed | HostStatus::Unreachable => {
-                self.paint(&format!("failed: {host} (item={}) => {}", r.item_label.clone().unwrap_or_default(), sorted_json(&shown, None)), Color::Red)
-            }
+            HostStatus::Failed | HostStatus::Unreachable => self.paint(
+                &format!("failed: {host} (item={}) => {}", r.item_label.clone().unwrap_or_default(), sorted_json(&shown, None)),
+                Color::Red,
+            ),
             HostStatus::Skipped if r.is_loop_summary => return,
             HostStatus::Skipped => {
                 let mut l = format!("skipping: {host}{item}");
@@ -202,7 +203,8 @@ impl Reporter for TextReporter {
     fn warning(&self, msg: &str) {
         self.stop_progress();
         let mut inner = self.inner.lock().expect("reporter lock");
-        let _ = writeln!(inner.out, "{}", if self.color { format!("\x1b[1;35m[WARNING]: {msg}\x1b[0m") } else { format!("[WARNING]: {msg}") });
+        let _ =
+            writeln!(inner.out, "{}", if self.color { format!("\x1b[1;35m[WARNING]: {msg}\x1b[0m") } else { format!("[WARNING]: {msg}") });
         let _ = inner.out.flush();
         let _ = Color::BrightPurple;
     }
@@ -236,7 +238,10 @@ fn is_debug_output(r: &HostResult) -> bool {
 fn debug_view(v: &serde_json::Value) -> serde_json::Value {
     match v {
         serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.iter().filter(|(k, _)| !matches!(k.as_str(), "changed" | "_mailplay_debug" | "failed")).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            m.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "changed" | "_mailplay_debug" | "failed"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         ),
         other => other.clone(),
     }
@@ -274,7 +279,17 @@ mod tests {
     }
 
     fn result(host: &str, status: HostStatus, v: serde_json::Value) -> HostResult {
-        HostResult { host: host.into(), delegated_to: None, status, ignored: false, item_label: None, result: v, diffs: vec![], no_log: false, is_loop_summary: false }
+        HostResult {
+            host: host.into(),
+            delegated_to: None,
+            status,
+            ignored: false,
+            item_label: None,
+            result: v,
+            diffs: vec![],
+            no_log: false,
+            is_loop_summary: false,
+        }
     }
 
     #[test]

@@ -137,7 +137,14 @@ pub enum TaskKind {
     /// `include_tasks` / `include_vars`-free dynamic task file; resolved per host at run time.
     IncludeTasks { file: Value, apply: Option<Box<Task>> },
     /// `include_role`, resolved at run time.
-    IncludeRole { name: Value, tasks_from: Option<Value>, vars_from: Option<Value>, defaults_from: Option<Value>, handlers_from: Option<Value>, public: Option<Value> },
+    IncludeRole {
+        name: Value,
+        tasks_from: Option<Value>,
+        vars_from: Option<Value>,
+        defaults_from: Option<Value>,
+        handlers_from: Option<Value>,
+        public: Option<Value>,
+    },
     /// `meta: flush_handlers` and friends.
     Meta(String),
 }

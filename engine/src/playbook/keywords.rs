@@ -2,37 +2,138 @@
 //! and the actions the engine itself carries out (not modules).
 
 pub const TASK_KEYWORDS: &[&str] = &[
-    "name", "when", "loop", "loop_control", "register", "changed_when", "failed_when", "ignore_errors", "ignore_unreachable", "notify", "listen", "tags",
-    "become", "become_user", "become_method", "become_flags", "become_exe", "delegate_to", "delegate_facts", "run_once", "check_mode", "diff", "no_log", "vars",
-    "environment", "until", "retries", "delay", "any_errors_fatal", "args", "collections", "debugger", "throttle", "timeout", "module_defaults", "remote_user",
-    "connection", "port", "async", "poll",
+    "name",
+    "when",
+    "loop",
+    "loop_control",
+    "register",
+    "changed_when",
+    "failed_when",
+    "ignore_errors",
+    "ignore_unreachable",
+    "notify",
+    "listen",
+    "tags",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "become_exe",
+    "delegate_to",
+    "delegate_facts",
+    "run_once",
+    "check_mode",
+    "diff",
+    "no_log",
+    "vars",
+    "environment",
+    "until",
+    "retries",
+    "delay",
+    "any_errors_fatal",
+    "args",
+    "collections",
+    "debugger",
+    "throttle",
+    "timeout",
+    "module_defaults",
+    "remote_user",
+    "connection",
+    "port",
+    "async",
+    "poll",
 ];
 
 pub const BLOCK_KEYWORDS: &[&str] = &["block", "rescue", "always"];
 
 pub const PLAY_KEYWORDS: &[&str] = &[
-    "name", "hosts", "vars", "vars_files", "gather_facts", "pre_tasks", "roles", "tasks", "post_tasks", "handlers", "become", "become_user", "become_method",
-    "become_flags", "serial", "any_errors_fatal", "max_fail_percentage", "tags", "environment", "check_mode", "diff", "force_handlers", "ignore_errors",
-    "ignore_unreachable", "run_once", "no_log", "strategy", "collections", "remote_user", "connection", "order", "module_defaults", "gather_subset",
-    "gather_timeout", "throttle", "timeout", "port", "debugger", "fact_path",
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "gather_facts",
+    "pre_tasks",
+    "roles",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "serial",
+    "any_errors_fatal",
+    "max_fail_percentage",
+    "tags",
+    "environment",
+    "check_mode",
+    "diff",
+    "force_handlers",
+    "ignore_errors",
+    "ignore_unreachable",
+    "run_once",
+    "no_log",
+    "strategy",
+    "collections",
+    "remote_user",
+    "connection",
+    "order",
+    "module_defaults",
+    "gather_subset",
+    "gather_timeout",
+    "throttle",
+    "timeout",
+    "port",
+    "debugger",
+    "fact_path",
 ];
 
 /// Keys of a `roles:` entry that are keywords, not role parameters.
 pub const ROLE_ENTRY_KEYWORDS: &[&str] = &[
-    "role", "name", "when", "tags", "vars", "become", "become_user", "become_method", "environment", "delegate_to", "ignore_errors", "no_log", "check_mode",
-    "diff", "any_errors_fatal", "run_once", "collections", "debugger",
+    "role",
+    "name",
+    "when",
+    "tags",
+    "vars",
+    "become",
+    "become_user",
+    "become_method",
+    "environment",
+    "delegate_to",
+    "ignore_errors",
+    "no_log",
+    "check_mode",
+    "diff",
+    "any_errors_fatal",
+    "run_once",
+    "collections",
+    "debugger",
 ];
 
 /// Actions the engine handles itself.
-pub const ENGINE_ACTIONS: &[&str] = &["include_tasks", "import_tasks", "include_role", "import_role", "meta", "include_vars", "import_playbook"];
+pub const ENGINE_ACTIONS: &[&str] =
+    &["include_tasks", "import_tasks", "include_role", "import_role", "meta", "include_vars", "import_playbook"];
 
 /// Modules whose free-form text is the command itself (`_raw_params`).
 pub const RAW_PARAMS_MODULES: &[&str] = &["command", "shell", "script", "raw", "win_command", "win_shell"];
 
 /// The only `k=v` pairs split out of a command line for RAW_PARAMS_MODULES.
-pub const COMMAND_KV: &[&str] = &["creates", "removes", "chdir", "executable", "stdin", "stdin_add_newline", "strip_empty_ends", "argv", "expand_argument_vars", "cmd"];
+pub const COMMAND_KV: &[&str] =
+    &["creates", "removes", "chdir", "executable", "stdin", "stdin_add_newline", "strip_empty_ends", "argv", "expand_argument_vars", "cmd"];
 
-pub const META_ACTIONS: &[&str] = &["flush_handlers", "noop", "end_play", "end_host", "end_batch", "clear_host_errors", "refresh_inventory", "reset_connection", "clear_facts", "role_complete", "end_role"];
+pub const META_ACTIONS: &[&str] = &[
+    "flush_handlers",
+    "noop",
+    "end_play",
+    "end_host",
+    "end_batch",
+    "clear_host_errors",
+    "refresh_inventory",
+    "reset_connection",
+    "clear_facts",
+    "role_complete",
+    "end_role",
+];
 
 const PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy.", "mailplay."];
 

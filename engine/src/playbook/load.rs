@@ -62,7 +62,10 @@ impl Loader {
                 return Vec::new();
             }
             _ => {
-                self.err(Diagnostic::new(root.pos.clone(), format!("A playbook must be a list of plays, got a {} instead", root.type_name())));
+                self.err(Diagnostic::new(
+                    root.pos.clone(),
+                    format!("A playbook must be a list of plays, got a {} instead", root.type_name()),
+                ));
                 return Vec::new();
             }
         };
@@ -103,7 +106,9 @@ impl Loader {
                     Ok(t) => extra_tags = t,
                     Err(d) => self.err(d),
                 },
-                other => self.err(Diagnostic::new(k.pos.clone(), format!("'{other}' is not supported on import_playbook (only vars and tags)"))),
+                other => {
+                    self.err(Diagnostic::new(k.pos.clone(), format!("'{other}' is not supported on import_playbook (only vars and tags)")))
+                }
             }
         }
         let mut plays = self.playbook(&path);
@@ -223,10 +228,14 @@ impl Loader {
                 "no_log" => play.no_log = val(),
                 "strategy" => {
                     if v.as_str() != Some("linear") {
-                        self.err(Diagnostic::new(v.pos.clone(), format!("strategy '{}' is not supported; mailplay runs the linear strategy", v.key_string())));
+                        self.err(Diagnostic::new(
+                            v.pos.clone(),
+                            format!("strategy '{}' is not supported; mailplay runs the linear strategy", v.key_string()),
+                        ));
                     }
                 }
-                "collections" | "order" | "module_defaults" | "gather_subset" | "gather_timeout" | "throttle" | "timeout" | "debugger" | "fact_path" | "become_flags" | "ignore_unreachable" => {}
+                "collections" | "order" | "module_defaults" | "gather_subset" | "gather_timeout" | "throttle" | "timeout" | "debugger"
+                | "fact_path" | "become_flags" | "ignore_unreachable" => {}
                 "remote_user" | "connection" | "port" => {
                     self.err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a play is not supported by mailplay yet; set ansible_user/ansible_connection/ansible_port in the inventory")));
                 }
@@ -341,10 +350,20 @@ impl Loader {
     }
 
     /// Load a role: its dependencies' tasks (each a block), then its own.
-    pub fn role(&mut self, name: &str, dir: &Path, params: Map<String, Value>, tasks_from: Option<&str>, pos: &Pos) -> Option<super::LoadedRole> {
+    pub fn role(
+        &mut self,
+        name: &str,
+        dir: &Path,
+        params: Map<String, Value>,
+        tasks_from: Option<&str>,
+        pos: &Pos,
+    ) -> Option<super::LoadedRole> {
         let Some(path) = self.find_role(name, dir) else {
             let searched: Vec<String> = [dir.join("roles"), dir.to_path_buf()].iter().map(|d| d.display().to_string()).collect();
-            self.err(Diagnostic::new(pos.clone(), format!("the role '{name}' was not found")).with_help(format!("searched in {}", searched.join(", "))));
+            self.err(
+                Diagnostic::new(pos.clone(), format!("the role '{name}' was not found"))
+                    .with_help(format!("searched in {}", searched.join(", "))),
+            );
             return None;
         };
         if self.stack.contains(&path) {
@@ -354,7 +373,13 @@ impl Loader {
         self.stack.push(path.clone());
         let defaults = self.vars_file(&path.join("defaults"));
         let vars = self.vars_file(&path.join("vars"));
-        let role = Arc::new(Role { name: Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name).to_string(), path: path.clone(), defaults, vars, params });
+        let role = Arc::new(Role {
+            name: Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name).to_string(),
+            path: path.clone(),
+            defaults,
+            vars,
+            params,
+        });
         let mut tasks = Vec::new();
         let mut handlers = Vec::new();
         // meta/main.yml dependencies run first.
@@ -372,7 +397,9 @@ impl Loader {
         let tasks_dir = path.join("tasks");
         match Self::main_file(&tasks_dir, tasks_from.unwrap_or("main")) {
             Some(f) => tasks.extend(self.task_file(&f, &some_role).unwrap_or_default()),
-            None if tasks_from.is_some() => self.err(Diagnostic::new(pos.clone(), format!("role '{name}' has no tasks file '{}'", tasks_from.unwrap_or("main")))),
+            None if tasks_from.is_some() => {
+                self.err(Diagnostic::new(pos.clone(), format!("role '{name}' has no tasks file '{}'", tasks_from.unwrap_or("main"))))
+            }
             None => {}
         }
         if let Some(f) = Self::main_file(&path.join("handlers"), "main") {
@@ -400,12 +427,20 @@ impl Loader {
 fn serial(v: &Node) -> Result<Vec<SerialStep>, Diagnostic> {
     let one = |n: &Node| -> Result<SerialStep, Diagnostic> {
         match n.to_value() {
-            Value::Number(num) => num.as_u64().map(|c| SerialStep::Count(c as usize)).ok_or_else(|| Diagnostic::new(n.pos.clone(), "serial must be a positive number or a percentage")),
+            Value::Number(num) => num
+                .as_u64()
+                .map(|c| SerialStep::Count(c as usize))
+                .ok_or_else(|| Diagnostic::new(n.pos.clone(), "serial must be a positive number or a percentage")),
             Value::String(s) => {
                 if let Some(p) = s.trim().strip_suffix('%') {
-                    p.trim().parse::<f64>().map(SerialStep::Percent).map_err(|_| Diagnostic::new(n.pos.clone(), format!("invalid serial percentage '{s}'")))
+                    p.trim()
+                        .parse::<f64>()
+                        .map(SerialStep::Percent)
+                        .map_err(|_| Diagnostic::new(n.pos.clone(), format!("invalid serial percentage '{s}'")))
                 } else {
-                    s.trim().parse::<usize>().map(SerialStep::Count).map_err(|_| Diagnostic::new(n.pos.clone(), format!("serial must be a number or a percentage like '30%', got '{s}'")))
+                    s.trim().parse::<usize>().map(SerialStep::Count).map_err(|_| {
+                        Diagnostic::new(n.pos.clone(), format!("serial must be a number or a percentage like '30%', got '{s}'"))
+                    })
                 }
             }
             _ => Err(Diagnostic::new(n.pos.clone(), "serial must be a number, a percentage or a list of them")),

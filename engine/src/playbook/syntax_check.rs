@@ -52,10 +52,13 @@ fn check_exprs(templar: &Templar, exprs: &[Expr], out: &mut Vec<Diagnostic>) {
     }
 }
 
-
 /// Where an argument's key is written, for pointing at a bad field.
 fn arg_pos(node: &Option<Node>, field: &str, fallback: &Pos) -> Pos {
-    node.as_ref().and_then(|n| n.as_map()).and_then(|m| m.iter().find(|(k, _)| k.key_string() == field)).map(|(k, _)| k.pos.clone()).unwrap_or_else(|| fallback.clone())
+    node.as_ref()
+        .and_then(|n| n.as_map())
+        .and_then(|m| m.iter().find(|(k, _)| k.key_string() == field))
+        .map(|(k, _)| k.pos.clone())
+        .unwrap_or_else(|| fallback.clone())
 }
 
 fn check_task(templar: &Templar, t: &Task, out: &mut Vec<Diagnostic>) {

@@ -20,7 +20,13 @@ pub fn exprs(node: &Node) -> Result<Vec<Expr>, Diagnostic> {
     let one = |n: &Node| -> Result<Expr, Diagnostic> {
         let text = match &n.kind {
             NodeKind::Str(s) => s.clone(),
-            NodeKind::Bool(b) => if *b { "True".into() } else { "False".into() },
+            NodeKind::Bool(b) => {
+                if *b {
+                    "True".into()
+                } else {
+                    "False".into()
+                }
+            }
             NodeKind::Int(i) => i.to_string(),
             NodeKind::Float(f) => f.to_string(),
             _ => return Err(Diagnostic::new(n.pos.clone(), format!("a condition must be a string or a boolean, not a {}", n.type_name()))),
@@ -59,7 +65,9 @@ fn string_list(node: &Node, what: &str) -> Result<Vec<String>, Diagnostic> {
         NodeKind::Str(s) => Ok(vec![s.clone()]),
         NodeKind::Seq(items) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_string).ok_or_else(|| Diagnostic::new(i.pos.clone(), format!("{what} entries must be strings"))))
+            .map(|i| {
+                i.as_str().map(str::to_string).ok_or_else(|| Diagnostic::new(i.pos.clone(), format!("{what} entries must be strings")))
+            })
             .collect(),
         NodeKind::Null => Ok(Vec::new()),
         _ => Err(Diagnostic::new(node.pos.clone(), format!("{what} must be a string or a list of strings"))),
@@ -94,8 +102,12 @@ fn loop_control(node: &Node) -> Result<LoopControl, Diagnostic> {
     for (k, v) in entries {
         let key = k.key_string();
         match key.as_str() {
-            "loop_var" => lc.loop_var = Some(v.as_str().ok_or_else(|| Diagnostic::new(v.pos.clone(), "loop_var must be a string"))?.to_string()),
-            "index_var" => lc.index_var = Some(v.as_str().ok_or_else(|| Diagnostic::new(v.pos.clone(), "index_var must be a string"))?.to_string()),
+            "loop_var" => {
+                lc.loop_var = Some(v.as_str().ok_or_else(|| Diagnostic::new(v.pos.clone(), "loop_var must be a string"))?.to_string())
+            }
+            "index_var" => {
+                lc.index_var = Some(v.as_str().ok_or_else(|| Diagnostic::new(v.pos.clone(), "index_var must be a string"))?.to_string())
+            }
             "label" => lc.label = Some(v.to_value()),
             "pause" => lc.pause = Some(v.to_value()),
             "extended" | "extended_allitems" => lc.extended = Some(v.to_value()),
@@ -172,9 +184,14 @@ impl Loader {
             "when" => task.when = exprs(v)?,
             "changed_when" => task.changed_when = Some(exprs(v)?),
             "failed_when" => task.failed_when = Some(exprs(v)?),
-            "until" => task.until = exprs(v)?.into_iter().reduce(|a, b| Expr { text: format!("({}) and ({})", a.text, b.text), pos: a.pos }),
+            "until" => {
+                task.until = exprs(v)?.into_iter().reduce(|a, b| Expr { text: format!("({}) and ({})", a.text, b.text), pos: a.pos })
+            }
             "loop" => task.loop_ = Some(LoopSpec { kind: LoopKind::Loop, items: v.to_value(), pos: v.pos.clone() }),
-            k2 if k2.starts_with("with_") => task.loop_ = Some(LoopSpec { kind: LoopKind::With(k2["with_".len()..].to_string()), items: v.to_value(), pos: v.pos.clone() }),
+            k2 if k2.starts_with("with_") => {
+                task.loop_ =
+                    Some(LoopSpec { kind: LoopKind::With(k2["with_".len()..].to_string()), items: v.to_value(), pos: v.pos.clone() })
+            }
             "loop_control" => task.loop_control = loop_control(v)?,
             "register" => {
                 let name = v.as_str().unwrap_or_default().to_string();
@@ -207,7 +224,10 @@ impl Loader {
             "import_tasks" | "import_role" | "ansible.builtin.import_tasks" | "ansible.builtin.import_role" => {}
             "collections" | "debugger" | "throttle" | "timeout" | "module_defaults" | "become_flags" | "become_exe" => {}
             "remote_user" | "connection" | "port" | "async" | "poll" => {
-                return Err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a task is not supported by mailplay yet; set it in the inventory")));
+                return Err(Diagnostic::new(
+                    k.pos.clone(),
+                    format!("'{key}' on a task is not supported by mailplay yet; set it in the inventory"),
+                ));
             }
             _ if is_block => {
                 let d = Diagnostic::new(k.pos.clone(), format!("'{key}' is not a valid attribute for a Block"));
@@ -230,10 +250,14 @@ impl Loader {
                 !TASK_KEYWORDS.contains(&key.as_str()) && !key.starts_with("with_") && !BLOCK_KEYWORDS.contains(&key.as_str())
             })
             .collect();
-        let actions: Vec<&(Node, Node)> = candidates.iter().copied().filter(|(k, _)| {
-            let key = k.key_string();
-            key == "action" || key == "local_action" || known_action(&key)
-        }).collect();
+        let actions: Vec<&(Node, Node)> = candidates
+            .iter()
+            .copied()
+            .filter(|(k, _)| {
+                let key = k.key_string();
+                key == "action" || key == "local_action" || known_action(&key)
+            })
+            .collect();
         let unknown: Vec<&(Node, Node)> = candidates.iter().copied().filter(|c| !actions.iter().any(|a| std::ptr::eq(*a, *c))).collect();
         if actions.len() > 1 {
             let names: Vec<String> = actions.iter().map(|(k, _)| k.key_string()).collect();
@@ -316,7 +340,13 @@ impl Loader {
                     return None;
                 };
                 if crate::template::Templar::is_template(&file) {
-                    self.err(Diagnostic::new(v.pos.clone(), format!("import_tasks is static and cannot use variables in its file name '{file}'")).with_help("use include_tasks for a file name chosen at run time"));
+                    self.err(
+                        Diagnostic::new(
+                            v.pos.clone(),
+                            format!("import_tasks is static and cannot use variables in its file name '{file}'"),
+                        )
+                        .with_help("use include_tasks for a file name chosen at run time"),
+                    );
                     return None;
                 }
                 let tasks = self.import_tasks(&file, dir, role, &v.pos)?;
@@ -337,16 +367,29 @@ impl Loader {
                     Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, pos)
                 } else {
                     Task::new(
-                        TaskKind::IncludeRole { name, tasks_from: get("tasks_from"), vars_from: get("vars_from"), defaults_from: get("defaults_from"), handlers_from: get("handlers_from"), public: get("public") },
+                        TaskKind::IncludeRole {
+                            name,
+                            tasks_from: get("tasks_from"),
+                            vars_from: get("vars_from"),
+                            defaults_from: get("defaults_from"),
+                            handlers_from: get("handlers_from"),
+                            public: get("public"),
+                        },
                         pos,
                     )
                 }
             }
             "import_playbook" => {
-                self.err(Diagnostic::new(k.pos.clone(), "import_playbook is only allowed at the top level of a playbook, not in a task list"));
+                self.err(Diagnostic::new(
+                    k.pos.clone(),
+                    "import_playbook is only allowed at the top level of a playbook, not in a task list",
+                ));
                 return None;
             }
-            _ => Task::new(TaskKind::Module { module: module.clone(), args: args_v, args_node: Some(arg_source), args_pos: k.pos.clone() }, pos),
+            _ => Task::new(
+                TaskKind::Module { module: module.clone(), args: args_v, args_node: Some(arg_source), args_pos: k.pos.clone() },
+                pos,
+            ),
         };
         let _ = BecomeOpts::default();
         Some(task)
@@ -411,7 +454,10 @@ impl Loader {
             candidates.insert(0, r.path.join("tasks").join(file));
         }
         let Some(path) = candidates.iter().find(|c| c.is_file()).cloned() else {
-            self.err(Diagnostic::new(pos.clone(), format!("Could not find or access '{file}'")).with_help(format!("looked in {}", candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))));
+            self.err(
+                Diagnostic::new(pos.clone(), format!("Could not find or access '{file}'"))
+                    .with_help(format!("looked in {}", candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))),
+            );
             return None;
         };
         self.task_file(&path, role)

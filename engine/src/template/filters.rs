@@ -40,9 +40,13 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("to_yaml", to_yaml);
     env.add_filter("to_nice_yaml", to_yaml);
     env.add_filter("from_yaml", |s: String| -> Result<JValue, Error> {
-        crate::yaml::parse_str(&s, std::path::Path::new("<from_yaml>")).map(|n| from_json(&n.to_value())).map_err(|d| err(format!("from_yaml: {}", d.message)))
+        crate::yaml::parse_str(&s, std::path::Path::new("<from_yaml>"))
+            .map(|n| from_json(&n.to_value()))
+            .map_err(|d| err(format!("from_yaml: {}", d.message)))
     });
-    env.add_filter("b64encode", |v: JValue| -> Result<String, Error> { Ok(base64::engine::general_purpose::STANDARD.encode(text_of(&defined(v)?))) });
+    env.add_filter("b64encode", |v: JValue| -> Result<String, Error> {
+        Ok(base64::engine::general_purpose::STANDARD.encode(text_of(&defined(v)?)))
+    });
     env.add_filter("b64decode", |s: String| -> Result<String, Error> {
         let bytes = base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|e| err(format!("b64decode: {e}")))?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -87,7 +91,10 @@ pub fn register(env: &mut Environment<'static>) {
         let mut out: Vec<Vec<JValue>> = a.try_iter()?.map(|x| vec![x]).collect();
         for r in rest.iter() {
             let items: Vec<JValue> = r.try_iter()?.collect();
-            out = out.into_iter().flat_map(|p| items.iter().map(move |x| p.iter().cloned().chain(std::iter::once(x.clone())).collect::<Vec<_>>())).collect();
+            out = out
+                .into_iter()
+                .flat_map(|p| items.iter().map(move |x| p.iter().cloned().chain(std::iter::once(x.clone())).collect::<Vec<_>>()))
+                .collect();
         }
         Ok(JValue::from(out.into_iter().map(JValue::from).collect::<Vec<_>>()))
     });
@@ -129,7 +136,13 @@ pub fn register(env: &mut Environment<'static>) {
 /// How Ansible shows a value as text: strings bare, True/False, the rest as Python would.
 pub fn text_of(v: &JValue) -> String {
     match v.kind() {
-        ValueKind::Bool => if v.is_true() { "True".into() } else { "False".into() },
+        ValueKind::Bool => {
+            if v.is_true() {
+                "True".into()
+            } else {
+                "False".into()
+            }
+        }
         ValueKind::None => "None".into(),
         _ => v.to_string(),
     }
@@ -138,7 +151,13 @@ pub fn text_of(v: &JValue) -> String {
 fn python_type(v: &JValue) -> &'static str {
     match v.kind() {
         ValueKind::Bool => "bool",
-        ValueKind::Number => if v.as_i64().is_some() { "int" } else { "float" },
+        ValueKind::Number => {
+            if v.as_i64().is_some() {
+                "int"
+            } else {
+                "float"
+            }
+        }
         ValueKind::String => "str",
         ValueKind::Seq => "list",
         ValueKind::Map => "dict",

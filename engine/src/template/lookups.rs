@@ -40,9 +40,7 @@ fn find(name: &str, sub: &str) -> Option<PathBuf> {
     if p.is_absolute() {
         return p.exists().then_some(p);
     }
-    SEARCH_PATHS.with(|s| {
-        s.borrow().iter().flat_map(|d| [d.join(sub).join(name), d.join(name)]).find(|c| c.exists())
-    })
+    SEARCH_PATHS.with(|s| s.borrow().iter().flat_map(|d| [d.join(sub).join(name), d.join(name)]).find(|c| c.exists()))
 }
 
 pub fn include_loader(name: &str) -> Result<Option<String>, Error> {
@@ -70,7 +68,8 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue]) -> Result<Vec<JValue>
             }
             "env" => JValue::from(std::env::var(&term).unwrap_or_default()),
             "pipe" => {
-                let o = std::process::Command::new("/bin/sh").arg("-c").arg(&term).output().map_err(|e| err(format!("lookup('pipe'): {e}")))?;
+                let o =
+                    std::process::Command::new("/bin/sh").arg("-c").arg(&term).output().map_err(|e| err(format!("lookup('pipe'): {e}")))?;
                 if !o.status.success() {
                     return Err(err(format!("lookup('pipe'): command '{term}' failed with {}", o.status)));
                 }
@@ -80,11 +79,20 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue]) -> Result<Vec<JValue>
                 let p = find(&term, "templates").ok_or_else(|| err(format!("lookup('template'): could not locate '{term}'")))?;
                 let text = std::fs::read_to_string(&p).map_err(|e| err(format!("lookup('template'): {}: {e}", p.display())))?;
                 let tmpl = state.env().template_from_str(&text)?;
-                JValue::from(tmpl.render(JValue::from_iter(state.known_variables().into_iter().filter_map(|k| state.lookup(&k).map(|v| (k.to_string(), v)))))?)
+                JValue::from(tmpl.render(JValue::from_iter(
+                    state.known_variables().into_iter().filter_map(|k| state.lookup(&k).map(|v| (k.to_string(), v))),
+                ))?)
             }
             "vars" => state.lookup(&term).ok_or_else(|| Error::new(ErrorKind::UndefinedError, format!("No variable named '{term}'")))?,
-            "items" | "list" => return Ok(terms.iter().flat_map(|t| t.try_iter().map(|i| i.collect::<Vec<_>>()).unwrap_or_else(|_| vec![t.clone()])).collect()),
-            other => return Err(err(format!("lookup plugin '{other}' not found (mailplay has file, env, pipe, template, vars, items, list)"))),
+            "items" | "list" => {
+                return Ok(terms
+                    .iter()
+                    .flat_map(|t| t.try_iter().map(|i| i.collect::<Vec<_>>()).unwrap_or_else(|_| vec![t.clone()]))
+                    .collect())
+            }
+            other => {
+                return Err(err(format!("lookup plugin '{other}' not found (mailplay has file, env, pipe, template, vars, items, list)")))
+            }
         };
         out.push(v);
     }
@@ -115,13 +123,18 @@ fn query(state: &State, name: String, terms: Rest<JValue>) -> Result<JValue, Err
 }
 
 fn build_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {
-    regex::RegexBuilder::new(pattern).case_insensitive(ignorecase).multi_line(multiline).build().map_err(|e| err(format!("invalid regular expression: {e}")))
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(ignorecase)
+        .multi_line(multiline)
+        .build()
+        .map_err(|e| err(format!("invalid regular expression: {e}")))
 }
 
 /// Python's `\1` / `\g<name>` backreferences in Rust's `${1}` / `${name}` form.
 fn python_replacement(s: &str) -> String {
     let re = regex::Regex::new(r"\\(\d+)|\\g<(\w+)>").expect("valid");
-    re.replace_all(&s.replace('$', "$$"), |c: &regex::Captures| format!("${{{}}}", c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or(""))).into_owned()
+    re.replace_all(&s.replace('$', "$$"), |c: &regex::Captures| format!("${{{}}}", c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("")))
+        .into_owned()
 }
 
 pub fn regex_replace(v: JValue, pattern: String, replacement: Option<String>, kwargs: Kwargs) -> Result<String, Error> {

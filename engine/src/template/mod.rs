@@ -49,7 +49,9 @@ fn env() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_syntax(minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).keep_trailing_newline(true).build().expect("valid syntax config"));
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).keep_trailing_newline(true).build().expect("valid syntax config"),
+        );
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut env);
         filters::register(&mut env);
@@ -158,7 +160,9 @@ impl Templar {
         let bare = single_expression(trimmed).unwrap_or(trimmed);
         let v = self.eval_expression(bare, scope)?;
         truthy(&v).ok_or_else(|| TemplateError {
-            message: format!("Conditional result ({v}) of '{expr}' is a string that is not a boolean; conditionals must have a boolean result"),
+            message: format!(
+                "Conditional result ({v}) of '{expr}' is a string that is not a boolean; conditionals must have a boolean result"
+            ),
             line: None,
         })
     }
@@ -166,7 +170,8 @@ impl Templar {
     /// Render a template file (the `template` module): `trim_blocks`, the
     /// trailing newline kept, `{% include %}` relative to the file's folder.
     pub fn render_file(&self, path: &Path, scope: &Scope) -> Result<String, TemplateError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TemplateError { message: format!("cannot read template {}: {e}", path.display()), line: None })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| TemplateError { message: format!("cannot read template {}: {e}", path.display()), line: None })?;
         let mut paths = vec![path.parent().map(Path::to_path_buf).unwrap_or_default()];
         paths.extend(scope.search_paths().iter().flat_map(|p| [p.join("templates"), p.clone()]));
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));

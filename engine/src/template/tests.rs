@@ -104,7 +104,8 @@ fn ansible_filters() {
 fn password_hash_matches_glibc_crypt() {
     // Reference: `openssl passwd -6 -salt saltsaltsaltsalt secret`.
     let h = r("{{ 'secret' | password_hash('sha512', 'saltsaltsaltsalt') }}", json!({}));
-    let out = std::process::Command::new("openssl").args(["passwd", "-6", "-salt", "saltsaltsaltsalt", "secret"]).output().expect("openssl");
+    let out =
+        std::process::Command::new("openssl").args(["passwd", "-6", "-salt", "saltsaltsaltsalt", "secret"]).output().expect("openssl");
     assert_eq!(h, json!(String::from_utf8_lossy(&out.stdout).trim()));
     let random = r("{{ 'secret' | password_hash('sha512') }}", json!({}));
     assert!(random.as_str().unwrap().starts_with("$6$"));
@@ -152,7 +153,13 @@ fn list_filters_of_the_mail_playbook() {
     // Ansible 2.19: zip takes several lists (Python's zip), product is
     // itertools.product, extract looks items up in a container.
     assert_eq!(r("{{ [1, 2] | zip(['a', 'b'], [true]) | list }}", json!({})), json!([[1, "a", true]]));
-    assert_eq!(r("{{ ['u', 'v'] | product(['localhost', '10.0.0.2']) | list }}", json!({})), json!([["u", "localhost"], ["u", "10.0.0.2"], ["v", "localhost"], ["v", "10.0.0.2"]]));
-    assert_eq!(r("{{ ['db1'] | map('extract', hv, 'ansible_host') | list }}", json!({"hv": {"db1": {"ansible_host": "192.0.2.10"}}})), json!(["192.0.2.10"]));
+    assert_eq!(
+        r("{{ ['u', 'v'] | product(['localhost', '10.0.0.2']) | list }}", json!({})),
+        json!([["u", "localhost"], ["u", "10.0.0.2"], ["v", "localhost"], ["v", "10.0.0.2"]])
+    );
+    assert_eq!(
+        r("{{ ['db1'] | map('extract', hv, 'ansible_host') | list }}", json!({"hv": {"db1": {"ansible_host": "192.0.2.10"}}})),
+        json!(["192.0.2.10"])
+    );
     assert_eq!(r("{{ ['db1'] | map('extract', hv) | list }}", json!({"hv": {"db1": 7}})), json!([7]));
 }

@@ -17,12 +17,30 @@ fn must_be_result(v: &JValue, test: &str) -> Result<(), Error> {
 }
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_test("changed", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "changed")?; Ok(flag(&v, "changed")) });
-    env.add_test("failed", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "failed")?; Ok(flag(&v, "failed")) });
-    env.add_test("succeeded", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "succeeded")?; Ok(!flag(&v, "failed")) });
-    env.add_test("success", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "success")?; Ok(!flag(&v, "failed")) });
-    env.add_test("skipped", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "skipped")?; Ok(flag(&v, "skipped")) });
-    env.add_test("unreachable", |v: JValue| -> Result<bool, Error> { must_be_result(&v, "unreachable")?; Ok(flag(&v, "unreachable")) });
+    env.add_test("changed", |v: JValue| -> Result<bool, Error> {
+        must_be_result(&v, "changed")?;
+        Ok(flag(&v, "changed"))
+    });
+    env.add_test("failed", |v: JValue| -> Result<bool, Error> {
+        must_be_result(&v, "failed")?;
+        Ok(flag(&v, "failed"))
+    });
+    env.add_test("succeeded", |v: JValue| -> Result<bool, Error> {
+        must_be_result(&v, "succeeded")?;
+        Ok(!flag(&v, "failed"))
+    });
+    env.add_test("success", |v: JValue| -> Result<bool, Error> {
+        must_be_result(&v, "success")?;
+        Ok(!flag(&v, "failed"))
+    });
+    env.add_test("skipped", |v: JValue| -> Result<bool, Error> {
+        must_be_result(&v, "skipped")?;
+        Ok(flag(&v, "skipped"))
+    });
+    env.add_test("unreachable", |v: JValue| -> Result<bool, Error> {
+        must_be_result(&v, "unreachable")?;
+        Ok(flag(&v, "unreachable"))
+    });
     env.add_test("match", |v: String, p: String, kw: Kwargs| regex_test(&v, &p, kw, true));
     env.add_test("search", |v: String, p: String, kw: Kwargs| regex_test(&v, &p, kw, false));
     env.add_test("regex", |v: String, p: String, kw: Kwargs| {

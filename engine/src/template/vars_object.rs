@@ -37,7 +37,6 @@ impl VarsObject {
     }
 }
 
-
 /// A variable's value, rendered if it holds templates (recursively).
 fn resolve(name: &str, raw: &Value, scope: &Scope) -> JValue {
     if !Templar::value_has_template(raw) {
@@ -65,7 +64,9 @@ impl Object for VarsObject {
         let name = key.as_str()?;
         match name {
             "omit" if !self.scope.contains("omit") => Some(JValue::from(OMIT_TOKEN)),
-            "hostvars" if !self.scope.contains("hostvars") => self.scope.hostvars.clone().map(|h| JValue::from_object(HostvarsObject { source: h })),
+            "hostvars" if !self.scope.contains("hostvars") => {
+                self.scope.hostvars.clone().map(|h| JValue::from_object(HostvarsObject { source: h }))
+            }
             "vars" if !self.scope.contains("vars") => Some(JValue::from_object(VarsObject { scope: self.scope.clone() })),
             _ => self.scope.get(name).map(|raw| resolve(name, raw, &self.scope)),
         }

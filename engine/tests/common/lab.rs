@@ -41,4 +41,3 @@ impl Drop for Lab {
         let _ = mailplay().args(["lab", "down"]).output();
     }
 }
-

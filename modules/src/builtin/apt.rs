@@ -95,7 +95,12 @@ pub fn parse_state(out: &str, names: &[String]) -> AptState {
             (f.len() >= 4 && f[2].starts_with("ii")).then(|| f[3].to_string())
         });
         st.installed.push((n.clone(), version));
-        let cand = out.lines().find_map(|l| l.strip_prefix(&format!("cand|{n}|"))).map(str::trim).filter(|c| !c.is_empty() && *c != "(none)").map(str::to_string);
+        let cand = out
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("cand|{n}|")))
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && *c != "(none)")
+            .map(str::to_string);
         st.candidates.push((n.clone(), cand));
     }
     st.lists_age = out.lines().find_map(|l| l.strip_prefix("age=")).and_then(|a| a.trim().parse().ok());
@@ -149,7 +154,10 @@ impl Plan for AptPlan {
 }
 
 pub fn plan(a: &AptArgs, s: &AptState) -> Result<AptPlan, String> {
-    let mut p = AptPlan { update: a.update_cache && s.lists_age.is_none_or(|age| a.cache_valid_time == 0 || age > a.cache_valid_time), ..Default::default() };
+    let mut p = AptPlan {
+        update: a.update_cache && s.lists_age.is_none_or(|age| a.cache_valid_time == 0 || age > a.cache_valid_time),
+        ..Default::default()
+    };
     for (name, version) in &s.installed {
         match a.state.as_str() {
             "present" | "installed" if version.is_none() => p.install.push(name.clone()),
@@ -183,7 +191,9 @@ pub fn plan(a: &AptArgs, s: &AptState) -> Result<AptPlan, String> {
 fn unavailable(errors: &[String]) -> String {
     let unknown: Vec<&str> = errors
         .iter()
-        .filter_map(|e| e.strip_prefix("Unable to locate package ").or_else(|| e.strip_prefix("Package '").and_then(|r| r.split('\'').next())))
+        .filter_map(|e| {
+            e.strip_prefix("Unable to locate package ").or_else(|| e.strip_prefix("Package '").and_then(|r| r.split('\'').next()))
+        })
         .collect();
     if unknown.is_empty() {
         format!("apt-get install would fail: {}", errors.join("; "))
@@ -222,12 +232,48 @@ impl Module for AptModule {
             summary: "Install, upgrade or remove Debian packages; one dpkg-query round trip decides.",
             args: vec![
                 ArgDoc { name: "name", ty: "list", required: false, default: None, description: "Package names (aliases pkg, package)." },
-                ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present, absent or latest." },
-                ArgDoc { name: "update_cache", ty: "bool", required: false, default: Some("false"), description: "apt-get update first (when older than cache_valid_time)." },
-                ArgDoc { name: "cache_valid_time", ty: "int", required: false, default: Some("0"), description: "Seconds the package lists stay fresh." },
-                ArgDoc { name: "install_recommends", ty: "bool", required: false, default: None, description: "Install recommended packages (default: apt's setting)." },
-                ArgDoc { name: "purge", ty: "bool", required: false, default: Some("false"), description: "Remove configuration files too (state=absent)." },
-                ArgDoc { name: "lock_timeout", ty: "int", required: false, default: Some("60"), description: "Seconds to wait for the dpkg lock." },
+                ArgDoc {
+                    name: "state",
+                    ty: "string",
+                    required: false,
+                    default: Some("present"),
+                    description: "present, absent or latest.",
+                },
+                ArgDoc {
+                    name: "update_cache",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "apt-get update first (when older than cache_valid_time).",
+                },
+                ArgDoc {
+                    name: "cache_valid_time",
+                    ty: "int",
+                    required: false,
+                    default: Some("0"),
+                    description: "Seconds the package lists stay fresh.",
+                },
+                ArgDoc {
+                    name: "install_recommends",
+                    ty: "bool",
+                    required: false,
+                    default: None,
+                    description: "Install recommended packages (default: apt's setting).",
+                },
+                ArgDoc {
+                    name: "purge",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Remove configuration files too (state=absent).",
+                },
+                ArgDoc {
+                    name: "lock_timeout",
+                    ty: "int",
+                    required: false,
+                    default: Some("60"),
+                    description: "Seconds to wait for the dpkg lock.",
+                },
             ],
             example: "- apt:\n    name: [postfix, postfix-pgsql]\n    state: present\n    update_cache: yes\n    cache_valid_time: 3600",
         }
@@ -268,9 +314,15 @@ impl Module for AptModule {
             ));
         }
         if !names.is_empty() {
-            script.push_str(&format!("q=$(dpkg-query -W -f='pkg|${{Package}}|${{db:Status-Abbrev}}|${{Version}}\\n' {} 2>/dev/null); echo \"$q\"; ", names.join(" ")));
+            script.push_str(&format!(
+                "q=$(dpkg-query -W -f='pkg|${{Package}}|${{db:Status-Abbrev}}|${{Version}}\\n' {} 2>/dev/null); echo \"$q\"; ",
+                names.join(" ")
+            ));
             if a.state == "latest" {
-                script.push_str(&format!("for p in {}; do echo \"cand|$p|$(apt-cache $opts policy \"$p\" 2>/dev/null | sed -n 's/^ *Candidate: //p')\"; done; ", names.join(" ")));
+                script.push_str(&format!(
+                    "for p in {}; do echo \"cand|$p|$(apt-cache $opts policy \"$p\" 2>/dev/null | sed -n 's/^ *Candidate: //p')\"; done; ",
+                    names.join(" ")
+                ));
             }
             if !matches!(a.state.as_str(), "absent" | "removed") {
                 // Simulate only what would be installed (or, for latest,
@@ -324,7 +376,8 @@ impl Module for AptModule {
             let out = run(format!("{} install {}", apt_get(a), targets.join(" "))).await?;
             stdout.push_str(&out.stdout_str());
             if !out.success() {
-                return Ok(ModuleResult::failed(format!("'apt-get install {}' failed: {}", targets.join(" "), out.stderr_str().trim())).with("stdout", stdout));
+                return Ok(ModuleResult::failed(format!("'apt-get install {}' failed: {}", targets.join(" "), out.stderr_str().trim()))
+                    .with("stdout", stdout));
             }
         }
         if !p.remove.is_empty() {
@@ -332,7 +385,8 @@ impl Module for AptModule {
             let out = run(format!("{} {} {}", apt_get(a), if a.purge { "purge" } else { "remove" }, removes.join(" "))).await?;
             stdout.push_str(&out.stdout_str());
             if !out.success() {
-                return Ok(ModuleResult::failed(format!("'apt-get remove {}' failed: {}", removes.join(" "), out.stderr_str().trim())).with("stdout", stdout));
+                return Ok(ModuleResult::failed(format!("'apt-get remove {}' failed: {}", removes.join(" "), out.stderr_str().trim()))
+                    .with("stdout", stdout));
             }
         }
         let changed = p.changes_anything();
@@ -383,7 +437,8 @@ mod tests {
     // Captured from `LC_ALL=C apt-get -s -q install ...` on Debian 12.
     const SIM_HELLO: &str = "Reading package lists...\nBuilding dependency tree...\nReading state information...\nThe following NEW packages will be installed:\n  hello\n0 upgraded, 1 newly installed, 0 to remove and 123 not upgraded.\nInst hello (2.10-3 Debian:12.15/oldstable [amd64])\nConf hello (2.10-3 Debian:12.15/oldstable [amd64])\n";
     const SIM_UPGRADE: &str = "Inst libappstream4 [0.16.1-2] (0.16.1-2+b1 Debian:12.15/oldstable [amd64])\nInst appstream [0.16.1-2] (0.16.1-2+b1 Debian:12.15/oldstable [amd64])\nConf libappstream4 (0.16.1-2+b1 Debian:12.15/oldstable [amd64])\n";
-    const SIM_UNKNOWN: &str = "Reading package lists...\nBuilding dependency tree...\nReading state information...\nE: Unable to locate package nosuchpkg-zz\n";
+    const SIM_UNKNOWN: &str =
+        "Reading package lists...\nBuilding dependency tree...\nReading state information...\nE: Unable to locate package nosuchpkg-zz\n";
     const SIM_CONFLICT: &str = "The following packages have unmet dependencies:\n exim4-config : Conflicts: postfix but 3.7.11-0+deb12u1 is to be installed\nE: Error, pkgProblemResolver::Resolve generated breaks, this may be caused by held packages.\n";
 
     #[test]

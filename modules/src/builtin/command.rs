@@ -147,15 +147,33 @@ fn skipped_result(msg: &str) -> ModuleResult {
 
 fn args_doc() -> Vec<ArgDoc> {
     vec![
-        ArgDoc { name: "cmd", ty: "string", required: false, default: None, description: "The command to run (also the free-form text after the module name)." },
-        ArgDoc { name: "argv", ty: "list", required: false, default: None, description: "The program and its arguments as a list; no shell parsing (command only)." },
+        ArgDoc {
+            name: "cmd",
+            ty: "string",
+            required: false,
+            default: None,
+            description: "The command to run (also the free-form text after the module name).",
+        },
+        ArgDoc {
+            name: "argv",
+            ty: "list",
+            required: false,
+            default: None,
+            description: "The program and its arguments as a list; no shell parsing (command only).",
+        },
         ArgDoc { name: "creates", ty: "path", required: false, default: None, description: "Do not run when this path exists." },
         ArgDoc { name: "removes", ty: "path", required: false, default: None, description: "Run only when this path exists." },
         ArgDoc { name: "chdir", ty: "path", required: false, default: None, description: "Change into this directory first." },
         ArgDoc { name: "stdin", ty: "string", required: false, default: None, description: "Text fed to the command's standard input." },
         ArgDoc { name: "stdin_add_newline", ty: "bool", required: false, default: Some("true"), description: "Append a newline to stdin." },
         ArgDoc { name: "executable", ty: "path", required: false, default: None, description: "The shell to use (shell only)." },
-        ArgDoc { name: "strip_empty_ends", ty: "bool", required: false, default: Some("true"), description: "Strip trailing newlines from stdout and stderr." },
+        ArgDoc {
+            name: "strip_empty_ends",
+            ty: "bool",
+            required: false,
+            default: Some("true"),
+            description: "Strip trailing newlines from stdout and stderr.",
+        },
     ]
 }
 
@@ -222,8 +240,20 @@ macro_rules! command_like {
     };
 }
 
-command_like!(CommandModule, "command", false, "Run a program without a shell.", "- command: /usr/sbin/postmap /etc/postfix/transport\n  args:\n    creates: /etc/postfix/transport.db");
-command_like!(ShellModule, "shell", true, "Run a command through /bin/sh.", "- shell: newaliases && touch /var/lib/.aliases-done\n  args:\n    creates: /var/lib/.aliases-done");
+command_like!(
+    CommandModule,
+    "command",
+    false,
+    "Run a program without a shell.",
+    "- command: /usr/sbin/postmap /etc/postfix/transport\n  args:\n    creates: /etc/postfix/transport.db"
+);
+command_like!(
+    ShellModule,
+    "shell",
+    true,
+    "Run a command through /bin/sh.",
+    "- shell: newaliases && touch /var/lib/.aliases-done\n  args:\n    creates: /var/lib/.aliases-done"
+);
 
 #[cfg(test)]
 mod tests {

@@ -60,8 +60,20 @@ impl Module for DebugModule {
             summary: "Print a message or a variable's value.",
             args: vec![
                 ArgDoc { name: "msg", ty: "any", required: false, default: Some("Hello world!"), description: "What to print." },
-                ArgDoc { name: "var", ty: "string", required: false, default: None, description: "A variable (or expression) whose value to print." },
-                ArgDoc { name: "verbosity", ty: "int", required: false, default: Some("0"), description: "Only print at this -v level or above." },
+                ArgDoc {
+                    name: "var",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "A variable (or expression) whose value to print.",
+                },
+                ArgDoc {
+                    name: "verbosity",
+                    ty: "int",
+                    required: false,
+                    default: Some("0"),
+                    description: "Only print at this -v level or above.",
+                },
             ],
             example: "- debug:\n    var: ansible_default_ipv4.address",
         }
@@ -111,14 +123,22 @@ impl Module for SetFactModule {
     fn doc() -> ModuleDoc {
         ModuleDoc {
             summary: "Set host variables (facts) from the task's key: value pairs.",
-            args: vec![ArgDoc { name: "<any name>", ty: "any", required: false, default: None, description: "Each key becomes a variable on the host." }],
+            args: vec![ArgDoc {
+                name: "<any name>",
+                ty: "any",
+                required: false,
+                default: None,
+                description: "Each key becomes a variable on the host.",
+            }],
             example: "- set_fact:\n    mail_fqdn: \"{{ ansible_fqdn }}\"",
         }
     }
 
     fn validate(a: &Map<String, Value>) -> Result<(), String> {
         for k in a.keys() {
-            let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !k.chars().next().is_some_and(|c| c.is_ascii_digit());
+            let ok = !k.is_empty()
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !k.chars().next().is_some_and(|c| c.is_ascii_digit());
             if !ok && k != "cacheable" {
                 return Err(format!("The variable name '{k}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."));
             }
@@ -162,11 +182,20 @@ fn loose_list_any<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>,
         Value::Array(a) => a,
         other => vec![other],
     };
-    Ok(items.into_iter().map(|i| match i {
-        Value::String(s) => s,
-        Value::Bool(b) => if b { "True".into() } else { "False".into() },
-        other => other.to_string(),
-    }).collect())
+    Ok(items
+        .into_iter()
+        .map(|i| match i {
+            Value::String(s) => s,
+            Value::Bool(b) => {
+                if b {
+                    "True".into()
+                } else {
+                    "False".into()
+                }
+            }
+            other => other.to_string(),
+        })
+        .collect())
 }
 
 pub struct AssertModule;
@@ -185,11 +214,24 @@ impl Module for AssertModule {
             summary: "Fail unless every condition holds.",
             args: vec![
                 ArgDoc { name: "that", ty: "list", required: true, default: None, description: "Conditions, as in when:." },
-                ArgDoc { name: "fail_msg", ty: "string", required: false, default: Some("Assertion failed"), description: "Message when a condition is false (alias msg)." },
-                ArgDoc { name: "success_msg", ty: "string", required: false, default: Some("All assertions passed"), description: "Message when all hold." },
+                ArgDoc {
+                    name: "fail_msg",
+                    ty: "string",
+                    required: false,
+                    default: Some("Assertion failed"),
+                    description: "Message when a condition is false (alias msg).",
+                },
+                ArgDoc {
+                    name: "success_msg",
+                    ty: "string",
+                    required: false,
+                    default: Some("All assertions passed"),
+                    description: "Message when all hold.",
+                },
                 ArgDoc { name: "quiet", ty: "bool", required: false, default: Some("false"), description: "Less output." },
             ],
-            example: "- assert:\n    that:\n      - mail_db_engine in ['mysql', 'pgsql']\n    fail_msg: mail_db_engine must be mysql or pgsql",
+            example:
+                "- assert:\n    that:\n      - mail_db_engine in ['mysql', 'pgsql']\n    fail_msg: mail_db_engine must be mysql or pgsql",
         }
     }
 
@@ -206,7 +248,12 @@ impl Module for AssertModule {
                 return Ok(r);
             }
         }
-        let mut r = ModuleResult::ok().with_msg(a.success_msg.as_ref().map(|m| m.as_str().map(str::to_string).unwrap_or_else(|| m.to_string())).unwrap_or_else(|| "All assertions passed".into()));
+        let mut r = ModuleResult::ok().with_msg(
+            a.success_msg
+                .as_ref()
+                .map(|m| m.as_str().map(str::to_string).unwrap_or_else(|| m.to_string()))
+                .unwrap_or_else(|| "All assertions passed".into()),
+        );
         if !a.quiet {
             r.data.insert("_mailplay_debug".into(), Value::Bool(true));
         }
@@ -237,13 +284,23 @@ impl Module for FailModule {
     fn doc() -> ModuleDoc {
         ModuleDoc {
             summary: "Fail the task with a message.",
-            args: vec![ArgDoc { name: "msg", ty: "string", required: false, default: Some("Failed as requested from task"), description: "The message." }],
+            args: vec![ArgDoc {
+                name: "msg",
+                ty: "string",
+                required: false,
+                default: Some("Failed as requested from task"),
+                description: "The message.",
+            }],
             example: "- fail:\n    msg: mail_domains must not be empty\n  when: mail_domains | length == 0",
         }
     }
 
     async fn probe(a: &FailArgs, _ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        let msg = a.msg.as_ref().map(|m| m.as_str().map(str::to_string).unwrap_or_else(|| m.to_string())).unwrap_or_else(|| "Failed as requested from task".into());
+        let msg = a
+            .msg
+            .as_ref()
+            .map(|m| m.as_str().map(str::to_string).unwrap_or_else(|| m.to_string()))
+            .unwrap_or_else(|| "Failed as requested from task".into());
         Ok(ModuleResult::failed(msg))
     }
 }
@@ -275,7 +332,13 @@ impl Module for PingModule {
     fn doc() -> ModuleDoc {
         ModuleDoc {
             summary: "Check that the host can be reached and run commands.",
-            args: vec![ArgDoc { name: "data", ty: "string", required: false, default: Some("pong"), description: "Returned as ping; 'crash' makes the module fail." }],
+            args: vec![ArgDoc {
+                name: "data",
+                ty: "string",
+                required: false,
+                default: Some("pong"),
+                description: "Returned as ping; 'crash' makes the module fail.",
+            }],
             example: "- ping:",
         }
     }

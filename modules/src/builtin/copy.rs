@@ -98,7 +98,12 @@ impl Plan for DestPlan {
         let mut out = Vec::new();
         if let Some((before, after)) = &self.write {
             let after_text = String::from_utf8_lossy(after).into_owned();
-            out.push(Diff { before_header: self.path.clone(), after_header: self.after_header.clone(), before: before.clone(), after: after_text });
+            out.push(Diff {
+                before_header: self.path.clone(),
+                after_header: self.after_header.clone(),
+                before: before.clone(),
+                after: after_text,
+            });
         }
         if self.attrs.any() {
             let (b, a) = describe(&self.attrs);
@@ -109,12 +114,20 @@ impl Plan for DestPlan {
 }
 
 /// Probe the destination: its stat and (when it is a file) its content.
-pub async fn probe_dest(host: &dyn Host, dest: &str, src_name: Option<&str>, new_content: Vec<u8>, after_header: String) -> Result<DestState, ModuleError> {
+pub async fn probe_dest(
+    host: &dyn Host,
+    dest: &str,
+    src_name: Option<&str>,
+    new_content: Vec<u8>,
+    after_header: String,
+) -> Result<DestState, ModuleError> {
     let mut path = dest.to_string();
     let mut st = host.stat(&path, true).await?;
     let is_dir = matches!(&st, Some(s) if s.kind == FileKind::Directory) || dest.ends_with('/');
     if is_dir {
-        let base = src_name.and_then(|s| s.rsplit('/').next()).ok_or_else(|| ModuleError::failed(format!("dest '{dest}' is a directory; give src or a file name")))?;
+        let base = src_name
+            .and_then(|s| s.rsplit('/').next())
+            .ok_or_else(|| ModuleError::failed(format!("dest '{dest}' is a directory; give src or a file name")))?;
         path = format!("{}/{}", dest.trim_end_matches('/'), base);
         st = host.stat(&path, true).await?;
     }
@@ -153,7 +166,14 @@ pub fn plan_dest(common: &DestArgs, state: &DestState) -> Result<DestPlan, Modul
         }
         attrs.mode = None;
     }
-    Ok(DestPlan { path: state.path.clone(), write, attrs, new_mode, after_header: state.after_header.clone(), existed: state.stat.is_some() })
+    Ok(DestPlan {
+        path: state.path.clone(),
+        write,
+        attrs,
+        new_mode,
+        after_header: state.after_header.clone(),
+        existed: state.stat.is_some(),
+    })
 }
 
 fn sha1_hex(b: &[u8]) -> String {
@@ -167,7 +187,10 @@ pub async fn apply_dest(common: &DestArgs, plan: DestPlan, ctx: &Context<'_>) ->
     if let Some((_, bytes)) = &plan.write {
         if common.backup && plan.existed {
             let out = host
-                .exec(&Command::shell(format!("b={p}.$$.$(date +%Y-%m-%d@%H:%M:%S)~; cp -p {p} \"$b\" && printf %s \"$b\"", p = quote(&plan.path))))
+                .exec(&Command::shell(format!(
+                    "b={p}.$$.$(date +%Y-%m-%d@%H:%M:%S)~; cp -p {p} \"$b\" && printf %s \"$b\"",
+                    p = quote(&plan.path)
+                )))
                 .await?;
             if !out.success() {
                 return Err(ModuleError::failed(format!("backup of {} failed: {}", plan.path, out.stderr_str().trim())));
@@ -199,7 +222,11 @@ pub async fn apply_dest(common: &DestArgs, plan: DestPlan, ctx: &Context<'_>) ->
                 }
                 let mv = host.exec(&Command::argv(["mv", "-f", &tmp, &plan.path])).await?;
                 if !mv.success() {
-                    return Err(ModuleError::failed(format!("cannot move the validated file into {}: {}", plan.path, mv.stderr_str().trim())));
+                    return Err(ModuleError::failed(format!(
+                        "cannot move the validated file into {}: {}",
+                        plan.path,
+                        mv.stderr_str().trim()
+                    )));
                 }
             }
             None => host.write_file(&plan.path, bytes, &attrs).await?,
@@ -219,7 +246,10 @@ pub async fn apply_dest(common: &DestArgs, plan: DestPlan, ctx: &Context<'_>) ->
 
 /// The result of an unchanged destination, with Ansible's keys.
 pub fn unchanged(state: &DestState) -> ModuleResult {
-    let mut r = ModuleResult::ok().with("dest", state.path.clone()).with("checksum", sha1_hex(state.content.as_deref().unwrap_or_default())).with("state", "file");
+    let mut r = ModuleResult::ok()
+        .with("dest", state.path.clone())
+        .with("checksum", sha1_hex(state.content.as_deref().unwrap_or_default()))
+        .with("state", "file");
     if let Some(st) = &state.stat {
         file_attrs::add_stat_keys(&mut r, st);
     }
@@ -243,16 +273,58 @@ impl Module for CopyModule {
         ModuleDoc {
             summary: "Write a file from inline content or the controller's files/, atomically.",
             args: vec![
-                ArgDoc { name: "dest", ty: "path", required: true, default: None, description: "Where to write; a folder means folder/basename(src)." },
-                ArgDoc { name: "content", ty: "string", required: false, default: None, description: "The file's content (mutually exclusive with src)." },
-                ArgDoc { name: "src", ty: "path", required: false, default: None, description: "A file on the controller, searched in the role's files/ then the playbook's." },
+                ArgDoc {
+                    name: "dest",
+                    ty: "path",
+                    required: true,
+                    default: None,
+                    description: "Where to write; a folder means folder/basename(src).",
+                },
+                ArgDoc {
+                    name: "content",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "The file's content (mutually exclusive with src).",
+                },
+                ArgDoc {
+                    name: "src",
+                    ty: "path",
+                    required: false,
+                    default: None,
+                    description: "A file on the controller, searched in the role's files/ then the playbook's.",
+                },
                 ArgDoc { name: "mode", ty: "mode", required: false, default: None, description: "0644, \"0640\" or symbolic u=rw,g=r,o=." },
                 ArgDoc { name: "owner", ty: "string", required: false, default: None, description: "Owner (name or uid)." },
                 ArgDoc { name: "group", ty: "string", required: false, default: None, description: "Group (name or gid)." },
-                ArgDoc { name: "backup", ty: "bool", required: false, default: Some("false"), description: "Keep a timestamped copy of the old file." },
-                ArgDoc { name: "validate", ty: "string", required: false, default: None, description: "Command run on the new file (%s) before it replaces the old one." },
-                ArgDoc { name: "force", ty: "bool", required: false, default: Some("true"), description: "Replace an existing file whose content differs; false only creates." },
-                ArgDoc { name: "remote_src", ty: "bool", required: false, default: Some("false"), description: "src is a path on the target host." },
+                ArgDoc {
+                    name: "backup",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Keep a timestamped copy of the old file.",
+                },
+                ArgDoc {
+                    name: "validate",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "Command run on the new file (%s) before it replaces the old one.",
+                },
+                ArgDoc {
+                    name: "force",
+                    ty: "bool",
+                    required: false,
+                    default: Some("true"),
+                    description: "Replace an existing file whose content differs; false only creates.",
+                },
+                ArgDoc {
+                    name: "remote_src",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "src is a path on the target host.",
+                },
             ],
             example: "- copy:\n    content: \"smtpd_banner = $myhostname ESMTP\\n\"\n    dest: /etc/postfix/banner\n    mode: \"0644\"",
         }
@@ -310,7 +382,17 @@ mod tests {
     fn state(content: Option<&str>, mode: u32, new: &str) -> DestState {
         DestState {
             path: "/etc/x".into(),
-            stat: content.map(|_| FileStat { kind: FileKind::File, mode, owner: "root".into(), group: "root".into(), uid: 0, gid: 0, size: 1, mtime: 0, link_target: None }),
+            stat: content.map(|_| FileStat {
+                kind: FileKind::File,
+                mode,
+                owner: "root".into(),
+                group: "root".into(),
+                uid: 0,
+                gid: 0,
+                size: 1,
+                mtime: 0,
+                link_target: None,
+            }),
             content: content.map(|c| c.as_bytes().to_vec()),
             new_content: new.as_bytes().to_vec(),
             after_header: "dynamically generated".into(),

@@ -112,10 +112,34 @@ impl Module for DebconfModule {
             summary: "Set a debconf answer (preseed a package's question); passwords compared, never shown.",
             args: vec![
                 ArgDoc { name: "name", ty: "string", required: true, default: None, description: "Package name." },
-                ArgDoc { name: "question", ty: "string", required: true, default: None, description: "The question, e.g. postfix/main_mailer_type." },
-                ArgDoc { name: "vtype", ty: "string", required: true, default: None, description: "string, boolean, select, multiselect, password, ..." },
-                ArgDoc { name: "value", ty: "string", required: true, default: None, description: "The answer (a secret when vtype is password)." },
-                ArgDoc { name: "unseen", ty: "bool", required: false, default: Some("false"), description: "Mark it unseen so the package asks again." },
+                ArgDoc {
+                    name: "question",
+                    ty: "string",
+                    required: true,
+                    default: None,
+                    description: "The question, e.g. postfix/main_mailer_type.",
+                },
+                ArgDoc {
+                    name: "vtype",
+                    ty: "string",
+                    required: true,
+                    default: None,
+                    description: "string, boolean, select, multiselect, password, ...",
+                },
+                ArgDoc {
+                    name: "value",
+                    ty: "string",
+                    required: true,
+                    default: None,
+                    description: "The answer (a secret when vtype is password).",
+                },
+                ArgDoc {
+                    name: "unseen",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Mark it unseen so the package asks again.",
+                },
             ],
             example: "- debconf:\n    name: postfix\n    question: postfix/main_mailer_type\n    vtype: select\n    value: Internet Site",
         }

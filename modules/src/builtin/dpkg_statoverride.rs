@@ -61,7 +61,10 @@ pub fn parse_list(out: &str) -> Option<Override> {
 
 fn parse_mode(v: &Value) -> Result<u32, String> {
     let s = scalar_to_string(v)?;
-    u32::from_str_radix(s.trim_start_matches("0o"), 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| format!("mode must be octal like 0710, got {s}"))
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("mode must be octal like 0710, got {s}"))
 }
 
 impl StatOverrideArgs {
@@ -120,9 +123,16 @@ impl Module for DpkgStatOverrideModule {
                 ArgDoc { name: "group", ty: "string", required: false, default: None, description: "Group (required with present)." },
                 ArgDoc { name: "mode", ty: "string", required: false, default: None, description: "Octal mode, e.g. \"0710\"." },
                 ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent." },
-                ArgDoc { name: "update", ty: "bool", required: false, default: Some("true"), description: "Also apply it to the path now." },
+                ArgDoc {
+                    name: "update",
+                    ty: "bool",
+                    required: false,
+                    default: Some("true"),
+                    description: "Also apply it to the path now.",
+                },
             ],
-            example: "- dpkg_statoverride:\n    path: /var/spool/postfix/var/run/saslauthd\n    owner: root\n    group: sasl\n    mode: \"0710\"",
+            example:
+                "- dpkg_statoverride:\n    path: /var/spool/postfix/var/run/saslauthd\n    owner: root\n    group: sasl\n    mode: \"0710\"",
         }
     }
 
@@ -152,7 +162,13 @@ impl Module for DpkgStatOverrideModule {
         if let Some(o) = &p.add {
             // --update needs the path to exist; without it the override is only recorded.
             let update = if a.update { format!("$(test -e {} && echo --update)", quote(&a.path)) } else { String::new() };
-            script.push_str(&format!("dpkg-statoverride {update} --add {} {} {:o} {}", quote(&o.owner), quote(&o.group), o.mode, quote(&a.path)));
+            script.push_str(&format!(
+                "dpkg-statoverride {update} --add {} {} {:o} {}",
+                quote(&o.owner),
+                quote(&o.group),
+                o.mode,
+                quote(&a.path)
+            ));
         }
         let out = ctx.host.exec(&Command::shell(script)).await?;
         if !out.success() {

@@ -142,7 +142,15 @@ pub fn plan_file(args: &FileArgs, state: &FileState) -> Result<FilePlan, String>
     let target = args.target(st)?;
     let wanted = args.wanted()?;
     let before_state = state_name(st);
-    let mut plan = FilePlan { path: args.path.clone(), action: Action::None, attrs: AttrChanges::default(), new_mode: None, recurse: false, before_state: before_state.clone(), after_state: before_state.clone() };
+    let mut plan = FilePlan {
+        path: args.path.clone(),
+        action: Action::None,
+        attrs: AttrChanges::default(),
+        new_mode: None,
+        recurse: false,
+        before_state: before_state.clone(),
+        after_state: before_state.clone(),
+    };
     let attrs_of = |s: &FileStat| plan_attrs(&wanted, s);
     match target {
         Target::Absent => {
@@ -153,7 +161,9 @@ pub fn plan_file(args: &FileArgs, state: &FileState) -> Result<FilePlan, String>
         }
         Target::File => match st {
             None => return Err(format!("file ({}) is absent, cannot continue", args.path)),
-            Some(s) if s.kind == FileKind::Directory && args.state.is_some() => return Err(format!("{} is a directory, not a file", args.path)),
+            Some(s) if s.kind == FileKind::Directory && args.state.is_some() => {
+                return Err(format!("{} is a directory, not a file", args.path))
+            }
             Some(s) => plan.attrs = attrs_of(s)?,
         },
         Target::Directory => match st {
@@ -197,7 +207,10 @@ pub fn plan_file(args: &FileArgs, state: &FileState) -> Result<FilePlan, String>
             }
         }
         Target::Link | Target::Hard => {
-            let src = args.src.clone().ok_or_else(|| format!("src is required for state={}", if target == Target::Link { "link" } else { "hard" }))?;
+            let src = args
+                .src
+                .clone()
+                .ok_or_else(|| format!("src is required for state={}", if target == Target::Link { "link" } else { "hard" }))?;
             match st {
                 Some(s) if target == Target::Link && s.kind == FileKind::Link && s.link_target.as_deref() == Some(src.as_str()) => {}
                 Some(s) if target == Target::Link && s.kind != FileKind::Link && !args.force => {
@@ -232,13 +245,37 @@ impl Module for FileModule {
             summary: "Make a path a file, directory, link or absent, with owner/group/mode.",
             args: vec![
                 ArgDoc { name: "path", ty: "path", required: true, default: None, description: "The path (aliases dest, name)." },
-                ArgDoc { name: "state", ty: "string", required: false, default: Some("file"), description: "file, directory, touch, link, hard or absent." },
+                ArgDoc {
+                    name: "state",
+                    ty: "string",
+                    required: false,
+                    default: Some("file"),
+                    description: "file, directory, touch, link, hard or absent.",
+                },
                 ArgDoc { name: "src", ty: "path", required: false, default: None, description: "Link target for state=link/hard." },
-                ArgDoc { name: "mode", ty: "mode", required: false, default: None, description: "0755, \"0750\" or symbolic u=rwx,g=rx,o=." },
+                ArgDoc {
+                    name: "mode",
+                    ty: "mode",
+                    required: false,
+                    default: None,
+                    description: "0755, \"0750\" or symbolic u=rwx,g=rx,o=.",
+                },
                 ArgDoc { name: "owner", ty: "string", required: false, default: None, description: "Owner." },
                 ArgDoc { name: "group", ty: "string", required: false, default: None, description: "Group." },
-                ArgDoc { name: "recurse", ty: "bool", required: false, default: Some("false"), description: "Apply owner/group/mode below a directory too." },
-                ArgDoc { name: "force", ty: "bool", required: false, default: Some("false"), description: "Replace an existing file with a link." },
+                ArgDoc {
+                    name: "recurse",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Apply owner/group/mode below a directory too.",
+                },
+                ArgDoc {
+                    name: "force",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Replace an existing file with a link.",
+                },
             ],
             example: "- file:\n    path: /etc/postfix/maps\n    state: directory\n    group: postfix\n    mode: \"0750\"",
         }
@@ -285,7 +322,9 @@ impl Module for FileModule {
         let script = match &plan.action {
             Action::None => None,
             Action::Remove => Some(format!("rm -rf -- {p}")),
-            Action::CreateDir => Some(format!("mkdir -p -- {p}{}", plan.new_mode.map(|m| format!(" && chmod {m:o} {p}")).unwrap_or_default())),
+            Action::CreateDir => {
+                Some(format!("mkdir -p -- {p}{}", plan.new_mode.map(|m| format!(" && chmod {m:o} {p}")).unwrap_or_default()))
+            }
             Action::Touch => Some(format!("touch -- {p}{}", plan.new_mode.map(|m| format!(" && chmod {m:o} {p}")).unwrap_or_default())),
             Action::Link { src, replace } => Some(format!("ln -s{} -- {} {p}", if *replace { "fn" } else { "" }, quote(src))),
             Action::Hard { src } => Some(format!("ln -f -- {} {p}", quote(src))),
@@ -340,7 +379,9 @@ mod tests {
         let p = plan(json!({"path": "/d", "state": "directory", "mode": "0750"}), None).unwrap();
         assert_eq!(p.action, Action::CreateDir);
         assert_eq!(p.new_mode, Some(0o750));
-        assert!(!plan(json!({"path": "/d", "state": "directory", "mode": "0750"}), st(FileKind::Directory, 0o750)).unwrap().changes_anything());
+        assert!(!plan(json!({"path": "/d", "state": "directory", "mode": "0750"}), st(FileKind::Directory, 0o750))
+            .unwrap()
+            .changes_anything());
         assert!(plan(json!({"path": "/d", "state": "directory"}), st(FileKind::File, 0o644)).is_err());
     }
 

@@ -22,9 +22,9 @@ pub fn parse_mode(v: &Value) -> Result<Option<Mode>, String> {
         Value::Null => Ok(None),
         Value::Number(n) => n.as_u64().map(|m| Some(Mode::Absolute(m as u32 & 0o7777))).ok_or_else(|| format!("invalid mode {n}")),
         Value::String(s) if s == "preserve" => Ok(Some(Mode::Preserve)),
-        Value::String(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) => {
-            u32::from_str_radix(s, 8).map(|m| Some(Mode::Absolute(m))).map_err(|_| format!("mode must be in octal or symbolic form, got '{s}'"))
-        }
+        Value::String(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) => u32::from_str_radix(s, 8)
+            .map(|m| Some(Mode::Absolute(m)))
+            .map_err(|_| format!("mode must be in octal or symbolic form, got '{s}'")),
         Value::String(s) => {
             apply_symbolic(0, s, false)?;
             Ok(Some(Mode::Symbolic(s.clone())))
@@ -58,7 +58,13 @@ pub fn apply_symbolic(current: u32, spec: &str, is_dir: bool) -> Result<u32, Str
                 'r' => 0o444,
                 'w' => 0o222,
                 'x' => 0o111,
-                'X' => if is_dir || current & 0o111 != 0 { 0o111 } else { 0 },
+                'X' => {
+                    if is_dir || current & 0o111 != 0 {
+                        0o111
+                    } else {
+                        0
+                    }
+                }
                 's' => 0o6000,
                 't' => 0o1000,
                 _ => return Err(format!("bad symbolic mode '{clause}': unknown permission '{p}'")),
@@ -68,7 +74,13 @@ pub fn apply_symbolic(current: u32, spec: &str, is_dir: bool) -> Result<u32, Str
         mode = match op {
             '+' => mode | bits,
             '-' => mode & !bits,
-            _ => (mode & !(mask & 0o777 | if who.contains(['u', 'a']) { 0o4000 } else { 0 } | if who.contains(['g', 'a']) { 0o2000 } else { 0 })) | bits,
+            _ => {
+                (mode
+                    & !(mask & 0o777
+                        | if who.contains(['u', 'a']) { 0o4000 } else { 0 }
+                        | if who.contains(['g', 'a']) { 0o2000 } else { 0 }))
+                    | bits
+            }
         };
     }
     Ok(mode & 0o7777)
@@ -203,7 +215,17 @@ mod tests {
     use serde_json::json;
 
     fn st(mode: u32) -> FileStat {
-        FileStat { kind: FileKind::File, mode, owner: "root".into(), group: "root".into(), uid: 0, gid: 0, size: 0, mtime: 0, link_target: None }
+        FileStat {
+            kind: FileKind::File,
+            mode,
+            owner: "root".into(),
+            group: "root".into(),
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            link_target: None,
+        }
     }
 
     #[test]

@@ -65,7 +65,11 @@ pub fn plan(a: &GroupArgs, gid: Option<u32>) -> GroupPlan {
             GroupPlan { command: Some(c), before: String::new(), after: show(a.gid) }
         }
         (_, Some(have)) => match a.gid {
-            Some(want) if want != have => GroupPlan { command: argv(&["groupmod", "-g", &want.to_string(), &a.name]), before: show(Some(have)), after: show(Some(want)) },
+            Some(want) if want != have => GroupPlan {
+                command: argv(&["groupmod", "-g", &want.to_string(), &a.name]),
+                before: show(Some(have)),
+                after: show(Some(want)),
+            },
             _ => none,
         },
     }

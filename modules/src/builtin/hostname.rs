@@ -86,7 +86,11 @@ impl Module for HostnameModule {
         if !matches!(a.strategy.as_str(), "auto" | "systemd" | "debian" | "generic") {
             return Err(format!("use must be auto, systemd or debian, got: {}", a.strategy));
         }
-        let ok = !a.name.is_empty() && a.name.len() <= 253 && a.name.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-'));
+        let ok = !a.name.is_empty()
+            && a.name.len() <= 253
+            && a.name
+                .split('.')
+                .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-'));
         if !ok {
             return Err(format!("'{}' is not a valid host name", a.name));
         }
@@ -109,7 +113,9 @@ impl Module for HostnameModule {
                 return Ok(ModuleResult::failed(format!("hostnamectl failed: {}", out.stderr_str().trim())));
             }
         } else {
-            ctx.host.write_file("/etc/hostname", format!("{}\n", a.name).as_bytes(), &FileAttrs { mode: Some(0o644), ..Default::default() }).await?;
+            ctx.host
+                .write_file("/etc/hostname", format!("{}\n", a.name).as_bytes(), &FileAttrs { mode: Some(0o644), ..Default::default() })
+                .await?;
             let out = ctx.host.exec(&Command::shell(format!("hostname {}", quote(&a.name)))).await?;
             if !out.success() {
                 return Ok(ModuleResult::failed(format!("hostname failed: {}", out.stderr_str().trim())));

@@ -207,16 +207,64 @@ impl Module for LineInFileModule {
             args: vec![
                 ArgDoc { name: "path", ty: "path", required: true, default: None, description: "The file (aliases dest, destfile, name)." },
                 ArgDoc { name: "line", ty: "string", required: false, default: None, description: "The line to insert or replace with." },
-                ArgDoc { name: "regexp", ty: "regex", required: false, default: None, description: "Lines to replace (present) or remove (absent); the last match wins." },
-                ArgDoc { name: "search_string", ty: "string", required: false, default: None, description: "Like regexp, a literal substring." },
+                ArgDoc {
+                    name: "regexp",
+                    ty: "regex",
+                    required: false,
+                    default: None,
+                    description: "Lines to replace (present) or remove (absent); the last match wins.",
+                },
+                ArgDoc {
+                    name: "search_string",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "Like regexp, a literal substring.",
+                },
                 ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent." },
-                ArgDoc { name: "insertafter", ty: "string", required: false, default: Some("EOF"), description: "EOF or a regex: insert after its last match." },
-                ArgDoc { name: "insertbefore", ty: "string", required: false, default: None, description: "BOF or a regex: insert before its last match." },
-                ArgDoc { name: "create", ty: "bool", required: false, default: Some("false"), description: "Create the file if it is missing." },
-                ArgDoc { name: "backrefs", ty: "bool", required: false, default: Some("false"), description: "Expand \\1 in line from regexp; no change without a match." },
-                ArgDoc { name: "firstmatch", ty: "bool", required: false, default: Some("false"), description: "Use the first match of regexp/insertafter instead of the last." },
+                ArgDoc {
+                    name: "insertafter",
+                    ty: "string",
+                    required: false,
+                    default: Some("EOF"),
+                    description: "EOF or a regex: insert after its last match.",
+                },
+                ArgDoc {
+                    name: "insertbefore",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "BOF or a regex: insert before its last match.",
+                },
+                ArgDoc {
+                    name: "create",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Create the file if it is missing.",
+                },
+                ArgDoc {
+                    name: "backrefs",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Expand \\1 in line from regexp; no change without a match.",
+                },
+                ArgDoc {
+                    name: "firstmatch",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Use the first match of regexp/insertafter instead of the last.",
+                },
                 ArgDoc { name: "mode", ty: "mode", required: false, default: None, description: "File mode." },
-                ArgDoc { name: "validate", ty: "string", required: false, default: None, description: "Command run on the new file (%s) before it replaces the old one." },
+                ArgDoc {
+                    name: "validate",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "Command run on the new file (%s) before it replaces the old one.",
+                },
             ],
             example: "- lineinfile:\n    path: /etc/default/saslauthd\n    regexp: '^START='\n    line: START=yes",
         }
@@ -268,7 +316,6 @@ impl Module for LineInFileModule {
         ModuleResult::changed(plan.changes_anything()).with_msg(plan.msg.clone())
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -60,7 +60,13 @@ pub fn parse_state(out: &str) -> ServiceState {
             masked: unit_file == "masked" || get("LoadState") == "masked",
         }
     } else {
-        ServiceState { systemd, exists: get("sysv_exists") == "yes", active: get("sysv_status") == "0", enabled: Some(get("sysv_enabled") == "yes"), masked: false }
+        ServiceState {
+            systemd,
+            exists: get("sysv_exists") == "yes",
+            active: get("sysv_status") == "0",
+            enabled: Some(get("sysv_enabled") == "yes"),
+            masked: false,
+        }
     }
 }
 
@@ -99,7 +105,11 @@ impl Plan for ServicePlan {
 }
 
 fn describe(active: bool, enabled: Option<bool>) -> String {
-    format!("state: {}\nenabled: {}\n", if active { "started" } else { "stopped" }, enabled.map(|e| e.to_string()).unwrap_or_else(|| "n/a".into()))
+    format!(
+        "state: {}\nenabled: {}\n",
+        if active { "started" } else { "stopped" },
+        enabled.map(|e| e.to_string()).unwrap_or_else(|| "n/a".into())
+    )
 }
 
 pub fn plan(a: &ServiceArgs, s: &ServiceState) -> Result<ServicePlan, String> {
@@ -146,7 +156,13 @@ pub fn plan(a: &ServiceArgs, s: &ServiceState) -> Result<ServicePlan, String> {
         Some("started") | Some("stopped") => {}
         Some(other) => return Err(format!("value of state must be one of: reloaded, restarted, started, stopped, got: {other}")),
     }
-    Ok(ServicePlan { actions, systemd: s.systemd, daemon_reload: a.daemon_reload, before: describe(s.active, s.enabled), after: describe(active, enabled) })
+    Ok(ServicePlan {
+        actions,
+        systemd: s.systemd,
+        daemon_reload: a.daemon_reload,
+        before: describe(s.active, s.enabled),
+        after: describe(active, enabled),
+    })
 }
 
 fn command_for(name: &str, action: &Action, systemd: bool) -> String {
@@ -267,7 +283,9 @@ mod tests {
     #[test]
     fn sysv_generated_units_are_seen_as_enabled() {
         assert_eq!(parse_state(SYSV_GENERATED).enabled, Some(true));
-        assert!(!plan(&args(json!({"name": "saslauthd", "state": "started", "enabled": true})), &parse_state(SYSV_GENERATED)).unwrap().changes_anything());
+        assert!(!plan(&args(json!({"name": "saslauthd", "state": "started", "enabled": true})), &parse_state(SYSV_GENERATED))
+            .unwrap()
+            .changes_anything());
     }
 
     #[test]
@@ -275,7 +293,9 @@ mod tests {
         let p = plan(&args(json!({"name": "redis-server", "state": "started", "enabled": true})), &parse_state(STOPPED)).unwrap();
         assert_eq!(p.actions, vec![Action::Enable, Action::Start]);
         assert!(p.diffs()[0].after.contains("started"));
-        assert!(!plan(&args(json!({"name": "redis-server", "state": "started", "enabled": true})), &parse_state(RUNNING)).unwrap().changes_anything());
+        assert!(!plan(&args(json!({"name": "redis-server", "state": "started", "enabled": true})), &parse_state(RUNNING))
+            .unwrap()
+            .changes_anything());
     }
 
     #[test]

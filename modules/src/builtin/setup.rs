@@ -62,7 +62,8 @@ fn unquote(v: &str) -> String {
 
 /// Turn the script's output into `ansible_*` facts.
 pub fn parse(out: &str) -> Map<String, Value> {
-    let kv: std::collections::HashMap<String, String> = out.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), unquote(v))).collect();
+    let kv: std::collections::HashMap<String, String> =
+        out.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), unquote(v))).collect();
     let get = |k: &str| kv.get(k).cloned().unwrap_or_default();
     let mut f = Map::new();
     let mut put = |k: &str, v: Value| {
@@ -101,12 +102,20 @@ pub fn parse(out: &str) -> Map<String, Value> {
         _ => kv.get("os_ID_LIKE").map(|l| if l.contains("debian") { "Debian" } else { "Other" }).unwrap_or("Other"),
     };
     put("os_family", json!(family));
-    put("service_mgr", json!(match get("pid1").as_str() {
-        "systemd" => "systemd",
-        "init" => "sysvinit",
-        "" => "service",
-        other => if other.contains("systemd") { "systemd" } else { "service" },
-    }));
+    put(
+        "service_mgr",
+        json!(match get("pid1").as_str() {
+            "systemd" => "systemd",
+            "init" => "sysvinit",
+            "" => "service",
+            other =>
+                if other.contains("systemd") {
+                    "systemd"
+                } else {
+                    "service"
+                },
+        }),
+    );
     put("pkg_mgr", json!(kv.get("pkg_mgr").cloned().unwrap_or_else(|| "unknown".into())));
     // "1.1.1.1 via 10.0.0.1 dev eth0 src 10.0.0.5 uid 0"
     let route = get("route");
@@ -143,7 +152,13 @@ impl Module for SetupModule {
     fn doc() -> ModuleDoc {
         ModuleDoc {
             summary: "Gather facts about the host in one round trip (also run by gather_facts).",
-            args: vec![ArgDoc { name: "gather_subset", ty: "list", required: false, default: Some("all"), description: "Accepted for compatibility; mailplay always gathers its fact set." }],
+            args: vec![ArgDoc {
+                name: "gather_subset",
+                ty: "list",
+                required: false,
+                default: Some("all"),
+                description: "Accepted for compatibility; mailplay always gathers its fact set.",
+            }],
             example: "- setup:",
         }
     }

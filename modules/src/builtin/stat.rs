@@ -95,8 +95,20 @@ impl Module for StatModule {
             args: vec![
                 ArgDoc { name: "path", ty: "path", required: true, default: None, description: "The path to look at." },
                 ArgDoc { name: "follow", ty: "bool", required: false, default: Some("false"), description: "Follow symlinks." },
-                ArgDoc { name: "get_checksum", ty: "bool", required: false, default: Some("true"), description: "Compute the file's checksum." },
-                ArgDoc { name: "checksum_algorithm", ty: "string", required: false, default: Some("sha1"), description: "sha1, sha256, sha512 or md5." },
+                ArgDoc {
+                    name: "get_checksum",
+                    ty: "bool",
+                    required: false,
+                    default: Some("true"),
+                    description: "Compute the file's checksum.",
+                },
+                ArgDoc {
+                    name: "checksum_algorithm",
+                    ty: "string",
+                    required: false,
+                    default: Some("sha1"),
+                    description: "sha1, sha256, sha512 or md5.",
+                },
             ],
             example: "- stat:\n    path: /etc/postfix/main.cf\n  register: main_cf",
         }

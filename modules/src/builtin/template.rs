@@ -46,14 +46,38 @@ impl Module for TemplateModule {
         ModuleDoc {
             summary: "Render a Jinja template from the controller and write it atomically.",
             args: vec![
-                ArgDoc { name: "src", ty: "path", required: true, default: None, description: "Template file, searched in the role's templates/ then the playbook's." },
+                ArgDoc {
+                    name: "src",
+                    ty: "path",
+                    required: true,
+                    default: None,
+                    description: "Template file, searched in the role's templates/ then the playbook's.",
+                },
                 ArgDoc { name: "dest", ty: "path", required: true, default: None, description: "Where to write the result." },
                 ArgDoc { name: "mode", ty: "mode", required: false, default: None, description: "0644, \"0640\" or symbolic." },
                 ArgDoc { name: "owner", ty: "string", required: false, default: None, description: "Owner." },
                 ArgDoc { name: "group", ty: "string", required: false, default: None, description: "Group." },
-                ArgDoc { name: "backup", ty: "bool", required: false, default: Some("false"), description: "Keep a timestamped copy of the old file." },
-                ArgDoc { name: "validate", ty: "string", required: false, default: None, description: "Command run on the new file (%s) before it replaces the old one." },
-                ArgDoc { name: "force", ty: "bool", required: false, default: Some("true"), description: "Replace an existing file whose content differs." },
+                ArgDoc {
+                    name: "backup",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Keep a timestamped copy of the old file.",
+                },
+                ArgDoc {
+                    name: "validate",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "Command run on the new file (%s) before it replaces the old one.",
+                },
+                ArgDoc {
+                    name: "force",
+                    ty: "bool",
+                    required: false,
+                    default: Some("true"),
+                    description: "Replace an existing file whose content differs.",
+                },
             ],
             example: "- template:\n    src: main.cf.j2\n    dest: /etc/postfix/main.cf\n    validate: postfix -c %s check",
         }
@@ -69,7 +93,9 @@ impl Module for TemplateModule {
     async fn probe(args: &TemplateArgs, ctx: &Context<'_>) -> Result<TemplateState, ModuleError> {
         let path = ctx.controller.find_file("templates", &args.src).map_err(ModuleError::failed)?;
         let rendered = ctx.controller.render_template_file(&path).map_err(ModuleError::failed)?;
-        let dest = probe_dest(ctx.host, &args.dest, Some(args.src.trim_end_matches(".j2")), rendered.into_bytes(), path.display().to_string()).await?;
+        let dest =
+            probe_dest(ctx.host, &args.dest, Some(args.src.trim_end_matches(".j2")), rendered.into_bytes(), path.display().to_string())
+                .await?;
         Ok(TemplateState { dest })
     }
 

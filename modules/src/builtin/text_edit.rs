@@ -30,7 +30,13 @@ pub struct EditState {
 impl EditState {
     pub fn new(path: &str, st: Option<crate::host::FileStat>, old: Option<String>, new_text: String, msg: String) -> Self {
         let exists = st.is_some();
-        let dest = DestState { path: path.to_string(), stat: st, content: old.map(String::into_bytes), new_content: new_text.into_bytes(), after_header: path.to_string() };
+        let dest = DestState {
+            path: path.to_string(),
+            stat: st,
+            content: old.map(String::into_bytes),
+            new_content: new_text.into_bytes(),
+            after_header: path.to_string(),
+        };
         EditState { dest, msg, exists }
     }
 }
@@ -51,7 +57,14 @@ impl Plan for EditPlan {
 
 /// Plan the edit. A missing file is left alone for `absent`, and is an
 /// error for `present` unless `create` (`missing` is the message).
-pub fn plan_edit(common: &DestArgs, s: &EditState, absent: bool, create: bool, not_present_msg: &str, missing: String) -> Result<EditPlan, ModuleError> {
+pub fn plan_edit(
+    common: &DestArgs,
+    s: &EditState,
+    absent: bool,
+    create: bool,
+    not_present_msg: &str,
+    missing: String,
+) -> Result<EditPlan, ModuleError> {
     if !s.exists {
         if absent {
             return Ok(EditPlan { dest: None, msg: not_present_msg.to_string() });

@@ -248,14 +248,38 @@ impl Module for UserModule {
                 ArgDoc { name: "uid", ty: "int", required: false, default: None, description: "User id." },
                 ArgDoc { name: "group", ty: "string", required: false, default: None, description: "Primary group." },
                 ArgDoc { name: "groups", ty: "list", required: false, default: None, description: "Supplementary groups." },
-                ArgDoc { name: "append", ty: "bool", required: false, default: Some("false"), description: "Add to groups instead of setting exactly these." },
+                ArgDoc {
+                    name: "append",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Add to groups instead of setting exactly these.",
+                },
                 ArgDoc { name: "system", ty: "bool", required: false, default: Some("false"), description: "Create a system account." },
                 ArgDoc { name: "home", ty: "path", required: false, default: None, description: "Home directory." },
-                ArgDoc { name: "create_home", ty: "bool", required: false, default: Some("true"), description: "Create the home directory with a new user." },
+                ArgDoc {
+                    name: "create_home",
+                    ty: "bool",
+                    required: false,
+                    default: Some("true"),
+                    description: "Create the home directory with a new user.",
+                },
                 ArgDoc { name: "shell", ty: "path", required: false, default: None, description: "Login shell." },
                 ArgDoc { name: "comment", ty: "string", required: false, default: None, description: "GECOS field." },
-                ArgDoc { name: "password", ty: "secret", required: false, default: None, description: "Crypt hash ($6$...), set with chpasswd -e, never shown." },
-                ArgDoc { name: "remove", ty: "bool", required: false, default: Some("false"), description: "With absent: remove the home directory." },
+                ArgDoc {
+                    name: "password",
+                    ty: "secret",
+                    required: false,
+                    default: None,
+                    description: "Crypt hash ($6$...), set with chpasswd -e, never shown.",
+                },
+                ArgDoc {
+                    name: "remove",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "With absent: remove the home directory.",
+                },
             ],
             example: "- user:\n    name: cyrus\n    groups: [sasl, ssl-cert]\n    append: yes",
         }
@@ -343,7 +367,11 @@ mod tests {
     #[test]
     fn creates_a_system_user_and_sets_the_hash_without_showing_it() {
         let hash = "$6$abcdefgh$ltjgWl6579NluT/Vi1nwEvcil.G5Nbc4NiXZaNGStk8PSwGfQv72N2CKPPrVACtLtip/cZ/1GM/O6IND4WQhG.";
-        let p = plan(&args(json!({"name": "webkey", "system": true, "home": "/var/lib/webkey", "shell": "/usr/sbin/nologin", "password": hash})), &UserState::default()).unwrap();
+        let p = plan(
+            &args(json!({"name": "webkey", "system": true, "home": "/var/lib/webkey", "shell": "/usr/sbin/nologin", "password": hash})),
+            &UserState::default(),
+        )
+        .unwrap();
         assert_eq!(p.command.clone().unwrap(), ["useradd", "-d", "/var/lib/webkey", "-s", "/usr/sbin/nologin", "-r", "-m", "webkey"]);
         assert!(p.set_password);
         assert!(!format!("{:?}", p.diffs()).contains(hash));

@@ -74,7 +74,13 @@ pub fn parse_fields(s: &str) -> Result<Vec<Field>, String> {
 pub fn render_fields(fields: &[Field]) -> String {
     fields
         .iter()
-        .map(|f| if !f.value.is_empty() && f.value.chars().all(|c| c.is_ascii_digit()) { format!("{}={}", f.key, f.value) } else { format!("{}=\"{}\"", f.key, f.value) })
+        .map(|f| {
+            if !f.value.is_empty() && f.value.chars().all(|c| c.is_ascii_digit()) {
+                format!("{}={}", f.key, f.value)
+            } else {
+                format!("{}=\"{}\"", f.key, f.value)
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -124,7 +130,10 @@ pub fn parse(text: &str) -> Result<CyrusConf, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Set these fields (others kept unless `exclusive`).
-    Set { fields: Vec<Field>, exclusive: bool },
+    Set {
+        fields: Vec<Field>,
+        exclusive: bool,
+    },
     Remove,
 }
 
@@ -142,7 +151,8 @@ impl CyrusConf {
             }
             (None, Change::Remove) => {}
             (Some(e), Change::Set { fields, exclusive }) => {
-                let mut new: Vec<Field> = e.fields.iter().filter(|f| !exclusive || fields.iter().any(|w| w.key == f.key)).cloned().collect();
+                let mut new: Vec<Field> =
+                    e.fields.iter().filter(|f| !exclusive || fields.iter().any(|w| w.key == f.key)).cloned().collect();
                 for w in fields {
                     match new.iter_mut().find(|f| f.key == w.key) {
                         Some(f) => f.value = w.value.clone(),
@@ -210,7 +220,13 @@ mod tests {
         let c2 = parse(&out).unwrap();
         let out2 = c2.edit("SERVICES", "lmtpunix", &set(&[("prefork", "1")]));
         let changed: Vec<(&str, &str)> = out.lines().zip(out2.lines()).filter(|(a, b)| a != b).collect();
-        assert_eq!(changed, vec![("\tlmtpunix\tcmd=\"lmtpd\" listen=\"/run/cyrus/socket/lmtp\" prefork=0 maxchild=20", "\tlmtpunix\tcmd=\"lmtpd\" listen=\"/run/cyrus/socket/lmtp\" prefork=1 maxchild=20")]);
+        assert_eq!(
+            changed,
+            vec![(
+                "\tlmtpunix\tcmd=\"lmtpd\" listen=\"/run/cyrus/socket/lmtp\" prefork=0 maxchild=20",
+                "\tlmtpunix\tcmd=\"lmtpd\" listen=\"/run/cyrus/socket/lmtp\" prefork=1 maxchild=20"
+            )]
+        );
     }
 
     #[test]
@@ -221,7 +237,9 @@ mod tests {
         let c2 = parse(&out).unwrap();
         let e = c2.find("SERVICES", "imaps").unwrap();
         assert_eq!(e.fields[0].value, "imapd -s -U 30");
-        assert!(c2.lines[e.line + 1].trim() == "}" || c2.lines[e.line + 1].trim().is_empty() || c2.lines[e.line + 1].trim().starts_with('#'));
+        assert!(
+            c2.lines[e.line + 1].trim() == "}" || c2.lines[e.line + 1].trim().is_empty() || c2.lines[e.line + 1].trim().starts_with('#')
+        );
         let out = c.edit("DAEMON", "idled", &set(&[("cmd", "idled")]));
         assert!(out.ends_with("DAEMON {\n\tidled\t\tcmd=\"idled\"\n}\n"), "{out}");
     }
@@ -229,7 +247,14 @@ mod tests {
     #[test]
     fn exclusive_drops_fields_not_given() {
         let c = parse(DEBIAN).unwrap();
-        let out = c.edit("SERVICES", "imap", &Change::Set { fields: vec![Field { key: "cmd".into(), value: "imapd".into() }, Field { key: "listen".into(), value: "imap".into() }], exclusive: true });
+        let out = c.edit(
+            "SERVICES",
+            "imap",
+            &Change::Set {
+                fields: vec![Field { key: "cmd".into(), value: "imapd".into() }, Field { key: "listen".into(), value: "imap".into() }],
+                exclusive: true,
+            },
+        );
         assert!(parse(&out).unwrap().find("SERVICES", "imap").unwrap().fields.len() == 2);
     }
 

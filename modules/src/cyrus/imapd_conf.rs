@@ -230,7 +230,8 @@ mod tests {
 
     #[test]
     fn keys_change_in_place_and_new_ones_are_appended() {
-        let out = edit(DEBIAN, &w(&[("sasl_pwcheck_method", Some("saslauthd")), ("admins", Some("cyrus")), ("allowplaintext", Some("yes"))]));
+        let out =
+            edit(DEBIAN, &w(&[("sasl_pwcheck_method", Some("saslauthd")), ("admins", Some("cyrus")), ("allowplaintext", Some("yes"))]));
         assert_eq!(out, "# Debian defaults\nconfigdirectory: /var/lib/cyrus\n\n# admins: cyrus\nunixhierarchysep: no\nallowplaintext: yes\nsasl_pwcheck_method: saslauthd\n#sasl_mech_list: PLAIN\nadmins: cyrus\n");
     }
 
@@ -249,12 +250,17 @@ mod tests {
 
     #[test]
     fn booleans_are_written_as_cyrus_switches() {
-        let a: ImapdConfArgs = crate::args::parse_args("cyrus_imapd_conf", &serde_json::json!({"params": {"allowplaintext": true, "virtdomains": "userid"}})).unwrap();
+        let a: ImapdConfArgs =
+            crate::args::parse_args("cyrus_imapd_conf", &serde_json::json!({"params": {"allowplaintext": true, "virtdomains": "userid"}}))
+                .unwrap();
         assert_eq!(a.wanted().unwrap(), w(&[("allowplaintext", Some("yes")), ("virtdomains", Some("userid"))]));
     }
 
     #[test]
     fn password_values_are_masked_in_diffs() {
-        assert_eq!(mask("admins: cyrus\nmupdate_password: hunter2\n# sync_password: x\n"), "admins: cyrus\nmupdate_password: ********\n# sync_password: x\n");
+        assert_eq!(
+            mask("admins: cyrus\nmupdate_password: hunter2\n# sync_password: x\n"),
+            "admins: cyrus\nmupdate_password: ********\n# sync_password: x\n"
+        );
     }
 }

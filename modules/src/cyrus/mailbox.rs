@@ -68,7 +68,10 @@ impl MailboxArgs {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(Quota::None)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("none") => Ok(Some(Quota::None)),
-            Some(v) => scalar_to_string(v)?.parse::<u64>().map(|n| Some(Quota::Limit(n))).map_err(|_| format!("quota must be a number of KiB or none, got {v}")),
+            Some(v) => scalar_to_string(v)?
+                .parse::<u64>()
+                .map(|n| Some(Quota::Limit(n)))
+                .map_err(|_| format!("quota must be a number of KiB or none, got {v}")),
         }
     }
 
@@ -421,7 +424,10 @@ mod tests {
     fn legacy_rights_are_normalised() {
         assert_eq!(normalize_rights("xc", true), normalize_rights("x", false));
         assert_eq!(normalize_rights("lrswipkxtecdan", true), normalize_rights("lrswipkxtean", false));
-        assert_eq!(normalize_rights("lrswipkxtecdan", true), normalize_rights("lrswipcda", false).union(&"n".chars().collect()).cloned().collect());
+        assert_eq!(
+            normalize_rights("lrswipkxtecdan", true),
+            normalize_rights("lrswipcda", false).union(&"n".chars().collect()).cloned().collect()
+        );
     }
 
     #[test]
@@ -429,7 +435,9 @@ mod tests {
         let s = parse_state("user.u.Junk@example.org", &parse_responses(JUNK, true));
         assert!(s.exists);
         assert_eq!(s.quota, None, "the quota root is the user's INBOX");
-        let a = args(json!({"name": "user.u.Junk@example.org", "special_use": "Junk", "acl": {"cyrus": "x"}, "metadata": {"/shared/vendor/cmu/cyrus-imapd/expire": 7}}));
+        let a = args(
+            json!({"name": "user.u.Junk@example.org", "special_use": "Junk", "acl": {"cyrus": "x"}, "metadata": {"/shared/vendor/cmu/cyrus-imapd/expire": 7}}),
+        );
         assert!(!plan(&a, &s).unwrap().changes_anything(), "{:?}", plan(&a, &s));
     }
 
@@ -438,16 +446,26 @@ mod tests {
         let a = args(json!({"name": "user.u@example.org", "quota": 1024}));
         let p = plan(&a, &MailboxState::default()).unwrap();
         assert_eq!(p.commands, vec!["CREATE \"user.u@example.org\"", "SETQUOTA \"user.u@example.org\" (STORAGE 1024)"]);
-        let a = args(json!({"name": "user.u.Junk@example.org", "special_use": "Junk", "metadata": {"/shared/vendor/cmu/cyrus-imapd/expire": "7"}}));
+        let a = args(
+            json!({"name": "user.u.Junk@example.org", "special_use": "Junk", "metadata": {"/shared/vendor/cmu/cyrus-imapd/expire": "7"}}),
+        );
         let p = plan(&a, &MailboxState::default()).unwrap();
-        assert_eq!(p.commands, vec!["CREATE \"user.u.Junk@example.org\" (USE (\\Junk))", "SETMETADATA \"user.u.Junk@example.org\" (\"/shared/vendor/cmu/cyrus-imapd/expire\" \"7\")"]);
+        assert_eq!(
+            p.commands,
+            vec![
+                "CREATE \"user.u.Junk@example.org\" (USE (\\Junk))",
+                "SETMETADATA \"user.u.Junk@example.org\" (\"/shared/vendor/cmu/cyrus-imapd/expire\" \"7\")"
+            ]
+        );
         assert_eq!(p.diffs()[0].after, "mailbox: user.u.Junk@example.org (\\Junk)\n/shared/vendor/cmu/cyrus-imapd/expire: 7\n");
     }
 
     #[test]
     fn changed_acl_quota_and_removals() {
         let s = parse_state("user.u.Junk@example.org", &parse_responses(JUNK, true));
-        let a = args(json!({"name": "user.u.Junk@example.org", "acl": {"anyone": "p", "cyrus": null}, "quota": 2048, "metadata": {"/shared/vendor/cmu/cyrus-imapd/expire": null}}));
+        let a = args(
+            json!({"name": "user.u.Junk@example.org", "acl": {"anyone": "p", "cyrus": null}, "quota": 2048, "metadata": {"/shared/vendor/cmu/cyrus-imapd/expire": null}}),
+        );
         let p = plan(&a, &s).unwrap();
         assert_eq!(
             p.commands,

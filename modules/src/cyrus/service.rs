@@ -70,7 +70,18 @@ impl CyrusServiceArgs {
     }
 
     pub fn wanted_fields(&self) -> Result<Vec<Field>, String> {
-        let named = [&self.cmd, &self.listen, &self.proto, &self.prefork, &self.babysit, &self.maxchild, &self.maxforkrate, &self.maxfds, &self.period, &self.at];
+        let named = [
+            &self.cmd,
+            &self.listen,
+            &self.proto,
+            &self.prefork,
+            &self.babysit,
+            &self.maxchild,
+            &self.maxforkrate,
+            &self.maxfds,
+            &self.period,
+            &self.at,
+        ];
         let mut out = Vec::new();
         for (key, v) in KNOWN_FIELDS.iter().zip(named) {
             if let Some(v) = v {
@@ -166,7 +177,10 @@ impl Module for CyrusServiceModule {
         };
         let conf = parse(text).map_err(|e| ModuleError::failed(format!("{}: {e}", a.path)))?;
         let change = a.change().map_err(ModuleError::failed)?;
-        if a.state == "present" && conf.find(&a.section(), &a.name).is_none() && !a.wanted_fields().map_err(ModuleError::failed)?.iter().any(|f| f.key == "cmd") {
+        if a.state == "present"
+            && conf.find(&a.section(), &a.name).is_none()
+            && !a.wanted_fields().map_err(ModuleError::failed)?.iter().any(|f| f.key == "cmd")
+        {
             return Err(ModuleError::failed(format!("{} has no {} entry {}; give cmd to add it", a.path, a.section(), a.name)));
         }
         let new = conf.edit(&a.section(), &a.name, &change);
@@ -192,7 +206,11 @@ mod tests {
 
     #[test]
     fn fields_come_in_cyrus_order_with_extra_ones_last() {
-        let a: CyrusServiceArgs = parse_args("cyrus_service", &json!({"section": "events", "name": "delprune", "at": "0400", "cmd": "cyr_expire -E 3", "fields": {"x": 1}})).unwrap();
+        let a: CyrusServiceArgs = parse_args(
+            "cyrus_service",
+            &json!({"section": "events", "name": "delprune", "at": "0400", "cmd": "cyr_expire -E 3", "fields": {"x": 1}}),
+        )
+        .unwrap();
         CyrusServiceModule::validate(&a).unwrap();
         let f: Vec<String> = a.wanted_fields().unwrap().into_iter().map(|f| format!("{}={}", f.key, f.value)).collect();
         assert_eq!(f, ["cmd=cyr_expire -E 3", "at=0400", "x=1"]);
@@ -202,8 +220,12 @@ mod tests {
     fn bad_sections_and_values_are_refused() {
         let a: CyrusServiceArgs = parse_args("cyrus_service", &json!({"section": "SERVICE", "name": "imap", "cmd": "imapd"})).unwrap();
         assert!(CyrusServiceModule::validate(&a).unwrap_err().contains("section must be"));
-        let a: CyrusServiceArgs = parse_args("cyrus_service", &json!({"section": "SERVICES", "name": "imap", "cmd": "imapd \"x\""})).unwrap();
+        let a: CyrusServiceArgs =
+            parse_args("cyrus_service", &json!({"section": "SERVICES", "name": "imap", "cmd": "imapd \"x\""})).unwrap();
         assert!(CyrusServiceModule::validate(&a).is_err());
-        assert!(parse_args::<CyrusServiceArgs>("cyrus_service", &json!({"section": "SERVICES", "name": "imap", "listn": "x"})).unwrap_err().to_string().contains("did you mean 'listen'"));
+        assert!(parse_args::<CyrusServiceArgs>("cyrus_service", &json!({"section": "SERVICES", "name": "imap", "listn": "x"}))
+            .unwrap_err()
+            .to_string()
+            .contains("did you mean 'listen'"));
     }
 }

@@ -97,7 +97,10 @@ fn client_command(s: &ServerArgs, proto: Protocol) -> String {
          cat <&3\n",
         addr = quote(&format!("{}:{}", s.server, s.port(proto))),
     );
-    format!("command -v openssl >/dev/null || {{ echo 'openssl is not installed on the host' >&2; exit 127; }}; exec bash -c {}", quote(&script))
+    format!(
+        "command -v openssl >/dev/null || {{ echo 'openssl is not installed on the host' >&2; exit 127; }}; exec bash -c {}",
+        quote(&script)
+    )
 }
 
 /// Run a conversation; returns the server's output (CRLF kept as sent).
@@ -118,7 +121,13 @@ pub async fn converse(host: &dyn Host, s: &ServerArgs, proto: Protocol, input: S
     if text.trim().is_empty() {
         let err = out.stderr_str();
         let reason = err.lines().find(|l| l.contains("rror") || l.contains("refused") || l.contains("connect:")).unwrap_or(err.trim());
-        return Err(ModuleError::failed(format!("cannot talk to {}:{} ({}): {}", s.server, s.port(proto), if proto == Protocol::Imap { "IMAP" } else { "ManageSieve" }, reason.trim())));
+        return Err(ModuleError::failed(format!(
+            "cannot talk to {}:{} ({}): {}",
+            s.server,
+            s.port(proto),
+            if proto == Protocol::Imap { "IMAP" } else { "ManageSieve" },
+            reason.trim()
+        )));
     }
     Ok(text)
 }
@@ -287,7 +296,13 @@ mod tests {
 
     #[test]
     fn the_password_travels_only_inside_the_sasl_response() {
-        let s = ServerArgs { server: "127.0.0.1".into(), port: None, tls: "starttls".into(), admin_user: "cyrus".into(), admin_password: Secret::new("pw") };
+        let s = ServerArgs {
+            server: "127.0.0.1".into(),
+            port: None,
+            tls: "starttls".into(),
+            admin_user: "cyrus".into(),
+            admin_password: Secret::new("pw"),
+        };
         assert_eq!(s.plain_response(Some("u@example.org")), B64.encode("u@example.org\0cyrus\0pw"));
         let cmd = client_command(&s, Protocol::Sieve);
         assert!(cmd.contains("-connect 127.0.0.1:4190 -starttls sieve") && !cmd.contains("pw"), "{cmd}");

@@ -161,7 +161,9 @@ fn after_auth<'r>(a: &SieveArgs, r: &'r [Response], out: &str) -> Result<(&'r [R
     let st = statuses(r);
     match st.get(1) {
         Some((i, true, _)) => Ok((&r[i + 1..], st[2..].to_vec())),
-        Some((_, false, why)) => Err(ModuleError::failed(format!("ManageSieve login as {} for {} failed: {why}", a.server.admin_user, a.user))),
+        Some((_, false, why)) => {
+            Err(ModuleError::failed(format!("ManageSieve login as {} for {} failed: {why}", a.server.admin_user, a.user)))
+        }
         None => Err(ModuleError::failed(format!("no reply from ManageSieve: {}", out.trim()))),
     }
 }
@@ -218,9 +220,19 @@ impl Module for SieveScriptModule {
             }
             _ => None,
         };
-        let out = match converse(ctx.host, &a.server, Protocol::Sieve, session(a, &["LISTSCRIPTS".into(), format!("GETSCRIPT {}", quoted(&a.name))]), !ctx.check_mode).await {
+        let out = match converse(
+            ctx.host,
+            &a.server,
+            Protocol::Sieve,
+            session(a, &["LISTSCRIPTS".into(), format!("GETSCRIPT {}", quoted(&a.name))]),
+            !ctx.check_mode,
+        )
+        .await
+        {
             // Check mode on a fresh host: Cyrus is not started yet.
-            Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => return Ok(SieveState { missing: Some(m), wanted, ..Default::default() }),
+            Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => {
+                return Ok(SieveState { missing: Some(m), wanted, ..Default::default() })
+            }
             other => other?,
         };
         let r = parse_responses(&out, false);
@@ -231,7 +243,14 @@ impl Module for SieveScriptModule {
                 // Tell that apart from a wrong admin password over IMAP.
                 let imap = ServerArgs { port: None, ..a.server.clone() };
                 let inbox = quoted(&user_inbox(&a.user));
-                let out = converse(ctx.host, &imap, Protocol::Imap, format!("a AUTHENTICATE PLAIN {}\r\nb LIST \"\" {inbox}\r\nz LOGOUT\r\n", imap.plain_response(None)), !ctx.check_mode).await?;
+                let out = converse(
+                    ctx.host,
+                    &imap,
+                    Protocol::Imap,
+                    format!("a AUTHENTICATE PLAIN {}\r\nb LIST \"\" {inbox}\r\nz LOGOUT\r\n", imap.plain_response(None)),
+                    !ctx.check_mode,
+                )
+                .await?;
                 let r = parse_responses(&out, true);
                 let has_inbox = r.iter().any(|x| x.tag == "*" && x.tokens.first().and_then(Token::text) == Some("LIST"));
                 if tagged_status(&r, "a").is_err() || has_inbox {
@@ -296,7 +315,10 @@ mod tests {
     #[test]
     fn an_identical_active_script_is_left_alone() {
         let body = crlf(SCRIPT);
-        let s = state(&format!("\"mailplay\" ACTIVE\r\nOK \"Listscripts completed.\"\r\n{{{}}}\r\n{body}\r\nOK \"Getscript completed.\"\r\n", body.len()));
+        let s = state(&format!(
+            "\"mailplay\" ACTIVE\r\nOK \"Listscripts completed.\"\r\n{{{}}}\r\n{body}\r\nOK \"Getscript completed.\"\r\n",
+            body.len()
+        ));
         assert_eq!(s.scripts, vec![("mailplay".to_string(), true)]);
         assert!(!plan(&args(json!({"user": "u@example.org", "content": SCRIPT})), &s).changes_anything());
     }

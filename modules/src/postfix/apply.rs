@@ -9,7 +9,12 @@ use crate::module::{Context, ModuleError};
 /// `commands(dir_flag)` renders the postconf command line for a `-c` flag
 /// (`""` for the default directory). Returns an error message when
 /// validation or the change failed (nothing changed in the first case).
-pub async fn apply_checked(ctx: &Context<'_>, config_dir: Option<&str>, validate: bool, commands: impl Fn(&str) -> String) -> Result<Option<String>, ModuleError> {
+pub async fn apply_checked(
+    ctx: &Context<'_>,
+    config_dir: Option<&str>,
+    validate: bool,
+    commands: impl Fn(&str) -> String,
+) -> Result<Option<String>, ModuleError> {
     let dir = config_dir.unwrap_or("/etc/postfix");
     if validate {
         let script = format!(

@@ -141,7 +141,13 @@ impl ServiceArgs {
     pub fn wanted(&self) -> Result<Entry, String> {
         let fields = [field(&self.private)?, field(&self.unpriv)?, field(&self.chroot)?, field(&self.wakeup)?, field(&self.maxproc)?];
         let options = self.options.iter().map(|(k, v)| Ok((k.clone(), scalar_to_string(v)?))).collect::<Result<Vec<_>, String>>()?;
-        Ok(Entry { service: self.service.clone(), kind: self.kind.clone(), fields, command: self.command.as_deref().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" "), options })
+        Ok(Entry {
+            service: self.service.clone(),
+            kind: self.kind.clone(),
+            fields,
+            command: self.command.as_deref().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" "),
+            options,
+        })
     }
 
     fn key(&self) -> String {

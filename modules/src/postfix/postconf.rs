@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::apply::apply_checked;
 use crate::args::{loose_bool, loose_opt_string, scalar_to_string};
 use crate::host::{quote, Command};
-use super::apply::apply_checked;
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 fn yes() -> bool {
@@ -52,7 +52,10 @@ pub fn normalize(v: &str) -> String {
 
 /// `name = value` lines of `postconf -n` (continuation lines already joined).
 pub fn parse_postconf_n(out: &str) -> Map<String, Value> {
-    out.lines().filter_map(|l| l.split_once(" = ").or_else(|| l.strip_suffix(" =").map(|n| (n, "")))).map(|(k, v)| (k.trim().to_string(), Value::String(v.to_string()))).collect()
+    out.lines()
+        .filter_map(|l| l.split_once(" = ").or_else(|| l.strip_suffix(" =").map(|n| (n, ""))))
+        .map(|(k, v)| (k.trim().to_string(), Value::String(v.to_string())))
+        .collect()
 }
 
 impl PostconfArgs {
@@ -148,14 +151,33 @@ impl Module for PostconfModule {
         ModuleDoc {
             summary: "Set or remove Postfix main.cf parameters; unchanged values are never rewritten.",
             args: vec![
-                ArgDoc { name: "name", ty: "string", required: false, default: None, description: "One parameter to set (with value) or remove." },
+                ArgDoc {
+                    name: "name",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "One parameter to set (with value) or remove.",
+                },
                 ArgDoc { name: "value", ty: "string", required: false, default: None, description: "Its value." },
                 ArgDoc { name: "params", ty: "dict", required: false, default: None, description: "Several parameters: name: value." },
-                ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent (postconf -X)." },
+                ArgDoc {
+                    name: "state",
+                    ty: "string",
+                    required: false,
+                    default: Some("present"),
+                    description: "present or absent (postconf -X).",
+                },
                 ArgDoc { name: "config_dir", ty: "path", required: false, default: Some("/etc/postfix"), description: "postconf -c DIR." },
-                ArgDoc { name: "validate", ty: "bool", required: false, default: Some("true"), description: "Check the new configuration with `postfix check` before applying it." },
+                ArgDoc {
+                    name: "validate",
+                    ty: "bool",
+                    required: false,
+                    default: Some("true"),
+                    description: "Check the new configuration with `postfix check` before applying it.",
+                },
             ],
-            example: "- postconf:\n    params:\n      message_size_limit: 102428800\n      mydestination: localhost\n  notify: reload postfix",
+            example:
+                "- postconf:\n    params:\n      message_size_limit: 102428800\n      mydestination: localhost\n  notify: reload postfix",
         }
     }
 

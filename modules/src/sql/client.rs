@@ -82,7 +82,9 @@ fn client_command(engine: Engine, login: &Login, db: Option<&str>, headers: bool
     }
     let pick_client = match engine {
         Engine::Postgres => "",
-        Engine::Mysql => "client=$(command -v mariadb || command -v mysql) || { echo 'neither mariadb nor mysql is installed' >&2; exit 127; }; ",
+        Engine::Mysql => {
+            "client=$(command -v mariadb || command -v mysql) || { echo 'neither mariadb nor mysql is installed' >&2; exit 127; }; "
+        }
     };
     let cmd = args.join(" ");
     format!(
@@ -98,7 +100,13 @@ pub async fn run_sql(host: &dyn Host, engine: Engine, login: &Login, db: Option<
 }
 
 /// Like [`run_sql`], with a header line of column names (tab-separated output).
-pub async fn run_sql_with_headers(host: &dyn Host, engine: Engine, login: &Login, db: Option<&str>, sql: &str) -> Result<String, ModuleError> {
+pub async fn run_sql_with_headers(
+    host: &dyn Host,
+    engine: Engine,
+    login: &Login,
+    db: Option<&str>,
+    sql: &str,
+) -> Result<String, ModuleError> {
     run(host, engine, login, db, sql, true).await
 }
 
@@ -132,7 +140,14 @@ pub async fn query_json(host: &dyn Host, engine: Engine, login: &Login, db: Opti
 /// A probe's catalog reply (`query_json`) decoded as the module's state.
 /// `None` when, in check mode, the server is not running yet: the task that
 /// starts it was only rehearsed, so the module predicts instead of failing.
-pub async fn read_catalog<T: DeserializeOwned>(host: &dyn Host, check_mode: bool, engine: Engine, login: &Login, db: Option<&str>, sql: &str) -> Result<Option<T>, ModuleError> {
+pub async fn read_catalog<T: DeserializeOwned>(
+    host: &dyn Host,
+    check_mode: bool,
+    engine: Engine,
+    login: &Login,
+    db: Option<&str>,
+    sql: &str,
+) -> Result<Option<T>, ModuleError> {
     let v = match query_json(host, engine, login, db, sql).await {
         Err(ModuleError::Failed(m)) if check_mode && is_server_down(&m) => return Ok(None),
         other => other?,
@@ -156,7 +171,10 @@ pub fn is_missing_object(msg: &str) -> bool {
 /// Whether the server is not running (yet: in check mode, the task that
 /// starts it was only rehearsed).
 pub fn is_server_down(msg: &str) -> bool {
-    msg.contains("Is the server running") || msg.contains("Can't connect to local server") || msg.contains("Connection refused") || msg.contains("Can't connect to server")
+    msg.contains("Is the server running")
+        || msg.contains("Can't connect to local server")
+        || msg.contains("Connection refused")
+        || msg.contains("Can't connect to server")
 }
 
 /// Statements wrapped so that they apply together or not at all.
@@ -193,7 +211,10 @@ mod tests {
 
     #[test]
     fn errors_lose_the_client_prefix() {
-        assert_eq!(client_error("psql:<stdin>:1: ERROR:  column \"x\" does not exist\nLINE 1: SELECT x\n"), "ERROR:  column \"x\" does not exist; LINE 1: SELECT x");
+        assert_eq!(
+            client_error("psql:<stdin>:1: ERROR:  column \"x\" does not exist\nLINE 1: SELECT x\n"),
+            "ERROR:  column \"x\" does not exist; LINE 1: SELECT x"
+        );
         assert_eq!(
             client_error("psql: error: connection to server on socket \"/var/run/postgresql/.s.PGSQL.5432\" failed: No such file or directory\n\tIs the server running locally and accepting connections on that socket?\n"),
             "psql: error: connection to server on socket \"/var/run/postgresql/.s.PGSQL.5432\" failed: No such file or directory; Is the server running locally and accepting connections on that socket?"

@@ -87,7 +87,12 @@ pub fn expand(role: &str, object: &str, specs: &[PrivSpec]) -> Vec<Grant> {
     for s in specs {
         match &s.columns {
             None => out.push(Grant { role: role.into(), object: object.into(), privilege: s.privilege.clone(), column: None }),
-            Some(cols) => out.extend(cols.iter().map(|c| Grant { role: role.into(), object: object.into(), privilege: s.privilege.clone(), column: Some(c.clone()) })),
+            Some(cols) => out.extend(cols.iter().map(|c| Grant {
+                role: role.into(),
+                object: object.into(),
+                privilege: s.privilege.clone(),
+                column: Some(c.clone()),
+            })),
         }
     }
     out
@@ -135,7 +140,11 @@ pub fn plan(current: &Grants, wanted: &Grants, mode: Mode, revoke_cascades_to_co
     let grant: Grants = match mode {
         Mode::Absent => Grants::new(),
         Mode::Exhaustive => wanted.difference(&remaining).cloned().collect(),
-        Mode::Present => wanted.iter().filter(|g| !(remaining.contains(g) || g.column.is_some() && remaining.contains(&table_wide(g)))).cloned().collect(),
+        Mode::Present => wanted
+            .iter()
+            .filter(|g| !(remaining.contains(g) || g.column.is_some() && remaining.contains(&table_wide(g))))
+            .cloned()
+            .collect(),
     };
     let after: Grants = remaining.union(&grant).cloned().collect();
     GrantPlan { revoke: revoke.into_iter().collect(), grant: grant.into_iter().collect(), before: current.clone(), after }
@@ -187,7 +196,13 @@ mod tests {
     #[test]
     fn parses_the_tutorials_privilege_lists() {
         let p = parse_privs("SELECT (email), update(\"password\")", TABLE, COLUMN).unwrap();
-        assert_eq!(p, vec![PrivSpec { privilege: "SELECT".into(), columns: Some(vec!["email".into()]) }, PrivSpec { privilege: "UPDATE".into(), columns: Some(vec!["password".into()]) }]);
+        assert_eq!(
+            p,
+            vec![
+                PrivSpec { privilege: "SELECT".into(), columns: Some(vec!["email".into()]) },
+                PrivSpec { privilege: "UPDATE".into(), columns: Some(vec!["password".into()]) }
+            ]
+        );
         let p = parse_privs("SELECT(\"source\", destination)", TABLE, COLUMN).unwrap();
         assert_eq!(p[0].columns.as_deref().unwrap(), ["source", "destination"]);
         assert_eq!(parse_privs("ALL", TABLE, COLUMN).unwrap().len(), 4);
@@ -214,7 +229,8 @@ mod tests {
 
     #[test]
     fn exhaustive_revokes_extras_and_regrants_columns_after_a_cascading_revoke() {
-        let cur: Grants = [g("r", "users", "SELECT", None), g("r", "users", "SELECT", Some("email")), g("r", "userpref", "INSERT", None)].into();
+        let cur: Grants =
+            [g("r", "users", "SELECT", None), g("r", "users", "SELECT", Some("email")), g("r", "userpref", "INSERT", None)].into();
         let want: Grants = [g("r", "users", "SELECT", Some("email"))].into();
         let p = plan(&cur, &want, Mode::Exhaustive, true);
         assert_eq!(p.revoke, vec![g("r", "userpref", "INSERT", None), g("r", "users", "SELECT", None)]);
@@ -236,7 +252,12 @@ mod tests {
 
     #[test]
     fn grouping_and_description_read_like_sql() {
-        let gs: Grants = [g("mail_transfer", "forwardings", "SELECT", Some("source")), g("mail_transfer", "forwardings", "SELECT", Some("destination")), g("mail_roundcube", "userpref", "DELETE", None)].into();
+        let gs: Grants = [
+            g("mail_transfer", "forwardings", "SELECT", Some("source")),
+            g("mail_transfer", "forwardings", "SELECT", Some("destination")),
+            g("mail_roundcube", "userpref", "DELETE", None),
+        ]
+        .into();
         assert_eq!(describe(&gs), "mail_roundcube: DELETE ON userpref\nmail_transfer: SELECT (destination, source) ON forwardings\n");
     }
 }

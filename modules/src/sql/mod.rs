@@ -3,14 +3,14 @@
 
 pub mod client;
 pub mod grants;
-pub mod passwords;
-pub mod postgresql_privs;
-pub mod postgresql_user;
-pub mod postgresql_db;
-pub mod query;
-pub mod postgresql_set;
 pub mod mysql_db;
 pub mod mysql_grant;
 pub mod mysql_user;
 pub mod mysql_variables;
+pub mod passwords;
+pub mod postgresql_db;
+pub mod postgresql_privs;
+pub mod postgresql_set;
+pub mod postgresql_user;
+pub mod query;
 pub mod sql_rows;

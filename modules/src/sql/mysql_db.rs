@@ -70,7 +70,9 @@ pub fn plan(a: &MyDbArgs, cur: Option<&MyDatabase>) -> MyDbPlan {
     let nothing = MyDbPlan { statement: None, before: String::new(), after: String::new() };
     match (a.state.as_str(), cur) {
         ("absent", None) => nothing,
-        ("absent", Some(c)) => MyDbPlan { statement: Some(format!("DROP DATABASE {db}")), before: show(&c.charset, &c.collation), after: String::new() },
+        ("absent", Some(c)) => {
+            MyDbPlan { statement: Some(format!("DROP DATABASE {db}")), before: show(&c.charset, &c.collation), after: String::new() }
+        }
         (_, None) => MyDbPlan {
             statement: Some(format!("CREATE DATABASE {db}{spec}")),
             before: String::new(),
@@ -107,8 +109,20 @@ impl Module for MysqlDbModule {
                 ArgDoc { name: "name", ty: "string", required: true, default: None, description: "Database name." },
                 ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent." },
                 ArgDoc { name: "encoding", ty: "string", required: false, default: None, description: "Character set, e.g. utf8mb4." },
-                ArgDoc { name: "collation", ty: "string", required: false, default: None, description: "Collation, e.g. utf8mb4_general_ci." },
-                ArgDoc { name: "login_unix_user", ty: "string", required: false, default: Some("root"), description: "OS user the client runs as." },
+                ArgDoc {
+                    name: "collation",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "Collation, e.g. utf8mb4_general_ci.",
+                },
+                ArgDoc {
+                    name: "login_unix_user",
+                    ty: "string",
+                    required: false,
+                    default: Some("root"),
+                    description: "OS user the client runs as.",
+                },
                 ArgDoc { name: "port", ty: "int", required: false, default: Some("3306"), description: "Server port." },
             ],
             example: "- mysql_db:\n    name: mail\n    encoding: utf8mb4\n    collation: utf8mb4_general_ci",
@@ -155,9 +169,15 @@ mod tests {
     fn create_alter_drop() {
         // The tutorial's CREATE DATABASE mail DEFAULT CHARACTER SET utf8 ... reads back as utf8mb3.
         let cur = MyDatabase { charset: "utf8mb3".into(), collation: "utf8mb3_general_ci".into() };
-        assert_eq!(plan(&args(json!({"name": "mail", "encoding": "utf8", "collation": "utf8_general_ci"})), None).statement.as_deref(), Some("CREATE DATABASE `mail` CHARACTER SET 'utf8' COLLATE 'utf8_general_ci'"));
+        assert_eq!(
+            plan(&args(json!({"name": "mail", "encoding": "utf8", "collation": "utf8_general_ci"})), None).statement.as_deref(),
+            Some("CREATE DATABASE `mail` CHARACTER SET 'utf8' COLLATE 'utf8_general_ci'")
+        );
         assert!(!plan(&args(json!({"name": "mail", "encoding": "utf8", "collation": "utf8_general_ci"})), Some(&cur)).changes_anything());
-        assert_eq!(plan(&args(json!({"name": "mail", "encoding": "utf8mb4"})), Some(&cur)).statement.as_deref(), Some("ALTER DATABASE `mail` CHARACTER SET 'utf8mb4'"));
+        assert_eq!(
+            plan(&args(json!({"name": "mail", "encoding": "utf8mb4"})), Some(&cur)).statement.as_deref(),
+            Some("ALTER DATABASE `mail` CHARACTER SET 'utf8mb4'")
+        );
         assert_eq!(plan(&args(json!({"name": "mail", "state": "absent"})), Some(&cur)).statement.as_deref(), Some("DROP DATABASE `mail`"));
     }
 }

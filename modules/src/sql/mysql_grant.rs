@@ -20,10 +20,41 @@ use crate::module::{predicted, ArgDoc, Context, Diff, Module, ModuleDoc, ModuleE
 
 const MY: Engine = Engine::Mysql;
 
-const TABLE_PRIVS: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "REFERENCES", "INDEX", "ALTER", "CREATE VIEW", "SHOW VIEW", "TRIGGER", "DELETE HISTORY"];
+const TABLE_PRIVS: &[&str] = &[
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "CREATE",
+    "DROP",
+    "REFERENCES",
+    "INDEX",
+    "ALTER",
+    "CREATE VIEW",
+    "SHOW VIEW",
+    "TRIGGER",
+    "DELETE HISTORY",
+];
 const COLUMN_PRIVS: &[&str] = &["SELECT", "INSERT", "UPDATE", "REFERENCES"];
 const DB_PRIVS: &[&str] = &[
-    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "REFERENCES", "INDEX", "ALTER", "CREATE TEMPORARY TABLES", "LOCK TABLES", "EXECUTE", "CREATE VIEW", "SHOW VIEW", "CREATE ROUTINE", "ALTER ROUTINE", "EVENT", "TRIGGER",
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "CREATE",
+    "DROP",
+    "REFERENCES",
+    "INDEX",
+    "ALTER",
+    "CREATE TEMPORARY TABLES",
+    "LOCK TABLES",
+    "EXECUTE",
+    "CREATE VIEW",
+    "SHOW VIEW",
+    "CREATE ROUTINE",
+    "ALTER ROUTINE",
+    "EVENT",
+    "TRIGGER",
     "DELETE HISTORY",
 ];
 /// The key in `tables` that means the whole database (`db.*`).
@@ -161,7 +192,12 @@ fn plan_grants(a: &MyGrantArgs, s: &MyGrantState) -> Result<MyGrantPlan, String>
         }
     }
     let account = a.account();
-    let current: Grants = s.grants.iter().flatten().map(|(o, p, c)| Grant { role: account.clone(), object: o.clone(), privilege: p.clone(), column: c.clone() }).collect();
+    let current: Grants = s
+        .grants
+        .iter()
+        .flatten()
+        .map(|(o, p, c)| Grant { role: account.clone(), object: o.clone(), privilege: p.clone(), column: c.clone() })
+        .collect();
     let mode = match (a.state.as_str(), a.exhaustive) {
         ("absent", _) => Mode::Absent,
         (_, true) => Mode::Exhaustive,
@@ -293,8 +329,14 @@ mod tests {
     #[test]
     fn missing_objects_and_accounts_are_errors_before_anything_runs() {
         let s = state();
-        assert_eq!(plan(&args(json!({"user": "mail_transfer", "db": "mail", "tables": {"userz": "SELECT"}})), &s).unwrap_err(), "table mail.userz does not exist");
-        assert_eq!(plan(&args(json!({"user": "mail_transfer", "db": "mail", "tables": {"users": "SELECT (mail)"}})), &s).unwrap_err(), "column mail does not exist in table mail.users");
+        assert_eq!(
+            plan(&args(json!({"user": "mail_transfer", "db": "mail", "tables": {"userz": "SELECT"}})), &s).unwrap_err(),
+            "table mail.userz does not exist"
+        );
+        assert_eq!(
+            plan(&args(json!({"user": "mail_transfer", "db": "mail", "tables": {"users": "SELECT (mail)"}})), &s).unwrap_err(),
+            "column mail does not exist in table mail.users"
+        );
         let no_user = MyGrantState { user_exists: false, ..state() };
         assert!(plan(&transfer(), &no_user).unwrap_err().contains("does not exist (create it with mysql_user first)"));
         let a: MyGrantArgs = parse_args("mysql_grant", &json!({"user": "u", "db": "mail", "tables": {"users": "SELECT, FLY"}})).unwrap();
@@ -312,6 +354,12 @@ mod tests {
     fn whole_database_privileges() {
         let a = args(json!({"user": "mail_roundcube", "host": "web.invalid", "db": "mail", "tables": {"*": "SELECT, INSERT"}}));
         let s = MyGrantState { user_exists: true, db_exists: true, tables: None, grants: None, check_mode: false };
-        assert_eq!(plan(&a, &s).unwrap().statements, vec!["GRANT INSERT ON `mail`.* TO 'mail_roundcube'@'web.invalid'", "GRANT SELECT ON `mail`.* TO 'mail_roundcube'@'web.invalid'"]);
+        assert_eq!(
+            plan(&a, &s).unwrap().statements,
+            vec![
+                "GRANT INSERT ON `mail`.* TO 'mail_roundcube'@'web.invalid'",
+                "GRANT SELECT ON `mail`.* TO 'mail_roundcube'@'web.invalid'"
+            ]
+        );
     }
 }

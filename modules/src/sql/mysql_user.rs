@@ -89,7 +89,11 @@ pub fn plan(a: &MyUserArgs, cur: Option<&MyAccount>) -> MyUserPlan {
             if same {
                 return nothing;
             }
-            MyUserPlan { statement: Some(format!("ALTER USER {account}{identified}")), before: format!("{shown}password: (old)\n"), after: format!("{shown}password: (changed)\n") }
+            MyUserPlan {
+                statement: Some(format!("ALTER USER {account}{identified}")),
+                before: format!("{shown}password: (old)\n"),
+                after: format!("{shown}password: (changed)\n"),
+            }
         }
     }
 }
@@ -108,11 +112,35 @@ impl Module for MysqlUserModule {
             summary: "Create, change or drop a MariaDB/MySQL account; an unchanged password is recognised and never re-set.",
             args: vec![
                 ArgDoc { name: "name", ty: "string", required: true, default: None, description: "User name." },
-                ArgDoc { name: "host", ty: "string", required: false, default: Some("localhost"), description: "Host part of the account." },
-                ArgDoc { name: "password", ty: "secret", required: false, default: None, description: "Clear-text password; sent only as its mysql_native_password hash." },
+                ArgDoc {
+                    name: "host",
+                    ty: "string",
+                    required: false,
+                    default: Some("localhost"),
+                    description: "Host part of the account.",
+                },
+                ArgDoc {
+                    name: "password",
+                    ty: "secret",
+                    required: false,
+                    default: None,
+                    description: "Clear-text password; sent only as its mysql_native_password hash.",
+                },
                 ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent." },
-                ArgDoc { name: "update_password", ty: "string", required: false, default: Some("always"), description: "always, or on_create to set it only for new accounts." },
-                ArgDoc { name: "login_unix_user", ty: "string", required: false, default: Some("root"), description: "OS user the client runs as." },
+                ArgDoc {
+                    name: "update_password",
+                    ty: "string",
+                    required: false,
+                    default: Some("always"),
+                    description: "always, or on_create to set it only for new accounts.",
+                },
+                ArgDoc {
+                    name: "login_unix_user",
+                    ty: "string",
+                    required: false,
+                    default: Some("root"),
+                    description: "OS user the client runs as.",
+                },
                 ArgDoc { name: "port", ty: "int", required: false, default: Some("3306"), description: "Server port." },
             ],
             example: "- mysql_user:\n    name: mail_access\n    host: localhost\n    password: \"{{ mail_db_access_password }}\"",
@@ -172,7 +200,10 @@ mod tests {
     #[test]
     fn creates_with_the_hash_only() {
         let p = plan(&args(json!({"name": "mail_access", "password": "secret"})), None);
-        assert_eq!(p.statement.as_deref(), Some("CREATE USER 'mail_access'@'localhost' IDENTIFIED BY PASSWORD '*14E65567ABDB5135D0CFD9A70B3032C179A49EE7'"));
+        assert_eq!(
+            p.statement.as_deref(),
+            Some("CREATE USER 'mail_access'@'localhost' IDENTIFIED BY PASSWORD '*14E65567ABDB5135D0CFD9A70B3032C179A49EE7'")
+        );
         assert!(!format!("{p:?}").contains("'secret'"));
     }
 
@@ -181,12 +212,16 @@ mod tests {
         assert!(!plan(&args(json!({"name": "mail_access", "password": "secret"})), Some(&existing())).changes_anything());
         let p = plan(&args(json!({"name": "mail_access", "password": "other"})), Some(&existing()));
         assert!(p.statement.unwrap().starts_with("ALTER USER 'mail_access'@'localhost' IDENTIFIED BY PASSWORD '*"));
-        assert!(!plan(&args(json!({"name": "mail_access", "password": "other", "update_password": "on_create"})), Some(&existing())).changes_anything());
+        assert!(!plan(&args(json!({"name": "mail_access", "password": "other", "update_password": "on_create"})), Some(&existing()))
+            .changes_anything());
     }
 
     #[test]
     fn absent_drops_an_existing_account() {
-        assert_eq!(plan(&args(json!({"name": "mail_access", "state": "absent"})), Some(&existing())).statement.as_deref(), Some("DROP USER 'mail_access'@'localhost'"));
+        assert_eq!(
+            plan(&args(json!({"name": "mail_access", "state": "absent"})), Some(&existing())).statement.as_deref(),
+            Some("DROP USER 'mail_access'@'localhost'")
+        );
         assert!(!plan(&args(json!({"name": "mail_access", "state": "absent"})), None).changes_anything());
     }
 }

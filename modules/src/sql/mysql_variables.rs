@@ -52,8 +52,16 @@ pub fn plan(a: &MyVarArgs, current: &str) -> Result<MyVarPlan, String> {
     if normalize(&want) == normalize(current) {
         return Ok(MyVarPlan { statement: None, before: String::new(), after: String::new() });
     }
-    let literal = if want.parse::<f64>().is_ok() || matches!(want.to_ascii_uppercase().as_str(), "ON" | "OFF") { want.clone() } else { MY.literal(&want) };
-    Ok(MyVarPlan { statement: Some(format!("SET GLOBAL {} = {literal}", a.variable)), before: format!("{} = {current}\n", a.variable), after: format!("{} = {want}\n", a.variable) })
+    let literal = if want.parse::<f64>().is_ok() || matches!(want.to_ascii_uppercase().as_str(), "ON" | "OFF") {
+        want.clone()
+    } else {
+        MY.literal(&want)
+    };
+    Ok(MyVarPlan {
+        statement: Some(format!("SET GLOBAL {} = {literal}", a.variable)),
+        before: format!("{} = {current}\n", a.variable),
+        after: format!("{} = {want}\n", a.variable),
+    })
 }
 
 pub struct MysqlVariablesModule;
@@ -69,9 +77,21 @@ impl Module for MysqlVariablesModule {
         ModuleDoc {
             summary: "Set a MariaDB/MySQL global variable when it differs.",
             args: vec![
-                ArgDoc { name: "variable", ty: "string", required: true, default: None, description: "Variable name, e.g. max_connections." },
+                ArgDoc {
+                    name: "variable",
+                    ty: "string",
+                    required: true,
+                    default: None,
+                    description: "Variable name, e.g. max_connections.",
+                },
                 ArgDoc { name: "value", ty: "string", required: true, default: None, description: "Wanted value." },
-                ArgDoc { name: "login_unix_user", ty: "string", required: false, default: Some("root"), description: "OS user the client runs as." },
+                ArgDoc {
+                    name: "login_unix_user",
+                    ty: "string",
+                    required: false,
+                    default: Some("root"),
+                    description: "OS user the client runs as.",
+                },
                 ArgDoc { name: "port", ty: "int", required: false, default: Some("3306"), description: "Server port." },
             ],
             example: "- mysql_variables:\n    variable: max_connections\n    value: 200",
@@ -118,9 +138,15 @@ mod tests {
     fn compares_the_running_value() {
         // `SELECT @@GLOBAL.max_connections` prints 151 on a fresh MariaDB 10.11.
         assert!(!plan(&args(json!({"variable": "max_connections", "value": 151})), "151").unwrap().changes_anything());
-        assert_eq!(plan(&args(json!({"variable": "max_connections", "value": 200})), "151").unwrap().statement.as_deref(), Some("SET GLOBAL max_connections = 200"));
+        assert_eq!(
+            plan(&args(json!({"variable": "max_connections", "value": 200})), "151").unwrap().statement.as_deref(),
+            Some("SET GLOBAL max_connections = 200")
+        );
         assert!(!plan(&args(json!({"variable": "general_log", "value": "OFF"})), "0").unwrap().changes_anything());
-        assert_eq!(plan(&args(json!({"variable": "sql_mode", "value": "STRICT_ALL_TABLES"})), "").unwrap().statement.as_deref(), Some("SET GLOBAL sql_mode = 'STRICT_ALL_TABLES'"));
+        assert_eq!(
+            plan(&args(json!({"variable": "sql_mode", "value": "STRICT_ALL_TABLES"})), "").unwrap().statement.as_deref(),
+            Some("SET GLOBAL sql_mode = 'STRICT_ALL_TABLES'")
+        );
         assert!(MysqlVariablesModule::validate(&args(json!({"variable": "a; DROP", "value": 1}))).is_err());
     }
 }

@@ -128,6 +128,9 @@ mod tests {
         assert!(sha512_crypt_matches(&h, "secret"));
         assert!(!sha512_crypt_matches(&h, "secreT"));
         // `openssl passwd -6 -salt abcdefgh secret`
-        assert!(sha512_crypt_matches("$6$abcdefgh$ltjgWl6579NluT/Vi1nwEvcil.G5Nbc4NiXZaNGStk8PSwGfQv72N2CKPPrVACtLtip/cZ/1GM/O6IND4WQhG.", "secret"));
+        assert!(sha512_crypt_matches(
+            "$6$abcdefgh$ltjgWl6579NluT/Vi1nwEvcil.G5Nbc4NiXZaNGStk8PSwGfQv72N2CKPPrVACtLtip/cZ/1GM/O6IND4WQhG.",
+            "secret"
+        ));
     }
 }

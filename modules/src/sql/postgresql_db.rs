@@ -69,7 +69,11 @@ pub fn plan(a: &PgDbArgs, cur: Option<&PgDatabase>) -> Result<PgDbPlan, String> 
     let none = PgDbPlan { statements: vec![], before: String::new(), after: String::new() };
     match (a.state.as_str(), cur) {
         ("absent", None) => Ok(none),
-        ("absent", Some(c)) => Ok(PgDbPlan { statements: vec![format!("DROP DATABASE {db}")], before: show(&a.name, &c.owner, &c.encoding), after: String::new() }),
+        ("absent", Some(c)) => Ok(PgDbPlan {
+            statements: vec![format!("DROP DATABASE {db}")],
+            before: show(&a.name, &c.owner, &c.encoding),
+            after: String::new(),
+        }),
         (_, None) => {
             let mut s = format!("CREATE DATABASE {db}");
             if let Some(o) = &a.owner {
@@ -87,13 +91,25 @@ pub fn plan(a: &PgDbArgs, cur: Option<&PgDatabase>) -> Result<PgDbPlan, String> 
             if let Some(c) = &a.lc_ctype {
                 s.push_str(&format!(" LC_CTYPE {}", PG.literal(c)));
             }
-            Ok(PgDbPlan { statements: vec![s], before: String::new(), after: show(&a.name, a.owner.as_deref().unwrap_or("postgres"), a.encoding.as_deref().unwrap_or("(default)")) })
+            Ok(PgDbPlan {
+                statements: vec![s],
+                before: String::new(),
+                after: show(&a.name, a.owner.as_deref().unwrap_or("postgres"), a.encoding.as_deref().unwrap_or("(default)")),
+            })
         }
         (_, Some(c)) => {
-            let same = |want: &Option<String>, have: &str| want.as_ref().is_none_or(|w| w.replace('-', "").eq_ignore_ascii_case(&have.replace('-', "")));
-            for (what, want, have) in [("encoding", &a.encoding, &c.encoding), ("lc_collate", &a.lc_collate, &c.collate), ("lc_ctype", &a.lc_ctype, &c.ctype)] {
+            let same = |want: &Option<String>, have: &str| {
+                want.as_ref().is_none_or(|w| w.replace('-', "").eq_ignore_ascii_case(&have.replace('-', "")))
+            };
+            for (what, want, have) in
+                [("encoding", &a.encoding, &c.encoding), ("lc_collate", &a.lc_collate, &c.collate), ("lc_ctype", &a.lc_ctype, &c.ctype)]
+            {
                 if !same(want, have) {
-                    return Err(format!("database {} exists with {what} {have}, not {}; it cannot be changed in place", a.name, want.as_deref().unwrap_or_default()));
+                    return Err(format!(
+                        "database {} exists with {what} {have}, not {}; it cannot be changed in place",
+                        a.name,
+                        want.as_deref().unwrap_or_default()
+                    ));
                 }
             }
             match &a.owner {
@@ -126,9 +142,21 @@ impl Module for PostgresqlDbModule {
                 ArgDoc { name: "owner", ty: "string", required: false, default: None, description: "Owning role." },
                 ArgDoc { name: "encoding", ty: "string", required: false, default: None, description: "Encoding at creation, e.g. UTF8." },
                 ArgDoc { name: "lc_collate", ty: "string", required: false, default: None, description: "Collation at creation." },
-                ArgDoc { name: "lc_ctype", ty: "string", required: false, default: None, description: "Character classification at creation." },
+                ArgDoc {
+                    name: "lc_ctype",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "Character classification at creation.",
+                },
                 ArgDoc { name: "template", ty: "string", required: false, default: None, description: "Template database." },
-                ArgDoc { name: "login_unix_user", ty: "string", required: false, default: Some("postgres"), description: "OS user psql runs as." },
+                ArgDoc {
+                    name: "login_unix_user",
+                    ty: "string",
+                    required: false,
+                    default: Some("postgres"),
+                    description: "OS user psql runs as.",
+                },
                 ArgDoc { name: "port", ty: "int", required: false, default: Some("5432"), description: "Port of the cluster." },
             ],
             example: "- postgresql_db:\n    name: mail\n    encoding: UTF8",
@@ -184,7 +212,10 @@ mod tests {
         let p = plan(&args(json!({"name": "mail", "encoding": "UTF8", "owner": "mail_admin"})), None).unwrap();
         assert_eq!(p.statements, vec!["CREATE DATABASE \"mail\" OWNER \"mail_admin\" ENCODING 'UTF8'"]);
         assert!(!plan(&args(json!({"name": "mail", "encoding": "utf-8"})), Some(&mail())).unwrap().changes_anything());
-        assert_eq!(plan(&args(json!({"name": "mail", "owner": "mail_admin"})), Some(&mail())).unwrap().statements, vec!["ALTER DATABASE \"mail\" OWNER TO \"mail_admin\""]);
+        assert_eq!(
+            plan(&args(json!({"name": "mail", "owner": "mail_admin"})), Some(&mail())).unwrap().statements,
+            vec!["ALTER DATABASE \"mail\" OWNER TO \"mail_admin\""]
+        );
     }
 
     #[test]
@@ -195,7 +226,10 @@ mod tests {
 
     #[test]
     fn absent_drops() {
-        assert_eq!(plan(&args(json!({"name": "mail", "state": "absent"})), Some(&mail())).unwrap().statements, vec!["DROP DATABASE \"mail\""]);
+        assert_eq!(
+            plan(&args(json!({"name": "mail", "state": "absent"})), Some(&mail())).unwrap().statements,
+            vec!["DROP DATABASE \"mail\""]
+        );
         assert!(!plan(&args(json!({"name": "mail", "state": "absent"})), None).unwrap().changes_anything());
     }
 }

@@ -131,7 +131,9 @@ fn sql_text_array(items: &[String]) -> String {
 /// One query returning the whole state as JSON.
 pub fn probe_sql(a: &PgPrivsArgs) -> String {
     let roles = sql_text_array(&a.roles);
-    let grants = |acl: &str, owner: &str| format!("CROSS JOIN LATERAL aclexplode(coalesce({acl}, acldefault({owner}))) e JOIN r ON r.oid = e.grantee AND e.grantee <> o.owner_oid");
+    let grants = |acl: &str, owner: &str| {
+        format!("CROSS JOIN LATERAL aclexplode(coalesce({acl}, acldefault({owner}))) e JOIN r ON r.oid = e.grantee AND e.grantee <> o.owner_oid")
+    };
     let (objects, grant_rows) = match a.kind.as_str() {
         "schema" => (
             format!("SELECT n.oid, n.nspname AS name, n.nspowner AS owner_oid, n.nspacl AS acl FROM pg_namespace n WHERE n.nspname = ANY({})", sql_text_array(&a.objs)),
@@ -214,7 +216,11 @@ pub fn plan(a: &PgPrivsArgs, s: &PgPrivsState) -> Result<PgPrivsPlan, String> {
     let predicted = |m: String| {
         // Show what will be granted once the missing objects exist.
         let wanted: Grants = match a.wanted_specs() {
-            Ok(specs) => specs.iter().filter(|(o, _)| o != "ALL_IN_SCHEMA").flat_map(|(o, sp)| a.roles.iter().flat_map(move |r| expand(r, o, sp))).collect(),
+            Ok(specs) => specs
+                .iter()
+                .filter(|(o, _)| o != "ALL_IN_SCHEMA")
+                .flat_map(|(o, sp)| a.roles.iter().flat_map(move |r| expand(r, o, sp)))
+                .collect(),
             Err(_) => Grants::new(),
         };
         let after = if a.state == "absent" { Grants::new() } else { wanted };
@@ -258,7 +264,8 @@ fn plan_grants(a: &PgPrivsArgs, s: &PgPrivsState) -> Result<PgPrivsPlan, String>
             }
         }
     }
-    let current: Grants = s.grants.iter().map(|(r, o, p, c)| Grant { role: r.clone(), object: o.clone(), privilege: p.clone(), column: c.clone() }).collect();
+    let current: Grants =
+        s.grants.iter().map(|(r, o, p, c)| Grant { role: r.clone(), object: o.clone(), privilege: p.clone(), column: c.clone() }).collect();
     let mode = match (a.state.as_str(), a.exhaustive) {
         ("absent", _) => Mode::Absent,
         (_, true) => Mode::Exhaustive,
@@ -321,7 +328,9 @@ impl Module for PostgresqlPrivsModule {
 
     async fn probe(a: &PgPrivsArgs, ctx: &Context<'_>) -> Result<PgPrivsState, ModuleError> {
         let v = match query_json(ctx.host, PG, &a.login, Some(&a.db), &probe_sql(a)).await {
-            Err(ModuleError::Failed(m)) if ctx.check_mode && is_missing_object(&m) => return Ok(PgPrivsState { check_mode: true, missing: Some(m), ..Default::default() }),
+            Err(ModuleError::Failed(m)) if ctx.check_mode && is_missing_object(&m) => {
+                return Ok(PgPrivsState { check_mode: true, missing: Some(m), ..Default::default() })
+            }
             other => other?,
         };
         let mut s: PgPrivsState = decode_catalog(v)?;
@@ -416,15 +425,20 @@ mod tests {
     fn bad_privileges_are_refused_before_any_host_contact() {
         let a: PgPrivsArgs = parse_args("postgresql_privs", &json!({"roles": "r", "objs": "t", "privs": "SELECT, UPSERT"})).unwrap();
         assert!(PostgresqlPrivsModule::validate(&a).unwrap_err().contains("'UPSERT' is not a privilege"));
-        let a: PgPrivsArgs = parse_args("postgresql_privs", &json!({"roles": "r", "type": "schema", "objs": "public", "privs": "SELECT"})).unwrap();
+        let a: PgPrivsArgs =
+            parse_args("postgresql_privs", &json!({"roles": "r", "type": "schema", "objs": "public", "privs": "SELECT"})).unwrap();
         assert!(PostgresqlPrivsModule::validate(&a).is_err());
-        let a: PgPrivsArgs = parse_args("postgresql_privs", &json!({"roles": "r", "type": "database", "objs": "mail", "privs": "connect,temp"})).unwrap();
+        let a: PgPrivsArgs =
+            parse_args("postgresql_privs", &json!({"roles": "r", "type": "database", "objs": "mail", "privs": "connect,temp"})).unwrap();
         assert!(PostgresqlPrivsModule::validate(&a).is_ok());
     }
 
     #[test]
     fn state_absent_revokes_a_column_grant() {
         let a = args(json!({"db": "mail", "roles": "mail_transfer", "objs": "domains", "privs": "SELECT(domain)", "state": "absent"}));
-        assert_eq!(plan(&a, &state()).unwrap().statements, vec!["REVOKE SELECT (\"domain\") ON TABLE \"public\".\"domains\" FROM \"mail_transfer\""]);
+        assert_eq!(
+            plan(&a, &state()).unwrap().statements,
+            vec!["REVOKE SELECT (\"domain\") ON TABLE \"public\".\"domains\" FROM \"mail_transfer\""]
+        );
     }
 }

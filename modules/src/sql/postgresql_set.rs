@@ -98,7 +98,12 @@ pub fn plan(a: &PgSetArgs, s: &PgSetting) -> Result<PgSetPlan, String> {
     if a.reset {
         return Ok(match &s.auto_conf {
             None => nothing,
-            Some(v) => PgSetPlan { statement: Some(format!("ALTER SYSTEM RESET {}", PG.ident(&a.name))), before: line(v), after: String::new(), restart_required: restart },
+            Some(v) => PgSetPlan {
+                statement: Some(format!("ALTER SYSTEM RESET {}", PG.ident(&a.name))),
+                before: line(v),
+                after: String::new(),
+                restart_required: restart,
+            },
         });
     }
     let want = scalar_to_string(a.value.as_ref().ok_or("value is required unless reset is set")?)?;
@@ -128,9 +133,27 @@ impl Module for PostgresqlSetModule {
             summary: "Set a PostgreSQL server parameter with ALTER SYSTEM and reload; reports restart_required for handlers.",
             args: vec![
                 ArgDoc { name: "name", ty: "string", required: true, default: None, description: "Parameter name, e.g. wal_level." },
-                ArgDoc { name: "value", ty: "string", required: false, default: None, description: "Wanted value (units allowed: 128MB, 5min)." },
-                ArgDoc { name: "reset", ty: "bool", required: false, default: Some("false"), description: "Remove it from postgresql.auto.conf instead." },
-                ArgDoc { name: "login_unix_user", ty: "string", required: false, default: Some("postgres"), description: "OS user psql runs as." },
+                ArgDoc {
+                    name: "value",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "Wanted value (units allowed: 128MB, 5min).",
+                },
+                ArgDoc {
+                    name: "reset",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Remove it from postgresql.auto.conf instead.",
+                },
+                ArgDoc {
+                    name: "login_unix_user",
+                    ty: "string",
+                    required: false,
+                    default: Some("postgres"),
+                    description: "OS user psql runs as.",
+                },
                 ArgDoc { name: "port", ty: "int", required: false, default: Some("5432"), description: "Port of the cluster." },
             ],
             example: "- postgresql_set:\n    name: wal_level\n    value: logical\n  register: wal\n  notify: restart postgresql",
@@ -217,7 +240,10 @@ mod tests {
     #[test]
     fn unknown_parameters_and_reset() {
         assert!(plan(&args(json!({"name": "shared_bufers", "value": "1"})), &setting(UNKNOWN)).unwrap_err().contains("unrecognized"));
-        assert_eq!(plan(&args(json!({"name": "shared_buffers", "reset": true})), &setting(PENDING)).unwrap().statement.as_deref(), Some("ALTER SYSTEM RESET \"shared_buffers\""));
+        assert_eq!(
+            plan(&args(json!({"name": "shared_buffers", "reset": true})), &setting(PENDING)).unwrap().statement.as_deref(),
+            Some("ALTER SYSTEM RESET \"shared_buffers\"")
+        );
         assert!(!plan(&args(json!({"name": "shared_buffers", "reset": true})), &setting(SHARED_BUFFERS)).unwrap().changes_anything());
     }
 }

@@ -76,7 +76,9 @@ pub fn parse_flags(flags: &str) -> Result<Vec<(&'static str, bool)>, String> {
             Some(rest) if ATTRIBUTES.iter().any(|(k, _)| *k == rest) => (rest.to_string(), false),
             _ => (f.clone(), true),
         };
-        let key = ATTRIBUTES.iter().find(|(k, _)| *k == name).map(|(k, _)| *k).ok_or_else(|| format!("unknown role attribute '{f}'; valid: {}", ATTRIBUTES.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")))?;
+        let key = ATTRIBUTES.iter().find(|(k, _)| *k == name).map(|(k, _)| *k).ok_or_else(|| {
+            format!("unknown role attribute '{f}'; valid: {}", ATTRIBUTES.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "))
+        })?;
         out.push((key, on));
     }
     Ok(out)
@@ -136,8 +138,15 @@ pub fn plan(a: &PgUserArgs, current: Option<&PgRole>, verifier: &dyn Fn() -> Str
             if let Some(p) = &a.password {
                 words.push(if p.expose().is_empty() { "PASSWORD NULL".into() } else { format!("PASSWORD {}", PG.literal(&verifier())) });
             }
-            let shown_flags: Vec<(&str, bool)> = if flags.iter().any(|(k, _)| *k == "LOGIN") { flags.clone() } else { [("LOGIN", true)].into_iter().chain(flags.iter().copied()).collect() };
-            Ok(PgUserPlan::Create { statement: format!("CREATE ROLE {role} {}", words.join(" ")), shown: show(&a.name, &shown_flags, if a.password.is_some() { "(set)" } else { "" }) })
+            let shown_flags: Vec<(&str, bool)> = if flags.iter().any(|(k, _)| *k == "LOGIN") {
+                flags.clone()
+            } else {
+                [("LOGIN", true)].into_iter().chain(flags.iter().copied()).collect()
+            };
+            Ok(PgUserPlan::Create {
+                statement: format!("CREATE ROLE {role} {}", words.join(" ")),
+                shown: show(&a.name, &shown_flags, if a.password.is_some() { "(set)" } else { "" }),
+            })
         }
         (_, Some(cur)) => {
             let mut words = Vec::new();
@@ -165,7 +174,11 @@ pub fn plan(a: &PgUserArgs, current: Option<&PgRole>, verifier: &dyn Fn() -> Str
                     _ => false,
                 };
                 if !same {
-                    words.push(if p.expose().is_empty() { "PASSWORD NULL".into() } else { format!("PASSWORD {}", PG.literal(&verifier())) });
+                    words.push(if p.expose().is_empty() {
+                        "PASSWORD NULL".into()
+                    } else {
+                        format!("PASSWORD {}", PG.literal(&verifier()))
+                    });
                     pw_change = "(changed)";
                 }
             }
@@ -197,13 +210,37 @@ impl Module for PostgresqlUserModule {
             summary: "Create, change or drop a PostgreSQL role; an unchanged password is recognised (SCRAM-SHA-256) and never re-set.",
             args: vec![
                 ArgDoc { name: "name", ty: "string", required: true, default: None, description: "Role name." },
-                ArgDoc { name: "password", ty: "secret", required: false, default: None, description: "Clear-text password; stored as a SCRAM-SHA-256 verifier computed on the controller. '' removes it." },
-                ArgDoc { name: "role_attr_flags", ty: "string", required: false, default: None, description: "Attributes, e.g. CREATEDB,NOSUPERUSER (LOGIN is the default for new roles)." },
+                ArgDoc {
+                    name: "password",
+                    ty: "secret",
+                    required: false,
+                    default: None,
+                    description: "Clear-text password; stored as a SCRAM-SHA-256 verifier computed on the controller. '' removes it.",
+                },
+                ArgDoc {
+                    name: "role_attr_flags",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "Attributes, e.g. CREATEDB,NOSUPERUSER (LOGIN is the default for new roles).",
+                },
                 ArgDoc { name: "conn_limit", ty: "int", required: false, default: None, description: "Connection limit (-1: none)." },
                 ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent." },
-                ArgDoc { name: "no_password_changes", ty: "bool", required: false, default: Some("false"), description: "Set the password only when creating the role." },
+                ArgDoc {
+                    name: "no_password_changes",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Set the password only when creating the role.",
+                },
                 ArgDoc { name: "db", ty: "string", required: false, default: Some("postgres"), description: "Database to connect to." },
-                ArgDoc { name: "login_unix_user", ty: "string", required: false, default: Some("postgres"), description: "OS user psql runs as (peer authentication)." },
+                ArgDoc {
+                    name: "login_unix_user",
+                    ty: "string",
+                    required: false,
+                    default: Some("postgres"),
+                    description: "OS user psql runs as (peer authentication).",
+                },
                 ArgDoc { name: "port", ty: "int", required: false, default: Some("5432"), description: "Port of the cluster." },
             ],
             example: "- postgresql_user:\n    name: mail_access\n    password: \"{{ mail_db_access_password }}\"",
@@ -240,7 +277,9 @@ impl Module for PostgresqlUserModule {
     async fn apply(a: &PgUserArgs, p: PgUserPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let statement = match &p {
             PgUserPlan::Nothing => return Ok(ModuleResult::ok()),
-            PgUserPlan::Create { statement, .. } | PgUserPlan::Alter { statement, .. } | PgUserPlan::Drop { statement, .. } => statement.clone(),
+            PgUserPlan::Create { statement, .. } | PgUserPlan::Alter { statement, .. } | PgUserPlan::Drop { statement, .. } => {
+                statement.clone()
+            }
         };
         run_sql(ctx.host, PG, &a.login, Some(&a.db), &transaction(&[statement])).await?;
         Ok(ModuleResult::changed(true).with("user", a.name.clone()))
@@ -277,7 +316,8 @@ mod tests {
 
     #[test]
     fn an_unchanged_password_and_attributes_are_ok() {
-        let p = plan(&args(json!({"name": "t", "password": "secret", "role_attr_flags": "LOGIN,NOSUPERUSER"})), Some(&existing()), &fixed).unwrap();
+        let p = plan(&args(json!({"name": "t", "password": "secret", "role_attr_flags": "LOGIN,NOSUPERUSER"})), Some(&existing()), &fixed)
+            .unwrap();
         assert_eq!(p, PgUserPlan::Nothing);
     }
 
@@ -288,17 +328,25 @@ mod tests {
         assert_eq!(statement, "ALTER ROLE \"t\" CREATEDB PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==$x:y'");
         assert_eq!(before, "role: t\nNOCREATEDB\npassword: (old)\n");
         assert_eq!(after, "role: t\nCREATEDB\npassword: (changed)\n");
-        assert_eq!(plan(&args(json!({"name": "t", "password": "other", "no_password_changes": true})), Some(&existing()), &fixed).unwrap(), PgUserPlan::Nothing);
+        assert_eq!(
+            plan(&args(json!({"name": "t", "password": "other", "no_password_changes": true})), Some(&existing()), &fixed).unwrap(),
+            PgUserPlan::Nothing
+        );
     }
 
     #[test]
     fn absent_drops_only_an_existing_role() {
-        assert!(matches!(plan(&args(json!({"name": "t", "state": "absent"})), Some(&existing()), &fixed).unwrap(), PgUserPlan::Drop { .. }));
+        assert!(matches!(
+            plan(&args(json!({"name": "t", "state": "absent"})), Some(&existing()), &fixed).unwrap(),
+            PgUserPlan::Drop { .. }
+        ));
         assert_eq!(plan(&args(json!({"name": "t", "state": "absent"})), None, &fixed).unwrap(), PgUserPlan::Nothing);
     }
 
     #[test]
     fn unknown_attributes_are_refused() {
-        assert!(PostgresqlUserModule::validate(&args(json!({"name": "t", "role_attr_flags": "LOGIN,SUPERDUPER"}))).unwrap_err().contains("SUPERDUPER"));
+        assert!(PostgresqlUserModule::validate(&args(json!({"name": "t", "role_attr_flags": "LOGIN,SUPERDUPER"})))
+            .unwrap_err()
+            .contains("SUPERDUPER"));
     }
 }

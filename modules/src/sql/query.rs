@@ -81,12 +81,24 @@ fn doc_args(engine: Engine, script: bool) -> Vec<ArgDoc> {
     };
     let mut v = vec![ArgDoc { name: "db", ty: "string", required: false, default: None, description: "Database to run in." }];
     if !script {
-        v.push(ArgDoc { name: "query", ty: "string", required: false, default: None, description: "The SQL; a read-only query returns query_result." });
+        v.push(ArgDoc {
+            name: "query",
+            ty: "string",
+            required: false,
+            default: None,
+            description: "The SQL; a read-only query returns query_result.",
+        });
     }
     v.extend([
         ArgDoc { name: "src", ty: "path", required: false, default: None, description: "A SQL file from files/ (run in one transaction)." },
         ArgDoc { name: "content", ty: "string", required: false, default: None, description: "SQL text (run in one transaction)." },
-        ArgDoc { name: "unless", ty: "string", required: false, default: None, description: "A guard query: when it returns a row, nothing runs (ok)." },
+        ArgDoc {
+            name: "unless",
+            ty: "string",
+            required: false,
+            default: None,
+            description: "A guard query: when it returns a row, nothing runs (ok).",
+        },
         ArgDoc { name: "login_unix_user", ty: "string", required: false, default: Some(user), description: "OS user the client runs as." },
         ArgDoc { name: "port", ty: "int", required: false, default: Some(port), description: "Server port." },
     ]);
@@ -104,10 +116,14 @@ async fn probe(engine: Engine, a: &QueryArgs, ctx: &Context<'_>) -> Result<Query
     };
     let guarded = match &a.unless {
         None => false,
-        Some(guard) => match run_sql(ctx.host, engine, &a.login, a.db.as_deref(), &format!("{};\n", guard.trim().trim_end_matches(';'))).await {
-            Err(ModuleError::Failed(m)) if ctx.check_mode && is_missing_object(&m) => return Ok(QueryState { sql, guarded: false, missing: Some(m), rows: None }),
-            other => !other?.trim().is_empty(),
-        },
+        Some(guard) => {
+            match run_sql(ctx.host, engine, &a.login, a.db.as_deref(), &format!("{};\n", guard.trim().trim_end_matches(';'))).await {
+                Err(ModuleError::Failed(m)) if ctx.check_mode && is_missing_object(&m) => {
+                    return Ok(QueryState { sql, guarded: false, missing: Some(m), rows: None })
+                }
+                other => !other?.trim().is_empty(),
+            }
+        }
     };
     let mut state = QueryState { sql, guarded, missing: None, rows: None };
     if ctx.check_mode && !guarded && is_read_only(&state.sql) {
@@ -145,7 +161,15 @@ pub fn parse_tsv(out: &str) -> Vec<Value> {
     let names: Vec<&str> = header.split('\t').collect();
     lines
         .filter(|l| !l.is_empty())
-        .map(|l| Value::Object(names.iter().zip(l.split('\t')).map(|(n, v)| (n.to_string(), if v == "NULL" { Value::Null } else { Value::String(v.to_string()) })).collect::<Map<_, _>>()))
+        .map(|l| {
+            Value::Object(
+                names
+                    .iter()
+                    .zip(l.split('\t'))
+                    .map(|(n, v)| (n.to_string(), if v == "NULL" { Value::Null } else { Value::String(v.to_string()) }))
+                    .collect::<Map<_, _>>(),
+            )
+        })
         .collect()
 }
 
@@ -191,7 +215,11 @@ macro_rules! query_module {
                     return Err("use src or content (query is for postgresql_query)".into());
                 }
                 if a.given() != 1 {
-                    return Err(if $script { "give exactly one of src and content".into() } else { "give exactly one of query, src and content".into() });
+                    return Err(if $script {
+                        "give exactly one of src and content".into()
+                    } else {
+                        "give exactly one of query, src and content".into()
+                    });
                 }
                 Ok(())
             }
@@ -280,7 +308,10 @@ mod tests {
     fn tsv_rows_become_objects() {
         // mariadb --batch output of SELECT User, Host FROM mysql.user
         let rows = parse_tsv("User\tHost\nmail_access\tlocalhost\nroot\tNULL\n");
-        assert_eq!(rows, vec![serde_json::json!({"User": "mail_access", "Host": "localhost"}), serde_json::json!({"User": "root", "Host": null})]);
+        assert_eq!(
+            rows,
+            vec![serde_json::json!({"User": "mail_access", "Host": "localhost"}), serde_json::json!({"User": "root", "Host": null})]
+        );
     }
 
     #[test]

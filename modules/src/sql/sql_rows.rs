@@ -210,7 +210,16 @@ pub fn plan(a: &SqlRowsArgs, current: &[Vec<Cell>], hash: &dyn Fn(&str) -> Strin
             .join(" AND ")
     };
     let lit = |v: &Cell| v.as_ref().map(|s| e.literal(s)).unwrap_or_else(|| "NULL".into());
-    let mut p = RowsPlan { missing: None, table: a.table.clone(), statements: vec![], before: String::new(), after: String::new(), inserted: 0, updated: 0, deleted: 0 };
+    let mut p = RowsPlan {
+        missing: None,
+        table: a.table.clone(),
+        statements: vec![],
+        before: String::new(),
+        after: String::new(),
+        inserted: 0,
+        updated: 0,
+        deleted: 0,
+    };
     let mut listed: Vec<Vec<Cell>> = Vec::new();
     for row in &a.effective_rows() {
         let key: Vec<Cell> = a.keys.iter().map(|k| cell(e, &row[k])).collect();
@@ -224,7 +233,8 @@ pub fn plan(a: &SqlRowsArgs, current: &[Vec<Cell>], hash: &dyn Fn(&str) -> Strin
             }
             continue;
         }
-        let wanted: Vec<(usize, &String, Cell)> = cols.iter().enumerate().filter_map(|(i, c)| row.get(c).map(|v| (i, c, cell(e, v)))).collect();
+        let wanted: Vec<(usize, &String, Cell)> =
+            cols.iter().enumerate().filter_map(|(i, c)| row.get(c).map(|v| (i, c, cell(e, v)))).collect();
         let stored = |v: &Cell, c: &str| -> Cell {
             if a.crypt_columns.iter().any(|x| x == c) {
                 v.as_ref().map(|clear| hash(clear))
@@ -320,7 +330,9 @@ impl Module for SqlRowsModule {
             return Err("keys is empty".into());
         }
         let named = a.keys.len() + a.columns.len();
-        if let Some(r) = a.rows.iter().find(|r| r.keys().any(|k| k.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n >= named))) {
+        if let Some(r) =
+            a.rows.iter().find(|r| r.keys().any(|k| k.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n >= named)))
+        {
             return Err(format!("a row of values has more values ({}) than keys and columns ({named})", r.len()));
         }
         for (i, r) in a.effective_rows().iter().enumerate() {
@@ -335,7 +347,10 @@ impl Module for SqlRowsModule {
     }
 
     fn secret_values(a: &SqlRowsArgs) -> Vec<String> {
-        a.effective_rows().iter().flat_map(|r| r.iter().filter(|(c, _)| a.hidden(c)).filter_map(|(_, v)| v.as_str().map(str::to_string)).collect::<Vec<_>>()).collect()
+        a.effective_rows()
+            .iter()
+            .flat_map(|r| r.iter().filter(|(c, _)| a.hidden(c)).filter_map(|(_, v)| v.as_str().map(str::to_string)).collect::<Vec<_>>())
+            .collect()
     }
 
     async fn probe(a: &SqlRowsArgs, ctx: &Context<'_>) -> Result<Result<Vec<Vec<Cell>>, String>, ModuleError> {
@@ -357,10 +372,26 @@ impl Module for SqlRowsModule {
             Err(missing) => {
                 // Show the rows that will be inserted once the table exists.
                 let cols = a.columns();
-                let after = if a.state == "absent" { String::new() } else { a.effective_rows().iter().map(|r| describe(a, &cols, &cols.iter().map(|c| r.get(c).and_then(|v| cell(a.engine, v))).collect::<Vec<_>>())).collect() };
+                let after = if a.state == "absent" {
+                    String::new()
+                } else {
+                    a.effective_rows()
+                        .iter()
+                        .map(|r| describe(a, &cols, &cols.iter().map(|c| r.get(c).and_then(|v| cell(a.engine, v))).collect::<Vec<_>>()))
+                        .collect()
+                };
                 // Nothing to insert (and nothing there to delete): no change.
                 let missing = (a.state != "absent" && !a.rows.is_empty()).then(|| missing.clone());
-                Ok(RowsPlan { missing, table: a.table.clone(), statements: vec![], before: String::new(), after, inserted: 0, updated: 0, deleted: 0 })
+                Ok(RowsPlan {
+                    missing,
+                    table: a.table.clone(),
+                    statements: vec![],
+                    before: String::new(),
+                    after,
+                    inserted: 0,
+                    updated: 0,
+                    deleted: 0,
+                })
             }
         }
     }
@@ -414,9 +445,16 @@ mod tests {
 
     #[test]
     fn a_changed_password_or_column_updates_that_row_only() {
-        let cur: Vec<Vec<Cell>> = serde_json::from_value(json!([["a@example.org", SECRET_HASH, "1024"], ["b@example.org", SECRET_HASH, null]])).unwrap();
+        let cur: Vec<Vec<Cell>> =
+            serde_json::from_value(json!([["a@example.org", SECRET_HASH, "1024"], ["b@example.org", SECRET_HASH, null]])).unwrap();
         let p = plan(&users("secret", json!(2048)), &cur, &fixed).unwrap();
-        assert_eq!(p.statements, vec!["UPDATE \"users\" SET \"quota_kb\" = '2048' WHERE \"email\" = 'a@example.org'", "UPDATE \"users\" SET \"password\" = 'HASH(4)' WHERE \"email\" = 'b@example.org'"]);
+        assert_eq!(
+            p.statements,
+            vec![
+                "UPDATE \"users\" SET \"quota_kb\" = '2048' WHERE \"email\" = 'a@example.org'",
+                "UPDATE \"users\" SET \"password\" = 'HASH(4)' WHERE \"email\" = 'b@example.org'"
+            ]
+        );
         assert_eq!(p.before, "email=a@example.org password=(secret) quota_kb=1024\nemail=b@example.org password=(secret) quota_kb=NULL\n");
         assert_eq!(p.after, "email=a@example.org password=(secret) quota_kb=2048\nemail=b@example.org password=(secret) quota_kb=NULL\n");
     }
@@ -425,38 +463,54 @@ mod tests {
     fn converged_rows_plan_nothing() {
         let a = args(json!({"engine": "mysql", "db": "mail", "table": "forwardings", "keys": ["source", "destination"],
             "rows": [{"source": "key-submission@example.org", "destination": "example.org@wks.localdomain"}, {"source": "example.org@wks.localdomain", "destination": ""}]}));
-        let cur: Vec<Vec<Cell>> = serde_json::from_value(json!([["example.org@wks.localdomain", ""], ["key-submission@example.org", "example.org@wks.localdomain"]])).unwrap();
+        let cur: Vec<Vec<Cell>> = serde_json::from_value(json!([
+            ["example.org@wks.localdomain", ""],
+            ["key-submission@example.org", "example.org@wks.localdomain"]
+        ]))
+        .unwrap();
         assert!(!plan(&a, &cur, &fixed).unwrap().changes_anything());
     }
 
     #[test]
     fn absent_and_exhaustive_delete() {
         let cur: Vec<Vec<Cell>> = serde_json::from_value(json!([["example.org"], ["old.example"]])).unwrap();
-        let a = args(json!({"engine": "mysql", "db": "mail", "table": "domains", "keys": "domain", "rows": [{"domain": "example.org"}], "exhaustive": true}));
+        let a = args(
+            json!({"engine": "mysql", "db": "mail", "table": "domains", "keys": "domain", "rows": [{"domain": "example.org"}], "exhaustive": true}),
+        );
         assert_eq!(plan(&a, &cur, &fixed).unwrap().statements, vec!["DELETE FROM `domains` WHERE `domain` = 'old.example'"]);
-        let a = args(json!({"engine": "mysql", "db": "mail", "table": "domains", "keys": "domain", "rows": [{"domain": "example.org"}], "state": "absent"}));
+        let a = args(
+            json!({"engine": "mysql", "db": "mail", "table": "domains", "keys": "domain", "rows": [{"domain": "example.org"}], "state": "absent"}),
+        );
         assert_eq!(plan(&a, &cur, &fixed).unwrap().statements, vec!["DELETE FROM `domains` WHERE `domain` = 'example.org'"]);
     }
 
     #[test]
     fn single_key_rows_may_be_values_and_columns_restrict_rows() {
-        let a = args(json!({"engine": "pgsql", "db": "mail", "table": "domains", "keys": "domain", "rows": ["example.org", "wks.localdomain"]}));
+        let a = args(
+            json!({"engine": "pgsql", "db": "mail", "table": "domains", "keys": "domain", "rows": ["example.org", "wks.localdomain"]}),
+        );
         let cur: Vec<Vec<Cell>> = serde_json::from_value(json!([["example.org"]])).unwrap();
         assert_eq!(plan(&a, &cur, &fixed).unwrap().statements, vec!["INSERT INTO \"domains\" (\"domain\") VALUES ('wks.localdomain')"]);
         let a = args(json!({"engine": "mysql", "db": "mail", "table": "sender_relays", "keys": "source", "columns": "relay",
             "rows": [{"source": "a@example.org", "relay": "[smtp.example.net]:587", "username": "u", "password": "p"}]}));
         assert_eq!(a.columns(), ["source", "relay"]);
         // What `zip` makes: lists in the order keys, then columns.
-        let a = args(json!({"engine": "pgsql", "db": "mail", "table": "forwardings", "keys": ["source", "destination"], "rows": [["key-submission@example.org", "example.org@wks.localdomain"]]}));
+        let a = args(
+            json!({"engine": "pgsql", "db": "mail", "table": "forwardings", "keys": ["source", "destination"], "rows": [["key-submission@example.org", "example.org@wks.localdomain"]]}),
+        );
         assert_eq!(plan(&a, &[], &fixed).unwrap().statements, vec!["INSERT INTO \"forwardings\" (\"source\", \"destination\") VALUES ('key-submission@example.org', 'example.org@wks.localdomain')"]);
-        let bad: SqlRowsArgs = parse_args("sql_rows", &json!({"engine": "pgsql", "db": "m", "table": "t", "keys": "k", "rows": [["a", "b"]]})).unwrap();
+        let bad: SqlRowsArgs =
+            parse_args("sql_rows", &json!({"engine": "pgsql", "db": "m", "table": "t", "keys": "k", "rows": [["a", "b"]]})).unwrap();
         assert!(SqlRowsModule::validate(&bad).is_err());
     }
 
     #[test]
     fn rows_must_carry_their_keys() {
-        let a: SqlRowsArgs = parse_args("sql_rows", &json!({"engine": "pgsql", "db": "m", "table": "t", "keys": "email", "rows": [{"mail": "x"}]})).unwrap();
+        let a: SqlRowsArgs =
+            parse_args("sql_rows", &json!({"engine": "pgsql", "db": "m", "table": "t", "keys": "email", "rows": [{"mail": "x"}]})).unwrap();
         assert_eq!(SqlRowsModule::validate(&a).unwrap_err(), "row 1 has no value for key column 'email'");
-        assert!(parse_args::<SqlRowsArgs>("sql_rows", &json!({"engine": "oracle", "db": "m", "table": "t", "keys": "k", "rows": []})).is_err());
+        assert!(
+            parse_args::<SqlRowsArgs>("sql_rows", &json!({"engine": "oracle", "db": "m", "table": "t", "keys": "k", "rows": []})).is_err()
+        );
     }
 }
