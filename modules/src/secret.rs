@@ -43,9 +43,42 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// Secret values known to the whole run (the become password, decrypted
+/// `!vault` values): whatever path a value takes into a result, a diff or a
+/// message, the reporters mask every occurrence of these. Registered once
+/// when they enter the controller; never removed, since a value once shown
+/// anywhere would be a leak.
+static RUN_SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Remember `value` as a secret of this run (empty values are ignored).
+pub fn register_run_secret(value: &str) {
+    if value.is_empty() {
+        return;
+    }
+    let mut all = RUN_SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if !all.iter().any(|s| s == value) {
+        all.push(value.to_string());
+    }
+}
+
+/// Every secret registered so far in this process.
+pub fn run_secrets() -> Vec<String> {
+    RUN_SECRETS.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_secrets_are_kept_once_and_empty_ones_ignored() {
+        register_run_secret("s3cret-registry-test");
+        register_run_secret("s3cret-registry-test");
+        register_run_secret("");
+        let all = run_secrets();
+        assert_eq!(all.iter().filter(|s| *s == "s3cret-registry-test").count(), 1);
+        assert!(!all.iter().any(String::is_empty));
+    }
 
     #[test]
     fn never_prints_its_value() {
