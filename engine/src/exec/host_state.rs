@@ -18,8 +18,12 @@ pub struct HostState {
     pub inventory_vars: Layer,
     /// Gathered facts, both as `ansible_facts` and as top-level `ansible_*`.
     pub facts: Layer,
-    /// `set_fact`, `include_vars` and `register` results.
+    /// `set_fact` and `register` results: data, never rendered again.
     pub set_facts: Layer,
+    /// `include_vars`: template source (a vars file), at the same precedence
+    /// as `set_facts`. A key lives in only one of the two, so the later
+    /// assignment wins as in Ansible.
+    pub included_vars: Layer,
     /// Per-play variables that need the host: vars_files, magic variables.
     pub play_vars_files: Layer,
     pub magic: Layer,
@@ -38,6 +42,7 @@ impl HostState {
             inventory_vars: Arc::new(inventory_vars),
             facts: Arc::new(Map::new()),
             set_facts: Arc::new(Map::new()),
+            included_vars: Arc::new(Map::new()),
             play_vars_files: Arc::new(Map::new()),
             magic: Arc::new(Map::new()),
             failed: false,
@@ -52,8 +57,20 @@ impl HostState {
         !self.failed && !self.unreachable && !self.ended
     }
 
+    /// A value produced at run time (`set_fact`, `register`): data.
     pub fn set_fact(&mut self, key: String, value: Value) {
+        if self.included_vars.contains_key(&key) {
+            Arc::make_mut(&mut self.included_vars).remove(&key);
+        }
         Arc::make_mut(&mut self.set_facts).insert(key, value);
+    }
+
+    /// A variable read from a vars file by `include_vars`: template source.
+    pub fn include_var(&mut self, key: String, value: Value) {
+        if self.set_facts.contains_key(&key) {
+            Arc::make_mut(&mut self.set_facts).remove(&key);
+        }
+        Arc::make_mut(&mut self.included_vars).insert(key, value);
     }
 
     /// Merge gathered facts: `ansible_facts.x` and top-level `ansible_x`.

@@ -53,7 +53,7 @@ impl Inherited {
         }
         next.tags.extend(task.tags.iter().cloned());
         if !task.vars.is_empty() {
-            next.vars.push(Arc::new(task.vars.clone()));
+            next.vars.push(task.vars.clone());
         }
         next.become_opts = merge_become(&self.become_opts, &task.become_opts);
         if let Some(env) = &task.environment {

@@ -202,7 +202,7 @@ impl<'a> PlayRunner<'a> {
         }
         let mut scope = Scope::new();
         scope.push(host.inventory_vars.clone());
-        scope.push(host.facts.clone());
+        scope.push_data(host.facts.clone());
         scope.push(self.play_vars.clone());
         scope.push(host.magic.clone());
         scope.push(self.ctx.extra_vars.clone());
@@ -281,6 +281,7 @@ impl<'a> PlayRunner<'a> {
 fn collect_roles(tasks: &[Task], out: &mut Vec<Arc<crate::playbook::ast::Role>>) {
     for t in tasks {
         if let Some(r) = &t.role {
+            // Both Arcs are alive in the AST here, so pointer equality is identity.
             if !out.iter().any(|o| Arc::ptr_eq(o, r)) {
                 out.push(r.clone());
             }
@@ -302,8 +303,8 @@ fn role_layers(play: &Play) -> (Layer, Layer) {
     let mut defaults = Map::new();
     let mut vars = Map::new();
     for r in roles {
-        defaults.extend(r.defaults.clone());
-        vars.extend(r.vars.clone());
+        defaults.extend(r.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     (Arc::new(defaults), Arc::new(vars))
 }

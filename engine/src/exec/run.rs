@@ -14,7 +14,6 @@ use super::connection::ConnectionPool;
 use super::host_state::{HostState, Layer};
 use super::options::RunOptions;
 use super::play::PlayRunner;
-use super::scope::LayerCache;
 
 /// ansible-playbook's exit codes.
 pub mod exit {
@@ -34,7 +33,6 @@ pub struct RunContext {
     pub opts: RunOptions,
     pub pool: ConnectionPool,
     pub reporter: Arc<dyn Reporter>,
-    pub cache: LayerCache,
     pub stats: Mutex<Stats>,
     pub extra_vars: Layer,
     pub playbook_dir: PathBuf,
@@ -62,7 +60,6 @@ impl RunContext {
             opts,
             pool: ConnectionPool::default(),
             reporter,
-            cache: LayerCache::default(),
             stats: Mutex::new(Stats::default()),
             extra_vars,
             playbook_dir,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::output::HostStatus;
 use crate::playbook::ast::{Task, TaskKind};
-use crate::template::{HostvarsSource, Scope};
+use crate::template::{HostvarsSource, Origin, Scope};
 
 use super::host_state::Layer;
 use super::host_task::{where_, HostTaskOutcome, TaskEnv};
@@ -173,7 +173,6 @@ impl PlayRunner<'_> {
             play_role_defaults: &self.play_role_defaults,
             play_role_vars: &self.play_role_vars,
             extra_vars: &self.ctx.extra_vars,
-            cache: &self.ctx.cache,
             search_paths: &self.search_paths,
         };
         build_scope(&parts, &self.hosts[i], eff, &inh.vars, task, task_magic.clone()).with_hostvars(hostvars.clone())
@@ -183,18 +182,19 @@ impl PlayRunner<'_> {
         let mut scopes = HashMap::new();
         for h in &self.hosts {
             let mut s = Scope::new();
-            for layer in [
-                &self.play_role_defaults,
-                &h.inventory_vars,
-                &h.facts,
-                &self.play_vars,
-                &h.play_vars_files,
-                &self.play_role_vars,
-                &h.set_facts,
-                &h.magic,
-                &self.ctx.extra_vars,
+            for (layer, origin) in [
+                (&self.play_role_defaults, Origin::Source),
+                (&h.inventory_vars, Origin::Source),
+                (&h.facts, Origin::Data),
+                (&self.play_vars, Origin::Source),
+                (&h.play_vars_files, Origin::Source),
+                (&self.play_role_vars, Origin::Source),
+                (&h.included_vars, Origin::Source),
+                (&h.set_facts, Origin::Data),
+                (&h.magic, Origin::Source),
+                (&self.ctx.extra_vars, Origin::Source),
             ] {
-                s.push(layer.clone());
+                s.push_layer(layer.clone(), origin);
             }
             scopes.insert(h.name.clone(), s);
         }
@@ -310,6 +310,12 @@ impl PlayRunner<'_> {
         if !o.facts.is_empty() && o.status != Status::Failed {
             match action_name(task).as_str() {
                 "setup" | "gather_facts" => h.add_facts(&o.facts),
+                // A vars file's text is template source, like vars_files.
+                "include_vars" | "ansible.builtin.include_vars" => {
+                    for (k, v) in &o.facts {
+                        h.include_var(k.clone(), v.clone());
+                    }
+                }
                 _ => {
                     for (k, v) in &o.facts {
                         h.set_fact(k.clone(), v.clone());
@@ -611,7 +617,7 @@ impl PlayRunner<'_> {
     fn load_included_role(&self, task: &Task, name: &str, tasks_from: Option<&Value>) -> Result<(Vec<Task>, Option<Vec<Task>>), String> {
         let tasks_from = tasks_from.and_then(Value::as_str);
         let dirs = vec![self.play.base_dir.join("roles"), self.play.base_dir.clone()];
-        let (_role, tasks, handlers) = crate::playbook::load_role(name, &dirs, task.vars.clone(), tasks_from)
+        let (_role, tasks, handlers) = crate::playbook::load_role(name, &dirs, (*task.vars).clone(), tasks_from)
             .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
         Ok((tasks, Some(handlers)))
     }

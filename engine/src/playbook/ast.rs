@@ -20,6 +20,12 @@ use crate::yaml::Node;
 
 pub type Vars = Map<String, Value>;
 
+/// Variables owned by one place in the loaded playbook (a task, a role).
+/// Shared, never copied per host: a task's scope holds the same `Arc`, so
+/// the variables belong to the task they are written on and live as long
+/// as it does (no cache keyed by addresses that a freed task could reuse).
+pub type SharedVars = std::sync::Arc<Vars>;
+
 #[derive(Debug, Clone)]
 pub struct Playbook {
     pub path: PathBuf,
@@ -81,11 +87,11 @@ pub struct Role {
     pub name: String,
     pub path: PathBuf,
     /// `defaults/main.yml`: lowest precedence.
-    pub defaults: Vars,
+    pub defaults: SharedVars,
     /// `vars/main.yml`: above play vars.
-    pub vars: Vars,
+    pub vars: SharedVars,
     /// Parameters given where the role is used (`- role: x` + `foo: 1`).
-    pub params: Vars,
+    pub params: SharedVars,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -173,7 +179,7 @@ pub struct Task {
     pub check_mode: Option<Value>,
     pub diff: Option<Value>,
     pub no_log: Option<Value>,
-    pub vars: Vars,
+    pub vars: SharedVars,
     pub environment: Option<Value>,
     pub until: Option<Expr>,
     pub retries: Option<Value>,
@@ -208,7 +214,7 @@ impl Task {
             check_mode: None,
             diff: None,
             no_log: None,
-            vars: Vars::new(),
+            vars: SharedVars::default(),
             environment: None,
             until: None,
             retries: None,

@@ -302,7 +302,7 @@ impl Loader {
                     Err(d) => self.err(d),
                 },
                 "vars" => match vars_map(v, "vars") {
-                    Ok(m) => block.vars = m,
+                    Ok(m) => block.vars = Arc::new(m),
                     Err(d) => self.err(d),
                 },
                 "become" => block.become_opts.become_ = val(),
@@ -376,9 +376,9 @@ impl Loader {
         let role = Arc::new(Role {
             name: Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name).to_string(),
             path: path.clone(),
-            defaults,
-            vars,
-            params,
+            defaults: Arc::new(defaults),
+            vars: Arc::new(vars),
+            params: Arc::new(params),
         });
         let mut tasks = Vec::new();
         let mut handlers = Vec::new();

@@ -214,7 +214,7 @@ impl Loader {
             "check_mode" => task.check_mode = val(),
             "diff" => task.diff = val(),
             "no_log" => task.no_log = val(),
-            "vars" => task.vars = vars_map(v, "vars")?,
+            "vars" => task.vars = std::sync::Arc::new(vars_map(v, "vars")?),
             "environment" => task.environment = val(),
             "retries" => task.retries = val(),
             "delay" => task.delay = val(),

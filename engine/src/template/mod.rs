@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as JValue};
 use serde_json::Value;
 
-pub use scope::{HostvarsSource, Layer, Scope};
+pub use scope::{HostvarsSource, Layer, Origin, Scope};
 use vars_object::VarsObject;
 
 /// The value `omit` renders to; module args equal to it are removed.

@@ -1,6 +1,12 @@
 //! The variables of one host and task: layers from lowest to highest
 //! precedence, looked up from the top. Layers are `Arc`s shared with the
 //! executor's host state, so a scope is cheap to build and to clone.
+//!
+//! Each layer is either template source (playbook, role, inventory, vars
+//! files, extra vars: a value holding `{{ }}` is rendered when read) or data
+//! (anything that came back from a host or out of a template: registered
+//! results, facts, `set_fact`, loop items). Data is substituted as it is and
+//! never rendered again, like Ansible's `AnsibleUnsafe` values.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,11 +21,22 @@ pub trait HostvarsSource: Send + Sync {
     fn scope_for(&self, host: &str) -> Option<Scope>;
 }
 
+/// Where a layer's values come from, which decides whether a `{{ }}` inside
+/// them is a template or just text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Written by the user in a playbook, role, inventory or vars file.
+    Source,
+    /// Produced at run time (read from a host, or the result of a template).
+    Data,
+}
+
 #[derive(Clone, Default)]
 pub struct Scope {
-    layers: Vec<Layer>,
+    layers: Vec<(Layer, Origin)>,
     /// Small values set on top (loop items, registered results in
     /// `changed_when`), kept apart so setting one does not copy a layer.
+    /// They are always data: each was produced by a host or a template.
     top: Map<String, Value>,
     pub(crate) search_paths: Arc<Vec<PathBuf>>,
     pub(crate) hostvars: Option<Arc<dyn HostvarsSource>>,
@@ -30,10 +47,19 @@ impl Scope {
         Scope::default()
     }
 
-    /// Add a layer above all existing ones.
+    /// Add a layer of template source above all existing ones.
     pub fn push(&mut self, layer: Layer) {
+        self.push_layer(layer, Origin::Source);
+    }
+
+    /// Add a layer of data (never rendered) above all existing ones.
+    pub fn push_data(&mut self, layer: Layer) {
+        self.push_layer(layer, Origin::Data);
+    }
+
+    pub fn push_layer(&mut self, layer: Layer, origin: Origin) {
         if !layer.is_empty() {
-            self.layers.push(layer);
+            self.layers.push((layer, origin));
         }
     }
 
@@ -44,7 +70,15 @@ impl Scope {
 
     /// The raw (untemplated) value of a variable.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.top.get(key).or_else(|| self.layers.iter().rev().find_map(|l| l.get(key)))
+        self.lookup(key).map(|(v, _)| v)
+    }
+
+    /// The raw value of a variable and where it comes from.
+    pub fn lookup(&self, key: &str) -> Option<(&Value, Origin)> {
+        if let Some(v) = self.top.get(key) {
+            return Some((v, Origin::Data));
+        }
+        self.layers.iter().rev().find_map(|(l, origin)| l.get(key).map(|v| (v, *origin)))
     }
 
     pub fn contains(&self, key: &str) -> bool {
@@ -54,7 +88,7 @@ impl Scope {
     /// All variables merged, raw.
     pub fn flatten(&self) -> Map<String, Value> {
         let mut out = Map::new();
-        for l in &self.layers {
+        for (l, _) in &self.layers {
             for (k, v) in l.iter() {
                 out.insert(k.clone(), v.clone());
             }
@@ -68,7 +102,7 @@ impl Scope {
     /// Every variable name, each once.
     pub fn keys(&self) -> Vec<String> {
         let mut seen = std::collections::BTreeSet::new();
-        for l in &self.layers {
+        for (l, _) in &self.layers {
             seen.extend(l.keys().cloned());
         }
         seen.extend(self.top.keys().cloned());

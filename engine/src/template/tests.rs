@@ -163,3 +163,21 @@ fn list_filters_of_the_mail_playbook() {
     );
     assert_eq!(r("{{ ['db1'] | map('extract', hv) | list }}", json!({"hv": {"db1": 7}})), json!([7]));
 }
+
+#[test]
+fn data_layers_are_substituted_never_rendered() {
+    let mut s = Scope::new();
+    s.push(Arc::new(json!({"secret_cmd": "boom", "src": "{{ data.text }}!"}).as_object().unwrap().clone()));
+    s.push_data(Arc::new(json!({"data": {"text": "{{ secret_cmd }}", "list": ["{{ secret_cmd }}"]}}).as_object().unwrap().clone()));
+    let t = Templar::new();
+    let render = |x: &str| t.render_value(&Value::String(x.into()), &s).unwrap();
+    assert_eq!(render("{{ data.text }}"), json!("{{ secret_cmd }}"));
+    assert_eq!(render("{{ data.list[0] }}"), json!("{{ secret_cmd }}"));
+    assert_eq!(render("{{ data }}"), json!({"text": "{{ secret_cmd }}", "list": ["{{ secret_cmd }}"]}));
+    assert_eq!(render("{{ vars['data'].text }}"), json!("{{ secret_cmd }}"));
+    // Template source that refers to data renders once: the data stays text.
+    assert_eq!(render("{{ src }}"), json!("{{ secret_cmd }}!"));
+    // A value set on top (loop item, registered result) is data too.
+    s.set("item", json!("{{ secret_cmd }}"));
+    assert_eq!(t.render_value(&Value::String("{{ item }}".into()), &s).unwrap(), json!("{{ secret_cmd }}"));
+}

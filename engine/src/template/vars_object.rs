@@ -8,7 +8,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Error, ErrorKind, Value as JValue};
 use serde_json::Value;
 
-use super::{from_json, HostvarsSource, Scope, Templar, OMIT_TOKEN};
+use super::{from_json, HostvarsSource, Origin, Scope, Templar, OMIT_TOKEN};
 
 thread_local! {
     /// Variables being resolved on this thread, to catch `a: "{{ b }}"`, `b: "{{ a }}"`.
@@ -37,9 +37,10 @@ impl VarsObject {
     }
 }
 
-/// A variable's value, rendered if it holds templates (recursively).
-fn resolve(name: &str, raw: &Value, scope: &Scope) -> JValue {
-    if !Templar::value_has_template(raw) {
+/// A variable's value, rendered if it is template source that holds
+/// templates (recursively). Data is never rendered.
+fn resolve(name: &str, raw: &Value, origin: Origin, scope: &Scope) -> JValue {
+    if origin == Origin::Data || !Templar::value_has_template(raw) {
         return from_json(raw);
     }
     let cycle = RESOLVING.with(|r| r.borrow().iter().any(|n| n == name));
@@ -68,7 +69,7 @@ impl Object for VarsObject {
                 self.scope.hostvars.clone().map(|h| JValue::from_object(HostvarsObject { source: h }))
             }
             "vars" if !self.scope.contains("vars") => Some(JValue::from_object(VarsObject { scope: self.scope.clone() })),
-            _ => self.scope.get(name).map(|raw| resolve(name, raw, &self.scope)),
+            _ => self.scope.lookup(name).map(|(raw, origin)| resolve(name, raw, origin, &self.scope)),
         }
     }
 
