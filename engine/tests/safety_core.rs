@@ -38,7 +38,7 @@ fn text_from_a_host_is_never_rendered() {
         if m == "compared" {
             continue;
         }
-        assert!(m.contains(&jinja.replace('\'', "'")), "message {i} is not the host's text: {m}\n{out}");
+        assert!(m.contains(&jinja), "message {i} is not the host's text: {m}\n{out}");
     }
     assert!(msgs.len() >= 7, "{out}");
     assert!(out.contains(&format!("\"kept\": \"{jinja}\"")), "{out}");
