@@ -245,7 +245,15 @@ impl PlayRunner<'_> {
             let forks = &forks;
             async move {
                 let _permit = forks.acquire().await.expect("semaphore open");
-                let out = env.run_on_host(host, scope).await;
+                let out = match super::isolate::isolate(env.run_on_host(host, scope)).await {
+                    Ok(out) => out,
+                    Err(panic) => HostTaskOutcome {
+                        outcome: Outcome::failed(super::isolate::panic_failure(&task.display_name(), &panic)),
+                        ignored: false,
+                        ignore_unreachable: false,
+                        delegated_to: None,
+                    },
+                };
                 let is_loop = task.loop_.is_some();
                 if !is_loop || matches!(out.outcome.status, Status::Failed | Status::Unreachable | Status::Skipped) {
                     env.report(host, out.delegated_to.as_deref(), &out.outcome, None, out.ignored, is_loop);
