@@ -50,3 +50,93 @@ fn templates_in_playbook_vars_still_render() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(debug_msgs(&out), ["mail.example.org mail.example.org MAIL", "mail.example.org-x"], "{out}");
 }
+
+fn run_in(dir: &std::path::Path, playbook: &str, inventory: &str, extra: &[&str]) -> (i32, String) {
+    let out = mailplay().args(["run", playbook, "-i", inventory]).args(extra).current_dir(dir).output().expect("mailplay");
+    (out.status.code().unwrap_or(-1), text(&out))
+}
+
+fn mode_of(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn order_throttle_module_defaults_and_ignore_unreachable_act() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let o = out_dir.path();
+    let (code, out) = run_in(&fixture("safety"), "keywords.yml", "inventory3.ini", &["-e", &format!("out={}", o.display())]);
+    // The unreachable host is ignored, so the run succeeds.
+    assert_eq!(code, 0, "{out}");
+    assert!(debug_msgs(&out).contains(&"first=n3".to_string()), "order: reverse_sorted puts n3 first:\n{out}");
+    assert!(!o.join("overlaps").exists(), "throttle: 1 let hosts overlap:\n{out}");
+    for h in ["n1", "n2", "n3"] {
+        assert_eq!(mode_of(&o.join(format!("{h}.default"))), 0o640, "play module_defaults\n{out}");
+        assert_eq!(mode_of(&o.join(format!("{h}.block"))), 0o600, "block module_defaults\n{out}");
+        assert_eq!(mode_of(&o.join(format!("{h}.own"))), 0o604, "the task's own argument\n{out}");
+    }
+    // ignore_unreachable on the play: the host is tried again by the second task.
+    assert!(out.contains("TASK [second try]"), "{out}");
+    assert_eq!(out.matches("fatal: [nowhere]: UNREACHABLE!").count(), 2, "{out}");
+}
+
+#[test]
+fn keywords_mailplay_does_not_carry_out_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inv.ini"), "h1 ansible_connection=local\n").unwrap();
+    for (keyword, level) in [
+        ("debugger: always", "task"),
+        ("collections: [community.general]", "task"),
+        ("fact_path: /etc/ansible/facts.d", "play"),
+        ("debugger: on_failed", "play"),
+        ("order: backwards", "play"),
+        ("module_defaults: {group/aws: {region: x}}", "play"),
+        ("module_defaults: {cpoy: {mode: '0600'}}", "task"),
+    ] {
+        let play = match level {
+            "play" => format!("- hosts: all\n  gather_facts: false\n  {keyword}\n  tasks:\n    - ping:\n"),
+            _ => format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n      {keyword}\n"),
+        };
+        std::fs::write(dir.path().join("p.yml"), play).unwrap();
+        let (code, out) = run_in(dir.path(), "p.yml", "inv.ini", &[]);
+        let name = keyword.split(':').next().unwrap();
+        assert_ne!(code, 0, "{keyword} was accepted:\n{out}");
+        assert!(out.contains(name) && out.contains("p.yml:"), "{keyword}: the error names neither keyword nor place:\n{out}");
+    }
+    // Module arguments Ansible has and mailplay does not carry out.
+    for args in [
+        "copy: {content: x, dest: /tmp/x, directory_mode: '0755'}",
+        "copy: {content: x, dest: /tmp/x, unsafe_writes: true}",
+        "stat: {path: /tmp, get_mime: true}",
+        "lineinfile: {path: /tmp/x, line: y, follow: true}",
+        "template: {src: t.j2, dest: /tmp/x, lstrip_blocks: true}",
+    ] {
+        std::fs::write(dir.path().join("p.yml"), format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - {args}\n")).unwrap();
+        let (code, out) = run_in(dir.path(), "p.yml", "inv.ini", &["--syntax-check"]);
+        let arg = args.split(", ").last().unwrap().split(':').next().unwrap();
+        assert_ne!(code, 0, "{args} was accepted:\n{out}");
+        assert!(out.contains(arg), "{args}: the error does not name {arg}:\n{out}");
+    }
+}
+
+#[test]
+fn copy_follow_and_checksum_act() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path();
+    for (link, target) in [("link", "t1"), ("link2", "t2"), ("link3", "t3")] {
+        std::fs::write(o.join(target), "old\n").unwrap();
+        std::os::unix::fs::symlink(o.join(target), o.join(link)).unwrap();
+    }
+    let (code, out) = run_fixture("copy_args.yml", &["-e", &format!("out={}", o.display())]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!o.join("link").is_symlink(), "follow: false (default) replaces the link with the file");
+    assert_eq!(std::fs::read_to_string(o.join("link")).unwrap(), "new\n");
+    assert_eq!(std::fs::read_to_string(o.join("t1")).unwrap(), "old\n");
+    assert!(o.join("link2").is_symlink(), "follow: true keeps the link");
+    assert_eq!(std::fs::read_to_string(o.join("t2")).unwrap(), "via link\n");
+    assert!(o.join("link3").is_symlink(), "lineinfile edits the target, as Ansible does");
+    assert_eq!(std::fs::read_to_string(o.join("t3")).unwrap(), "old\nadded\n");
+    assert_eq!(std::fs::read_to_string(o.join("sum")).unwrap(), "abc");
+    assert!(!o.join("sum2").exists(), "a checksum mismatch must write nothing:\n{out}");
+    assert!(out.contains("checksum mismatch"), "{out}");
+}

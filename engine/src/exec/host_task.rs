@@ -182,6 +182,18 @@ impl TaskEnv<'_> {
 
     async fn run_module(&self, host: &HostState, scope: &Scope, delegated_to: Option<&str>, module: &str, raw_args: &Value) -> Outcome {
         let task = self.task;
+        // module_defaults sit under the task's own arguments.
+        let defaults = self.eff.defaults_for(module);
+        let with_defaults;
+        let raw_args = match raw_args {
+            Value::Object(own) if !defaults.is_empty() => {
+                let mut merged = defaults;
+                merged.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+                with_defaults = Value::Object(merged);
+                &with_defaults
+            }
+            _ => raw_args,
+        };
         let args = match self.run.templar.render_value(raw_args, scope) {
             Ok(a) => a,
             Err(e) => {

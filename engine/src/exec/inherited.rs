@@ -32,6 +32,9 @@ pub struct Inherited {
     pub run_once: Option<Value>,
     pub delegate_to: Option<Value>,
     pub any_errors_fatal: Option<Value>,
+    pub throttle: Option<Value>,
+    /// `module_defaults` of the play and enclosing blocks, outermost first.
+    pub module_defaults: Vec<Value>,
     /// Inside a block that has a `rescue:` section: a failure here is
     /// handled, so the host is not counted as failed if rescue succeeds.
     pub rescuable: bool,
@@ -70,6 +73,10 @@ impl Inherited {
         next.run_once = pick(&task.run_once, &self.run_once);
         next.delegate_to = pick(&task.delegate_to, &self.delegate_to);
         next.any_errors_fatal = pick(&task.any_errors_fatal, &self.any_errors_fatal);
+        next.throttle = pick(&task.throttle, &self.throttle);
+        if let Some(d) = &task.module_defaults {
+            next.module_defaults.push(d.clone());
+        }
         next
     }
 
@@ -97,6 +104,8 @@ impl Inherited {
             run_once: pick(&task.run_once, &self.run_once),
             delegate_to: pick(&task.delegate_to, &self.delegate_to),
             any_errors_fatal: pick(&task.any_errors_fatal, &self.any_errors_fatal),
+            throttle: pick(&task.throttle, &self.throttle),
+            module_defaults: self.module_defaults.iter().chain(task.module_defaults.iter()).cloned().collect(),
         }
     }
 }
@@ -117,6 +126,23 @@ pub struct Effective {
     pub run_once: Option<Value>,
     pub delegate_to: Option<Value>,
     pub any_errors_fatal: Option<Value>,
+    pub throttle: Option<Value>,
+    /// Outermost first; the innermost setting of an argument wins.
+    pub module_defaults: Vec<Value>,
+}
+
+impl Effective {
+    /// The default arguments `module_defaults` gives `module` (short name).
+    pub fn defaults_for(&self, module: &str) -> serde_json::Map<String, Value> {
+        let short = module.strip_prefix("ansible.builtin.").or_else(|| module.strip_prefix("ansible.legacy.")).unwrap_or(module);
+        let mut out = serde_json::Map::new();
+        for level in &self.module_defaults {
+            if let Some(Value::Object(args)) = level.get(short) {
+                out.extend(args.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        out
+    }
 }
 
 pub fn merge_become(outer: &BecomeOpts, inner: &BecomeOpts) -> BecomeOpts {

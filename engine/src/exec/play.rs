@@ -66,6 +66,9 @@ impl<'a> PlayRunner<'a> {
         root.ignore_errors = play.ignore_errors.clone();
         root.run_once = play.run_once.clone();
         root.any_errors_fatal = play.any_errors_fatal.clone();
+        root.ignore_unreachable = play.ignore_unreachable.clone();
+        root.throttle = play.throttle.clone();
+        root.module_defaults.extend(play.module_defaults.iter().cloned());
         let mut handlers = Vec::new();
         let mut handler_root = root.clone();
         handler_root.is_handler = true;
@@ -106,6 +109,7 @@ impl<'a> PlayRunner<'a> {
             hosts.retain(|h| allowed.contains(h));
         }
         hosts.retain(|h| !self.ctx.is_dead(h));
+        self.play.order.arrange(&mut hosts);
         Ok(hosts)
     }
 
@@ -242,10 +246,17 @@ impl<'a> PlayRunner<'a> {
             None => true,
         };
         if gather {
+            let mut setup_args = Map::new();
+            if let Some(subset) = &self.play.gather_subset {
+                setup_args.insert("gather_subset".into(), subset.clone());
+            }
+            if let Some(timeout) = &self.play.gather_timeout {
+                setup_args.insert("gather_timeout".into(), timeout.clone());
+            }
             let mut t = Task::new(
                 TaskKind::Module {
                     module: "setup".into(),
-                    args: Value::Object(Map::new()),
+                    args: Value::Object(setup_args),
                     args_node: None,
                     args_pos: self.play.pos.clone(),
                 },

@@ -236,7 +236,26 @@ impl PlayRunner<'_> {
             verbosity: self.ctx.opts.verbosity,
             secrets: Default::default(),
         };
-        let forks = tokio::sync::Semaphore::new(self.ctx.opts.forks.max(1));
+        let throttle = match &eff.throttle {
+            None => None,
+            Some(v) => {
+                match self.ctx.templar.render_value(v, &play_scope).ok().and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())) {
+                    Some(n) => Some(n as usize),
+                    None => {
+                        let msg = format!("throttle must be a whole number, got {v}{}", where_(&task.pos));
+                        self.ctx.reporter.error(&msg);
+                        self.end_play = true;
+                        return;
+                    }
+                }
+            }
+        };
+        // `throttle: 0` means no limit, as in Ansible.
+        let parallel = match throttle {
+            Some(n) if n > 0 => n.min(self.ctx.opts.forks),
+            _ => self.ctx.opts.forks,
+        };
+        let forks = tokio::sync::Semaphore::new(parallel.max(1));
 
         let jobs = runners.iter().map(|&i| {
             let scope = self.scope_of(i, &eff, inh, task, &task_magic, &hostvars);

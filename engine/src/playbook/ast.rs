@@ -79,6 +79,54 @@ pub struct Play {
     pub ignore_errors: Option<Value>,
     pub run_once: Option<Value>,
     pub no_log: Option<Value>,
+    pub ignore_unreachable: Option<Value>,
+    /// `throttle`: at most this many hosts run a task at once.
+    pub throttle: Option<Value>,
+    /// `module_defaults`: default arguments per module name.
+    pub module_defaults: Option<Value>,
+    /// `order`: the order hosts are taken in (`inventory` by default).
+    pub order: HostOrder,
+    /// `gather_subset` / `gather_timeout`, passed to fact gathering.
+    pub gather_subset: Option<Value>,
+    pub gather_timeout: Option<Value>,
+}
+
+/// A play's `order` keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostOrder {
+    #[default]
+    Inventory,
+    ReverseInventory,
+    Sorted,
+    ReverseSorted,
+    Shuffle,
+}
+
+impl HostOrder {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "inventory" => HostOrder::Inventory,
+            "reverse_inventory" => HostOrder::ReverseInventory,
+            "sorted" => HostOrder::Sorted,
+            "reverse_sorted" => HostOrder::ReverseSorted,
+            "shuffle" => HostOrder::Shuffle,
+            _ => return None,
+        })
+    }
+
+    /// Put host names (given in inventory order) into this order.
+    pub fn arrange(self, hosts: &mut [String]) {
+        match self {
+            HostOrder::Inventory => {}
+            HostOrder::ReverseInventory => hosts.reverse(),
+            HostOrder::Sorted => hosts.sort(),
+            HostOrder::ReverseSorted => hosts.sort_by(|a, b| b.cmp(a)),
+            HostOrder::Shuffle => {
+                use rand::seq::SliceRandom;
+                hosts.shuffle(&mut rand::rng());
+            }
+        }
+    }
 }
 
 /// A role as used in a play or by `include_role`/`import_role`.
@@ -179,6 +227,10 @@ pub struct Task {
     pub check_mode: Option<Value>,
     pub diff: Option<Value>,
     pub no_log: Option<Value>,
+    /// `throttle`: at most this many hosts run the task at once.
+    pub throttle: Option<Value>,
+    /// `module_defaults` of this task or block.
+    pub module_defaults: Option<Value>,
     pub vars: SharedVars,
     pub environment: Option<Value>,
     pub until: Option<Expr>,
@@ -214,6 +266,8 @@ impl Task {
             check_mode: None,
             diff: None,
             no_log: None,
+            throttle: None,
+            module_defaults: None,
             vars: SharedVars::default(),
             environment: None,
             until: None,

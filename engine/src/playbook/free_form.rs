@@ -31,6 +31,15 @@ fn split_args(s: &str) -> Result<Vec<String>, String> {
                 if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));
                 }
+                // Like Ansible's split_args, a line's last word carries the
+                // newline, so a multi-line `shell: |` keeps its lines.
+                if c == '\n' {
+                    if let Some(last) = out.last_mut() {
+                        if !last.ends_with('\n') {
+                            last.push('\n');
+                        }
+                    }
+                }
             }
             (None, '"' | '\'') => {
                 quote = Some(c);
@@ -80,15 +89,28 @@ pub fn parse_kv(s: &str, only_keys: Option<&[&str]>) -> Result<Map<String, Value
         let split = token.split_once('=').filter(|(k, _)| is_key(k) && only_keys.map(|o| o.contains(k)).unwrap_or(true));
         match split {
             Some((k, v)) => {
-                out.insert(k.to_string(), Value::String(unquote(v)));
+                out.insert(k.to_string(), Value::String(unquote(v.trim_end_matches('\n'))));
             }
             None => raw.push(token),
         }
     }
     if !raw.is_empty() {
-        out.insert("_raw_params".into(), Value::String(raw.join(" ")));
+        out.insert("_raw_params".into(), Value::String(join_args(&raw)));
     }
     Ok(out)
+}
+
+/// Ansible's join_args: words joined by a space, except after a word that
+/// ends its line; the text's final newline is not part of the command.
+fn join_args(words: &[String]) -> String {
+    let mut out = String::new();
+    for w in words {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out.trim_end_matches('\n').to_string()
 }
 
 #[cfg(test)]
@@ -112,6 +134,14 @@ mod tests {
     fn jinja_expressions_stay_whole() {
         let m = parse_kv("msg={{ item | upper }} other={% if x %}a{% endif %}", None).unwrap();
         assert_eq!(Value::Object(m), json!({"msg": "{{ item | upper }}", "other": "{% if x %}a{% endif %}"}));
+    }
+
+    #[test]
+    fn lines_of_a_multi_line_command_stay_lines() {
+        let m = parse_kv("mkdir /x || exit 0\nsleep  1\n\nrmdir /x chdir=/tmp\n", Some(&["chdir"])).unwrap();
+        assert_eq!(Value::Object(m), json!({"chdir": "/tmp", "_raw_params": "mkdir /x || exit 0\nsleep 1\nrmdir /x"}));
+        let quoted = parse_kv("echo 'a\nb'\necho c", None).unwrap();
+        assert_eq!(quoted["_raw_params"], json!("echo 'a\nb'\necho c"));
     }
 
     #[test]

@@ -153,6 +153,12 @@ impl Loader {
             ignore_errors: None,
             run_once: None,
             no_log: None,
+            ignore_unreachable: None,
+            throttle: None,
+            module_defaults: None,
+            order: Default::default(),
+            gather_subset: None,
+            gather_timeout: None,
         };
         let mut has_hosts = false;
         let mut role_handlers = Vec::new();
@@ -234,8 +240,29 @@ impl Loader {
                         ));
                     }
                 }
-                "collections" | "order" | "module_defaults" | "gather_subset" | "gather_timeout" | "throttle" | "timeout" | "debugger"
-                | "fact_path" | "become_flags" | "ignore_unreachable" => {}
+                "ignore_unreachable" => play.ignore_unreachable = val(),
+                "throttle" => play.throttle = val(),
+                "module_defaults" => match super::task::module_defaults(v) {
+                    Ok(d) => play.module_defaults = Some(d),
+                    Err(d) => self.err(d),
+                },
+                "order" => match v.as_str().and_then(crate::playbook::ast::HostOrder::parse) {
+                    Some(o) => play.order = o,
+                    None => self.err(Diagnostic::new(
+                        v.pos.clone(),
+                        format!("invalid order '{}': one of inventory, reverse_inventory, sorted, reverse_sorted, shuffle", v.key_string()),
+                    )),
+                },
+                "gather_subset" => play.gather_subset = val(),
+                "gather_timeout" => play.gather_timeout = val(),
+                "collections" => {
+                    if let Err(d) = super::task::builtin_collections_only(v) {
+                        self.err(d);
+                    }
+                }
+                "timeout" | "debugger" | "fact_path" | "become_flags" => {
+                    self.err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a play is not supported by mailplay")));
+                }
                 "remote_user" | "connection" | "port" => {
                     self.err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a play is not supported by mailplay yet; set ansible_user/ansible_connection/ansible_port in the inventory")));
                 }

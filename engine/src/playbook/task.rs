@@ -222,7 +222,13 @@ impl Loader {
             "args" | "block" | "rescue" | "always" => {}
             // Imports become blocks; their own key is the action, not an attribute.
             "import_tasks" | "import_role" | "ansible.builtin.import_tasks" | "ansible.builtin.import_role" => {}
-            "collections" | "debugger" | "throttle" | "timeout" | "module_defaults" | "become_flags" | "become_exe" => {}
+            "throttle" => task.throttle = val(),
+            "module_defaults" => task.module_defaults = Some(module_defaults(v)?),
+            "collections" => builtin_collections_only(v)?,
+            "debugger" => {
+                return Err(Diagnostic::new(k.pos.clone(), format!("'{key}' is not supported by mailplay (there is no task debugger)")));
+            }
+            "timeout" | "become_flags" | "become_exe" => {}
             "remote_user" | "connection" | "port" | "async" | "poll" => {
                 return Err(Diagnostic::new(
                     k.pos.clone(),
@@ -462,4 +468,69 @@ impl Loader {
         };
         self.task_file(&path, role)
     }
+}
+
+/// `module_defaults:` a mapping of module name to a mapping of default
+/// arguments (or a list of such mappings, merged). Names are checked now, so
+/// a misspelt module is an error at load time; `group/...` action groups
+/// name collections mailplay does not have.
+pub fn module_defaults(v: &Node) -> Result<Value, Diagnostic> {
+    let mut merged = serde_json::Map::new();
+    let parts: Vec<&Node> = match &v.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        _ => vec![v],
+    };
+    for part in parts {
+        let Some(entries) = part.as_map() else {
+            return Err(Diagnostic::new(part.pos.clone(), "module_defaults must be a mapping of module names to their default arguments"));
+        };
+        for (name, args) in entries {
+            let module = name.key_string();
+            if module.starts_with("group/") {
+                return Err(Diagnostic::new(
+                    name.pos.clone(),
+                    format!("module_defaults: action group '{module}' is not supported by mailplay; name the modules"),
+                ));
+            }
+            let short = module.strip_prefix("ansible.builtin.").or_else(|| module.strip_prefix("ansible.legacy.")).unwrap_or(&module);
+            if Registry::global().get(short).is_none() {
+                let d = Diagnostic::new(name.pos.clone(), format!("module_defaults: unknown module '{module}'"));
+                return Err(match closest(short, Registry::global().names()) {
+                    Some(s) => d.with_help(format!("did you mean '{s}'?")),
+                    None => d,
+                });
+            }
+            match args.to_value() {
+                Value::Object(a) => {
+                    let slot = merged.entry(short.to_string()).or_insert_with(|| Value::Object(serde_json::Map::new()));
+                    if let Value::Object(m) = slot {
+                        m.extend(a);
+                    }
+                }
+                Value::Null => {}
+                _ => {
+                    return Err(Diagnostic::new(args.pos.clone(), format!("module_defaults for '{module}' must be a mapping of arguments")))
+                }
+            }
+        }
+    }
+    Ok(Value::Object(merged))
+}
+
+/// `collections:` only the built-in namespace exists in mailplay, so a list
+/// naming anything else would silently change nothing: refuse it.
+pub fn builtin_collections_only(v: &Node) -> Result<(), Diagnostic> {
+    for c in v.as_seq().unwrap_or_default() {
+        let name = c.key_string();
+        if !matches!(name.as_str(), "ansible.builtin" | "ansible.legacy") {
+            return Err(Diagnostic::new(
+                c.pos.clone(),
+                format!("collection '{name}' is not available: mailplay has only the built-in modules (ansible.builtin)"),
+            ));
+        }
+    }
+    if !v.is_null() && v.as_seq().is_none() {
+        return Err(Diagnostic::new(v.pos.clone(), "collections must be a list"));
+    }
+    Ok(())
 }

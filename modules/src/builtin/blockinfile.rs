@@ -153,13 +153,16 @@ impl Module for BlockInFileModule {
         if a.insertafter.is_some() && a.insertbefore.is_some() {
             return Err("parameters are mutually exclusive: insertafter|insertbefore".into());
         }
+        a.common.refuse_unsupported()?;
+        super::text_edit::refuse_copy_only(&a.common, "blockinfile")?;
         a.common.wanted().map(|_| ())
     }
 
     async fn probe(a: &BlockArgs, ctx: &Context<'_>) -> Result<EditState, ModuleError> {
-        let (st, text) = read_text(ctx.host, &a.path).await?;
+        let path = super::copy::resolved_path(ctx.host, &a.path).await?;
+        let (st, text) = read_text(ctx.host, &path).await?;
         let (new_text, msg) = edit(text.as_deref(), a).map_err(ModuleError::failed)?;
-        Ok(EditState::new(&a.path, st, text, new_text, msg))
+        Ok(EditState::new(&path, st, text, new_text, msg))
     }
 
     fn plan(a: &BlockArgs, s: &EditState) -> Result<EditPlan, ModuleError> {

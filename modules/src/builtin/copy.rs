@@ -48,17 +48,37 @@ pub struct DestArgs {
     pub validate: Option<String>,
     #[serde(default = "yes", deserialize_with = "loose_bool")]
     pub force: bool,
+    /// Refused when set: mailplay's copy never creates directories.
     #[serde(default)]
     pub directory_mode: Value,
-    #[serde(default = "yes", deserialize_with = "loose_bool")]
-    pub follow: bool,
+    /// A symlink at the destination: write to its target (`true`) or
+    /// replace the link with a file (`false`, Ansible's default).
+    #[serde(default, deserialize_with = "crate::args::loose_opt_bool")]
+    pub follow: Option<bool>,
+    /// The SHA-1 the new content must have; a mismatch fails before writing.
     #[serde(default, deserialize_with = "loose_opt_string")]
     pub checksum: Option<String>,
+    /// Refused when true: writes are always atomic.
     #[serde(default, deserialize_with = "loose_bool")]
     pub unsafe_writes: bool,
 }
 
 impl DestArgs {
+    /// Arguments Ansible has that mailplay does not carry out: refused by
+    /// name rather than accepted and ignored.
+    pub fn refuse_unsupported(&self) -> Result<(), String> {
+        if !self.directory_mode.is_null() {
+            return Err(
+                "directory_mode is not supported by mailplay: it never creates directories for a file; create them with the file module"
+                    .into(),
+            );
+        }
+        if self.unsafe_writes {
+            return Err("unsafe_writes is not supported by mailplay: files are always written atomically".into());
+        }
+        Ok(())
+    }
+
     pub fn wanted(&self) -> Result<WantedAttrs, String> {
         Ok(WantedAttrs { owner: self.owner.clone(), group: self.group.clone(), mode: file_attrs::parse_mode(&self.mode)? })
     }
@@ -120,16 +140,22 @@ pub async fn probe_dest(
     src_name: Option<&str>,
     new_content: Vec<u8>,
     after_header: String,
+    follow: bool,
 ) -> Result<DestState, ModuleError> {
     let mut path = dest.to_string();
-    let mut st = host.stat(&path, true).await?;
+    let mut st = stat_dest(host, &path, follow).await?;
     let is_dir = matches!(&st, Some(s) if s.kind == FileKind::Directory) || dest.ends_with('/');
     if is_dir {
         let base = src_name
             .and_then(|s| s.rsplit('/').next())
             .ok_or_else(|| ModuleError::failed(format!("dest '{dest}' is a directory; give src or a file name")))?;
         path = format!("{}/{}", dest.trim_end_matches('/'), base);
-        st = host.stat(&path, true).await?;
+        st = stat_dest(host, &path, follow).await?;
+    }
+    if follow {
+        if let Some(target) = symlink_target(host, &path).await? {
+            path = target;
+        }
     }
     if let Some(s) = &st {
         if s.kind == FileKind::Directory {
@@ -143,7 +169,44 @@ pub async fn probe_dest(
     Ok(DestState { path, stat: st, content, new_content, after_header })
 }
 
+/// The destination's stat. Without `follow`, a symlink there is to be
+/// replaced by the file, so it counts as absent (Ansible does the same).
+async fn stat_dest(host: &dyn Host, path: &str, follow: bool) -> Result<Option<FileStat>, ModuleError> {
+    let st = host.stat(path, follow).await?;
+    Ok(match st {
+        Some(s) if !follow && s.kind == FileKind::Link => None,
+        other => other,
+    })
+}
+
+/// The file a write to `path` lands in: the final target when `path` is a
+/// symlink (what lineinfile and blockinfile edit, as in Ansible).
+pub async fn resolved_path(host: &dyn Host, path: &str) -> Result<String, ModuleError> {
+    Ok(symlink_target(host, path).await?.unwrap_or_else(|| path.to_string()))
+}
+
+/// Where a symlink at `path` finally points (None when it is not a link).
+async fn symlink_target(host: &dyn Host, path: &str) -> Result<Option<String>, ModuleError> {
+    match host.stat(path, false).await? {
+        Some(s) if s.kind == FileKind::Link => {
+            let out = host.exec(&Command::argv(["readlink", "-f", "--", path])).await?;
+            if !out.success() {
+                return Err(ModuleError::failed(format!("cannot resolve the link {path}: {}", out.stderr_str().trim())));
+            }
+            Ok(Some(out.stdout_str().trim_end_matches('\n').to_string()))
+        }
+        _ => Ok(None),
+    }
+}
+
 pub fn plan_dest(common: &DestArgs, state: &DestState) -> Result<DestPlan, ModuleError> {
+    common.refuse_unsupported().map_err(ModuleError::failed)?;
+    if let Some(want) = &common.checksum {
+        let got = sha1_hex(&state.new_content);
+        if !got.eq_ignore_ascii_case(want.trim()) {
+            return Err(ModuleError::failed(format!("checksum mismatch: the content's SHA-1 is {got}, checksum says {want}")));
+        }
+    }
     let wanted = common.wanted().map_err(ModuleError::failed)?;
     let write = match (&state.content, &state.stat) {
         (Some(old), Some(_)) if old == &state.new_content => None,
@@ -319,6 +382,20 @@ impl Module for CopyModule {
                     description: "Replace an existing file whose content differs; false only creates.",
                 },
                 ArgDoc {
+                    name: "follow",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "A symlink at dest: write to its target (true) or replace the link with the file (false).",
+                },
+                ArgDoc {
+                    name: "checksum",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "SHA-1 the new content must have; a mismatch fails before anything is written.",
+                },
+                ArgDoc {
                     name: "remote_src",
                     ty: "bool",
                     required: false,
@@ -334,7 +411,7 @@ impl Module for CopyModule {
         match (&args.content, &args.src) {
             (Some(_), Some(_)) => Err("parameters are mutually exclusive: content|src".into()),
             (None, None) => Err("src (or content) is required".into()),
-            _ => args.common.wanted().map(|_| ()),
+            _ => args.common.refuse_unsupported().and_then(|_| args.common.wanted().map(|_| ())),
         }
     }
 
@@ -356,7 +433,7 @@ impl Module for CopyModule {
             }
             (None, None) => unreachable!("validate requires content or src"),
         };
-        Ok(CopyState { dest: probe_dest(ctx.host, &args.dest, src_name, bytes, header).await? })
+        Ok(CopyState { dest: probe_dest(ctx.host, &args.dest, src_name, bytes, header, args.common.follow.unwrap_or(false)).await? })
     }
 
     fn plan(args: &CopyArgs, state: &CopyState) -> Result<DestPlan, ModuleError> {

@@ -36,6 +36,7 @@ pub struct FileArgs {
     pub access_time: Option<String>,
     #[serde(default, deserialize_with = "loose_opt_string")]
     pub modification_time: Option<String>,
+    /// Refused when true: mailplay has no non-atomic write path.
     #[serde(default, deserialize_with = "loose_bool")]
     pub unsafe_writes: bool,
 }
@@ -79,6 +80,8 @@ impl FileArgs {
 }
 
 pub struct FileState {
+    /// The path worked on: with `follow`, a symlink's final target.
+    path: String,
     stat: Option<FileStat>,
     /// With `recurse`: entries below the directory whose attributes differ.
     recurse_mismatch: usize,
@@ -143,7 +146,7 @@ pub fn plan_file(args: &FileArgs, state: &FileState) -> Result<FilePlan, String>
     let wanted = args.wanted()?;
     let before_state = state_name(st);
     let mut plan = FilePlan {
-        path: args.path.clone(),
+        path: state.path.clone(),
         action: Action::None,
         attrs: AttrChanges::default(),
         new_mode: None,
@@ -283,6 +286,9 @@ impl Module for FileModule {
 
     fn validate(args: &FileArgs) -> Result<(), String> {
         args.wanted().map(|_| ())?;
+        if args.unsafe_writes {
+            return Err("unsafe_writes is not supported by mailplay: changes are always made atomically".into());
+        }
         if args.recurse && args.state.as_deref() != Some("directory") {
             return Err("recurse option requires state to be 'directory'".into());
         }
@@ -290,7 +296,14 @@ impl Module for FileModule {
     }
 
     async fn probe(args: &FileArgs, ctx: &Context<'_>) -> Result<FileState, ModuleError> {
-        let stat = ctx.host.stat(&args.path, false).await?;
+        // `follow` (Ansible's default): attributes and touch act on what a
+        // symlink points to; link, hard and absent act on the path itself.
+        let path = match args.state.as_deref() {
+            Some("link" | "hard" | "absent") => args.path.clone(),
+            _ if args.follow => super::copy::resolved_path(ctx.host, &args.path).await?,
+            _ => args.path.clone(),
+        };
+        let stat = ctx.host.stat(&path, false).await?;
         let mut recurse_mismatch = 0;
         if args.recurse && matches!(&stat, Some(s) if s.kind == FileKind::Directory) {
             // One round trip listing what below differs.
@@ -305,12 +318,12 @@ impl Module for FileModule {
                 tests.push(format!("! -perm {:o}", m));
             }
             if !tests.is_empty() {
-                let script = format!("find {} -mindepth 1 \\( {} \\) -print | wc -l", quote(&args.path), tests.join(" -o "));
+                let script = format!("find {} -mindepth 1 \\( {} \\) -print | wc -l", quote(&path), tests.join(" -o "));
                 let out = ctx.host.exec(&Command::shell(script)).await?;
                 recurse_mismatch = out.stdout_str().trim().parse().unwrap_or(1);
             }
         }
-        Ok(FileState { stat, recurse_mismatch })
+        Ok(FileState { path, stat, recurse_mismatch })
     }
 
     fn plan(args: &FileArgs, state: &FileState) -> Result<FilePlan, ModuleError> {
@@ -371,7 +384,9 @@ mod tests {
         Some(FileStat { kind, mode, owner: "root".into(), group: "root".into(), uid: 0, gid: 0, size: 0, mtime: 0, link_target: None })
     }
     fn plan(a: Value, s: Option<FileStat>) -> Result<FilePlan, String> {
-        plan_file(&parse_args("file", &a).unwrap(), &FileState { stat: s, recurse_mismatch: 0 })
+        let args: FileArgs = parse_args("file", &a).unwrap();
+        let path = args.path.clone();
+        plan_file(&args, &FileState { path, stat: s, recurse_mismatch: 0 })
     }
 
     #[test]

@@ -289,15 +289,18 @@ impl Module for LineInFileModule {
         if a.backrefs && a.regexp.is_none() {
             return Err("regexp is required with backrefs=true".into());
         }
+        a.common.refuse_unsupported()?;
+        super::text_edit::refuse_copy_only(&a.common, "lineinfile")?;
         a.common.wanted().map(|_| ())
     }
 
     async fn probe(a: &LineArgs, ctx: &Context<'_>) -> Result<EditState, ModuleError> {
-        let (st, text) = read_text(ctx.host, &a.path).await?;
+        let path = super::copy::resolved_path(ctx.host, &a.path).await?;
+        let (st, text) = read_text(ctx.host, &path).await?;
         let old = text.clone().unwrap_or_default();
         let edit = if a.state == "present" { edit_present(&old, a) } else { edit_absent(&old, a) }.map_err(ModuleError::failed)?;
         let msg = if edit.changed { edit.msg } else { String::new() };
-        Ok(EditState::new(&a.path, st, text, edit.text, msg))
+        Ok(EditState::new(&path, st, text, edit.text, msg))
     }
 
     fn plan(a: &LineArgs, s: &EditState) -> Result<EditPlan, ModuleError> {

@@ -19,8 +19,69 @@ pub struct SetupArgs {
     pub gather_timeout: Option<Value>,
     #[serde(default)]
     pub filter: Option<Value>,
-    #[serde(default)]
-    pub fact_path: Option<Value>,
+}
+
+/// The subsets mailplay's facts fall into (Ansible's names): `min` is
+/// everything but the network and hardware facts.
+const SUBSETS: &[&str] = &["all", "min", "network", "hardware"];
+
+fn subset_of(fact: &str) -> &'static str {
+    match fact {
+        "ansible_default_ipv4" | "ansible_all_ipv4_addresses" => "network",
+        "ansible_processor_vcpus" | "ansible_memtotal_mb" => "hardware",
+        _ => "min",
+    }
+}
+
+/// Which subsets `gather_subset` selects, with Ansible's rules: entries are
+/// added in order, `!x` removes x, `all` is every subset, `!all` leaves
+/// `min` unless `!min` is given too.
+pub fn selected_subsets(spec: Option<&Value>) -> Result<Vec<&'static str>, String> {
+    let words: Vec<String> = match spec {
+        None | Some(Value::Null) => vec!["all".into()],
+        Some(v) => {
+            crate::args::value_to_list(v)?.iter().flat_map(|w| w.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>()).collect()
+        }
+    };
+    let mut on: std::collections::BTreeSet<&'static str> = ["min"].into();
+    let mut min_excluded = false;
+    for w in &words {
+        let (negate, name) = match w.strip_prefix('!') {
+            Some(n) => (true, n),
+            None => (false, w.as_str()),
+        };
+        let Some(&known) = SUBSETS.iter().find(|s| **s == name) else {
+            return Err(format!("gather_subset: unknown subset '{name}'; mailplay gathers {}", SUBSETS.join(", ")));
+        };
+        let members: Vec<&'static str> = if known == "all" { vec!["network", "hardware"] } else { vec![known] };
+        for m in members {
+            if negate {
+                on.remove(m);
+                if m == "min" {
+                    min_excluded = true;
+                }
+            } else {
+                on.insert(m);
+            }
+        }
+    }
+    if min_excluded {
+        on.remove("min");
+    }
+    Ok(on.into_iter().collect())
+}
+
+/// Keep the facts of the selected subsets whose names match a `filter` glob.
+pub fn select_facts(facts: Map<String, Value>, subsets: &[&str], filter: &[String]) -> Result<Map<String, Value>, String> {
+    let globs = filter
+        .iter()
+        .map(|p| globset::Glob::new(p).map(|g| g.compile_matcher()).map_err(|e| format!("filter: bad pattern '{p}': {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(facts
+        .into_iter()
+        .filter(|(k, _)| subsets.contains(&subset_of(k)))
+        .filter(|(k, _)| globs.is_empty() || globs.iter().any(|g| g.is_match(k)))
+        .collect())
 }
 
 /// Prints one `key=value` per line. Sends no network traffic: `ip route
@@ -152,24 +213,55 @@ impl Module for SetupModule {
     fn doc() -> ModuleDoc {
         ModuleDoc {
             summary: "Gather facts about the host in one round trip (also run by gather_facts).",
-            args: vec![ArgDoc {
-                name: "gather_subset",
-                ty: "list",
-                required: false,
-                default: Some("all"),
-                description: "Accepted for compatibility; mailplay always gathers its fact set.",
-            }],
+            args: vec![
+                ArgDoc {
+                    name: "gather_subset",
+                    ty: "list",
+                    required: false,
+                    default: Some("all"),
+                    description: "Subsets to keep: all, min, network (addresses), hardware (vCPUs, memory); `!x` leaves x out.",
+                },
+                ArgDoc {
+                    name: "gather_timeout",
+                    ty: "int",
+                    required: false,
+                    default: Some("10"),
+                    description: "Seconds fact gathering may take before the task fails.",
+                },
+                ArgDoc {
+                    name: "filter",
+                    ty: "list",
+                    required: false,
+                    default: None,
+                    description: "Only facts whose names match one of these shell-style patterns (e.g. ansible_distribution*).",
+                },
+            ],
             example: "- setup:",
         }
     }
 
-    async fn probe(_a: &SetupArgs, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        let out = ctx.host.exec(&Command::shell(SCRIPT)).await?;
+    async fn probe(a: &SetupArgs, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        let subsets = selected_subsets(a.gather_subset.as_ref()).map_err(ModuleError::failed)?;
+        let filter = match &a.filter {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => crate::args::value_to_list(v).map_err(ModuleError::failed)?,
+        };
+        let seconds = match &a.gather_timeout {
+            None | Some(Value::Null) => 10,
+            Some(v) => crate::args::scalar_to_string(v)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| ModuleError::failed(format!("gather_timeout must be a number of seconds, got {v}")))?,
+        };
+        let out = match tokio::time::timeout(std::time::Duration::from_secs(seconds), ctx.host.exec(&Command::shell(SCRIPT))).await {
+            Ok(out) => out?,
+            Err(_) => return Ok(ModuleResult::failed(format!("fact gathering did not finish within gather_timeout ({seconds} s)"))),
+        };
         if !out.success() {
             return Ok(ModuleResult::failed(format!("fact gathering failed: {}", out.stderr_str().trim())));
         }
         let mut r = ModuleResult::ok();
-        r.facts = parse(&out.stdout_str());
+        r.facts = select_facts(parse(&out.stdout_str()), &subsets, &filter).map_err(ModuleError::failed)?;
         Ok(r)
     }
 
@@ -189,6 +281,28 @@ impl Module for SetupModule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gather_subset_follows_ansibles_rules() {
+        let s = |v: Value| selected_subsets(Some(&v)).unwrap();
+        assert_eq!(selected_subsets(None).unwrap(), ["hardware", "min", "network"]);
+        assert_eq!(s(json!(["!all"])), ["min"]);
+        assert_eq!(s(json!("!all,network")), ["min", "network"]);
+        assert_eq!(s(json!(["!all", "!min"])), Vec::<&str>::new());
+        assert_eq!(s(json!(["all", "!hardware"])), ["min", "network"]);
+        assert!(selected_subsets(Some(&json!(["virtual"]))).unwrap_err().contains("unknown subset 'virtual'"));
+    }
+
+    #[test]
+    fn subsets_and_filter_select_facts() {
+        let out = "hostname=mx1\nvcpus=2\nipv4_all=10.0.0.5\nos_ID=debian\n";
+        let min_only = select_facts(parse(out), &["min"], &[]).unwrap();
+        assert!(min_only.contains_key("ansible_hostname"));
+        assert!(!min_only.contains_key("ansible_processor_vcpus") && !min_only.contains_key("ansible_all_ipv4_addresses"));
+        let filtered = select_facts(parse(out), &["min", "hardware", "network"], &["ansible_distribution*".into()]).unwrap();
+        assert!(filtered.keys().all(|k| k.starts_with("ansible_distribution")), "{filtered:?}");
+        assert!(filtered.contains_key("ansible_distribution_major_version"));
+    }
 
     #[test]
     fn parses_captured_output() {

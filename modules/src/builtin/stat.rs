@@ -115,6 +115,14 @@ impl Module for StatModule {
     }
 
     fn validate(args: &StatArgs) -> Result<(), String> {
+        // Ansible's mimetype/charset and lsattr attributes are not gathered:
+        // asking for them must not silently give a result without them.
+        if args.get_mime {
+            return Err("get_mime is not supported by mailplay's stat (no mimetype/charset keys)".into());
+        }
+        if args.get_attributes {
+            return Err("get_attributes is not supported by mailplay's stat (no attributes key)".into());
+        }
         match args.checksum_algorithm.as_str() {
             "sha1" | "sha256" | "sha512" | "md5" | "sha224" | "sha384" => Ok(()),
             other => Err(format!("value of checksum_algorithm must be one of: sha1, sha224, sha256, sha384, sha512, md5, got: {other}")),

@@ -18,7 +18,8 @@ pub struct TemplateArgs {
     pub dest: String,
     #[serde(flatten)]
     pub common: DestArgs,
-    /// Accepted for compatibility; mailplay always renders with Ansible's defaults.
+    /// Only Ansible's defaults (trim_blocks on, lstrip_blocks off, utf-8) are
+    /// accepted; other values are refused in `validate`.
     #[serde(default)]
     pub trim_blocks: Option<serde_json::Value>,
     #[serde(default)]
@@ -78,24 +79,59 @@ impl Module for TemplateModule {
                     default: Some("true"),
                     description: "Replace an existing file whose content differs.",
                 },
+                ArgDoc {
+                    name: "follow",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "A symlink at dest: write to its target (true) or replace the link with the file (false).",
+                },
+                ArgDoc {
+                    name: "checksum",
+                    ty: "string",
+                    required: false,
+                    default: None,
+                    description: "SHA-1 the new content must have; a mismatch fails before anything is written.",
+                },
             ],
             example: "- template:\n    src: main.cf.j2\n    dest: /etc/postfix/main.cf\n    validate: postfix -c %s check",
         }
     }
 
     fn validate(args: &TemplateArgs) -> Result<(), String> {
+        // mailplay renders with Ansible's defaults only; another setting is
+        // refused rather than silently rendered the default way.
+        let flag = |v: &Option<serde_json::Value>| v.as_ref().and_then(crate::args::parse_bool);
+        if flag(&args.trim_blocks) == Some(false) {
+            return Err(
+                "trim_blocks: false is not supported: mailplay renders templates with trim_blocks on, as Ansible does by default".into()
+            );
+        }
+        if flag(&args.lstrip_blocks) == Some(true) {
+            return Err("lstrip_blocks: true is not supported: mailplay renders templates without lstrip_blocks".into());
+        }
+        if args.output_encoding.as_deref().is_some_and(|e| !e.eq_ignore_ascii_case("utf-8") && !e.eq_ignore_ascii_case("utf8")) {
+            return Err("output_encoding other than utf-8 is not supported".into());
+        }
         if args.newline_sequence.as_deref().is_some_and(|n| n != "\n" && n != "\\n") {
             return Err("newline_sequence other than \\n is not supported".into());
         }
+        args.common.refuse_unsupported()?;
         args.common.wanted().map(|_| ())
     }
 
     async fn probe(args: &TemplateArgs, ctx: &Context<'_>) -> Result<TemplateState, ModuleError> {
         let path = ctx.controller.find_file("templates", &args.src).map_err(ModuleError::failed)?;
         let rendered = ctx.controller.render_template_file(&path).map_err(ModuleError::failed)?;
-        let dest =
-            probe_dest(ctx.host, &args.dest, Some(args.src.trim_end_matches(".j2")), rendered.into_bytes(), path.display().to_string())
-                .await?;
+        let dest = probe_dest(
+            ctx.host,
+            &args.dest,
+            Some(args.src.trim_end_matches(".j2")),
+            rendered.into_bytes(),
+            path.display().to_string(),
+            args.common.follow.unwrap_or(false),
+        )
+        .await?;
         Ok(TemplateState { dest })
     }
 

@@ -55,6 +55,19 @@ impl Plan for EditPlan {
     }
 }
 
+/// Of `copy`'s destination arguments, lineinfile and blockinfile take
+/// neither `follow` (they always edit a link's target, as Ansible does) nor
+/// `checksum`: refuse them by name.
+pub fn refuse_copy_only(common: &DestArgs, module: &str) -> Result<(), String> {
+    if common.follow.is_some() {
+        return Err(format!("follow is not an argument of {module}: it always edits the file a symlink points to"));
+    }
+    if common.checksum.is_some() {
+        return Err(format!("checksum is not an argument of {module}"));
+    }
+    Ok(())
+}
+
 /// Plan the edit. A missing file is left alone for `absent`, and is an
 /// error for `present` unless `create` (`missing` is the message).
 pub fn plan_edit(

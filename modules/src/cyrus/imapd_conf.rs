@@ -153,7 +153,7 @@ fn lint_command(path: &str) -> String {
 }
 
 fn dest_args(a: &ImapdConfArgs) -> DestArgs {
-    DestArgs { validate: a.validate.then(|| lint_command(&a.path)), follow: true, force: true, ..Default::default() }
+    DestArgs { validate: a.validate.then(|| lint_command(&a.path)), follow: Some(true), force: true, ..Default::default() }
 }
 
 pub struct CyrusImapdConfModule;

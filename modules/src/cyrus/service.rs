@@ -107,7 +107,7 @@ fn field_value(v: &Value) -> Result<String, String> {
 }
 
 fn dest_args() -> DestArgs {
-    DestArgs { follow: true, force: true, ..Default::default() }
+    DestArgs { follow: Some(true), force: true, ..Default::default() }
 }
 
 pub struct CyrusServiceModule;

@@ -44,7 +44,8 @@ pub struct PgUserArgs {
     /// Set the password only when creating the role.
     #[serde(default, deserialize_with = "loose_bool")]
     pub no_password_changes: bool,
-    /// Accepted for compatibility: passwords are always stored as SCRAM-SHA-256.
+    /// Only `true` (or unset) is accepted: passwords are always stored as
+    /// SCRAM-SHA-256; `false` is refused in `validate`.
     #[serde(default)]
     pub encrypted: Option<Value>,
     #[serde(default = "postgres_db", alias = "login_db", deserialize_with = "loose_string")]
@@ -248,6 +249,9 @@ impl Module for PostgresqlUserModule {
     }
 
     fn validate(a: &PgUserArgs) -> Result<(), String> {
+        if a.encrypted.as_ref().and_then(crate::args::parse_bool) == Some(false) {
+            return Err("encrypted: false is not supported: passwords are always stored as SCRAM-SHA-256 verifiers".into());
+        }
         if !matches!(a.state.as_str(), "present" | "absent") {
             return Err(format!("value of state must be one of: present, absent, got: {}", a.state));
         }
