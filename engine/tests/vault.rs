@@ -464,3 +464,32 @@ fn vault_command_errors_are_clear_and_never_panics() {
     assert!(e.contains("Decryption failed") && e.contains("good.yml") && !e.contains("qwerty"), "{e}");
     assert!(std::fs::read_to_string(&g).unwrap().starts_with("$ANSIBLE_VAULT;1.1;AES256\n"));
 }
+
+/// --ask-vault-pass reads the terminal: run under `script` for a pty, answer
+/// once the prompt is shown.
+#[test]
+fn ask_vault_pass_prompts_on_the_terminal() {
+    use std::io::Read;
+    let cmd = format!("{} vault view -J {}", env!("CARGO_BIN_EXE_mailplay"), vault_fixtures().join("vars-1.1.yml").display());
+    let mut child = Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("Vault password: ") {
+        assert_eq!(stdout.read(&mut byte).unwrap(), 1, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.push(byte[0]);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"hunter2\n").unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success(), "{}", String::from_utf8_lossy(&seen));
+    let shown = String::from_utf8_lossy(&seen).replace('\r', "");
+    assert!(shown.contains("mail_db_password: s3cr3t-db\n"), "{shown}");
+}

@@ -133,9 +133,21 @@ impl VaultOpts {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Files and strings are in Ansible Vault format 1.1 ($ANSIBLE_VAULT;1.1;AES256), or 1.2 with the \
-vault-id label when encrypted with a --vault-id LABEL@SOURCE other than `default`. ansible-vault 2.19 reads what this \
-writes and the other way round.")]
+#[command(after_help = "\
+Files and strings are in Ansible Vault format 1.1 ($ANSIBLE_VAULT;1.1;AES256), or 1.2 with the
+vault-id label when encrypted with a --vault-id LABEL@SOURCE other than `default`; ansible-vault
+2.19 reads what this writes and the other way round. Passwords come from --vault-password-file
+(a file, or an executable printing it), --vault-id [LABEL@]SOURCE (SOURCE: file, executable or
+`prompt`) or -J; with none of them, you are asked on the terminal.
+
+Examples:
+  mailplay vault encrypt group_vars/mail/vault.yml --vault-password-file ~/.mail-vault-pass
+  mailplay vault edit group_vars/mail/vault.yml --vault-password-file ~/.mail-vault-pass
+  mailplay vault encrypt_string --vault-id prod@prompt -n mail_db_password 'the password'
+  mailplay run site.yml -i cluster.ini --vault-id prod@prompt --vault-password-file ~/.mail-vault-pass
+
+The plaintext of a `!vault` value is masked in mailplay's output; values of a whole-file vault are
+not (mark the tasks that show them no_log).")]
 pub struct VaultArgs {
     #[command(subcommand)]
     pub action: VaultAction,

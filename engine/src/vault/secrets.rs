@@ -7,7 +7,7 @@
 //! tried. A password is never printed, never put in an error message and
 //! never passed in a process's arguments.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::format::{self, DEFAULT_ID};
@@ -87,7 +87,7 @@ pub fn setup(args: &VaultArgs, purpose: Purpose, auto_prompt: bool) -> Result<Ve
             secrets.push(VaultSecret::new(label, bytes));
             continue;
         }
-        match from_file(Path::new(source), label, &secrets) {
+        match from_file(&expand_home(source), label, &secrets) {
             Ok(bytes) => secrets.push(VaultSecret::new(label, bytes)),
             Err(e) => {
                 eprintln!("[WARNING]: Error getting vault password file ({label}): {e}");
@@ -123,6 +123,15 @@ fn prompt(label: &str, old_style: bool, purpose: Purpose) -> Result<Vec<u8>, Str
         return Err("Passwords do not match".into());
     }
     Ok(answers.swap_remove(0))
+}
+
+/// `~/x` is in the home folder, as Ansible's unfrackpath has it (the shell
+/// does not expand it after `label@`).
+fn expand_home(source: &str) -> PathBuf {
+    match (source.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(source),
+    }
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -269,6 +278,15 @@ mod tests {
         let s =
             setup(&args(&[&format!("a@{}", first.display()), &format!("b@{}", second.display())], &[]), Purpose::Decrypt, false).unwrap();
         assert_eq!(s[1].bytes(), b"inner-pw");
+    }
+
+    #[test]
+    fn a_home_relative_source_is_expanded() {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        if let Some(home) = home {
+            assert_eq!(expand_home("~/pw"), home.join("pw"));
+        }
+        assert_eq!(expand_home("/x/~/pw"), PathBuf::from("/x/~/pw"));
     }
 
     #[test]
