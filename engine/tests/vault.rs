@@ -208,6 +208,27 @@ fn inventory_shows_inline_vaults_as_ansible_inventory_does() {
     }
 }
 
+#[test]
+fn a_vaulted_ini_inventory_lists_as_in_ansible_inventory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ini = tmp.path().join("hosts.ini");
+    std::fs::write(&ini, "[mail]\nmx1 mail_db_password=ini-s3cret\n\n[mail:vars]\nrelay=yes\n").unwrap();
+    let pw = ["--vault-password-file".to_string(), password()];
+    let o = ansible("ansible-vault").arg("encrypt").args(&pw).arg(&ini).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let ours = mailplay().args(["inventory", "-i", "hosts.ini", "--list"]).args(&pw).current_dir(tmp.path()).output().unwrap();
+    let theirs = ansible("ansible-inventory").args(["-i", "hosts.ini", "--list"]).args(&pw).current_dir(tmp.path()).output().unwrap();
+    assert!(ours.status.success(), "{}", text(&ours));
+    let ours: serde_json::Value = serde_json::from_slice(&ours.stdout).unwrap();
+    let theirs: serde_json::Value = serde_json::from_slice(&theirs.stdout).unwrap();
+    assert_eq!(ours["_meta"]["hostvars"]["mx1"]["mail_db_password"], "ini-s3cret");
+    assert_eq!(ours, theirs);
+    // Without the password: exit 1 and the file named.
+    let o = mailplay().args(["inventory", "-i", "hosts.ini", "--list"]).current_dir(tmp.path()).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("hosts.ini") && text(&o).contains("no vault secrets found"), "{}", text(&o));
+}
+
 // ---- differential: ansible-vault 2.19 ⇄ mailplay vault ----
 
 fn pw_file(dir: &Path, name: &str, pw: &str) -> String {
