@@ -69,6 +69,8 @@ fn run_reads_vaulted_group_vars_vars_files_inline_values_and_extra_vars() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     let written = std::fs::read_to_string(tmp.path().join("secrets.txt")).unwrap();
     assert_eq!(written, "db=s3cr3t-db relay=relay-s3cret play=inline-s3cret extra=prod-s3cret\n");
+    let written = std::fs::read_to_string(tmp.path().join("role.txt")).unwrap();
+    assert_eq!(written, "vars=role-s3cret defaults=default-s3cret\n");
     assert_eq!(recap(&stdout)["localhost"]["failed"], 0, "{stdout}");
 }
 
@@ -98,7 +100,7 @@ fn assert_refused(code: i32, stdout: &str, stderr: &str, out_dir: &Path, expecte
         assert!(stderr.contains(e), "expected '{e}' in:\n{stderr}");
     }
     assert!(!stdout.contains("TASK ["), "a task ran:\n{stdout}");
-    assert!(!out_dir.join("secrets.txt").exists(), "a task ran");
+    assert!(!out_dir.join("secrets.txt").exists() && !out_dir.join("role.txt").exists(), "a task ran");
 }
 
 #[test]
@@ -145,7 +147,7 @@ fn an_inline_value_that_does_not_decrypt_names_its_line_and_runs_nothing() {
     // The relay password opens group_vars but not the play's !vault value.
     let pw = ["--vault-id".to_string(), format!("relay@{}", relay_password())];
     let (code, stdout, stderr) = run_play("site.yml", tmp.path(), &args(&pw));
-    assert_refused(code, &stdout, &stderr, tmp.path(), &["Decryption failed", "site.yml:10:11", "!vault value"]);
+    assert_refused(code, &stdout, &stderr, tmp.path(), &["Decryption failed", "site.yml:11:11", "!vault value"]);
     // A secret labelled `prod` also opens the 1.1 (`default`) values: the
     // matching label is only tried first.
     let mut pw = pw.to_vec();
@@ -182,7 +184,7 @@ fn masking_inline_vault_plaintexts_never_appear_in_output_even_verbose() {
     let (code, stdout, stderr) = run_play("site.yml", tmp.path(), &a);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("TASK [show the inline secret]"), "{stdout}");
-    for plain in ["inline-s3cret", "prod-s3cret"] {
+    for plain in ["inline-s3cret", "prod-s3cret", "default-s3cret"] {
         assert!(!stdout.contains(plain) && !stderr.contains(plain), "{plain} printed:\n{stdout}{stderr}");
     }
 }
