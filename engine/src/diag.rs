@@ -77,6 +77,11 @@ impl Diagnostic {
             return None;
         }
         let text = std::fs::read_to_string(file.as_ref()).ok()?;
+        // The file is a vault: its lines are ciphertext, not what the
+        // position refers to (and the plaintext must not be shown).
+        if crate::vault::is_encrypted(text.as_bytes()) {
+            return None;
+        }
         Some(snippet_of(&text, self.pos.line, self.pos.column))
     }
 }

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
-use serde_saphyr::Spanned;
+use serde_saphyr::{Spanned, Tagged};
 
 use crate::diag::{Diagnostic, Pos};
+use crate::vault::{InlineMode, VaultContext};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeKind {
@@ -108,16 +109,6 @@ impl Node {
             NodeKind::Map(entries) => Value::Object(entries.iter().map(|(k, v)| (k.key_string(), v.to_value())).collect()),
         }
     }
-
-    fn with_file(mut self, file: &Arc<PathBuf>) -> Self {
-        self.pos.file = Some(file.clone());
-        self.kind = match self.kind {
-            NodeKind::Seq(items) => NodeKind::Seq(items.into_iter().map(|n| n.with_file(file)).collect()),
-            NodeKind::Map(entries) => NodeKind::Map(entries.into_iter().map(|(k, v)| (k.with_file(file), v.with_file(file))).collect()),
-            other => other,
-        };
-        self
-    }
 }
 
 /// The YAML options Ansible's loader amounts to.
@@ -128,12 +119,18 @@ fn options() -> serde_saphyr::Options {
 }
 
 /// Parse YAML text into a node tree. `file` is used for positions.
+/// `!vault` values are decrypted with the process's vault secrets.
 pub fn parse_str(text: &str, file: &Path) -> Result<Node, Diagnostic> {
+    parse_str_with(text, file, &crate::vault::context())
+}
+
+/// [`parse_str`] with the vault secrets given.
+pub fn parse_str_with(text: &str, file: &Path, vault: &VaultContext) -> Result<Node, Diagnostic> {
     let file = Arc::new(file.to_path_buf());
     if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---") {
         return Ok(Node::new(NodeKind::Null, Pos::new(&file, 1, 1)));
     }
-    let spanned: Spanned<RawNode> = serde_saphyr::from_str_with_options(text, options()).map_err(|e| {
+    let spanned: Spanned<Tagged<RawNode>> = serde_saphyr::from_str_with_options(text, options()).map_err(|e| {
         let (mut line, mut column) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((0, 0));
         let msg = clean_message(&first_line(&e.to_string()));
         if msg.contains("tab") {
@@ -150,13 +147,25 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Node, Diagnostic> {
         }
         Diagnostic::new(Pos::new(&file, line, column), format!("YAML syntax error: {msg}"))
     })?;
-    Ok(from_spanned(spanned).with_file(&file))
+    from_spanned(spanned, &file, vault)
 }
 
-/// Read and parse a YAML file.
+/// Read and parse a YAML file. A vault-encrypted file is decrypted first;
+/// positions in its errors are then in the decrypted text.
 pub fn parse_file(path: &Path) -> Result<Node, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| Diagnostic::in_file(path, format!("cannot read file: {e}")))?;
-    parse_str(&text, path)
+    parse_file_with(path, &crate::vault::context())
+}
+
+/// [`parse_file`] with the vault secrets given.
+pub fn parse_file_with(path: &Path, vault: &VaultContext) -> Result<Node, Diagnostic> {
+    let (text, encrypted) = crate::vault::read_text(path, vault)?;
+    parse_str_with(&text, path, vault).map_err(|mut d| {
+        if encrypted && d.pos.is_known() && !crate::vault::is_vault_diagnostic(&d) {
+            d.message
+                .push_str(" (the position is in the decrypted content of this vault-encrypted file: see it with `mailplay vault view`)");
+        }
+        d
+    })
 }
 
 /// saphyr repeats the position in its message ("error: line 2 column 10: ..."); we print it already.
@@ -169,30 +178,59 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).to_string()
 }
 
-// serde-saphyr hands out locations through `Spanned<T>`; `RawNode` is the
-// recursive shape it fills, converted to `Node` right after.
+// serde-saphyr hands out locations through `Spanned<T>` and tags through
+// `Tagged<T>`; `RawNode` is the recursive shape they fill, converted to
+// `Node` right after.
+type RawSpanned = Spanned<Tagged<RawNode>>;
+
 enum RawNode {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
     Str(String),
-    Seq(Vec<Spanned<RawNode>>),
-    Map(Vec<(Spanned<RawNode>, Spanned<RawNode>)>),
+    Seq(Vec<RawSpanned>),
+    Map(Vec<(RawSpanned, RawSpanned)>),
 }
 
-fn from_spanned(s: Spanned<RawNode>) -> Node {
-    let pos = Pos { file: None, line: s.referenced.line() as u32, column: s.referenced.column() as u32 };
-    let kind = match s.value {
+fn from_spanned(s: RawSpanned, file: &Arc<PathBuf>, vault: &VaultContext) -> Result<Node, Diagnostic> {
+    let pos = Pos { file: Some(file.clone()), line: s.referenced.line() as u32, column: s.referenced.column() as u32 };
+    let Tagged(value, tag) = s.value;
+    let kind = match value {
+        RawNode::Str(t) if tag.as_deref() == Some("!vault") => return inline_vault(&t, pos, vault),
+        _ if tag.as_deref() == Some("!vault") => {
+            return Err(Diagnostic::new(pos, "a !vault value must be the text ansible-vault encrypt_string printed"))
+        }
         RawNode::Null => NodeKind::Null,
         RawNode::Bool(b) => NodeKind::Bool(b),
         RawNode::Int(i) => NodeKind::Int(i),
         RawNode::Float(f) => NodeKind::Float(f),
         RawNode::Str(t) => NodeKind::Str(t),
-        RawNode::Seq(items) => NodeKind::Seq(items.into_iter().map(from_spanned).collect()),
-        RawNode::Map(entries) => NodeKind::Map(entries.into_iter().map(|(k, v)| (from_spanned(k), from_spanned(v))).collect()),
+        RawNode::Seq(items) => NodeKind::Seq(items.into_iter().map(|i| from_spanned(i, file, vault)).collect::<Result<_, _>>()?),
+        RawNode::Map(entries) => NodeKind::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| Ok((from_spanned(k, file, vault)?, from_spanned(v, file, vault)?)))
+                .collect::<Result<_, Diagnostic>>()?,
+        ),
     };
-    Node { kind, pos }
+    Ok(Node { kind, pos })
+}
+
+/// A `!vault` value: decrypted, its plaintext registered as a secret of the
+/// run so that the reporters mask it; or kept as ansible-inventory shows it.
+fn inline_vault(ciphertext: &str, pos: Pos, vault: &VaultContext) -> Result<Node, Diagnostic> {
+    if vault.inline == InlineMode::Keep {
+        let key = Node::new(NodeKind::Str("__ansible_vault".into()), pos.clone());
+        let text = Node::new(NodeKind::Str(ciphertext.to_string()), pos.clone());
+        return Ok(Node::new(NodeKind::Map(vec![(key, text)]), pos));
+    }
+    let opened = crate::vault::decrypt(ciphertext.as_bytes(), &vault.secrets)
+        .map_err(|e| Diagnostic::new(pos.clone(), format!("{e} on this !vault value")))?;
+    let plaintext = String::from_utf8(opened.plaintext)
+        .map_err(|_| Diagnostic::new(pos.clone(), "this !vault value does not decrypt to UTF-8 text"))?;
+    mailplay_modules::secret::register_run_secret(&plaintext);
+    Ok(Node::new(NodeKind::Str(plaintext), pos))
 }
 
 impl<'de> Deserialize<'de> for RawNode {
@@ -232,14 +270,14 @@ impl<'de> Deserialize<'de> for RawNode {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawNode, A::Error> {
                 let mut items = Vec::new();
-                while let Some(item) = seq.next_element::<Spanned<RawNode>>()? {
+                while let Some(item) = seq.next_element::<RawSpanned>()? {
                     items.push(item);
                 }
                 Ok(RawNode::Seq(items))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawNode, A::Error> {
                 let mut entries = Vec::new();
-                while let Some((k, v)) = map.next_entry::<Spanned<RawNode>, Spanned<RawNode>>()? {
+                while let Some((k, v)) = map.next_entry::<RawSpanned, RawSpanned>()? {
                     entries.push((k, v));
                 }
                 Ok(RawNode::Map(entries))
@@ -289,5 +327,73 @@ mod tests {
     #[test]
     fn empty_documents_are_null() {
         assert!(parse("# nothing\n---\n").is_null());
+    }
+
+    fn fixtures() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/vault")
+    }
+
+    fn vault_ctx(pw: &str, inline: InlineMode) -> VaultContext {
+        VaultContext { secrets: vec![crate::vault::VaultSecret::new("default", pw.as_bytes().to_vec())], inline }
+    }
+
+    #[test]
+    fn inline_vault_values_are_decrypted_and_registered_as_run_secrets() {
+        let ctx = vault_ctx("hunter2", InlineMode::Decrypt);
+        let n = parse_file_with(&fixtures().join("inline.yml"), &ctx).unwrap();
+        let v = n.to_value();
+        assert_eq!(v["mail_inline_password"], Value::from("inline-s3cret"));
+        assert_eq!(v["mail_prod_password"], Value::from("prod-s3cret"));
+        assert_eq!(v["plain"], Value::from("value"));
+        let secrets = mailplay_modules::secret::run_secrets();
+        assert!(secrets.iter().any(|s| s == "inline-s3cret") && secrets.iter().any(|s| s == "prod-s3cret"), "{secrets:?}");
+    }
+
+    #[test]
+    fn a_wrong_or_missing_vault_password_names_the_file_and_line() {
+        let file = fixtures().join("inline.yml");
+        let e = parse_file_with(&file, &vault_ctx("wrong", InlineMode::Decrypt)).unwrap_err();
+        assert!(e.message.starts_with("Decryption failed"), "{e:?}");
+        assert_eq!(e.pos.line, 3, "{e:?}"); // where the block scalar starts
+        assert!(e.render().contains("inline.yml:3:11"), "{}", e.render());
+        let e = parse_file_with(&file, &VaultContext::default()).unwrap_err();
+        assert!(e.message.starts_with("Attempting to decrypt but no vault secrets found"), "{e:?}");
+        assert!(crate::vault::is_vault_diagnostic(&e));
+    }
+
+    #[test]
+    fn whole_file_vaults_are_decrypted_before_parsing() {
+        let ctx = vault_ctx("hunter2", InlineMode::Decrypt);
+        for name in ["vars-1.1.yml", "vars-1.2-prod.yml"] {
+            let v = parse_file_with(&fixtures().join(name), &ctx).unwrap().to_value();
+            assert_eq!(v["mail_db_password"], Value::from("s3cr3t-db"), "{name}");
+        }
+        let e = parse_file_with(&fixtures().join("vars-1.1.yml"), &vault_ctx("bad", InlineMode::Decrypt)).unwrap_err();
+        assert!(e.render().contains("vars-1.1.yml") && e.message.starts_with("Decryption failed"), "{}", e.render());
+        // A syntax error inside: the position is in the plaintext, and the
+        // message says so; no snippet of the ciphertext is shown.
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.yml");
+        let s = crate::vault::VaultSecret::new("default", b"hunter2".to_vec());
+        std::fs::write(&bad, crate::vault::encrypt(b"a: 1\nb: [1, 2\nc: 3\n", &s, None).unwrap()).unwrap();
+        let e = parse_file_with(&bad, &ctx).unwrap_err();
+        assert!(e.message.contains("decrypted content of this vault-encrypted file"), "{e:?}");
+        assert!(!e.render().contains("| 6"), "{}", e.render());
+    }
+
+    #[test]
+    fn inventory_mode_keeps_inline_vaults_as_ansible_inventory_prints_them() {
+        let n = parse_file_with(&fixtures().join("inline.yml"), &VaultContext { secrets: vec![], inline: InlineMode::Keep }).unwrap();
+        let v = n.to_value();
+        let text = v["mail_inline_password"]["__ansible_vault"].as_str().unwrap();
+        assert!(text.starts_with("$ANSIBLE_VAULT;1.1;AES256\n6632"), "{text}");
+        assert!(text.ends_with("\n6461\n"), "{text:?}");
+    }
+
+    #[test]
+    fn other_tags_do_not_change_values() {
+        let v = parse("a: !unsafe '{{ x }}'\nb: !!str 5\nc: [!foo 1]\n").to_value();
+        assert_eq!(v["a"], Value::from("{{ x }}"));
+        assert_eq!(v["b"], Value::from("5"));
     }
 }

@@ -21,6 +21,8 @@ pub enum Command {
     Doc(DocArgs),
     /// Manage the lab of local test hosts.
     Lab(LabArgs),
+    /// Encrypt and decrypt Ansible Vault files and strings (like ansible-vault).
+    Vault(VaultArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -100,6 +102,155 @@ pub struct RunArgs {
     /// Connection type (ssh, local).
     #[arg(short = 'c', long)]
     pub connection: Option<String>,
+    #[command(flatten)]
+    pub vault: VaultOpts,
+}
+
+/// Where vault passwords come from (ansible-playbook's vault options).
+#[derive(Args, Debug, Clone, Default)]
+pub struct VaultOpts {
+    /// Vault password file, or an executable whose output is the password
+    /// (repeatable; ANSIBLE_VAULT_PASSWORD_FILE adds one).
+    #[arg(long = "vault-password-file", alias = "vault-pass-file", value_name = "FILE")]
+    pub vault_password_files: Vec<String>,
+    /// Ask for the vault password on the terminal (no echo).
+    #[arg(short = 'J', long = "ask-vault-pass", alias = "ask-vault-password")]
+    pub ask_vault_pass: bool,
+    /// A vault identity: [LABEL@]SOURCE, SOURCE being a password file, an
+    /// executable or `prompt` (repeatable; a vault's label is tried first).
+    #[arg(long = "vault-id", value_name = "[LABEL@]SOURCE")]
+    pub vault_ids: Vec<String>,
+}
+
+impl VaultOpts {
+    pub fn to_args(&self) -> crate::vault::secrets::VaultArgs {
+        crate::vault::secrets::VaultArgs {
+            vault_ids: self.vault_ids.clone(),
+            password_files: self.vault_password_files.clone(),
+            ask_vault_pass: self.ask_vault_pass,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Files and strings are in Ansible Vault format 1.1 ($ANSIBLE_VAULT;1.1;AES256), or 1.2 with the
+vault-id label when encrypted with a --vault-id LABEL@SOURCE other than `default`; ansible-vault
+2.19 reads what this writes and the other way round. Passwords come from --vault-password-file
+(a file, or an executable printing it), --vault-id [LABEL@]SOURCE (SOURCE: file, executable or
+`prompt`) or -J; with none of them, you are asked on the terminal.
+
+Examples:
+  mailplay vault encrypt group_vars/mail/vault.yml --vault-password-file ~/.mail-vault-pass
+  mailplay vault edit group_vars/mail/vault.yml --vault-password-file ~/.mail-vault-pass
+  mailplay vault encrypt_string --vault-id prod@prompt -n mail_db_password 'the password'
+  mailplay run site.yml -i cluster.ini --vault-id prod@prompt --vault-password-file ~/.mail-vault-pass
+
+The plaintext of a `!vault` value is masked in mailplay's output; values of a whole-file vault are
+not (mark the tasks that show them no_log).")]
+pub struct VaultArgs {
+    #[command(subcommand)]
+    pub action: VaultAction,
+}
+
+/// Options of the encrypting actions.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EncryptOpts {
+    /// The vault id to encrypt with (required if more than one vault id is given).
+    #[arg(long = "encrypt-vault-id", value_name = "LABEL")]
+    pub encrypt_vault_id: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultAction {
+    /// Encrypt files in place (or stdin to stdout).
+    Encrypt {
+        /// Files to encrypt; none or `-` reads stdin.
+        files: Vec<String>,
+        /// Write the result here instead (`-` for stdout; one input file only).
+        #[arg(long = "output", value_name = "FILE")]
+        output: Option<String>,
+        #[command(flatten)]
+        encrypt: EncryptOpts,
+        #[command(flatten)]
+        vault: VaultOpts,
+    },
+    /// Decrypt files in place (or stdin to stdout).
+    Decrypt {
+        /// Files to decrypt; none or `-` reads stdin.
+        files: Vec<String>,
+        /// Write the plaintext here instead (`-` for stdout; one input file only).
+        #[arg(long = "output", value_name = "FILE")]
+        output: Option<String>,
+        #[command(flatten)]
+        vault: VaultOpts,
+    },
+    /// Print the decrypted content of files.
+    View {
+        #[arg(required = true)]
+        files: Vec<String>,
+        #[command(flatten)]
+        vault: VaultOpts,
+    },
+    /// Edit encrypted files: decrypt into a private temporary file, run
+    /// $EDITOR (default vi), re-encrypt if changed, remove the plaintext.
+    Edit {
+        #[arg(required = true)]
+        files: Vec<String>,
+        #[command(flatten)]
+        vault: VaultOpts,
+    },
+    /// Create a new encrypted file with $EDITOR.
+    Create {
+        file: String,
+        /// Open the editor even when stdout is not a terminal.
+        #[arg(long = "skip-tty-check")]
+        skip_tty_check: bool,
+        #[command(flatten)]
+        encrypt: EncryptOpts,
+        #[command(flatten)]
+        vault: VaultOpts,
+    },
+    /// Encrypt strings into `!vault |` values to paste into YAML.
+    #[command(name = "encrypt_string")]
+    EncryptString {
+        /// Strings to encrypt; none or `-` reads stdin (kept as is, newline included).
+        strings: Vec<String>,
+        /// Variable name of each string, in order (repeatable).
+        #[arg(short = 'n', long = "name")]
+        names: Vec<String>,
+        /// Variable name of the string read from stdin.
+        #[arg(long = "stdin-name")]
+        stdin_name: Option<String>,
+        /// Ask for the string on the terminal (hidden).
+        #[arg(short = 'p', long = "prompt")]
+        prompt: bool,
+        /// With --prompt: show the string as it is typed.
+        #[arg(long = "show-input")]
+        show_input: bool,
+        /// Write the result here instead of stdout.
+        #[arg(long = "output", value_name = "FILE")]
+        output: Option<String>,
+        #[command(flatten)]
+        encrypt: EncryptOpts,
+        #[command(flatten)]
+        vault: VaultOpts,
+    },
+    /// Re-encrypt files with a new password.
+    Rekey {
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// The new password's file (or executable).
+        #[arg(long = "new-vault-password-file", value_name = "FILE", conflicts_with = "new_vault_id")]
+        new_vault_password_file: Option<String>,
+        /// The new vault identity, [LABEL@]SOURCE.
+        #[arg(long = "new-vault-id", value_name = "[LABEL@]SOURCE")]
+        new_vault_id: Option<String>,
+        #[command(flatten)]
+        encrypt: EncryptOpts,
+        #[command(flatten)]
+        vault: VaultOpts,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -118,6 +269,8 @@ pub struct InventoryArgs {
     /// With --graph: show variables too.
     #[arg(long)]
     pub vars: bool,
+    #[command(flatten)]
+    pub vault: VaultOpts,
 }
 
 #[derive(Args, Debug)]

@@ -6,11 +6,17 @@ use crate::inventory::Inventory;
 use super::args::InventoryArgs;
 
 pub fn run(args: InventoryArgs) -> i32 {
+    // As ansible-inventory: vaulted files are decrypted, `!vault` values are
+    // shown still encrypted (`{"__ansible_vault": ...}`).
+    if let Err(e) = super::vault_cmd::install_secrets(&args.vault, crate::vault::InlineMode::Keep) {
+        eprintln!("ERROR! {e}");
+        return exit::ERROR;
+    }
     let inv = match Inventory::load(&args.inventory) {
         Ok(i) => i,
         Err(d) => {
             eprintln!("ERROR! {}", d.render());
-            return exit::PARSE_ERROR;
+            return if crate::vault::is_vault_diagnostic(&d) { exit::ERROR } else { exit::PARSE_ERROR };
         }
     };
     if let Some(h) = &args.host {

@@ -20,6 +20,16 @@ fn print_diagnostics(ds: &[crate::diag::Diagnostic]) {
     }
 }
 
+/// Exit code of a loading failure: 4 for a syntax error, 1 (as
+/// ansible-playbook) when a vault could not be decrypted.
+fn load_failure(ds: &[crate::diag::Diagnostic]) -> i32 {
+    if ds.iter().any(crate::vault::is_vault_diagnostic) {
+        exit::ERROR
+    } else {
+        exit::PARSE_ERROR
+    }
+}
+
 fn options(args: &RunArgs) -> Result<RunOptions, String> {
     let become_password = if args.ask_become_pass { Some(ask_password("BECOME password: ")?) } else { None };
     Ok(RunOptions {
@@ -65,19 +75,25 @@ fn ask_password(prompt: &str) -> Result<String, String> {
 }
 
 pub async fn run(args: RunArgs) -> i32 {
+    // Vault secrets first: inventories, playbooks and `-e @file` may be vaults.
+    if let Err(e) = super::vault_cmd::install_secrets(&args.vault, crate::vault::InlineMode::Decrypt) {
+        eprintln!("ERROR! {e}");
+        return exit::ERROR;
+    }
     let opts = match options(&args) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("ERROR! {e}");
-            return exit::BAD_OPTIONS;
+            return if crate::vault::is_vault_message(&e) { exit::ERROR } else { exit::BAD_OPTIONS };
         }
     };
     let inventory_sources = if args.inventory.is_empty() { default_inventory() } else { args.inventory.clone() };
     let inventory = match Inventory::load(&inventory_sources) {
         Ok(i) => Arc::new(i),
         Err(d) => {
+            let code = load_failure(std::slice::from_ref(&d));
             print_diagnostics(&[d]);
-            return exit::PARSE_ERROR;
+            return code;
         }
     };
     let mut playbooks = Vec::new();
@@ -90,7 +106,7 @@ pub async fn run(args: RunArgs) -> i32 {
             Ok(pb) => playbooks.push(pb),
             Err(ds) => {
                 print_diagnostics(&ds);
-                return exit::PARSE_ERROR;
+                return load_failure(&ds);
             }
         }
     }

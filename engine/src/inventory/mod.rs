@@ -115,7 +115,9 @@ impl Inventory {
     }
 
     fn load_file(&mut self, path: &Path) -> Result<(), Diagnostic> {
-        let text = std::fs::read_to_string(path).map_err(|e| Diagnostic::in_file(path, format!("cannot read inventory: {e}")))?;
+        let bytes = std::fs::read(path).map_err(|e| Diagnostic::in_file(path, format!("cannot read inventory: {e}")))?;
+        // An inventory file may be a whole-file vault.
+        let (text, _) = crate::vault::open_text(path, bytes, &crate::vault::context())?;
         let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json"));
         if is_yaml {
             yaml_inventory::parse(self, &text, path)
