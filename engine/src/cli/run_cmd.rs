@@ -14,9 +14,9 @@ use crate::template::Templar;
 use super::args::{OutputFormat, RunArgs};
 use super::extra_vars::parse_extra_vars;
 
-fn print_diagnostics(ds: &[crate::diag::Diagnostic]) {
+fn report_diagnostics(reporter: &dyn Reporter, ds: &[crate::diag::Diagnostic]) {
     for d in ds {
-        eprintln!("ERROR! {}", d.render());
+        reporter.error(&d.render());
     }
 }
 
@@ -65,10 +65,25 @@ fn ask_password(prompt: &str) -> Result<String, String> {
 }
 
 pub async fn run(args: RunArgs) -> i32 {
-    let opts = match options(&args) {
+    // Listings and --syntax-check print text; a run reports through the
+    // chosen reporter from its first error on, so `--output json` writes
+    // its document whatever stops the run (bad options, a parse error, an
+    // error in a play, Ctrl-C), with the error in it.
+    let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
+    let reporter: Arc<dyn Reporter> = match args.output {
+        OutputFormat::Json if !listing => Arc::new(crate::output::JsonReporter::stdout()),
+        _ => Arc::new(crate::output::TextReporter::stdout()),
+    };
+    let code = run_with(&args, &reporter).await;
+    reporter.finish();
+    code
+}
+
+async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
+    let opts = match options(args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("ERROR! {e}");
+            reporter.error(&e);
             return exit::BAD_OPTIONS;
         }
     };
@@ -76,20 +91,20 @@ pub async fn run(args: RunArgs) -> i32 {
     let inventory = match Inventory::load(&inventory_sources) {
         Ok(i) => Arc::new(i),
         Err(d) => {
-            print_diagnostics(&[d]);
+            report_diagnostics(reporter.as_ref(), &[d]);
             return exit::PARSE_ERROR;
         }
     };
     let mut playbooks = Vec::new();
     for p in &args.playbooks {
         if !Path::new(p).exists() {
-            eprintln!("ERROR! the playbook: {p} could not be found");
+            reporter.error(&format!("the playbook: {p} could not be found"));
             return exit::ERROR;
         }
         match crate::playbook::load_playbook(Path::new(p)) {
             Ok(pb) => playbooks.push(pb),
             Err(ds) => {
-                print_diagnostics(&ds);
+                report_diagnostics(reporter.as_ref(), &ds);
                 return exit::PARSE_ERROR;
             }
         }
@@ -101,7 +116,7 @@ pub async fn run(args: RunArgs) -> i32 {
             problems.extend(crate::playbook::syntax_check(pb));
         }
         if !problems.is_empty() {
-            print_diagnostics(&problems);
+            report_diagnostics(reporter.as_ref(), &problems);
             return exit::PARSE_ERROR;
         }
         for pb in &playbooks {
@@ -111,8 +126,8 @@ pub async fn run(args: RunArgs) -> i32 {
     }
     if args.list_hosts || args.list_tasks || args.list_tags {
         for pb in &playbooks {
-            if let Err(e) = print_listing(pb, &inventory, &opts, &args, &templar) {
-                eprintln!("ERROR! {e}");
+            if let Err(e) = print_listing(pb, &inventory, &opts, args, &templar) {
+                reporter.error(&e);
                 return exit::ERROR;
             }
         }
@@ -123,14 +138,10 @@ pub async fn run(args: RunArgs) -> i32 {
     for pb in &playbooks {
         let problems = crate::playbook::syntax_check(pb);
         if !problems.is_empty() {
-            print_diagnostics(&problems);
+            report_diagnostics(reporter.as_ref(), &problems);
             return exit::PARSE_ERROR;
         }
     }
-    let reporter: Arc<dyn Reporter> = match args.output {
-        OutputFormat::Json => Arc::new(crate::output::JsonReporter::stdout()),
-        OutputFormat::Text => Arc::new(crate::output::TextReporter::stdout()),
-    };
     let mut code = exit::OK;
     for pb in &playbooks {
         let dir = pb.path.parent().map(Path::to_path_buf).filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));

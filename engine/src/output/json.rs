@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde_json::{json, Map, Value};
 
-use super::{shown_result, HostResult, Reporter, Stats};
+use super::{shown_result, HostResult, HostStats, Reporter, Stats};
 
 #[derive(Default)]
 struct Doc {
@@ -15,6 +15,7 @@ struct Doc {
     warnings: Vec<String>,
     errors: Vec<String>,
     stats: Map<String, Value>,
+    interrupted: bool,
 }
 
 pub struct JsonReporter {
@@ -81,20 +82,35 @@ impl Reporter for JsonReporter {
         self.doc.lock().expect("json lock").warnings.push(msg.to_string());
     }
 
+    /// Kept in the document, and said on stderr too: stdout stays one JSON
+    /// document, and a person watching still sees why the run stopped.
     fn error(&self, msg: &str) {
+        eprintln!("ERROR! {msg}");
         self.doc.lock().expect("json lock").errors.push(msg.to_string());
     }
 
+    /// Several playbooks in one run add up, as one ansible-playbook run does.
     fn recap(&self, stats: &Stats) {
         let mut doc = self.doc.lock().expect("json lock");
         for (h, s) in &stats.hosts {
-            doc.stats.insert(h.clone(), serde_json::to_value(s).expect("stats serialise"));
+            let mut total: HostStats = doc.stats.get(h).and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+            total.add(s);
+            doc.stats.insert(h.clone(), serde_json::to_value(&total).expect("stats serialise"));
         }
+    }
+
+    fn interrupted(&self) {
+        let mut doc = self.doc.lock().expect("json lock");
+        doc.interrupted = true;
+        doc.errors.push("User interrupted execution".into());
     }
 
     fn finish(&self) {
         let doc = self.doc.lock().expect("json lock");
-        let v = json!({"plays": doc.plays, "stats": doc.stats, "warnings": doc.warnings, "errors": doc.errors});
+        let mut v = json!({"plays": doc.plays, "stats": doc.stats, "warnings": doc.warnings, "errors": doc.errors});
+        if doc.interrupted {
+            v["interrupted"] = Value::Bool(true);
+        }
         let mut out = self.out.lock().expect("json out lock");
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json"));
         let _ = out.flush();

@@ -57,6 +57,10 @@ pub trait Reporter: Send + Sync {
     fn warning(&self, msg: &str);
     fn error(&self, msg: &str);
     fn recap(&self, stats: &Stats);
+    /// The run was interrupted (Ctrl-C): no new task started.
+    fn interrupted(&self) {}
+    /// The end of the run, whatever ended it (success, failed hosts, an
+    /// error before or during a play, an interruption): called exactly once.
     fn finish(&self);
 }
 
