@@ -110,3 +110,219 @@ fn json_is_written_when_the_run_is_interrupted() {
     assert_eq!(doc["plays"][0]["tasks"][0]["task"]["name"], "first");
     assert!(doc["stats"]["localhost"].is_object(), "{doc:#}");
 }
+
+/// The lines a task printed (after its `TASK [name]` banner, before the next banner).
+fn task_lines<'a>(text: &'a str, task: &str) -> Vec<&'a str> {
+    let banner = format!("TASK [{task}] ");
+    text.lines().skip_while(|l| !l.starts_with(&banner)).skip(1).take_while(|l| !l.ends_with("***")).collect()
+}
+
+const TWO_LOCAL_HOSTS: &str = "[all]\nh1 ansible_connection=local\nh2 ansible_connection=local\n";
+
+/// Text with `-vvv --diff` and `--output json` of the same run, each with its exit code.
+fn text_and_json(dir: &Path, playbook: &str, extra: &[&str]) -> ((i32, String), (i32, String)) {
+    let mut args = vec!["run", playbook, "-i", "inventory.ini"];
+    args.extend_from_slice(extra);
+    let mut text_args = args.clone();
+    text_args.extend(["-vvv", "--diff"]);
+    let (tc, to, te) = run_in(dir, &text_args);
+    let mut json_args = args.clone();
+    json_args.extend(["--diff", "--output", "json"]);
+    let (jc, jo, je) = run_in(dir, &json_args);
+    ((tc, format!("{to}{te}")), (jc, format!("{jo}{je}")))
+}
+
+/// `no_log` and every boolean keyword are templated; a `no_log` task shows
+/// nothing but its status and Ansible's message (no output, no loop item,
+/// no diff) in text at -vvv and in JSON, while `register` keeps the real value.
+#[test]
+fn boolean_keywords_are_templated_and_no_log_hides_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("inventory.ini"), format!("{TWO_LOCAL_HOSTS}h3 ansible_connection=local\n")).unwrap();
+    std::fs::write(
+        d.join("keywords.yml"),
+        r#"- hosts: all
+  gather_facts: "{{ gather }}"
+  force_handlers: "{{ 'yes' }}"
+  vars:
+    gather: "{{ 1 == 2 }}"
+    hide: "{{ 'yes' }}"
+    show: "{{ 'no' }}"
+    strict: "{{ 1 == 1 }}"
+    t: "{{ true }}"
+    secret: Wq9-nolog-secret
+  tasks:
+    - name: hidden command
+      command: echo {{ secret }}
+      no_log: "{{ hide }}"
+      register: hidden
+    - name: hidden loop
+      command: echo {{ item }}
+      loop: ["{{ secret }}-item"]
+      no_log: "{{ hide }}"
+    - name: hidden diff
+      copy:
+        content: "{{ secret }}-in-a-file\n"
+        dest: "{{ playbook_dir }}/out-{{ inventory_hostname }}.txt"
+      no_log: "{{ hide }}"
+    - name: register keeps the real value
+      copy:
+        content: "{{ hidden.stdout }}\n"
+        dest: "{{ playbook_dir }}/registered-{{ inventory_hostname }}.txt"
+      no_log: true
+    - name: shown when no_log is false
+      command: echo visible-{{ inventory_hostname }}
+      no_log: "{{ show }}"
+    - name: extended loop
+      debug:
+        msg: "position {{ ansible_loop.index }} of {{ ansible_loop.length }}"
+      loop: [a, b]
+      loop_control:
+        extended: "{{ t }}"
+    - name: ignore errors templated
+      command: /bin/false
+      ignore_errors: "{{ t }}"
+    - name: check mode templated
+      copy:
+        content: x
+        dest: "{{ playbook_dir }}/check-{{ inventory_hostname }}.txt"
+      check_mode: "{{ t }}"
+    - name: diff templated off
+      copy:
+        content: "diff-off-content\n"
+        dest: "{{ playbook_dir }}/diff-off-{{ inventory_hostname }}.txt"
+      diff: "{{ not t }}"
+    - name: run once templated
+      command: echo once
+      run_once: "{{ t }}"
+    - name: become templated
+      command: id -un
+      become: "{{ t }}"
+      become_user: nobody
+      register: who
+      changed_when: false
+    - name: notify the handler
+      command: echo notify
+      notify: forced handler
+    - name: fails on h3, not fatal
+      command: /bin/false
+      when: inventory_hostname == 'h3'
+      any_errors_fatal: "{{ not strict }}"
+    - meta: flush_handlers
+    - name: fails on h2, fatal for the play
+      command: /bin/false
+      when: inventory_hostname == 'h2'
+      any_errors_fatal: "{{ strict }}"
+    - name: never reached
+      command: touch {{ playbook_dir }}/never-{{ inventory_hostname }}
+  handlers:
+    - name: forced handler
+      command: touch {{ playbook_dir }}/handler-{{ inventory_hostname }}
+"#,
+    )
+    .unwrap();
+    let ((text_code, text), (json_code, json)) = text_and_json(d, "keywords.yml", &[]);
+    assert_eq!((text_code, json_code), (2, 2), "{text}\n{json}");
+    for out in [&text, &json] {
+        assert!(!out.contains("Wq9-nolog-secret"), "no_log output leaked:\n{out}");
+        assert!(out.contains("the output has been hidden due to the fact that 'no_log: true' was specified for this result"), "{out}");
+        assert!(out.contains("visible-h1"), "no_log: \"{{{{ show }}}}\" is false:\n{out}");
+        assert!(!out.contains("Gathering Facts"), "gather_facts: \"{{{{ gather }}}}\" is false:\n{out}");
+        assert!(!out.contains("diff-off-content"), "diff: is false for that task:\n{out}");
+    }
+    assert!(text.contains("(item=(censored due to no_log))"), "{text}");
+    assert!(text.contains("position 2 of 2"), "loop_control.extended is true:\n{text}");
+    assert!(text.contains("...ignoring"), "{text}");
+    assert_eq!(task_lines(&text, "run once templated").iter().filter(|l| l.starts_with("changed: [")).count(), 1, "run_once:\n{text}");
+    assert!(text.contains("\"stdout\": \"nobody\""), "become: \"{{{{ t }}}}\" is true:\n{text}");
+    assert!(text.contains("fatal: [h3]") && d.join("handler-h3").exists(), "force_handlers runs h3's handler:\n{text}");
+    assert!(text.contains("fatal: [h2]") && !d.join("never-h1").exists(), "any_errors_fatal ends the play for h1 too:\n{text}");
+    assert!(!d.join("check-h1.txt").exists(), "check_mode: \"{{{{ t }}}}\" is true");
+    assert_eq!(std::fs::read_to_string(d.join("registered-h1.txt")).unwrap(), "Wq9-nolog-secret\n", "register keeps the real value");
+    let doc: serde_json::Value = serde_json::from_str(json.split("\nERROR!").next().unwrap()).unwrap_or_else(|e| panic!("{e}\n{json}"));
+    let hidden = &doc["plays"][0]["tasks"][0]["hosts"]["h1"];
+    assert_eq!(
+        hidden,
+        &serde_json::json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result", "changed": true}),
+        "{doc:#}"
+    );
+}
+
+/// A boolean keyword that is not a boolean fails the task with an error
+/// naming the keyword and the value; an undecidable `no_log` hides the task.
+#[test]
+fn a_keyword_that_is_not_a_boolean_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("inventory.ini"), TWO_LOCAL_HOSTS).unwrap();
+    std::fs::write(
+        d.join("bad_no_log.yml"),
+        "- hosts: h1\n  gather_facts: no\n  tasks:\n    - name: bad no_log\n      command: echo Wq9-undecided\n      no_log: \"{{ 'maybe' }}\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("bad_ignore.yml"),
+        "- hosts: h1\n  gather_facts: no\n  tasks:\n    - name: bad ignore_errors\n      command: echo x\n      ignore_errors: sometimes\n",
+    )
+    .unwrap();
+    let ((code, text), (_, json)) = text_and_json(d, "bad_no_log.yml", &[]);
+    assert_eq!(code, 2, "{text}");
+    for out in [&text, &json] {
+        assert!(!out.contains("Wq9-undecided"), "the task did not run: {out}");
+        assert!(out.contains("the keyword 'no_log' must be a boolean (true/false, yes/no, on/off, 1/0), got 'maybe'"), "{out}");
+    }
+    let ((code, text), _) = text_and_json(d, "bad_ignore.yml", &[]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("the keyword 'ignore_errors' must be a boolean (true/false, yes/no, on/off, 1/0), got 'sometimes'"), "{text}");
+    assert!(text.contains("bad_ignore.yml': line 4"), "the error names where: {text}");
+    std::fs::write(d.join("bad_play.yml"), "- hosts: h1\n  gather_facts: perhaps\n  tasks:\n    - command: echo x\n").unwrap();
+    let (code, _, err) = run_in(d, &["run", "bad_play.yml", "-i", "inventory.ini"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("the keyword 'gather_facts' must be a boolean") && err.contains("got 'perhaps'"), "{err}");
+}
+
+/// A module's secret arguments, 1 and 3 characters long too, are masked
+/// in loop labels, results at -vvv and JSON; and the engine masks them in
+/// diffs, also where the module's own masking does not reach.
+#[test]
+fn module_secrets_of_any_length_are_masked_in_labels_results_and_diffs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("inventory.ini"), "[all]\nh1 ansible_connection=local\n").unwrap();
+    std::fs::write(
+        d.join("secrets.yml"),
+        r#"- hosts: all
+  gather_facts: no
+  tasks:
+    - name: debconf passwords
+      debconf:
+        name: mailplay-masking-test
+        question: "mailplay-masking-test/{{ item.q }}"
+        vtype: password
+        value: "{{ item.pw }}"
+      loop:
+        - {q: one, pw: "§"}
+        - {q: three, pw: "Zq9"}
+      check_mode: true
+    - name: imapd.conf with a secret used twice
+      cyrus_imapd_conf:
+        path: "{{ playbook_dir }}/imapd.conf"
+        validate: no
+        params:
+          ldap_password: Wq9-diff-secret
+          ldap_filter: "(secretless=Wq9-diff-secret)"
+"#,
+    )
+    .unwrap();
+    let ((code, text), (json_code, json)) = text_and_json(d, "secrets.yml", &[]);
+    assert_eq!((code, json_code), (0, 0), "{text}\n{json}");
+    for out in [&text, &json] {
+        for secret in ["§", "Zq9", "Wq9-diff-secret"] {
+            assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+        }
+    }
+    assert!(text.contains("+ldap_filter: (secretless=********)"), "the engine masks diffs:\n{text}");
+    let conf = std::fs::read_to_string(d.join("imapd.conf")).unwrap();
+    assert!(conf.contains("ldap_password: Wq9-diff-secret"), "the file itself has the real value: {conf}");
+}

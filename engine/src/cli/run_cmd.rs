@@ -7,7 +7,7 @@ use crate::exec::run::exit;
 use crate::exec::tags::TagFilter;
 use crate::exec::{run_playbook, RunContext, RunOptions};
 use crate::inventory::Inventory;
-use crate::output::Reporter;
+use crate::output::{Guarded, Reporter};
 use crate::playbook::ast::{Playbook, Task, TaskKind};
 use crate::template::Templar;
 
@@ -71,8 +71,8 @@ pub async fn run(args: RunArgs) -> i32 {
     // error in a play, Ctrl-C), with the error in it.
     let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
     let reporter: Arc<dyn Reporter> = match args.output {
-        OutputFormat::Json if !listing => Arc::new(crate::output::JsonReporter::stdout()),
-        _ => Arc::new(crate::output::TextReporter::stdout()),
+        OutputFormat::Json if !listing => Arc::new(Guarded::new(crate::output::JsonReporter::stdout())),
+        _ => Arc::new(Guarded::new(crate::output::TextReporter::stdout())),
     };
     let code = run_with(&args, &reporter).await;
     reporter.finish();

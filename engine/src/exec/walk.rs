@@ -10,7 +10,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::future::join_all;
-use mailplay_modules::args::parse_bool;
 use serde_json::{Map, Value};
 
 use crate::output::HostStatus;
@@ -18,7 +17,7 @@ use crate::playbook::ast::{Task, TaskKind};
 use crate::template::{HostvarsSource, Scope};
 
 use super::host_state::Layer;
-use super::host_task::{where_, HostTaskOutcome, TaskEnv};
+use super::host_task::{keyword_bool, where_, HostTaskOutcome, TaskEnv};
 use super::inherited::{Effective, Inherited};
 use super::play::PlayRunner;
 use super::result::{Outcome, Status};
@@ -220,12 +219,11 @@ impl PlayRunner<'_> {
         self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
 
         let play_scope = self.play_scope();
-        let run_once = eff
-            .run_once
-            .as_ref()
-            .map(|v| self.ctx.templar.render_value(v, &play_scope).ok().and_then(|v| parse_bool(&v)).unwrap_or(false))
-            .unwrap_or(false);
-        let runners: Vec<usize> = if run_once { vec![targets[0]] } else { targets.clone() };
+        let run_once = keyword_bool(&self.ctx.templar, "run_once", eff.run_once.as_ref(), &play_scope, false);
+        let runners: Vec<usize> = match run_once {
+            Ok(true) => vec![targets[0]],
+            _ => targets.clone(),
+        };
         let task_magic = self.task_magic(&eff);
         let hostvars = self.hostvars_snapshot();
         let env = TaskEnv {
@@ -243,12 +241,16 @@ impl PlayRunner<'_> {
             let host = &self.hosts[i];
             let env = &env;
             let forks = &forks;
+            let run_once = &run_once;
             async move {
                 let _permit = forks.acquire().await.expect("semaphore open");
-                let out = env.run_on_host(host, scope).await;
+                let out = match run_once {
+                    Err(e) => HostTaskOutcome::failed(format!("{e}{}", where_(&task.pos))),
+                    Ok(_) => env.run_on_host(host, scope).await,
+                };
                 let is_loop = task.loop_.is_some();
                 if !is_loop || matches!(out.outcome.status, Status::Failed | Status::Unreachable | Status::Skipped) {
-                    env.report(host, out.delegated_to.as_deref(), &out.outcome, None, out.ignored, is_loop);
+                    env.report(host, out.delegated_to.as_deref(), &out.outcome, None, out.ignored, out.no_log, is_loop);
                 }
                 (i, out)
             }
@@ -256,15 +258,17 @@ impl PlayRunner<'_> {
         let results = join_all(jobs).await;
 
         let mut failed_now = 0usize;
+        let mut fatal = false;
         for (i, out) in &results {
-            let applies_to: Vec<usize> = if run_once { targets.clone() } else { vec![*i] };
+            let applies_to: Vec<usize> = if run_once == Ok(true) { targets.clone() } else { vec![*i] };
             for j in applies_to {
                 if self.apply_outcome(j, task, out, inh, j == *i) {
                     failed_now += 1;
+                    fatal |= out.any_errors_fatal;
                 }
             }
         }
-        self.check_fatal(&eff, failed_now, &targets);
+        self.check_fatal(fatal, failed_now, &targets);
     }
 
     /// Record a host's outcome: stats, host status, register, facts,
@@ -351,11 +355,11 @@ impl PlayRunner<'_> {
         m
     }
 
-    fn check_fatal(&mut self, eff: &Effective, failed_now: usize, targets: &[usize]) {
+    /// `fatal`: a host failed on this task with `any_errors_fatal` on.
+    fn check_fatal(&mut self, fatal: bool, failed_now: usize, targets: &[usize]) {
         if failed_now == 0 {
             return;
         }
-        let fatal = eff.any_errors_fatal.as_ref().and_then(parse_bool).unwrap_or(false);
         if fatal {
             self.ctx.reporter.no_more_hosts();
             self.end_play = true;
@@ -376,7 +380,7 @@ impl PlayRunner<'_> {
 
     /// Run the handlers notified so far, in the order they are defined.
     pub async fn flush_handlers(&mut self) {
-        let force = self.ctx.opts.force_handlers || self.play.force_handlers.as_ref().and_then(parse_bool).unwrap_or(false);
+        let force = self.ctx.opts.force_handlers || self.force_handlers;
         let handlers = self.handlers.clone();
         let mut fired: Vec<(usize, String)> = Vec::new();
         for (handler, inh) in &handlers {
@@ -534,12 +538,12 @@ impl PlayRunner<'_> {
         };
         for i in skipped {
             let o = Outcome::skipped("Conditional result was False");
-            env.report(&self.hosts[i], None, &o, None, false, false);
+            env.report(&self.hosts[i], None, &o, None, false, false, false);
             self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Skipped, false, false);
         }
         for (i, msg) in errors {
-            let out = HostTaskOutcome { outcome: Outcome::failed(msg), ignored: false, ignore_unreachable: false, delegated_to: None };
-            env.report(&self.hosts[i], None, &out.outcome, None, false, false);
+            let out = HostTaskOutcome::failed(msg);
+            env.report(&self.hosts[i], None, &out.outcome, None, false, false, false);
             self.apply_outcome(i, task, &out, inh, true);
         }
         let mut child = inh.enter(task, false);

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde_json::{json, Map, Value};
 
-use super::{shown_result, HostResult, HostStats, Reporter, Stats};
+use super::{guard, HostResult, HostStats, Reporter, Stats};
 
 #[derive(Default)]
 struct Doc {
@@ -60,9 +60,8 @@ impl Reporter for JsonReporter {
         if r.item_label.is_some() && !r.is_loop_summary {
             return; // items are inside the task's `results`
         }
-        let mut shown = shown_result(r);
+        let mut shown = json_result(r);
         if let Value::Object(m) = &mut shown {
-            m.remove("_mailplay_debug");
             if r.ignored {
                 m.insert("ignored".into(), Value::Bool(true));
             }
@@ -114,5 +113,23 @@ impl Reporter for JsonReporter {
         let mut out = self.out.lock().expect("json out lock");
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json"));
         let _ = out.flush();
+    }
+}
+
+/// A host's result in the document: Ansible's result dictionary (its
+/// status flags included), internal keys left out; for `no_log` only the
+/// status and the censored message.
+fn json_result(r: &HostResult) -> Value {
+    if r.no_log {
+        return guard::censored(&r.result, r.status);
+    }
+    match &r.result {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !k.starts_with("_ansible") && !k.starts_with("_mailplay"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }

@@ -5,6 +5,7 @@
 //! implementation serialises its own printing.
 
 mod diff;
+mod guard;
 mod json;
 mod recap;
 mod text;
@@ -14,6 +15,7 @@ use std::path::Path;
 use mailplay_modules::module::Diff;
 use serde_json::Value;
 
+pub use guard::{mask_str, mask_value, Guarded, NO_LOG_ITEM};
 pub use json::JsonReporter;
 pub use recap::{HostStats, Stats};
 pub use text::TextReporter;
@@ -44,6 +46,12 @@ pub struct HostResult {
     pub no_log: bool,
     /// The closing line of a looped task, after its items.
     pub is_loop_summary: bool,
+    /// Shown even without `-v` (`debug`, `assert` without `quiet`), as
+    /// Ansible's `_ansible_verbose_always`.
+    pub always_show: bool,
+    /// Secret values of this task's module arguments: masked (with the
+    /// run's secrets) by [`Guarded`] before any reporter sees the result.
+    pub secrets: Vec<String>,
 }
 
 pub trait Reporter: Send + Sync {
@@ -67,11 +75,17 @@ pub trait Reporter: Send + Sync {
 /// The message Ansible shows instead of a `no_log` result.
 pub const NO_LOG_MSG: &str = "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
-/// The result as shown to users: internal keys removed, censored for no_log.
+/// The result as the text stream shows it: internal keys removed,
+/// censored for no_log.
 pub fn shown_result(r: &HostResult) -> Value {
     if r.no_log {
-        let changed = r.result.get("changed").cloned().unwrap_or(Value::Bool(false));
-        return serde_json::json!({"censored": NO_LOG_MSG, "changed": changed});
+        let mut c = guard::censored(&r.result, r.status);
+        if let Value::Object(m) = &mut c {
+            m.remove("failed");
+            m.remove("skipped");
+            m.remove("unreachable");
+        }
+        return c;
     }
     match &r.result {
         // Like Ansible's callback: internal keys, the diff (printed on its

@@ -231,7 +231,7 @@ impl Reporter for TextReporter {
 
 /// `debug` results are always shown, as Ansible's debug action asks.
 fn is_debug_output(r: &HostResult) -> bool {
-    r.result.get("_mailplay_debug").is_some()
+    r.always_show
 }
 
 /// A debug result shows only its message/variable (not `changed` etc.).
@@ -289,6 +289,8 @@ mod tests {
             diffs: vec![],
             no_log: false,
             is_loop_summary: false,
+            always_show: false,
+            secrets: vec![],
         }
     }
 
@@ -306,7 +308,9 @@ mod tests {
         item.item_label = Some("1".into());
         r.host_result(&item, 0);
         r.task_start("debug", false, &["localhost".into()]);
-        r.host_result(&result("localhost", HostStatus::Ok, json!({"msg": "always", "changed": false, "_mailplay_debug": true})), 0);
+        let mut debug = result("localhost", HostStatus::Ok, json!({"msg": "always", "changed": false}));
+        debug.always_show = true;
+        r.host_result(&debug, 0);
         let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         // Captured from ansible-playbook 2.19 (same tasks).
         let expected = "\nPLAY [all] *********************************************************************\n\
