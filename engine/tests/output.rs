@@ -326,3 +326,81 @@ fn module_secrets_of_any_length_are_masked_in_labels_results_and_diffs() {
     let conf = std::fs::read_to_string(d.join("imapd.conf")).unwrap();
     assert!(conf.contains("ldap_password: Wq9-diff-secret"), "the file itself has the real value: {conf}");
 }
+
+/// One typed outcome reaches every reporter: the JSON carries every result
+/// (a loop's own result with its per-item `results`, includes, run_once,
+/// rescued and ignored failures) and its counts equal the PLAY RECAP of
+/// the same run in text mode, which equals ansible-playbook's.
+#[test]
+fn json_carries_every_result_and_adds_up_to_the_recap() {
+    let fx = fixture("outcome");
+    let text_run = mailplay().args(["run", "site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    let text_out = text(&text_run);
+    assert_eq!(text_run.status.code(), Some(0), "{text_out}");
+    let json_run = mailplay().args(["run", "site.yml", "-i", "inventory.ini", "--output", "json"]).current_dir(&fx).output().unwrap();
+    let json_out = String::from_utf8_lossy(&json_run.stdout).into_owned();
+    assert_eq!(json_run.status.code(), Some(0), "{}", text(&json_run));
+    json_counts_match_recap(&json_out, &text_out);
+
+    let doc: serde_json::Value = serde_json::from_str(&json_out).unwrap();
+    let task = |name: &str| {
+        doc["plays"][0]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["task"]["name"] == name)
+            .unwrap_or_else(|| panic!("no task {name}"))
+            .clone()
+    };
+    // A loop whose items all succeeded is there, with its items.
+    let all_ok = &task("loop all ok")["hosts"]["h1"];
+    assert_eq!(all_ok["changed"], false, "{all_ok:#}");
+    assert_eq!(all_ok["msg"], "All items completed");
+    let items = all_ok["results"].as_array().unwrap();
+    assert_eq!(items.iter().map(|i| i["stdout"].clone()).collect::<Vec<_>>(), vec!["a", "b"]);
+    assert_eq!(items[1]["item"], "b");
+    let some = &task("loop some changed")["hosts"]["h2"];
+    assert_eq!(some["changed"], true);
+    assert_eq!(some["results"].as_array().unwrap().iter().filter(|i| i["changed"] == true).count(), 1);
+    let failed = &task("loop with one failed item, ignored")["hosts"]["h1"];
+    assert_eq!((failed["failed"].clone(), failed["ignored"].clone()), (true.into(), true.into()), "{failed:#}");
+    assert_eq!(failed["results"][1]["failed"], true);
+    let empty = &task("loop over nothing")["hosts"]["h1"];
+    assert_eq!((empty["skipped"].clone(), empty["results"].clone()), (true.into(), serde_json::json!([])), "{empty:#}");
+    assert_eq!(task("fails on h1")["hosts"]["h1"]["rescued"], true);
+    assert_eq!(task("include")["hosts"]["h2"]["include"].as_str().map(|f| f.ends_with("extra.yml")), Some(true));
+
+    // The text stream says `skipping:` for a loop over nothing, as Ansible does.
+    let mut lines = task_lines(&text_out, "loop over nothing").into_iter().filter(|l| !l.is_empty()).collect::<Vec<_>>();
+    lines.sort();
+    assert_eq!(lines, vec!["skipping: [h1]", "skipping: [h2]"], "{text_out}");
+
+    // And the recap is ansible-playbook's.
+    let ans = ansible("ansible-playbook").args(["site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    assert!(ans.status.success(), "{}", text(&ans));
+    assert_eq!(recap(&text_out), recap(&text(&ans)), "mailplay:\n{text_out}\nansible:\n{}", text(&ans));
+}
+
+/// The same agreement on the differential fixtures (roles, serial,
+/// include_role, handlers with listen, until, delegate_to, ...), fresh
+/// targets each run.
+#[test]
+fn json_adds_up_to_the_recap_on_the_differential_fixtures() {
+    for name in ["differential", "features"] {
+        let fx = fixture(name);
+        let run = |json: bool| {
+            let dest = tempfile::tempdir().unwrap();
+            let mut c = mailplay();
+            c.args(["run", "site.yml", "-i", "inventory.ini", "-e"]).arg(format!("dest_root={}", dest.path().display()));
+            if json {
+                c.args(["--output", "json"]);
+            }
+            let out = c.current_dir(&fx).output().unwrap();
+            assert!(out.status.success(), "{name}: {}", text(&out));
+            (String::from_utf8_lossy(&out.stdout).into_owned(), text(&out))
+        };
+        let (_, text_out) = run(false);
+        let (json_out, _) = run(true);
+        json_counts_match_recap(&json_out, &text_out);
+    }
+}

@@ -58,6 +58,18 @@ pub struct HostTaskOutcome {
 }
 
 impl HostTaskOutcome {
+    /// The keywords the reporter needs.
+    pub fn keywords(&self) -> HostKeywords {
+        HostKeywords {
+            no_log: self.no_log,
+            ignore_errors: self.ignored,
+            ignore_unreachable: self.ignore_unreachable,
+            any_errors_fatal: self.any_errors_fatal,
+        }
+    }
+}
+
+impl HostTaskOutcome {
     /// A failure before the task could run (nothing else known).
     pub fn failed(msg: impl Into<String>) -> Self {
         HostTaskOutcome {
@@ -78,6 +90,8 @@ pub struct TaskEnv<'a> {
     pub eff: &'a Effective,
     pub search_roots: Arc<Vec<PathBuf>>,
     pub verbosity: u8,
+    /// The task is inside a block with `rescue:`: a failure here is rescued.
+    pub rescuable: bool,
     /// Values of this task's secret arguments (passwords given to modules,
     /// possibly through a loop item): masked wherever results are shown.
     pub secrets: std::sync::Mutex<Vec<String>>,
@@ -226,12 +240,14 @@ impl TaskEnv<'_> {
                 None => display_item(&item),
             };
             let mut o = self.run_once(host, &s, delegated_to).await;
-            o.result.insert(loop_var.clone(), item);
-            o.result.insert("ansible_loop_var".into(), Value::from(loop_var.clone()));
+            o.data.insert(loop_var.clone(), item);
+            o.data.insert("ansible_loop_var".into(), Value::from(loop_var.clone()));
             if let Some(iv) = &lc.index_var {
-                o.result.insert(iv.clone(), Value::from(idx));
+                o.data.insert(iv.clone(), Value::from(idx));
             }
-            self.report(host, delegated_to, &o, Some(label), kw.ignore_errors, kw.no_log, false);
+            // "...ignoring" follows the loop's own result, once.
+            let item_kw = HostKeywords { ignore_errors: false, ignore_unreachable: false, ..*kw };
+            self.report(host, delegated_to, &o, Some(label), &item_kw, false);
             outcomes.push(o);
         }
         aggregate_loop(outcomes)
@@ -244,7 +260,7 @@ impl TaskEnv<'_> {
                 Ok(true) => {}
                 Ok(false) => {
                     let mut o = Outcome::skipped("Conditional result was False");
-                    o.result.insert("false_condition".into(), Value::from(cond.text.clone()));
+                    o.data.insert("false_condition".into(), Value::from(cond.text.clone()));
                     return o;
                 }
                 Err(e) => {
@@ -348,7 +364,7 @@ impl TaskEnv<'_> {
             }
             let mut result_scope = scope.clone();
             if let Some(reg) = &task.register {
-                result_scope.set(reg, Value::Object(o.result.clone()));
+                result_scope.set(reg, Value::Object(o.registered()));
             }
             if let Err(e) = self.apply_result_conditions(&mut o, &result_scope) {
                 return Outcome::failed(e);
@@ -367,10 +383,10 @@ impl TaskEnv<'_> {
                 }
             };
             if done || attempt > retries {
-                o.result.insert("attempts".into(), Value::from(attempt));
+                o.data.insert("attempts".into(), Value::from(attempt));
                 if !done {
                     o.set_failed(true);
-                    o.result.insert(
+                    o.data.insert(
                         "msg".into(),
                         Value::from(format!(
                             "Task failed after {attempt} attempts: the until condition '{}' never became true",
@@ -411,9 +427,9 @@ impl TaskEnv<'_> {
         }
         if let Some(conds) = &self.task.failed_when {
             let failed = self.eval_all(conds, scope)?;
-            o.result.insert("failed_when_result".into(), Value::Bool(failed));
+            o.data.insert("failed_when_result".into(), Value::Bool(failed));
             if !failed {
-                o.result.remove("msg").filter(|m| m != "non-zero return code").map(|m| o.result.insert("msg".into(), m));
+                o.data.remove("msg").filter(|m| m != "non-zero return code").map(|m| o.data.insert("msg".into(), m));
             }
             o.set_failed(failed);
         }
@@ -504,18 +520,17 @@ impl TaskEnv<'_> {
         }
     }
 
-    /// Print one result line (a loop item, or the task's own result).
-    /// Masking and `no_log` censoring happen in the reporter's guard
-    /// (`output::Guarded`), which every reporter goes through.
-    #[allow(clippy::too_many_arguments)]
+    /// Hand one result (a loop item, or the task's own result) to the
+    /// reporter. The reporters see the typed status and Ansible's
+    /// dictionary built from the same outcome; masking and `no_log`
+    /// censoring happen in their guard (`output::Guarded`).
     pub fn report(
         &self,
         host: &HostState,
         delegated_to: Option<&str>,
         o: &Outcome,
         item_label: Option<String>,
-        ignored: bool,
-        no_log: bool,
+        kw: &HostKeywords,
         is_loop_summary: bool,
     ) {
         let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -526,16 +541,18 @@ impl TaskEnv<'_> {
             Status::Failed => HostStatus::Failed,
             Status::Unreachable => HostStatus::Unreachable,
         };
+        let ignored = (kw.ignore_errors && o.status == Status::Failed) || (kw.ignore_unreachable && o.status == Status::Unreachable);
         let r = HostResult {
             host: host.name.clone(),
             delegated_to: delegated_to.map(str::to_string),
             status,
-            ignored: ignored && o.status == Status::Failed,
+            ignored,
+            rescued: self.rescuable && o.status == Status::Failed && !ignored && item_label.is_none(),
             item_label,
-            always_show: o.result.contains_key("_mailplay_debug"),
-            result: Value::Object(o.result.clone()),
+            always_show: o.always_show,
+            result: Value::Object(o.registered()),
             diffs: o.diffs.clone(),
-            no_log,
+            no_log: kw.no_log,
             is_loop_summary,
             secrets,
         };

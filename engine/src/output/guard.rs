@@ -220,6 +220,7 @@ mod tests {
             delegated_to: None,
             status,
             ignored: false,
+            rescued: false,
             item_label: None,
             result: v,
             diffs: vec![],

@@ -65,6 +65,9 @@ impl Reporter for JsonReporter {
             if r.ignored {
                 m.insert("ignored".into(), Value::Bool(true));
             }
+            if r.rescued {
+                m.insert("rescued".into(), Value::Bool(true));
+            }
         }
         self.with_task(|t| {
             if let Some(hosts) = t["hosts"].as_object_mut() {
@@ -73,7 +76,16 @@ impl Reporter for JsonReporter {
         });
     }
 
-    fn included(&self, _file: &str, _hosts: &[String]) {}
+    /// An include is a result of its own (the recap counts it as ok).
+    fn included(&self, file: &str, hosts: &[String]) {
+        self.with_task(|t| {
+            if let Some(m) = t["hosts"].as_object_mut() {
+                for h in hosts {
+                    m.insert(h.clone(), json!({"changed": false, "include": file}));
+                }
+            }
+        });
+    }
     fn no_hosts_matched(&self) {}
     fn no_more_hosts(&self) {}
 
@@ -117,8 +129,8 @@ impl Reporter for JsonReporter {
 }
 
 /// A host's result in the document: Ansible's result dictionary (its
-/// status flags included), internal keys left out; for `no_log` only the
-/// status and the censored message.
+/// status flags, `diff` and a loop's `results` included), internal keys
+/// left out; for `no_log` only the status and the censored message.
 fn json_result(r: &HostResult) -> Value {
     if r.no_log {
         return guard::censored(&r.result, r.status);

@@ -35,8 +35,11 @@ pub struct HostResult {
     pub host: String,
     pub delegated_to: Option<String>,
     pub status: HostStatus,
-    /// Failed, but `ignore_errors` → "...ignoring".
+    /// Failed with `ignore_errors` (or unreachable with
+    /// `ignore_unreachable`) → "...ignoring".
     pub ignored: bool,
+    /// Failed inside a block with `rescue:`: the recap counts it as rescued.
+    pub rescued: bool,
     /// Loop item label → "(item=...)".
     pub item_label: Option<String>,
     /// Ansible's result dictionary.
@@ -92,7 +95,7 @@ pub fn shown_result(r: &HostResult) -> Value {
         // own) and the `failed` flag (the line already says FAILED!) are not shown.
         Value::Object(m) => Value::Object(
             m.iter()
-                .filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed" | "_mailplay_debug"))
+                .filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed"))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),

@@ -98,6 +98,21 @@ impl TextReporter {
         }
     }
 
+    /// The spinner stops waiting for a host once its result is in.
+    fn host_done(&self, r: &HostResult) {
+        let mut inner = self.inner.lock().expect("reporter lock");
+        if r.item_label.is_none() || r.is_loop_summary {
+            inner.waiting.retain(|h| h != &r.host);
+        }
+        if let Some(pb) = &inner.progress {
+            if inner.waiting.is_empty() {
+                pb.finish_and_clear();
+            } else {
+                pb.set_message(format!("waiting for {}", inner.waiting.join(", ")));
+            }
+        }
+    }
+
     fn host_label(r: &HostResult) -> String {
         match &r.delegated_to {
             Some(d) if d != &r.host => format!("[{} -> {}]", r.host, d),
@@ -143,6 +158,15 @@ impl Reporter for TextReporter {
         let item = r.item_label.as_ref().map(|i| format!(" => (item={i})")).unwrap_or_default();
         let verbose_dump = verbosity > 0 || r.result.get("_ansible_verbose_always").is_some() || is_debug_output(r);
         let line = match r.status {
+            // Like ansible-core 2.19: a failed loop's items were shown, its
+            // own result only says "...ignoring" when ignored.
+            HostStatus::Failed if r.is_loop_summary => {
+                if r.ignored {
+                    self.write(&self.paint("...ignoring", Color::Cyan));
+                }
+                self.host_done(r);
+                return;
+            }
             HostStatus::Failed | HostStatus::Unreachable if r.is_loop_summary || r.item_label.is_none() => {
                 let what = if r.status == HostStatus::Unreachable { "UNREACHABLE!" } else { "FAILED!" };
                 let shown = if r.is_loop_summary { loop_summary(&shown) } else { shown };
@@ -152,7 +176,14 @@ impl Reporter for TextReporter {
                 &format!("failed: {host} (item={}) => {}", r.item_label.clone().unwrap_or_default(), sorted_json(&shown, None)),
                 Color::Red,
             ),
-            HostStatus::Skipped if r.is_loop_summary => return,
+            // A loop whose items were all skipped, or that had none.
+            HostStatus::Skipped if r.is_loop_summary => {
+                let mut l = format!("skipping: {host}");
+                if verbosity > 0 {
+                    l.push_str(&format!(" => {}", sorted_json(&loop_summary(&shown), None)));
+                }
+                self.paint(&l, Color::Cyan)
+            }
             HostStatus::Skipped => {
                 let mut l = format!("skipping: {host}{item}");
                 if verbosity > 0 {
@@ -160,7 +191,10 @@ impl Reporter for TextReporter {
                 }
                 self.paint(&l, Color::Cyan)
             }
-            HostStatus::Ok | HostStatus::Changed if r.is_loop_summary => return,
+            HostStatus::Ok | HostStatus::Changed if r.is_loop_summary => {
+                self.host_done(r);
+                return;
+            }
             HostStatus::Ok | HostStatus::Changed => {
                 let (word, color) = if r.status == HostStatus::Changed { ("changed", Color::Yellow) } else { ("ok", Color::Green) };
                 let mut l = format!("{word}: {host}{item}");
@@ -175,17 +209,7 @@ impl Reporter for TextReporter {
         if r.ignored {
             self.write(&self.paint("...ignoring", Color::Cyan));
         }
-        let mut inner = self.inner.lock().expect("reporter lock");
-        if r.item_label.is_none() || r.is_loop_summary {
-            inner.waiting.retain(|h| h != &r.host);
-        }
-        if let Some(pb) = &inner.progress {
-            if inner.waiting.is_empty() {
-                pb.finish_and_clear();
-            } else {
-                pb.set_message(format!("waiting for {}", inner.waiting.join(", ")));
-            }
-        }
+        self.host_done(r);
     }
 
     fn included(&self, file: &str, hosts: &[String]) {
@@ -238,16 +262,13 @@ fn is_debug_output(r: &HostResult) -> bool {
 fn debug_view(v: &serde_json::Value) -> serde_json::Value {
     match v {
         serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "changed" | "_mailplay_debug" | "failed"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            m.iter().filter(|(k, _)| !matches!(k.as_str(), "changed" | "failed")).map(|(k, v)| (k.clone(), v.clone())).collect(),
         ),
         other => other.clone(),
     }
 }
 
-/// The closing line of a failed loop shows the message, not every item again.
+/// The closing line of a loop shows the message, not every item again.
 fn loop_summary(v: &serde_json::Value) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     if let Some(obj) = v.as_object() {
@@ -284,6 +305,7 @@ mod tests {
             delegated_to: None,
             status,
             ignored: false,
+            rescued: false,
             item_label: None,
             result: v,
             diffs: vec![],
