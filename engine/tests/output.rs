@@ -263,7 +263,7 @@ fn a_keyword_that_is_not_a_boolean_is_a_clear_error() {
     .unwrap();
     std::fs::write(
         d.join("bad_ignore.yml"),
-        "- hosts: h1\n  gather_facts: no\n  tasks:\n    - name: bad ignore_errors\n      command: echo x\n      ignore_errors: sometimes\n",
+        "- hosts: h1\n  gather_facts: no\n  vars:\n    often: sometimes\n  tasks:\n    - name: bad ignore_errors\n      command: echo x\n      ignore_errors: \"{{ often }}\"\n",
     )
     .unwrap();
     let ((code, text), (_, json)) = text_and_json(d, "bad_no_log.yml", &[]);
@@ -275,11 +275,22 @@ fn a_keyword_that_is_not_a_boolean_is_a_clear_error() {
     let ((code, text), _) = text_and_json(d, "bad_ignore.yml", &[]);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("the keyword 'ignore_errors' must be a boolean (true/false, yes/no, on/off, 1/0), got 'sometimes'"), "{text}");
-    assert!(text.contains("bad_ignore.yml': line 4"), "the error names where: {text}");
-    std::fs::write(d.join("bad_play.yml"), "- hosts: h1\n  gather_facts: perhaps\n  tasks:\n    - command: echo x\n").unwrap();
-    let (code, _, err) = run_in(d, &["run", "bad_play.yml", "-i", "inventory.ini"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("the keyword 'gather_facts' must be a boolean") && err.contains("got 'perhaps'"), "{err}");
+    assert!(text.contains("bad_ignore.yml': line 6"), "the error names where: {text}");
+    // Written literally, a non-boolean is refused before anything runs.
+    std::fs::write(
+        d.join("literal_task.yml"),
+        "- hosts: h1\n  gather_facts: no\n  tasks:\n    - name: literal\n      command: touch ran\n      no_log: sometimes\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("literal_play.yml"), "- hosts: h1\n  gather_facts: perhaps\n  tasks:\n    - command: touch ran\n").unwrap();
+    for (file, keyword, at) in
+        [("literal_task.yml", "no_log", "literal_task.yml:4:7"), ("literal_play.yml", "gather_facts", "literal_play.yml:1:3")]
+    {
+        let (code, _, err) = run_in(d, &["run", file, "-i", "inventory.ini"]);
+        assert_eq!(code, 4, "{err}");
+        assert!(err.contains(&format!("{at}: the keyword '{keyword}' must be a boolean")), "{err}");
+        assert!(!d.join("ran").exists());
+    }
 }
 
 /// A module's secret arguments, 1 and 3 characters long too, are masked

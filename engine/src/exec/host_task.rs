@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use crate::diag::Pos;
 use crate::output::{HostResult, HostStatus};
 use crate::playbook::ast::{Expr, Task, TaskKind};
+use crate::playbook::keywords::{ansible_bool, not_a_boolean};
 use crate::template::{Scope, Templar};
 
 use super::controller::TaskController;
@@ -104,29 +105,6 @@ pub fn where_(pos: &Pos) -> String {
     }
 }
 
-/// Ansible's `boolean()`: the values it accepts for a boolean keyword.
-pub fn ansible_bool(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => {
-            let x = n.as_f64()?;
-            if x == 1.0 {
-                Some(true)
-            } else if x == 0.0 {
-                Some(false)
-            } else {
-                None
-            }
-        }
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "yes" | "on" | "1" | "true" | "t" | "y" | "1.0" => Some(true),
-            "no" | "off" | "0" | "false" | "f" | "n" | "0.0" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// A boolean keyword (`no_log`, `ignore_errors`, `become`, `run_once`,
 /// `any_errors_fatal`, `loop_control.extended`, ...): templated in `scope`
 /// like any other keyword, then converted as Ansible does. Unset or null
@@ -138,10 +116,7 @@ pub fn keyword_bool(templar: &Templar, keyword: &str, v: Option<&Value>, scope: 
     if rendered.is_null() {
         return Ok(default);
     }
-    ansible_bool(&rendered).ok_or_else(|| {
-        let shown = rendered.as_str().map(|s| format!("'{s}'")).unwrap_or_else(|| rendered.to_string());
-        format!("the keyword '{keyword}' must be a boolean (true/false, yes/no, on/off, 1/0), got {shown}")
-    })
+    ansible_bool(&rendered).ok_or_else(|| not_a_boolean(keyword, &rendered))
 }
 
 /// The boolean keywords of a task, evaluated for one host.
