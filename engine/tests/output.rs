@@ -415,3 +415,21 @@ fn json_adds_up_to_the_recap_on_the_differential_fixtures() {
         json_counts_match_recap(&json_out, &text_out);
     }
 }
+
+/// Several playbooks in one run give one JSON document, as one
+/// ansible-playbook run gives one recap.
+#[test]
+fn several_playbooks_give_one_json_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("inventory.ini"), TWO_LOCAL_HOSTS).unwrap();
+    std::fs::write(d.join("a.yml"), "- name: A\n  hosts: all\n  gather_facts: no\n  tasks:\n    - command: echo a\n").unwrap();
+    std::fs::write(d.join("b.yml"), "- name: B\n  hosts: h1\n  gather_facts: no\n  tasks:\n    - command: echo b\n").unwrap();
+    let (code, out, err) = run_in(d, &["run", "a.yml", "b.yml", "-i", "inventory.ini", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc = json_doc(&out, &err);
+    let plays: Vec<_> = doc["plays"].as_array().unwrap().iter().map(|p| p["play"]["name"].clone()).collect();
+    assert_eq!(plays, vec!["A", "B"]);
+    assert_eq!((doc["stats"]["h1"]["changed"].clone(), doc["stats"]["h2"]["changed"].clone()), (2.into(), 1.into()), "{doc:#}");
+    assert_eq!(json_task_counts(&doc)["h1"]["changed"], 2);
+}
