@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use crate::diag::Pos;
 use crate::output::{HostResult, HostStatus};
 use crate::playbook::ast::{Expr, Task, TaskKind};
-use crate::playbook::keywords::{ansible_bool, not_a_boolean};
+use crate::playbook::keywords::{ansible_bool, not_a_boolean, short_name};
 use crate::template::{Scope, Templar};
 
 use super::controller::TaskController;
@@ -525,6 +525,10 @@ impl TaskEnv<'_> {
             rescued: self.rescuable && o.status == Status::Failed && !ignored && item_label.is_none(),
             item_label,
             always_show: o.always_show,
+            action: match &self.task.kind {
+                TaskKind::Module { module, .. } => short_name(module).to_string(),
+                _ => String::new(),
+            },
             result: Value::Object(o.registered()),
             diffs: o.diffs.clone(),
             no_log: kw.no_log,

@@ -227,6 +227,7 @@ mod tests {
             no_log: false,
             is_loop_summary: false,
             always_show: false,
+            action: String::new(),
             secrets: vec![],
         }
     }

@@ -52,6 +52,8 @@ pub struct HostResult {
     /// Shown even without `-v` (`debug`, `assert` without `quiet`), as
     /// Ansible's `_ansible_verbose_always`.
     pub always_show: bool,
+    /// The module's short name (`debug`, `command`, ...; empty for includes).
+    pub action: String,
     /// Secret values of this task's module arguments: masked (with the
     /// run's secrets) by [`Guarded`] before any reporter sees the result.
     pub secrets: Vec<String>,

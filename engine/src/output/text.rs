@@ -199,7 +199,7 @@ impl Reporter for TextReporter {
                 let (word, color) = if r.status == HostStatus::Changed { ("changed", Color::Yellow) } else { ("ok", Color::Green) };
                 let mut l = format!("{word}: {host}{item}");
                 if verbose_dump {
-                    let body = if is_debug_output(r) && verbosity == 0 { debug_view(&shown) } else { shown };
+                    let body = if r.action == "debug" { debug_view(&shown) } else { shown };
                     l.push_str(&format!(" => {}", sorted_json(&body, Some(4))));
                 }
                 self.paint(&l, color)
@@ -258,7 +258,8 @@ fn is_debug_output(r: &HostResult) -> bool {
     r.always_show
 }
 
-/// A debug result shows only its message/variable (not `changed` etc.).
+/// A debug result shows only its message/variable, never `changed` (as
+/// Ansible's callback cleans debug results, at every verbosity).
 fn debug_view(v: &serde_json::Value) -> serde_json::Value {
     match v {
         serde_json::Value::Object(m) => serde_json::Value::Object(
@@ -312,6 +313,7 @@ mod tests {
             no_log: false,
             is_loop_summary: false,
             always_show: false,
+            action: String::new(),
             secrets: vec![],
         }
     }
@@ -332,6 +334,7 @@ mod tests {
         r.task_start("debug", false, &["localhost".into()]);
         let mut debug = result("localhost", HostStatus::Ok, json!({"msg": "always", "changed": false}));
         debug.always_show = true;
+        debug.action = "debug".into();
         r.host_result(&debug, 0);
         let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         // Captured from ansible-playbook 2.19 (same tasks).
@@ -344,6 +347,27 @@ changed: [localhost] => (item=1)\n\
 \nTASK [debug] *******************************************************************\n\
 ok: [localhost] => {\n    \"msg\": \"always\"\n}\n";
         assert_eq!(out, expected);
+    }
+
+    /// Ansible's callback drops `changed` from debug results only, at every
+    /// verbosity; assert shows it.
+    #[test]
+    fn debug_never_shows_changed_assert_does() {
+        let buf = Buf::default();
+        let r = TextReporter::new(Box::new(buf.clone()), false, false);
+        let mut debug = result("h", HostStatus::Ok, json!({"msg": "m", "changed": false}));
+        debug.always_show = true;
+        debug.action = "debug".into();
+        r.host_result(&debug, 1);
+        let mut assert = result("h", HostStatus::Ok, json!({"msg": "All assertions passed", "changed": false}));
+        assert.always_show = true;
+        assert.action = "assert".into();
+        r.host_result(&assert, 0);
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            out,
+            "ok: [h] => {\n    \"msg\": \"m\"\n}\nok: [h] => {\n    \"changed\": false,\n    \"msg\": \"All assertions passed\"\n}\n"
+        );
     }
 
     #[test]
