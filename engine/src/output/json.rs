@@ -16,6 +16,9 @@ struct Doc {
     errors: Vec<String>,
     stats: Map<String, Value>,
     interrupted: bool,
+    /// The document is written once, whoever calls `finish` first (the end
+    /// of the run, or a second Ctrl-C that ends it at once).
+    written: bool,
 }
 
 pub struct JsonReporter {
@@ -117,7 +120,10 @@ impl Reporter for JsonReporter {
     }
 
     fn finish(&self) {
-        let doc = self.doc.lock().expect("json lock");
+        let mut doc = self.doc.lock().expect("json lock");
+        if std::mem::replace(&mut doc.written, true) {
+            return;
+        }
         let mut v = json!({"plays": doc.plays, "stats": doc.stats, "warnings": doc.warnings, "errors": doc.errors});
         if doc.interrupted {
             v["interrupted"] = Value::Bool(true);
@@ -143,5 +149,37 @@ fn json_result(r: &HostResult) -> Value {
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_document_is_written_once() {
+        let buf = Buf::default();
+        let r = JsonReporter::new(Box::new(buf.clone()));
+        r.play_start("p");
+        r.interrupted();
+        r.finish();
+        r.finish();
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let doc: Value = serde_json::from_str(&out).expect("exactly one document");
+        assert_eq!(doc["interrupted"], true);
+        assert_eq!(doc["plays"][0]["play"]["name"], "p");
     }
 }
