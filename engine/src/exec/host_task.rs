@@ -68,9 +68,7 @@ impl HostTaskOutcome {
             any_errors_fatal: self.any_errors_fatal,
         }
     }
-}
 
-impl HostTaskOutcome {
     /// A failure before the task could run (nothing else known).
     pub fn failed(msg: impl Into<String>) -> Self {
         HostTaskOutcome {

@@ -266,8 +266,8 @@ impl PlayRunner<'_> {
                 }
                 // Every result reaches the reporters, a loop's own included
                 // (the text stream shows what Ansible shows of it; JSON
-                // carries it with its items).
-                // A loop that failed before its items (bad loop data) is a plain failure.
+                // carries it with its items). A loop that failed before its
+                // items (bad loop data) is a plain failure.
                 let is_loop_summary = out.outcome.items.is_some();
                 env.report(host, out.delegated_to.as_deref(), &out.outcome, None, &out.keywords(), is_loop_summary);
                 (i, out)
