@@ -35,12 +35,18 @@ impl Diff {
     }
 }
 
-/// What a module reports back; the engine turns it into Ansible's result
-/// dictionary (`changed`, `failed`, `msg`, plus `data`).
+/// What a module reports back, typed: the engine keeps it as the task's
+/// outcome and builds Ansible's result dictionary (`changed`, `failed`,
+/// `skipped`, `msg`, plus `data`) from it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModuleResult {
     pub changed: bool,
     pub failed: bool,
+    /// Nothing was done (check mode unsupported, debug's verbosity not met).
+    pub skipped: bool,
+    /// Show the result even without `-v` (`debug`, `assert`), as Ansible's
+    /// `_ansible_verbose_always`.
+    pub always_show: bool,
     pub msg: Option<String>,
     pub diffs: Vec<Diff>,
     /// Module-specific return values (`rc`, `stdout`, `stat`, `dest`, ...).
@@ -290,9 +296,7 @@ impl<M: Module> ModuleRunner for Runner<M> {
     async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let args = self.parse(args)?;
         if ctx.check_mode && !M::supports_check_mode(&args) {
-            let mut r = ModuleResult::ok().with_msg("skipped, running in check mode");
-            r.data.insert("skipped".into(), Value::Bool(true));
-            return Ok(r);
+            return Ok(ModuleResult { skipped: true, ..ModuleResult::ok().with_msg("skipped, running in check mode") });
         }
         let state = M::probe(&args, ctx).await?;
         let plan = M::plan(&args, &state)?;

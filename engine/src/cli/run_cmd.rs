@@ -7,16 +7,16 @@ use crate::exec::run::exit;
 use crate::exec::tags::TagFilter;
 use crate::exec::{run_playbook, RunContext, RunOptions};
 use crate::inventory::Inventory;
-use crate::output::Reporter;
+use crate::output::{Guarded, Reporter};
 use crate::playbook::ast::{Playbook, Task, TaskKind};
 use crate::template::Templar;
 
 use super::args::{OutputFormat, RunArgs};
 use super::extra_vars::parse_extra_vars;
 
-fn print_diagnostics(ds: &[crate::diag::Diagnostic]) {
+fn report_diagnostics(reporter: &dyn Reporter, ds: &[crate::diag::Diagnostic]) {
     for d in ds {
-        eprintln!("ERROR! {}", d.render());
+        reporter.error(&d.render());
     }
 }
 
@@ -75,15 +75,30 @@ fn ask_password(prompt: &str) -> Result<String, String> {
 }
 
 pub async fn run(args: RunArgs) -> i32 {
+    // Listings and --syntax-check print text; a run reports through the
+    // chosen reporter from its first error on, so `--output json` writes
+    // its document whatever stops the run (bad options, a parse error, an
+    // error in a play, Ctrl-C), with the error in it.
+    let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
+    let reporter: Arc<dyn Reporter> = match args.output {
+        OutputFormat::Json if !listing => Arc::new(Guarded::new(crate::output::JsonReporter::stdout())),
+        _ => Arc::new(Guarded::new(crate::output::TextReporter::stdout())),
+    };
+    let code = run_with(&args, &reporter).await;
+    reporter.finish();
+    code
+}
+
+async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
     // Vault secrets first: inventories, playbooks and `-e @file` may be vaults.
     if let Err(e) = super::vault_cmd::install_secrets(&args.vault, crate::vault::InlineMode::Decrypt) {
-        eprintln!("ERROR! {e}");
+        reporter.error(&e);
         return exit::ERROR;
     }
-    let opts = match options(&args) {
+    let opts = match options(args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("ERROR! {e}");
+            reporter.error(&e);
             return if crate::vault::is_vault_message(&e) { exit::ERROR } else { exit::BAD_OPTIONS };
         }
     };
@@ -92,20 +107,20 @@ pub async fn run(args: RunArgs) -> i32 {
         Ok(i) => Arc::new(i),
         Err(d) => {
             let code = load_failure(std::slice::from_ref(&d));
-            print_diagnostics(&[d]);
+            report_diagnostics(reporter.as_ref(), &[d]);
             return code;
         }
     };
     let mut playbooks = Vec::new();
     for p in &args.playbooks {
         if !Path::new(p).exists() {
-            eprintln!("ERROR! the playbook: {p} could not be found");
+            reporter.error(&format!("the playbook: {p} could not be found"));
             return exit::ERROR;
         }
         match crate::playbook::load_playbook(Path::new(p)) {
             Ok(pb) => playbooks.push(pb),
             Err(ds) => {
-                print_diagnostics(&ds);
+                report_diagnostics(reporter.as_ref(), &ds);
                 return load_failure(&ds);
             }
         }
@@ -117,7 +132,7 @@ pub async fn run(args: RunArgs) -> i32 {
             problems.extend(crate::playbook::syntax_check(pb));
         }
         if !problems.is_empty() {
-            print_diagnostics(&problems);
+            report_diagnostics(reporter.as_ref(), &problems);
             return exit::PARSE_ERROR;
         }
         for pb in &playbooks {
@@ -127,8 +142,8 @@ pub async fn run(args: RunArgs) -> i32 {
     }
     if args.list_hosts || args.list_tasks || args.list_tags {
         for pb in &playbooks {
-            if let Err(e) = print_listing(pb, &inventory, &opts, &args, &templar) {
-                eprintln!("ERROR! {e}");
+            if let Err(e) = print_listing(pb, &inventory, &opts, args, &templar) {
+                reporter.error(&e);
                 return exit::ERROR;
             }
         }
@@ -139,14 +154,10 @@ pub async fn run(args: RunArgs) -> i32 {
     for pb in &playbooks {
         let problems = crate::playbook::syntax_check(pb);
         if !problems.is_empty() {
-            print_diagnostics(&problems);
+            report_diagnostics(reporter.as_ref(), &problems);
             return exit::PARSE_ERROR;
         }
     }
-    let reporter: Arc<dyn Reporter> = match args.output {
-        OutputFormat::Json => Arc::new(crate::output::JsonReporter::stdout()),
-        OutputFormat::Text => Arc::new(crate::output::TextReporter::stdout()),
-    };
     let mut code = exit::OK;
     for pb in &playbooks {
         let dir = pb.path.parent().map(Path::to_path_buf).filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));

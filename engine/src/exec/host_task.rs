@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailplay_modules::args::parse_bool;
 use mailplay_modules::become_::{Become, BecomeMethod};
 use mailplay_modules::host::HostError;
 use mailplay_modules::module::{Context, ModuleError};
@@ -18,7 +17,8 @@ use serde_json::{json, Map, Value};
 use crate::diag::Pos;
 use crate::output::{HostResult, HostStatus};
 use crate::playbook::ast::{Expr, Task, TaskKind};
-use crate::template::Scope;
+use crate::playbook::keywords::{ansible_bool, not_a_boolean, short_name};
+use crate::template::{Scope, Templar};
 
 use super::controller::TaskController;
 use super::host_state::HostState;
@@ -53,6 +53,33 @@ pub struct HostTaskOutcome {
     pub ignored: bool,
     pub ignore_unreachable: bool,
     pub delegated_to: Option<String>,
+    /// The task's `no_log` and `any_errors_fatal` for this host.
+    pub no_log: bool,
+    pub any_errors_fatal: bool,
+}
+
+impl HostTaskOutcome {
+    /// The keywords the reporter needs.
+    pub fn keywords(&self) -> HostKeywords {
+        HostKeywords {
+            no_log: self.no_log,
+            ignore_errors: self.ignored,
+            ignore_unreachable: self.ignore_unreachable,
+            any_errors_fatal: self.any_errors_fatal,
+        }
+    }
+
+    /// A failure before the task could run (nothing else known).
+    pub fn failed(msg: impl Into<String>) -> Self {
+        HostTaskOutcome {
+            outcome: Outcome::failed(msg),
+            ignored: false,
+            ignore_unreachable: false,
+            delegated_to: None,
+            no_log: false,
+            any_errors_fatal: false,
+        }
+    }
 }
 
 /// Shared, read-only inputs of a task's run on every host.
@@ -62,6 +89,8 @@ pub struct TaskEnv<'a> {
     pub eff: &'a Effective,
     pub search_roots: Arc<Vec<PathBuf>>,
     pub verbosity: u8,
+    /// The task is inside a block with `rescue:`: a failure here is rescued.
+    pub rescuable: bool,
     /// Values of this task's secret arguments (passwords given to modules,
     /// possibly through a loop item): masked wherever results are shown.
     pub secrets: std::sync::Mutex<Vec<String>>,
@@ -74,39 +103,76 @@ pub fn where_(pos: &Pos) -> String {
     }
 }
 
-fn bool_of(v: &Option<Value>, scope: &Scope, env: &TaskEnv<'_>, default: bool) -> Result<bool, String> {
-    match v {
-        None => Ok(default),
-        Some(v) => {
-            let rendered = env.run.templar.render_value(v, scope).map_err(|e| e.to_string())?;
-            parse_bool(&rendered).ok_or_else(|| format!("{rendered} is not a valid boolean"))
-        }
+/// A boolean keyword (`no_log`, `ignore_errors`, `become`, `run_once`,
+/// `any_errors_fatal`, `loop_control.extended`, ...): templated in `scope`
+/// like any other keyword, then converted as Ansible does. Unset or null
+/// means `default`; anything else that is not a boolean is an error naming
+/// the keyword and the value.
+pub fn keyword_bool(templar: &Templar, keyword: &str, v: Option<&Value>, scope: &Scope, default: bool) -> Result<bool, String> {
+    let Some(v) = v else { return Ok(default) };
+    let rendered = templar.render_value(v, scope).map_err(|e| format!("the keyword '{keyword}' could not be templated: {e}"))?;
+    if rendered.is_null() {
+        return Ok(default);
     }
+    ansible_bool(&rendered).ok_or_else(|| not_a_boolean(keyword, &rendered))
+}
+
+/// The boolean keywords of a task, evaluated for one host.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostKeywords {
+    pub no_log: bool,
+    pub ignore_errors: bool,
+    pub ignore_unreachable: bool,
+    pub any_errors_fatal: bool,
 }
 
 impl TaskEnv<'_> {
+    /// The task's boolean keywords for this host (`Err`: whether the task
+    /// is `no_log`, and the error).
+    pub fn keywords(&self, scope: &Scope) -> Result<HostKeywords, (bool, String)> {
+        let t = &self.run.templar;
+        let e = self.eff;
+        let at = where_(&self.task.pos);
+        // The task has not run when a keyword fails: its error shows no output.
+        let no_log = keyword_bool(t, "no_log", e.no_log.as_ref(), scope, false).map_err(|m| (false, format!("{m}{at}")))?;
+        let get = |k: &str, v: &Option<Value>| keyword_bool(t, k, v.as_ref(), scope, false).map_err(|m| (no_log, format!("{m}{at}")));
+        Ok(HostKeywords {
+            no_log,
+            ignore_errors: get("ignore_errors", &e.ignore_errors)?,
+            ignore_unreachable: get("ignore_unreachable", &e.ignore_unreachable)?,
+            any_errors_fatal: get("any_errors_fatal", &e.any_errors_fatal)?,
+        })
+    }
+
     pub async fn run_on_host(&self, host: &HostState, scope: Scope) -> HostTaskOutcome {
-        let ignored = bool_of(&self.eff.ignore_errors, &scope, self, false).unwrap_or(false);
-        let ignore_unreachable = bool_of(&self.eff.ignore_unreachable, &scope, self, false).unwrap_or(false);
+        let kw = match self.keywords(&scope) {
+            Ok(k) => k,
+            Err((no_log, msg)) => return HostTaskOutcome { no_log, ..HostTaskOutcome::failed(msg) },
+        };
+        let done = |outcome: Outcome, delegated_to: Option<String>| HostTaskOutcome {
+            outcome,
+            ignored: kw.ignore_errors,
+            ignore_unreachable: kw.ignore_unreachable,
+            delegated_to,
+            no_log: kw.no_log,
+            any_errors_fatal: kw.any_errors_fatal,
+        };
         let delegated_to = match &self.eff.delegate_to {
             Some(d) => match self.run.templar.render_value(d, &scope) {
                 Ok(Value::String(s)) if !s.is_empty() => Some(s),
                 Ok(_) => None,
-                Err(e) => {
-                    let o = Outcome::failed(format!("cannot template delegate_to: {e}{}", where_(&self.task.pos)));
-                    return HostTaskOutcome { outcome: o, ignored, ignore_unreachable, delegated_to: None };
-                }
+                Err(e) => return done(Outcome::failed(format!("cannot template delegate_to: {e}{}", where_(&self.task.pos))), None),
             },
             None => None,
         };
         let outcome = match &self.task.loop_ {
-            Some(_) => self.run_loop(host, scope, delegated_to.as_deref(), ignored).await,
+            Some(_) => self.run_loop(host, scope, delegated_to.as_deref(), &kw).await,
             None => self.run_once(host, &scope, delegated_to.as_deref()).await,
         };
-        HostTaskOutcome { outcome, ignored, ignore_unreachable, delegated_to }
+        done(outcome, delegated_to)
     }
 
-    async fn run_loop(&self, host: &HostState, scope: Scope, delegated_to: Option<&str>, ignored: bool) -> Outcome {
+    async fn run_loop(&self, host: &HostState, scope: Scope, delegated_to: Option<&str>, kw: &HostKeywords) -> Outcome {
         let spec = self.task.loop_.as_ref().expect("called for loops");
         let items =
             match self.run.templar.render_value(&spec.items, &scope).map_err(|e| e.to_string()).and_then(|v| loop_items(&spec.kind, v)) {
@@ -115,7 +181,10 @@ impl TaskEnv<'_> {
             };
         let lc = &self.task.loop_control;
         let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
-        let extended = lc.extended.as_ref().and_then(parse_bool).unwrap_or(false);
+        let extended = match keyword_bool(&self.run.templar, "loop_control.extended", lc.extended.as_ref(), &scope, false) {
+            Ok(b) => b,
+            Err(e) => return Outcome::failed(format!("{e}{}", where_(&self.task.pos))),
+        };
         let pause = lc.pause.as_ref().and_then(Value::as_f64).unwrap_or(0.0);
         let total = items.len();
         let mut outcomes = Vec::with_capacity(total);
@@ -144,12 +213,14 @@ impl TaskEnv<'_> {
                 None => display_item(&item),
             };
             let mut o = self.run_once(host, &s, delegated_to).await;
-            o.result.insert(loop_var.clone(), item);
-            o.result.insert("ansible_loop_var".into(), Value::from(loop_var.clone()));
+            o.data.insert(loop_var.clone(), item);
+            o.data.insert("ansible_loop_var".into(), Value::from(loop_var.clone()));
             if let Some(iv) = &lc.index_var {
-                o.result.insert(iv.clone(), Value::from(idx));
+                o.data.insert(iv.clone(), Value::from(idx));
             }
-            self.report(host, delegated_to, &o, Some(label), ignored, false);
+            // "...ignoring" follows the loop's own result, once.
+            let item_kw = HostKeywords { ignore_errors: false, ignore_unreachable: false, ..*kw };
+            self.report(host, delegated_to, &o, Some(label), &item_kw, false);
             outcomes.push(o);
         }
         aggregate_loop(outcomes)
@@ -162,7 +233,7 @@ impl TaskEnv<'_> {
                 Ok(true) => {}
                 Ok(false) => {
                     let mut o = Outcome::skipped("Conditional result was False");
-                    o.result.insert("false_condition".into(), Value::from(cond.text.clone()));
+                    o.data.insert("false_condition".into(), Value::from(cond.text.clone()));
                     return o;
                 }
                 Err(e) => {
@@ -209,11 +280,14 @@ impl TaskEnv<'_> {
         let Some(runner) = Registry::global().get(module) else {
             return Outcome::failed(format!("couldn't resolve module/action '{module}'{}", where_(&task.pos)));
         };
-        let check_mode = match bool_of(&self.eff.check_mode, scope, self, self.run.opts.check) {
+        let check_mode = match keyword_bool(&self.run.templar, "check_mode", self.eff.check_mode.as_ref(), scope, self.run.opts.check) {
             Ok(b) => b,
-            Err(e) => return Outcome::failed(format!("check_mode: {e}")),
+            Err(e) => return Outcome::failed(format!("{e}{}", where_(&task.pos))),
         };
-        let diff = bool_of(&self.eff.diff, scope, self, self.run.opts.diff).unwrap_or(self.run.opts.diff);
+        let diff = match keyword_bool(&self.run.templar, "diff", self.eff.diff.as_ref(), scope, self.run.opts.diff) {
+            Ok(b) => b,
+            Err(e) => return Outcome::failed(format!("{e}{}", where_(&task.pos))),
+        };
 
         // Connection: the delegated host's, else this host's, with the
         // connection variables rendered in this task's scope.
@@ -275,7 +349,7 @@ impl TaskEnv<'_> {
             }
             let mut result_scope = scope.clone();
             if let Some(reg) = &task.register {
-                result_scope.set(reg, Value::Object(o.result.clone()));
+                result_scope.set(reg, Value::Object(o.registered()));
             }
             if let Err(e) = self.apply_result_conditions(&mut o, &result_scope) {
                 return Outcome::failed(e);
@@ -294,10 +368,10 @@ impl TaskEnv<'_> {
                 }
             };
             if done || attempt > retries {
-                o.result.insert("attempts".into(), Value::from(attempt));
+                o.data.insert("attempts".into(), Value::from(attempt));
                 if !done {
                     o.set_failed(true);
-                    o.result.insert(
+                    o.data.insert(
                         "msg".into(),
                         Value::from(format!(
                             "Task failed after {attempt} attempts: the until condition '{}' never became true",
@@ -338,9 +412,9 @@ impl TaskEnv<'_> {
         }
         if let Some(conds) = &self.task.failed_when {
             let failed = self.eval_all(conds, scope)?;
-            o.result.insert("failed_when_result".into(), Value::Bool(failed));
+            o.data.insert("failed_when_result".into(), Value::Bool(failed));
             if !failed {
-                o.result.remove("msg").filter(|m| m != "non-zero return code").map(|m| o.result.insert("msg".into(), m));
+                o.data.remove("msg").filter(|m| m != "non-zero return code").map(|m| o.data.insert("msg".into(), m));
             }
             o.set_failed(failed);
         }
@@ -382,10 +456,12 @@ impl TaskEnv<'_> {
             }
         };
         let var = |k: &str| scope.get(k).cloned();
-        let enabled = match b.become_.clone().or_else(|| var("ansible_become")) {
-            Some(v) => parse_bool(&self.run.templar.render_value(&v, scope).map_err(|e| e.to_string())?).unwrap_or(false),
-            None => opts.become_.unwrap_or(false),
+        let (keyword, value) = match (&b.become_, var("ansible_become")) {
+            (Some(v), _) => ("become", Some(v.clone())),
+            (None, v) => ("ansible_become", v),
         };
+        let enabled = keyword_bool(&self.run.templar, keyword, value.as_ref(), scope, opts.become_.unwrap_or(false))
+            .map_err(|e| format!("{e}{}", where_(&self.task.pos)))?;
         if !enabled {
             return Ok(None);
         }
@@ -422,26 +498,27 @@ impl TaskEnv<'_> {
     fn remember_secrets(&self, values: Vec<String>) {
         let mut s = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
         for v in values {
-            // Very short values would mask ordinary words; they are not worth hiding.
-            if v.len() >= 4 && !s.contains(&v) {
+            // Every length: a short password is still a password.
+            if !v.is_empty() && !s.contains(&v) {
                 s.push(v);
             }
         }
     }
 
-    /// Print one result line (a loop item, or the task's own result).
+    /// Hand one result (a loop item, or the task's own result) to the
+    /// reporter. The reporters see the typed status and Ansible's
+    /// dictionary built from the same outcome; masking and `no_log`
+    /// censoring happen in their guard (`output::Guarded`).
     pub fn report(
         &self,
         host: &HostState,
         delegated_to: Option<&str>,
         o: &Outcome,
         item_label: Option<String>,
-        ignored: bool,
+        kw: &HostKeywords,
         is_loop_summary: bool,
     ) {
         let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let item_label = item_label.map(|l| mask_secrets(&Value::String(l), &secrets).as_str().unwrap_or_default().to_string());
-        let no_log = self.eff.no_log.as_ref().and_then(parse_bool).unwrap_or(false);
         let status = match o.status {
             Status::Ok => HostStatus::Ok,
             Status::Changed => HostStatus::Changed,
@@ -449,31 +526,26 @@ impl TaskEnv<'_> {
             Status::Failed => HostStatus::Failed,
             Status::Unreachable => HostStatus::Unreachable,
         };
+        let ignored = (kw.ignore_errors && o.status == Status::Failed) || (kw.ignore_unreachable && o.status == Status::Unreachable);
         let r = HostResult {
             host: host.name.clone(),
             delegated_to: delegated_to.map(str::to_string),
             status,
-            ignored: ignored && o.status == Status::Failed,
+            ignored,
+            rescued: self.rescuable && o.status == Status::Failed && !ignored && item_label.is_none(),
             item_label,
-            result: mask_secrets(&Value::Object(o.result.clone()), &secrets),
+            always_show: o.always_show,
+            action: match &self.task.kind {
+                TaskKind::Module { module, .. } => short_name(module).to_string(),
+                _ => String::new(),
+            },
+            result: Value::Object(o.registered()),
             diffs: o.diffs.clone(),
-            no_log,
+            no_log: kw.no_log,
             is_loop_summary,
+            secrets,
         };
         self.run.reporter.host_result(&r, self.verbosity);
-    }
-}
-
-/// `v` with every occurrence of a secret replaced by Ansible's mask.
-pub fn mask_secrets(v: &Value, secrets: &[String]) -> Value {
-    if secrets.is_empty() {
-        return v.clone();
-    }
-    match v {
-        Value::String(s) => Value::String(secrets.iter().fold(s.clone(), |acc, secret| acc.replace(secret.as_str(), "********"))),
-        Value::Array(a) => Value::Array(a.iter().map(|x| mask_secrets(x, secrets)).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), mask_secrets(x, secrets))).collect()),
-        other => other.clone(),
     }
 }
 

@@ -80,8 +80,7 @@ pub fn run(args: &Value, roots: &[PathBuf], role: Option<&Role>) -> Outcome {
         None => vars,
     };
     let mut o = Outcome::from_module(mailplay_modules::module::ModuleResult::ok());
-    o.result.insert("ansible_included_var_files".into(), Value::from(files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>()));
-    o.result.insert("ansible_facts".into(), Value::Object(facts.clone()));
+    o.data.insert("ansible_included_var_files".into(), Value::from(files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>()));
     o.facts = facts;
     o
 }

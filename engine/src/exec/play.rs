@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mailplay_modules::args::parse_bool;
 use serde_json::{json, Map, Value};
 
 use crate::playbook::ast::{Play, SerialStep, Task, TaskKind};
 use crate::template::Scope;
 
 use super::host_state::{HostState, Layer};
+use super::host_task::{keyword_bool, where_};
 use super::inherited::Inherited;
 use super::run::RunContext;
 
@@ -29,6 +29,10 @@ pub struct PlayRunner<'a> {
     /// `meta: end_play`, `any_errors_fatal` or `max_fail_percentage` ended the play.
     pub end_play: bool,
     pub play_hosts: Vec<String>,
+    /// The play's `gather_facts` and `force_handlers`, templated with the
+    /// play's variables when it starts.
+    pub gather_facts: bool,
+    pub force_handlers: bool,
 }
 
 /// Split `n` hosts into batches as `serial:` says; the last step repeats.
@@ -86,6 +90,8 @@ impl<'a> PlayRunner<'a> {
             root,
             end_play: false,
             play_hosts: Vec::new(),
+            gather_facts: true,
+            force_handlers: false,
         }
     }
 
@@ -119,6 +125,13 @@ impl<'a> PlayRunner<'a> {
             None => self.play.hosts.clone(),
         };
         self.ctx.reporter.play_start(&name);
+        let scope = self.play_scope();
+        let at = where_(&self.play.pos);
+        let t = &self.ctx.templar;
+        self.gather_facts =
+            keyword_bool(t, "gather_facts", self.play.gather_facts.as_ref(), &scope, true).map_err(|e| format!("{e}{at}"))?;
+        self.force_handlers =
+            keyword_bool(t, "force_handlers", self.play.force_handlers.as_ref(), &scope, false).map_err(|e| format!("{e}{at}"))?;
         let hosts = self.select_hosts()?;
         if hosts.is_empty() {
             self.ctx.reporter.no_hosts_matched();
@@ -241,11 +254,7 @@ impl<'a> PlayRunner<'a> {
     }
 
     async fn run_batch(&mut self) {
-        let gather = match &self.play.gather_facts {
-            Some(v) => parse_bool(v).unwrap_or(true),
-            None => true,
-        };
-        if gather {
+        if self.gather_facts {
             let mut setup_args = Map::new();
             if let Some(subset) = &self.play.gather_subset {
                 setup_args.insert("gather_subset".into(), subset.clone());

@@ -1,9 +1,12 @@
-//! A task's result on one host, in Ansible's shape.
+//! A task's result on one host: one typed [`Outcome`] that flows from the
+//! module to every consumer (the text and JSON reporters, the recap,
+//! `register`), so they cannot disagree.
 //!
-//! Modules return a typed `ModuleResult`; users see (and `register`) a
-//! dictionary: `changed`, `failed`, `msg`, `skipped`, module data, `results`
-//! for loops. This file builds those dictionaries and the status the
-//! reporter shows.
+//! The status is a typed field set where the result is made and changed
+//! only through `set_changed`/`set_failed`; it is never derived again from
+//! a dictionary's keys. Diffs are kept once, loop items keep their own
+//! outcomes. Ansible's result dictionary (what users `register`) is built
+//! from the typed outcome by [`Outcome::registered`].
 
 use mailplay_modules::module::{Diff, ModuleResult};
 use serde_json::{Map, Value};
@@ -22,102 +25,85 @@ pub enum Status {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub status: Status,
-    /// The dictionary `register:` stores.
-    pub result: Map<String, Value>,
+    /// Ansible's `changed` (a failed task may have changed something).
+    pub changed: bool,
+    /// The rest of the result dictionary: module data, `msg`, the loop
+    /// variable of an item, ... Never the status keys (`changed`, `failed`,
+    /// `skipped`, `unreachable`), `diff` or `results`: those come from the
+    /// typed fields.
+    pub data: Map<String, Value>,
+    /// `--diff` before/after pairs (a loop's are in its items).
     pub diffs: Vec<Diff>,
-    /// Facts to set (`set_fact`, `setup`).
+    /// Facts to set (`set_fact`, `setup`, `include_vars`).
     pub facts: Map<String, Value>,
+    /// A loop's items, each with its own outcome; `None` for a task without a loop.
+    pub items: Option<Vec<Outcome>>,
+    /// Shown even without `-v` (`debug`, `assert`).
+    pub always_show: bool,
 }
 
 impl Outcome {
+    fn new(status: Status, data: Map<String, Value>) -> Self {
+        Outcome { status, changed: status == Status::Changed, data, diffs: Vec::new(), facts: Map::new(), items: None, always_show: false }
+    }
+
     pub fn skipped(reason: &str) -> Self {
-        let mut result = Map::new();
-        result.insert("changed".into(), Value::Bool(false));
-        result.insert("skipped".into(), Value::Bool(true));
-        result.insert("skip_reason".into(), Value::from(reason));
-        result.insert("false_condition".into(), Value::Null);
-        Outcome { status: Status::Skipped, result, diffs: Vec::new(), facts: Map::new() }
+        let mut data = Map::new();
+        data.insert("skip_reason".into(), Value::from(reason));
+        data.insert("false_condition".into(), Value::Null);
+        Outcome::new(Status::Skipped, data)
     }
 
     pub fn failed(msg: impl Into<String>) -> Self {
-        let mut result = Map::new();
-        result.insert("changed".into(), Value::Bool(false));
-        result.insert("failed".into(), Value::Bool(true));
-        result.insert("msg".into(), Value::String(msg.into()));
-        Outcome { status: Status::Failed, result, diffs: Vec::new(), facts: Map::new() }
+        let mut data = Map::new();
+        data.insert("msg".into(), Value::String(msg.into()));
+        Outcome::new(Status::Failed, data)
     }
 
     pub fn unreachable(msg: impl Into<String>) -> Self {
-        let mut result = Map::new();
-        result.insert("changed".into(), Value::Bool(false));
-        result.insert("unreachable".into(), Value::Bool(true));
-        result.insert("msg".into(), Value::String(msg.into()));
-        Outcome { status: Status::Unreachable, result, diffs: Vec::new(), facts: Map::new() }
+        let mut data = Map::new();
+        data.insert("msg".into(), Value::String(msg.into()));
+        Outcome::new(Status::Unreachable, data)
     }
 
     pub fn from_module(r: ModuleResult) -> Self {
-        let mut result = r.data;
-        let skipped = result.get("skipped").and_then(Value::as_bool).unwrap_or(false);
-        result.insert("changed".into(), Value::Bool(r.changed));
-        if r.failed {
-            result.insert("failed".into(), Value::Bool(true));
-        }
-        if let Some(msg) = r.msg {
-            result.insert("msg".into(), Value::String(msg));
-        }
-        if !r.facts.is_empty() {
-            result.insert("ansible_facts".into(), Value::Object(r.facts.clone()));
-        }
-        if !r.diffs.is_empty() {
-            let d: Vec<Value> = r
-                .diffs
-                .iter()
-                .map(|d| serde_json::json!({"before": d.before, "after": d.after, "before_header": d.before_header, "after_header": d.after_header}))
-                .collect();
-            result.insert("diff".into(), if d.len() == 1 { d[0].clone() } else { Value::Array(d) });
-        }
         let status = if r.failed {
             Status::Failed
-        } else if skipped {
+        } else if r.skipped {
             Status::Skipped
         } else if r.changed {
             Status::Changed
         } else {
             Status::Ok
         };
-        Outcome { status, result, diffs: r.diffs, facts: r.facts }
-    }
-
-    /// Re-derive the status after `changed_when`/`failed_when` edited the dict.
-    pub fn refresh_status(&mut self) {
-        let flag = |k: &str| self.result.get(k).and_then(Value::as_bool).unwrap_or(false);
-        self.status = if self.status == Status::Unreachable {
-            Status::Unreachable
-        } else if flag("failed") {
-            Status::Failed
-        } else if flag("skipped") {
-            Status::Skipped
-        } else if flag("changed") {
-            Status::Changed
-        } else {
-            Status::Ok
-        };
-    }
-
-    pub fn set_changed(&mut self, changed: bool) {
-        self.result.insert("changed".into(), Value::Bool(changed));
-        self.refresh_status();
-    }
-
-    pub fn set_failed(&mut self, failed: bool) {
-        self.result.insert("failed".into(), Value::Bool(failed));
-        if failed && !self.result.contains_key("msg") {
-            self.result.insert(
-                "msg".into(),
-                Value::from("The task includes an option with an undefined variable or a failed_when condition was met"),
-            );
+        let mut data = r.data;
+        if let Some(msg) = r.msg {
+            data.insert("msg".into(), Value::String(msg));
         }
-        self.refresh_status();
+        Outcome { status, changed: r.changed, data, diffs: r.diffs, facts: r.facts, items: None, always_show: r.always_show }
+    }
+
+    /// `changed_when`: sets `changed`; a success becomes ok or changed.
+    pub fn set_changed(&mut self, changed: bool) {
+        self.changed = changed;
+        if matches!(self.status, Status::Ok | Status::Changed) {
+            self.status = if changed { Status::Changed } else { Status::Ok };
+        }
+    }
+
+    /// `failed_when` (and `until` running out): a failure, or no longer one.
+    pub fn set_failed(&mut self, failed: bool) {
+        if failed {
+            if self.status == Status::Unreachable {
+                return;
+            }
+            self.status = Status::Failed;
+            self.data.entry("msg").or_insert_with(|| {
+                Value::from("The task includes an option with an undefined variable or a failed_when condition was met")
+            });
+        } else if self.status == Status::Failed {
+            self.status = if self.changed { Status::Changed } else { Status::Ok };
+        }
     }
 
     pub fn is_failed(&self) -> bool {
@@ -126,50 +112,78 @@ impl Outcome {
     pub fn is_changed(&self) -> bool {
         self.status == Status::Changed
     }
+
+    /// Ansible's result dictionary, as `register:` stores it and the
+    /// reporters show it: the data plus `changed`, the status flags,
+    /// `ansible_facts`, `diff`, and a loop's `results`.
+    pub fn registered(&self) -> Map<String, Value> {
+        let mut m = self.data.clone();
+        m.insert("changed".into(), Value::Bool(self.changed));
+        match self.status {
+            Status::Failed => {
+                m.insert("failed".into(), Value::Bool(true));
+            }
+            Status::Skipped => {
+                m.insert("skipped".into(), Value::Bool(true));
+            }
+            Status::Unreachable => {
+                m.insert("unreachable".into(), Value::Bool(true));
+            }
+            Status::Ok | Status::Changed => {}
+        }
+        if !self.facts.is_empty() && self.items.is_none() {
+            m.insert("ansible_facts".into(), Value::Object(self.facts.clone()));
+        }
+        if !self.diffs.is_empty() {
+            let d: Vec<Value> = self
+                .diffs
+                .iter()
+                .map(|d| serde_json::json!({"before": d.before, "after": d.after, "before_header": d.before_header, "after_header": d.after_header}))
+                .collect();
+            m.insert("diff".into(), if d.len() == 1 { d[0].clone() } else { Value::Array(d) });
+        }
+        if let Some(items) = &self.items {
+            m.insert("results".into(), Value::Array(items.iter().map(|o| Value::Object(o.registered())).collect()));
+        }
+        m
+    }
 }
 
-/// Combine the items of a loop into the task's result, as Ansible does:
-/// `results` holds each item's dict; the task changed if any item did and
-/// failed if any item failed ("One or more items failed").
+/// Combine the items of a loop into the task's outcome, as Ansible does:
+/// the task changed if any item did and failed if any item failed ("One or
+/// more items failed"); it is skipped when every item was, or when there
+/// were none. The items keep their own outcomes (and diffs).
 pub fn aggregate_loop(items: Vec<Outcome>) -> Outcome {
-    let changed = items.iter().any(|o| o.is_changed() || o.result.get("changed").and_then(Value::as_bool).unwrap_or(false));
+    let changed = items.iter().any(|o| o.changed);
     let failed = items.iter().any(Outcome::is_failed);
     let unreachable = items.iter().any(|o| o.status == Status::Unreachable);
-    let all_skipped = !items.is_empty() && items.iter().all(|o| o.status == Status::Skipped);
+    let all_skipped = items.iter().all(|o| o.status == Status::Skipped);
     let mut facts = Map::new();
-    let mut diffs = Vec::new();
     for o in &items {
         facts.extend(o.facts.clone());
-        diffs.extend(o.diffs.clone());
     }
-    let mut result = Map::new();
-    result.insert("changed".into(), Value::Bool(changed));
-    result.insert("msg".into(), Value::from(if failed { "One or more items failed" } else { "All items completed" }));
-    if failed {
-        result.insert("failed".into(), Value::Bool(true));
-    }
-    if all_skipped {
-        result.insert("skipped".into(), Value::Bool(true));
-        result.insert("msg".into(), Value::from("All items skipped"));
-    }
-    if items.is_empty() {
-        result.insert("skipped".into(), Value::Bool(true));
-        result.insert("skipped_reason".into(), Value::from("No items in the list"));
-        result.insert("msg".into(), Value::from("No items in the list"));
-    }
-    result.insert("results".into(), Value::Array(items.into_iter().map(|o| Value::Object(o.result)).collect()));
+    let mut data = Map::new();
     let status = if unreachable {
         Status::Unreachable
     } else if failed {
+        data.insert("msg".into(), Value::from("One or more items failed"));
         Status::Failed
-    } else if result.get("skipped").is_some() {
+    } else if items.is_empty() {
+        data.insert("skipped_reason".into(), Value::from("No items in the list"));
+        data.insert("msg".into(), Value::from("No items in the list"));
         Status::Skipped
-    } else if changed {
-        Status::Changed
+    } else if all_skipped {
+        data.insert("msg".into(), Value::from("All items skipped"));
+        Status::Skipped
     } else {
-        Status::Ok
+        data.insert("msg".into(), Value::from("All items completed"));
+        if changed {
+            Status::Changed
+        } else {
+            Status::Ok
+        }
     };
-    Outcome { status, result, diffs, facts }
+    Outcome { status, changed, data, diffs: Vec::new(), facts, items: Some(items), always_show: false }
 }
 
 #[cfg(test)]
@@ -181,28 +195,51 @@ mod tests {
     fn module_result_becomes_ansible_dict() {
         let o = Outcome::from_module(ModuleResult::changed(true).with("rc", 0).with_msg("done"));
         assert_eq!(o.status, Status::Changed);
-        assert_eq!(Value::Object(o.result), json!({"rc": 0, "changed": true, "msg": "done"}));
+        assert_eq!(Value::Object(o.registered()), json!({"rc": 0, "changed": true, "msg": "done"}));
+        let mut skipped = ModuleResult::ok();
+        skipped.skipped = true;
+        let o = Outcome::from_module(skipped);
+        assert_eq!(o.status, Status::Skipped);
+        assert_eq!(Value::Object(o.registered()), json!({"changed": false, "skipped": true}));
     }
 
     #[test]
     fn loop_aggregates_changed_and_failed() {
         let ok = Outcome::from_module(ModuleResult::ok());
-        let ch = Outcome::from_module(ModuleResult::changed(true));
+        let ch = Outcome::from_module(ModuleResult::changed(true).with_diffs(vec![Diff::new("/x", "a", "b")]));
         let agg = aggregate_loop(vec![ok.clone(), ch]);
         assert_eq!(agg.status, Status::Changed);
-        assert_eq!(agg.result["results"].as_array().unwrap().len(), 2);
+        assert!(agg.diffs.is_empty(), "diffs are kept once, in the items");
+        let reg = agg.registered();
+        assert_eq!(reg["results"].as_array().unwrap().len(), 2);
+        assert_eq!(reg["results"][1]["diff"]["after"], json!("b"));
+        assert_eq!(reg["changed"], json!(true));
         let agg = aggregate_loop(vec![ok, Outcome::failed("x")]);
         assert_eq!(agg.status, Status::Failed);
-        assert_eq!(agg.result["msg"], json!("One or more items failed"));
-        assert_eq!(aggregate_loop(vec![]).status, Status::Skipped);
+        assert_eq!(agg.registered()["msg"], json!("One or more items failed"));
+        let empty = aggregate_loop(vec![]);
+        assert_eq!(empty.status, Status::Skipped);
+        assert_eq!(
+            Value::Object(empty.registered()),
+            json!({"skipped_reason": "No items in the list", "msg": "No items in the list", "changed": false, "skipped": true, "results": []})
+        );
     }
 
     #[test]
-    fn changed_when_false_turns_changed_into_ok() {
+    fn changed_when_and_failed_when_change_the_typed_status() {
         let mut o = Outcome::from_module(ModuleResult::changed(true));
         o.set_changed(false);
         assert_eq!(o.status, Status::Ok);
         o.set_failed(true);
         assert_eq!(o.status, Status::Failed);
+        assert_eq!(o.registered()["failed"], json!(true));
+        o.set_failed(false);
+        assert_eq!(o.status, Status::Ok);
+        let mut failed_but_changed = Outcome::from_module(ModuleResult { changed: true, failed: true, ..Default::default() });
+        failed_but_changed.set_failed(false);
+        assert_eq!(failed_but_changed.status, Status::Changed);
+        let mut skipped = Outcome::skipped("x");
+        skipped.set_changed(true);
+        assert_eq!(skipped.status, Status::Skipped, "a skip stays a skip");
     }
 }

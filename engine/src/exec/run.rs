@@ -80,7 +80,9 @@ impl RunContext {
     }
 }
 
-/// Run every play; returns the process exit code.
+/// Run every play; returns the process exit code. The caller ends the
+/// reporter (`Reporter::finish`) once every playbook has run, so a JSON
+/// document is written whatever ended the run.
 pub async fn run_playbook(ctx: Arc<RunContext>, pb: &Playbook) -> i32 {
     ctx.reporter.playbook_start(&pb.path, ctx.opts.check);
     for play in &pb.plays {
@@ -97,8 +99,8 @@ pub async fn run_playbook(ctx: Arc<RunContext>, pb: &Playbook) -> i32 {
     ctx.pool.close_all().await;
     let stats = ctx.stats.lock().expect("stats").clone();
     ctx.reporter.recap(&stats);
-    ctx.reporter.finish();
     if ctx.is_interrupted() {
+        ctx.reporter.interrupted();
         return exit::INTERRUPTED;
     }
     exit_code(&stats)

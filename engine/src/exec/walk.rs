@@ -10,7 +10,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::future::join_all;
-use mailplay_modules::args::parse_bool;
 use serde_json::{Map, Value};
 
 use crate::output::HostStatus;
@@ -18,7 +17,7 @@ use crate::playbook::ast::{Task, TaskKind};
 use crate::template::{HostvarsSource, Origin, Scope};
 
 use super::host_state::Layer;
-use super::host_task::{where_, HostTaskOutcome, TaskEnv};
+use super::host_task::{keyword_bool, where_, HostKeywords, HostTaskOutcome, TaskEnv};
 use super::inherited::{Effective, Inherited};
 use super::play::PlayRunner;
 use super::result::{Outcome, Status};
@@ -220,12 +219,11 @@ impl PlayRunner<'_> {
         self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
 
         let play_scope = self.play_scope();
-        let run_once = eff
-            .run_once
-            .as_ref()
-            .map(|v| self.ctx.templar.render_value(v, &play_scope).ok().and_then(|v| parse_bool(&v)).unwrap_or(false))
-            .unwrap_or(false);
-        let runners: Vec<usize> = if run_once { vec![targets[0]] } else { targets.clone() };
+        let run_once = keyword_bool(&self.ctx.templar, "run_once", eff.run_once.as_ref(), &play_scope, false);
+        let runners: Vec<usize> = match run_once {
+            Ok(true) => vec![targets[0]],
+            _ => targets.clone(),
+        };
         let task_magic = self.task_magic(&eff);
         let hostvars = self.hostvars_snapshot();
         let env = TaskEnv {
@@ -234,6 +232,7 @@ impl PlayRunner<'_> {
             eff: &eff,
             search_roots: self.search_roots(&eff),
             verbosity: self.ctx.opts.verbosity,
+            rescuable: inh.rescuable,
             secrets: Default::default(),
         };
         let throttle = match &eff.throttle {
@@ -256,83 +255,97 @@ impl PlayRunner<'_> {
             _ => self.ctx.opts.forks,
         };
         let forks = tokio::sync::Semaphore::new(parallel.max(1));
+        let handler_names = self.handler_names();
 
         let jobs = runners.iter().map(|&i| {
             let scope = self.scope_of(i, &eff, inh, task, &task_magic, &hostvars);
             let host = &self.hosts[i];
             let env = &env;
             let forks = &forks;
+            let run_once = &run_once;
+            let handler_names = &handler_names;
             async move {
                 let _permit = forks.acquire().await.expect("semaphore open");
-                let out = match super::isolate::isolate(env.run_on_host(host, scope)).await {
-                    Ok(out) => out,
-                    Err(panic) => HostTaskOutcome {
-                        outcome: Outcome::failed(super::isolate::panic_failure(&task.display_name(), &panic)),
-                        ignored: false,
-                        ignore_unreachable: false,
-                        delegated_to: None,
+                let mut out = match run_once {
+                    Err(e) => HostTaskOutcome::failed(format!("{e}{}", where_(&task.pos))),
+                    Ok(_) => match super::isolate::isolate(env.run_on_host(host, scope)).await {
+                        Ok(out) => out,
+                        Err(panic) => HostTaskOutcome::failed(super::isolate::panic_failure(&task.display_name(), &panic)),
                     },
                 };
-                let is_loop = task.loop_.is_some();
-                if !is_loop || matches!(out.outcome.status, Status::Failed | Status::Unreachable | Status::Skipped) {
-                    env.report(host, out.delegated_to.as_deref(), &out.outcome, None, out.ignored, is_loop);
+                let o = &mut out.outcome;
+                if o.changed && o.status != Status::Failed {
+                    if let Some(n) = task.notify.iter().find(|n| !handler_names.contains_key(n.as_str())) {
+                        o.data.insert(
+                            "msg".into(),
+                            Value::from(format!(
+                                "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list{}",
+                                where_(&task.pos)
+                            )),
+                        );
+                        o.set_failed(true);
+                    }
                 }
+                // Every result reaches the reporters, a loop's own included
+                // (the text stream shows what Ansible shows of it; JSON
+                // carries it with its items). A loop that failed before its
+                // items (bad loop data) is a plain failure.
+                let is_loop_summary = out.outcome.items.is_some();
+                env.report(host, out.delegated_to.as_deref(), &out.outcome, None, &out.keywords(), is_loop_summary);
                 (i, out)
             }
         });
         let results = join_all(jobs).await;
 
         let mut failed_now = 0usize;
+        let mut fatal = false;
         for (i, out) in &results {
-            let applies_to: Vec<usize> = if run_once { targets.clone() } else { vec![*i] };
+            let applies_to: Vec<usize> = if run_once == Ok(true) { targets.clone() } else { vec![*i] };
             for j in applies_to {
                 if self.apply_outcome(j, task, out, inh, j == *i) {
                     failed_now += 1;
+                    fatal |= out.any_errors_fatal;
                 }
             }
         }
-        self.check_fatal(&eff, failed_now, &targets);
+        self.check_fatal(fatal, failed_now, &targets);
     }
 
     /// Record a host's outcome: stats, host status, register, facts,
     /// notifications. Returns true when the host failed on this task.
+    /// `counted`: the host whose result was reported (with `run_once` the
+    /// others share the outcome but, as in Ansible, not the count).
     fn apply_outcome(&mut self, i: usize, task: &Task, out: &HostTaskOutcome, inh: &Inherited, counted: bool) -> bool {
         let o: &Outcome = &out.outcome;
-        let changed = o.result.get("changed").and_then(Value::as_bool).unwrap_or(false);
-        let handler_names = self.handler_names();
+        let changed = o.changed;
         let h = &mut self.hosts[i];
         let mut failed = false;
-        {
-            let mut stats = self.ctx.stats.lock().expect("stats");
-            match o.status {
-                Status::Unreachable if !out.ignore_unreachable => {
-                    h.unreachable = true;
-                    failed = true;
-                    stats.record(&h.name, HostStatus::Unreachable, false, false);
-                }
-                Status::Unreachable => stats.record(&h.name, HostStatus::Skipped, false, false),
-                Status::Failed if out.ignored => stats.record(&h.name, HostStatus::Failed, true, changed),
-                Status::Failed => {
-                    h.failed = true;
-                    failed = true;
-                    Arc::make_mut(&mut h.set_facts).insert(
-                        "ansible_failed_task".into(),
-                        serde_json::json!({"name": task.display_name(), "action": action_name(task)}),
-                    );
-                    Arc::make_mut(&mut h.set_facts).insert("ansible_failed_result".into(), Value::Object(o.result.clone()));
-                    if !inh.rescuable {
-                        stats.record(&h.name, HostStatus::Failed, false, changed);
-                    }
-                }
-                Status::Skipped => stats.record(&h.name, HostStatus::Skipped, false, false),
-                Status::Ok | Status::Changed if counted => {
-                    stats.record(&h.name, if changed { HostStatus::Changed } else { HostStatus::Ok }, false, changed);
-                }
-                Status::Ok | Status::Changed => {}
+        let counted_as = match o.status {
+            Status::Unreachable if !out.ignore_unreachable => {
+                h.unreachable = true;
+                failed = true;
+                Some((HostStatus::Unreachable, false))
             }
+            Status::Unreachable => Some((HostStatus::Skipped, false)),
+            Status::Failed if out.ignored => Some((HostStatus::Failed, true)),
+            Status::Failed => {
+                h.failed = true;
+                failed = true;
+                Arc::make_mut(&mut h.set_facts)
+                    .insert("ansible_failed_task".into(), serde_json::json!({"name": task.display_name(), "action": action_name(task)}));
+                Arc::make_mut(&mut h.set_facts).insert("ansible_failed_result".into(), Value::Object(o.registered()));
+                // In a block with rescue: counted as rescued when the rescue starts.
+                (!inh.rescuable).then_some((HostStatus::Failed, false))
+            }
+            Status::Skipped => Some((HostStatus::Skipped, false)),
+            Status::Ok => Some((HostStatus::Ok, false)),
+            Status::Changed => Some((HostStatus::Changed, false)),
+        };
+        if let (Some((status, ignored)), true) = (counted_as, counted) {
+            self.ctx.stats.lock().expect("stats").record(&h.name, status, ignored, changed);
         }
         if let Some(reg) = &task.register {
-            h.set_fact(reg.clone(), Value::Object(o.result.clone()));
+            h.set_fact(reg.clone(), Value::Object(o.registered()));
         }
         if !o.facts.is_empty() && o.status != Status::Failed {
             match action_name(task).as_str() {
@@ -351,19 +364,9 @@ impl PlayRunner<'_> {
             }
         }
         if changed && o.status != Status::Failed {
+            // Unknown handlers already failed the task (before it was reported).
             for n in &task.notify {
-                if handler_names.contains_key(n.as_str()) {
-                    h.notified.insert(n.clone());
-                } else {
-                    h.failed = true;
-                    failed = true;
-                    let msg = format!(
-                        "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list{}",
-                        where_(&task.pos)
-                    );
-                    self.ctx.reporter.error(&msg);
-                    self.ctx.stats.lock().expect("stats").record(&h.name, HostStatus::Failed, false, false);
-                }
+                h.notified.insert(n.clone());
             }
         }
         failed
@@ -384,11 +387,11 @@ impl PlayRunner<'_> {
         m
     }
 
-    fn check_fatal(&mut self, eff: &Effective, failed_now: usize, targets: &[usize]) {
+    /// `fatal`: a host failed on this task with `any_errors_fatal` on.
+    fn check_fatal(&mut self, fatal: bool, failed_now: usize, targets: &[usize]) {
         if failed_now == 0 {
             return;
         }
-        let fatal = eff.any_errors_fatal.as_ref().and_then(parse_bool).unwrap_or(false);
         if fatal {
             self.ctx.reporter.no_more_hosts();
             self.end_play = true;
@@ -409,7 +412,7 @@ impl PlayRunner<'_> {
 
     /// Run the handlers notified so far, in the order they are defined.
     pub async fn flush_handlers(&mut self) {
-        let force = self.ctx.opts.force_handlers || self.play.force_handlers.as_ref().and_then(parse_bool).unwrap_or(false);
+        let force = self.ctx.opts.force_handlers || self.force_handlers;
         let handlers = self.handlers.clone();
         let mut fired: Vec<(usize, String)> = Vec::new();
         for (handler, inh) in &handlers {
@@ -511,22 +514,19 @@ impl PlayRunner<'_> {
         }
         let magic = self.task_magic(&eff);
         let hv = self.hostvars_snapshot();
-        // Loops over includes are not supported yet; say so instead of
-        // silently running once.
-        if task.loop_.is_some() {
-            self.ctx.reporter.error(&format!("loops on include_tasks/include_role are not supported yet{}", where_(&task.pos)));
-            for i in targets {
-                self.hosts[i].failed = true;
-                self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Failed, false, false);
-            }
-            return;
-        }
         let names: Vec<String> = targets.iter().map(|&i| self.hosts[i].name.clone()).collect();
         self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut errors: Vec<(usize, String)> = Vec::new();
         let mut skipped: Vec<usize> = Vec::new();
-        for &i in &targets {
+        // Loops over includes are not supported yet; say so (as each host's
+        // failure) instead of silently running once.
+        let looped = task.loop_.is_some();
+        if looped {
+            let msg = format!("loops on include_tasks/include_role are not supported yet{}", where_(&task.pos));
+            errors.extend(targets.iter().map(|&i| (i, msg.clone())));
+        }
+        for &i in targets.iter().filter(|_| !looped) {
             let scope = self.scope_of(i, &eff, inh, task, &magic, &hv);
             let mut ok = true;
             for c in &eff.when {
@@ -563,21 +563,25 @@ impl PlayRunner<'_> {
             eff: &eff,
             search_roots: self.search_roots(&eff),
             verbosity: self.ctx.opts.verbosity,
+            rescuable: inh.rescuable,
             secrets: Default::default(),
         };
         for i in skipped {
             let o = Outcome::skipped("Conditional result was False");
-            env.report(&self.hosts[i], None, &o, None, false, false);
+            env.report(&self.hosts[i], None, &o, None, &HostKeywords::default(), false);
             self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Skipped, false, false);
         }
         for (i, msg) in errors {
-            let out = HostTaskOutcome { outcome: Outcome::failed(msg), ignored: false, ignore_unreachable: false, delegated_to: None };
-            env.report(&self.hosts[i], None, &out.outcome, None, false, false);
+            let out = HostTaskOutcome::failed(msg);
+            env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
             self.apply_outcome(i, task, &out, inh, true);
         }
         let mut child = inh.enter(task, false);
         // Tags on an include select the include itself, not what it includes.
         child.tags = inh.tags.clone();
+        // Every host's result of the include first (as Ansible prints its
+        // `included:` lines), then the included tasks, file by file.
+        let mut to_run = Vec::new();
         for (key, hosts) in groups {
             let loaded = match &task.kind {
                 TaskKind::IncludeTasks { .. } => self.load_included_tasks(task, &eff, &key).map(|(path, t)| (path, t, None)),
@@ -605,16 +609,19 @@ impl PlayRunner<'_> {
                             }
                         }
                     }
-                    self.run_tasks(&tasks, &child, Some(&hosts)).await;
+                    to_run.push((tasks, hosts));
                 }
                 Err(msg) => {
-                    self.ctx.reporter.error(&msg);
                     for i in hosts {
-                        self.hosts[i].failed = true;
-                        self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Failed, false, false);
+                        let out = HostTaskOutcome::failed(msg.clone());
+                        env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
+                        self.apply_outcome(i, task, &out, inh, true);
                     }
                 }
             }
+        }
+        for (tasks, hosts) in to_run {
+            self.run_tasks(&tasks, &child, Some(&hosts)).await;
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde_json::{json, Map, Value};
 
-use super::{shown_result, HostResult, Reporter, Stats};
+use super::{guard, HostResult, HostStats, Reporter, Stats};
 
 #[derive(Default)]
 struct Doc {
@@ -15,6 +15,10 @@ struct Doc {
     warnings: Vec<String>,
     errors: Vec<String>,
     stats: Map<String, Value>,
+    interrupted: bool,
+    /// The document is written once, whoever calls `finish` first (the end
+    /// of the run, or a second Ctrl-C that ends it at once).
+    written: bool,
 }
 
 pub struct JsonReporter {
@@ -59,11 +63,13 @@ impl Reporter for JsonReporter {
         if r.item_label.is_some() && !r.is_loop_summary {
             return; // items are inside the task's `results`
         }
-        let mut shown = shown_result(r);
+        let mut shown = json_result(r);
         if let Value::Object(m) = &mut shown {
-            m.remove("_mailplay_debug");
             if r.ignored {
                 m.insert("ignored".into(), Value::Bool(true));
+            }
+            if r.rescued {
+                m.insert("rescued".into(), Value::Bool(true));
             }
         }
         self.with_task(|t| {
@@ -73,7 +79,16 @@ impl Reporter for JsonReporter {
         });
     }
 
-    fn included(&self, _file: &str, _hosts: &[String]) {}
+    /// An include is a result of its own (the recap counts it as ok).
+    fn included(&self, file: &str, hosts: &[String]) {
+        self.with_task(|t| {
+            if let Some(m) = t["hosts"].as_object_mut() {
+                for h in hosts {
+                    m.insert(h.clone(), json!({"changed": false, "include": file}));
+                }
+            }
+        });
+    }
     fn no_hosts_matched(&self) {}
     fn no_more_hosts(&self) {}
 
@@ -81,22 +96,90 @@ impl Reporter for JsonReporter {
         self.doc.lock().expect("json lock").warnings.push(msg.to_string());
     }
 
+    /// Kept in the document, and said on stderr too: stdout stays one JSON
+    /// document, and a person watching still sees why the run stopped.
     fn error(&self, msg: &str) {
+        eprintln!("ERROR! {msg}");
         self.doc.lock().expect("json lock").errors.push(msg.to_string());
     }
 
+    /// Several playbooks in one run add up, as one ansible-playbook run does.
     fn recap(&self, stats: &Stats) {
         let mut doc = self.doc.lock().expect("json lock");
         for (h, s) in &stats.hosts {
-            doc.stats.insert(h.clone(), serde_json::to_value(s).expect("stats serialise"));
+            let mut total: HostStats = doc.stats.get(h).and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+            total.add(s);
+            doc.stats.insert(h.clone(), serde_json::to_value(&total).expect("stats serialise"));
         }
     }
 
+    fn interrupted(&self) {
+        let mut doc = self.doc.lock().expect("json lock");
+        doc.interrupted = true;
+        doc.errors.push("User interrupted execution".into());
+    }
+
     fn finish(&self) {
-        let doc = self.doc.lock().expect("json lock");
-        let v = json!({"plays": doc.plays, "stats": doc.stats, "warnings": doc.warnings, "errors": doc.errors});
+        let mut doc = self.doc.lock().expect("json lock");
+        if std::mem::replace(&mut doc.written, true) {
+            return;
+        }
+        let mut v = json!({"plays": doc.plays, "stats": doc.stats, "warnings": doc.warnings, "errors": doc.errors});
+        if doc.interrupted {
+            v["interrupted"] = Value::Bool(true);
+        }
         let mut out = self.out.lock().expect("json out lock");
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("json"));
         let _ = out.flush();
+    }
+}
+
+/// A host's result in the document: Ansible's result dictionary (its
+/// status flags, `diff` and a loop's `results` included), internal keys
+/// left out; for `no_log` only the status and the censored message.
+fn json_result(r: &HostResult) -> Value {
+    if r.no_log {
+        return guard::censored(&r.result, r.status);
+    }
+    match &r.result {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !k.starts_with("_ansible") && !k.starts_with("_mailplay"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_document_is_written_once() {
+        let buf = Buf::default();
+        let r = JsonReporter::new(Box::new(buf.clone()));
+        r.play_start("p");
+        r.interrupted();
+        r.finish();
+        r.finish();
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let doc: Value = serde_json::from_str(&out).expect("exactly one document");
+        assert_eq!(doc["interrupted"], true);
+        assert_eq!(doc["plays"][0]["play"]["name"], "p");
     }
 }

@@ -5,6 +5,7 @@
 //! implementation serialises its own printing.
 
 mod diff;
+mod guard;
 mod json;
 mod recap;
 mod text;
@@ -14,6 +15,7 @@ use std::path::Path;
 use mailplay_modules::module::Diff;
 use serde_json::Value;
 
+pub use guard::{mask_str, mask_value, Guarded, NO_LOG_ITEM};
 pub use json::JsonReporter;
 pub use recap::{HostStats, Stats};
 pub use text::TextReporter;
@@ -33,8 +35,11 @@ pub struct HostResult {
     pub host: String,
     pub delegated_to: Option<String>,
     pub status: HostStatus,
-    /// Failed, but `ignore_errors` → "...ignoring".
+    /// Failed with `ignore_errors` (or unreachable with
+    /// `ignore_unreachable`) → "...ignoring".
     pub ignored: bool,
+    /// Failed inside a block with `rescue:`: the recap counts it as rescued.
+    pub rescued: bool,
     /// Loop item label → "(item=...)".
     pub item_label: Option<String>,
     /// Ansible's result dictionary.
@@ -44,6 +49,14 @@ pub struct HostResult {
     pub no_log: bool,
     /// The closing line of a looped task, after its items.
     pub is_loop_summary: bool,
+    /// Shown even without `-v` (`debug`, `assert` without `quiet`), as
+    /// Ansible's `_ansible_verbose_always`.
+    pub always_show: bool,
+    /// The module's short name (`debug`, `command`, ...; empty for includes).
+    pub action: String,
+    /// Secret values of this task's module arguments: masked (with the
+    /// run's secrets) by [`Guarded`] before any reporter sees the result.
+    pub secrets: Vec<String>,
 }
 
 pub trait Reporter: Send + Sync {
@@ -57,24 +70,34 @@ pub trait Reporter: Send + Sync {
     fn warning(&self, msg: &str);
     fn error(&self, msg: &str);
     fn recap(&self, stats: &Stats);
+    /// The run was interrupted (Ctrl-C): no new task started.
+    fn interrupted(&self) {}
+    /// The end of the run, whatever ended it (success, failed hosts, an
+    /// error before or during a play, an interruption): called exactly once.
     fn finish(&self);
 }
 
 /// The message Ansible shows instead of a `no_log` result.
 pub const NO_LOG_MSG: &str = "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
-/// The result as shown to users: internal keys removed, censored for no_log.
+/// The result as the text stream shows it: internal keys removed,
+/// censored for no_log.
 pub fn shown_result(r: &HostResult) -> Value {
     if r.no_log {
-        let changed = r.result.get("changed").cloned().unwrap_or(Value::Bool(false));
-        return serde_json::json!({"censored": NO_LOG_MSG, "changed": changed});
+        let mut c = guard::censored(&r.result, r.status);
+        if let Value::Object(m) = &mut c {
+            m.remove("failed");
+            m.remove("skipped");
+            m.remove("unreachable");
+        }
+        return c;
     }
     match &r.result {
         // Like Ansible's callback: internal keys, the diff (printed on its
         // own) and the `failed` flag (the line already says FAILED!) are not shown.
         Value::Object(m) => Value::Object(
             m.iter()
-                .filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed" | "_mailplay_debug"))
+                .filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed"))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),

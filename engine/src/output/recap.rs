@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::HostStatus;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HostStats {
     pub ok: u32,
     pub changed: u32,
@@ -14,6 +14,18 @@ pub struct HostStats {
     pub skipped: u32,
     pub rescued: u32,
     pub ignored: u32,
+}
+
+impl HostStats {
+    pub fn add(&mut self, o: &HostStats) {
+        self.ok += o.ok;
+        self.changed += o.changed;
+        self.unreachable += o.unreachable;
+        self.failures += o.failures;
+        self.skipped += o.skipped;
+        self.rescued += o.rescued;
+        self.ignored += o.ignored;
+    }
 }
 
 #[derive(Debug, Clone, Default)]

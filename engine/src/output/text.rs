@@ -98,6 +98,21 @@ impl TextReporter {
         }
     }
 
+    /// The spinner stops waiting for a host once its result is in.
+    fn host_done(&self, r: &HostResult) {
+        let mut inner = self.inner.lock().expect("reporter lock");
+        if r.item_label.is_none() || r.is_loop_summary {
+            inner.waiting.retain(|h| h != &r.host);
+        }
+        if let Some(pb) = &inner.progress {
+            if inner.waiting.is_empty() {
+                pb.finish_and_clear();
+            } else {
+                pb.set_message(format!("waiting for {}", inner.waiting.join(", ")));
+            }
+        }
+    }
+
     fn host_label(r: &HostResult) -> String {
         match &r.delegated_to {
             Some(d) if d != &r.host => format!("[{} -> {}]", r.host, d),
@@ -143,6 +158,15 @@ impl Reporter for TextReporter {
         let item = r.item_label.as_ref().map(|i| format!(" => (item={i})")).unwrap_or_default();
         let verbose_dump = verbosity > 0 || r.result.get("_ansible_verbose_always").is_some() || is_debug_output(r);
         let line = match r.status {
+            // Like ansible-core 2.19: a failed loop's items were shown, its
+            // own result only says "...ignoring" when ignored.
+            HostStatus::Failed if r.is_loop_summary => {
+                if r.ignored {
+                    self.write(&self.paint("...ignoring", Color::Cyan));
+                }
+                self.host_done(r);
+                return;
+            }
             HostStatus::Failed | HostStatus::Unreachable if r.is_loop_summary || r.item_label.is_none() => {
                 let what = if r.status == HostStatus::Unreachable { "UNREACHABLE!" } else { "FAILED!" };
                 let shown = if r.is_loop_summary { loop_summary(&shown) } else { shown };
@@ -152,7 +176,14 @@ impl Reporter for TextReporter {
                 &format!("failed: {host} (item={}) => {}", r.item_label.clone().unwrap_or_default(), sorted_json(&shown, None)),
                 Color::Red,
             ),
-            HostStatus::Skipped if r.is_loop_summary => return,
+            // A loop whose items were all skipped, or that had none.
+            HostStatus::Skipped if r.is_loop_summary => {
+                let mut l = format!("skipping: {host}");
+                if verbosity > 0 {
+                    l.push_str(&format!(" => {}", sorted_json(&loop_summary(&shown), None)));
+                }
+                self.paint(&l, Color::Cyan)
+            }
             HostStatus::Skipped => {
                 let mut l = format!("skipping: {host}{item}");
                 if verbosity > 0 {
@@ -160,12 +191,15 @@ impl Reporter for TextReporter {
                 }
                 self.paint(&l, Color::Cyan)
             }
-            HostStatus::Ok | HostStatus::Changed if r.is_loop_summary => return,
+            HostStatus::Ok | HostStatus::Changed if r.is_loop_summary => {
+                self.host_done(r);
+                return;
+            }
             HostStatus::Ok | HostStatus::Changed => {
                 let (word, color) = if r.status == HostStatus::Changed { ("changed", Color::Yellow) } else { ("ok", Color::Green) };
                 let mut l = format!("{word}: {host}{item}");
                 if verbose_dump {
-                    let body = if is_debug_output(r) && verbosity == 0 { debug_view(&shown) } else { shown };
+                    let body = if r.action == "debug" { debug_view(&shown) } else { shown };
                     l.push_str(&format!(" => {}", sorted_json(&body, Some(4))));
                 }
                 self.paint(&l, color)
@@ -175,17 +209,7 @@ impl Reporter for TextReporter {
         if r.ignored {
             self.write(&self.paint("...ignoring", Color::Cyan));
         }
-        let mut inner = self.inner.lock().expect("reporter lock");
-        if r.item_label.is_none() || r.is_loop_summary {
-            inner.waiting.retain(|h| h != &r.host);
-        }
-        if let Some(pb) = &inner.progress {
-            if inner.waiting.is_empty() {
-                pb.finish_and_clear();
-            } else {
-                pb.set_message(format!("waiting for {}", inner.waiting.join(", ")));
-            }
-        }
+        self.host_done(r);
     }
 
     fn included(&self, file: &str, hosts: &[String]) {
@@ -231,23 +255,21 @@ impl Reporter for TextReporter {
 
 /// `debug` results are always shown, as Ansible's debug action asks.
 fn is_debug_output(r: &HostResult) -> bool {
-    r.result.get("_mailplay_debug").is_some()
+    r.always_show
 }
 
-/// A debug result shows only its message/variable (not `changed` etc.).
+/// A debug result shows only its message/variable, never `changed` (as
+/// Ansible's callback cleans debug results, at every verbosity).
 fn debug_view(v: &serde_json::Value) -> serde_json::Value {
     match v {
         serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "changed" | "_mailplay_debug" | "failed"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            m.iter().filter(|(k, _)| !matches!(k.as_str(), "changed" | "failed")).map(|(k, v)| (k.clone(), v.clone())).collect(),
         ),
         other => other.clone(),
     }
 }
 
-/// The closing line of a failed loop shows the message, not every item again.
+/// The closing line of a loop shows the message, not every item again.
 fn loop_summary(v: &serde_json::Value) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     if let Some(obj) = v.as_object() {
@@ -284,11 +306,15 @@ mod tests {
             delegated_to: None,
             status,
             ignored: false,
+            rescued: false,
             item_label: None,
             result: v,
             diffs: vec![],
             no_log: false,
             is_loop_summary: false,
+            always_show: false,
+            action: String::new(),
+            secrets: vec![],
         }
     }
 
@@ -306,7 +332,10 @@ mod tests {
         item.item_label = Some("1".into());
         r.host_result(&item, 0);
         r.task_start("debug", false, &["localhost".into()]);
-        r.host_result(&result("localhost", HostStatus::Ok, json!({"msg": "always", "changed": false, "_mailplay_debug": true})), 0);
+        let mut debug = result("localhost", HostStatus::Ok, json!({"msg": "always", "changed": false}));
+        debug.always_show = true;
+        debug.action = "debug".into();
+        r.host_result(&debug, 0);
         let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         // Captured from ansible-playbook 2.19 (same tasks).
         let expected = "\nPLAY [all] *********************************************************************\n\
@@ -318,6 +347,27 @@ changed: [localhost] => (item=1)\n\
 \nTASK [debug] *******************************************************************\n\
 ok: [localhost] => {\n    \"msg\": \"always\"\n}\n";
         assert_eq!(out, expected);
+    }
+
+    /// Ansible's callback drops `changed` from debug results only, at every
+    /// verbosity; assert shows it.
+    #[test]
+    fn debug_never_shows_changed_assert_does() {
+        let buf = Buf::default();
+        let r = TextReporter::new(Box::new(buf.clone()), false, false);
+        let mut debug = result("h", HostStatus::Ok, json!({"msg": "m", "changed": false}));
+        debug.always_show = true;
+        debug.action = "debug".into();
+        r.host_result(&debug, 1);
+        let mut assert = result("h", HostStatus::Ok, json!({"msg": "All assertions passed", "changed": false}));
+        assert.always_show = true;
+        assert.action = "assert".into();
+        r.host_result(&assert, 0);
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            out,
+            "ok: [h] => {\n    \"msg\": \"m\"\n}\nok: [h] => {\n    \"changed\": false,\n    \"msg\": \"All assertions passed\"\n}\n"
+        );
     }
 
     #[test]

@@ -145,3 +145,34 @@ pub fn short_name(name: &str) -> &str {
 pub fn is_engine_action(name: &str) -> bool {
     ENGINE_ACTIONS.contains(&short_name(name))
 }
+
+/// Ansible's `boolean()`: the values a boolean keyword (`no_log`,
+/// `ignore_errors`, `become`, `gather_facts`, ...) accepts once templated.
+pub fn ansible_bool(v: &serde_json::Value) -> Option<bool> {
+    use serde_json::Value;
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => {
+            let x = n.as_f64()?;
+            if x == 1.0 {
+                Some(true)
+            } else if x == 0.0 {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "yes" | "on" | "1" | "true" | "t" | "y" | "1.0" => Some(true),
+            "no" | "off" | "0" | "false" | "f" | "n" | "0.0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The message for a boolean keyword whose value is not a boolean.
+pub fn not_a_boolean(keyword: &str, v: &serde_json::Value) -> String {
+    let shown = v.as_str().map(|s| format!("'{s}'")).unwrap_or_else(|| v.to_string());
+    format!("the keyword '{keyword}' must be a boolean (true/false, yes/no, on/off, 1/0), got {shown}")
+}

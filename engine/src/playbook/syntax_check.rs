@@ -11,7 +11,7 @@ use crate::template::Templar;
 use crate::yaml::Node;
 
 use super::ast::{Expr, Playbook, Task, TaskKind};
-use super::keywords::short_name;
+use super::keywords::{ansible_bool, not_a_boolean, short_name};
 
 pub fn check(pb: &Playbook) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -21,6 +21,19 @@ pub fn check(pb: &Playbook) -> Vec<Diagnostic> {
         for (k, v) in &play.vars {
             let _ = k;
             check_value(&templar, v, &play.pos, &mut out);
+        }
+        for (k, v) in [
+            ("gather_facts", &play.gather_facts),
+            ("force_handlers", &play.force_handlers),
+            ("any_errors_fatal", &play.any_errors_fatal),
+            ("check_mode", &play.check_mode),
+            ("diff", &play.diff),
+            ("ignore_errors", &play.ignore_errors),
+            ("run_once", &play.run_once),
+            ("no_log", &play.no_log),
+            ("become", &play.become_opts.become_),
+        ] {
+            check_bool(k, v.as_ref(), &play.pos, &mut out);
         }
         for list in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks, &play.handlers] {
             for t in list {
@@ -61,9 +74,32 @@ fn arg_pos(node: &Option<Node>, field: &str, fallback: &Pos) -> Pos {
         .unwrap_or_else(|| fallback.clone())
 }
 
+/// A boolean keyword written literally must be a boolean (a template is
+/// judged when the task runs, with the host's variables).
+fn check_bool(keyword: &str, v: Option<&Value>, pos: &Pos, out: &mut Vec<Diagnostic>) {
+    let Some(v) = v else { return };
+    let templated = matches!(v, Value::String(s) if Templar::is_template(s));
+    if !templated && !v.is_null() && ansible_bool(v).is_none() {
+        out.push(Diagnostic::new(pos.clone(), not_a_boolean(keyword, v)));
+    }
+}
+
 fn check_task(templar: &Templar, t: &Task, out: &mut Vec<Diagnostic>) {
     if let Some(name) = &t.name {
         check_value(templar, &Value::String(name.clone()), &t.pos, out);
+    }
+    for (k, v) in [
+        ("ignore_errors", &t.ignore_errors),
+        ("ignore_unreachable", &t.ignore_unreachable),
+        ("run_once", &t.run_once),
+        ("check_mode", &t.check_mode),
+        ("diff", &t.diff),
+        ("no_log", &t.no_log),
+        ("any_errors_fatal", &t.any_errors_fatal),
+        ("become", &t.become_opts.become_),
+        ("loop_control.extended", &t.loop_control.extended),
+    ] {
+        check_bool(k, v.as_ref(), &t.pos, out);
     }
     check_exprs(templar, &t.when, out);
     if let Some(c) = &t.changed_when {

@@ -106,3 +106,73 @@ pub fn changed_tasks(output: &str) -> Vec<(String, String)> {
     out.dedup();
     out
 }
+
+/// Per-host counts (ok, changed, unreachable, failed, skipped, rescued,
+/// ignored) counted from the task results of a `--output json` document,
+/// the way the PLAY RECAP counts them: each host's result of each task
+/// once (a loop's own result, not its items; an include's result).
+pub fn json_task_counts(doc: &serde_json::Value) -> BTreeMap<String, BTreeMap<String, u32>> {
+    let mut out: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
+    let flag = |r: &serde_json::Value, k: &str| r.get(k).and_then(serde_json::Value::as_bool).unwrap_or(false);
+    for play in doc["plays"].as_array().expect("plays") {
+        for task in play["tasks"].as_array().expect("tasks") {
+            for (host, r) in task["hosts"].as_object().expect("hosts") {
+                let c = out.entry(host.clone()).or_insert_with(|| {
+                    ["ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored"].iter().map(|k| (k.to_string(), 0)).collect()
+                });
+                let mut add = |k: &str| *c.get_mut(k).expect("known count") += 1;
+                if flag(r, "unreachable") {
+                    add(if flag(r, "ignored") { "skipped" } else { "unreachable" });
+                } else if flag(r, "failed") {
+                    if flag(r, "ignored") {
+                        add("ok");
+                        add("ignored");
+                        if flag(r, "changed") {
+                            add("changed");
+                        }
+                    } else if flag(r, "rescued") {
+                        add("rescued");
+                    } else {
+                        add("failed");
+                    }
+                } else if flag(r, "skipped") {
+                    add("skipped");
+                } else {
+                    add("ok");
+                    if flag(r, "changed") {
+                        add("changed");
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The JSON document of a run (`json_stdout`, mailplay's `--output json`)
+/// agrees with the PLAY RECAP of the same playbook run in text mode
+/// (`text_output`): its `stats`, and the counts of its task results, are
+/// the recap's for every host. Panics naming the difference.
+pub fn json_counts_match_recap(json_stdout: &str, text_output: &str) {
+    let doc: serde_json::Value =
+        serde_json::from_str(json_stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{json_stdout}"));
+    let recap = recap(text_output);
+    assert!(!recap.is_empty(), "no PLAY RECAP in the text output:\n{text_output}");
+    let stats: BTreeMap<String, BTreeMap<String, u32>> = doc["stats"]
+        .as_object()
+        .expect("stats")
+        .iter()
+        .map(|(h, s)| {
+            let counts = s
+                .as_object()
+                .expect("host stats")
+                .iter()
+                .map(|(k, v)| (if k == "failures" { "failed".to_string() } else { k.clone() }, v.as_u64().expect("count") as u32))
+                .collect();
+            (h.clone(), counts)
+        })
+        .collect();
+    assert_eq!(stats, recap, "the JSON's stats differ from the PLAY RECAP\ntext:\n{text_output}");
+    let counted = json_task_counts(&doc);
+    assert_eq!(counted, recap, "the JSON's task results do not add up to the PLAY RECAP\ntext:\n{text_output}\njson:\n{json_stdout}");
+}

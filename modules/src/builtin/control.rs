@@ -89,11 +89,11 @@ impl Module for DebugModule {
     async fn probe(a: &DebugArgs, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let mut r = ModuleResult::ok();
         if ctx.verbosity < a.verbosity {
-            r.data.insert("skipped".into(), Value::Bool(true));
+            r.skipped = true;
             r.data.insert("skipped_reason".into(), Value::from("Verbosity threshold not met."));
             return Ok(r);
         }
-        r.data.insert("_mailplay_debug".into(), Value::Bool(true));
+        r.always_show = true;
         match &a.var {
             Some(var) => {
                 let v = ctx.controller.eval_expression(var).unwrap_or_else(|e| Value::from(format!("VARIABLE IS NOT DEFINED! ({e})")));
@@ -254,9 +254,7 @@ impl Module for AssertModule {
                 .map(|m| m.as_str().map(str::to_string).unwrap_or_else(|| m.to_string()))
                 .unwrap_or_else(|| "All assertions passed".into()),
         );
-        if !a.quiet {
-            r.data.insert("_mailplay_debug".into(), Value::Bool(true));
-        }
+        r.always_show = !a.quiet;
         Ok(r)
     }
 }
