@@ -120,6 +120,17 @@ fn prove(layout: &Layout, engine: &str) {
     assert_eq!(code, 0, "{check}");
     assert_eq!(state(&lab), before, "check mode changed a host");
     assert!(check.contains("+message_size_limit = 102428800"), "{check}");
+    // The same rehearsal as JSON carries every result: its counts (from the
+    // task results and from its stats) equal the PLAY RECAP, loops included.
+    let json = mailplay()
+        .args(["run", "playbooks/site.yml", "-i", &lab.inventory, "-i", layout.inventory, "-e", &format!("mail_db_engine={engine}")])
+        .args(["--check", "--diff", "--output", "json"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let json_stdout = String::from_utf8_lossy(&json.stdout).into_owned();
+    all_output += &text(&json);
+    json_counts_match_recap(&json_stdout, &check);
 
     let (code, first) = converge(&lab, layout, engine, &["--diff"]);
     all_output += &first;
