@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Stdio;
 
 use async_trait::async_trait;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::become_::Become;
 use crate::host::{Command, CommandOutput, FileAttrs, FileKind, FileStat, Host, HostError};
@@ -40,6 +40,51 @@ impl LocalHost {
 
     fn native_files(&self) -> bool {
         self.become_.is_none()
+    }
+}
+
+/// The process groups of commands still running, so that a run that is
+/// abandoned (a second Ctrl-C) can end them: [`kill_running_commands`].
+static RUNNING: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// A started command's process group: killed (SIGKILL to the whole group)
+/// if the command is abandoned before it finished, e.g. by a task timeout
+/// that drops the future waiting for it.
+struct ProcessGroup(Option<i32>);
+
+impl ProcessGroup {
+    fn new(pid: Option<u32>) -> Self {
+        let pgid = pid.map(|p| p as i32);
+        if let Some(g) = pgid {
+            RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(g);
+        }
+        ProcessGroup(pgid)
+    }
+    fn finished(mut self) {
+        self.forget();
+    }
+    fn forget(&mut self) {
+        if let Some(g) = self.0.take() {
+            RUNNING.lock().unwrap_or_else(|e| e.into_inner()).retain(|x| *x != g);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(g) = self.0 {
+            // SAFETY: kill has no memory preconditions; the group is ours.
+            unsafe { libc::kill(-g, libc::SIGKILL) };
+            self.forget();
+        }
+    }
+}
+
+/// Kill every command this process started and that still runs.
+pub fn kill_running_commands() {
+    for g in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        // SAFETY: as above.
+        unsafe { libc::kill(-g, libc::SIGKILL) };
     }
 }
 
@@ -78,39 +123,66 @@ impl Host for LocalHost {
     }
 
     async fn exec(&self, cmd: &Command) -> Result<CommandOutput, HostError> {
-        let argv: Vec<String> = match (&self.become_, &cmd.shell) {
-            (Some(b), _) => b
+        let (argv, exchange) = match &self.become_ {
+            Some(b) => match b
                 .wrap(&self.current_user, &cmd.to_shell_string())
-                .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), cmd.to_shell_string()]),
-            (None, Some(script)) => vec!["/bin/sh".into(), "-c".into(), script.clone()],
-            (None, None) => cmd.argv.clone(),
+                .map_err(|e| HostError::Io(format!("become on {}: {e}", self.name)))?
+            {
+                Some(w) => (w.argv, w.exchange),
+                None => (vec!["/bin/sh".into(), "-c".into(), cmd.to_shell_string()], None),
+            },
+            None => match &cmd.shell {
+                Some(script) => (vec!["/bin/sh".into(), "-c".into(), script.clone()], None),
+                None => (cmd.argv.clone(), None),
+            },
         };
         let (program, rest) = argv.split_first().ok_or_else(|| HostError::Io("empty command".into()))?;
         let mut child = tokio::process::Command::new(program);
         child.args(rest).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         child.envs(self.env.iter().cloned()).envs(cmd.env.iter().cloned());
+        // Its own process group: a timeout or an abandoned run ends the
+        // command and everything it started, and the terminal's Ctrl-C
+        // reaches mailplay, which decides.
+        child.process_group(0);
         if let Some(dir) = &cmd.cwd {
             child.current_dir(dir);
         }
         let mut child = child.spawn().map_err(|e| HostError::Io(format!("cannot run {program}: {e}")))?;
+        let group = ProcessGroup::new(child.id());
         let mut stdin = child.stdin.take().expect("stdin is piped");
-        let mut input = Vec::new();
-        if let Some(b) = self.become_.as_ref().and_then(|b| b.password.as_ref()) {
-            input.extend_from_slice(b.expose().as_bytes());
-            input.push(b'\n');
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        // With a become password: sudo gets it once, when it asks, and the
+        // command's own input follows only once it runs.
+        let mut err_start = Vec::new();
+        if let (Some(ex), Some(b)) = (&exchange, &self.become_) {
+            err_start = crate::become_::handshake(ex, &b.user, &mut stderr, &mut stdin)
+                .await
+                .map_err(|e| HostError::Io(format!("become {} on {}: {e}", b.user, self.name)))?;
         }
-        if let Some(data) = &cmd.stdin {
-            input.extend_from_slice(data);
-        }
+        let input = cmd.stdin.clone().unwrap_or_default();
         // Feed stdin concurrently with reading the output so a large input
         // and a large output cannot deadlock on full pipes.
-        let writer = tokio::spawn(async move {
+        let writer = async move {
             let _ = stdin.write_all(&input).await;
             drop(stdin);
-        });
-        let out = child.wait_with_output().await.map_err(|e| HostError::Io(e.to_string()))?;
-        let _ = writer.await;
-        Ok(CommandOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+        };
+        let read_out = async {
+            let mut b = Vec::new();
+            stdout.read_to_end(&mut b).await.map(|_| b)
+        };
+        let read_err = async {
+            let mut b = err_start;
+            stderr.read_to_end(&mut b).await.map(|_| b)
+        };
+        let ((), out, err) = tokio::join!(writer, read_out, read_err);
+        let status = child.wait().await.map_err(|e| HostError::Io(e.to_string()))?;
+        group.finished();
+        Ok(CommandOutput {
+            rc: status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)),
+            stdout: out.map_err(|e| HostError::Io(e.to_string()))?,
+            stderr: err.map_err(|e| HostError::Io(e.to_string()))?,
+        })
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError> {

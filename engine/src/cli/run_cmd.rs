@@ -21,7 +21,13 @@ fn print_diagnostics(ds: &[crate::diag::Diagnostic]) {
 }
 
 fn options(args: &RunArgs) -> Result<RunOptions, String> {
-    let become_password = if args.ask_become_pass { Some(ask_password("BECOME password: ")?) } else { None };
+    let become_password = if args.ask_become_pass {
+        let pw = ask_password("BECOME password: ")?;
+        mailplay_modules::secret::register_run_secret(&pw);
+        Some(mailplay_modules::secret::Secret::new(pw))
+    } else {
+        None
+    };
     Ok(RunOptions {
         check: args.check,
         diff: args.diff,

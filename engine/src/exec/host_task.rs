@@ -45,6 +45,7 @@ const CONNECTION_KEYS: &[&str] = &[
     "ansible_timeout",
     "ansible_become_password",
     "ansible_become_pass",
+    "mailplay_request_timeout",
 ];
 
 /// What one host's run of a task produced.
@@ -390,9 +391,15 @@ impl TaskEnv<'_> {
             .or_else(|| conn_vars.get("ansible_become_pass"))
             .and_then(Value::as_str)
             .map(str::to_string)
-            .or_else(|| opts.become_password.clone())
-            .map(Secret::new);
-        Ok(Some(Become { method, user, password }))
+            .or_else(|| opts.become_password.as_ref().map(|s| s.expose().to_string()))
+            .filter(|p| !p.is_empty());
+        if let Some(p) = &password {
+            // Whatever path it might take into a result, it is masked.
+            mailplay_modules::secret::register_run_secret(p);
+        }
+        let flags = render_str(&b.become_flags.clone().or_else(|| var("ansible_become_flags")))?;
+        let exe = render_str(&b.become_exe.clone().or_else(|| var("ansible_become_exe")))?.filter(|e| !e.is_empty());
+        Ok(Some(Become { method, user, password: password.map(Secret::new), flags, exe }))
     }
 
     fn render_environment(&self, scope: &Scope) -> Result<Vec<(String, String)>, String> {

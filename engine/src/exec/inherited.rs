@@ -124,5 +124,7 @@ pub fn merge_become(outer: &BecomeOpts, inner: &BecomeOpts) -> BecomeOpts {
         become_: inner.become_.clone().or_else(|| outer.become_.clone()),
         become_user: inner.become_user.clone().or_else(|| outer.become_user.clone()),
         become_method: inner.become_method.clone().or_else(|| outer.become_method.clone()),
+        become_flags: inner.become_flags.clone().or_else(|| outer.become_flags.clone()),
+        become_exe: inner.become_exe.clone().or_else(|| outer.become_exe.clone()),
     }
 }

@@ -33,13 +33,15 @@ pub enum SerialStep {
     Percent(f64),
 }
 
-/// `become`, `become_user`, `become_method` as set at some level; `None`
-/// means "inherit".
+/// `become`, `become_user`, `become_method`, `become_flags`, `become_exe`
+/// as set at some level; `None` means "inherit".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BecomeOpts {
     pub become_: Option<Value>,
     pub become_user: Option<Value>,
     pub become_method: Option<Value>,
+    pub become_flags: Option<Value>,
+    pub become_exe: Option<Value>,
 }
 
 #[derive(Debug, Clone)]

@@ -202,6 +202,7 @@ impl Loader {
                 "become" => play.become_opts.become_ = val(),
                 "become_user" => play.become_opts.become_user = val(),
                 "become_method" => play.become_opts.become_method = val(),
+                "become_flags" => play.become_opts.become_flags = val(),
                 "serial" => match serial(v) {
                     Ok(s) => play.serial = s,
                     Err(d) => self.err(d),
@@ -235,7 +236,7 @@ impl Loader {
                     }
                 }
                 "collections" | "order" | "module_defaults" | "gather_subset" | "gather_timeout" | "throttle" | "timeout" | "debugger"
-                | "fact_path" | "become_flags" | "ignore_unreachable" => {}
+                | "fact_path" | "ignore_unreachable" => {}
                 "remote_user" | "connection" | "port" => {
                     self.err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a play is not supported by mailplay yet; set ansible_user/ansible_connection/ansible_port in the inventory")));
                 }
@@ -308,6 +309,8 @@ impl Loader {
                 "become" => block.become_opts.become_ = val(),
                 "become_user" => block.become_opts.become_user = val(),
                 "become_method" => block.become_opts.become_method = val(),
+                "become_flags" => block.become_opts.become_flags = val(),
+                "become_exe" => block.become_opts.become_exe = val(),
                 "environment" => block.environment = val(),
                 "delegate_to" => block.delegate_to = val(),
                 "ignore_errors" => block.ignore_errors = val(),

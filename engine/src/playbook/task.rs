@@ -208,6 +208,8 @@ impl Loader {
             "become" => task.become_opts.become_ = val(),
             "become_user" => task.become_opts.become_user = val(),
             "become_method" => task.become_opts.become_method = val(),
+            "become_flags" => task.become_opts.become_flags = val(),
+            "become_exe" => task.become_opts.become_exe = val(),
             "delegate_to" => task.delegate_to = val(),
             "delegate_facts" => task.delegate_facts = val(),
             "run_once" => task.run_once = val(),
@@ -222,7 +224,7 @@ impl Loader {
             "args" | "block" | "rescue" | "always" => {}
             // Imports become blocks; their own key is the action, not an attribute.
             "import_tasks" | "import_role" | "ansible.builtin.import_tasks" | "ansible.builtin.import_role" => {}
-            "collections" | "debugger" | "throttle" | "timeout" | "module_defaults" | "become_flags" | "become_exe" => {}
+            "collections" | "debugger" | "throttle" | "module_defaults" => {}
             "remote_user" | "connection" | "port" | "async" | "poll" => {
                 return Err(Diagnostic::new(
                     k.pos.clone(),
