@@ -267,6 +267,20 @@ impl SshConnection {
         }
     }
 
+    /// End the master connection now, from synchronous code (a second
+    /// Ctrl-C): every channel closes, so each helper on the host sees its
+    /// stdin end and stops its command's process group.
+    pub fn abort(&self) {
+        let _ = std::process::Command::new("ssh")
+            .arg("-S")
+            .arg(self.session.control_socket())
+            .args(["-O", "exit", "mailplay-abort"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+
     /// End every helper and the master connection.
     pub async fn close(&self) {
         let mut slots = self.slots.lock().await;

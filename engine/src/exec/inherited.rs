@@ -32,6 +32,7 @@ pub struct Inherited {
     pub run_once: Option<Value>,
     pub delegate_to: Option<Value>,
     pub any_errors_fatal: Option<Value>,
+    pub timeout: Option<Value>,
     /// Inside a block that has a `rescue:` section: a failure here is
     /// handled, so the host is not counted as failed if rescue succeeds.
     pub rescuable: bool,
@@ -70,6 +71,7 @@ impl Inherited {
         next.run_once = pick(&task.run_once, &self.run_once);
         next.delegate_to = pick(&task.delegate_to, &self.delegate_to);
         next.any_errors_fatal = pick(&task.any_errors_fatal, &self.any_errors_fatal);
+        next.timeout = pick(&task.timeout, &self.timeout);
         next
     }
 
@@ -97,6 +99,7 @@ impl Inherited {
             run_once: pick(&task.run_once, &self.run_once),
             delegate_to: pick(&task.delegate_to, &self.delegate_to),
             any_errors_fatal: pick(&task.any_errors_fatal, &self.any_errors_fatal),
+            timeout: pick(&task.timeout, &self.timeout),
         }
     }
 }
@@ -117,6 +120,7 @@ pub struct Effective {
     pub run_once: Option<Value>,
     pub delegate_to: Option<Value>,
     pub any_errors_fatal: Option<Value>,
+    pub timeout: Option<Value>,
 }
 
 pub fn merge_become(outer: &BecomeOpts, inner: &BecomeOpts) -> BecomeOpts {

@@ -181,6 +181,9 @@ pub struct Task {
     pub retries: Option<Value>,
     pub delay: Option<Value>,
     pub any_errors_fatal: Option<Value>,
+    /// `timeout:` seconds for each attempt of the action (Ansible's task
+    /// timeout); the command on the host is ended when it passes.
+    pub timeout: Option<Value>,
     /// The role this task belongs to (its files/, templates/, defaults).
     pub role: Option<Arc<Role>>,
 }
@@ -215,6 +218,7 @@ impl Task {
             until: None,
             retries: None,
             delay: None,
+            timeout: None,
             any_errors_fatal: None,
             role: None,
         }

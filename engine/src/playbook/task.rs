@@ -220,6 +220,7 @@ impl Loader {
             "environment" => task.environment = val(),
             "retries" => task.retries = val(),
             "delay" => task.delay = val(),
+            "timeout" => task.timeout = val(),
             "any_errors_fatal" => task.any_errors_fatal = val(),
             "args" | "block" | "rescue" | "always" => {}
             // Imports become blocks; their own key is the action, not an attribute.
