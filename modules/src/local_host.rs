@@ -202,20 +202,11 @@ impl Host for LocalHost {
             // shell path handles names and become alike.
             return default_write(self, path, content, attrs).await;
         }
-        let path_buf = std::path::PathBuf::from(path);
-        let dir = path_buf.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let existing_mode = std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".mailplay.")
-            .tempfile_in(dir)
-            .map_err(|e| HostError::Io(format!("creating a temporary file in {}: {e}", dir.display())))?;
-        use std::io::Write;
-        tmp.write_all(content).map_err(|e| HostError::Io(e.to_string()))?;
-        tmp.as_file().sync_all().map_err(|e| HostError::Io(e.to_string()))?;
-        let mode = attrs.mode.or(existing_mode).unwrap_or(0o644);
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode)).map_err(|e| HostError::Io(e.to_string()))?;
-        tmp.persist(path).map_err(|e| HostError::Io(format!("renaming into {path}: {}", e.error)))?;
-        Ok(())
+        let (path, content, mode) = (path.to_string(), content.to_vec(), attrs.mode);
+        // File system calls block: off the async workers.
+        tokio::task::spawn_blocking(move || write_native(&path, &content, mode))
+            .await
+            .map_err(|e| HostError::Io(format!("writing a file: {e}")))?
     }
 
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
@@ -252,6 +243,39 @@ impl Host for LocalHost {
             link_target,
         }))
     }
+}
+
+/// The native atomic write: a temporary file beside the target with a
+/// random name, created with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600, given
+/// its final mode on the descriptor before any content is written, synced,
+/// then renamed over the target.
+fn write_native(path: &str, content: &[u8], mode: Option<u32>) -> Result<(), HostError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path_buf = std::path::PathBuf::from(path);
+    let dir = path_buf.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let existing_mode = std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777);
+    let mode = mode.or(existing_mode).unwrap_or(0o644);
+    let mut attempt = 0;
+    let (tmp, mut file) = loop {
+        let tmp = dir.join(format!(".mailplay.{}", crate::host::random_suffix()));
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(&tmp) {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 20 => attempt += 1,
+            Err(e) => return Err(HostError::Io(format!("creating a temporary file in {}: {e}", dir.display()))),
+        }
+    };
+    let result = (|| -> std::io::Result<()> {
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(content)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        HostError::Io(format!("writing {path}: {e}"))
+    })
 }
 
 // The trait's default bodies, callable from an override that falls back.
