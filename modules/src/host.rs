@@ -289,8 +289,10 @@ pub fn parse_stat_output(out: &str) -> Option<FileStat> {
     Some(FileStat {
         kind,
         mode: u32::from_str_radix(f[1], 8).ok()?,
-        owner: f[2].to_string(),
-        group: f[3].to_string(),
+        // GNU stat resolves names through NSS and says UNKNOWN for an id
+        // without one; the local connection shows the number then.
+        owner: if f[2] == "UNKNOWN" { f[4].to_string() } else { f[2].to_string() },
+        group: if f[3] == "UNKNOWN" { f[5].to_string() } else { f[3].to_string() },
         uid: f[4].parse().ok()?,
         gid: f[5].parse().ok()?,
         size: f[6].parse().ok()?,

@@ -94,26 +94,15 @@ pub fn current_user() -> String {
     user_name(uid).unwrap_or_else(|| uid.to_string())
 }
 
-fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    lookup_name(&passwd, uid)
+/// The user's name through NSS (getpwuid_r: files, LDAP, sssd alike), as
+/// `stat -c %U` does on the remote side.
+pub fn user_name(uid: u32) -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name)
 }
 
-fn group_name(gid: u32) -> Option<String> {
-    let groups = std::fs::read_to_string("/etc/group").ok()?;
-    lookup_name(&groups, gid)
-}
-
-/// Find the name for an id in a passwd- or group-format file.
-fn lookup_name(db: &str, id: u32) -> Option<String> {
-    db.lines()
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let id_field = f.nth(1)?;
-            (id_field.parse::<u32>().ok()? == id).then(|| name.to_string())
-        })
-        .next()
+/// The group's name through NSS (getgrgid_r).
+pub fn group_name(gid: u32) -> Option<String> {
+    nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)).ok().flatten().map(|g| g.name)
 }
 
 #[async_trait]
@@ -213,35 +202,9 @@ impl Host for LocalHost {
         if !self.native_files() {
             return default_stat(self, path, follow).await;
         }
-        let meta = if follow { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) };
-        let meta = match meta {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(HostError::Io(format!("stat {path}: {e}"))),
-        };
-        let ft = meta.file_type();
-        let kind = if ft.is_symlink() {
-            FileKind::Link
-        } else if ft.is_dir() {
-            FileKind::Directory
-        } else if ft.is_file() {
-            FileKind::File
-        } else {
-            FileKind::Other
-        };
-        let link_target =
-            if kind == FileKind::Link { std::fs::read_link(path).ok().map(|p| p.to_string_lossy().into_owned()) } else { None };
-        Ok(Some(FileStat {
-            kind,
-            mode: meta.mode() & 0o7777,
-            owner: user_name(meta.uid()).unwrap_or_else(|| meta.uid().to_string()),
-            group: group_name(meta.gid()).unwrap_or_else(|| meta.gid().to_string()),
-            uid: meta.uid(),
-            gid: meta.gid(),
-            size: meta.size(),
-            mtime: meta.mtime(),
-            link_target,
-        }))
+        // stat and the NSS lookups block: off the async workers.
+        let path = path.to_string();
+        tokio::task::spawn_blocking(move || stat_native(&path, follow)).await.map_err(|e| HostError::Io(format!("stat: {e}")))?
     }
 }
 
@@ -276,6 +239,38 @@ fn write_native(path: &str, content: &[u8], mode: Option<u32>) -> Result<(), Hos
         let _ = std::fs::remove_file(&tmp);
         HostError::Io(format!("writing {path}: {e}"))
     })
+}
+
+/// stat(2) and the owner's and group's names, on the calling thread.
+fn stat_native(path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
+    let meta = if follow { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) };
+    let meta = match meta {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(HostError::Io(format!("stat {path}: {e}"))),
+    };
+    let ft = meta.file_type();
+    let kind = if ft.is_symlink() {
+        FileKind::Link
+    } else if ft.is_dir() {
+        FileKind::Directory
+    } else if ft.is_file() {
+        FileKind::File
+    } else {
+        FileKind::Other
+    };
+    let link_target = if kind == FileKind::Link { std::fs::read_link(path).ok().map(|p| p.to_string_lossy().into_owned()) } else { None };
+    Ok(Some(FileStat {
+        kind,
+        mode: meta.mode() & 0o7777,
+        owner: user_name(meta.uid()).unwrap_or_else(|| meta.uid().to_string()),
+        group: group_name(meta.gid()).unwrap_or_else(|| meta.gid().to_string()),
+        uid: meta.uid(),
+        gid: meta.gid(),
+        size: meta.size(),
+        mtime: meta.mtime(),
+        link_target,
+    }))
 }
 
 // The trait's default bodies, callable from an override that falls back.
@@ -333,5 +328,27 @@ mod tests {
         assert_eq!(h.stat(p, true).await.unwrap().unwrap().mode, 0o600);
         // No temporary files are left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn owners_resolve_the_same_natively_and_through_stat() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: chown needs root (tests/run-all.sh runs as root)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let h = LocalHost::new("localhost");
+        let p = dir.path().join("f");
+        std::fs::write(&p, "x").unwrap();
+        let p = p.to_str().unwrap();
+        // root through NSS, and ids that have no name at all.
+        for (uid, gid) in [(0, 0), (54321, 54322)] {
+            std::os::unix::fs::chown(p, Some(uid), Some(gid)).unwrap();
+            let native = h.stat(p, false).await.unwrap().unwrap();
+            let shell = Fallback(&h).stat(p, false).await.unwrap().unwrap();
+            assert_eq!(native, shell);
+        }
+        assert_eq!(h.stat(p, false).await.unwrap().unwrap().owner, "54321");
     }
 }
