@@ -128,6 +128,20 @@ fn the_become_password_goes_only_to_sudo_over_ssh() {
             }
         }
     }
+    // -K: the password typed at the prompt (here on stdin) works the same.
+    std::fs::write(s.dir.path().join("inv2"), format!("pw_cli {} target_user=root\n", base(&s.withpass))).unwrap();
+    let f = run_bounded(
+        mailplay().args(["run", "p.yml", "-i", "inv2", "-K"]).current_dir(s.dir.path()).stdin(std::process::Stdio::piped()),
+        Duration::from_secs(240),
+        |child| {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(format!("{SUDO_PW}\n").as_bytes()).unwrap();
+        },
+    );
+    assert_eq!(f.code, Some(0), "{}", f.output);
+    check_host(&s, &f.output, "pw_cli", "root");
+    assert!(!f.output.contains(SUDO_PW), "{}", f.output);
     drop(s.users);
 }
 

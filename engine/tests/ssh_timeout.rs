@@ -50,18 +50,21 @@ fn a_task_timeout_ends_the_command_locally_and_over_ssh() {
         dir.path(),
         "p.yml",
         &format!(
-            "- hosts: all\n  gather_facts: no\n  tasks:\n    - command: sleep {nap}\n      timeout: 2\n      register: r\n      ignore_errors: yes\n    - debug:\n        var: r.timedout.period\n"
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - command: sleep {nap}\n      timeout: 2\n      register: r\n      ignore_errors: yes\n    - debug:\n        var: r.timedout.period\n\
+             - hosts: local\n  gather_facts: no\n  timeout: 1\n  tasks:\n    - command: sleep {nap}\n      ignore_errors: yes\n"
         ),
     );
     let f = run_bounded(mailplay().args(["run", "p.yml", "-i", "inv"]).current_dir(dir.path()), Duration::from_secs(120), |_| {});
     let out = &f.output;
     assert_eq!(f.code, Some(0), "{out}");
     assert!(f.elapsed < Duration::from_secs(60), "the 300 s command was not cut short: {:?}\n{out}", f.elapsed);
-    for h in ["local", "remote"] {
+    for (h, n) in [("local", 2), ("remote", 1)] {
         assert!(out.contains(&format!("fatal: [{h}]: FAILED!")), "{h}: {out}");
-        assert_eq!(recap(out)[h]["ignored"], 1, "{h}: {out}");
+        assert_eq!(recap(out)[h]["ignored"], n, "{h}: {out}");
     }
     assert_eq!(out.matches("Task failed: Timed out after 2 second(s).").count(), 2, "{out}");
+    // A play's timeout applies to its tasks.
+    assert_eq!(out.matches("Task failed: Timed out after 1 second(s).").count(), 1, "{out}");
     assert_eq!(out.matches("\"r.timedout.period\": 2").count(), 2, "{out}");
     // The commands are gone from the host, not left running.
     eventually("the timed-out sleeps end", Duration::from_secs(15), || !running(&format!("sleep {nap}")));

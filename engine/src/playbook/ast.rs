@@ -75,6 +75,8 @@ pub struct Play {
     pub ignore_errors: Option<Value>,
     pub run_once: Option<Value>,
     pub no_log: Option<Value>,
+    /// `timeout:` inherited by every task of the play (Ansible's Base attribute).
+    pub timeout: Option<Value>,
 }
 
 /// A role as used in a play or by `include_role`/`import_role`.

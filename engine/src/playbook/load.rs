@@ -153,6 +153,7 @@ impl Loader {
             ignore_errors: None,
             run_once: None,
             no_log: None,
+            timeout: None,
         };
         let mut has_hosts = false;
         let mut role_handlers = Vec::new();
@@ -227,6 +228,7 @@ impl Loader {
                 "ignore_errors" => play.ignore_errors = val(),
                 "run_once" => play.run_once = val(),
                 "no_log" => play.no_log = val(),
+                "timeout" => play.timeout = val(),
                 "strategy" => {
                     if v.as_str() != Some("linear") {
                         self.err(Diagnostic::new(
@@ -235,7 +237,7 @@ impl Loader {
                         ));
                     }
                 }
-                "collections" | "order" | "module_defaults" | "gather_subset" | "gather_timeout" | "throttle" | "timeout" | "debugger"
+                "collections" | "order" | "module_defaults" | "gather_subset" | "gather_timeout" | "throttle" | "debugger"
                 | "fact_path" | "ignore_unreachable" => {}
                 "remote_user" | "connection" | "port" => {
                     self.err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a play is not supported by mailplay yet; set ansible_user/ansible_connection/ansible_port in the inventory")));
