@@ -1,6 +1,6 @@
 //! The become password over a real sshd on loopback, with real users: one
 //! whose sudo needs no password, one whose sudo asks for it, each becoming
-//! a third user and root. The password goes to sudo only when sudo asks:
+//! a third user and root, and su to the third user with its password. The password goes to sudo only when sudo asks:
 //! files and command input are exactly what the task says, the password
 //! shows nowhere, and a wrong password fails its host quickly and clearly.
 //! The same through the local connection run by a non-root user.
@@ -25,6 +25,7 @@ use users::TestUsers;
 
 const NOPASS_PW: &str = "Np-pass-7c1e9a";
 const SUDO_PW: &str = "Sudo-pass-4b2d8f";
+const THIRD_PW: &str = "Third-pass-0a0a0a";
 
 const PLAYBOOK: &str = r#"- hosts: all
   gather_facts: no
@@ -60,7 +61,7 @@ fn setup() -> Setup {
     let mut users = TestUsers::new();
     let nopass = users.add("mpnp", NOPASS_PW);
     let withpass = users.add("mppw", SUDO_PW);
-    let third = users.add("mp3", "Third-pass-0a0a0a");
+    let third = users.add("mp3", THIRD_PW);
     users.sudoers(&format!("{nopass} ALL=(ALL:ALL) NOPASSWD: ALL\n{withpass} ALL=(ALL:ALL) ALL"));
     let dir = tempfile::tempdir().unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -99,7 +100,9 @@ fn the_become_password_goes_only_to_sudo_over_ssh() {
          np_root {b1} ansible_become_password={NOPASS_PW} target_user=root\n\
          pw_third {b2} ansible_become_password={SUDO_PW} target_user={t}\n\
          pw_root {b2} ansible_become_pass={SUDO_PW} target_user=root\n\
-         pw_wrong {b2} ansible_become_password=not-the-password target_user=root\n",
+         pw_wrong {b2} ansible_become_password=not-the-password target_user=root\n\
+         su_third {b1} ansible_become_method=su ansible_become_password={THIRD_PW} target_user={t}\n\
+         su_wrong {b1} ansible_become_method=su ansible_become_password=not-the-password target_user={t}\n",
         b1 = base(&s.nopass),
         b2 = base(&s.withpass),
         t = s.third
@@ -113,13 +116,15 @@ fn the_become_password_goes_only_to_sudo_over_ssh() {
     check_host(&s, out, "pw_third", &s.third);
     check_host(&s, out, "pw_root", "root");
     assert!(out.contains("fatal: [pw_wrong]") && out.contains("incorrect sudo password"), "{out}");
+    check_host(&s, out, "su_third", &s.third);
+    assert!(out.contains("fatal: [su_wrong]") && out.contains("incorrect su password"), "{out}");
     assert!(!s.dir.path().join("pw_wrong.txt").exists());
     let r = recap(out);
-    assert_eq!(r["pw_wrong"]["failed"], 1, "{out}");
-    for h in ["np_third", "np_root", "pw_third", "pw_root"] {
+    assert_eq!((r["pw_wrong"]["failed"], r["su_wrong"]["failed"]), (1, 1), "{out}");
+    for h in ["np_third", "np_root", "pw_third", "pw_root", "su_third"] {
         assert_eq!((r[h]["failed"], r[h]["unreachable"], r[h]["changed"]), (0, 0, 3), "{h}: {out}");
     }
-    for pw in [NOPASS_PW, SUDO_PW] {
+    for pw in [NOPASS_PW, SUDO_PW, THIRD_PW] {
         assert!(!out.contains(pw), "the password shows in the output:\n{out}");
         for e in std::fs::read_dir(s.dir.path()).unwrap().flatten() {
             if e.file_name() != "inv" {

@@ -2,12 +2,14 @@
 //! another user. Shared by every connection type.
 //!
 //! The become password goes only to the program that asks for it: `sudo`
-//! runs with `-S -p <marker>` (a prompt random per run), and the wrapped
-//! command first prints a success marker on stderr. The connection reads
-//! stderr until one of them appears ([`handshake`]): on the prompt it
-//! writes the password once, on the success marker the command's own
-//! standard input starts. A second prompt means a wrong password. Without
-//! a password nothing is ever written before the command runs.
+//! runs with `-S -p <marker>` (a prompt random per run), `su` prints its own
+//! (localized) "Password:" prompt, recognized as Ansible's su plugin does;
+//! the wrapped command first prints a success marker on stderr. The
+//! connection reads stderr until one of them appears ([`handshake`]): on
+//! the prompt it writes the password once, on the success marker the
+//! command's own standard input starts. A second prompt, or su's
+//! "Authentication failure", means a wrong password. Without a password
+//! nothing is ever written before the command runs.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -67,8 +69,11 @@ pub struct Wrapped {
 /// The markers of one sudo invocation with a password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordExchange {
-    /// What sudo prints on stderr when it wants the password (`-p`).
+    /// What sudo prints on stderr when it wants the password (`-p`);
+    /// empty for su, whose prompt is matched by [`su_prompt`].
     pub prompt: String,
+    /// The become method, for messages ("incorrect su password").
+    pub method: BecomeMethod,
     /// The line the wrapped command prints on stderr once it runs as the
     /// become user.
     pub success: String,
@@ -105,20 +110,10 @@ impl Become {
         if self.user == current_user {
             return Ok(None);
         }
-        if self.password.is_some() {
-            match self.method {
-                BecomeMethod::Runuser => {
-                    return Err("become_method runuser cannot use a become password (runuser never asks for one): \
-                                remove ansible_become_password/-K, or use become_method sudo"
-                        .into())
-                }
-                BecomeMethod::Su if current_user != "root" => {
-                    return Err("become_method su with a become password is not supported by mailplay (su reads the \
-                                password from a terminal): use become_method sudo, or log in as root"
-                        .into())
-                }
-                _ => {}
-            }
+        if self.password.is_some() && self.method == BecomeMethod::Runuser {
+            return Err("become_method runuser cannot use a become password (runuser never asks for one): \
+                        remove ansible_become_password/-K, or use become_method sudo"
+                .into());
         }
         let method = if current_user == "root" && self.exe.is_none() { BecomeMethod::Runuser } else { self.method };
         let exe = self.exe.clone().unwrap_or_else(|| method.name().to_string());
@@ -134,8 +129,23 @@ impl Become {
             BecomeMethod::Su => {
                 let mut argv = vec![exe];
                 argv.extend(self.split_flags("")?);
-                argv.extend(["-s".into(), "/bin/sh".into(), self.user.clone(), "-c".into(), script.into()]);
-                Wrapped { argv, exchange: None }
+                argv.extend(["-s".into(), "/bin/sh".into(), self.user.clone(), "-c".into()]);
+                match &self.password {
+                    Some(pw) => {
+                        let exchange = PasswordExchange {
+                            prompt: String::new(),
+                            method: BecomeMethod::Su,
+                            success: format!("MAILPLAY-BECOME-SUCCESS-{}", run_key()),
+                            password: pw.clone(),
+                        };
+                        argv.push(format!("echo {} >&2; exec /bin/sh -c {}", exchange.success, crate::host::quote(script)));
+                        Wrapped { argv, exchange: Some(exchange) }
+                    }
+                    None => {
+                        argv.push(script.into());
+                        Wrapped { argv, exchange: None }
+                    }
+                }
             }
             BecomeMethod::Sudo => {
                 let mut flags = self.split_flags("-H -S -n")?;
@@ -155,6 +165,7 @@ impl Become {
                         let key = run_key();
                         let exchange = PasswordExchange {
                             prompt: format!("[mailplay sudo password, key={key}]"),
+                            method: BecomeMethod::Sudo,
                             success: format!("MAILPLAY-BECOME-SUCCESS-{key}"),
                             password: pw.clone(),
                         };
@@ -187,8 +198,8 @@ pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(60);
 /// Why a become handshake failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {
-    #[error("incorrect sudo password (sudo asked for it again after it was sent)")]
-    IncorrectPassword,
+    #[error("incorrect {0} password (the become password was refused)")]
+    IncorrectPassword(&'static str),
     #[error("{0}")]
     Failed(String),
 }
@@ -207,15 +218,20 @@ where
         let mut sent = false;
         let success = format!("{}\n", ex.success);
         loop {
-            if let Some(pos) = find(&buf, ex.prompt.as_bytes()) {
+            let prompt_end = match ex.method {
+                BecomeMethod::Su => su_prompt(&buf),
+                _ => find(&buf, ex.prompt.as_bytes()).map(|pos| pos + ex.prompt.len()),
+            };
+            if let Some(end) = prompt_end {
                 if sent {
-                    return Err(HandshakeError::IncorrectPassword);
+                    return Err(HandshakeError::IncorrectPassword(ex.method.name()));
                 }
-                buf.drain(..pos + ex.prompt.len());
+                buf.drain(..end);
                 let mut line = ex.password.expose().as_bytes().to_vec();
                 line.push(b'\n');
-                stdin.write_all(&line).await.map_err(|e| HandshakeError::Failed(format!("cannot send the password to sudo: {e}")))?;
-                stdin.flush().await.map_err(|e| HandshakeError::Failed(format!("cannot send the password to sudo: {e}")))?;
+                let send_err = |e: std::io::Error| HandshakeError::Failed(format!("cannot send the password to {}: {e}", ex.method.name()));
+                stdin.write_all(&line).await.map_err(send_err)?;
+                stdin.flush().await.map_err(send_err)?;
                 sent = true;
                 continue;
             }
@@ -227,10 +243,10 @@ where
             if n == 0 {
                 let said = String::from_utf8_lossy(&buf).replace(&ex.prompt, "").trim().to_string();
                 let said = if said.is_empty() { "no message".to_string() } else { said };
-                if sent && said.contains("incorrect password") {
-                    return Err(HandshakeError::IncorrectPassword);
+                if sent && (said.contains("incorrect password") || said.contains("Authentication failure")) {
+                    return Err(HandshakeError::IncorrectPassword(ex.method.name()));
                 }
-                return Err(HandshakeError::Failed(format!("sudo to {user} failed: {said}")));
+                return Err(HandshakeError::Failed(format!("{} to {user} failed: {said}", ex.method.name())));
             }
             buf.extend_from_slice(&chunk[..n]);
         }
@@ -238,10 +254,55 @@ where
     match tokio::time::timeout(HANDSHAKE_LIMIT, work).await {
         Ok(r) => r,
         Err(_) => Err(HandshakeError::Failed(format!(
-            "sudo to {user} neither asked for the password nor started the command within {} s",
+            "{} to {user} neither asked for the password nor started the command within {} s",
+            ex.method.name(),
             HANDSHAKE_LIMIT.as_secs()
         ))),
     }
+}
+
+/// su's password prompt in the languages Ansible's su plugin knows
+/// (`Password:`, `Passwort:`, `Mot de passe :` ...): its end in `buf`.
+pub fn su_prompt(buf: &[u8]) -> Option<usize> {
+    static RE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        let prompts = [
+            "Password",
+            "암호",
+            "パスワード",
+            "Adgangskode",
+            "Contraseña",
+            "Contrasenya",
+            "Hasło",
+            "Heslo",
+            "Jelszó",
+            "Lösenord",
+            "Mật khẩu",
+            "Mot de passe",
+            "Parola",
+            "Parool",
+            "Pasahitza",
+            "Passord",
+            "Passwort",
+            "Salasana",
+            "Sandi",
+            "Senha",
+            "Wachtwoord",
+            "ססמה",
+            "Лозинка",
+            "Парола",
+            "Пароль",
+            "गुप्तशब्द",
+            "शब्दकूट",
+            "సంకేతపదము",
+            "හස්පදය",
+            "密码",
+            "密碼",
+            "口令",
+        ];
+        regex::bytes::Regex::new(&format!(r"(?i)(\w+'s )?({}) ?(:|：) ?", prompts.join("|"))).expect("valid prompt pattern")
+    });
+    re.find(buf).map(|m| m.end())
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -278,13 +339,14 @@ mod tests {
         let pw = Some(Secret::new("pw"));
         let r = Become { password: pw.clone(), ..Become::new(BecomeMethod::Runuser, "www") }.wrap("root", "id");
         assert!(r.unwrap_err().contains("runuser cannot use a become password"));
-        let r = Become { password: pw, ..Become::new(BecomeMethod::Su, "www") }.wrap("alice", "id");
-        assert!(r.unwrap_err().contains("su with a become password"));
+        let w = Become { password: pw, ..Become::new(BecomeMethod::Su, "www") }.wrap("alice", "id").unwrap().unwrap();
+        assert_eq!(w.exchange.unwrap().method, BecomeMethod::Su);
+        assert!(su_prompt(b"Password: ").is_some() && su_prompt(b"Mot de passe : ").is_some() && su_prompt(b"hello").is_none());
     }
 
     #[tokio::test]
     async fn the_handshake_answers_one_prompt_and_a_second_one_is_a_wrong_password() {
-        let ex = PasswordExchange { prompt: "[P]".into(), success: "OK-1".into(), password: Secret::new("pw") };
+        let ex = PasswordExchange { prompt: "[P]".into(), method: BecomeMethod::Sudo, success: "OK-1".into(), password: Secret::new("pw") };
         let mut sent = Vec::new();
         let mut err: &[u8] = b"[P]OK-1\nreal stderr";
         let rest = handshake(&ex, "u", &mut err, &mut sent).await.unwrap();
