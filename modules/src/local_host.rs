@@ -73,8 +73,16 @@ impl ProcessGroup {
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
         if let Some(g) = self.0 {
+            // TERM first: sudo passes it on to a command that runs as
+            // another user (which a non-root mailplay may not signal
+            // itself); KILL whatever is left a moment later.
             // SAFETY: kill has no memory preconditions; the group is ours.
-            unsafe { libc::kill(-g, libc::SIGKILL) };
+            unsafe { libc::kill(-g, libc::SIGTERM) };
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                // SAFETY: as above.
+                unsafe { libc::kill(-g, libc::SIGKILL) };
+            });
             self.forget();
         }
     }
