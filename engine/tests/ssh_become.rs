@@ -102,7 +102,8 @@ fn the_become_password_goes_only_to_sudo_over_ssh() {
          pw_root {b2} ansible_become_pass={SUDO_PW} target_user=root\n\
          pw_wrong {b2} ansible_become_password=not-the-password target_user=root\n\
          su_third {b1} ansible_become_method=su ansible_become_password={THIRD_PW} target_user={t}\n\
-         su_wrong {b1} ansible_become_method=su ansible_become_password=not-the-password target_user={t}\n",
+         su_wrong {b1} ansible_become_method=su ansible_become_password=not-the-password target_user={t}\n\
+         pw_none {b2} target_user=root\n",
         b1 = base(&s.nopass),
         b2 = base(&s.withpass),
         t = s.third
@@ -117,10 +118,12 @@ fn the_become_password_goes_only_to_sudo_over_ssh() {
     check_host(&s, out, "pw_root", "root");
     assert!(out.contains("fatal: [pw_wrong]") && out.contains("incorrect sudo password"), "{out}");
     check_host(&s, out, "su_third", &s.third);
+    // No password where sudo needs one: sudo's own reason, at once.
+    assert!(out.contains("fatal: [pw_none]") && out.contains("a password is required"), "{out}");
     assert!(out.contains("fatal: [su_wrong]") && out.contains("incorrect su password"), "{out}");
     assert!(!s.dir.path().join("pw_wrong.txt").exists());
     let r = recap(out);
-    assert_eq!((r["pw_wrong"]["failed"], r["su_wrong"]["failed"]), (1, 1), "{out}");
+    assert_eq!((r["pw_wrong"]["failed"], r["su_wrong"]["failed"], r["pw_none"]["failed"]), (1, 1, 1), "{out}");
     for h in ["np_third", "np_root", "pw_third", "pw_root", "su_third"] {
         assert_eq!((r[h]["failed"], r[h]["unreachable"], r[h]["changed"]), (0, 0, 3), "{h}: {out}");
     }

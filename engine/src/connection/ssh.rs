@@ -30,6 +30,8 @@ struct Helper {
     /// The end of what the helper (or sudo before it) wrote on stderr, for
     /// the message when it stops.
     stderr_tail: Arc<std::sync::Mutex<Vec<u8>>>,
+    /// Reads stderr into `stderr_tail` until the helper ends.
+    stderr_reader: tokio::task::JoinHandle<()>,
 }
 
 struct Slot {
@@ -166,7 +168,7 @@ impl SshConnection {
         }
         let stderr_tail = Arc::new(std::sync::Mutex::new(first));
         let tail = stderr_tail.clone();
-        tokio::spawn(async move {
+        let stderr_reader = tokio::spawn(async move {
             let mut chunk = [0u8; 4096];
             while let Ok(n @ 1..) = stderr.read(&mut chunk).await {
                 let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
@@ -175,7 +177,7 @@ impl SshConnection {
                 t.drain(..excess);
             }
         });
-        Ok(Helper { child, stdin, stdout, stderr_tail })
+        Ok(Helper { child, stdin, stdout, stderr_tail, stderr_reader })
     }
 
     /// A helper for `key`: an idle one, a new one while under the channel
@@ -251,6 +253,8 @@ impl SshConnection {
                     let mut stdout = h.stdout;
                     let mut rest = Vec::new();
                     let _ = tokio::time::timeout(Duration::from_millis(200), stdout.read_to_end(&mut rest)).await;
+                    // What sudo or perl said before the helper ended.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), h.stderr_reader).await;
                     said = String::from_utf8_lossy(&h.stderr_tail.lock().unwrap_or_else(|e| e.into_inner())).trim().to_string();
                 }
                 if alive {
