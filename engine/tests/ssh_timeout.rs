@@ -181,3 +181,28 @@ fn a_second_ctrl_c_ends_the_run_at_once() {
     assert!(!out.contains("never"), "{out}");
     eventually("the commands end with the run", Duration::from_secs(15), || !running(&pattern));
 }
+
+#[test]
+fn a_first_ctrl_c_lets_running_tasks_finish_then_prints_the_recap() {
+    let dir = tempfile::tempdir().unwrap();
+    let nap = format!("3.{}06", std::process::id());
+    write(
+        dir.path(),
+        "p.yml",
+        &format!("- hosts: localhost\n  gather_facts: no\n  tasks:\n    - command: sleep {nap}\n    - debug:\n        msg: never\n"),
+    );
+    let pattern = format!("sleep {nap}");
+    let f = run_bounded(
+        mailplay().args(["run", "p.yml", "-i", "localhost,", "-c", "local"]).current_dir(dir.path()),
+        Duration::from_secs(120),
+        |child| {
+            eventually("the command starts", Duration::from_secs(60), || running(&pattern));
+            Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        },
+    );
+    let out = &f.output;
+    assert_eq!(f.code, Some(99), "{out}");
+    assert!(out.contains("User interrupted execution") && out.contains("PLAY RECAP"), "{out}");
+    assert!(out.contains("changed: [localhost]"), "the running task finishes: {out}");
+    assert!(!out.contains("never"), "no new task starts: {out}");
+}
