@@ -103,12 +103,19 @@ fn the_become_password_goes_only_to_sudo_over_ssh() {
          pw_wrong {b2} ansible_become_password=not-the-password target_user=root\n\
          su_third {b1} ansible_become_method=su ansible_become_password={THIRD_PW} target_user={t}\n\
          su_wrong {b1} ansible_become_method=su ansible_become_password=not-the-password target_user={t}\n\
-         pw_none {b2} target_user=root\n",
+         pw_none {b2} target_user=root\n\
+         np_exe {b1} ansible_become_exe={exe} ansible_become_flags='-H -n' target_user=root\n",
+        exe = s.dir.path().join("mysudo").display(),
         b1 = base(&s.nopass),
         b2 = base(&s.withpass),
         t = s.third
     );
     std::fs::write(s.dir.path().join("inv"), inv).unwrap();
+    // become_exe: a wrapper that notes its arguments, then runs sudo.
+    let exe = s.dir.path().join("mysudo");
+    std::fs::write(&exe, format!("#!/bin/sh\necho \"$*\" > {}/mysudo.args\nexec sudo \"$@\"\n", s.dir.path().display())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     let f = run_bounded(mailplay().args(["run", "p.yml", "-i", "inv"]).current_dir(s.dir.path()), Duration::from_secs(240), |_| {});
     let out = &f.output;
     assert_eq!(f.code, Some(2), "{out}\nsshd log:\n{}", sshd.log());
@@ -118,19 +125,22 @@ fn the_become_password_goes_only_to_sudo_over_ssh() {
     check_host(&s, out, "pw_root", "root");
     assert!(out.contains("fatal: [pw_wrong]") && out.contains("incorrect sudo password"), "{out}");
     check_host(&s, out, "su_third", &s.third);
+    check_host(&s, out, "np_exe", "root");
+    let args = std::fs::read_to_string(s.dir.path().join("mysudo.args")).unwrap();
+    assert!(args.starts_with("-H -n -u root -- /bin/sh -c"), "become_exe and become_flags are used: {args}");
     // No password where sudo needs one: sudo's own reason, at once.
     assert!(out.contains("fatal: [pw_none]") && out.contains("a password is required"), "{out}");
     assert!(out.contains("fatal: [su_wrong]") && out.contains("incorrect su password"), "{out}");
     assert!(!s.dir.path().join("pw_wrong.txt").exists());
     let r = recap(out);
     assert_eq!((r["pw_wrong"]["failed"], r["su_wrong"]["failed"], r["pw_none"]["failed"]), (1, 1, 1), "{out}");
-    for h in ["np_third", "np_root", "pw_third", "pw_root", "su_third"] {
+    for h in ["np_third", "np_root", "pw_third", "pw_root", "su_third", "np_exe"] {
         assert_eq!((r[h]["failed"], r[h]["unreachable"], r[h]["changed"]), (0, 0, 3), "{h}: {out}");
     }
     for pw in [NOPASS_PW, SUDO_PW, THIRD_PW] {
         assert!(!out.contains(pw), "the password shows in the output:\n{out}");
         for e in std::fs::read_dir(s.dir.path()).unwrap().flatten() {
-            if e.file_name() != "inv" {
+            if e.file_name() != "inv" && e.path().is_file() {
                 let bytes = std::fs::read(e.path()).unwrap();
                 assert!(!String::from_utf8_lossy(&bytes).contains(pw), "the password is in {}", e.path().display());
             }

@@ -275,14 +275,25 @@ impl SshConnection {
     /// Ctrl-C): every channel closes, so each helper on the host sees its
     /// stdin end and stops its command's process group.
     pub fn abort(&self) {
-        let _ = std::process::Command::new("ssh")
+        let child = std::process::Command::new("ssh")
             .arg("-S")
             .arg(self.session.control_socket())
             .args(["-O", "exit", "mailplay-abort"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .status();
+            .spawn();
+        // Bounded: the run is being abandoned, it must not wait here.
+        if let Ok(mut child) = child {
+            for _ in 0..100 {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// End every helper and the master connection.
