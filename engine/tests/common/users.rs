@@ -52,8 +52,15 @@ impl Drop for TestUsers {
             let _ = std::fs::remove_file(p);
         }
         for n in &self.names {
-            let _ = Command::new("pkill").args(["-KILL", "-u", n]).output();
-            let _ = Command::new("userdel").args(["-r", n]).output();
+            // userdel refuses while a process of the user runs: end them
+            // and retry for a moment.
+            for _ in 0..20 {
+                let _ = Command::new("pkill").args(["-KILL", "-u", n]).output();
+                if Command::new("userdel").args(["-r", n]).output().map(|o| o.status.success()).unwrap_or(false) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
         }
     }
 }
