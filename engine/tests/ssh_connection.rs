@@ -25,6 +25,7 @@ fn target(s: &Sshd) -> SshTarget {
         options: vec![("UserKnownHostsFile".into(), s.path("known_hosts").display().to_string())],
         config_file: None,
         timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(mailplay::connection::options::DEFAULT_REQUEST_TIMEOUT),
         policy: HostKeyPolicy::Strict,
     }
 }
@@ -94,7 +95,7 @@ async fn sixty_concurrent_commands_stay_under_max_sessions() {
 async fn become_user_gets_its_own_helper() {
     let s = Sshd::start();
     let c = connect(&s).await;
-    let b = Become { method: BecomeMethod::Sudo, user: "nobody".into(), password: None };
+    let b = Become::new(BecomeMethod::Sudo, "nobody");
     let out = c.host(Some(b), vec![]).exec(&Command::argv(["id", "-un"])).await.unwrap();
     assert_eq!(out.stdout_str().trim(), "nobody");
     let out = c.host(None, vec![]).exec(&Command::argv(["id", "-un"])).await.unwrap();

@@ -180,26 +180,96 @@ pub trait Host: Send + Sync {
     }
 }
 
-/// The shell script behind the default `write_file`: content on stdin.
+/// Creates the temporary file of an atomic write: a random name beside the
+/// target, `O_CREAT|O_EXCL|O_NOFOLLOW` and mode 0600 at creation, then the
+/// final owner (fchown) and mode (fchmod) on the descriptor, all before any
+/// content is written; then the content from stdin, fsync, rename. So the
+/// file is never readable with more permissions than its final ones, and a
+/// planted symlink is never followed. Owners and groups resolve through
+/// NSS (getpwnam/getgrnam). Perl is always on Debian (perl-base).
+const ATOMIC_WRITE_PL: &str = r#"use strict; use warnings; use Fcntl qw(O_WRONLY O_CREAT O_EXCL O_NOFOLLOW); use IO::Handle;
+my ($path, $mode, $owner, $group) = @ARGV;
+my $dir = $path =~ m{^(.*)/[^/]*$} ? ($1 eq '' ? '/' : $1) : '.';
+my @st = stat($path);
+my $m = length $mode ? oct($mode) : (@st ? $st[2] & 07777 : 0644);
+my ($uid, $gid) = (-1, -1);
+if (length $owner) { $uid = $owner =~ /^\d+$/ ? $owner : getpwnam($owner); die "mailplay: no such user: $owner\n" unless defined $uid; }
+if (length $group) { $gid = $group =~ /^\d+$/ ? $group : getgrnam($group); die "mailplay: no such group: $group\n" unless defined $gid; }
+sub rnd { open(my $r, '<', '/dev/urandom') or die "mailplay: /dev/urandom: $!\n"; my $b = ''; read($r, $b, 9) == 9 or die "mailplay: /dev/urandom: short read\n"; close $r; my $s = unpack('H*', $b); return $s; }
+my ($fh, $tmp);
+for (1 .. 20) { $tmp = "$dir/.mailplay." . rnd(); last if sysopen($fh, $tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600); die "mailplay: cannot create a temporary file in $dir: $!\n" unless $!{EEXIST}; undef $fh; }
+die "mailplay: cannot create a temporary file in $dir\n" unless $fh;
+my $ok = eval {
+  # Keep the replaced file's owner where allowed (as Ansible does), then
+  # what the task says; the mode last, since chown clears set-id bits.
+  chown($st[4], $st[5], $fh) if @st;
+  if ($uid != -1 || $gid != -1) { chown($uid, $gid, $fh) or die "mailplay: cannot give $tmp owner " . ($owner // '') . " group " . ($group // '') . ": $!\n"; }
+  chmod($m, $fh) or die "mailplay: cannot chmod $tmp: $!\n";
+  binmode STDIN;
+  while (1) {
+    my $n = sysread(STDIN, my $buf, 1 << 20); die "mailplay: reading the content: $!\n" unless defined $n; last unless $n;
+    my $off = 0; while ($off < $n) { my $w = syswrite($fh, $buf, $n - $off, $off); die "mailplay: writing $tmp: $!\n" unless defined $w; $off += $w; }
+  }
+  $fh->sync or die "mailplay: fsync $tmp: $!\n";
+  close($fh) or die "mailplay: closing $tmp: $!\n";
+  rename($tmp, $path) or die "mailplay: cannot rename $tmp to $path: $!\n";
+  1;
+};
+if (!$ok) { my $e = $@; unlink $tmp; die $e; }
+"#;
+
+/// A copy of a file beside it under an unpredictable name
+/// (`path.<random>.<date>~`), created exclusively without following
+/// symlinks, with the source's owner and mode set before its content is
+/// copied, and the source's times. Prints the backup's name.
+const BACKUP_PL: &str = r#"use strict; use warnings; use Fcntl qw(O_WRONLY O_CREAT O_EXCL O_NOFOLLOW O_RDONLY); use POSIX qw(strftime);
+my ($path) = @ARGV;
+sysopen(my $in, $path, O_RDONLY) or die "mailplay: cannot read $path: $!\n";
+my @st = stat($in) or die "mailplay: cannot stat $path: $!\n";
+open(my $r, '<', '/dev/urandom') or die "mailplay: /dev/urandom: $!\n"; read($r, my $b, 6) == 6 or die "mailplay: /dev/urandom\n"; close $r;
+my $dest = sprintf("%s.%s.%s~", $path, unpack('H*', $b), strftime('%Y-%m-%d@%H:%M:%S', localtime));
+sysopen(my $out, $dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600) or die "mailplay: cannot create $dest: $!\n";
+my $ok = eval {
+  chown($st[4], $st[5], $out);
+  chmod($st[2] & 07777, $out) or die "mailplay: cannot chmod $dest: $!\n";
+  while (1) {
+    my $n = sysread($in, my $buf, 1 << 20); die "mailplay: reading $path: $!\n" unless defined $n; last unless $n;
+    my $off = 0; while ($off < $n) { my $w = syswrite($out, $buf, $n - $off, $off); die "mailplay: writing $dest: $!\n" unless defined $w; $off += $w; }
+  }
+  close($out) or die "mailplay: closing $dest: $!\n";
+  utime($st[8], $st[9], $dest);
+  1;
+};
+if (!$ok) { my $e = $@; unlink $dest; die $e; }
+print $dest;
+"#;
+
+/// 24 random lowercase letters and digits, for names nobody can guess.
+pub fn random_suffix() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..24).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect()
+}
+
+/// The command behind the default `write_file`: content on stdin.
 pub fn atomic_write_script(path: &str, attrs: &FileAttrs) -> String {
-    let p = quote(path);
-    let mut s = format!("set -e; d=$(dirname -- {p}); t=$(mktemp \"$d/.mailplay.XXXXXX\"); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; ");
-    // Keep the existing file's owner and mode unless told otherwise, as
-    // Ansible does when it replaces a file.
-    s.push_str(&format!(
-        "if [ -e {p} ]; then chown --reference={p} \"$t\" 2>/dev/null || true; chmod --reference={p} \"$t\"; else chmod 0644 \"$t\"; fi; "
-    ));
-    if let Some(owner) = &attrs.owner {
-        s.push_str(&format!("chown {} \"$t\"; ", quote(owner)));
-    }
-    if let Some(group) = &attrs.group {
-        s.push_str(&format!("chgrp {} \"$t\"; ", quote(group)));
-    }
-    if let Some(mode) = attrs.mode {
-        s.push_str(&format!("chmod {:o} \"$t\"; ", mode));
-    }
-    s.push_str(&format!("mv -f \"$t\" {p}; trap - EXIT"));
-    s
+    let mode = attrs.mode.map(|m| format!("{m:o}")).unwrap_or_default();
+    shell_words::join([
+        "perl",
+        "-e",
+        ATOMIC_WRITE_PL,
+        "--",
+        path,
+        &mode,
+        attrs.owner.as_deref().unwrap_or(""),
+        attrs.group.as_deref().unwrap_or(""),
+    ])
+}
+
+/// The command that backs a file up beside itself (copy/template
+/// `backup: yes`); prints the backup's path.
+pub fn backup_script(path: &str) -> String {
+    shell_words::join(["perl", "-e", BACKUP_PL, "--", path])
 }
 
 /// Parse `%F|%a|%U|%G|%u|%g|%s|%Y` and an optional second line (link target).
@@ -219,8 +289,10 @@ pub fn parse_stat_output(out: &str) -> Option<FileStat> {
     Some(FileStat {
         kind,
         mode: u32::from_str_radix(f[1], 8).ok()?,
-        owner: f[2].to_string(),
-        group: f[3].to_string(),
+        // GNU stat resolves names through NSS and says UNKNOWN for an id
+        // without one; the local connection shows the number then.
+        owner: if f[2] == "UNKNOWN" { f[4].to_string() } else { f[2].to_string() },
+        group: if f[3] == "UNKNOWN" { f[5].to_string() } else { f[3].to_string() },
         uid: f[4].parse().ok()?,
         gid: f[5].parse().ok()?,
         size: f[6].parse().ok()?,

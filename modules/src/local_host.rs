@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Stdio;
 
 use async_trait::async_trait;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::become_::Become;
 use crate::host::{Command, CommandOutput, FileAttrs, FileKind, FileStat, Host, HostError};
@@ -43,32 +43,74 @@ impl LocalHost {
     }
 }
 
+/// The process groups of commands still running, so that a run that is
+/// abandoned (a second Ctrl-C) can end them: [`kill_running_commands`].
+static RUNNING: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// A started command's process group: killed (SIGKILL to the whole group)
+/// if the command is abandoned before it finished, e.g. by a task timeout
+/// that drops the future waiting for it.
+struct ProcessGroup(Option<i32>);
+
+impl ProcessGroup {
+    fn new(pid: Option<u32>) -> Self {
+        let pgid = pid.map(|p| p as i32);
+        if let Some(g) = pgid {
+            RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(g);
+        }
+        ProcessGroup(pgid)
+    }
+    fn finished(mut self) {
+        self.forget();
+    }
+    fn forget(&mut self) {
+        if let Some(g) = self.0.take() {
+            RUNNING.lock().unwrap_or_else(|e| e.into_inner()).retain(|x| *x != g);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(g) = self.0 {
+            // TERM first: sudo passes it on to a command that runs as
+            // another user (which a non-root mailplay may not signal
+            // itself); KILL whatever is left a moment later.
+            // SAFETY: kill has no memory preconditions; the group is ours.
+            unsafe { libc::kill(-g, libc::SIGTERM) };
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                // SAFETY: as above.
+                unsafe { libc::kill(-g, libc::SIGKILL) };
+            });
+            self.forget();
+        }
+    }
+}
+
+/// Kill every command this process started and that still runs.
+pub fn kill_running_commands() {
+    for g in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        // SAFETY: as above.
+        unsafe { libc::kill(-g, libc::SIGKILL) };
+    }
+}
+
 pub fn current_user() -> String {
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
     user_name(uid).unwrap_or_else(|| uid.to_string())
 }
 
-fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    lookup_name(&passwd, uid)
+/// The user's name through NSS (getpwuid_r: files, LDAP, sssd alike), as
+/// `stat -c %U` does on the remote side.
+pub fn user_name(uid: u32) -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name)
 }
 
-fn group_name(gid: u32) -> Option<String> {
-    let groups = std::fs::read_to_string("/etc/group").ok()?;
-    lookup_name(&groups, gid)
-}
-
-/// Find the name for an id in a passwd- or group-format file.
-fn lookup_name(db: &str, id: u32) -> Option<String> {
-    db.lines()
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let id_field = f.nth(1)?;
-            (id_field.parse::<u32>().ok()? == id).then(|| name.to_string())
-        })
-        .next()
+/// The group's name through NSS (getgrgid_r).
+pub fn group_name(gid: u32) -> Option<String> {
+    nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)).ok().flatten().map(|g| g.name)
 }
 
 #[async_trait]
@@ -78,39 +120,66 @@ impl Host for LocalHost {
     }
 
     async fn exec(&self, cmd: &Command) -> Result<CommandOutput, HostError> {
-        let argv: Vec<String> = match (&self.become_, &cmd.shell) {
-            (Some(b), _) => b
+        let (argv, exchange) = match &self.become_ {
+            Some(b) => match b
                 .wrap(&self.current_user, &cmd.to_shell_string())
-                .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), cmd.to_shell_string()]),
-            (None, Some(script)) => vec!["/bin/sh".into(), "-c".into(), script.clone()],
-            (None, None) => cmd.argv.clone(),
+                .map_err(|e| HostError::Io(format!("become on {}: {e}", self.name)))?
+            {
+                Some(w) => (w.argv, w.exchange),
+                None => (vec!["/bin/sh".into(), "-c".into(), cmd.to_shell_string()], None),
+            },
+            None => match &cmd.shell {
+                Some(script) => (vec!["/bin/sh".into(), "-c".into(), script.clone()], None),
+                None => (cmd.argv.clone(), None),
+            },
         };
         let (program, rest) = argv.split_first().ok_or_else(|| HostError::Io("empty command".into()))?;
         let mut child = tokio::process::Command::new(program);
         child.args(rest).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         child.envs(self.env.iter().cloned()).envs(cmd.env.iter().cloned());
+        // Its own process group: a timeout or an abandoned run ends the
+        // command and everything it started, and the terminal's Ctrl-C
+        // reaches mailplay, which decides.
+        child.process_group(0);
         if let Some(dir) = &cmd.cwd {
             child.current_dir(dir);
         }
         let mut child = child.spawn().map_err(|e| HostError::Io(format!("cannot run {program}: {e}")))?;
+        let group = ProcessGroup::new(child.id());
         let mut stdin = child.stdin.take().expect("stdin is piped");
-        let mut input = Vec::new();
-        if let Some(b) = self.become_.as_ref().and_then(|b| b.password.as_ref()) {
-            input.extend_from_slice(b.expose().as_bytes());
-            input.push(b'\n');
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        // With a become password: sudo gets it once, when it asks, and the
+        // command's own input follows only once it runs.
+        let mut err_start = Vec::new();
+        if let (Some(ex), Some(b)) = (&exchange, &self.become_) {
+            err_start = crate::become_::handshake(ex, &b.user, &mut stderr, &mut stdin)
+                .await
+                .map_err(|e| HostError::Io(format!("become {} on {}: {e}", b.user, self.name)))?;
         }
-        if let Some(data) = &cmd.stdin {
-            input.extend_from_slice(data);
-        }
+        let input = cmd.stdin.clone().unwrap_or_default();
         // Feed stdin concurrently with reading the output so a large input
         // and a large output cannot deadlock on full pipes.
-        let writer = tokio::spawn(async move {
+        let writer = async move {
             let _ = stdin.write_all(&input).await;
             drop(stdin);
-        });
-        let out = child.wait_with_output().await.map_err(|e| HostError::Io(e.to_string()))?;
-        let _ = writer.await;
-        Ok(CommandOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr })
+        };
+        let read_out = async {
+            let mut b = Vec::new();
+            stdout.read_to_end(&mut b).await.map(|_| b)
+        };
+        let read_err = async {
+            let mut b = err_start;
+            stderr.read_to_end(&mut b).await.map(|_| b)
+        };
+        let ((), out, err) = tokio::join!(writer, read_out, read_err);
+        let status = child.wait().await.map_err(|e| HostError::Io(e.to_string()))?;
+        group.finished();
+        Ok(CommandOutput {
+            rc: status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)),
+            stdout: out.map_err(|e| HostError::Io(e.to_string()))?,
+            stderr: err.map_err(|e| HostError::Io(e.to_string()))?,
+        })
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
@@ -130,56 +199,86 @@ impl Host for LocalHost {
             // shell path handles names and become alike.
             return default_write(self, path, content, attrs).await;
         }
-        let path_buf = std::path::PathBuf::from(path);
-        let dir = path_buf.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let existing_mode = std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".mailplay.")
-            .tempfile_in(dir)
-            .map_err(|e| HostError::Io(format!("creating a temporary file in {}: {e}", dir.display())))?;
-        use std::io::Write;
-        tmp.write_all(content).map_err(|e| HostError::Io(e.to_string()))?;
-        tmp.as_file().sync_all().map_err(|e| HostError::Io(e.to_string()))?;
-        let mode = attrs.mode.or(existing_mode).unwrap_or(0o644);
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode)).map_err(|e| HostError::Io(e.to_string()))?;
-        tmp.persist(path).map_err(|e| HostError::Io(format!("renaming into {path}: {}", e.error)))?;
-        Ok(())
+        let (path, content, mode) = (path.to_string(), content.to_vec(), attrs.mode);
+        // File system calls block: off the async workers.
+        tokio::task::spawn_blocking(move || write_native(&path, &content, mode))
+            .await
+            .map_err(|e| HostError::Io(format!("writing a file: {e}")))?
     }
 
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
         if !self.native_files() {
             return default_stat(self, path, follow).await;
         }
-        let meta = if follow { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) };
-        let meta = match meta {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(HostError::Io(format!("stat {path}: {e}"))),
-        };
-        let ft = meta.file_type();
-        let kind = if ft.is_symlink() {
-            FileKind::Link
-        } else if ft.is_dir() {
-            FileKind::Directory
-        } else if ft.is_file() {
-            FileKind::File
-        } else {
-            FileKind::Other
-        };
-        let link_target =
-            if kind == FileKind::Link { std::fs::read_link(path).ok().map(|p| p.to_string_lossy().into_owned()) } else { None };
-        Ok(Some(FileStat {
-            kind,
-            mode: meta.mode() & 0o7777,
-            owner: user_name(meta.uid()).unwrap_or_else(|| meta.uid().to_string()),
-            group: group_name(meta.gid()).unwrap_or_else(|| meta.gid().to_string()),
-            uid: meta.uid(),
-            gid: meta.gid(),
-            size: meta.size(),
-            mtime: meta.mtime(),
-            link_target,
-        }))
+        // stat and the NSS lookups block: off the async workers.
+        let path = path.to_string();
+        tokio::task::spawn_blocking(move || stat_native(&path, follow)).await.map_err(|e| HostError::Io(format!("stat: {e}")))?
     }
+}
+
+/// The native atomic write: a temporary file beside the target with a
+/// random name, created with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600, given
+/// its final mode on the descriptor before any content is written, synced,
+/// then renamed over the target.
+fn write_native(path: &str, content: &[u8], mode: Option<u32>) -> Result<(), HostError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path_buf = std::path::PathBuf::from(path);
+    let dir = path_buf.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let existing_mode = std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777);
+    let mode = mode.or(existing_mode).unwrap_or(0o644);
+    let mut attempt = 0;
+    let (tmp, mut file) = loop {
+        let tmp = dir.join(format!(".mailplay.{}", crate::host::random_suffix()));
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(&tmp) {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 20 => attempt += 1,
+            Err(e) => return Err(HostError::Io(format!("creating a temporary file in {}: {e}", dir.display()))),
+        }
+    };
+    let result = (|| -> std::io::Result<()> {
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(content)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        HostError::Io(format!("writing {path}: {e}"))
+    })
+}
+
+/// stat(2) and the owner's and group's names, on the calling thread.
+fn stat_native(path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
+    let meta = if follow { std::fs::metadata(path) } else { std::fs::symlink_metadata(path) };
+    let meta = match meta {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(HostError::Io(format!("stat {path}: {e}"))),
+    };
+    let ft = meta.file_type();
+    let kind = if ft.is_symlink() {
+        FileKind::Link
+    } else if ft.is_dir() {
+        FileKind::Directory
+    } else if ft.is_file() {
+        FileKind::File
+    } else {
+        FileKind::Other
+    };
+    let link_target = if kind == FileKind::Link { std::fs::read_link(path).ok().map(|p| p.to_string_lossy().into_owned()) } else { None };
+    Ok(Some(FileStat {
+        kind,
+        mode: meta.mode() & 0o7777,
+        owner: user_name(meta.uid()).unwrap_or_else(|| meta.uid().to_string()),
+        group: group_name(meta.gid()).unwrap_or_else(|| meta.gid().to_string()),
+        uid: meta.uid(),
+        gid: meta.gid(),
+        size: meta.size(),
+        mtime: meta.mtime(),
+        link_target,
+    }))
 }
 
 // The trait's default bodies, callable from an override that falls back.
@@ -237,5 +336,27 @@ mod tests {
         assert_eq!(h.stat(p, true).await.unwrap().unwrap().mode, 0o600);
         // No temporary files are left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn owners_resolve_the_same_natively_and_through_stat() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: chown needs root (tests/run-all.sh runs as root)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let h = LocalHost::new("localhost");
+        let p = dir.path().join("f");
+        std::fs::write(&p, "x").unwrap();
+        let p = p.to_str().unwrap();
+        // root through NSS, and ids that have no name at all.
+        for (uid, gid) in [(0, 0), (54321, 54322)] {
+            std::os::unix::fs::chown(p, Some(uid), Some(gid)).unwrap();
+            let native = h.stat(p, false).await.unwrap().unwrap();
+            let shell = Fallback(&h).stat(p, false).await.unwrap().unwrap();
+            assert_eq!(native, shell);
+        }
+        assert_eq!(h.stat(p, false).await.unwrap().unwrap().owner, "54321");
     }
 }

@@ -31,7 +31,13 @@ fn load_failure(ds: &[crate::diag::Diagnostic]) -> i32 {
 }
 
 fn options(args: &RunArgs) -> Result<RunOptions, String> {
-    let become_password = if args.ask_become_pass { Some(ask_password("BECOME password: ")?) } else { None };
+    let become_password = if args.ask_become_pass {
+        let pw = ask_password("BECOME password: ")?;
+        mailplay_modules::secret::register_run_secret(&pw);
+        Some(mailplay_modules::secret::Secret::new(pw))
+    } else {
+        None
+    };
     Ok(RunOptions {
         check: args.check,
         diff: args.diff,
@@ -163,10 +169,30 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         let dir = pb.path.parent().map(Path::to_path_buf).filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
         let ctx = Arc::new(RunContext::new(templar.clone(), inventory.clone(), opts.clone(), reporter.clone(), dir));
         let interrupt = ctx.clone();
+        // One listener for the whole run, so no second Ctrl-C is missed
+        // between the two waits.
+        let mut sigint = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ERROR! cannot listen for Ctrl-C: {e}");
+                return exit::ERROR;
+            }
+        };
         let watcher = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            // The first Ctrl-C stops new tasks from starting: running ones
+            // finish, the recap prints, the exit code is 99.
+            if sigint.recv().await.is_some() {
                 interrupt.interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
                 eprintln!("\n [ERROR]: User interrupted execution");
+            }
+            // The second ends the run at once: local commands are killed,
+            // the SSH masters closed (the helpers on the hosts then end
+            // their commands), exit 99.
+            if sigint.recv().await.is_some() {
+                eprintln!("\n [ERROR]: User interrupted execution again: stopping now");
+                mailplay_modules::local_host::kill_running_commands();
+                interrupt.pool.abort_all();
+                std::process::exit(exit::INTERRUPTED);
             }
         });
         code = run_playbook(ctx, pb).await;

@@ -7,10 +7,15 @@
 #   [mode ("sh"|"exec"), cwd, env ("K=V\0..."), stdin, argv...]
 # Reply: i32 exit code, u32 length + stdout, u32 length + stderr.
 # A request runs only once it has fully arrived: a connection that drops
-# mid-request runs nothing.
+# mid-request runs nothing. Each command runs in its own session and
+# process group; if stdin closes while it runs (mailplay gave up on it: a
+# task timeout, a lost connection, an abandoned run) the whole group is
+# ended (TERM, then KILL) and the helper exits.
 use strict; use warnings; use POSIX (); use IO::Select;
-binmode STDIN; binmode STDOUT; $| = 1;
-sub rd { my $n = shift; my $b = ''; while (length($b) < $n) { my $r = sysread(STDIN, $b, $n - length($b), length($b)); exit 0 unless $r; } $b }
+binmode STDIN; binmode STDOUT; $| = 1; $SIG{PIPE} = 'IGNORE';
+my $pending = '';
+sub rd { my $n = shift; my $b = $pending; $pending = ''; while (length($b) < $n) { my $r = sysread(STDIN, $b, $n - length($b), length($b)); exit 0 unless $r; } $pending = substr($b, $n); substr($b, 0, $n) }
+sub stop_group { my $pid = shift; kill 'TERM', -$pid; for (1 .. 30) { waitpid($pid, POSIX::WNOHANG()); last unless kill 0, -$pid; select(undef, undef, undef, 0.1); } kill 'KILL', -$pid; waitpid($pid, 0); exit 0; }
 sub wr { my $d = shift; while (length $d) { my $w = syswrite(STDOUT, $d); exit 1 unless defined $w; substr($d, 0, $w) = ''; } }
 while (1) {
   my $count = unpack('N', rd(4));
@@ -20,7 +25,7 @@ while (1) {
   my $pid = fork();
   if (!defined $pid) { wr(pack('l>', 127) . pack('N', 0) . pack('N', length("fork: $!")) . "fork: $!"); next; }
   if ($pid == 0) {
-    close $iw; close $or; close $er;
+    close $iw; close $or; close $er; POSIX::setsid(); $SIG{PIPE} = 'DEFAULT';
     POSIX::dup2(fileno($ir), 0); POSIX::dup2(fileno($ow), 1); POSIX::dup2(fileno($ew), 2);
     if (length $cwd) { chdir $cwd or do { print STDERR "cannot chdir to $cwd: $!\n"; POSIX::_exit(1); }; }
     for my $kv (split /\0/, $env) { my ($k, $v) = split /=/, $kv, 2; $ENV{$k} = $v if defined $k && length $k; }
@@ -29,14 +34,22 @@ while (1) {
   }
   close $ir; close $ow; close $ew;
   my ($out, $err) = ('', '');
-  my $sel_r = IO::Select->new($or, $er); my $sel_w = IO::Select->new(); 
+  my $sel_r = IO::Select->new($or, $er); my $sel_w = IO::Select->new(); my $sel_in = IO::Select->new(\*STDIN);
   if (length $in) { $sel_w->add($iw); } else { close $iw; }
-  while ($sel_r->count || $sel_w->count) {
-    my ($r, $w) = IO::Select->select($sel_r, $sel_w, undef);
+  my $status;
+  while (!defined $status) {
+    if (!$sel_r->count && !$sel_w->count) {
+      # All output read: wait for the exit, still watching stdin.
+      $status = $? if waitpid($pid, POSIX::WNOHANG()) == $pid;
+      last if defined $status;
+    }
+    my $watch = IO::Select->new($sel_r->handles, $sel_in->handles);
+    my ($r, $w) = IO::Select->select($watch, $sel_w, undef, ($sel_r->count || $sel_w->count) ? undef : 0.1);
+    if ($sel_in->count && grep { $_ == \*STDIN } @{$r || []}) { my $n = sysread(STDIN, $pending, 65536, length $pending); if (!$n) { stop_group($pid); } $sel_in->remove(\*STDIN); $r = [grep { $_ != \*STDIN } @$r]; }
     for my $fh (@{$w || []}) { my $n = syswrite($fh, $in, 65536); if (!defined $n || $n == length $in) { $sel_w->remove($fh); close $fh; $in = ''; } else { substr($in, 0, $n) = ''; } }
     for my $fh (@{$r || []}) { my $buf; my $n = sysread($fh, $buf, 65536); if (!$n) { $sel_r->remove($fh); close $fh; } elsif ($fh == $or) { $out .= $buf; } else { $err .= $buf; } }
   }
-  waitpid($pid, 0);
+  $? = $status;
   my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
   wr(pack('l>', $rc) . pack('N', length $out) . $out . pack('N', length $err) . $err);
 }

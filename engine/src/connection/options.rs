@@ -28,6 +28,10 @@ impl HostKeyPolicy {
     }
 }
 
+/// Seconds one request may take by default: long apt upgrades and
+/// database dumps fit, a host that stalls does not hang the run forever.
+pub const DEFAULT_REQUEST_TIMEOUT: u64 = 3600;
+
 #[derive(Debug, Clone)]
 pub struct SshTarget {
     pub host: String,
@@ -38,6 +42,10 @@ pub struct SshTarget {
     pub options: Vec<(String, String)>,
     pub config_file: Option<PathBuf>,
     pub timeout: Duration,
+    /// The longest one request (one command, one file transfer) may take
+    /// before the host is given up on: `mailplay_request_timeout`, else
+    /// `MAILPLAY_REQUEST_TIMEOUT`, else an hour (long apt or database work).
+    pub request_timeout: Duration,
     pub policy: HostKeyPolicy,
 }
 
@@ -90,6 +98,17 @@ pub fn target_from_vars(name: &str, vars: &Map<String, Value>, opts: &RunOptions
         config_file: None,
         timeout: Duration::from_secs(
             s(vars, &["ansible_ssh_timeout", "ansible_timeout"]).and_then(|t| t.parse().ok()).or(opts.timeout).unwrap_or(10),
+        ),
+        request_timeout: Duration::from_secs(
+            match s(vars, &["mailplay_request_timeout"]).or_else(|| std::env::var("MAILPLAY_REQUEST_TIMEOUT").ok()) {
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("mailplay_request_timeout '{v}' is not a positive number of seconds"))?,
+                None => DEFAULT_REQUEST_TIMEOUT,
+            },
         ),
         policy: HostKeyPolicy::from_env(),
     };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mailplay_modules::become_::Become;
+use mailplay_modules::become_::{handshake, Become, PasswordExchange};
 use mailplay_modules::host::{quote, Command, CommandOutput, Host, HostError};
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,6 +27,11 @@ struct Helper {
     child: openssh::Child<Arc<Session>>,
     stdin: openssh::ChildStdin,
     stdout: openssh::ChildStdout,
+    /// The end of what the helper (or sudo before it) wrote on stderr, for
+    /// the message when it stops.
+    stderr_tail: Arc<std::sync::Mutex<Vec<u8>>>,
+    /// Reads stderr into `stderr_tail` until the helper ends.
+    stderr_reader: tokio::task::JoinHandle<()>,
 }
 
 struct Slot {
@@ -38,6 +43,8 @@ pub struct SshConnection {
     name: String,
     session: Arc<Session>,
     login_user: String,
+    /// The longest a single request may take (`mailplay_request_timeout`).
+    request_limit: Duration,
     slots: Mutex<Vec<Slot>>,
     /// Keeps the generated ssh_config alive for the session's lifetime.
     _config: tempfile::TempDir,
@@ -72,6 +79,10 @@ impl SshConnection {
             cfg.push_str("  KexAlgorithms ^curve25519-sha256\n");
         }
         cfg.push_str("  BatchMode yes\n");
+        // A host that stops answering (a frozen machine, a dead link) is
+        // noticed by the master within about a minute unless the user's
+        // own ServerAlive* options (first, so they win) say otherwise.
+        cfg.push_str("  ServerAliveInterval 15\n  ServerAliveCountMax 3\n");
         let user_cfg = t
             .config_file
             .clone()
@@ -83,7 +94,7 @@ impl SshConnection {
         std::fs::write(&cfg_path, cfg).map_err(|e| HostError::Io(e.to_string()))?;
 
         let mut b = SessionBuilder::default();
-        b.config_file(&cfg_path).connect_timeout(t.timeout).server_alive_interval(Duration::from_secs(15)).control_directory(dir.path());
+        b.config_file(&cfg_path).connect_timeout(t.timeout).control_directory(dir.path());
         b.known_hosts_check(match t.policy {
             HostKeyPolicy::Strict => KnownHosts::Strict,
             HostKeyPolicy::AcceptNew => KnownHosts::Add,
@@ -102,6 +113,7 @@ impl SshConnection {
             name: name.to_string(),
             session: Arc::new(session),
             login_user: String::new(),
+            request_limit: t.request_timeout,
             slots: Mutex::new(Vec::new()),
             _config: dir,
         };
@@ -119,26 +131,53 @@ impl SshConnection {
         &self.login_user
     }
 
-    /// The remote command line that starts a helper, as `become_` if set.
-    fn helper_command(&self, become_: Option<&Become>) -> String {
+    /// The remote command line that starts a helper, as `become_` if set,
+    /// and the password exchange sudo needs, if any.
+    fn helper_command(&self, become_: Option<&Become>) -> Result<(String, Option<PasswordExchange>), HostError> {
         let script = format!("exec perl -e {}", quote(HELPER));
-        match become_.and_then(|b| b.wrap(&self.login_user, &script)) {
-            Some(argv) => format!("exec {}", shell_words::join(&argv)),
-            None => script,
-        }
+        let wrapped = match become_ {
+            Some(b) => b.wrap(&self.login_user, &script).map_err(|e| HostError::Io(format!("become {} on {}: {e}", b.user, self.name)))?,
+            None => None,
+        };
+        Ok(match wrapped {
+            Some(w) => (format!("exec {}", shell_words::join(&w.argv)), w.exchange),
+            None => (script, None),
+        })
     }
 
     async fn spawn_helper(&self, become_: Option<&Become>) -> Result<Helper, HostError> {
-        let mut cmd = self.session.clone().arc_raw_command(self.helper_command(become_));
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+        let (command, exchange) = self.helper_command(become_)?;
+        let mut cmd = self.session.clone().arc_raw_command(command);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().await.map_err(|e| unreachable(&self.name, ssh_error(&e)))?;
         let mut stdin = child.stdin().take().expect("stdin is piped");
         let stdout = child.stdout().take().expect("stdout is piped");
-        if let Some(pw) = become_.and_then(|b| b.password.as_ref()) {
-            // sudo -S reads the password first; it never travels in argv.
-            stdin.write_all(format!("{}\n", pw.expose()).as_bytes()).await.map_err(|e| HostError::Io(e.to_string()))?;
+        let mut stderr = child.stderr().take().expect("stderr is piped");
+        let mut first = Vec::new();
+        if let (Some(ex), Some(b)) = (&exchange, become_) {
+            // sudo reads the password only if it asks; it never travels in
+            // argv, and the helper's frames start only once it runs.
+            match handshake(ex, &b.user, &mut stderr, &mut stdin).await {
+                Ok(rest) => first = rest,
+                Err(e) => {
+                    drop(stdin);
+                    let _ = tokio::time::timeout(Duration::from_secs(5), child.disconnect()).await;
+                    return Err(HostError::Io(format!("become {} on {}: {e}", b.user, self.name)));
+                }
+            }
         }
-        Ok(Helper { child, stdin, stdout })
+        let stderr_tail = Arc::new(std::sync::Mutex::new(first));
+        let tail = stderr_tail.clone();
+        let stderr_reader = tokio::spawn(async move {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stderr.read(&mut chunk).await {
+                let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+                t.extend_from_slice(&chunk[..n]);
+                let excess = t.len().saturating_sub(4096);
+                t.drain(..excess);
+            }
+        });
+        Ok(Helper { child, stdin, stdout, stderr_tail, stderr_reader })
     }
 
     /// A helper for `key`: an idle one, a new one while under the channel
@@ -180,35 +219,80 @@ impl SshConnection {
         if guard.is_none() {
             *guard = Some(self.spawn_helper(become_).await?);
         }
-        let helper = guard.as_mut().expect("helper present");
+        // Until the reply is read, the helper is in the middle of a request:
+        // if this future is dropped (a task timeout, an abandoned run) the
+        // helper is discarded, and its end of stdin closing makes it kill
+        // the command's process group on the host.
+        let mut in_flight = InFlight { guard, done: false };
+        let helper = in_flight.guard.as_mut().expect("helper present");
         let frame = framing::encode(cmd, env);
-        let result = async {
+        let limit = self.request_limit;
+        let result = tokio::time::timeout(limit, async {
             helper.stdin.write_all(&frame).await?;
             helper.stdin.flush().await?;
             framing::decode(&mut helper.stdout).await
-        }
+        })
         .await;
         match result {
-            Ok(out) => Ok(out),
-            Err(e) => {
+            Ok(Ok(out)) => {
+                in_flight.done = true;
+                Ok(out)
+            }
+            Err(_) => Err(HostError::Io(format!(
+                "{} did not answer within {} s (mailplay_request_timeout); the command was stopped on the host",
+                self.name,
+                limit.as_secs()
+            ))),
+            Ok(Err(e)) => {
                 // The helper or the connection is gone: forget the helper so
                 // a later task starts a new one, and tell why.
-                let dead = guard.take();
-                let alive = self.session.check().await.is_ok();
+                let dead = in_flight.guard.take();
+                let alive = tokio::time::timeout(Duration::from_secs(10), self.session.check()).await.map(|r| r.is_ok()).unwrap_or(false);
+                let mut said = String::new();
                 if let Some(h) = dead {
                     let mut stdout = h.stdout;
                     let mut rest = Vec::new();
                     let _ = tokio::time::timeout(Duration::from_millis(200), stdout.read_to_end(&mut rest)).await;
+                    // What sudo or perl said before the helper ended.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), h.stderr_reader).await;
+                    said = String::from_utf8_lossy(&h.stderr_tail.lock().unwrap_or_else(|e| e.into_inner())).trim().to_string();
                 }
                 if alive {
-                    let who = become_
-                        .map(|b| format!(" as {} (become_method {:?}; sudo may need a password: -K)", b.user, b.method))
-                        .unwrap_or_default();
-                    Err(HostError::Io(format!("the remote helper on {} stopped{who}: {e}", self.name)))
+                    let who = become_.map(|b| format!(" as {} (become_method {})", b.user, b.method.name())).unwrap_or_default();
+                    let said = if said.is_empty() { String::new() } else { format!(": {said}") };
+                    Err(HostError::Io(format!("the remote helper on {} stopped{who}: {e}{said}", self.name)))
                 } else {
-                    Err(unreachable(&self.name, format!("connection lost: {e}")))
+                    Err(HostError::Unreachable(format!(
+                        "host {} stopped responding: the ssh connection was lost ({e}; ServerAliveInterval/ServerAliveCountMax decide how soon a silent host counts as gone)",
+                        self.name
+                    )))
                 }
             }
+        }
+    }
+
+    /// End the master connection now, from synchronous code (a second
+    /// Ctrl-C): every channel closes, so each helper on the host sees its
+    /// stdin end and stops its command's process group.
+    pub fn abort(&self) {
+        let child = std::process::Command::new("ssh")
+            .arg("-S")
+            .arg(self.session.control_socket())
+            .args(["-O", "exit", "mailplay-abort"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        // Bounded: the run is being abandoned, it must not wait here.
+        if let Ok(mut child) = child {
+            for _ in 0..100 {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
@@ -222,6 +306,26 @@ impl SshConnection {
             }
         }
         let _ = self.session.check().await;
+    }
+}
+
+/// A request on its way: unless marked done, dropping it discards the
+/// helper (see `run`).
+struct InFlight {
+    guard: tokio::sync::OwnedMutexGuard<Option<Helper>>,
+    done: bool,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Some(h) = self.guard.take() {
+                // Closing stdin is what the helper watches for.
+                drop(h.stdin);
+                drop(h.stdout);
+                drop(h.child);
+            }
+        }
     }
 }
 

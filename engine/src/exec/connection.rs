@@ -70,6 +70,17 @@ impl ConnectionPool {
         result.clone().map_err(HostError::Unreachable)
     }
 
+    /// Close every SSH master at once, without waiting for anything (the
+    /// run is being abandoned).
+    pub fn abort_all(&self) {
+        let Ok(open) = self.open.try_lock() else { return };
+        for cell in open.values() {
+            if let Some(Ok(Connection::Ssh(c))) = cell.get() {
+                c.abort();
+            }
+        }
+    }
+
     /// Close every connection (masters and remote helpers).
     pub async fn close_all(&self) {
         let mut open = self.open.lock().await;

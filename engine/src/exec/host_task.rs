@@ -45,6 +45,7 @@ const CONNECTION_KEYS: &[&str] = &[
     "ansible_timeout",
     "ansible_become_password",
     "ansible_become_pass",
+    "mailplay_request_timeout",
 ];
 
 /// What one host's run of a task produced.
@@ -335,10 +336,26 @@ impl TaskEnv<'_> {
             .and_then(|d| self.run.templar.render_value(d, scope).ok())
             .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
             .unwrap_or(5.0);
+        let timeout = match self.task_timeout(scope) {
+            Ok(t) => t,
+            Err(e) => return Outcome::failed(format!("{e}{}", where_(&task.pos))),
+        };
         let mut attempt = 0u64;
         loop {
             attempt += 1;
-            let mut o = match runner.run(&args, &ctx).await {
+            // A timeout drops the module's future: the connection then ends
+            // the command it was running on the host (its process group).
+            let run = match timeout {
+                Some(secs) => tokio::time::timeout(Duration::from_secs(secs), runner.run(&args, &ctx)).await.ok(),
+                None => Some(runner.run(&args, &ctx).await),
+            };
+            let Some(run) = run else {
+                let secs = timeout.unwrap_or_default();
+                let mut o = Outcome::failed(format!("Task failed: Timed out after {secs} second(s)."));
+                o.data.insert("timedout".into(), json!({ "period": secs }));
+                return o;
+            };
+            let mut o = match run {
                 Ok(r) => Outcome::from_module(r),
                 Err(ModuleError::Host(HostError::Unreachable(m))) => Outcome::unreachable(m),
                 Err(ModuleError::Args(e)) => Outcome::failed(format!("{e}{}", where_(&task.pos))),
@@ -389,6 +406,17 @@ impl TaskEnv<'_> {
             ));
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;
         }
+    }
+
+    /// `timeout:` in seconds; 0 or unset means none, as in Ansible.
+    fn task_timeout(&self, scope: &Scope) -> Result<Option<u64>, String> {
+        let Some(v) = &self.eff.timeout else { return Ok(None) };
+        let rendered = self.run.templar.render_value(v, scope).map_err(|e| format!("cannot template timeout: {e}"))?;
+        let secs = rendered
+            .as_u64()
+            .or_else(|| rendered.as_str().and_then(|s| s.trim().parse().ok()))
+            .ok_or_else(|| format!("timeout must be a whole number of seconds, got {rendered}"))?;
+        Ok((secs > 0).then_some(secs))
     }
 
     fn eval_all(&self, conds: &[Expr], scope: &Scope) -> Result<bool, String> {
@@ -478,9 +506,15 @@ impl TaskEnv<'_> {
             .or_else(|| conn_vars.get("ansible_become_pass"))
             .and_then(Value::as_str)
             .map(str::to_string)
-            .or_else(|| opts.become_password.clone())
-            .map(Secret::new);
-        Ok(Some(Become { method, user, password }))
+            .or_else(|| opts.become_password.as_ref().map(|s| s.expose().to_string()))
+            .filter(|p| !p.is_empty());
+        if let Some(p) = &password {
+            // Whatever path it might take into a result, it is masked.
+            mailplay_modules::secret::register_run_secret(p);
+        }
+        let flags = render_str(&b.become_flags.clone().or_else(|| var("ansible_become_flags")))?;
+        let exe = render_str(&b.become_exe.clone().or_else(|| var("ansible_become_exe")))?.filter(|e| !e.is_empty());
+        Ok(Some(Become { method, user, password: password.map(Secret::new), flags, exe }))
     }
 
     fn render_environment(&self, scope: &Scope) -> Result<Vec<(String, String)>, String> {

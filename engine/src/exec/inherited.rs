@@ -35,6 +35,7 @@ pub struct Inherited {
     pub throttle: Option<Value>,
     /// `module_defaults` of the play and enclosing blocks, outermost first.
     pub module_defaults: Vec<Value>,
+    pub timeout: Option<Value>,
     /// Inside a block that has a `rescue:` section: a failure here is
     /// handled, so the host is not counted as failed if rescue succeeds.
     pub rescuable: bool,
@@ -77,6 +78,7 @@ impl Inherited {
         if let Some(d) = &task.module_defaults {
             next.module_defaults.push(d.clone());
         }
+        next.timeout = pick(&task.timeout, &self.timeout);
         next
     }
 
@@ -106,6 +108,7 @@ impl Inherited {
             any_errors_fatal: pick(&task.any_errors_fatal, &self.any_errors_fatal),
             throttle: pick(&task.throttle, &self.throttle),
             module_defaults: self.module_defaults.iter().chain(task.module_defaults.iter()).cloned().collect(),
+            timeout: pick(&task.timeout, &self.timeout),
         }
     }
 }
@@ -129,6 +132,7 @@ pub struct Effective {
     pub throttle: Option<Value>,
     /// Outermost first; the innermost setting of an argument wins.
     pub module_defaults: Vec<Value>,
+    pub timeout: Option<Value>,
 }
 
 impl Effective {
@@ -150,5 +154,7 @@ pub fn merge_become(outer: &BecomeOpts, inner: &BecomeOpts) -> BecomeOpts {
         become_: inner.become_.clone().or_else(|| outer.become_.clone()),
         become_user: inner.become_user.clone().or_else(|| outer.become_user.clone()),
         become_method: inner.become_method.clone().or_else(|| outer.become_method.clone()),
+        become_flags: inner.become_flags.clone().or_else(|| outer.become_flags.clone()),
+        become_exe: inner.become_exe.clone().or_else(|| outer.become_exe.clone()),
     }
 }

@@ -19,7 +19,8 @@ pub struct RunOptions {
     pub become_: Option<bool>,
     pub become_user: Option<String>,
     pub become_method: Option<String>,
-    pub become_password: Option<String>,
+    /// `-K`: a `Secret` from the moment it is read (prints as `********`).
+    pub become_password: Option<mailplay_modules::secret::Secret>,
     /// Connection settings from the CLI (`-u`, `--private-key`, `-T`, `-c`).
     pub remote_user: Option<String>,
     pub private_key: Option<String>,

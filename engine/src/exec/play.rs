@@ -67,6 +67,7 @@ impl<'a> PlayRunner<'a> {
         root.check_mode = play.check_mode.clone();
         root.diff = play.diff.clone();
         root.no_log = play.no_log.clone();
+        root.timeout = play.timeout.clone();
         root.ignore_errors = play.ignore_errors.clone();
         root.run_once = play.run_once.clone();
         root.any_errors_fatal = play.any_errors_fatal.clone();

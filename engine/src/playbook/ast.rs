@@ -39,13 +39,15 @@ pub enum SerialStep {
     Percent(f64),
 }
 
-/// `become`, `become_user`, `become_method` as set at some level; `None`
-/// means "inherit".
+/// `become`, `become_user`, `become_method`, `become_flags`, `become_exe`
+/// as set at some level; `None` means "inherit".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BecomeOpts {
     pub become_: Option<Value>,
     pub become_user: Option<Value>,
     pub become_method: Option<Value>,
+    pub become_flags: Option<Value>,
+    pub become_exe: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +91,8 @@ pub struct Play {
     /// `gather_subset` / `gather_timeout`, passed to fact gathering.
     pub gather_subset: Option<Value>,
     pub gather_timeout: Option<Value>,
+    /// `timeout:` inherited by every task of the play (Ansible's Base attribute).
+    pub timeout: Option<Value>,
 }
 
 /// A play's `order` keyword.
@@ -237,6 +241,9 @@ pub struct Task {
     pub retries: Option<Value>,
     pub delay: Option<Value>,
     pub any_errors_fatal: Option<Value>,
+    /// `timeout:` seconds for each attempt of the action (Ansible's task
+    /// timeout); the command on the host is ended when it passes.
+    pub timeout: Option<Value>,
     /// The role this task belongs to (its files/, templates/, defaults).
     pub role: Option<Arc<Role>>,
 }
@@ -273,6 +280,7 @@ impl Task {
             until: None,
             retries: None,
             delay: None,
+            timeout: None,
             any_errors_fatal: None,
             role: None,
         }

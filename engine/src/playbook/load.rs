@@ -159,6 +159,7 @@ impl Loader {
             order: Default::default(),
             gather_subset: None,
             gather_timeout: None,
+            timeout: None,
         };
         let mut has_hosts = false;
         let mut role_handlers = Vec::new();
@@ -208,6 +209,7 @@ impl Loader {
                 "become" => play.become_opts.become_ = val(),
                 "become_user" => play.become_opts.become_user = val(),
                 "become_method" => play.become_opts.become_method = val(),
+                "become_flags" => play.become_opts.become_flags = val(),
                 "serial" => match serial(v) {
                     Ok(s) => play.serial = s,
                     Err(d) => self.err(d),
@@ -232,6 +234,7 @@ impl Loader {
                 "ignore_errors" => play.ignore_errors = val(),
                 "run_once" => play.run_once = val(),
                 "no_log" => play.no_log = val(),
+                "timeout" => play.timeout = val(),
                 "strategy" => {
                     if v.as_str() != Some("linear") {
                         self.err(Diagnostic::new(
@@ -260,7 +263,7 @@ impl Loader {
                         self.err(d);
                     }
                 }
-                "timeout" | "debugger" | "fact_path" | "become_flags" => {
+                "debugger" | "fact_path" => {
                     self.err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a play is not supported by mailplay")));
                 }
                 "remote_user" | "connection" | "port" => {
@@ -335,6 +338,8 @@ impl Loader {
                 "become" => block.become_opts.become_ = val(),
                 "become_user" => block.become_opts.become_user = val(),
                 "become_method" => block.become_opts.become_method = val(),
+                "become_flags" => block.become_opts.become_flags = val(),
+                "become_exe" => block.become_opts.become_exe = val(),
                 "environment" => block.environment = val(),
                 "delegate_to" => block.delegate_to = val(),
                 "ignore_errors" => block.ignore_errors = val(),

@@ -208,6 +208,8 @@ impl Loader {
             "become" => task.become_opts.become_ = val(),
             "become_user" => task.become_opts.become_user = val(),
             "become_method" => task.become_opts.become_method = val(),
+            "become_flags" => task.become_opts.become_flags = val(),
+            "become_exe" => task.become_opts.become_exe = val(),
             "delegate_to" => task.delegate_to = val(),
             "delegate_facts" => task.delegate_facts = val(),
             "run_once" => task.run_once = val(),
@@ -218,6 +220,7 @@ impl Loader {
             "environment" => task.environment = val(),
             "retries" => task.retries = val(),
             "delay" => task.delay = val(),
+            "timeout" => task.timeout = val(),
             "any_errors_fatal" => task.any_errors_fatal = val(),
             "args" | "block" | "rescue" | "always" => {}
             // Imports become blocks; their own key is the action, not an attribute.
@@ -228,7 +231,6 @@ impl Loader {
             "debugger" => {
                 return Err(Diagnostic::new(k.pos.clone(), format!("'{key}' is not supported by mailplay (there is no task debugger)")));
             }
-            "timeout" | "become_flags" | "become_exe" => {}
             "remote_user" | "connection" | "port" | "async" | "poll" => {
                 return Err(Diagnostic::new(
                     k.pos.clone(),

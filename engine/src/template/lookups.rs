@@ -43,9 +43,21 @@ fn find(name: &str, sub: &str) -> Option<PathBuf> {
     SEARCH_PATHS.with(|s| s.borrow().iter().flat_map(|d| [d.join(sub).join(name), d.join(name)]).find(|c| c.exists()))
 }
 
+/// Run blocking work (files, commands) called from templating, which is
+/// synchronous but runs inside async tasks: on the multi-threaded runtime
+/// the worker hands its other tasks to another thread first
+/// (`block_in_place`), so timers, signals and other hosts' I/O go on.
+/// Elsewhere (tests on a current-thread runtime, no runtime) it just runs.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 pub fn include_loader(name: &str) -> Result<Option<String>, Error> {
     match find(name, "templates") {
-        Some(p) => std::fs::read_to_string(&p).map(Some).map_err(|e| err(format!("cannot read {}: {e}", p.display()))),
+        Some(p) => blocking(|| std::fs::read_to_string(&p)).map(Some).map_err(|e| err(format!("cannot read {}: {e}", p.display()))),
         None => Ok(None),
     }
 }
@@ -63,13 +75,13 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue]) -> Result<Vec<JValue>
         let v = match name {
             "file" => {
                 let p = find(&term, "files").ok_or_else(|| err(format!("lookup('file'): could not locate file '{term}'")))?;
-                let text = std::fs::read_to_string(&p).map_err(|e| err(format!("lookup('file'): {}: {e}", p.display())))?;
+                let text = blocking(|| std::fs::read_to_string(&p)).map_err(|e| err(format!("lookup('file'): {}: {e}", p.display())))?;
                 JValue::from(text.trim_end_matches('\n').to_string())
             }
             "env" => JValue::from(std::env::var(&term).unwrap_or_default()),
             "pipe" => {
-                let o =
-                    std::process::Command::new("/bin/sh").arg("-c").arg(&term).output().map_err(|e| err(format!("lookup('pipe'): {e}")))?;
+                let o = blocking(|| std::process::Command::new("/bin/sh").arg("-c").arg(&term).output())
+                    .map_err(|e| err(format!("lookup('pipe'): {e}")))?;
                 if !o.status.success() {
                     return Err(err(format!("lookup('pipe'): command '{term}' failed with {}", o.status)));
                 }
@@ -77,7 +89,8 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue]) -> Result<Vec<JValue>
             }
             "template" => {
                 let p = find(&term, "templates").ok_or_else(|| err(format!("lookup('template'): could not locate '{term}'")))?;
-                let text = std::fs::read_to_string(&p).map_err(|e| err(format!("lookup('template'): {}: {e}", p.display())))?;
+                let text =
+                    blocking(|| std::fs::read_to_string(&p)).map_err(|e| err(format!("lookup('template'): {}: {e}", p.display())))?;
                 let tmpl = state.env().template_from_str(&text)?;
                 JValue::from(tmpl.render(JValue::from_iter(
                     state.known_variables().into_iter().filter_map(|k| state.lookup(&k).map(|v| (k.to_string(), v))),

@@ -43,6 +43,11 @@ impl Sshd {
         keygen(&d.join("host_key"));
         keygen(&d.join("client_key"));
         std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
+        // sshd reads authorized_keys as the logging-in user: other test
+        // users (become tests) must reach it; the private keys stay 0600.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711)).unwrap();
+        std::fs::set_permissions(d.join("authorized_keys"), std::fs::Permissions::from_mode(0o644)).unwrap();
         let port = free_port();
         std::fs::write(
             d.join("sshd_config"),

@@ -249,12 +249,7 @@ pub async fn apply_dest(common: &DestArgs, plan: DestPlan, ctx: &Context<'_>) ->
     let mut result = ModuleResult::changed(true);
     if let Some((_, bytes)) = &plan.write {
         if common.backup && plan.existed {
-            let out = host
-                .exec(&Command::shell(format!(
-                    "b={p}.$$.$(date +%Y-%m-%d@%H:%M:%S)~; cp -p {p} \"$b\" && printf %s \"$b\"",
-                    p = quote(&plan.path)
-                )))
-                .await?;
+            let out = host.exec(&Command::shell(crate::host::backup_script(&plan.path))).await?;
             if !out.success() {
                 return Err(ModuleError::failed(format!("backup of {} failed: {}", plan.path, out.stderr_str().trim())));
             }
@@ -272,7 +267,9 @@ pub async fn apply_dest(common: &DestArgs, plan: DestPlan, ctx: &Context<'_>) ->
                 }
                 // Validate a temporary copy beside the destination, then rename it in place.
                 let dir = plan.path.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or(".");
-                let tmp = format!("{}/.mailplay-validate.{}", dir, std::process::id());
+                // An unpredictable name; write_file renames over it, so a
+                // planted symlink is replaced, never followed.
+                let tmp = format!("{}/.mailplay-validate.{}", dir, crate::host::random_suffix());
                 host.write_file(&tmp, bytes, &attrs).await?;
                 let out = host.exec(&Command::shell(cmd.replace("%s", &quote(&tmp)))).await?;
                 if !out.success() {
