@@ -140,3 +140,28 @@ fn copy_follow_and_checksum_act() {
     assert!(!o.join("sum2").exists(), "a checksum mismatch must write nothing:\n{out}");
     assert!(out.contains("checksum mismatch"), "{out}");
 }
+
+#[test]
+fn a_panic_on_one_host_fails_that_host_alone_and_the_recap_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inv.ini"), "h1 ansible_connection=local\nh2 ansible_connection=local\n").unwrap();
+    std::fs::write(
+        dir.path().join("p.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: first\n      ping:\n    - name: second\n      debug:\n        msg: still here\n",
+    )
+    .unwrap();
+    // A debug build panics inside h2's module call (a test-only fault
+    // injection standing for a parser bug on a host's reply).
+    let out = mailplay()
+        .args(["run", "p.yml", "-i", "inv.ini"])
+        .env("MAILPLAY_TEST_PANIC_ON_HOST", "h2")
+        .current_dir(dir.path())
+        .output()
+        .expect("mailplay");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("fatal: [h2]") && all.contains("internal error while running task 'first'"), "{all}");
+    let r = recap(&all);
+    assert_eq!((r["h1"]["ok"], r["h1"]["failed"]), (2, 0), "{all}");
+    assert_eq!(r["h2"]["failed"], 1, "{all}");
+}

@@ -254,6 +254,14 @@ impl TaskEnv<'_> {
 
     async fn run_module(&self, host: &HostState, scope: &Scope, delegated_to: Option<&str>, module: &str, raw_args: &Value) -> Outcome {
         let task = self.task;
+        // Fault injection for the test of the per-host panic boundary
+        // (engine/tests/safety_core.rs): debug builds only, never in a
+        // release binary.
+        #[cfg(debug_assertions)]
+        if std::env::var("MAILPLAY_TEST_PANIC_ON_HOST").is_ok_and(|h| h == host.name) {
+            let reply: Vec<u8> = b"* OK".to_vec();
+            let _ = reply[reply.len() + 1];
+        }
         // module_defaults sit under the task's own arguments.
         let defaults = self.eff.defaults_for(module);
         let with_defaults;
