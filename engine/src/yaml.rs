@@ -147,7 +147,8 @@ pub fn parse_str_with(text: &str, file: &Path, vault: &VaultContext) -> Result<N
         }
         Diagnostic::new(Pos::new(&file, line, column), format!("YAML syntax error: {msg}"))
     })?;
-    from_spanned(spanned, &file, vault)
+    let lines: Vec<&str> = text.lines().collect();
+    from_spanned(spanned, &file, vault, &lines)
 }
 
 /// Read and parse a YAML file. A vault-encrypted file is decrypted first;
@@ -193,7 +194,7 @@ enum RawNode {
     Map(Vec<(RawSpanned, RawSpanned)>),
 }
 
-fn from_spanned(s: RawSpanned, file: &Arc<PathBuf>, vault: &VaultContext) -> Result<Node, Diagnostic> {
+fn from_spanned(s: RawSpanned, file: &Arc<PathBuf>, vault: &VaultContext, lines: &[&str]) -> Result<Node, Diagnostic> {
     let pos = Pos { file: Some(file.clone()), line: s.referenced.line() as u32, column: s.referenced.column() as u32 };
     let Tagged(value, tag) = s.value;
     let kind = match value {
@@ -202,19 +203,60 @@ fn from_spanned(s: RawSpanned, file: &Arc<PathBuf>, vault: &VaultContext) -> Res
             return Err(Diagnostic::new(pos, "a !vault value must be the text ansible-vault encrypt_string printed"))
         }
         RawNode::Null => NodeKind::Null,
-        RawNode::Bool(b) => NodeKind::Bool(b),
+        RawNode::Bool(b) => match plain_scalar_at(lines, &pos) {
+            // The YAML 1.1 parser also takes y/n and any case of yes/on;
+            // Ansible's (PyYAML's) booleans are only these spellings, so
+            // `loop: [x, y]` keeps the letter.
+            Some(word) if !is_pyyaml_bool(word) => NodeKind::Str(word.to_string()),
+            _ => NodeKind::Bool(b),
+        },
         RawNode::Int(i) => NodeKind::Int(i),
         RawNode::Float(f) => NodeKind::Float(f),
         RawNode::Str(t) => NodeKind::Str(t),
-        RawNode::Seq(items) => NodeKind::Seq(items.into_iter().map(|i| from_spanned(i, file, vault)).collect::<Result<_, _>>()?),
+        RawNode::Seq(items) => NodeKind::Seq(items.into_iter().map(|i| from_spanned(i, file, vault, lines)).collect::<Result<_, _>>()?),
         RawNode::Map(entries) => NodeKind::Map(
             entries
                 .into_iter()
-                .map(|(k, v)| Ok((from_spanned(k, file, vault)?, from_spanned(v, file, vault)?)))
+                .map(|(k, v)| Ok((from_spanned(k, file, vault, lines)?, from_spanned(v, file, vault, lines)?)))
                 .collect::<Result<_, Diagnostic>>()?,
         ),
     };
     Ok(Node { kind, pos })
+}
+
+/// PyYAML's boolean spellings, which Ansible's loader uses.
+fn is_pyyaml_bool(word: &str) -> bool {
+    matches!(
+        word,
+        "yes"
+            | "Yes"
+            | "YES"
+            | "no"
+            | "No"
+            | "NO"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+    )
+}
+
+/// The plain scalar written at `pos` (1-based line and column), up to the
+/// first character that ends a plain scalar in block or flow context.
+fn plain_scalar_at<'a>(lines: &[&'a str], pos: &Pos) -> Option<&'a str> {
+    let line = lines.get((pos.line as usize).checked_sub(1)?)?;
+    let start = line.char_indices().nth((pos.column as usize).checked_sub(1)?).map(|(i, _)| i)?;
+    let rest = &line[start..];
+    let end = rest.find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}' | '#' | ':')).unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|w| !w.is_empty())
 }
 
 /// A `!vault` value: decrypted, its plaintext registered as a secret of the
@@ -304,6 +346,19 @@ mod tests {
         assert_eq!((copy.pos.line, copy.pos.column), (4, 13));
         assert_eq!(copy.get("dest").unwrap().pos.line, 4);
         assert_eq!(copy.pos.file.as_deref().map(|p| p.as_path()), Some(Path::new("t.yml")));
+    }
+
+    #[test]
+    fn only_pyyamls_boolean_spellings_are_booleans() {
+        let v = parse("a: y\nb: N\nc: yEs\nd: Yes\ne: OFF\nf: [x, y, n, on]\ng:\n  - y\n  - 'y'\nh: true\n").to_value();
+        assert_eq!(v["a"], Value::from("y"));
+        assert_eq!(v["b"], Value::from("N"));
+        assert_eq!(v["c"], Value::from("yEs"));
+        assert_eq!(v["d"], Value::Bool(true));
+        assert_eq!(v["e"], Value::Bool(false));
+        assert_eq!(v["f"], serde_json::json!(["x", "y", "n", true]));
+        assert_eq!(v["g"], serde_json::json!(["y", "y"]));
+        assert_eq!(v["h"], Value::Bool(true));
     }
 
     #[test]
