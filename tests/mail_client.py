@@ -81,19 +81,23 @@ def send(a):
         out(ok=False, stage=stage, code=0, text=str(e))
 
 
-def imap(host, user, pw, tls_port=None):
+def imap(host, user, pw, tls_port=None, plain=False):
     if tls_port:
         m = imaplib.IMAP4_SSL(host, tls_port, ssl_context=CTX)
     else:
         m = imaplib.IMAP4(host, 143)
         m.starttls(ssl_context=CTX)
-    m.login(user, pw)
+    if plain:
+        # SASL PLAIN carries any user name (quotes, spaces) byte for byte.
+        m.authenticate("PLAIN", lambda _: b"\0" + user.encode() + b"\0" + pw.encode())
+    else:
+        m.login(user, pw)
     return m
 
 
 def login(a):
     try:
-        m = imap(a.host, a.user, a.pw, 993 if a.imaps else None)
+        m = imap(a.host, a.user, a.pw, 993 if a.imaps else None, plain=a.plain)
         m.logout()
         out(ok=True)
     except imaplib.IMAP4.error as e:
@@ -285,6 +289,7 @@ def main():
             x.add_argument(n)
         if name == "login":
             x.add_argument("--imaps", action="store_true")
+            x.add_argument("--plain", action="store_true")
     mv = sub.add_parser("move")
     for n in ("host", "user", "pw", "source", "target", "subject"):
         mv.add_argument(n)

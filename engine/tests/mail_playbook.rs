@@ -102,6 +102,35 @@ const SECRETS: &[&str] = &[
     "Relay-lab-pw-1",
 ];
 
+fn hostile_logins_are_refused(lab: &Lab, layout: &Layout, engine: &str, mx: &str, store: &str) {
+    if engine == "mysql" {
+        let set = lab.ssh(
+            layout.db,
+            "mariadb -N -e \"SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',NO_BACKSLASH_ESCAPES'); SELECT @@GLOBAL.sql_mode\"",
+        );
+        assert!(set.contains("NO_BACKSLASH_ESCAPES"), "{set}");
+    }
+    let chosen = "Attacker-pw-1";
+    let out = std::process::Command::new("openssl").args(["passwd", "-6", "-salt", "mailplaytest", chosen]).output().unwrap();
+    let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(hash.starts_with("$6$"), "{hash}");
+    // One quote ends the string; the hash comes as a hex literal (a second
+    // quote would reach the mariadb client as a backslash command).
+    let hex: String = hash.bytes().map(|b| format!("{b:02x}")).collect();
+    for user in [
+        format!("x' UNION SELECT 0x{hex} -- @example.org"),
+        format!("x' UNION SELECT 0x{hex} -- "),
+        "nobody@example.org' OR '1'='1".to_string(),
+    ] {
+        let smtp = client(&["send", mx, "587", "alice@example.org", "bob@example.org", "hostile", "--starttls", "--login", &user, chosen]);
+        assert_eq!((smtp["ok"].as_bool(), smtp["stage"].as_str()), (Some(false), Some("auth")), "SMTP AUTH as {user:?}: {smtp}");
+        let imap = client(&["login", store, &user, chosen, "--plain"]);
+        assert_eq!(imap["ok"], false, "IMAP AUTHENTICATE as {user:?}: {imap}");
+    }
+    // The same setting does not stop real users.
+    assert_eq!(client(&["login", store, "alice@example.org", "Alice-lab-pw-1", "--plain"])["ok"], true, "alice with SASL PLAIN");
+}
+
 /// The whole proof of issue 5 for one engine and layout: check mode on fresh
 /// hosts, the run, real mail through SMTP and IMAP, spam learning, re-run,
 /// and a change of variables.
@@ -157,6 +186,11 @@ fn prove(layout: &Layout, engine: &str) {
     assert_eq!((too_big["stage"].as_str(), too_big["code"].as_i64()), (Some("mail"), Some(552)), "the 100 MB limit: {too_big}");
     assert_eq!(client(&["send", mx, "25", "someone@outside.invalid", "postmaster@example.org", "to the postmaster"])["ok"], true);
     assert_eq!(client(&["fetch", store, "alice@example.org", "Alice-lab-pw-1", "INBOX", "to the postmaster"])["ok"], true);
+
+    // A login name is data, never SQL: a name that would close the quoted
+    // string and bring its own password hash is refused over SMTP AUTH and
+    // IMAP, also when MariaDB does not treat backslashes as escapes.
+    hostile_logins_are_refused(&lab, layout, engine, mx, store);
 
     // Submission: TLS and a login, and only as oneself.
     let no_tls = client(&["send", mx, "587", "alice@example.org", "bob@example.org", "s1"]);
