@@ -282,6 +282,16 @@ fn prove(layout: &Layout, engine: &str) {
     let (_, check_again) = converge(&lab, layout, engine, &["--check", "--diff"]);
     assert!(changed_tasks(&check_again).is_empty(), "{check_again}");
 
+    // An invalid TLS level is refused before main.cf is written: smtpd
+    // takes only none/may/encrypt (dane there made every smtpd exit).
+    let main_cf = |lab: &Lab| lab.ssh(layout.mx, "postconf -h smtpd_tls_security_level; md5sum /etc/postfix/main.cf");
+    let before = main_cf(&lab);
+    let (code, bad) = converge(&lab, layout, engine, &["-e", "mail_smtpd_tls_security_level=dane"]);
+    assert_eq!(code, 2, "{bad}");
+    assert!(bad.contains("mail_smtpd_tls_security_level must be none, may or encrypt (got dane)"), "{bad}");
+    assert_eq!(main_cf(&lab), before, "main.cf was touched:\n{bad}");
+    assert!(before.starts_with("may\n"), "{before}");
+
     // One variable changes: a new user, a new password, a new forwarding.
     let vars = std::env::temp_dir().join(format!("mailplay-mail-{engine}.yml"));
     std::fs::write(
