@@ -29,6 +29,7 @@ import smtplib
 import ssl
 import sys
 import time
+import warnings
 
 CTX = ssl.create_default_context()
 CTX.check_hostname = False
@@ -79,6 +80,45 @@ def send(a):
         out(ok=False, stage=stage, code=e.smtp_code, text=e.smtp_error.decode(errors="replace"))
     except smtplib.SMTPException as e:
         out(ok=False, stage=stage, code=0, text=str(e))
+
+
+def smtp_rules(a):
+    """VRFY and a MAIL before HELO, as a harvester or a bot would try."""
+    s = smtplib.SMTP(a.host, 25, timeout=60)
+    vrfy = s.docmd("VRFY", "alice@example.org")
+    s.close()
+    s = smtplib.SMTP(a.host, 25, timeout=60)
+    no_helo = s.docmd("MAIL", "FROM:<someone@outside.invalid>")
+    s.close()
+    out(vrfy=vrfy[0], no_helo=no_helo[0], no_helo_text=no_helo[1].decode())
+
+
+def tls_handshake(a):
+    """Whether a port completes a TLS handshake with one version and cipher."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    # Offer exactly this (security level 0 lets the client offer old
+    # things at all), so that the server decides.
+    ctx.set_ciphers(f"{a.cipher}:@SECLEVEL=0")
+    # TLS 1.1 is deprecated in Python too: asking for it is the point here.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    version = {"TLSv1.1": ssl.TLSVersion.TLSv1_1, "TLSv1.2": ssl.TLSVersion.TLSv1_2}[a.version]
+    ctx.minimum_version = version
+    ctx.maximum_version = version
+    try:
+        if a.starttls == "smtp":
+            s = smtplib.SMTP(a.host, a.port, timeout=30)
+            s.ehlo("client.test.invalid")
+            s.starttls(context=ctx)
+            s.quit()
+        else:
+            with socket.create_connection((a.host, a.port), timeout=30) as raw:
+                with ctx.wrap_socket(raw) as t:
+                    t.cipher()
+        out(ok=True)
+    except (ssl.SSLError, smtplib.SMTPException, OSError) as e:
+        out(ok=False, text=str(e))
 
 
 def imap(host, user, pw, tls_port=None, plain=False):
@@ -290,6 +330,14 @@ def main():
         if name == "login":
             x.add_argument("--imaps", action="store_true")
             x.add_argument("--plain", action="store_true")
+    sr = sub.add_parser("smtp-rules")
+    sr.add_argument("host")
+    tv = sub.add_parser("tls-handshake")
+    tv.add_argument("host")
+    tv.add_argument("port", type=int)
+    tv.add_argument("version", choices=["TLSv1.1", "TLSv1.2"])
+    tv.add_argument("cipher")
+    tv.add_argument("--starttls", choices=["smtp"])
     mv = sub.add_parser("move")
     for n in ("host", "user", "pw", "source", "target", "subject"):
         mv.add_argument(n)
@@ -304,7 +352,7 @@ def main():
     a = p.parse_args()
     if a.cmd == "send":
         a.port = int(a.port)
-    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server}[a.cmd](a)
+    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server, "smtp-rules": smtp_rules, "tls-handshake": tls_handshake}[a.cmd](a)
 
 
 if __name__ == "__main__":

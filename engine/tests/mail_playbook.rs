@@ -192,6 +192,23 @@ fn prove(layout: &Layout, engine: &str) {
     // IMAP, also when MariaDB does not treat backslashes as escapes.
     hostile_logins_are_refused(&lab, layout, engine, mx, store);
 
+    // Hardening beyond the tutorial (playbooks/README.md): no VRFY, HELO
+    // first, Cyrus with forward-secret AEAD ciphers only, nothing below TLS
+    // 1.2 on submission and IMAPS, an AUTH rate limit.
+    let rules = client(&["smtp-rules", mx]);
+    assert_eq!((rules["vrfy"].as_i64(), rules["no_helo"].as_i64()), (Some(502), Some(503)), "{rules}");
+    let cbc = client(&["tls-handshake", store, "993", "TLSv1.2", "AES128-SHA"]);
+    assert_eq!(cbc["ok"], false, "Cyrus took a cipher without forward secrecy: {cbc}");
+    assert_eq!(client(&["tls-handshake", store, "993", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"])["ok"], true);
+    assert_eq!(client(&["tls-handshake", store, "993", "TLSv1.1", "DEFAULT"])["ok"], false, "TLS 1.1 on 993");
+    assert_eq!(client(&["tls-handshake", mx, "587", "TLSv1.1", "DEFAULT", "--starttls", "smtp"])["ok"], false, "TLS 1.1 on 587");
+    assert_eq!(client(&["tls-handshake", mx, "587", "TLSv1.2", "DEFAULT", "--starttls", "smtp"])["ok"], true, "TLS 1.2 on 587");
+    let settings = lab.ssh(
+        layout.mx,
+        "postconf -h smtpd_client_auth_rate_limit mailbox_size_limit; postconf -P submission/inet/smtpd_tls_mandatory_protocols",
+    );
+    assert_eq!(settings, "60\n0\nsubmission/inet/smtpd_tls_mandatory_protocols = >=TLSv1.2\n", "{settings}");
+
     // Submission: TLS and a login, and only as oneself.
     let no_tls = client(&["send", mx, "587", "alice@example.org", "bob@example.org", "s1"]);
     assert_eq!((no_tls["ok"].as_bool(), no_tls["code"].as_i64()), (Some(false), Some(530)), "{no_tls}");
