@@ -192,6 +192,12 @@ fn prove(layout: &Layout, engine: &str) {
     // IMAP, also when MariaDB does not treat backslashes as escapes.
     hostile_logins_are_refused(&lab, layout, engine, mx, store);
 
+    // System mail reaches the admin (postmaster@example.org, forwarded to
+    // alice in the lab) instead of going nowhere.
+    lab.ssh(layout.mx, "printf 'Subject: a notice for root\\n\\nfrom cron\\n' | /usr/sbin/sendmail root");
+    let notice = client(&["fetch", store, "alice@example.org", "Alice-lab-pw-1", "INBOX", "a notice for root"]);
+    assert_eq!(notice["ok"], true, "mail to root did not reach the admin: {notice}");
+
     // Hardening beyond the tutorial (playbooks/README.md): no VRFY, HELO
     // first, Cyrus with forward-secret AEAD ciphers only, nothing below TLS
     // 1.2 on submission and IMAPS, an AUTH rate limit.
