@@ -44,10 +44,17 @@ impl std::fmt::Display for TemplateError {
 
 impl std::error::Error for TemplateError {}
 
+/// The work one render or evaluation may do: minijinja's fuel, about one
+/// instruction, or 64 bytes of data made, per unit (so at most ~256 MiB
+/// and a few seconds). Ample for configuration files with thousands of
+/// lines; a template that needs more is stopped with a clear error.
+pub const FUEL: u64 = 4_000_000;
+
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        env.set_fuel(Some(FUEL));
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).keep_trailing_newline(true).build().expect("valid syntax config"),
@@ -237,6 +244,12 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope) -> O
 }
 
 fn describe(e: &minijinja::Error) -> String {
+    if e.kind() == ErrorKind::OutOfFuel {
+        return format!(
+            "template does too much work: it was stopped after {FUEL} steps (an instruction, 64 bytes of data made, \
+             or a comparison in a filter each); make it loop over less"
+        );
+    }
     let mut msg = match e.detail() {
         Some(d) => format!("{}: {d}", e.kind()),
         None => e.kind().to_string(),
