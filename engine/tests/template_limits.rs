@@ -53,3 +53,13 @@ fn real_sized_templates_still_render() {
         .starts_with("$6$rounds=10000$"));
     assert_eq!(render("{{ users | join(',') }}").unwrap(), json!("a,b"));
 }
+
+#[test]
+fn deeply_nested_text_is_refused_before_it_reaches_the_parser() {
+    // 100 nested calls overflowed a tokio worker's 2 MiB stack (debug build).
+    let t = format!("{{{{ {}1{} }}}}", "range(".repeat(100), ")".repeat(100));
+    let e = render(&t).unwrap_err();
+    assert!(e.contains("nests brackets deeper than 64"), "{e}");
+    assert!(Templar::new().check_syntax(&t).unwrap_err().message.contains("deeper than 64"));
+    assert_eq!(render(&format!("{{{{ {}1{} }}}}", "(".repeat(40), ")".repeat(40))).unwrap(), json!(1));
+}

@@ -12,6 +12,7 @@
 //! - `omit`: a mapping entry whose value renders to the omit token is dropped.
 
 mod filters;
+mod limits;
 mod lookups;
 mod scope;
 mod tests_;
@@ -122,6 +123,7 @@ impl Templar {
         if !Self::is_template(s) {
             return Ok(s.to_string());
         }
+        limits::check_nesting(s)?;
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
         env().render_str(s, ctx).map_err(|e| self.explain(e, s, scope))
@@ -150,6 +152,7 @@ impl Templar {
 
     /// Evaluate an expression (no braces) to its value.
     pub fn eval_expression(&self, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        limits::check_nesting(expr)?;
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
         let compiled = env().compile_expression(expr).map_err(|e| self.explain(e, expr, scope))?;
@@ -179,6 +182,7 @@ impl Templar {
     pub fn render_file(&self, path: &Path, scope: &Scope) -> Result<String, TemplateError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| TemplateError { message: format!("cannot read template {}: {e}", path.display()), line: None })?;
+        limits::check_nesting(&text)?;
         let mut paths = vec![path.parent().map(Path::to_path_buf).unwrap_or_default()];
         paths.extend(scope.search_paths().iter().flat_map(|p| [p.join("templates"), p.clone()]));
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
@@ -188,12 +192,14 @@ impl Templar {
 
     /// Only check that a template compiles (for `--syntax-check`).
     pub fn check_syntax(&self, s: &str) -> Result<(), TemplateError> {
+        limits::check_nesting(s)?;
         env().template_from_str(s).map(|_| ()).map_err(|e| TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) })
     }
 
     /// Check that an expression compiles.
     pub fn check_expression(&self, expr: &str) -> Result<(), TemplateError> {
         let bare = single_expression(expr.trim()).unwrap_or(expr);
+        limits::check_nesting(bare)?;
         env().compile_expression(bare).map(|_| ()).map_err(|e| TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) })
     }
 
