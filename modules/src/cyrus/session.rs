@@ -287,6 +287,11 @@ fn parse_tokens(b: &[u8], mut pos: usize, depth: usize) -> Result<(Vec<Token>, u
                 while pos < b.len() && !matches!(b[pos], b' ' | b'\r' | b'\n' | b'(' | b')') {
                     pos += 1;
                 }
+                // A `)` with no list open is text: take it, or this loop
+                // would never move on.
+                if pos == start {
+                    pos += 1;
+                }
                 // `[...]` response codes stay inside one atom (they may contain spaces).
                 if b[start] == b'[' {
                     while pos < b.len() && b[pos - 1] != b']' && !matches!(b[pos], b'\r' | b'\n') {
@@ -394,6 +399,11 @@ mod tests {
         // Nesting that would overflow the stack.
         let deep = format!("* LIST {}\r\n", "(".repeat(100_000));
         assert!(parse_responses(&deep, true).unwrap_err().contains("nested"));
+        // A stray `)` used to stop the tokenizer in place: an endless loop
+        // filling memory with empty atoms (found by fuzzing).
+        let r = parse_responses("* META)DATA m (x)\r\nt1 OK done\r\n", true).unwrap();
+        assert_eq!(r[0].tokens[..3], [Token::Atom("META".into()), Token::Atom(")".into()), Token::Atom("DATA".into())]);
+        assert!(tagged_status(&r, "t1").is_ok());
         // A brace that is no literal stays text.
         let r = parse_responses("a NO {weird} text\r\n", true).unwrap();
         assert_eq!(r[0].text, "NO {weird} text");
