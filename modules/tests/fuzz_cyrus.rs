@@ -6,8 +6,9 @@
 #[path = "../../fuzz/harness.rs"]
 mod harness;
 
+use mailplay_modules::cyrus::cyrus_conf::{self, Change, Field};
 use mailplay_modules::cyrus::session::{parse_responses, tagged_status};
-use mailplay_modules::cyrus::{mailbox, sieve};
+use mailplay_modules::cyrus::{imapd_conf, mailbox, sieve};
 
 #[global_allocator]
 static ALLOC: harness::Limited = harness::Limited;
@@ -55,5 +56,22 @@ fn managesieve_replies() {
         if let Ok(r) = parse_responses(&String::from_utf8_lossy(input), false) {
             let _ = sieve::parse_state(&r);
         }
+    });
+}
+
+/// cyrus.conf and imapd.conf as read from the host: parsed and edited.
+#[test]
+fn cyrus_config_files() {
+    let dict: &[&[u8]] = &[b"{", b"}", b"\n", b"\\\n", b"\"", b"=", b":", b"#", b"SERVICES", b"imap", b"cmd=", b"listen=", b" "];
+    let set = Change::Set { fields: vec![Field { key: "cmd".into(), value: "imapd -U 30".into() }], exclusive: true };
+    harness::run("cyrus_conf", dict, 5000, |input| {
+        let text = String::from_utf8_lossy(input);
+        if let Ok(c) = cyrus_conf::parse(&text) {
+            let _ = c.edit("SERVICES", "imap", &set);
+            let _ = c.edit("SERVICES", "imap", &Change::Remove);
+            let _ = c.edit("NEW", "x", &set);
+        }
+        let _ = imapd_conf::edit(&text, &[("admins".into(), Some("cyrus".into())), ("allowplaintext".into(), None)]);
+        let _ = imapd_conf::mask(&text);
     });
 }
