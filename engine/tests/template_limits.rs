@@ -63,3 +63,22 @@ fn deeply_nested_text_is_refused_before_it_reaches_the_parser() {
     assert!(Templar::new().check_syntax(&t).unwrap_err().message.contains("deeper than 64"));
     assert_eq!(render(&format!("{{{{ {}1{} }}}}", "(".repeat(40), ")".repeat(40))).unwrap(), json!(1));
 }
+
+fn chain(n: usize) -> Result<Value, String> {
+    let mut vars = serde_json::Map::new();
+    for i in 0..n {
+        vars.insert(format!("a{i}"), format!("{{{{ a{} }}}}", i + 1).into());
+    }
+    vars.insert(format!("a{n}"), "end".into());
+    let mut s = Scope::new();
+    s.push(Arc::new(vars));
+    Templar::new().render_value(&Value::String("{{ a0 }}".into()), &s).map_err(|e| e.message)
+}
+
+#[test]
+fn variables_resolved_inside_one_another_are_bounded() {
+    // A chain of 100 overflowed a 2 MiB stack (debug build).
+    let e = chain(100).unwrap_err();
+    assert!(e.contains("variables refer to variables more than 32 deep"), "{e}");
+    assert_eq!(chain(30).unwrap(), json!("end"));
+}

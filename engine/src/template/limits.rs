@@ -10,6 +10,10 @@ use super::TemplateError;
 /// Brackets (`(`, `[`, `{`, the `{{`/`{%` delimiters included) open at once.
 pub const MAX_NESTING: usize = 64;
 
+/// How many variables may be resolved inside one another (`a: "{{ b }}"`,
+/// `b: "{{ c }}"`, ...): each is a render on the same stack.
+pub const MAX_VARIABLE_DEPTH: usize = 32;
+
 /// An error naming the line where the text first nests too deep.
 pub fn check_nesting(text: &str) -> Result<(), TemplateError> {
     let mut depth = 0usize;
