@@ -179,7 +179,7 @@ fn parse_host_line(inv: &mut Inventory, line: &str, group: &str) -> Result<(), S
         parsed.push((k.to_string(), parse_value(v).map_err(|m| format!("{m}: host variable '{k}'"))?));
     }
     let hosts = ranges::expand(&name_pattern)?;
-    ranges::check_copies(&name_pattern, hosts.len(), vars.iter().map(String::len).sum())?;
+    ranges::check_copies(&name_pattern, hosts.len(), name_pattern.len() + vars.iter().map(String::len).sum::<usize>())?;
     for host in hosts {
         let entry = inv.add_host(&host, group);
         if let Some(p) = port {
@@ -244,6 +244,15 @@ mod tests {
         // Many small ranges multiply.
         let e = parse_text(&format!("h{}\n", "[1:10]".repeat(8))).unwrap_err();
         assert!(e.message.contains("100000000 hosts"), "{}", e.message);
+    }
+
+    #[test]
+    fn long_names_and_variables_count_against_a_range() {
+        // 100000 names of 2 KB each took more than 1.5 GB (found by fuzzing).
+        let e = parse_text(&format!("h[0:99999]{}\n", "x".repeat(2000))).unwrap_err();
+        assert!(e.message.contains("more than 64 MiB"), "{}", e.message);
+        let e = parse_text(&format!("h[0:99999] v={}\n", "x".repeat(2000))).unwrap_err();
+        assert!(e.message.contains("more than 64 MiB"), "{}", e.message);
     }
 
     #[test]

@@ -31,16 +31,17 @@ pub fn expand(pattern: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// How many bytes of variables a range may copy into its hosts in all.
-pub const MAX_COPIED_BYTES: usize = 256 << 20;
+/// How many bytes a range may make in all: each host's name and its copy
+/// of the line's variables (the names are kept several times over).
+pub const MAX_COPIED_BYTES: usize = 64 << 20;
 
-/// Refuse a range whose hosts would each get a copy of `var_bytes` of
-/// variables when that adds up to more than [`MAX_COPIED_BYTES`].
-pub fn check_copies(pattern: &str, hosts: usize, var_bytes: usize) -> Result<(), String> {
-    match hosts.checked_mul(var_bytes) {
+/// Refuse a range whose `hosts` would each take `bytes_per_host` (name and
+/// variables) when that adds up to more than [`MAX_COPIED_BYTES`].
+pub fn check_copies(pattern: &str, hosts: usize, bytes_per_host: usize) -> Result<(), String> {
+    match hosts.checked_mul(bytes_per_host) {
         Some(n) if n <= MAX_COPIED_BYTES => Ok(()),
         _ => Err(format!(
-            "host range '{pattern}' would copy {var_bytes} bytes of variables into each of its {hosts} hosts, more than {} MiB in all",
+            "host range '{pattern}' would make {hosts} hosts of {bytes_per_host} bytes each (name and variables), more than {} MiB in all",
             MAX_COPIED_BYTES >> 20
         )),
     }

@@ -85,7 +85,7 @@ fn hosts(inv: &mut Inventory, group: &str, node: &Node) -> Result<(), Diagnostic
             _ => return Err(Diagnostic::new(v.pos.clone(), format!("variables of host '{pattern}' must be a mapping"))),
         };
         let hosts = ranges::expand(&name).map_err(|m| Diagnostic::new(k.pos.clone(), m))?;
-        let var_bytes = if hosts.len() > 1 { serde_json::to_string(&vars).map_or(0, |t| t.len()) } else { 0 };
+        let var_bytes = name.len() + if hosts.len() > 1 { serde_json::to_string(&vars).map_or(0, |t| t.len()) } else { 0 };
         ranges::check_copies(&name, hosts.len(), var_bytes).map_err(|m| Diagnostic::new(k.pos.clone(), m))?;
         for h in hosts {
             let entry = inv.add_host(&h, group);
