@@ -41,10 +41,13 @@ fn ini_inventory() {
         b"0x",
         b"True",
     ];
-    harness::run("ini", dict, 3000, |input| {
+    harness::run("ini", dict, 1500, |input| {
         let text = String::from_utf8_lossy(input);
         if let Ok(inv) = Inventory::from_ini_str(&text, Path::new("fuzz.ini")) {
-            let _ = inv.to_list_json();
+            // Listing 100000 hosts takes seconds in a debug build.
+            if inv.hosts.len() <= 1000 {
+                let _ = inv.to_list_json();
+            }
         }
     });
 }

@@ -23,6 +23,8 @@ pub fn expand(pattern: &str) -> Result<Vec<String>, String> {
         let count = if total == u64::MAX { "more than 18446744073709551615".to_string() } else { total.to_string() };
         return Err(format!("host range '{pattern}' expands to {count} hosts, more than the limit of {MAX_HOSTS}"));
     }
+    // Names are no longer than the pattern: check their bytes before making them.
+    check_copies(pattern, total as usize, pattern.len())?;
     // First range varies slowest, as in Ansible.
     let mut out = vec![String::new()];
     for p in &parts {
@@ -33,7 +35,7 @@ pub fn expand(pattern: &str) -> Result<Vec<String>, String> {
 
 /// How many bytes a range may make in all: each host's name and its copy
 /// of the line's variables (the names are kept several times over).
-pub const MAX_COPIED_BYTES: usize = 64 << 20;
+pub const MAX_COPIED_BYTES: usize = 16 << 20;
 
 /// Refuse a range whose `hosts` would each take `bytes_per_host` (name and
 /// variables) when that adds up to more than [`MAX_COPIED_BYTES`].
@@ -121,6 +123,8 @@ mod tests {
         assert!(expand("h[0:18446744073709551615][0:9]").unwrap_err().contains("more than 18446744073709551615"));
         assert_eq!(expand("h[0:99999]").unwrap().len(), 100_000);
         assert_eq!(expand("h[1:99999999999:999999999]").unwrap().len(), 101);
+        // Long names are counted before they are made (3.7 GB here).
+        assert!(expand(&format!("h[0:99999]{}", "x".repeat(37000))).unwrap_err().contains("more than 16 MiB"));
         // Thousands of ranges in one name: no recursion to overflow.
         assert_eq!(expand(&format!("h{}", "[1:1]".repeat(10_000))).unwrap(), [format!("h{}", "1".repeat(10_000))]);
     }
