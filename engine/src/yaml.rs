@@ -111,10 +111,20 @@ impl Node {
     }
 }
 
-/// The YAML options Ansible's loader amounts to.
+/// How deep collections may nest. Each level costs several recursive
+/// frames (the parser, `RawNode`, conversion), and past ~50 levels that
+/// overflows the 2 MiB stack of a tokio worker (`from_yaml`, vars files)
+/// in a debug build; real playbooks nest about 10 deep.
+pub const MAX_DEPTH: usize = 32;
+
+/// The YAML options Ansible's loader amounts to, with saphyr's budget
+/// (nodes, aliases, scalar bytes) and a depth limit that fits any stack.
 fn options() -> serde_saphyr::Options {
     let mut o = serde_saphyr::Options::default();
     o.legacy_octal_numbers = true;
+    let mut budget = o.budget.take().unwrap_or_default();
+    budget.max_depth = MAX_DEPTH;
+    o.budget = Some(budget);
     o
 }
 
@@ -171,8 +181,16 @@ pub fn parse_file_with(path: &Path, vault: &VaultContext) -> Result<Node, Diagno
 
 /// saphyr repeats the position in its message ("error: line 2 column 10: ..."); we print it already.
 fn clean_message(s: &str) -> String {
-    let re = regex::Regex::new(r"^(error: )?line \d+ column \d+: ").expect("valid");
-    re.replace(s, "").into_owned()
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(r"^(error: )?line \d+ column \d+: ").expect("valid"));
+    let msg = re.replace(s, "").into_owned();
+    if msg.contains("budget breached: Depth") || msg.contains("recursion limit exceeded") {
+        return format!("collections nested deeper than {MAX_DEPTH} levels");
+    }
+    match msg.split_once("budget breached: ") {
+        Some((_, what)) => format!("document beyond mailplay's limits ({what})"),
+        None => msg,
+    }
 }
 
 fn first_line(s: &str) -> String {
@@ -377,6 +395,18 @@ mod tests {
         let e = parse_str("a: [1, 2\nb: 3\n", Path::new("bad.yml")).unwrap_err();
         assert!(e.pos.line > 0, "{e:?}");
         assert!(e.message.starts_with("YAML syntax error"), "{e:?}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // 60 levels overflowed a 2 MiB stack (a test thread or tokio worker).
+        for deep in [(0..60).map(|i| format!("{}- \n", "  ".repeat(i))).collect::<String>(), format!("a: {}", "[".repeat(5000))] {
+            let e = parse_str(&deep, Path::new("deep.yml")).unwrap_err();
+            assert_eq!(e.message, "YAML syntax error: collections nested deeper than 32 levels");
+            assert!(e.pos.line > 0, "{e:?}");
+        }
+        let ok: String = (0..MAX_DEPTH - 1).map(|i| format!("{}- \n", "  ".repeat(i))).collect();
+        assert!(parse_str(&ok, Path::new("ok.yml")).is_ok());
     }
 
     #[test]

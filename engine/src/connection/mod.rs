@@ -1,7 +1,7 @@
 //! Connections to remote hosts. `local` lives in the modules crate
 //! (`LocalHost`); this is `ssh`.
 
-mod framing;
+pub mod framing;
 pub mod options;
 pub mod ssh;
 

@@ -21,7 +21,8 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
     let file = Arc::new(path.to_path_buf());
     let mut group = "ungrouped".to_string();
     let mut section = Section::Hosts;
-    let header = regex::Regex::new(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?$").expect("valid");
+    static HEADER: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let header = HEADER.get_or_init(|| regex::Regex::new(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?$").expect("valid"));
     // `[g:vars]` for a group that no section or child entry defines is an
     // error in Ansible (usually a typo in the group name).
     let mut vars_only: Vec<(String, Pos)> = Vec::new();
@@ -68,7 +69,11 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
                 if key.is_empty() || key.contains(char::is_whitespace) {
                     return Err(Diagnostic::new(at(indent + 1), format!("invalid variable name '{key}' in [{group}:vars]")));
                 }
-                inv.ensure_group(&group).vars.insert(key.to_string(), parse_value(strip_comment(v.trim())));
+                let value = parse_value(strip_comment(v.trim())).map_err(|m| {
+                    let column = indent + (k.len() + 1 + (v.len() - v.trim_start().len())) as u32 + 1;
+                    Diagnostic::new(at(column), format!("{m}: '{key}' in [{group}:vars]"))
+                })?;
+                inv.ensure_group(&group).vars.insert(key.to_string(), value);
             }
             Section::Children => {
                 let child = line.split_whitespace().next().unwrap_or("");
@@ -81,6 +86,17 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
         return Err(Diagnostic::new(pos, format!("Section [{g}:vars] not valid for undefined group '{g}'")));
     }
     Ok(())
+}
+
+impl Inventory {
+    /// An inventory from the text of one INI file, reading nothing else
+    /// (no `group_vars/` beside it): for tests and fuzzing.
+    pub fn from_ini_str(text: &str, path: &Path) -> Result<Inventory, Diagnostic> {
+        let mut inv = Inventory::empty();
+        parse(&mut inv, text, path)?;
+        inv.reconcile();
+        Ok(inv)
+    }
 }
 
 /// A `#` after whitespace starts a comment (Ansible allows them in vars).
@@ -160,9 +176,11 @@ fn parse_host_line(inv: &mut Inventory, line: &str, group: &str) -> Result<(), S
     let mut parsed = Vec::new();
     for w in vars {
         let (k, v) = w.split_once('=').ok_or_else(|| format!("expected key=value host variable assignment, got: {w}"))?;
-        parsed.push((k.to_string(), parse_value(v)));
+        parsed.push((k.to_string(), parse_value(v).map_err(|m| format!("{m}: host variable '{k}'"))?));
     }
-    for host in ranges::expand(&name_pattern)? {
+    let hosts = ranges::expand(&name_pattern)?;
+    ranges::check_copies(&name_pattern, hosts.len(), name_pattern.len() + vars.iter().map(String::len).sum::<usize>())?;
+    for host in hosts {
         let entry = inv.add_host(&host, group);
         if let Some(p) = port {
             entry.vars.insert("ansible_port".into(), serde_json::Value::from(p));
@@ -210,5 +228,52 @@ mod tests {
         assert_eq!(split_port("db[01:03]").unwrap(), ("db[01:03]".into(), None));
         assert_eq!(split_port("[fe80::1]:22").unwrap(), ("fe80::1".into(), Some(22)));
         assert!(split_port("mx:abc").is_err());
+    }
+
+    fn parse_text(text: &str) -> Result<Inventory, Diagnostic> {
+        let mut inv = Inventory::default();
+        parse(&mut inv, text, Path::new("hosts.ini")).map(|()| inv)
+    }
+
+    #[test]
+    fn a_huge_host_range_is_refused_with_its_position() {
+        // Used to abort the process trying to allocate 2.4 TB.
+        let e = parse_text("[mail]\nmx1\n  h[0:99999999999]\n").unwrap_err();
+        assert_eq!((e.pos.line, e.pos.column), (3, 3), "{e:?}");
+        assert!(e.message.contains("100000000000 hosts") && e.message.contains("limit"), "{}", e.message);
+        // Many small ranges multiply.
+        let e = parse_text(&format!("h{}\n", "[1:10]".repeat(8))).unwrap_err();
+        assert!(e.message.contains("100000000 hosts"), "{}", e.message);
+    }
+
+    #[test]
+    fn long_names_and_variables_count_against_a_range() {
+        // 100000 names of 2 KB each took more than 1.5 GB (found by fuzzing).
+        let e = parse_text(&format!("h[0:99999]{}\n", "x".repeat(2000))).unwrap_err();
+        assert!(e.message.contains("more than 16 MiB"), "{}", e.message);
+        let e = parse_text(&format!("h[0:99999] v={}\n", "x".repeat(2000))).unwrap_err();
+        assert!(e.message.contains("more than 16 MiB"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_largest_range_loads_in_linear_time() {
+        // Adding each host used to scan its group: 5e9 comparisons here.
+        let inv = parse_text("[g]\nh[0:99999] a=1\n[g:vars]\nb=2\n").unwrap();
+        assert_eq!(inv.groups["g"].hosts.len(), 100_000);
+        assert_eq!(inv.hosts["h99999"].vars["a"], 1);
+    }
+
+    #[test]
+    fn deeply_nested_values_are_refused_not_a_stack_overflow() {
+        let deep = "[".repeat(100_000);
+        let e = parse_text(&format!("[g]\nh x={deep}\n[g:vars]\n")).unwrap_err();
+        assert_eq!((e.pos.line, e.pos.column), (2, 1), "{e:?}");
+        assert!(e.message.contains("nested deeper than"), "{}", e.message);
+        let e = parse_text(&format!("[g]\nh\n[g:vars]\n  y = {deep}\n")).unwrap_err();
+        assert_eq!((e.pos.line, e.pos.column), (4, 7), "{e:?}");
+        // What Python accepts still parses.
+        let ok = format!("{}1{}", "[".repeat(150), "]".repeat(150));
+        let inv = parse_text(&format!("h x={ok}\n")).unwrap();
+        assert!(inv.hosts["h"].vars["x"].is_array());
     }
 }

@@ -4,25 +4,38 @@
 
 use serde_json::{Map, Value};
 
-/// An INI value as Ansible types it.
-pub fn parse_value(raw: &str) -> Value {
+/// How deep lists, tuples and dicts may nest. Python's parser stops at
+/// 200 levels too ("too many nested parentheses"); the limit keeps the
+/// recursive parser far from the end of the stack.
+pub const MAX_DEPTH: usize = 200;
+
+/// An INI value as Ansible types it; an error only for a value nested
+/// deeper than [`MAX_DEPTH`].
+pub fn parse_value(raw: &str) -> Result<Value, String> {
     let s = raw.trim();
-    let mut p = Parser { s: s.as_bytes(), i: 0 };
-    match p.value() {
+    let mut p = Parser { s: s.as_bytes(), i: 0, depth: 0, too_deep: false };
+    let v = p.value();
+    if p.too_deep {
+        return Err(format!("value is nested deeper than {MAX_DEPTH} levels of lists, tuples or dicts"));
+    }
+    match v {
         Some(v) => {
             p.ws();
             if p.i == p.s.len() {
-                return v;
+                return Ok(v);
             }
-            Value::String(raw.to_string())
+            Ok(Value::String(raw.to_string()))
         }
-        None => Value::String(raw.to_string()),
+        None => Ok(Value::String(raw.to_string())),
     }
 }
 
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
+    /// Open lists, tuples and dicts around the current position.
+    depth: usize,
+    too_deep: bool,
 }
 
 impl Parser<'_> {
@@ -40,12 +53,23 @@ impl Parser<'_> {
         self.ws();
         match self.peek()? {
             b'\'' | b'"' => self.string().map(Value::String),
-            b'[' => self.seq(b']'),
-            b'(' => self.seq(b')'),
-            b'{' => self.dict(),
+            b'[' | b'(' | b'{' if self.depth >= MAX_DEPTH => {
+                self.too_deep = true;
+                None
+            }
+            b'[' => self.nested(|p| p.seq(b']')),
+            b'(' => self.nested(|p| p.seq(b')')),
+            b'{' => self.nested(Parser::dict),
             b'-' | b'+' | b'0'..=b'9' | b'.' => self.number(),
             _ => self.word(),
         }
+    }
+
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> Option<Value>) -> Option<Value> {
+        self.depth += 1;
+        let v = f(self);
+        self.depth -= 1;
+        v
     }
 
     fn word(&mut self) -> Option<Value> {
@@ -183,21 +207,30 @@ mod tests {
 
     #[test]
     fn python_literals() {
-        assert_eq!(parse_value("10"), json!(10));
-        assert_eq!(parse_value("-3"), json!(-3));
-        assert_eq!(parse_value("0.5"), json!(0.5));
-        assert_eq!(parse_value("True"), json!(true));
-        assert_eq!(parse_value("None"), json!(null));
-        assert_eq!(parse_value("'a b'"), json!("a b"));
-        assert_eq!(parse_value("['a', 'b']"), json!(["a", "b"]));
-        assert_eq!(parse_value("{'k': 1, 'l': [2]}"), json!({"k": 1, "l": [2]}));
-        assert_eq!(parse_value("(1, 2)"), json!([1, 2]));
+        assert_eq!(parse_value("10").unwrap(), json!(10));
+        assert_eq!(parse_value("-3").unwrap(), json!(-3));
+        assert_eq!(parse_value("0.5").unwrap(), json!(0.5));
+        assert_eq!(parse_value("True").unwrap(), json!(true));
+        assert_eq!(parse_value("None").unwrap(), json!(null));
+        assert_eq!(parse_value("'a b'").unwrap(), json!("a b"));
+        assert_eq!(parse_value("['a', 'b']").unwrap(), json!(["a", "b"]));
+        assert_eq!(parse_value("{'k': 1, 'l': [2]}").unwrap(), json!({"k": 1, "l": [2]}));
+        assert_eq!(parse_value("(1, 2)").unwrap(), json!([1, 2]));
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let at_limit = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse_value(&at_limit).unwrap().is_array());
+        let over = format!("{}{}", "({[".repeat(MAX_DEPTH), "]})".repeat(MAX_DEPTH));
+        assert!(parse_value(&over).unwrap_err().contains("nested deeper than 200 levels"));
+        assert!(parse_value(&"{1:".repeat(100_000)).is_err());
     }
 
     #[test]
     fn everything_else_stays_a_string() {
         for s in ["yes", "true", "smtp.example.org", "0644", "1.2.3", "a b", "[1, 2", "10.0.0.1"] {
-            assert_eq!(parse_value(s), json!(s), "{s}");
+            assert_eq!(parse_value(s).unwrap(), json!(s), "{s}");
         }
     }
 }

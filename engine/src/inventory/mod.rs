@@ -132,8 +132,11 @@ impl Inventory {
 
     pub(crate) fn add_host(&mut self, host: &str, group: &str) -> &mut HostEntry {
         self.ensure_group(group);
+        // A host not yet known is in no group: no scan (a range of 100000
+        // new hosts would otherwise cost 5 billion comparisons).
+        let known = self.hosts.contains_key(host);
         let g = self.groups.get_mut(group).expect("group exists");
-        if !g.hosts.iter().any(|h| h == host) {
+        if !known || !g.hosts.iter().any(|h| h == host) {
             g.hosts.push(host.to_string());
         }
         self.hosts.entry(host.to_string()).or_insert_with(|| HostEntry { name: host.to_string(), vars: Map::new() })

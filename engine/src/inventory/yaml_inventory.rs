@@ -84,7 +84,10 @@ fn hosts(inv: &mut Inventory, group: &str, node: &Node) -> Result<(), Diagnostic
             NodeKind::Map(_) => v.to_value().as_object().cloned().unwrap_or_default(),
             _ => return Err(Diagnostic::new(v.pos.clone(), format!("variables of host '{pattern}' must be a mapping"))),
         };
-        for h in ranges::expand(&name).map_err(|m| Diagnostic::new(k.pos.clone(), m))? {
+        let hosts = ranges::expand(&name).map_err(|m| Diagnostic::new(k.pos.clone(), m))?;
+        let var_bytes = name.len() + if hosts.len() > 1 { serde_json::to_string(&vars).map_or(0, |t| t.len()) } else { 0 };
+        ranges::check_copies(&name, hosts.len(), var_bytes).map_err(|m| Diagnostic::new(k.pos.clone(), m))?;
+        for h in hosts {
             let entry = inv.add_host(&h, group);
             if let Some(p) = port {
                 entry.vars.insert("ansible_port".into(), serde_json::Value::from(p));

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use minijinja::value::{Kwargs, ValueKind};
-use minijinja::{Environment, Error, ErrorKind, Value as JValue};
+use minijinja::{Environment, Error, ErrorKind, State, Value as JValue};
 use serde_json::Value;
 
 use super::{from_json, to_json};
@@ -86,11 +86,14 @@ pub fn register(env: &mut Environment<'static>) {
         let n = lists.iter().map(Vec::len).min().unwrap_or(0);
         Ok(JValue::from((0..n).map(|i| JValue::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>()))
     });
-    env.add_filter("product", |a: JValue, rest: minijinja::value::Rest<JValue>| -> Result<JValue, Error> {
+    env.add_filter("product", |state: &State, a: JValue, rest: minijinja::value::Rest<JValue>| -> Result<JValue, Error> {
         // itertools.product: every combination, first list varying slowest.
         let mut out: Vec<Vec<JValue>> = a.try_iter()?.map(|x| vec![x]).collect();
         for r in rest.iter() {
             let items: Vec<JValue> = r.try_iter()?.collect();
+            // Paid for before it is built: the result can be exponential.
+            let size = (out.len() as u64).saturating_mul(items.len() as u64).saturating_mul(rest.len() as u64 + 1);
+            state.consume_fuel(size)?;
             out = out
                 .into_iter()
                 .flat_map(|p| items.iter().map(move |x| p.iter().cloned().chain(std::iter::once(x.clone())).collect::<Vec<_>>()))
@@ -114,15 +117,19 @@ pub fn register(env: &mut Environment<'static>) {
         use sha1::Digest;
         format!("{:x}", sha1::Sha1::digest(s.as_bytes()))
     });
-    env.add_filter("difference", |a: JValue, b: JValue| -> Result<JValue, Error> {
+    env.add_filter("difference", |state: &State, a: JValue, b: JValue| -> Result<JValue, Error> {
         let b: Vec<JValue> = b.try_iter()?.collect();
+        charge_pairs(state, &a, b.len())?;
         Ok(JValue::from(a.try_iter()?.filter(|x| !b.contains(x)).collect::<Vec<_>>()))
     });
-    env.add_filter("intersect", |a: JValue, b: JValue| -> Result<JValue, Error> {
+    env.add_filter("intersect", |state: &State, a: JValue, b: JValue| -> Result<JValue, Error> {
         let b: Vec<JValue> = b.try_iter()?.collect();
+        charge_pairs(state, &a, b.len())?;
         Ok(JValue::from(a.try_iter()?.filter(|x| b.contains(x)).collect::<Vec<_>>()))
     });
-    env.add_filter("union", |a: JValue, b: JValue| -> Result<JValue, Error> {
+    env.add_filter("union", |state: &State, a: JValue, b: JValue| -> Result<JValue, Error> {
+        let n = a.len().unwrap_or(0) + b.len().unwrap_or(0);
+        state.consume_fuel((n as u64).saturating_mul(n as u64) / PAIRS_PER_FUEL)?;
         let mut out: Vec<JValue> = Vec::new();
         for x in a.try_iter()?.chain(b.try_iter()?) {
             if !out.contains(&x) {
@@ -131,6 +138,15 @@ pub fn register(env: &mut Environment<'static>) {
         }
         Ok(JValue::from(out))
     });
+}
+
+/// Comparisons charged as one unit of work: the set filters compare every
+/// pair of items.
+const PAIRS_PER_FUEL: u64 = 64;
+
+fn charge_pairs(state: &State, a: &JValue, b_len: usize) -> Result<(), Error> {
+    let a_len = a.len().unwrap_or(0) as u64;
+    state.consume_fuel(a_len.saturating_mul(b_len as u64) / PAIRS_PER_FUEL)
 }
 
 /// How Ansible shows a value as text: strings bare, True/False, the rest as Python would.
@@ -255,8 +271,10 @@ fn hash(v: JValue, algo: Option<String>) -> Result<String, Error> {
 }
 
 /// `password_hash('sha512'[, salt])`: a glibc-compatible `$6$` crypt string.
-fn password_hash(pw: String, scheme: Option<String>, salt: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+fn password_hash(state: &State, pw: String, scheme: Option<String>, salt: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
     let rounds: Option<usize> = kwargs.get::<Option<usize>>("rounds")?;
+    // One round of SHA-512 crypt costs about what an instruction does.
+    state.consume_fuel(rounds.unwrap_or(5000) as u64)?;
     let salt = match salt.or(kwargs.get::<Option<String>>("salt")?) {
         Some(s) => s,
         None => random_salt(16),

@@ -57,7 +57,11 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
 
 pub fn include_loader(name: &str) -> Result<Option<String>, Error> {
     match find(name, "templates") {
-        Some(p) => blocking(|| std::fs::read_to_string(&p)).map(Some).map_err(|e| err(format!("cannot read {}: {e}", p.display()))),
+        Some(p) => {
+            let text = blocking(|| std::fs::read_to_string(&p)).map_err(|e| err(format!("cannot read {}: {e}", p.display())))?;
+            super::limits::check_nesting(&text).map_err(|e| err(format!("{}: {}", p.display(), e.message)))?;
+            Ok(Some(text))
+        }
         None => Ok(None),
     }
 }
@@ -91,6 +95,7 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue]) -> Result<Vec<JValue>
                 let p = find(&term, "templates").ok_or_else(|| err(format!("lookup('template'): could not locate '{term}'")))?;
                 let text =
                     blocking(|| std::fs::read_to_string(&p)).map_err(|e| err(format!("lookup('template'): {}: {e}", p.display())))?;
+                super::limits::check_nesting(&text).map_err(|e| err(format!("lookup('template'): {}: {}", p.display(), e.message)))?;
                 let tmpl = state.env().template_from_str(&text)?;
                 JValue::from(tmpl.render(JValue::from_iter(
                     state.known_variables().into_iter().filter_map(|k| state.lookup(&k).map(|v| (k.to_string(), v))),

@@ -12,6 +12,7 @@
 //! - `omit`: a mapping entry whose value renders to the omit token is dropped.
 
 mod filters;
+mod limits;
 mod lookups;
 mod scope;
 mod tests_;
@@ -44,10 +45,17 @@ impl std::fmt::Display for TemplateError {
 
 impl std::error::Error for TemplateError {}
 
+/// The work one render or evaluation may do: minijinja's fuel, about one
+/// instruction, or 64 bytes of data made, per unit (so at most ~256 MiB
+/// and a few seconds). Ample for configuration files with thousands of
+/// lines; a template that needs more is stopped with a clear error.
+pub const FUEL: u64 = 4_000_000;
+
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        env.set_fuel(Some(FUEL));
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).keep_trailing_newline(true).build().expect("valid syntax config"),
@@ -115,6 +123,7 @@ impl Templar {
         if !Self::is_template(s) {
             return Ok(s.to_string());
         }
+        limits::check_nesting(s)?;
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
         env().render_str(s, ctx).map_err(|e| self.explain(e, s, scope))
@@ -143,6 +152,7 @@ impl Templar {
 
     /// Evaluate an expression (no braces) to its value.
     pub fn eval_expression(&self, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        limits::check_nesting(expr)?;
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
         let compiled = env().compile_expression(expr).map_err(|e| self.explain(e, expr, scope))?;
@@ -172,6 +182,7 @@ impl Templar {
     pub fn render_file(&self, path: &Path, scope: &Scope) -> Result<String, TemplateError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| TemplateError { message: format!("cannot read template {}: {e}", path.display()), line: None })?;
+        limits::check_nesting(&text)?;
         let mut paths = vec![path.parent().map(Path::to_path_buf).unwrap_or_default()];
         paths.extend(scope.search_paths().iter().flat_map(|p| [p.join("templates"), p.clone()]));
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
@@ -181,12 +192,14 @@ impl Templar {
 
     /// Only check that a template compiles (for `--syntax-check`).
     pub fn check_syntax(&self, s: &str) -> Result<(), TemplateError> {
+        limits::check_nesting(s)?;
         env().template_from_str(s).map(|_| ()).map_err(|e| TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) })
     }
 
     /// Check that an expression compiles.
     pub fn check_expression(&self, expr: &str) -> Result<(), TemplateError> {
         let bare = single_expression(expr.trim()).unwrap_or(expr);
+        limits::check_nesting(bare)?;
         env().compile_expression(bare).map(|_| ()).map_err(|e| TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) })
     }
 
@@ -237,6 +250,12 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope) -> O
 }
 
 fn describe(e: &minijinja::Error) -> String {
+    if e.kind() == ErrorKind::OutOfFuel {
+        return format!(
+            "template does too much work: it was stopped after {FUEL} steps (an instruction, 64 bytes of data made, \
+             or a comparison in a filter each); make it loop over less"
+        );
+    }
     let mut msg = match e.detail() {
         Some(d) => format!("{}: {d}", e.kind()),
         None => e.kind().to_string(),

@@ -1,7 +1,7 @@
 //! The scope as minijinja sees it: a lazy map. A variable is converted (and,
 //! if it holds templates, rendered) only when a template reads it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, ObjectRepr};
@@ -13,6 +13,8 @@ use super::{from_json, HostvarsSource, Origin, Scope, Templar, OMIT_TOKEN};
 thread_local! {
     /// Variables being resolved on this thread, to catch `a: "{{ b }}"`, `b: "{{ a }}"`.
     static RESOLVING: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// Set when resolution went deeper than the limit, until the outermost returns.
+    static TOO_DEEP: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Names the object answers itself rather than from the scope.
@@ -47,9 +49,25 @@ fn resolve(name: &str, raw: &Value, origin: Origin, scope: &Scope) -> JValue {
     if cycle {
         return JValue::from(Error::new(ErrorKind::InvalidOperation, format!("recursive loop detected in template for '{name}'")));
     }
+    // Each level is a whole render on this thread's stack: 100 overflowed
+    // a 2 MiB tokio worker (debug build).
+    // Once the limit is hit, every level above fails at once: minijinja
+    // looks a failed variable up again, which made the way out exponential.
+    let depth = RESOLVING.with(|r| r.borrow().len());
+    if depth >= super::limits::MAX_VARIABLE_DEPTH || TOO_DEEP.with(Cell::get) {
+        TOO_DEEP.with(|t| t.set(true));
+        let limit = super::limits::MAX_VARIABLE_DEPTH;
+        return JValue::from(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("'{name}': variables refer to variables more than {limit} deep"),
+        ));
+    }
     RESOLVING.with(|r| r.borrow_mut().push(name.to_string()));
     let rendered = super::shared().render_value(raw, scope);
     RESOLVING.with(|r| r.borrow_mut().pop());
+    if depth == 0 {
+        TOO_DEEP.with(|t| t.set(false));
+    }
     match rendered {
         Ok(v) => from_json(&v),
         Err(e) => JValue::from(Error::new(ErrorKind::UndefinedError, format!("while templating '{name}': {}", e.message))),

@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::session::{converse, parse_responses, quoted, tagged_status, Protocol, Response, ServerArgs, Token};
+use super::session::{check_string, converse, parse_responses, quoted, tagged_status, Protocol, Response, ServerArgs, Token};
 use crate::args::{loose_bool, loose_opt_string, loose_string, scalar_to_string};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
@@ -134,8 +134,9 @@ pub fn parse_state(name: &str, responses: &[Response]) -> MailboxState {
         match kind.as_str() {
             "LIST" if r.tokens.last().and_then(Token::text) == Some(name) => s.exists = true,
             "ACL" => {
+                // `* ACL mailbox id rights id rights ...`
                 let t = texts(&r.tokens[1..]);
-                for pair in t[1..].chunks(2) {
+                for pair in t.get(1..).unwrap_or_default().chunks(2) {
                     if let [id, rights] = pair {
                         s.acl.insert(id.clone(), rights.clone());
                     }
@@ -184,14 +185,14 @@ impl Plan for MailboxPlan {
 }
 
 pub fn plan(a: &MailboxArgs, s: &MailboxState) -> Result<MailboxPlan, String> {
-    let mbox = quoted(&a.name);
+    let mbox = quoted(&a.name)?;
     let mut cmds = Vec::new();
     let mut before = Vec::new();
     let mut after = Vec::new();
     if a.state == "absent" {
         if s.exists {
             // Even an admin needs the x right to delete a mailbox.
-            cmds.push(format!("SETACL {mbox} {} x", quoted(&a.server.admin_user)));
+            cmds.push(format!("SETACL {mbox} {} x", quoted(&a.server.admin_user)?));
             cmds.push(format!("DELETE {mbox}"));
             before.push(format!("mailbox: {}", a.name));
         }
@@ -215,11 +216,11 @@ pub fn plan(a: &MailboxArgs, s: &MailboxState) -> Result<MailboxPlan, String> {
         let have = s.acl.get(&id);
         if rights.is_empty() {
             if let Some(h) = have {
-                cmds.push(format!("DELETEACL {mbox} {}", quoted(&id)));
+                cmds.push(format!("DELETEACL {mbox} {}", quoted(&id)?));
                 before.push(format!("acl {id}: {h}"));
             }
         } else if have.is_none_or(|h| normalize_rights(h, true) != normalize_rights(&rights, false)) {
-            cmds.push(format!("SETACL {mbox} {} {}", quoted(&id), quoted(&rights)));
+            cmds.push(format!("SETACL {mbox} {} {}", quoted(&id)?, quoted(&rights)?));
             if let Some(h) = have {
                 before.push(format!("acl {id}: {h}"));
             }
@@ -229,7 +230,7 @@ pub fn plan(a: &MailboxArgs, s: &MailboxState) -> Result<MailboxPlan, String> {
     if a.acl_exhaustive {
         for (id, h) in &s.acl {
             if !wanted_ids.contains(id) {
-                cmds.push(format!("DELETEACL {mbox} {}", quoted(id)));
+                cmds.push(format!("DELETEACL {mbox} {}", quoted(id)?));
                 before.push(format!("acl {id}: {h}"));
             }
         }
@@ -251,7 +252,8 @@ pub fn plan(a: &MailboxArgs, s: &MailboxState) -> Result<MailboxPlan, String> {
     for (k, v) in a.metadata()? {
         let have = s.metadata.get(&k).cloned().flatten();
         if have != v {
-            cmds.push(format!("SETMETADATA {mbox} ({} {})", quoted(&k), v.as_deref().map(quoted).unwrap_or_else(|| "NIL".into())));
+            let value = v.as_deref().map(quoted).transpose()?.unwrap_or_else(|| "NIL".into());
+            cmds.push(format!("SETMETADATA {mbox} ({} {value})", quoted(&k)?));
             if let Some(h) = &have {
                 before.push(format!("{k}: {h}"));
             }
@@ -295,6 +297,10 @@ fn session(a: &MailboxArgs, commands: &[String]) -> String {
     s
 }
 
+fn unreadable(r: Result<Vec<Response>, String>) -> Result<Vec<Response>, ModuleError> {
+    r.map_err(|e| ModuleError::failed(format!("unreadable reply from the IMAP server: {e}")))
+}
+
 fn check_auth(a: &MailboxArgs, r: &[Response]) -> Result<(), ModuleError> {
     tagged_status(r, "a").map_err(|e| ModuleError::failed(format!("IMAP login as {} failed: {e}", a.server.admin_user)))
 }
@@ -322,7 +328,7 @@ impl Module for CyrusMailboxModule {
                 ArgDoc { name: "autocreate", ty: "bool", required: false, default: Some("false"), description: "Make a missing user INBOX by logging in as the user (Cyrus autocreates folders, subscriptions, sieve script)." },
                 ArgDoc { name: "admin_user", ty: "string", required: false, default: Some("cyrus"), description: "Cyrus admin (SASL PLAIN)." },
                 ArgDoc { name: "admin_password", ty: "secret", required: true, default: None, description: "The admin's password." },
-                ArgDoc { name: "server", ty: "string", required: false, default: Some("127.0.0.1"), description: "IMAP server as seen from the host." },
+                ArgDoc { name: "server", ty: "string", required: false, default: Some("127.0.0.1"), description: "IMAP server on the host itself: a loopback address (127.0.0.1, ::1, localhost); others are refused, as the certificate is not verified." },
                 ArgDoc { name: "port", ty: "int", required: false, default: Some("143 (993 with tls)"), description: "IMAP port." },
                 ArgDoc { name: "tls", ty: "string", required: false, default: Some("starttls"), description: "starttls or tls." },
             ],
@@ -336,12 +342,24 @@ impl Module for CyrusMailboxModule {
         }
         a.server.validate()?;
         a.quota()?;
+        check_string("name", &a.name)?;
+        if let Some(u) = &a.special_use {
+            let word = u.strip_prefix('\\').unwrap_or(u);
+            if word.is_empty() || !word.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!("special_use must be one word such as Junk or \\Sent, got: {}", u.escape_debug()));
+            }
+        }
         for (id, rights) in a.acl()? {
+            check_string("acl identifier", &id)?;
             if let Some(bad) = rights.chars().find(|c| !"lrswipkxteacdn0123456789".contains(*c)) {
                 return Err(format!("'{bad}' is not an IMAP ACL right (in '{rights}' for {id})"));
             }
         }
-        for (k, _) in a.metadata()? {
+        for (k, v) in a.metadata()? {
+            check_string("metadata entry", &k)?;
+            if let Some(v) = v {
+                check_string(&format!("metadata {k}"), &v)?;
+            }
             if !(k.starts_with("/shared/") || k.starts_with("/private/")) {
                 return Err(format!("metadata entry '{k}' must start with /shared/ or /private/"));
             }
@@ -354,17 +372,20 @@ impl Module for CyrusMailboxModule {
     }
 
     async fn probe(a: &MailboxArgs, ctx: &Context<'_>) -> Result<MailboxState, ModuleError> {
-        let mbox = quoted(&a.name);
+        let mbox = quoted(&a.name).map_err(ModuleError::failed)?;
         let mut cmds = vec![format!("LIST \"\" {mbox}"), format!("GETACL {mbox}"), format!("GETQUOTAROOT {mbox}")];
         if !a.metadata.is_empty() {
-            cmds.push(format!("GETMETADATA {mbox} ({})", a.metadata.keys().map(|k| quoted(k)).collect::<Vec<_>>().join(" ")));
+            cmds.push(format!(
+                "GETMETADATA {mbox} ({})",
+                a.metadata.keys().map(|k| quoted(k)).collect::<Result<Vec<_>, _>>().map_err(ModuleError::failed)?.join(" ")
+            ));
         }
         let out = match converse(ctx.host, &a.server, Protocol::Imap, session(a, &cmds), !ctx.check_mode).await {
             // Check mode on a fresh host: Cyrus is not started yet; nothing exists.
             Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => return Ok(MailboxState::default()),
             other => other?,
         };
-        let r = parse_responses(&out, true);
+        let r = unreadable(parse_responses(&out, true))?;
         check_auth(a, &r)?;
         tagged_status(&r, "t1").map_err(|e| ModuleError::failed(format!("LIST failed: {e}")))?;
         Ok(parse_state(&a.name, &r))
@@ -378,7 +399,7 @@ impl Module for CyrusMailboxModule {
         if let Some(user) = &p.login_as {
             let login = format!("a AUTHENTICATE PLAIN {}\r\nz LOGOUT\r\n", a.server.plain_response(Some(user)));
             let out = converse(ctx.host, &a.server, Protocol::Imap, login, !ctx.check_mode).await?;
-            if let Err(e) = tagged_status(&parse_responses(&out, true), "a") {
+            if let Err(e) = tagged_status(&unreadable(parse_responses(&out, true))?, "a") {
                 return Ok(ModuleResult::failed(format!("logging in as {user} (to autocreate the INBOX) failed: {e}")));
             }
         }
@@ -386,7 +407,7 @@ impl Module for CyrusMailboxModule {
             return Ok(ModuleResult::changed(true));
         }
         let out = converse(ctx.host, &a.server, Protocol::Imap, session(a, &p.commands), !ctx.check_mode).await?;
-        let r = parse_responses(&out, true);
+        let r = unreadable(parse_responses(&out, true))?;
         check_auth(a, &r)?;
         for (i, c) in p.commands.iter().enumerate() {
             if let Err(e) = tagged_status(&r, &format!("t{}", i + 1)) {
@@ -432,7 +453,7 @@ mod tests {
 
     #[test]
     fn a_converged_junk_folder_plans_nothing() {
-        let s = parse_state("user.u.Junk@example.org", &parse_responses(JUNK, true));
+        let s = parse_state("user.u.Junk@example.org", &parse_responses(JUNK, true).unwrap());
         assert!(s.exists);
         assert_eq!(s.quota, None, "the quota root is the user's INBOX");
         let a = args(
@@ -462,7 +483,7 @@ mod tests {
 
     #[test]
     fn changed_acl_quota_and_removals() {
-        let s = parse_state("user.u.Junk@example.org", &parse_responses(JUNK, true));
+        let s = parse_state("user.u.Junk@example.org", &parse_responses(JUNK, true).unwrap());
         let a = args(
             json!({"name": "user.u.Junk@example.org", "acl": {"anyone": "p", "cyrus": null}, "quota": 2048, "metadata": {"/shared/vendor/cmu/cyrus-imapd/expire": null}}),
         );
@@ -488,6 +509,39 @@ mod tests {
         assert_eq!(p.commands, vec!["SETQUOTA \"user.first^last@example.org\" (STORAGE 1024)"]);
         assert!(plan(&args(json!({"name": "user.u.Junk@example.org", "autocreate": true})), &MailboxState::default()).is_err());
         assert_eq!(inbox_owner("user.cyrus"), Some("cyrus".into()));
+    }
+
+    #[test]
+    fn short_and_odd_server_replies_do_not_panic() {
+        let s =
+            parse_state("m", &parse_responses("* ACL\r\n* ACL m\r\n* ACL m u\r\n* QUOTA\r\n* METADATA\r\n* LIST\r\n*\r\n", true).unwrap());
+        assert!(s.acl.is_empty() && !s.exists, "{s:?}");
+    }
+
+    #[test]
+    fn injected_commands_are_refused_before_anything_is_sent() {
+        let invalid = |v: Value| {
+            let mut v = v;
+            v["admin_password"] = json!("pw");
+            let a: MailboxArgs = parse_args("cyrus_mailbox", &v).unwrap();
+            CyrusMailboxModule::validate(&a).unwrap_err()
+        };
+        let e = invalid(json!({"name": "user.u@example.org\r\nt9 DELETE user.victim@example.org"}));
+        assert!(e.contains("name") && e.contains("line break"), "{e}");
+        let e = invalid(json!({"name": "m", "acl": {"anyone\r\nt9 DELETE x": "lr"}}));
+        assert!(e.contains("acl") && e.contains("line break"), "{e}");
+        let e = invalid(json!({"name": "m", "metadata": {"/shared/comment": "a\nb"}}));
+        assert!(e.contains("/shared/comment") && e.contains("line break"), "{e}");
+        let e = invalid(json!({"name": "m", "metadata": {"/shared/x\r\n": "1"}}));
+        assert!(e.contains("line break"), "{e}");
+        let e = invalid(json!({"name": "m", "special_use": "Junk))\r\nt9 DELETE x"}));
+        assert!(e.contains("special_use"), "{e}");
+        let e = invalid(json!({"name": "m", "server": "imap.example.org"}));
+        assert!(e.contains("loopback"), "{e}");
+        // And the plan cannot build one either, whatever validated.
+        let mut a = args(json!({"name": "m"}));
+        a.name = "m\r\nt9 LOGOUT".into();
+        assert!(plan(&a, &MailboxState::default()).unwrap_err().contains("line break"));
     }
 
     #[test]

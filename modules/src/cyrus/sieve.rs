@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::session::{converse, parse_responses, quoted, tagged_status, Protocol, Response, ServerArgs, Token};
+use super::session::{check_string, converse, parse_responses, quoted, tagged_status, Protocol, Response, ServerArgs, Token};
 use crate::args::{loose_bool, loose_opt_string, loose_string};
 use crate::module::{predicted, ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
@@ -103,8 +103,8 @@ impl Plan for SievePlan {
     }
 }
 
-pub fn plan(a: &SieveArgs, s: &SieveState) -> SievePlan {
-    let name = quoted(&a.name);
+pub fn plan(a: &SieveArgs, s: &SieveState) -> Result<SievePlan, String> {
+    let name = quoted(&a.name)?;
     let is_active = s.scripts.iter().any(|(n, act)| n == &a.name && *act);
     let mut cmds = Vec::new();
     let before = s.current.as_deref().map(|c| c.replace("\r\n", "\n")).unwrap_or_default();
@@ -115,7 +115,7 @@ pub fn plan(a: &SieveArgs, s: &SieveState) -> SievePlan {
             }
             cmds.push(format!("DELETESCRIPT {name}"));
         }
-        return SievePlan { commands: cmds, before, after: String::new() };
+        return Ok(SievePlan { commands: cmds, before, after: String::new() });
     }
     let want = crlf(s.wanted.as_deref().unwrap_or(""));
     if s.current.as_deref().map(crlf).as_deref() != Some(want.as_str()) {
@@ -125,7 +125,7 @@ pub fn plan(a: &SieveArgs, s: &SieveState) -> SievePlan {
         cmds.push(format!("SETACTIVE {name}"));
     }
     let after = if cmds.is_empty() { before.clone() } else { want.replace("\r\n", "\n") };
-    SievePlan { commands: cmds, before, after }
+    Ok(SievePlan { commands: cmds, before, after })
 }
 
 /// The session: authenticate as admin for the user, the commands, logout.
@@ -137,6 +137,10 @@ fn session(a: &SieveArgs, commands: &[String]) -> String {
     }
     s.push_str("LOGOUT\r\n");
     s
+}
+
+fn unreadable(r: Result<Vec<Response>, String>, server: &str) -> Result<Vec<Response>, ModuleError> {
+    r.map_err(|e| ModuleError::failed(format!("unreadable reply from the {server} server: {e}")))
 }
 
 /// A command's completion: its position among the replies, whether it was
@@ -189,7 +193,7 @@ impl Module for SieveScriptModule {
                 ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent." },
                 ArgDoc { name: "admin_user", ty: "string", required: false, default: Some("cyrus"), description: "Admin that authenticates." },
                 ArgDoc { name: "admin_password", ty: "secret", required: true, default: None, description: "The admin's password." },
-                ArgDoc { name: "server", ty: "string", required: false, default: Some("127.0.0.1"), description: "Server as seen from the host." },
+                ArgDoc { name: "server", ty: "string", required: false, default: Some("127.0.0.1"), description: "ManageSieve server on the host itself: a loopback address (127.0.0.1, ::1, localhost); others are refused, as the certificate is not verified." },
                 ArgDoc { name: "port", ty: "int", required: false, default: Some("4190"), description: "ManageSieve port." },
                 ArgDoc { name: "tls", ty: "string", required: false, default: Some("starttls"), description: "starttls or tls." },
             ],
@@ -204,7 +208,9 @@ impl Module for SieveScriptModule {
         if a.state == "present" && a.content.is_some() == a.src.is_some() {
             return Err("give exactly one of content and src".into());
         }
-        a.server.validate()
+        a.server.validate()?;
+        check_string("name", &a.name)?;
+        check_string("user", &a.user)
     }
 
     fn secret_values(a: &SieveArgs) -> Vec<String> {
@@ -224,7 +230,7 @@ impl Module for SieveScriptModule {
             ctx.host,
             &a.server,
             Protocol::Sieve,
-            session(a, &["LISTSCRIPTS".into(), format!("GETSCRIPT {}", quoted(&a.name))]),
+            session(a, &["LISTSCRIPTS".into(), format!("GETSCRIPT {}", quoted(&a.name).map_err(ModuleError::failed)?)]),
             !ctx.check_mode,
         )
         .await
@@ -235,14 +241,14 @@ impl Module for SieveScriptModule {
             }
             other => other?,
         };
-        let r = parse_responses(&out, false);
+        let r = unreadable(parse_responses(&out, false), "ManageSieve")?;
         let rest = match after_auth(a, &r, &out) {
             Ok((rest, _)) => rest,
             Err(e) => {
                 // Proxy authorisation fails for a user without a mailbox.
                 // Tell that apart from a wrong admin password over IMAP.
                 let imap = ServerArgs { port: None, ..a.server.clone() };
-                let inbox = quoted(&user_inbox(&a.user));
+                let inbox = quoted(&user_inbox(&a.user)).map_err(ModuleError::failed)?;
                 let out = converse(
                     ctx.host,
                     &imap,
@@ -251,7 +257,7 @@ impl Module for SieveScriptModule {
                     !ctx.check_mode,
                 )
                 .await?;
-                let r = parse_responses(&out, true);
+                let r = unreadable(parse_responses(&out, true), "IMAP")?;
                 let has_inbox = r.iter().any(|x| x.tag == "*" && x.tokens.first().and_then(Token::text) == Some("LIST"));
                 if tagged_status(&r, "a").is_err() || has_inbox {
                     return Err(e);
@@ -269,7 +275,7 @@ impl Module for SieveScriptModule {
     }
 
     fn plan(a: &SieveArgs, s: &SieveState) -> Result<SievePlan, ModuleError> {
-        Ok(plan(a, s))
+        plan(a, s).map_err(ModuleError::failed)
     }
 
     fn check_result(_a: &SieveArgs, s: &SieveState, p: &SievePlan) -> ModuleResult {
@@ -278,7 +284,7 @@ impl Module for SieveScriptModule {
 
     async fn apply(a: &SieveArgs, p: SievePlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let out = converse(ctx.host, &a.server, Protocol::Sieve, session(a, &p.commands), !ctx.check_mode).await?;
-        let r = parse_responses(&out, false);
+        let r = unreadable(parse_responses(&out, false), "ManageSieve")?;
         let (_, st) = after_auth(a, &r, &out)?;
         for (i, c) in p.commands.iter().enumerate() {
             let what = c.lines().next().unwrap_or(c);
@@ -307,7 +313,7 @@ mod tests {
     }
 
     fn state(listing: &str) -> SieveState {
-        let mut s = parse_state(&parse_responses(listing, false));
+        let mut s = parse_state(&parse_responses(listing, false).unwrap());
         s.wanted = Some(SCRIPT.into());
         s
     }
@@ -320,20 +326,44 @@ mod tests {
             body.len()
         ));
         assert_eq!(s.scripts, vec![("mailplay".to_string(), true)]);
-        assert!(!plan(&args(json!({"user": "u@example.org", "content": SCRIPT})), &s).changes_anything());
+        assert!(!plan(&args(json!({"user": "u@example.org", "content": SCRIPT})), &s).unwrap().changes_anything());
     }
 
     #[test]
     fn a_missing_or_different_script_is_put_and_activated() {
         let s = state("OK \"Listscripts completed.\"\r\nNO (NONEXISTENT) \"Script doesn't exist\"\r\n");
         assert_eq!(s.current, None);
-        let p = plan(&args(json!({"user": "u@example.org", "content": SCRIPT})), &s);
+        let p = plan(&args(json!({"user": "u@example.org", "content": SCRIPT})), &s).unwrap();
         assert_eq!(p.commands.len(), 2);
         assert!(p.commands[0].starts_with(&format!("PUTSCRIPT \"mailplay\" {{{}+}}\r\nrequire", crlf(SCRIPT).len())));
         assert_eq!(p.commands[1], "SETACTIVE \"mailplay\"");
         let s = state("\"mailplay\"\r\nOK\r\n{5}\r\nkeep;\r\nOK\r\n");
-        let p = plan(&args(json!({"user": "u@example.org", "content": SCRIPT})), &s);
+        let p = plan(&args(json!({"user": "u@example.org", "content": SCRIPT})), &s).unwrap();
         assert_eq!(p.diffs()[0].before, "keep;");
+    }
+
+    #[test]
+    fn injected_commands_are_refused_before_anything_is_sent() {
+        let e = SieveScriptModule::validate(&args(json!({"user": "u", "name": "x\"\r\nDELETESCRIPT \"other", "content": "keep;"})))
+            .unwrap_err();
+        assert!(e.contains("name") && e.contains("line break"), "{e}");
+        let e = SieveScriptModule::validate(&args(json!({"user": "u\0admin", "content": "keep;"}))).unwrap_err();
+        assert!(e.contains("user") && e.contains("NUL"), "{e}");
+        let e = SieveScriptModule::validate(&args(json!({"user": "u", "content": "keep;", "server": "10.1.1.1"}))).unwrap_err();
+        assert!(e.contains("loopback"), "{e}");
+        let mut a = args(json!({"user": "u", "content": "keep;"}));
+        a.name = "x\nLOGOUT".into();
+        assert!(plan(&a, &SieveState::default()).unwrap_err().contains("line break"));
+    }
+
+    #[test]
+    fn replies_without_a_login_answer_are_an_error() {
+        let a = args(json!({"user": "u", "content": "keep;"}));
+        for out in ["", "OK\r\n", "\"x\" ACTIVE\r\n{3}\r\nab"] {
+            if let Ok(r) = parse_responses(out, false) {
+                assert!(after_auth(&a, &r, out).is_err(), "{out:?}");
+            }
+        }
     }
 
     #[test]
@@ -345,6 +375,9 @@ mod tests {
     #[test]
     fn absent_deactivates_and_deletes() {
         let s = state("\"mailplay\" ACTIVE\r\nOK\r\n{5}\r\nkeep;\r\nOK\r\n");
-        assert_eq!(plan(&args(json!({"user": "u", "state": "absent"})), &s).commands, vec!["SETACTIVE \"\"", "DELETESCRIPT \"mailplay\""]);
+        assert_eq!(
+            plan(&args(json!({"user": "u", "state": "absent"})), &s).unwrap().commands,
+            vec!["SETACTIVE \"\"", "DELETESCRIPT \"mailplay\""]
+        );
     }
 }
