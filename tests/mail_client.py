@@ -191,7 +191,8 @@ def move(a):
 
 
 def sieve(a):
-    """LISTSCRIPTS over ManageSieve (RFC 5804) after STARTTLS and AUTHENTICATE PLAIN."""
+    """LISTSCRIPTS over ManageSieve (RFC 5804) after STARTTLS and AUTHENTICATE PLAIN;
+    with a.script, first PUTSCRIPT and SETACTIVE it, as a user's mail client does."""
     sock = socket.create_connection((a.host, 4190), timeout=30)
     f = sock.makefile("rb")
 
@@ -216,6 +217,17 @@ def sieve(a):
     _, status = until_ok()
     if not status.startswith("OK"):
         return out(ok=False, text=status)
+    script = getattr(a, "script", None)
+    if script:
+        body = a.content.encode()
+        sock.sendall(f'PUTSCRIPT "{script}" {{{len(body)}+}}\r\n'.encode() + body + b"\r\n")
+        _, status = until_ok()
+        if not status.startswith("OK"):
+            return out(ok=False, text=status)
+        sock.sendall(f'SETACTIVE "{script}"\r\n'.encode())
+        _, status = until_ok()
+        if not status.startswith("OK"):
+            return out(ok=False, text=status)
     sock.sendall(b"LISTSCRIPTS\r\n")
     lines, status = until_ok()
     sock.sendall(b"LOGOUT\r\n")
@@ -330,6 +342,9 @@ def main():
         if name == "login":
             x.add_argument("--imaps", action="store_true")
             x.add_argument("--plain", action="store_true")
+    sp = sub.add_parser("sieve-put")
+    for n in ("host", "user", "pw", "script", "content"):
+        sp.add_argument(n)
     sr = sub.add_parser("smtp-rules")
     sr.add_argument("host")
     tv = sub.add_parser("tls-handshake")
@@ -352,7 +367,7 @@ def main():
     a = p.parse_args()
     if a.cmd == "send":
         a.port = int(a.port)
-    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server, "smtp-rules": smtp_rules, "tls-handshake": tls_handshake}[a.cmd](a)
+    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server, "smtp-rules": smtp_rules, "sieve-put": sieve, "tls-handshake": tls_handshake}[a.cmd](a)
 
 
 if __name__ == "__main__":

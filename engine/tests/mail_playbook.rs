@@ -296,12 +296,18 @@ fn prove(layout: &Layout, engine: &str) {
     let quota = client(&["quota", store, "carol@example.net", "Carol-lab-pw-1"]);
     assert!(quota["text"].as_str().unwrap().contains("(STORAGE 0 2048)"), "{quota}");
 
+    // A user's own active sieve script is their choice: the playbook keeps it.
+    let own = client(&["sieve-put", store, "carol@example.net", "Carol-lab-pw-1", "mine", "keep;\n"]);
+    assert_eq!(own["ok"], true, "{own}");
+
     // Converged: the second run changes nothing, check mode agrees.
     let (_, second) = converge(&lab, layout, engine, &[]);
     all_output += &second;
     for host in layout.hosts() {
         assert_eq!(recap(&second)[host]["changed"], 0, "{second}");
     }
+    let kept = client(&["sieve", store, "carol@example.net", "Carol-lab-pw-1"]);
+    assert_eq!(kept["scripts"], serde_json::json!({"default": false, "mine": true}), "carol's own script was switched off: {kept}");
     let (_, check_again) = converge(&lab, layout, engine, &["--check", "--diff"]);
     assert!(changed_tasks(&check_again).is_empty(), "{check_again}");
 
@@ -333,7 +339,7 @@ fn prove(layout: &Layout, engine: &str) {
             ("mail_db : the rows of domains, users, forwardings and transports", layout.db),
             ("mail_store : Junk expires", layout.store),
             ("mail_store : each user's INBOX (Cyrus creates the folders and the sieve script at the first login)", layout.store),
-            ("mail_store : each user's active sieve script is the default one (for users made before it existed, too)", layout.store),
+            ("mail_store : each user's sieve script is the default one, unless they chose their own", layout.store),
         ]
         .into_iter()
         .map(|(t, h)| (t.to_string(), h.to_string()))

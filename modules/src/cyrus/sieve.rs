@@ -25,6 +25,11 @@ pub struct SieveArgs {
     pub src: Option<String>,
     #[serde(default = "yes", deserialize_with = "loose_bool")]
     pub active: bool,
+    /// `false`: the user's choice wins, as with copy's force: the script is
+    /// only put when it does not exist, and activated only when the user
+    /// has no active script.
+    #[serde(default = "yes", deserialize_with = "loose_bool")]
+    pub force: bool,
     #[serde(default = "present", deserialize_with = "loose_string")]
     pub state: String,
     #[serde(flatten)]
@@ -118,7 +123,13 @@ pub fn plan(a: &SieveArgs, s: &SieveState) -> Result<SievePlan, String> {
         return Ok(SievePlan { commands: cmds, before, after: String::new() });
     }
     let want = crlf(s.wanted.as_deref().unwrap_or(""));
-    if s.current.as_deref().map(crlf).as_deref() != Some(want.as_str()) {
+    let other_active = s.scripts.iter().any(|(n, act)| *act && n != &a.name);
+    if !a.force && other_active {
+        // The user chose a script of their own: leave theirs and ours alone.
+        return Ok(SievePlan { commands: cmds, before: before.clone(), after: before });
+    }
+    let differs = s.current.as_deref().map(crlf).as_deref() != Some(want.as_str());
+    if differs && (a.force || s.current.is_none()) {
         cmds.push(format!("PUTSCRIPT {name} {{{}+}}\r\n{want}", want.len()));
     }
     if a.active && !is_active {
@@ -190,6 +201,13 @@ impl Module for SieveScriptModule {
                 ArgDoc { name: "content", ty: "string", required: false, default: None, description: "Script text." },
                 ArgDoc { name: "src", ty: "path", required: false, default: None, description: "A template (templates/) rendered on the controller." },
                 ArgDoc { name: "active", ty: "bool", required: false, default: Some("true"), description: "Make it the active script." },
+                ArgDoc {
+                    name: "force",
+                    ty: "bool",
+                    required: false,
+                    default: Some("true"),
+                    description: "false: the user's choice wins: put the script only if it does not exist, activate it only if no script is active.",
+                },
                 ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent." },
                 ArgDoc { name: "admin_user", ty: "string", required: false, default: Some("cyrus"), description: "Admin that authenticates." },
                 ArgDoc { name: "admin_password", ty: "secret", required: true, default: None, description: "The admin's password." },
@@ -340,6 +358,28 @@ mod tests {
         let s = state("\"mailplay\"\r\nOK\r\n{5}\r\nkeep;\r\nOK\r\n");
         let p = plan(&args(json!({"user": "u@example.org", "content": SCRIPT})), &s).unwrap();
         assert_eq!(p.diffs()[0].before, "keep;");
+    }
+
+    #[test]
+    fn without_force_a_users_own_choice_is_kept() {
+        let keep =
+            |listing: &str| plan(&args(json!({"user": "u@example.org", "content": SCRIPT, "force": false})), &state(listing)).unwrap();
+        // The user activated a script of their own: ours is neither put nor activated.
+        let own = keep("\"mine\" ACTIVE\r\n\"mailplay\"\r\nOK\r\n{5}\r\nkeep;\r\nOK\r\n");
+        assert!(!own.changes_anything(), "{:?}", own.commands);
+        // Nothing active, ours exists (edited by the user): activated, not replaced.
+        let idle = keep("\"mailplay\"\r\nOK\r\n{5}\r\nkeep;\r\nOK\r\n");
+        assert_eq!(idle.commands, ["SETACTIVE \"mailplay\""]);
+        // A user without scripts gets ours, active.
+        let fresh = keep("OK \"Listscripts completed.\"\r\nNO (NONEXISTENT) \"Script doesn't exist\"\r\n");
+        assert_eq!(fresh.commands.len(), 2);
+        // With force (the default) ours is put back and activated.
+        let forced = plan(
+            &args(json!({"user": "u@example.org", "content": SCRIPT})),
+            &state("\"mine\" ACTIVE\r\n\"mailplay\"\r\nOK\r\n{5}\r\nkeep;\r\nOK\r\n"),
+        )
+        .unwrap();
+        assert_eq!(forced.commands.len(), 2);
     }
 
     #[test]
