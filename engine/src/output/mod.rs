@@ -143,3 +143,22 @@ fn python_compact(v: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// A writer a test keeps a handle to, to read back what a reporter wrote.
+#[cfg(test)]
+pub(crate) mod test_buf {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    pub struct Buf(pub Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+}
