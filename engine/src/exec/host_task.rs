@@ -97,6 +97,12 @@ pub struct TaskEnv<'a> {
     pub secrets: std::sync::Mutex<Vec<String>>,
 }
 
+impl<'a> TaskEnv<'a> {
+    pub fn new(run: &'a RunContext, task: &'a Task, eff: &'a Effective, search_roots: Arc<Vec<PathBuf>>, rescuable: bool) -> Self {
+        TaskEnv { run, task, eff, search_roots, verbosity: run.opts.verbosity, rescuable, secrets: Default::default() }
+    }
+}
+
 pub fn where_(pos: &Pos) -> String {
     match &pos.file {
         Some(f) => format!("\n\nThe error appears to be in '{}': line {}, column {}", f.display(), pos.line, pos.column),

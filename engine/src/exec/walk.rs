@@ -226,15 +226,7 @@ impl PlayRunner<'_> {
         };
         let task_magic = self.task_magic(&eff);
         let hostvars = self.hostvars_snapshot();
-        let env = TaskEnv {
-            run: self.ctx,
-            task,
-            eff: &eff,
-            search_roots: self.search_roots(&eff),
-            verbosity: self.ctx.opts.verbosity,
-            rescuable: inh.rescuable,
-            secrets: Default::default(),
-        };
+        let env = TaskEnv::new(self.ctx, task, &eff, self.search_roots(&eff), inh.rescuable);
         let throttle = match &eff.throttle {
             None => None,
             Some(v) => {
@@ -557,15 +549,7 @@ impl PlayRunner<'_> {
                 Err(e) => errors.push((i, format!("{e}{}", where_(&task.pos)))),
             }
         }
-        let env = TaskEnv {
-            run: self.ctx,
-            task,
-            eff: &eff,
-            search_roots: self.search_roots(&eff),
-            verbosity: self.ctx.opts.verbosity,
-            rescuable: inh.rescuable,
-            secrets: Default::default(),
-        };
+        let env = TaskEnv::new(self.ctx, task, &eff, self.search_roots(&eff), inh.rescuable);
         for i in skipped {
             let o = Outcome::skipped("Conditional result was False");
             env.report(&self.hosts[i], None, &o, None, &HostKeywords::default(), false);

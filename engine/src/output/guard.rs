@@ -196,27 +196,13 @@ mod tests {
     use serde_json::json;
 
     use crate::output::test_buf::Buf;
+
+    fn result(status: HostStatus, v: Value) -> HostResult {
+        crate::output::test_buf::result("h", status, v)
+    }
     impl Buf {
         fn text(&self) -> String {
             String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
-
-    fn result(status: HostStatus, v: Value) -> HostResult {
-        HostResult {
-            host: "h".into(),
-            delegated_to: None,
-            status,
-            ignored: false,
-            rescued: false,
-            item_label: None,
-            result: v,
-            diffs: vec![],
-            no_log: false,
-            is_loop_summary: false,
-            always_show: false,
-            action: String::new(),
-            secrets: vec![],
         }
     }
 

@@ -144,10 +144,31 @@ fn python_compact(v: &Value) -> String {
     }
 }
 
-/// A writer a test keeps a handle to, to read back what a reporter wrote.
+/// For the reporters' tests: a writer a test keeps a handle to, to read
+/// back what a reporter wrote, and a plain host result.
 #[cfg(test)]
 pub(crate) mod test_buf {
     use std::sync::{Arc, Mutex};
+
+    use super::{HostResult, HostStatus};
+
+    pub fn result(host: &str, status: HostStatus, v: serde_json::Value) -> HostResult {
+        HostResult {
+            host: host.into(),
+            delegated_to: None,
+            status,
+            ignored: false,
+            rescued: false,
+            item_label: None,
+            result: v,
+            diffs: vec![],
+            no_log: false,
+            is_loop_summary: false,
+            always_show: false,
+            action: String::new(),
+            secrets: vec![],
+        }
+    }
 
     #[derive(Clone, Default)]
     pub struct Buf(pub Arc<Mutex<Vec<u8>>>);

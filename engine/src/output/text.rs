@@ -287,25 +287,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    use crate::output::test_buf::Buf;
-
-    fn result(host: &str, status: HostStatus, v: serde_json::Value) -> HostResult {
-        HostResult {
-            host: host.into(),
-            delegated_to: None,
-            status,
-            ignored: false,
-            rescued: false,
-            item_label: None,
-            result: v,
-            diffs: vec![],
-            no_log: false,
-            is_loop_summary: false,
-            always_show: false,
-            action: String::new(),
-            secrets: vec![],
-        }
-    }
+    use crate::output::test_buf::{result, Buf};
 
     #[test]
     fn stream_looks_like_ansible_default_callback() {

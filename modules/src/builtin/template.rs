@@ -46,7 +46,7 @@ impl Module for TemplateModule {
     fn doc() -> ModuleDoc {
         ModuleDoc {
             summary: "Render a Jinja template from the controller and write it atomically.",
-            args: vec![
+            args: [
                 ArgDoc {
                     name: "src",
                     ty: "path",
@@ -55,45 +55,10 @@ impl Module for TemplateModule {
                     description: "Template file, searched in the role's templates/ then the playbook's.",
                 },
                 ArgDoc { name: "dest", ty: "path", required: true, default: None, description: "Where to write the result." },
-                ArgDoc { name: "mode", ty: "mode", required: false, default: None, description: "0644, \"0640\" or symbolic." },
-                ArgDoc { name: "owner", ty: "string", required: false, default: None, description: "Owner." },
-                ArgDoc { name: "group", ty: "string", required: false, default: None, description: "Group." },
-                ArgDoc {
-                    name: "backup",
-                    ty: "bool",
-                    required: false,
-                    default: Some("false"),
-                    description: "Keep a timestamped copy of the old file.",
-                },
-                ArgDoc {
-                    name: "validate",
-                    ty: "string",
-                    required: false,
-                    default: None,
-                    description: "Command run on the new file (%s) before it replaces the old one.",
-                },
-                ArgDoc {
-                    name: "force",
-                    ty: "bool",
-                    required: false,
-                    default: Some("true"),
-                    description: "Replace an existing file whose content differs.",
-                },
-                ArgDoc {
-                    name: "follow",
-                    ty: "bool",
-                    required: false,
-                    default: Some("false"),
-                    description: "A symlink at dest: write to its target (true) or replace the link with the file (false).",
-                },
-                ArgDoc {
-                    name: "checksum",
-                    ty: "string",
-                    required: false,
-                    default: None,
-                    description: "SHA-1 the new content must have; a mismatch fails before anything is written.",
-                },
-            ],
+            ]
+            .into_iter()
+            .chain(super::copy::dest_arg_docs())
+            .collect(),
             example: "- template:\n    src: main.cf.j2\n    dest: /etc/postfix/main.cf\n    validate: postfix -c %s check",
         }
     }
