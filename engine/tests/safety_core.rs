@@ -127,7 +127,10 @@ fn copy_follow_and_checksum_act() {
         std::fs::write(o.join(target), "old\n").unwrap();
         std::os::unix::fs::symlink(o.join(target), o.join(link)).unwrap();
     }
+    std::fs::create_dir(o.join("folder")).unwrap();
+    std::os::unix::fs::symlink(o.join("folder"), o.join("dirlink")).unwrap();
     let (code, out) = run_fixture("copy_args.yml", &["-e", &format!("out={}", o.display())]);
+    assert!(o.join("dirlink").is_symlink() && o.join("folder/copy_args.yml").is_file(), "a link to a folder was replaced:\n{out}");
     assert_eq!(code, 0, "{out}");
     assert!(!o.join("link").is_symlink(), "follow: false (default) replaces the link with the file");
     assert_eq!(std::fs::read_to_string(o.join("link")).unwrap(), "new\n");

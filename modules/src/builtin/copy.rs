@@ -142,25 +142,16 @@ pub async fn probe_dest(
     after_header: String,
     follow: bool,
 ) -> Result<DestState, ModuleError> {
-    let mut path = dest.to_string();
-    let mut st = stat_dest(host, &path, follow).await?;
-    let is_dir = matches!(&st, Some(s) if s.kind == FileKind::Directory) || dest.ends_with('/');
-    if is_dir {
+    let (mut path, mut st, is_dir) = locate(host, dest, follow).await?;
+    if is_dir || dest.ends_with('/') {
         let base = src_name
             .and_then(|s| s.rsplit('/').next())
             .ok_or_else(|| ModuleError::failed(format!("dest '{dest}' is a directory; give src or a file name")))?;
-        path = format!("{}/{}", dest.trim_end_matches('/'), base);
-        st = stat_dest(host, &path, follow).await?;
-    }
-    if follow {
-        if let Some(target) = symlink_target(host, &path).await? {
-            path = target;
+        let (inner, inner_st, inner_is_dir) = locate(host, &format!("{}/{}", dest.trim_end_matches('/'), base), follow).await?;
+        if inner_is_dir {
+            return Err(ModuleError::failed(format!("{inner} is a directory")));
         }
-    }
-    if let Some(s) = &st {
-        if s.kind == FileKind::Directory {
-            return Err(ModuleError::failed(format!("{path} is a directory")));
-        }
+        (path, st) = (inner, inner_st);
     }
     let content = match &st {
         Some(_) => host.read_file(&path).await?,
@@ -169,34 +160,48 @@ pub async fn probe_dest(
     Ok(DestState { path, stat: st, content, new_content, after_header })
 }
 
-/// The destination's stat. Without `follow`, a symlink there is to be
-/// replaced by the file, so it counts as absent (Ansible does the same).
-async fn stat_dest(host: &dyn Host, path: &str, follow: bool) -> Result<Option<FileStat>, ModuleError> {
-    let st = host.stat(path, follow).await?;
-    Ok(match st {
-        Some(s) if !follow && s.kind == FileKind::Link => None,
-        other => other,
-    })
-}
-
-/// The file a write to `path` lands in: the final target when `path` is a
-/// symlink (what lineinfile and blockinfile edit, as in Ansible).
-pub async fn resolved_path(host: &dyn Host, path: &str) -> Result<String, ModuleError> {
-    Ok(symlink_target(host, path).await?.unwrap_or_else(|| path.to_string()))
-}
-
-/// Where a symlink at `path` finally points (None when it is not a link).
-async fn symlink_target(host: &dyn Host, path: &str) -> Result<Option<String>, ModuleError> {
+/// Where a write to `path` lands, what is there now, and whether it is (or
+/// points to) a directory: one stat for a plain or missing file. With
+/// `follow` a symlink is followed to its final target; without it the link
+/// is to be replaced by the file, so it counts as absent (as in Ansible).
+async fn locate(host: &dyn Host, path: &str, follow: bool) -> Result<(String, Option<FileStat>, bool), ModuleError> {
     match host.stat(path, false).await? {
         Some(s) if s.kind == FileKind::Link => {
-            let out = host.exec(&Command::argv(["readlink", "-f", "--", path])).await?;
-            if !out.success() {
-                return Err(ModuleError::failed(format!("cannot resolve the link {path}: {}", out.stderr_str().trim())));
+            let target = host.stat(path, true).await?;
+            if matches!(&target, Some(t) if t.kind == FileKind::Directory) {
+                Ok((path.to_string(), target, true))
+            } else if follow {
+                Ok((link_target(host, path).await?, target, false))
+            } else {
+                Ok((path.to_string(), None, false))
             }
-            Ok(Some(out.stdout_str().trim_end_matches('\n').to_string()))
         }
-        _ => Ok(None),
+        Some(s) if s.kind == FileKind::Directory => Ok((path.to_string(), Some(s), true)),
+        other => Ok((path.to_string(), other, false)),
     }
+}
+
+/// The file a write to `path` lands in (a symlink's final target, what
+/// lineinfile, blockinfile and file edit, as in Ansible) and its stat: one
+/// stat for anything but a link.
+pub async fn resolve_link(host: &dyn Host, path: &str) -> Result<(String, Option<FileStat>), ModuleError> {
+    match host.stat(path, false).await? {
+        Some(s) if s.kind == FileKind::Link => {
+            let target = link_target(host, path).await?;
+            let st = host.stat(&target, true).await?;
+            Ok((target, st))
+        }
+        other => Ok((path.to_string(), other)),
+    }
+}
+
+/// Where the symlink at `path` finally points.
+async fn link_target(host: &dyn Host, path: &str) -> Result<String, ModuleError> {
+    let out = host.exec(&Command::argv(["readlink", "-f", "--", path])).await?;
+    if !out.success() {
+        return Err(ModuleError::failed(format!("cannot resolve the link {path}: {}", out.stderr_str().trim())));
+    }
+    Ok(out.stdout_str().trim_end_matches('\n').to_string())
 }
 
 pub fn plan_dest(common: &DestArgs, state: &DestState) -> Result<DestPlan, ModuleError> {
@@ -316,6 +321,51 @@ pub fn unchanged(state: &DestState) -> ModuleResult {
     r
 }
 
+/// `mailplay doc` entries of the destination arguments (`DestArgs`) that
+/// `copy` and `template` share.
+pub fn dest_arg_docs() -> Vec<ArgDoc> {
+    vec![
+        ArgDoc { name: "mode", ty: "mode", required: false, default: None, description: "0644, \"0640\" or symbolic u=rw,g=r,o=." },
+        ArgDoc { name: "owner", ty: "string", required: false, default: None, description: "Owner (name or uid)." },
+        ArgDoc { name: "group", ty: "string", required: false, default: None, description: "Group (name or gid)." },
+        ArgDoc {
+            name: "backup",
+            ty: "bool",
+            required: false,
+            default: Some("false"),
+            description: "Keep a timestamped copy of the old file.",
+        },
+        ArgDoc {
+            name: "validate",
+            ty: "string",
+            required: false,
+            default: None,
+            description: "Command run on the new file (%s) before it replaces the old one.",
+        },
+        ArgDoc {
+            name: "force",
+            ty: "bool",
+            required: false,
+            default: Some("true"),
+            description: "Replace an existing file whose content differs; false only creates.",
+        },
+        ArgDoc {
+            name: "follow",
+            ty: "bool",
+            required: false,
+            default: Some("false"),
+            description: "A symlink at dest: write to its target (true) or replace the link with the file (false).",
+        },
+        ArgDoc {
+            name: "checksum",
+            ty: "string",
+            required: false,
+            default: None,
+            description: "SHA-1 the new content must have; a mismatch fails before anything is written.",
+        },
+    ]
+}
+
 pub struct CopyModule;
 
 pub struct CopyState {
@@ -332,7 +382,7 @@ impl Module for CopyModule {
     fn doc() -> ModuleDoc {
         ModuleDoc {
             summary: "Write a file from inline content or the controller's files/, atomically.",
-            args: vec![
+            args: [
                 ArgDoc {
                     name: "dest",
                     ty: "path",
@@ -354,44 +404,6 @@ impl Module for CopyModule {
                     default: None,
                     description: "A file on the controller, searched in the role's files/ then the playbook's.",
                 },
-                ArgDoc { name: "mode", ty: "mode", required: false, default: None, description: "0644, \"0640\" or symbolic u=rw,g=r,o=." },
-                ArgDoc { name: "owner", ty: "string", required: false, default: None, description: "Owner (name or uid)." },
-                ArgDoc { name: "group", ty: "string", required: false, default: None, description: "Group (name or gid)." },
-                ArgDoc {
-                    name: "backup",
-                    ty: "bool",
-                    required: false,
-                    default: Some("false"),
-                    description: "Keep a timestamped copy of the old file.",
-                },
-                ArgDoc {
-                    name: "validate",
-                    ty: "string",
-                    required: false,
-                    default: None,
-                    description: "Command run on the new file (%s) before it replaces the old one.",
-                },
-                ArgDoc {
-                    name: "force",
-                    ty: "bool",
-                    required: false,
-                    default: Some("true"),
-                    description: "Replace an existing file whose content differs; false only creates.",
-                },
-                ArgDoc {
-                    name: "follow",
-                    ty: "bool",
-                    required: false,
-                    default: Some("false"),
-                    description: "A symlink at dest: write to its target (true) or replace the link with the file (false).",
-                },
-                ArgDoc {
-                    name: "checksum",
-                    ty: "string",
-                    required: false,
-                    default: None,
-                    description: "SHA-1 the new content must have; a mismatch fails before anything is written.",
-                },
                 ArgDoc {
                     name: "remote_src",
                     ty: "bool",
@@ -399,7 +411,10 @@ impl Module for CopyModule {
                     default: Some("false"),
                     description: "src is a path on the target host.",
                 },
-            ],
+            ]
+            .into_iter()
+            .chain(dest_arg_docs())
+            .collect(),
             example: "- copy:\n    content: \"smtpd_banner = $myhostname ESMTP\\n\"\n    dest: /etc/postfix/banner\n    mode: \"0644\"",
         }
     }

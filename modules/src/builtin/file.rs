@@ -298,12 +298,11 @@ impl Module for FileModule {
     async fn probe(args: &FileArgs, ctx: &Context<'_>) -> Result<FileState, ModuleError> {
         // `follow` (Ansible's default): attributes and touch act on what a
         // symlink points to; link, hard and absent act on the path itself.
-        let path = match args.state.as_deref() {
-            Some("link" | "hard" | "absent") => args.path.clone(),
-            _ if args.follow => super::copy::resolved_path(ctx.host, &args.path).await?,
-            _ => args.path.clone(),
+        let (path, stat) = match args.state.as_deref() {
+            Some("link" | "hard" | "absent") => (args.path.clone(), ctx.host.stat(&args.path, false).await?),
+            _ if args.follow => super::copy::resolve_link(ctx.host, &args.path).await?,
+            _ => (args.path.clone(), ctx.host.stat(&args.path, false).await?),
         };
-        let stat = ctx.host.stat(&path, false).await?;
         let mut recurse_mismatch = 0;
         if args.recurse && matches!(&stat, Some(s) if s.kind == FileKind::Directory) {
             // One round trip listing what below differs.

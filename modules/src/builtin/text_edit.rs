@@ -10,6 +10,15 @@ use super::copy::{apply_dest, plan_dest, DestArgs, DestPlan, DestState};
 /// The file's text, or None when it does not exist.
 pub async fn read_text(host: &dyn Host, path: &str) -> Result<(Option<crate::host::FileStat>, Option<String>), ModuleError> {
     let st = host.stat(path, true).await?;
+    read_text_at(host, path, st).await
+}
+
+/// [`read_text`] for a path already stat'ed (followed).
+pub async fn read_text_at(
+    host: &dyn Host,
+    path: &str,
+    st: Option<crate::host::FileStat>,
+) -> Result<(Option<crate::host::FileStat>, Option<String>), ModuleError> {
     if matches!(&st, Some(s) if s.kind == FileKind::Directory) {
         return Err(ModuleError::failed(format!("Path {path} is a directory !")));
     }
