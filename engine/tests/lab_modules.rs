@@ -9,7 +9,7 @@ use common::*;
 
 #[test]
 fn postconf_sets_main_cf_once_and_check_mode_predicts_it() {
-    let lab = Lab::fresh(&fixture("postconf").join("hosts.ini").display().to_string());
+    let lab = Lab::preinstalled(&fixture("postconf").join("hosts.ini").display().to_string());
     let (code, check) = lab.run("postconf", &["--check", "--diff"]);
     assert_eq!(code, 0, "{check}");
     assert_eq!(lab.ssh("mx1", "test -e /etc/postfix/main.cf && echo yes || echo no").trim(), "no", "check mode wrote main.cf");
@@ -43,7 +43,7 @@ fn postconf_sets_main_cf_once_and_check_mode_predicts_it() {
 
 #[test]
 fn service_starts_and_enables_once_and_check_mode_predicts_it() {
-    let lab = Lab::fresh(&fixture("postconf").join("hosts.ini").display().to_string());
+    let lab = Lab::preinstalled(&fixture("postconf").join("hosts.ini").display().to_string());
     let (code, check) = lab.run("service", &["--check", "--diff"]);
     assert_eq!(code, 0, "{check}");
     assert_eq!(lab.ssh("mx1", "systemctl is-active redis-server").trim(), "inactive", "check mode started redis");
@@ -82,7 +82,7 @@ echo ready"#
 
 #[test]
 fn apt_installs_upgrades_and_removes_once_and_check_mode_predicts_it() {
-    let lab = Lab::fresh(&fixture("postconf").join("hosts.ini").display().to_string());
+    let lab = Lab::preinstalled(&fixture("postconf").join("hosts.ini").display().to_string());
     lab_repository(&lab, "1.0");
     // `ii VERSION` when installed, else `-` (dpkg says `un` or nothing).
     let versions = "for p in probe probe-extra less; do echo \"$p $(dpkg-query -W -f='${db:Status-Abbrev}${Version}' $p 2>/dev/null | grep '^ii' || echo -)\"; done";
@@ -176,7 +176,7 @@ const TEST_PASSWORDS: &[&str] = &["Tr4nsfer-PW-xyzzy", "Acc3ss-PW-plugh", "R0und
 
 #[test]
 fn sql_modules_apply_the_tutorials_grants_exactly_and_revoke_hand_made_ones() {
-    let lab = Lab::fresh(&fixture("sql").join("hosts.ini").display().to_string());
+    let lab = Lab::preinstalled(&fixture("sql").join("hosts.ini").display().to_string());
     // The servers are installed but not running in a fresh lab host.
     lab.ssh("db1", "systemctl start postgresql mariadb");
     let pg = |sql: &str| lab.ssh("db1", &format!("cd / && runuser -u postgres -- psql -XAtq -d mail -c \"{sql}\" 2>&1"));
@@ -316,7 +316,7 @@ fn imap_as_admin(lab: &Lab, host: &str, password: &str, commands: &[&str]) -> St
 
 #[test]
 fn cyrus_mailboxes_and_sieve_are_set_once_over_imap_and_managesieve() {
-    let lab = Lab::fresh(&fixture("cyrus").join("hosts.ini").display().to_string());
+    let lab = Lab::preinstalled(&fixture("cyrus").join("hosts.ini").display().to_string());
     let setup = |extra: &[&str]| {
         let o = mailplay().args(["run", "setup.yml", "-i", &lab.inventory]).args(extra).current_dir(fixture("cyrus")).output().unwrap();
         assert!(o.status.success(), "{}", text(&o));
@@ -412,7 +412,7 @@ fn cyrus_mailboxes_and_sieve_are_set_once_over_imap_and_managesieve() {
 
 #[test]
 fn system_modules_converge_once_and_check_mode_predicts_them() {
-    let lab = Lab::fresh(&fixture("system").join("hosts.ini").display().to_string());
+    let lab = Lab::preinstalled(&fixture("system").join("hosts.ini").display().to_string());
     let state = || {
         lab.ssh("sys1", "hostname; cat /etc/hostname; getent passwd webkey | cut -d: -f6,7; id -nG webkey; id -nG postfix; echo 'GET postfix/main_mailer_type' | debconf-communicate postfix; dpkg-statoverride --list /var/spool/postfix/var/run/saslauthd; stat -c %U:%G:%a /var/spool/postfix/var/run/saslauthd 2>&1")
     };

@@ -290,13 +290,17 @@ pub struct LabArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum LabAction {
-    /// Bring up one isolated Debian host per inventory host.
+    /// Bring up one isolated plain Debian 12 host per inventory host.
     Up {
         #[arg(short = 'i', long = "inventory", required = true)]
         inventory: Vec<String>,
         /// Light hosts without systemd (sshd only): faster, for benchmarks.
         #[arg(long)]
         light: bool,
+        /// Hosts with the mail stack's packages already installed (not
+        /// configured): quicker module tests.
+        #[arg(long)]
+        preinstalled: bool,
     },
     /// Remove the lab's hosts.
     Down,

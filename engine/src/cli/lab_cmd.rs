@@ -9,7 +9,7 @@ use super::args::{LabAction, LabArgs};
 pub async fn run(args: LabArgs) -> i32 {
     let opts = LabOptions::default();
     let result = match args.action {
-        LabAction::Up { inventory, light } => {
+        LabAction::Up { inventory, light, preinstalled } => {
             let inv = match Inventory::load(&inventory) {
                 Ok(i) => i,
                 Err(d) => {
@@ -17,12 +17,18 @@ pub async fn run(args: LabArgs) -> i32 {
                     return exit::PARSE_ERROR;
                 }
             };
-            let specs: Vec<LabHostSpec> = inv.host_names().into_iter().map(|name| LabHostSpec { name, booted: !light }).collect();
+            let specs: Vec<LabHostSpec> =
+                inv.host_names().into_iter().map(|name| LabHostSpec { name, booted: !light, preinstalled }).collect();
             let groups: Vec<(String, Vec<String>)> =
                 inv.groups.keys().filter(|g| *g != "all" && *g != "ungrouped").map(|g| (g.clone(), inv.hosts_below(g))).collect();
             lab_up(&specs, &groups, &opts).await.map(|info| {
                 for h in &info.hosts {
-                    println!("{:<16} {:<14} {}", h.name, h.address, if h.booted { "systemd" } else { "sshd only" });
+                    let kind = match (h.booted, h.preinstalled) {
+                        (false, _) => "sshd only",
+                        (true, false) => "systemd, plain Debian 12",
+                        (true, true) => "systemd, mail stack preinstalled",
+                    };
+                    println!("{:<16} {:<14} {kind}", h.name, h.address);
                 }
                 println!("inventory: {}", info.inventory.display());
                 println!("ssh config: {}", info.ssh_config.display());

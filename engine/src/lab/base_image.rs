@@ -1,6 +1,8 @@
-//! The base root filesystem every lab host overlays: Debian 12 from
-//! debootstrap, with the mail stack's packages installed but not
-//! configured or started. Built once per package list and cached.
+//! The base root filesystems lab hosts overlay: plain Debian 12 from
+//! debootstrap (systemd, SSH, what a minimal server has), and for quick
+//! module tests a variant with the mail stack's packages installed but not
+//! configured or started (`--preinstalled`). Each is built once per package
+//! list and cached.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,20 +11,14 @@ use sha2::Digest;
 
 use super::{LabError, LabOptions, Result};
 
-/// Packages of every lab host: booting, SSH, what modules and the Ansible
-/// benchmark need, and the mail stack (installed, not configured).
-pub const PACKAGES: &[&str] = &[
-    "systemd",
-    "systemd-sysv",
-    "dbus",
-    "openssh-server",
-    "iproute2",
-    "procps",
-    "sudo",
-    "perl",
-    "python3",
-    "less",
-    "ca-certificates",
+/// Packages of every lab host: booting, SSH, and what a minimal Debian
+/// server has that modules and the Ansible benchmark rely on (Perl for the
+/// helper, Python for Ansible).
+pub const PLAIN_PACKAGES: &[&str] =
+    &["systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "procps", "sudo", "perl", "python3", "less", "ca-certificates"];
+
+/// The mail stack, added by `--preinstalled` (installed, not configured).
+pub const MAIL_PACKAGES: &[&str] = &[
     "postfix",
     "postfix-pgsql",
     "postfix-mysql",
@@ -50,6 +46,18 @@ pub fn system_mirror() -> String {
         .and_then(|t| t.lines().find_map(|l| l.strip_prefix("URIs:").map(|u| u.split_whitespace().next().unwrap_or("").to_string())))
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "http://deb.debian.org/debian".into())
+}
+
+/// apt's sources of a lab host: the release, its updates and security
+/// updates (from the same server's `-security` archive when the mirror is
+/// a Debian mirror's `/debian`, else Debian's own).
+pub fn sources_list(mirror: &str) -> String {
+    let mirror = mirror.trim_end_matches('/');
+    let security = match mirror.strip_suffix("/debian") {
+        Some(server) => format!("{server}/debian-security"),
+        None => "http://deb.debian.org/debian-security".into(),
+    };
+    format!("deb {mirror} bookworm main\ndeb {mirror} bookworm-updates main\ndeb {security} bookworm-security main\n")
 }
 
 fn run(cmd: &mut Command, what: &str, log: &Path) -> Result<()> {
@@ -87,12 +95,21 @@ fn in_chroot(root: &Path, script: &str, log: &Path) -> Result<()> {
     run(Command::new("/bin/sh").arg("-c").arg(wrapped), "installing packages in the base image", log)
 }
 
+fn packages(preinstalled: bool) -> Vec<&'static str> {
+    let mut p = PLAIN_PACKAGES.to_vec();
+    if preinstalled {
+        p.extend_from_slice(MAIL_PACKAGES);
+    }
+    p
+}
+
 /// The cached base root, built if missing. The folder name carries a hash
 /// of the package list, so changing it builds a new image.
-pub async fn ensure(opts: &LabOptions) -> Result<PathBuf> {
+pub async fn ensure(opts: &LabOptions, preinstalled: bool) -> Result<PathBuf> {
     // Bump BUILD when the build script changes, so cached bases are rebuilt.
     const BUILD: &str = "2: sockets of disabled services disabled too";
-    let hash = format!("{:x}", sha2::Sha256::digest(format!("{BUILD}\n{}", PACKAGES.join(" ")).as_bytes()));
+    let packages = packages(preinstalled);
+    let hash = format!("{:x}", sha2::Sha256::digest(format!("{BUILD}\n{}", packages.join(" ")).as_bytes()));
     let dir = opts.cache_dir.join(format!("base-bookworm-{}", &hash[..12]));
     let root = dir.join("rootfs");
     if dir.join("complete").exists() {
@@ -100,11 +117,11 @@ pub async fn ensure(opts: &LabOptions) -> Result<PathBuf> {
     }
     let opts = opts.clone();
     let r = root.clone();
-    tokio::task::spawn_blocking(move || build(&opts, &dir, &r)).await.map_err(|e| LabError::Setup(e.to_string()))??;
+    tokio::task::spawn_blocking(move || build(&opts, &dir, &r, &packages)).await.map_err(|e| LabError::Setup(e.to_string()))??;
     Ok(root)
 }
 
-fn build(opts: &LabOptions, dir: &Path, root: &Path) -> Result<()> {
+fn build(opts: &LabOptions, dir: &Path, root: &Path, packages: &[&str]) -> Result<()> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| LabError::Setup(e.to_string()))?;
     let log = dir.join("build.log");
@@ -137,11 +154,11 @@ fn build(opts: &LabOptions, dir: &Path, root: &Path) -> Result<()> {
          for s in postfix cyrus-imapd postgresql mariadb mariadb.socket mariadb-extra.socket rspamd redis-server rsyslog saslauthd; do systemctl disable $s >/dev/null 2>&1 || true; done; \
          systemctl mask systemd-networkd-wait-online.service >/dev/null 2>&1 || true; \
          printf 'PS1=\"\\\\h# \"\\n' > /root/.bashrc",
-        PACKAGES.join(" ")
+        packages.join(" ")
     );
     in_chroot(root, &script, &log)?;
     // Booted hosts start services normally; builds must not.
     let _ = std::fs::remove_file(root.join("usr/sbin/policy-rc.d"));
-    std::fs::write(dir.join("complete"), PACKAGES.join("\n")).map_err(|e| LabError::Setup(e.to_string()))?;
+    std::fs::write(dir.join("complete"), packages.join("\n")).map_err(|e| LabError::Setup(e.to_string()))?;
     Ok(())
 }

@@ -26,7 +26,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 
 /// Mount the overlay and write the host's identity. `all` lists every lab
 /// host (name, address) for /etc/hosts.
-pub fn prepare(h: &mut LabHost, base: &Path, key: &Path, _opts: &LabOptions, all: &[(String, String)]) -> Result<()> {
+pub fn prepare(h: &mut LabHost, base: &Path, key: &Path, opts: &LabOptions, all: &[(String, String)]) -> Result<()> {
     remove(h);
     for d in ["upper", "work", "root"] {
         std::fs::create_dir_all(h.dir.join(d)).map_err(|e| LabError::Setup(e.to_string()))?;
@@ -53,6 +53,10 @@ pub fn prepare(h: &mut LabHost, base: &Path, key: &Path, _opts: &LabOptions, all
     let resolv = root.join("etc/resolv.conf");
     let _ = std::fs::remove_file(&resolv); // never write through a symlink into the controller
     write(&resolv, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")?;
+    // Debian's archive as on a real server (release, updates, security),
+    // reached through the lab's package proxy.
+    write(&root.join("etc/apt/sources.list"), &super::base_image::sources_list(&opts.mirror))?;
+    write(&root.join("etc/apt/apt.conf.d/01mailplay-lab-proxy"), &super::apt_proxy::apt_conf(opts))?;
     let hk = root.join("etc/ssh/ssh_host_ed25519_key");
     let _ = std::fs::remove_file(&hk);
     let _ = std::fs::remove_file(hk.with_extension("pub"));

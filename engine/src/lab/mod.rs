@@ -1,12 +1,15 @@
 //! The lab: isolated Debian 12 hosts on this machine, one per inventory
 //! host, for testing against real servers. Each host has its own root
-//! filesystem (an overlay on a cached base image), its own network
-//! namespace and address on a private bridge, its own SSH host key, and
+//! filesystem (an overlay on a cached base image: plain Debian, or with the
+//! mail stack preinstalled), its own network namespace and address on a
+//! private bridge with no route out (Debian's packages come through the
+//! lab's caching proxy on the bridge), its own SSH host key, and
 //! boots real systemd with systemd-nspawn (or, for large benchmarks, runs
 //! only sshd in a chroot). `lab up` writes an inventory, an ssh_config and
 //! a known_hosts file so `mailplay run` and `ssh` reach the hosts with strict
 //! host key checking. Needs root on Debian/Ubuntu.
 
+mod apt_proxy;
 mod base_image;
 mod boot;
 mod host_fs;
@@ -57,6 +60,9 @@ pub struct LabHostSpec {
     pub name: String,
     /// Real systemd as PID 1 (true) or only sshd in a chroot (false).
     pub booted: bool,
+    /// The mail stack's packages already installed (quick module tests);
+    /// otherwise a plain Debian 12 host.
+    pub preinstalled: bool,
 }
 
 /// What `lab up` leaves for the user.
@@ -80,6 +86,7 @@ fn preflight() -> Result<()> {
         ("ip", "iproute2"),
         ("ssh-keygen", "openssh-client"),
         ("unshare", "util-linux"),
+        ("apt-cacher-ng", "apt-cacher-ng"),
     ] {
         let found = std::env::var("PATH").unwrap_or_default().split(':').any(|d| Path::new(d).join(tool).exists());
         if !found {
@@ -95,10 +102,10 @@ fn preflight() -> Result<()> {
 pub async fn lab_up(hosts: &[LabHostSpec], groups: &[(String, Vec<String>)], opts: &LabOptions) -> Result<LabInfo> {
     preflight()?;
     std::fs::create_dir_all(&opts.cache_dir).map_err(|e| LabError::Setup(format!("cannot create {}: {e}", opts.cache_dir.display())))?;
-    let base = base_image::ensure(opts).await?;
     let key = outputs::ensure_key(opts)?;
     let mut st = LabState::load(opts)?;
     network::ensure_bridge(opts)?;
+    apt_proxy::ensure(opts).await?;
     // Give every new host its index first, so each /etc/hosts lists all.
     let mut new_hosts = Vec::new();
     for spec in hosts {
@@ -114,10 +121,11 @@ pub async fn lab_up(hosts: &[LabHostSpec], groups: &[(String, Vec<String>)], opt
         let index = (1..=240u8)
             .find(|i| !st.hosts.iter().chain(new_hosts.iter()).any(|h: &LabHost| h.index == *i))
             .ok_or_else(|| LabError::Setup("the lab is full (240 hosts)".into()))?;
-        new_hosts.push(LabHost::new(&spec.name, index, spec.booted, opts));
+        new_hosts.push(LabHost::new(&spec.name, index, spec.booted, spec.preinstalled, opts));
     }
     let everyone: Vec<(String, String)> = st.hosts.iter().chain(new_hosts.iter()).map(|h| (h.name.clone(), h.address.clone())).collect();
     for mut h in new_hosts {
+        let base = base_image::ensure(opts, h.preinstalled).await?;
         network::add_host(&h, opts)?;
         host_fs::prepare(&mut h, &base, &key, opts, &everyone)?;
         boot::start(&mut h, opts)?;
@@ -144,6 +152,7 @@ pub async fn lab_down(opts: &LabOptions, names: Option<&[String]>) -> Result<()>
     }
     st.hosts = keep;
     if st.hosts.is_empty() {
+        apt_proxy::stop(opts);
         network::remove_bridge(opts);
     }
     st.save(opts)

@@ -1,6 +1,6 @@
 //! The lab network: a bridge on the machine (`.1`), one network namespace
-//! per host with a veth into the bridge, fixed MAC addresses so a recreated
-//! host is reachable at once (no stale ARP entries).
+//! per host with a veth into the bridge and no route beyond it, fixed MAC
+//! addresses so a recreated host is reachable at once (no stale ARP entries).
 
 use std::process::Command;
 
@@ -41,7 +41,9 @@ pub fn add_host(h: &LabHost, opts: &LabOptions) -> Result<()> {
     ns(&["link", "set", "lo", "up"])?;
     ns(&["addr", "add", &format!("{}/24", h.address), "dev", "eth0"])?;
     ns(&["link", "set", "eth0", "up"])?;
-    ns(&["route", "add", "default", "via", &format!("{}.1", opts.subnet)])?;
+    // No default route: a lab host reaches the other lab hosts and the
+    // controller's bridge address (the package proxy) and nothing else, so a
+    // rehearsal can never touch a production address.
     let _ = ip(&["neigh", "flush", "to", &h.address, "dev", &opts.bridge]);
     Ok(())
 }

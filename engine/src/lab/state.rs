@@ -12,6 +12,9 @@ pub struct LabHost {
     pub index: u8,
     pub address: String,
     pub booted: bool,
+    /// Overlays the base image with the mail stack installed (`--preinstalled`).
+    #[serde(default)]
+    pub preinstalled: bool,
     pub netns: String,
     pub veth: String,
     pub dir: PathBuf,
@@ -21,12 +24,13 @@ pub struct LabHost {
 }
 
 impl LabHost {
-    pub fn new(name: &str, index: u8, booted: bool, opts: &LabOptions) -> Self {
+    pub fn new(name: &str, index: u8, booted: bool, preinstalled: bool, opts: &LabOptions) -> Self {
         LabHost {
             name: name.to_string(),
             index,
             address: format!("{}.{}", opts.subnet, 10 + index as u32),
             booted,
+            preinstalled,
             netns: format!("mplab-{index}"),
             veth: format!("mplabv{index}"),
             dir: opts.cache_dir.join("hosts").join(name),

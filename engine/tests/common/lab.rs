@@ -14,11 +14,22 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// Plain Debian 12 hosts, as a new server is.
     pub fn fresh(hosts: &str) -> Lab {
+        Self::up(hosts, &[])
+    }
+
+    /// Hosts with the mail stack's packages installed (not configured), for
+    /// module tests that need the real servers but not their installation.
+    pub fn preinstalled(hosts: &str) -> Lab {
+        Self::up(hosts, &["--preinstalled"])
+    }
+
+    fn up(hosts: &str, flags: &[&str]) -> Lab {
         assert_eq!(unsafe { libc::geteuid() }, 0, "the lab needs root: run tests/run-all.sh as root");
         let turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
         let _ = mailplay().args(["lab", "down"]).output();
-        let out = mailplay().args(["lab", "up", "-i", hosts]).output().unwrap();
+        let out = mailplay().args(["lab", "up", "-i", hosts]).args(flags).output().unwrap();
         let t = text(&out);
         assert!(out.status.success(), "{t}");
         let get = |p: &str| t.lines().find_map(|l| l.strip_prefix(p)).unwrap().trim().to_string();
