@@ -7,11 +7,13 @@ the Rust tests can assert on exact outcomes.
 
   mail_client.py send HOST PORT FROM TO SUBJECT [--starttls] [--login USER PW] [--header K:V] [--size BYTES]
   mail_client.py fetch HOST USER PW FOLDER SUBJECT [--wait SECONDS]
-  mail_client.py login HOST USER PW
+  mail_client.py login HOST USER PW [--imaps | --cleartext] [--plain]
   mail_client.py quota HOST USER PW
-  mail_client.py folders HOST USER PW
+  mail_client.py folders HOST USER PW   (subscribed, listed with special-use flags, each selectable)
+  mail_client.py append HOST USER PW FOLDER SUBJECT
+  mail_client.py greeting HOST PORT   (what the server says before a login)
   mail_client.py move HOST USER PW FROM_FOLDER TO_FOLDER SUBJECT
-  mail_client.py sieve HOST USER PW   (ManageSieve on 4190: the user's scripts)
+  mail_client.py sieve HOST USER PW [--cleartext]   (ManageSieve on 4190: the user's scripts)
   mail_client.py certs HOST PORT...   (each port's certificate as PEM: 993 direct, 25/587 after STARTTLS)
   mail_client.py relay-server PORT USER PW [--timeout SECONDS]
 
@@ -121,12 +123,13 @@ def tls_handshake(a):
         out(ok=False, text=str(e))
 
 
-def imap(host, user, pw, tls_port=None, plain=False):
+def imap(host, user, pw, tls_port=None, plain=False, cleartext=False):
     if tls_port:
         m = imaplib.IMAP4_SSL(host, tls_port, ssl_context=CTX)
     else:
         m = imaplib.IMAP4(host, 143)
-        m.starttls(ssl_context=CTX)
+        if not cleartext:
+            m.starttls(ssl_context=CTX)
     if plain:
         # SASL PLAIN carries any user name (quotes, spaces) byte for byte.
         m.authenticate("PLAIN", lambda _: b"\0" + user.encode() + b"\0" + pw.encode())
@@ -137,7 +140,7 @@ def imap(host, user, pw, tls_port=None, plain=False):
 
 def login(a):
     try:
-        m = imap(a.host, a.user, a.pw, 993 if a.imaps else None, plain=a.plain)
+        m = imap(a.host, a.user, a.pw, 993 if a.imaps else None, plain=a.plain, cleartext=a.cleartext)
         m.logout()
         out(ok=True)
     except imaplib.IMAP4.error as e:
@@ -171,11 +174,52 @@ def quota(a):
     out(ok=typ == "OK", text=" ".join(x.decode() if isinstance(x, bytes) else str(x) for part in data for x in part))
 
 
+def list_names(data):
+    """(name, flags) of LIST/LSUB replies: `(\\HasNoChildren \\Sent) "/" "Sent"`."""
+    found = []
+    for line in data:
+        if not line:
+            continue
+        text = line.decode() if isinstance(line, bytes) else str(line)
+        flags, rest = text[1:].split(")", 1)
+        name = rest.strip().split(" ", 1)[1].strip('"')
+        found.append((name, sorted(f for f in flags.split() if f not in ("\\HasChildren", "\\HasNoChildren"))))
+    return found
+
+
 def folders(a):
     m = imap(a.host, a.user, a.pw)
     typ, data = m.lsub()
+    subscribed = sorted(name for name, _ in list_names(data))
+    typ2, listed = m._simple_command("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE)")
+    _, listed = m._untagged_response(typ2, listed, "LIST")
+    listed = {name: flags for name, flags in list_names(listed)}
+    selectable = sorted(name for name in listed if m.select(f'"{name}"')[0] == "OK")
     m.logout()
-    out(ok=typ == "OK", subscribed=sorted(line.decode().rsplit(" ", 1)[-1].strip('"') for line in data if line))
+    out(ok=typ == "OK" and typ2 == "OK", subscribed=subscribed, listed=listed, selectable=selectable)
+
+
+def append(a):
+    m = imap(a.host, a.user, a.pw)
+    msg = f"From: {a.user}\r\nTo: {a.user}\r\nSubject: {a.subject}\r\n\r\nappended\r\n".encode()
+    typ, data = m.append(f'"{a.folder}"', None, None, msg)
+    m.logout()
+    out(ok=typ == "OK", text=str(data))
+
+
+def greeting(a):
+    """The greeting line(s) before any command: IMAP's one line, ManageSieve's
+    capabilities up to its OK."""
+    sock = socket.create_connection((a.host, a.port), timeout=30)
+    f = sock.makefile("rb")
+    lines = []
+    while True:
+        line = f.readline().decode(errors="replace").rstrip("\r\n")
+        lines.append(line)
+        if not line or a.port != 4190 or line.startswith(("OK", "NO", "BYE")):
+            break
+    sock.close()
+    out(ok=True, text="\n".join(lines))
 
 
 def move(a):
@@ -205,13 +249,14 @@ def sieve(a):
             lines.append(line)
 
     until_ok()
-    sock.sendall(b"STARTTLS\r\n")
-    _, status = until_ok()
-    if not status.startswith("OK"):
-        return out(ok=False, text=status)
-    sock = CTX.wrap_socket(sock)
-    f = sock.makefile("rb")
-    until_ok()  # the capabilities again, now over TLS
+    if not getattr(a, "cleartext", False):
+        sock.sendall(b"STARTTLS\r\n")
+        _, status = until_ok()
+        if not status.startswith("OK"):
+            return out(ok=False, text=status)
+        sock = CTX.wrap_socket(sock)
+        f = sock.makefile("rb")
+        until_ok()  # the capabilities again, now over TLS
     token = base64.b64encode(f"\0{a.user}\0{a.pw}".encode()).decode()
     sock.sendall(f'AUTHENTICATE "PLAIN" "{token}"\r\n'.encode())
     _, status = until_ok()
@@ -342,6 +387,14 @@ def main():
         if name == "login":
             x.add_argument("--imaps", action="store_true")
             x.add_argument("--plain", action="store_true")
+        if name in ("login", "sieve"):
+            x.add_argument("--cleartext", action="store_true", help="no STARTTLS before the password")
+    ap = sub.add_parser("append")
+    for n in ("host", "user", "pw", "folder", "subject"):
+        ap.add_argument(n)
+    gr = sub.add_parser("greeting")
+    gr.add_argument("host")
+    gr.add_argument("port", type=int)
     sp = sub.add_parser("sieve-put")
     for n in ("host", "user", "pw", "script", "content"):
         sp.add_argument(n)
@@ -367,7 +420,7 @@ def main():
     a = p.parse_args()
     if a.cmd == "send":
         a.port = int(a.port)
-    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server, "smtp-rules": smtp_rules, "sieve-put": sieve, "tls-handshake": tls_handshake}[a.cmd](a)
+    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server, "smtp-rules": smtp_rules, "sieve-put": sieve, "tls-handshake": tls_handshake, "append": append, "greeting": greeting}[a.cmd](a)
 
 
 if __name__ == "__main__":

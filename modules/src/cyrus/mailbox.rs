@@ -200,7 +200,7 @@ pub fn plan(a: &MailboxArgs, s: &MailboxState) -> Result<MailboxPlan, String> {
     }
     let mut login_as = None;
     if !s.exists && a.autocreate {
-        let owner = inbox_owner(&a.name).ok_or_else(|| format!("autocreate is for a user's INBOX (user.NAME@DOMAIN), not {}", a.name))?;
+        let owner = inbox_owner(&a.name).ok_or_else(|| format!("autocreate is for a user's INBOX (user.NAME@DOMAIN or user/NAME@DOMAIN), not {}", a.name))?;
         after.push(format!("mailbox: {} (autocreated at a login as {owner})", a.name));
         login_as = Some(owner);
     } else if !s.exists {
@@ -265,18 +265,24 @@ pub fn plan(a: &MailboxArgs, s: &MailboxState) -> Result<MailboxPlan, String> {
     Ok(MailboxPlan { login_as, commands: cmds, before: lines(&before), after: lines(&after) })
 }
 
-/// The user whose INBOX `name` is: `user.first^last@example.org` →
+/// The user whose INBOX `name` is, in either hierarchy convention:
+/// `user.first^last@example.org` (`.` separator, dots as `^`) or
+/// `user/first.last@example.org` (`unixhierarchysep: yes`) →
 /// `first.last@example.org`; None for other mailboxes.
 pub fn inbox_owner(name: &str) -> Option<String> {
-    let rest = name.strip_prefix("user.")?;
+    let (rest, separator) = match (name.strip_prefix("user."), name.strip_prefix("user/")) {
+        (Some(rest), _) => (rest, '.'),
+        (None, Some(rest)) => (rest, '/'),
+        (None, None) => return None,
+    };
     let (local, domain) = match rest.split_once('@') {
         Some((l, d)) => (l, Some(d)),
         None => (rest, None),
     };
-    if local.is_empty() || local.contains('.') {
+    if local.is_empty() || local.contains(separator) {
         return None;
     }
-    let local = local.replace('^', ".");
+    let local = if separator == '.' { local.replace('^', ".") } else { local.to_string() };
     Some(match domain {
         Some(d) => format!("{local}@{d}"),
         None => local,
@@ -509,6 +515,10 @@ mod tests {
         assert_eq!(p.commands, vec!["SETQUOTA \"user.first^last@example.org\" (STORAGE 1024)"]);
         assert!(plan(&args(json!({"name": "user.u.Junk@example.org", "autocreate": true})), &MailboxState::default()).is_err());
         assert_eq!(inbox_owner("user.cyrus"), Some("cyrus".into()));
+        assert_eq!(inbox_owner("user/first.last@example.org"), Some("first.last@example.org".into()));
+        assert_eq!(inbox_owner("user/u/Junk@example.org"), None);
+        assert_eq!(inbox_owner("user.u.Junk@example.org"), None);
+        assert_eq!(inbox_owner("users/u@example.org"), None);
     }
 
     #[test]

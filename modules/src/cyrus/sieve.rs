@@ -46,12 +46,14 @@ fn present() -> String {
     "present".into()
 }
 
-/// The admin's name of a user's INBOX (virtual domains, `.` separator):
-/// `first.last@example.org` → `user.first^last@example.org`.
-pub fn user_inbox(user: &str) -> String {
+/// The admin's names of a user's INBOX (virtual domains), with the `.`
+/// separator (`first.last@example.org` → `user.first^last@example.org`) and
+/// with `unixhierarchysep: yes` (`user/first.last@example.org`); a server
+/// knows only the one of its own convention.
+pub fn user_inbox_names(user: &str) -> [String; 2] {
     match user.split_once('@') {
-        Some((local, domain)) => format!("user.{}@{domain}", local.replace('.', "^")),
-        None => format!("user.{}", user.replace('.', "^")),
+        Some((local, domain)) => [format!("user.{}@{domain}", local.replace('.', "^")), format!("user/{local}@{domain}")],
+        None => [format!("user.{}", user.replace('.', "^")), format!("user/{user}")],
     }
 }
 
@@ -266,12 +268,16 @@ impl Module for SieveScriptModule {
                 // Proxy authorisation fails for a user without a mailbox.
                 // Tell that apart from a wrong admin password over IMAP.
                 let imap = ServerArgs { port: None, ..a.server.clone() };
-                let inbox = quoted(&user_inbox(&a.user)).map_err(ModuleError::failed)?;
+                let [dotted, slashed] = user_inbox_names(&a.user);
+                let (dotted, slashed) = (quoted(&dotted).map_err(ModuleError::failed)?, quoted(&slashed).map_err(ModuleError::failed)?);
                 let out = converse(
                     ctx.host,
                     &imap,
                     Protocol::Imap,
-                    format!("a AUTHENTICATE PLAIN {}\r\nb LIST \"\" {inbox}\r\nz LOGOUT\r\n", imap.plain_response(None)),
+                    format!(
+                        "a AUTHENTICATE PLAIN {}\r\nb LIST \"\" {dotted}\r\nc LIST \"\" {slashed}\r\nz LOGOUT\r\n",
+                        imap.plain_response(None)
+                    ),
                     !ctx.check_mode,
                 )
                 .await?;
@@ -408,8 +414,8 @@ mod tests {
 
     #[test]
     fn inbox_names_follow_cyrus_virtual_domains() {
-        assert_eq!(user_inbox("first.last@example.org"), "user.first^last@example.org");
-        assert_eq!(user_inbox("u@example.org"), "user.u@example.org");
+        assert_eq!(user_inbox_names("first.last@example.org"), ["user.first^last@example.org", "user/first.last@example.org"]);
+        assert_eq!(user_inbox_names("u"), ["user.u", "user/u"]);
     }
 
     #[test]
