@@ -56,6 +56,7 @@ fn options(args: &RunArgs) -> Result<RunOptions, String> {
         private_key: args.private_key.clone(),
         timeout: args.timeout,
         connection: args.connection.clone(),
+        lab: None,
     })
 }
 
