@@ -102,6 +102,11 @@ pub struct RunArgs {
     /// Connection type (ssh, local).
     #[arg(short = 'c', long)]
     pub connection: Option<String>,
+    /// Run against the lab twins of the inventory's hosts (`mailplay lab up
+    /// -i INVENTORY`): same groups and variables, but every connection goes
+    /// to the twin of the same name; refused if a targeted host has none.
+    #[arg(long)]
+    pub lab: bool,
     #[command(flatten)]
     pub vault: VaultOpts,
 }

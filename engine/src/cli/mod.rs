@@ -5,6 +5,7 @@ pub mod doc_cmd;
 pub mod extra_vars;
 pub mod inventory_cmd;
 pub mod lab_cmd;
+pub mod lab_run;
 pub mod run_cmd;
 pub mod vault_cmd;
 

@@ -102,7 +102,7 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         reporter.error(&e);
         return exit::ERROR;
     }
-    let opts = match options(args) {
+    let mut opts = match options(args) {
         Ok(o) => o,
         Err(e) => {
             reporter.error(&e);
@@ -163,6 +163,15 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         if !problems.is_empty() {
             report_diagnostics(reporter.as_ref(), &problems);
             return exit::PARSE_ERROR;
+        }
+    }
+    if args.lab {
+        match super::lab_run::lab_twins(&playbooks, &inventory, &opts, &templar, &inventory_sources) {
+            Ok(twins) => opts.lab = Some(twins),
+            Err(e) => {
+                reporter.error(&e);
+                return exit::ERROR;
+            }
         }
     }
     let mut code = exit::OK;
@@ -226,15 +235,7 @@ fn print_listing(pb: &Playbook, inv: &Inventory, opts: &RunOptions, args: &RunAr
         let name = play.name.clone().unwrap_or_else(|| play.hosts.clone());
         println!("\n  play #{} ({}): {}\tTAGS: {}", n + 1, play.hosts, name, tags_str(&play.tags));
         if args.list_hosts {
-            let mut scope = crate::template::Scope::new();
-            scope.push(Arc::new(play.vars.clone()));
-            scope.push(Arc::new(opts.extra_vars.clone()));
-            let pattern = templar.render_string(&play.hosts, &scope).map_err(|e| e.to_string())?;
-            let mut hosts = inv.select(&pattern)?;
-            if let Some(limit) = &opts.limit {
-                let allowed = inv.select(limit)?;
-                hosts.retain(|h| allowed.contains(h));
-            }
+            let (pattern, hosts) = super::lab_run::play_hosts(play, inv, opts, templar)?;
             println!("    pattern: ['{}']", pattern);
             println!("    hosts ({}):", hosts.len());
             for h in hosts {
