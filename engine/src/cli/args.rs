@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Also write the JSON document of `--output json` to FILE, the text
+    /// output staying on stdout.
+    #[arg(long = "json-file", value_name = "FILE")]
+    pub json_file: Option<String>,
     /// Run operations with become (sudo by default).
     #[arg(short = 'b', long = "become")]
     pub become_: bool,

@@ -7,7 +7,7 @@ use crate::exec::run::exit;
 use crate::exec::tags::TagFilter;
 use crate::exec::{run_playbook, RunContext, RunOptions};
 use crate::inventory::Inventory;
-use crate::output::{Guarded, Reporter};
+use crate::output::{Guarded, JsonReporter, Reporter, Tee, TextReporter};
 use crate::playbook::ast::{Playbook, Task, TaskKind};
 use crate::template::Templar;
 
@@ -87,9 +87,24 @@ pub async fn run(args: RunArgs) -> i32 {
     // its document whatever stops the run (bad options, a parse error, an
     // error in a play, Ctrl-C), with the error in it.
     let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
-    let reporter: Arc<dyn Reporter> = match args.output {
-        OutputFormat::Json if !listing => Arc::new(Guarded::new(crate::output::JsonReporter::stdout())),
-        _ => Arc::new(Guarded::new(crate::output::TextReporter::stdout())),
+    // `--json-file`: the document in a file beside the shown output, both
+    // behind the same guard.
+    let json_doc = match args.json_file.as_deref().filter(|_| !listing) {
+        None => None,
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Some(Box::new(JsonReporter::beside_text(Box::new(std::io::BufWriter::new(file))))),
+            Err(e) => {
+                eprintln!("ERROR! cannot write the JSON document to {path}: {e}");
+                return exit::BAD_OPTIONS;
+            }
+        },
+    };
+    let json_out = args.output == OutputFormat::Json && !listing;
+    let reporter: Arc<dyn Reporter> = match (json_out, json_doc) {
+        (true, None) => Arc::new(Guarded::new(JsonReporter::stdout())),
+        (false, None) => Arc::new(Guarded::new(TextReporter::stdout())),
+        (true, Some(doc)) => Arc::new(Guarded::new(Tee::new(Box::new(JsonReporter::stdout()), doc))),
+        (false, Some(doc)) => Arc::new(Guarded::new(Tee::new(Box::new(TextReporter::stdout()), doc))),
     };
     let code = run_with(&args, &reporter).await;
     reporter.finish();
