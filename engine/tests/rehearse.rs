@@ -127,3 +127,25 @@ fn a_running_twin_is_reached_with_its_own_settings_whatever_the_inventory_and_co
     assert_eq!(std::fs::read_to_string(&marker).unwrap_or_default(), "127.0.0.1 22 root\n", "{out}");
     assert!(took < Duration::from_secs(8), "took {took:?}: {out}");
 }
+
+#[test]
+fn json_file_writes_the_document_beside_the_text_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inventory.ini"), "h1 ansible_connection=local\n").unwrap();
+    std::fs::write(
+        dir.path().join("site.yml"),
+        format!(
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - name: a file\n      copy: {{content: hi, dest: {}/f.txt}}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out =
+        mailplay().args(["run", "site.yml", "-i", "inventory.ini", "--json-file", "run.json"]).current_dir(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(recap(&text(&out))["h1"]["changed"], 1, "the text stream stays on stdout");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("run.json")).unwrap()).unwrap();
+    assert_eq!(doc["plays"][0]["tasks"][0]["task"]["name"], "a file");
+    assert_eq!(doc["plays"][0]["tasks"][0]["hosts"]["h1"]["changed"], true);
+    assert_eq!(doc["stats"]["h1"]["changed"], 1);
+}
