@@ -149,3 +149,36 @@ fn json_file_writes_the_document_beside_the_text_output() {
     assert_eq!(doc["plays"][0]["tasks"][0]["hosts"]["h1"]["changed"], true);
     assert_eq!(doc["stats"]["h1"]["changed"], 1);
 }
+
+/// `mailplay rehearse` up to the lab, never into it: PATH has none of the
+/// lab's tools, so `lab up` would stop at its preflight before touching
+/// anything even if the rehearsal reached it.
+fn rehearse(dir: &Path, lab: &Path, args: &[&str]) -> (i32, String) {
+    let out =
+        mailplay().arg("rehearse").args(args).env("MAILPLAY_LAB_DIR", lab).env("PATH", "/nonexistent").current_dir(dir).output().unwrap();
+    (out.status.code().unwrap_or(-1), text(&out))
+}
+
+#[test]
+fn rehearse_stops_before_the_lab_on_a_missing_or_broken_playbook() {
+    let (dir, lab) = project();
+    let (code, out) = rehearse(dir.path(), &lab, &["site.yml", "-i", "inventory.ini", "--verify", "verify.yml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the playbook: verify.yml could not be found"), "{out}");
+    std::fs::write(dir.path().join("verify.yml"), "- hosts: all\n  tasks:\n    - no_such_module: {}\n").unwrap();
+    let (code, out) = rehearse(dir.path(), &lab, &["site.yml", "-i", "inventory.ini", "--verify", "verify.yml"]);
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("no_such_module") && !out.contains("REHEARSE [fresh twins"), "{out}");
+    assert_eq!(std::fs::read_dir(&lab).unwrap().count(), 0, "the lab was not touched");
+}
+
+#[test]
+fn rehearse_says_why_it_cannot_bring_up_the_twins() {
+    let (dir, lab) = project();
+    let (code, out) = rehearse(dir.path(), &lab, &["site.yml", "-i", "inventory.ini", "-e", "x=1"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("REHEARSE [fresh twins of db1, mx1]"), "{out}");
+    assert!(out.contains("ERROR! cannot bring up the twins: "), "{out}");
+    assert!(!out.contains("REHEARSE [check"), "no run started: {out}");
+    assert_eq!(std::fs::read_dir(&lab).unwrap().count(), 0, "the lab was not touched");
+}
