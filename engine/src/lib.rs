@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod lab;
 pub mod output;
 pub mod playbook;
+pub mod rehearse;
 pub mod template;
 pub mod vault;
 pub mod yaml;

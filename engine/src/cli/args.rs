@@ -21,6 +21,9 @@ pub enum Command {
     Doc(DocArgs),
     /// Manage the lab of local test hosts.
     Lab(LabArgs),
+    /// Rehearse a playbook on fresh lab twins of the inventory's hosts:
+    /// check, run, run again, verify, and one report.
+    Rehearse(RehearseArgs),
     /// Encrypt and decrypt Ansible Vault files and strings (like ansible-vault).
     Vault(VaultArgs),
 }
@@ -45,6 +48,51 @@ pub struct RunArgs {
     /// Show the differences of changed files and settings.
     #[arg(short = 'D', long)]
     pub diff: bool,
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
+    /// Parse the playbook and check it without contacting hosts.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+    /// Start at the task with this name.
+    #[arg(long = "start-at-task")]
+    pub start_at_task: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Also write the JSON document of `--output json` to FILE, the text
+    /// output staying on stdout.
+    #[arg(long = "json-file", value_name = "FILE")]
+    pub json_file: Option<String>,
+    /// Ask for the become (sudo) password.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+    /// Connect as this user.
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    #[arg(long = "private-key", alias = "key-file")]
+    pub private_key: Option<String>,
+    /// Connection type (ssh, local).
+    #[arg(short = 'c', long)]
+    pub connection: Option<String>,
+    /// Run against the lab twins of the inventory's hosts (`mailplay lab up
+    /// -i INVENTORY`): same groups and variables, but every connection goes
+    /// to the twin of the same name; refused if a targeted host has none.
+    #[arg(long)]
+    pub lab: bool,
+    #[command(flatten)]
+    pub play: PlayOpts,
+    #[command(flatten)]
+    pub vault: VaultOpts,
+}
+
+/// The options of a run that `mailplay rehearse` passes on to each of its
+/// runs as they are.
+#[derive(Args, Debug, Clone)]
+pub struct PlayOpts {
     /// Limit to hosts matching this pattern.
     #[arg(short = 'l', long)]
     pub limit: Option<String>,
@@ -63,24 +111,9 @@ pub struct RunArgs {
     /// More output (-vvv for connection details).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
-    #[arg(long = "list-hosts")]
-    pub list_hosts: bool,
-    #[arg(long = "list-tasks")]
-    pub list_tasks: bool,
-    #[arg(long = "list-tags")]
-    pub list_tags: bool,
-    /// Parse the playbook and check it without contacting hosts.
-    #[arg(long = "syntax-check")]
-    pub syntax_check: bool,
-    /// Start at the task with this name.
-    #[arg(long = "start-at-task")]
-    pub start_at_task: Option<String>,
     /// Run handlers even when a task failed.
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
     /// Run operations with become (sudo by default).
     #[arg(short = 'b', long = "become")]
     pub become_: bool,
@@ -88,22 +121,49 @@ pub struct RunArgs {
     pub become_user: Option<String>,
     #[arg(long = "become-method")]
     pub become_method: Option<String>,
-    /// Ask for the become (sudo) password.
-    #[arg(short = 'K', long = "ask-become-pass")]
-    pub ask_become_pass: bool,
-    /// Connect as this user.
-    #[arg(short = 'u', long = "user")]
-    pub user: Option<String>,
-    #[arg(long = "private-key", alias = "key-file")]
-    pub private_key: Option<String>,
     /// Connection timeout in seconds.
     #[arg(short = 'T', long)]
     pub timeout: Option<u64>,
-    /// Connection type (ssh, local).
-    #[arg(short = 'c', long)]
-    pub connection: Option<String>,
-    #[command(flatten)]
-    pub vault: VaultOpts,
+}
+
+impl PlayOpts {
+    /// These options as `mailplay run` arguments.
+    pub fn to_argv(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        let mut opt = |flag: &str, v: &str| a.extend([flag.to_string(), v.to_string()]);
+        if let Some(l) = &self.limit {
+            opt("--limit", l);
+        }
+        for t in &self.tags {
+            opt("--tags", t);
+        }
+        for t in &self.skip_tags {
+            opt("--skip-tags", t);
+        }
+        for e in &self.extra_vars {
+            opt("--extra-vars", e);
+        }
+        opt("--forks", &self.forks.to_string());
+        if let Some(u) = &self.become_user {
+            opt("--become-user", u);
+        }
+        if let Some(m) = &self.become_method {
+            opt("--become-method", m);
+        }
+        if let Some(t) = self.timeout {
+            opt("--timeout", &t.to_string());
+        }
+        if self.verbose > 0 {
+            a.push(format!("-{}", "v".repeat(self.verbose as usize)));
+        }
+        if self.force_handlers {
+            a.push("--force-handlers".into());
+        }
+        if self.become_ {
+            a.push("--become".into());
+        }
+        a
+    }
 }
 
 /// Where vault passwords come from (ansible-playbook's vault options).
@@ -123,6 +183,21 @@ pub struct VaultOpts {
 }
 
 impl VaultOpts {
+    /// These options as `mailplay run` arguments.
+    pub fn to_argv(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        for f in &self.vault_password_files {
+            a.extend(["--vault-password-file".to_string(), f.clone()]);
+        }
+        for id in &self.vault_ids {
+            a.extend(["--vault-id".to_string(), id.clone()]);
+        }
+        if self.ask_vault_pass {
+            a.push("--ask-vault-pass".into());
+        }
+        a
+    }
+
     pub fn to_args(&self) -> crate::vault::secrets::VaultArgs {
         crate::vault::secrets::VaultArgs {
             vault_ids: self.vault_ids.clone(),
@@ -254,6 +329,43 @@ pub enum VaultAction {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Brings up fresh lab twins of every inventory host (as `mailplay lab up -i`; needs root), then runs
+the playbook on them with --lab: --check --diff, the real run, a second run, and the --verify
+playbook. The report compares, per host and task, what the check predicted with what the real run
+did, lists the tasks the second run changed again and the wall time of each step. The twins are
+removed at the end unless --keep. Exit 0 only when every step succeeded, every prediction held and
+the second run changed nothing.
+
+Example:
+  mailplay rehearse playbooks/site.yml -i inventories/cluster.ini --verify verify.yml")]
+pub struct RehearseArgs {
+    /// The playbook to rehearse.
+    pub playbook: String,
+    /// Inventory whose hosts get lab twins (repeatable).
+    #[arg(short = 'i', long = "inventory", required = true)]
+    pub inventory: Vec<String>,
+    /// Keep the twins afterwards (reach them with `mailplay run ... --lab`
+    /// or `ssh -F <lab dir>/ssh_config HOST`).
+    #[arg(long)]
+    pub keep: bool,
+    /// A playbook run last, against the same inventory and twins, that
+    /// checks the result (mail flows, services answer); its failure fails
+    /// the rehearsal.
+    #[arg(long, value_name = "VERIFY.yml")]
+    pub verify: Option<String>,
+    /// Twins with the mail stack's packages already installed instead of
+    /// plain Debian 12 (quicker; the rehearsal then does not cover the
+    /// package installation).
+    #[arg(long)]
+    pub preinstalled: bool,
+    #[command(flatten)]
+    pub play: PlayOpts,
+    #[command(flatten)]
+    pub vault: VaultOpts,
+}
+
+#[derive(Args, Debug)]
 pub struct InventoryArgs {
     #[arg(short = 'i', long = "inventory")]
     pub inventory: Vec<String>,
@@ -306,4 +418,62 @@ pub enum LabAction {
     Down,
     /// List the lab's hosts.
     Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> RunArgs {
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Run(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn play_and_vault_options_pass_on_as_they_were_given() {
+        let given = parse(&[
+            "mailplay",
+            "run",
+            "x.yml",
+            "-l",
+            "mx*",
+            "-t",
+            "a",
+            "-t",
+            "b",
+            "--skip-tags",
+            "c",
+            "-e",
+            "k=v",
+            "-e",
+            "@f.yml",
+            "-f",
+            "5",
+            "-vvv",
+            "-b",
+            "--become-user",
+            "u",
+            "--become-method",
+            "su",
+            "-T",
+            "3",
+            "--force-handlers",
+            "--vault-password-file",
+            "p",
+            "--vault-id",
+            "prod@q",
+            "-J",
+        ]);
+        let mut argv = vec!["mailplay".to_string(), "run".into(), "x.yml".into()];
+        argv.extend(given.play.to_argv());
+        argv.extend(given.vault.to_argv());
+        let passed = parse(&argv.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(format!("{:?}", passed.play), format!("{:?}", given.play));
+        assert_eq!(format!("{:?}", passed.vault), format!("{:?}", given.vault));
+        assert_eq!(given.play.forks, 5);
+        // Nothing given: nothing passed but the default forks.
+        assert_eq!(parse(&["mailplay", "run", "x.yml"]).play.to_argv(), ["--forks", "50"]);
+    }
 }

@@ -6,6 +6,14 @@ use crate::lab::{lab_down, lab_status, lab_up, LabHostSpec, LabOptions};
 
 use super::args::{LabAction, LabArgs};
 
+/// One lab host per inventory host, and the inventory's groups for the
+/// lab's generated inventory.
+pub fn twins_of(inv: &Inventory, light: bool, preinstalled: bool) -> (Vec<LabHostSpec>, Vec<(String, Vec<String>)>) {
+    let specs = inv.host_names().into_iter().map(|name| LabHostSpec { name, booted: !light, preinstalled }).collect();
+    let groups = inv.groups.keys().filter(|g| *g != "all" && *g != "ungrouped").map(|g| (g.clone(), inv.hosts_below(g))).collect();
+    (specs, groups)
+}
+
 pub async fn run(args: LabArgs) -> i32 {
     let opts = LabOptions::default();
     let result = match args.action {
@@ -17,10 +25,7 @@ pub async fn run(args: LabArgs) -> i32 {
                     return exit::PARSE_ERROR;
                 }
             };
-            let specs: Vec<LabHostSpec> =
-                inv.host_names().into_iter().map(|name| LabHostSpec { name, booted: !light, preinstalled }).collect();
-            let groups: Vec<(String, Vec<String>)> =
-                inv.groups.keys().filter(|g| *g != "all" && *g != "ungrouped").map(|g| (g.clone(), inv.hosts_below(g))).collect();
+            let (specs, groups) = twins_of(&inv, light, preinstalled);
             lab_up(&specs, &groups, &opts).await.map(|info| {
                 for h in &info.hosts {
                     let kind = match (h.booted, h.preinstalled) {

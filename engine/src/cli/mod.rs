@@ -5,6 +5,8 @@ pub mod doc_cmd;
 pub mod extra_vars;
 pub mod inventory_cmd;
 pub mod lab_cmd;
+pub mod lab_run;
+pub mod rehearse_cmd;
 pub mod run_cmd;
 pub mod vault_cmd;
 
@@ -27,6 +29,7 @@ pub fn main() -> i32 {
         args::Command::Inventory(a) => inventory_cmd::run(a),
         args::Command::Doc(a) => doc_cmd::run(a),
         args::Command::Lab(a) => rt.block_on(lab_cmd::run(a)),
+        args::Command::Rehearse(a) => rt.block_on(rehearse_cmd::run(a)),
         args::Command::Vault(a) => vault_cmd::run(a),
     }
 }

@@ -7,7 +7,7 @@ use crate::exec::run::exit;
 use crate::exec::tags::TagFilter;
 use crate::exec::{run_playbook, RunContext, RunOptions};
 use crate::inventory::Inventory;
-use crate::output::{Guarded, Reporter};
+use crate::output::{Guarded, JsonReporter, Reporter, Tee, TextReporter};
 use crate::playbook::ast::{Playbook, Task, TaskKind};
 use crate::template::Templar;
 
@@ -41,21 +41,22 @@ fn options(args: &RunArgs) -> Result<RunOptions, String> {
     Ok(RunOptions {
         check: args.check,
         diff: args.diff,
-        limit: args.limit.clone(),
-        tags: TagFilter::new(&args.tags, &args.skip_tags),
-        extra_vars: parse_extra_vars(&args.extra_vars)?,
-        forks: args.forks,
-        verbosity: args.verbose,
+        limit: args.play.limit.clone(),
+        tags: TagFilter::new(&args.play.tags, &args.play.skip_tags),
+        extra_vars: parse_extra_vars(&args.play.extra_vars)?,
+        forks: args.play.forks,
+        verbosity: args.play.verbose,
         start_at_task: args.start_at_task.clone(),
-        force_handlers: args.force_handlers,
-        become_: args.become_.then_some(true),
-        become_user: args.become_user.clone(),
-        become_method: args.become_method.clone(),
+        force_handlers: args.play.force_handlers,
+        become_: args.play.become_.then_some(true),
+        become_user: args.play.become_user.clone(),
+        become_method: args.play.become_method.clone(),
         become_password,
         remote_user: args.user.clone(),
         private_key: args.private_key.clone(),
-        timeout: args.timeout,
+        timeout: args.play.timeout,
         connection: args.connection.clone(),
+        lab: None,
     })
 }
 
@@ -86,9 +87,24 @@ pub async fn run(args: RunArgs) -> i32 {
     // its document whatever stops the run (bad options, a parse error, an
     // error in a play, Ctrl-C), with the error in it.
     let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
-    let reporter: Arc<dyn Reporter> = match args.output {
-        OutputFormat::Json if !listing => Arc::new(Guarded::new(crate::output::JsonReporter::stdout())),
-        _ => Arc::new(Guarded::new(crate::output::TextReporter::stdout())),
+    // `--json-file`: the document in a file beside the shown output, both
+    // behind the same guard.
+    let json_doc = match args.json_file.as_deref().filter(|_| !listing) {
+        None => None,
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Some(Box::new(JsonReporter::beside_text(Box::new(std::io::BufWriter::new(file))))),
+            Err(e) => {
+                eprintln!("ERROR! cannot write the JSON document to {path}: {e}");
+                return exit::BAD_OPTIONS;
+            }
+        },
+    };
+    let json_out = args.output == OutputFormat::Json && !listing;
+    let reporter: Arc<dyn Reporter> = match (json_out, json_doc) {
+        (true, None) => Arc::new(Guarded::new(JsonReporter::stdout())),
+        (false, None) => Arc::new(Guarded::new(TextReporter::stdout())),
+        (true, Some(doc)) => Arc::new(Guarded::new(Tee::new(Box::new(JsonReporter::stdout()), doc))),
+        (false, Some(doc)) => Arc::new(Guarded::new(Tee::new(Box::new(TextReporter::stdout()), doc))),
     };
     let code = run_with(&args, &reporter).await;
     reporter.finish();
@@ -101,7 +117,7 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         reporter.error(&e);
         return exit::ERROR;
     }
-    let opts = match options(args) {
+    let mut opts = match options(args) {
         Ok(o) => o,
         Err(e) => {
             reporter.error(&e);
@@ -109,7 +125,7 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         }
     };
     let inventory_sources = if args.inventory.is_empty() { default_inventory() } else { args.inventory.clone() };
-    let inventory = match Inventory::load(&inventory_sources) {
+    let mut inventory = match Inventory::load(&inventory_sources) {
         Ok(i) => Arc::new(i),
         Err(d) => {
             let code = load_failure(std::slice::from_ref(&d));
@@ -162,6 +178,30 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         if !problems.is_empty() {
             report_diagnostics(reporter.as_ref(), &problems);
             return exit::PARSE_ERROR;
+        }
+    }
+    if args.lab {
+        match super::lab_run::lab_twins(&playbooks, &inventory, &opts, &templar, &inventory_sources) {
+            Ok(twins) => {
+                // The twins' addresses are also what templates see
+                // (`hostvars[h].ansible_host` in the mail roles' settings), so
+                // twins talk to twins; the connection itself is forced to the
+                // twin in exec::connection whatever a play or -e says.
+                for (name, twin) in twins.iter() {
+                    let inv = Arc::make_mut(&mut inventory);
+                    if let Some(h) = inv.hosts.get_mut(name) {
+                        twin.apply(&mut h.vars);
+                    }
+                    if let Some(v) = inv.dir_host_vars.get_mut(name) {
+                        twin.apply(v);
+                    }
+                }
+                opts.lab = Some(twins)
+            }
+            Err(e) => {
+                reporter.error(&e);
+                return exit::ERROR;
+            }
         }
     }
     let mut code = exit::OK;
@@ -225,15 +265,7 @@ fn print_listing(pb: &Playbook, inv: &Inventory, opts: &RunOptions, args: &RunAr
         let name = play.name.clone().unwrap_or_else(|| play.hosts.clone());
         println!("\n  play #{} ({}): {}\tTAGS: {}", n + 1, play.hosts, name, tags_str(&play.tags));
         if args.list_hosts {
-            let mut scope = crate::template::Scope::new();
-            scope.push(Arc::new(play.vars.clone()));
-            scope.push(Arc::new(opts.extra_vars.clone()));
-            let pattern = templar.render_string(&play.hosts, &scope).map_err(|e| e.to_string())?;
-            let mut hosts = inv.select(&pattern)?;
-            if let Some(limit) = &opts.limit {
-                let allowed = inv.select(limit)?;
-                hosts.retain(|h| allowed.contains(h));
-            }
+            let (pattern, hosts) = super::lab_run::play_hosts(play, inv, opts, templar)?;
             println!("    pattern: ['{}']", pattern);
             println!("    hosts ({}):", hosts.len());
             for h in hosts {

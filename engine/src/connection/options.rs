@@ -117,7 +117,19 @@ pub fn target_from_vars(name: &str, vars: &Map<String, Value>, opts: &RunOptions
             parse_ssh_args(&a, &mut t)?;
         }
     }
+    t.policy = effective_policy(&t.options, t.policy);
     Ok(t)
+}
+
+/// The policy goes to ssh on its command line, ahead of any config, so an
+/// explicit `-o StrictHostKeyChecking=yes` (a lab twin's) is made the
+/// policy: MAILPLAY_HOST_KEY_CHECKING=accept-new must not loosen it.
+fn effective_policy(options: &[(String, String)], from_env: HostKeyPolicy) -> HostKeyPolicy {
+    if options.iter().any(|(k, v)| k.eq_ignore_ascii_case("StrictHostKeyChecking") && v.eq_ignore_ascii_case("yes")) {
+        HostKeyPolicy::Strict
+    } else {
+        from_env
+    }
 }
 
 #[cfg(test)]
@@ -134,5 +146,14 @@ mod tests {
         assert_eq!(t.config_file, Some(PathBuf::from("/tmp/cfg")));
         let mut bad = t.clone();
         assert!(parse_ssh_args("-X", &mut bad).is_err());
+    }
+
+    #[test]
+    fn an_explicit_strict_host_key_checking_beats_accept_new() {
+        let strict = vec![("StrictHostKeyChecking".to_string(), "yes".to_string())];
+        assert_eq!(effective_policy(&strict, HostKeyPolicy::AcceptNew), HostKeyPolicy::Strict);
+        assert_eq!(effective_policy(&[], HostKeyPolicy::AcceptNew), HostKeyPolicy::AcceptNew);
+        let vars = json!({"ansible_ssh_common_args": "-o StrictHostKeyChecking=yes"}).as_object().unwrap().clone();
+        assert_eq!(target_from_vars("mx1", &vars, &RunOptions::default()).unwrap().policy, HostKeyPolicy::Strict);
     }
 }

@@ -2,17 +2,77 @@
 //!
 //! `ansible_connection` picks the kind: `local` runs on the controller,
 //! `ssh` (the default) goes through the SSH connection. A task gets a
-//! `Host` handle bound to its become user and environment.
+//! `Host` handle bound to its become user and environment. With `--lab`,
+//! every connection goes to the host's lab twin (`lab_connection_vars`).
 
 use mailplay_modules::become_::Become;
 use mailplay_modules::host::{Host, HostError};
 use mailplay_modules::local_host::LocalHost;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use super::options::RunOptions;
+use crate::template::{Scope, Templar};
+
+/// Keys that configure how a host is reached; rendered before connecting.
+const CONNECTION_KEYS: &[&str] = &[
+    "ansible_connection",
+    "ansible_host",
+    "ansible_ssh_host",
+    "ansible_port",
+    "ansible_ssh_port",
+    "ansible_user",
+    "ansible_ssh_user",
+    "ansible_ssh_private_key_file",
+    "ansible_private_key_file",
+    "ansible_ssh_common_args",
+    "ansible_ssh_extra_args",
+    "ansible_ssh_args",
+    "ansible_ssh_timeout",
+    "ansible_timeout",
+    "ansible_become_password",
+    "ansible_become_pass",
+    "mailplay_request_timeout",
+];
+
+/// A task's connection variables, rendered in its scope (where every
+/// source has already been layered: inventory, play and task vars, `-e`).
+pub fn rendered_connection_vars(templar: &Templar, scope: &Scope) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for key in CONNECTION_KEYS {
+        if let Some(v) = scope.get(key) {
+            let rendered = templar.render_value(v, scope).map_err(|e| format!("cannot template {key}: {e}"))?;
+            out.insert(key.to_string(), rendered);
+        }
+    }
+    Ok(out)
+}
+
+/// The variables a connection to `host` is opened with. Without `--lab`,
+/// `vars` as they are. With `--lab`, the twin's settings replace every
+/// connection variable, whatever set it (host or group vars, `-e`, play or
+/// task vars, `-u`, `--private-key`, `-c`): this is the one place every
+/// connection of a run passes through, so nothing of a `--lab` run can
+/// reach a production address. A host without a twin is refused, unless it
+/// is reached with `local` (the controller itself, e.g. `delegate_to:
+/// localhost`), which is no production host.
+pub fn lab_connection_vars<'a>(host: &str, vars: &'a Map<String, Value>, opts: &RunOptions) -> Result<Cow<'a, Map<String, Value>>, String> {
+    let Some(twins) = &opts.lab else { return Ok(Cow::Borrowed(vars)) };
+    if let Some(twin) = twins.get(host) {
+        let mut forced = vars.clone();
+        twin.apply(&mut forced);
+        return Ok(Cow::Owned(forced));
+    }
+    let kind = var_str(vars, "ansible_connection").or(opts.connection.as_deref()).unwrap_or("ssh");
+    if kind == "local" {
+        Ok(Cow::Borrowed(vars))
+    } else {
+        Err(format!("{host} has no lab twin, and a --lab run connects only to lab hosts: create it with `mailplay lab up -i INVENTORY`"))
+    }
+}
 
 #[derive(Clone)]
 pub enum Connection {
@@ -51,6 +111,8 @@ impl ConnectionPool {
         };
         let result = cell
             .get_or_init(|| async {
+                let vars = lab_connection_vars(host, vars, opts)?;
+                let vars = vars.as_ref();
                 let kind = var_str(vars, "ansible_connection")
                     .map(str::to_string)
                     .or_else(|| opts.connection.clone())
@@ -90,5 +152,98 @@ impl ConnectionPool {
             }
         }
         open.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::TwinConnection;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    fn lab_of(names: &[&str]) -> Option<Arc<BTreeMap<String, TwinConnection>>> {
+        let twins = names.iter().enumerate().map(|(i, n)| {
+            let twin = TwinConnection {
+                name: n.to_string(),
+                address: format!("10.231.0.{}", 11 + i),
+                private_key: "/lab/id_ed25519".into(),
+                known_hosts: "/lab/known_hosts".into(),
+                ssh_config: "/lab/ssh_config".into(),
+                running: true,
+            };
+            (n.to_string(), twin)
+        });
+        Some(Arc::new(twins.collect()))
+    }
+
+    /// The scope a task of mx1 sees: group and host vars from a real
+    /// inventory, task vars, then `-e`, each setting connection variables.
+    fn mx1_scope() -> Scope {
+        let dir = tempfile::tempdir().unwrap();
+        let ini = dir.path().join("inventory.ini");
+        std::fs::write(
+            &ini,
+            "[mail_mx]\nmx1 ansible_host=192.0.2.11 ansible_port=2222 mail_domain=example.org\n\n\
+             [mail_mx:vars]\nansible_user=deploy\nansible_ssh_common_args='-o ProxyJump=bastion.example.org'\n\
+             ansible_ssh_private_key_file=/prod/key\n",
+        )
+        .unwrap();
+        let inv = crate::inventory::Inventory::load(&[ini.display().to_string()]).unwrap();
+        let mut scope = Scope::new();
+        scope.push(Arc::new(inv.host_vars("mx1")));
+        scope.push(Arc::new(json!({"ansible_port": 2200, "ansible_ssh_host": "192.0.2.50"}).as_object().unwrap().clone()));
+        let extra = crate::cli::extra_vars::parse_extra_vars(&[
+            r#"{"ansible_host": "192.0.2.99", "ansible_user": "admin", "ansible_ssh_extra_args": "-J jump.example.org"}"#.into(),
+        ])
+        .unwrap();
+        scope.push(Arc::new(extra));
+        scope
+    }
+
+    #[test]
+    fn without_lab_the_scope_decides() {
+        let scope = mx1_scope();
+        let vars = rendered_connection_vars(&Templar::new(), &scope).unwrap();
+        let vars = lab_connection_vars("mx1", &vars, &RunOptions::default()).unwrap();
+        let t = crate::connection::target_from_vars("mx1", &vars, &RunOptions::default()).unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.user.as_deref()), ("192.0.2.99", Some(2200), Some("admin")));
+        assert!(t.options.iter().any(|(k, _)| k == "ProxyJump"), "{:?}", t.options);
+    }
+
+    #[test]
+    fn with_lab_the_twin_wins_over_every_source() {
+        let scope = mx1_scope();
+        let opts = RunOptions {
+            lab: lab_of(&["db1", "mx1"]),
+            remote_user: Some("cli-user".into()),
+            private_key: Some("/cli/key".into()),
+            connection: Some("local".into()),
+            ..RunOptions::default()
+        };
+        let vars = rendered_connection_vars(&Templar::new(), &scope).unwrap();
+        let forced = lab_connection_vars("mx1", &vars, &opts).unwrap();
+        assert_eq!(forced.get("ansible_connection"), Some(&json!("ssh")));
+        let t = crate::connection::target_from_vars("mx1", &forced, &opts).unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.user.as_deref()), ("10.231.0.12", Some(22), Some("root")));
+        assert_eq!(t.private_key, Some(PathBuf::from("/lab/id_ed25519")));
+        assert_eq!(t.config_file, Some(PathBuf::from("/lab/ssh_config")));
+        assert_eq!(t.policy, crate::connection::HostKeyPolicy::Strict);
+        let opt = |k: &str| t.options.iter().find(|(o, _)| o == k).map(|(_, v)| v.as_str());
+        assert_eq!((opt("HostKeyAlias"), opt("UserKnownHostsFile"), opt("ProxyJump")), (Some("mx1"), Some("/lab/known_hosts"), None));
+        // Only the connection changed: the variables templates see are the inventory's.
+        assert_eq!(scope.get("ansible_host"), Some(&json!("192.0.2.99")));
+        assert_eq!(scope.get("mail_domain"), Some(&json!("example.org")));
+    }
+
+    #[test]
+    fn with_lab_a_host_without_twin_is_refused_unless_it_is_the_controller() {
+        let opts = RunOptions { lab: lab_of(&["mx1"]), ..RunOptions::default() };
+        let prod = json!({"ansible_host": "192.0.2.10"}).as_object().unwrap().clone();
+        let err = lab_connection_vars("db1", &prod, &opts).unwrap_err();
+        assert!(err.contains("db1 has no lab twin") && err.contains("mailplay lab up -i"), "{err}");
+        let local = json!({"ansible_connection": "local"}).as_object().unwrap().clone();
+        assert_eq!(lab_connection_vars("localhost", &local, &opts).unwrap().as_ref(), &local);
     }
 }

@@ -27,27 +27,6 @@ use super::loops::loop_items;
 use super::result::{aggregate_loop, Outcome, Status};
 use super::run::RunContext;
 
-/// Keys that configure how a host is reached; rendered before connecting.
-const CONNECTION_KEYS: &[&str] = &[
-    "ansible_connection",
-    "ansible_host",
-    "ansible_ssh_host",
-    "ansible_port",
-    "ansible_ssh_port",
-    "ansible_user",
-    "ansible_ssh_user",
-    "ansible_ssh_private_key_file",
-    "ansible_private_key_file",
-    "ansible_ssh_common_args",
-    "ansible_ssh_extra_args",
-    "ansible_ssh_args",
-    "ansible_ssh_timeout",
-    "ansible_timeout",
-    "ansible_become_password",
-    "ansible_become_pass",
-    "mailplay_request_timeout",
-];
-
 /// What one host's run of a task produced.
 pub struct HostTaskOutcome {
     pub outcome: Outcome,
@@ -474,13 +453,7 @@ impl TaskEnv<'_> {
             }
             return Ok(out);
         }
-        for key in CONNECTION_KEYS {
-            if let Some(v) = scope.get(key) {
-                let rendered = self.run.templar.render_value(v, scope).map_err(|e| format!("cannot template {key}: {e}"))?;
-                out.insert(key.to_string(), rendered);
-            }
-        }
-        Ok(out)
+        super::connection::rendered_connection_vars(&self.run.templar, scope)
     }
 
     fn resolve_become(&self, scope: &Scope, conn_vars: &Map<String, Value>) -> Result<Option<Become>, String> {

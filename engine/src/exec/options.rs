@@ -1,6 +1,11 @@
 //! What the user asked for on the command line that shapes a run.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
+
+use crate::lab::TwinConnection;
 
 use super::tags::TagFilter;
 
@@ -26,6 +31,9 @@ pub struct RunOptions {
     pub private_key: Option<String>,
     pub timeout: Option<u64>,
     pub connection: Option<String>,
+    /// `--lab`: the lab twins' connection settings by host name; every
+    /// connection goes to the twin (`connection::lab_connection_vars`).
+    pub lab: Option<Arc<BTreeMap<String, TwinConnection>>>,
 }
 
 impl Default for RunOptions {
@@ -48,6 +56,7 @@ impl Default for RunOptions {
             private_key: None,
             timeout: None,
             connection: None,
+            lab: None,
         }
     }
 }

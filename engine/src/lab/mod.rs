@@ -16,10 +16,12 @@ mod host_fs;
 mod network;
 mod outputs;
 mod state;
+mod twin;
 
 use std::path::{Path, PathBuf};
 
 pub use state::{LabHost, LabState};
+pub use twin::{twin_connections, TwinConnection, CONNECTION_VARS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {

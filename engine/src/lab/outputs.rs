@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::state::LabState;
-use super::{LabError, LabInfo, LabOptions, Result};
+use super::twin::{known_hosts_path, ssh_config_path, TwinConnection};
+use super::{boot, LabError, LabInfo, LabOptions, Result};
 
 pub fn ensure_key(opts: &LabOptions) -> Result<PathBuf> {
-    let key = opts.cache_dir.join("id_ed25519");
+    let key = super::twin::key_path(opts);
     if !key.exists() {
         let out = Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-C", "mailplay-lab", "-f"])
@@ -27,8 +28,8 @@ fn write_file(p: &Path, text: &str) -> Result<()> {
 }
 
 pub fn write(st: &LabState, groups: &[(String, Vec<String>)], key: &Path, opts: &LabOptions) -> Result<LabInfo> {
-    let known = opts.cache_dir.join("known_hosts");
-    let ssh_config = opts.cache_dir.join("ssh_config");
+    let known = known_hosts_path(opts);
+    let ssh_config = ssh_config_path(opts);
     let inventory = opts.cache_dir.join("inventory.ini");
     let mut kh = String::new();
     let mut cfg = String::new();
@@ -45,14 +46,9 @@ pub fn write(st: &LabState, groups: &[(String, Vec<String>)], key: &Path, opts: 
             known.display(),
             h.name
         ));
-        inv.push_str(&format!(
-            "{} ansible_host={} ansible_user=root ansible_ssh_private_key_file={} ansible_ssh_common_args='-o UserKnownHostsFile={} -o HostKeyAlias={} -o IdentitiesOnly=yes'\n",
-            h.name,
-            h.address,
-            key.display(),
-            known.display(),
-            h.name
-        ));
+        // The same settings `mailplay run --lab` forces (twin.rs).
+        inv.push_str(&TwinConnection::of(h, opts, boot::is_running(h)).inventory_line());
+        inv.push('\n');
     }
     for (g, hosts) in groups {
         let members: Vec<&String> = hosts.iter().filter(|h| st.hosts.iter().any(|x| &x.name == *h)).collect();

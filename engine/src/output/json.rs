@@ -24,6 +24,9 @@ struct Doc {
 pub struct JsonReporter {
     doc: Mutex<Doc>,
     out: Mutex<Box<dyn Write + Send>>,
+    /// Say errors on stderr too: when the document is on stdout, nothing
+    /// else tells the person watching why the run stopped.
+    echo_errors: bool,
 }
 
 impl JsonReporter {
@@ -32,7 +35,13 @@ impl JsonReporter {
     }
 
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        JsonReporter { doc: Mutex::new(Doc::default()), out: Mutex::new(out) }
+        JsonReporter { doc: Mutex::new(Doc::default()), out: Mutex::new(out), echo_errors: true }
+    }
+
+    /// The document beside the text stream (`--json-file`), which already
+    /// shows the errors.
+    pub fn beside_text(out: Box<dyn Write + Send>) -> Self {
+        JsonReporter { echo_errors: false, ..Self::new(out) }
     }
 
     fn with_task(&self, f: impl FnOnce(&mut Map<String, Value>)) {
@@ -96,10 +105,13 @@ impl Reporter for JsonReporter {
         self.doc.lock().expect("json lock").warnings.push(msg.to_string());
     }
 
-    /// Kept in the document, and said on stderr too: stdout stays one JSON
-    /// document, and a person watching still sees why the run stopped.
+    /// Kept in the document, and said on stderr too unless beside the text
+    /// stream: stdout stays one JSON document, and a person watching still
+    /// sees why the run stopped.
     fn error(&self, msg: &str) {
-        eprintln!("ERROR! {msg}");
+        if self.echo_errors {
+            eprintln!("ERROR! {msg}");
+        }
         self.doc.lock().expect("json lock").errors.push(msg.to_string());
     }
 

@@ -8,6 +8,7 @@ mod diff;
 mod guard;
 mod json;
 mod recap;
+mod tee;
 mod text;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use serde_json::Value;
 pub use guard::{mask_str, mask_value, Guarded, NO_LOG_ITEM};
 pub use json::JsonReporter;
 pub use recap::{HostStats, Stats};
+pub use tee::Tee;
 pub use text::TextReporter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

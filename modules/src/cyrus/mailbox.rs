@@ -200,7 +200,8 @@ pub fn plan(a: &MailboxArgs, s: &MailboxState) -> Result<MailboxPlan, String> {
     }
     let mut login_as = None;
     if !s.exists && a.autocreate {
-        let owner = inbox_owner(&a.name).ok_or_else(|| format!("autocreate is for a user's INBOX (user.NAME@DOMAIN or user/NAME@DOMAIN), not {}", a.name))?;
+        let owner = inbox_owner(&a.name)
+            .ok_or_else(|| format!("autocreate is for a user's INBOX (user.NAME@DOMAIN or user/NAME@DOMAIN), not {}", a.name))?;
         after.push(format!("mailbox: {} (autocreated at a login as {owner})", a.name));
         login_as = Some(owner);
     } else if !s.exists {
