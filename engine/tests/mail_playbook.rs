@@ -103,6 +103,7 @@ const SECRETS: &[&str] = &[
     "Bob-new-pw-2",
     "Dave-lab-pw-1",
     "Relay-lab-pw-1",
+    "Erin-lab-pw-1",
 ];
 
 fn hostile_logins_are_refused(lab: &Lab, layout: &Layout, engine: &str, mx: &str, store: &str) {
@@ -316,7 +317,11 @@ fn prove(layout: &Layout, engine: &str) {
     // minute or so.
     let learned = |class: &str| -> u64 { lab.ssh(layout.mx, &format!("redis-cli hget RS learns_{class}")).trim().parse().unwrap_or(0) };
     let (spam0, ham0) = (learned("spam"), learned("ham"));
-    assert_eq!(client(&["move", store, "alice@example.org", "Alice-lab-pw-1", "INBOX", "Junk", "hello alice"])["ok"], true);
+    // Into Junk by a user with a dot in the name (the notifier reads the
+    // mailbox names of Cyrus's events), out of Junk by alice.
+    assert_eq!(client(&["send", mx, "25", "someone@outside.invalid", "erin.doe@example.net", "hello erin"])["ok"], true);
+    assert_eq!(client(&["fetch", store, "erin.doe@example.net", "Erin-lab-pw-1", "INBOX", "hello erin"])["ok"], true);
+    assert_eq!(client(&["move", store, "erin.doe@example.net", "Erin-lab-pw-1", "INBOX", "Junk", "hello erin"])["ok"], true);
     assert_eq!(client(&["move", store, "alice@example.org", "Alice-lab-pw-1", "Junk", "INBOX", "spammy"])["ok"], true);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while (learned("spam"), learned("ham")) != (spam0 + 1, ham0 + 1) && std::time::Instant::now() < deadline {
@@ -328,6 +333,46 @@ fn prove(layout: &Layout, engine: &str) {
         "rspamd did not learn from the moves:\n{}",
         lab.ssh(layout.mx, "grep -i learn /var/log/rspamd/rspamd.log | tail")
     );
+
+    // A user with a dot in the name sees every folder (with the tutorial's
+    // `unixhierarchysep: no` Cyrus 3.6 listed nothing at all, not even
+    // INBOX), each with its special-use flag, selectable, and takes a
+    // message into each; the sieve script files spam into Junk.
+    let erin = client(&["folders", store, "erin.doe@example.net", "Erin-lab-pw-1"]);
+    let specials = ["Drafts", "Junk", "Sent", "Trash"];
+    assert_eq!(erin["subscribed"], serde_json::json!(["Drafts", "INBOX", "Junk", "Sent", "Trash"]), "{erin}");
+    assert_eq!(erin["selectable"], serde_json::json!(["Drafts", "INBOX", "Junk", "Sent", "Trash"]), "{erin}");
+    for folder in specials {
+        // RFC 6154 attributes are case-insensitive; Cyrus writes them as its
+        // xlist-* option names, lowercase.
+        let flag = format!("\\{}", folder.to_lowercase());
+        assert_eq!(
+            erin["listed"][folder].as_array().map(|f| f.iter().map(|x| x.as_str().unwrap().to_lowercase()).collect::<Vec<_>>()),
+            Some(vec![flag]),
+            "{erin}"
+        );
+        let subject = format!("kept in {folder}");
+        assert_eq!(client(&["append", store, "erin.doe@example.net", "Erin-lab-pw-1", folder, &subject])["ok"], true);
+        assert_eq!(client(&["fetch", store, "erin.doe@example.net", "Erin-lab-pw-1", folder, &subject])["ok"], true);
+    }
+    assert_eq!(
+        client(&["send", mx, "25", "someone@outside.invalid", "erin.doe@example.net", "spam for erin", "--header", "X-Spam:YES"])["ok"],
+        true
+    );
+    assert_eq!(client(&["fetch", store, "erin.doe@example.net", "Erin-lab-pw-1", "Junk", "spam for erin"])["ok"], true);
+
+    // Passwords only over TLS: IMAP on 143 and ManageSieve on 4190 refuse a
+    // login before STARTTLS. The greeting names mail_fqdn, not Cyrus's
+    // version or the inventory name.
+    let cleartext = client(&["login", store, "alice@example.org", "Alice-lab-pw-1", "--cleartext"]);
+    assert_eq!(cleartext["ok"], false, "IMAP took a password before STARTTLS: {cleartext}");
+    let cleartext = client(&["sieve", store, "alice@example.org", "Alice-lab-pw-1", "--cleartext"]);
+    assert_eq!(cleartext["ok"], false, "ManageSieve took a password before STARTTLS: {cleartext}");
+    let greeting = client(&["greeting", store, "143"])["text"].as_str().unwrap().to_string();
+    let fqdn = format!("{}.lab.invalid", layout.store);
+    assert!(greeting.contains(&format!(" {fqdn} ")) && !greeting.contains("Cyrus IMAP") && !greeting.contains("3.6"), "{greeting}");
+    let sieve_greeting = client(&["greeting", store, "4190"])["text"].as_str().unwrap().to_string();
+    assert!(!sieve_greeting.contains("3.6"), "{sieve_greeting}");
 
     // Folders autocreated and subscribed; the sieve script active (seen over
     // ManageSieve); quota from quota_kb.
@@ -367,7 +412,7 @@ fn prove(layout: &Layout, engine: &str) {
     let vars = std::env::temp_dir().join(format!("mailplay-mail-{engine}.yml"));
     std::fs::write(
         &vars,
-        "mail_users:\n  - {email: alice@example.org, password: Alice-lab-pw-1, quota_kb: 1024}\n  - {email: bob@example.org, password: Bob-new-pw-2}\n  - {email: carol@example.net, password: Carol-lab-pw-1, quota_kb: 2048}\n  - {email: dave@example.net, password: Dave-lab-pw-1}\n\
+        "mail_users:\n  - {email: alice@example.org, password: Alice-lab-pw-1, quota_kb: 1024}\n  - {email: bob@example.org, password: Bob-new-pw-2}\n  - {email: carol@example.net, password: Carol-lab-pw-1, quota_kb: 2048}\n  - {email: erin.doe@example.net, password: Erin-lab-pw-1}\n  - {email: dave@example.net, password: Dave-lab-pw-1}\n\
          mail_forwardings:\n  - {source: postmaster@example.org, destination: alice@example.org}\n  - {source: info@example.net, destination: carol@example.net}\n  - {source: sales@example.net, destination: dave@example.net}\n",
     )
     .unwrap();

@@ -95,7 +95,9 @@ pub fn edit(text: &str, wanted: &[(String, Option<String>)]) -> String {
         let mut seen = false;
         let mut out = Vec::with_capacity(lines.len());
         for line in lines {
-            if line_key(&line) != Some(key.as_str()) {
+            // Cyrus lowercases option names as it reads them: `xlist-Sent`
+            // and `xlist-sent` are one option (twice is a fatal error).
+            if !line_key(&line).is_some_and(|k| k.eq_ignore_ascii_case(key)) {
                 out.push(line);
                 continue;
             }
@@ -233,6 +235,15 @@ mod tests {
         let out =
             edit(DEBIAN, &w(&[("sasl_pwcheck_method", Some("saslauthd")), ("admins", Some("cyrus")), ("allowplaintext", Some("yes"))]));
         assert_eq!(out, "# Debian defaults\nconfigdirectory: /var/lib/cyrus\n\n# admins: cyrus\nunixhierarchysep: no\nallowplaintext: yes\nsasl_pwcheck_method: saslauthd\n#sasl_mech_list: PLAIN\nadmins: cyrus\n");
+    }
+
+    #[test]
+    fn option_names_match_whatever_their_case_as_cyrus_reads_them() {
+        let text = "xlist-sent: Sent\nAdmins: cyrus\n";
+        assert_eq!(
+            edit(text, &w(&[("xlist-Sent", Some("Sent")), ("admins", Some("cyrus root"))])),
+            "xlist-sent: Sent\nadmins: cyrus root\n"
+        );
     }
 
     #[test]
