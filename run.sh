@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # What the lab needs: debootstrap for the base image, systemd-nspawn to boot
-# the host, iproute2 for its network, the OpenSSH client to reach it.
-packages=(debootstrap systemd-container iproute2 openssh-client)
+# the host, iproute2 for its network, the OpenSSH client to reach it,
+# apt-cacher-ng for its packages (the lab host has no route out).
+packages=(debootstrap systemd-container iproute2 openssh-client apt-cacher-ng)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")

@@ -16,6 +16,8 @@ the Rust tests can assert on exact outcomes.
   mail_client.py sieve HOST USER PW [--cleartext]   (ManageSieve on 4190: the user's scripts)
   mail_client.py certs HOST PORT...   (each port's certificate as PEM: 993 direct, 25/587 after STARTTLS)
   mail_client.py relay-server PORT USER PW [--timeout SECONDS]
+  mail_client.py lmtp HOST PORT RCPT   (a delivery over LMTP without authenticating: how far it gets)
+  mail_client.py rspamd-stat HOST [--password PW]   (rspamd's controller on 11334: HTTP status, or refused)
 
 `relay-server` plays an authenticated relay (runs on a lab host, whose
 python3 reads this file from stdin): an SMTP server that demands AUTH PLAIN
@@ -207,6 +209,43 @@ def append(a):
     out(ok=typ == "OK", text=str(data))
 
 
+def lmtp(a):
+    """LHLO, MAIL, RCPT, DATA with no AUTH, as a stranger on the network
+    would: ok only when the message was taken."""
+    try:
+        s = smtplib.LMTP(a.host, int(a.port), timeout=30)
+    except OSError as e:
+        return out(ok=False, stage="connect", code=None, text=str(e))
+    try:
+        s.ehlo_or_helo_if_needed()
+        for stage, cmd in (("mail", "MAIL FROM:<someone@outside.invalid>"), ("rcpt", f"RCPT TO:<{a.rcpt}>")):
+            code, msg = s.docmd(cmd)
+            if code >= 400:
+                return out(ok=False, stage=stage, code=code, text=msg.decode(errors="replace"))
+        code, msg = s.data(b"Subject: straight to LMTP\r\n\r\nno filter saw this\r\n")
+        out(ok=code < 400, stage="data", code=code, text=msg.decode(errors="replace"))
+    except smtplib.SMTPException as e:
+        out(ok=False, stage="data", code=getattr(e, "smtp_code", None), text=str(e))
+    finally:
+        try:
+            s.quit()
+        except smtplib.SMTPException:
+            pass
+
+
+def rspamd_stat(a):
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(f"http://{a.host}:11334/stat", headers={"Password": a.password} if a.password else {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            out(ok=True, status=r.status)
+    except urllib.error.HTTPError as e:
+        out(ok=False, status=e.code)
+    except (urllib.error.URLError, OSError) as e:
+        out(ok=False, status=None, text=str(e))
+
+
 def greeting(a):
     """The greeting line(s) before any command: IMAP's one line, ManageSieve's
     capabilities up to its OK."""
@@ -392,6 +431,12 @@ def main():
     ap = sub.add_parser("append")
     for n in ("host", "user", "pw", "folder", "subject"):
         ap.add_argument(n)
+    lm = sub.add_parser("lmtp")
+    for n in ("host", "port", "rcpt"):
+        lm.add_argument(n)
+    rs = sub.add_parser("rspamd-stat")
+    rs.add_argument("host")
+    rs.add_argument("--password")
     gr = sub.add_parser("greeting")
     gr.add_argument("host")
     gr.add_argument("port", type=int)
@@ -420,7 +465,7 @@ def main():
     a = p.parse_args()
     if a.cmd == "send":
         a.port = int(a.port)
-    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server, "smtp-rules": smtp_rules, "sieve-put": sieve, "tls-handshake": tls_handshake, "append": append, "greeting": greeting}[a.cmd](a)
+    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server, "smtp-rules": smtp_rules, "sieve-put": sieve, "tls-handshake": tls_handshake, "append": append, "greeting": greeting, "rspamd-stat": rspamd_stat, "lmtp": lmtp}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,23 @@ fn features_match_ansible_then_idempotent() {
     same_as_ansible_then_idempotent("features");
 }
 
+/// A command that check mode skips registers what Ansible registers, and
+/// changed_when/failed_when are not evaluated on a skipped result (the mail
+/// playbook's `changed_when` on a command's stderr failed check mode).
+#[test]
+fn a_command_skipped_in_check_mode_registers_what_ansible_does() {
+    let fx = fixture("check_results");
+    let registered = |o: &std::process::Output| -> Vec<String> {
+        text(o).lines().filter(|l| l.contains("\"msg\": \"keys=")).map(|l| l.trim().to_string()).collect()
+    };
+    let ans = ansible("ansible-playbook").args(["site.yml", "-i", "inventory.ini", "--check"]).current_dir(&fx).output().unwrap();
+    assert!(ans.status.success(), "{}", text(&ans));
+    let mp = mailplay().args(["run", "site.yml", "-i", "inventory.ini", "--check"]).current_dir(&fx).output().unwrap();
+    assert!(mp.status.success(), "{}", text(&mp));
+    assert_eq!(registered(&mp), registered(&ans), "mailplay:\n{}\nansible:\n{}", text(&mp), text(&ans));
+    assert_eq!(recap(&text(&mp)), recap(&text(&ans)));
+}
+
 fn same_as_ansible_then_idempotent(name: &str) {
     let fx = fixture(name);
     let a = tempfile::tempdir().unwrap();

@@ -27,6 +27,19 @@ fn client(args: &[&str]) -> Value {
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("mail client {args:?}: {e}\n{out}\n{}", String::from_utf8_lossy(&o.stderr)))
 }
 
+/// tests/mail_client.py run on a lab host as an unprivileged local user
+/// (its python3 reading the script from stdin).
+fn client_on_host_as_nobody(lab: &Lab, host: &str, args: &str) -> Value {
+    let o = Command::new("ssh")
+        .args(["-F", &lab.ssh_config, host, &format!("runuser -u nobody -- python3 - {args}")])
+        .stdin(std::fs::File::open(repo_root().join("tests/mail_client.py")).unwrap())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("mail client on {host} {args}: {e}\n{out}\n{}", String::from_utf8_lossy(&o.stderr)))
+}
+
 /// A relay that demands a login, on a lab host (tests/mail_client.py
 /// relay-server, its python3 reading the script from stdin).
 struct RelayServer {
@@ -104,6 +117,7 @@ const SECRETS: &[&str] = &[
     "Dave-lab-pw-1",
     "Relay-lab-pw-1",
     "Erin-lab-pw-1",
+    "Rspamd-lab-pw-1",
 ];
 
 fn hostile_logins_are_refused(lab: &Lab, layout: &Layout, engine: &str, mx: &str, store: &str) {
@@ -373,6 +387,42 @@ fn prove(layout: &Layout, engine: &str) {
     assert!(greeting.contains(&format!(" {fqdn} ")) && !greeting.contains("Cyrus IMAP") && !greeting.contains("3.6"), "{greeting}");
     let sieve_greeting = client(&["greeting", store, "4190"])["text"].as_str().unwrap().to_string();
     assert!(!sieve_greeting.contains("3.6"), "{sieve_greeting}");
+
+    // rspamd's controller: loopback only on one host; in the split layout
+    // also on the MX's address, where only the stores pass without the
+    // password (they teach spam and ham, proven above).
+    let stat = |pw: Option<&str>| {
+        let mut args = vec!["rspamd-stat", mx];
+        args.extend(pw.map(|p| ["--password", p]).into_iter().flatten());
+        client(&args)["status"].clone()
+    };
+    if layout.mx == layout.store {
+        assert_eq!(stat(None), Value::Null, "rspamd's controller answers outside the host");
+    } else {
+        assert_eq!(
+            (stat(None), stat(Some("wrong"))),
+            (serde_json::json!(403), serde_json::json!(403)),
+            "the controller without its password"
+        );
+        assert_eq!(stat(Some("Rspamd-lab-pw-1")), serde_json::json!(200));
+    }
+
+    // Nobody but Postfix delivers straight into mailboxes (past rspamd):
+    // with MX and store apart, LMTP on the network wants Postfix's login;
+    // on one host there is no LMTP on TCP, and the socket is for group mail
+    // only (a local user reaches neither).
+    if layout.mx == layout.store {
+        let direct = client(&["lmtp", store, "24", "alice@example.org"]);
+        assert_eq!(direct["stage"], "connect", "LMTP on the network: {direct}");
+        for target in ["127.0.0.1 24", "/var/spool/postfix/var/run/cyrus/lmtp 0"] {
+            let local = client_on_host_as_nobody(&lab, layout.store, &format!("lmtp {target} alice@example.org"));
+            assert_eq!(local["stage"], "connect", "a local user delivered over LMTP ({target}): {local}");
+        }
+    } else {
+        let direct = client(&["lmtp", store, "24", "alice@example.org"]);
+        assert!(direct["ok"] == false && direct["stage"] != "connect", "LMTP without a login: {direct}");
+    }
+    assert_eq!(client(&["fetch", store, "alice@example.org", "Alice-lab-pw-1", "INBOX", "straight to LMTP", "--wait", "0"])["ok"], false);
 
     // Folders autocreated and subscribed; the sieve script active (seen over
     // ManageSieve); quota from quota_kb.

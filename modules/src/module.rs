@@ -213,6 +213,12 @@ pub trait Module: Send + Sync + 'static {
     fn supports_check_mode(_args: &Self::Args) -> bool {
         true
     }
+
+    /// The result of a task check mode skips (see `supports_check_mode`):
+    /// what the module registers then, as its Ansible counterpart does.
+    fn check_mode_skipped(_args: &Self::Args) -> ModuleResult {
+        ModuleResult { skipped: true, ..ModuleResult::ok().with_msg("skipped, running in check mode") }
+    }
 }
 
 /// Documentation of one argument, generated next to the args struct.
@@ -296,7 +302,7 @@ impl<M: Module> ModuleRunner for Runner<M> {
     async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let args = self.parse(args)?;
         if ctx.check_mode && !M::supports_check_mode(&args) {
-            return Ok(ModuleResult { skipped: true, ..ModuleResult::ok().with_msg("skipped, running in check mode") });
+            return Ok(M::check_mode_skipped(&args));
         }
         let state = M::probe(&args, ctx).await?;
         let plan = M::plan(&args, &state)?;

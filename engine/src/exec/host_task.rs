@@ -427,6 +427,11 @@ impl TaskEnv<'_> {
     }
 
     fn apply_result_conditions(&self, o: &mut Outcome, scope: &Scope) -> Result<(), String> {
+        // As Ansible's TaskExecutor: a skipped result (check mode, creates=)
+        // is not judged; its fields may not be there to judge by.
+        if o.status == Status::Skipped {
+            return Ok(());
+        }
         if let Some(conds) = &self.task.changed_when {
             let changed = self.eval_all(conds, scope)?;
             o.set_changed(changed);

@@ -119,17 +119,24 @@ impl Outcome {
     pub fn registered(&self) -> Map<String, Value> {
         let mut m = self.data.clone();
         m.insert("changed".into(), Value::Bool(self.changed));
+        // As Ansible registers them: a module that ran (or that check mode
+        // skipped) says `failed: false`; a task skipped by `when` does not.
         match self.status {
             Status::Failed => {
                 m.insert("failed".into(), Value::Bool(true));
             }
             Status::Skipped => {
                 m.insert("skipped".into(), Value::Bool(true));
+                if !m.contains_key("skip_reason") {
+                    m.insert("failed".into(), Value::Bool(false));
+                }
             }
             Status::Unreachable => {
                 m.insert("unreachable".into(), Value::Bool(true));
             }
-            Status::Ok | Status::Changed => {}
+            Status::Ok | Status::Changed => {
+                m.insert("failed".into(), Value::Bool(false));
+            }
         }
         if !self.facts.is_empty() && self.items.is_none() {
             m.insert("ansible_facts".into(), Value::Object(self.facts.clone()));

@@ -54,6 +54,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("hash", hash);
     env.add_filter("checksum", |v: JValue| -> Result<String, Error> { hash(v, Some("sha1".into())) });
     env.add_filter("password_hash", password_hash);
+    env.add_filter("rspamd_password_hash", rspamd_password_hash);
     env.add_filter("combine", combine);
     env.add_filter("dict2items", dict2items);
     env.add_filter("items2dict", items2dict);
@@ -281,6 +282,14 @@ fn password_hash(state: &State, pw: String, scheme: Option<String>, salt: Option
     };
     kwargs.assert_all_used()?;
     super::lookups::sha512_crypt(&pw, scheme.as_deref().unwrap_or("sha512"), &salt, rounds).map_err(err)
+}
+
+/// rspamd's controller password hash, salted from `seed` so that a
+/// converged host keeps its line (see rspamd_hash.rs).
+fn rspamd_password_hash(state: &State, pw: String, seed: String) -> Result<String, Error> {
+    // 16000 rounds of BLAKE2b.
+    state.consume_fuel(16_000)?;
+    Ok(super::rspamd_hash::rspamd_password_hash(&pw, &seed))
 }
 
 fn random_salt(n: usize) -> String {

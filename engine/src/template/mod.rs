@@ -14,6 +14,7 @@
 mod filters;
 mod limits;
 mod lookups;
+mod rspamd_hash;
 mod scope;
 mod tests_;
 mod vars_object;

@@ -141,6 +141,24 @@ async fn run(args: &CommandArgs, ctx: &Context<'_>, use_shell: bool) -> Result<M
     Ok(r)
 }
 
+/// What Ansible 2.19's command module returns when check mode skips it:
+/// the command, empty output, rc 0, no times.
+fn check_mode_skipped(args: &CommandArgs, use_shell: bool) -> ModuleResult {
+    let shown = match build(args, use_shell) {
+        Ok(cmd) if use_shell => Value::String(cmd.to_shell_string()),
+        Ok(cmd) => Value::from(cmd.argv),
+        Err(_) => Value::Null,
+    };
+    let mut r = skipped_result("Command would have run if not in check mode")
+        .with("cmd", shown)
+        .with("stderr_lines", Vec::<String>::new())
+        .with("start", Value::Null)
+        .with("end", Value::Null)
+        .with("delta", Value::Null);
+    r.skipped = true;
+    r
+}
+
 fn skipped_result(msg: &str) -> ModuleResult {
     ModuleResult::ok().with_msg(msg).with("rc", 0).with("stdout", "").with("stderr", "").with("stdout_lines", Vec::<String>::new())
 }
@@ -235,6 +253,10 @@ macro_rules! command_like {
             /// `creates`/`removes` can decide the outcome.
             fn supports_check_mode(args: &CommandArgs) -> bool {
                 args.creates.is_some() || args.removes.is_some()
+            }
+
+            fn check_mode_skipped(args: &CommandArgs) -> ModuleResult {
+                check_mode_skipped(args, $shell)
             }
         }
     };
