@@ -327,7 +327,16 @@ impl TaskEnv<'_> {
         let handle = conn.host(&host.name, become_, environment);
         let controller =
             TaskController { templar: self.run.templar.clone(), scope: scope.clone(), search_roots: self.search_roots.to_vec() };
-        let ctx = Context { host: handle.as_ref(), controller: &controller, check_mode, diff, verbosity: self.verbosity };
+        let planned = self.run.planned_for(conn_host);
+        let ctx = Context {
+            host: handle.as_ref(),
+            controller: &controller,
+            check_mode,
+            diff,
+            verbosity: self.verbosity,
+            planned: Some(&planned),
+            notes: None,
+        };
 
         let retries = if task.until.is_some() {
             task.retries

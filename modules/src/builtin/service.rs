@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::args::{loose_bool, loose_opt_bool, loose_opt_string, loose_string};
 use crate::host::{quote, Command};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::{Effect, Planned, PlannedState, ServiceChange};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +85,7 @@ pub enum Action {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServicePlan {
+    pub name: String,
     pub actions: Vec<Action>,
     /// systemd is PID 1 (else the sysv `service` command is used).
     pub systemd: bool,
@@ -102,6 +104,54 @@ impl Plan for ServicePlan {
         }
         vec![Diff::new("service", self.before.clone(), self.after.clone())]
     }
+    fn effects(&self) -> Vec<Effect> {
+        if self.actions.is_empty() {
+            return Vec::new();
+        }
+        let mut change = ServiceChange::default();
+        for a in &self.actions {
+            match a {
+                Action::Start | Action::Restart | Action::Reload => change.active = Planned::Will(true),
+                Action::Stop => change.active = Planned::Will(false),
+                Action::Enable => change.enabled = Planned::Will(true),
+                Action::Disable => change.enabled = Planned::Will(false),
+                Action::Mask => change.masked = Planned::Will(true),
+                Action::Unmask => change.masked = Planned::Will(false),
+            }
+        }
+        vec![Effect::Service { name: self.name.clone(), change }]
+    }
+}
+
+/// The service as the run's earlier tasks planned it (check mode): a unit
+/// a planned package ships exists, and what the plans say of its state
+/// wins over the host's. What check mode cannot know is noted and planned
+/// from the safe side (stopped, not enabled), so the task predicts a change.
+pub fn with_planned(mut s: ServiceState, planned: &PlannedState, name: &str, assume: &dyn Fn(String)) -> ServiceState {
+    let Some(p) = planned.service(name) else { return s };
+    if p.exists && !s.exists {
+        s = ServiceState { exists: true, active: false, enabled: None, masked: false, ..s };
+    }
+    match p.active {
+        Planned::Unchanged => {}
+        Planned::Will(a) => s.active = a,
+        Planned::Unknown(why) => {
+            assume(why);
+            s.active = false;
+        }
+    }
+    match p.enabled {
+        Planned::Unchanged => {}
+        Planned::Will(e) => s.enabled = Some(e),
+        Planned::Unknown(why) => {
+            assume(why);
+            s.enabled = None;
+        }
+    }
+    if let Planned::Will(m) = p.masked {
+        s.masked = m;
+    }
+    s
 }
 
 fn describe(active: bool, enabled: Option<bool>) -> String {
@@ -157,6 +207,7 @@ pub fn plan(a: &ServiceArgs, s: &ServiceState) -> Result<ServicePlan, String> {
         Some(other) => return Err(format!("value of state must be one of: reloaded, restarted, started, stopped, got: {other}")),
     }
     Ok(ServicePlan {
+        name: a.name.clone(),
         actions,
         systemd: s.systemd,
         daemon_reload: a.daemon_reload,
@@ -235,7 +286,11 @@ macro_rules! service_module {
                     raw = a.name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '.', ""),
                 );
                 let out = ctx.host.exec(&Command::shell(script)).await?;
-                Ok(parse_state(&out.stdout_str()))
+                let state = parse_state(&out.stdout_str());
+                Ok(match ctx.rehearsal() {
+                    Some(planned) => with_planned(state, planned, &a.name, &|why| ctx.assume(why)),
+                    None => state,
+                })
             }
 
             fn plan(a: &ServiceArgs, s: &ServiceState) -> Result<ServicePlan, ModuleError> {

@@ -179,6 +179,10 @@ impl Plan for MailboxPlan {
     fn changes_anything(&self) -> bool {
         self.login_as.is_some() || !self.commands.is_empty()
     }
+    /// Mailboxes and scripts live in the server, not in the overlay.
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("mailbox", self.before.clone(), self.after.clone())]
     }

@@ -103,6 +103,10 @@ impl Plan for SievePlan {
     fn changes_anything(&self) -> bool {
         !self.commands.is_empty()
     }
+    /// Mailboxes and scripts live in the server, not in the overlay.
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("sieve script", self.before.clone(), self.after.clone())]
     }

@@ -33,6 +33,11 @@ impl Plan for MyVarPlan {
     fn changes_anything(&self) -> bool {
         self.statement.is_some()
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("global variables", self.before.clone(), self.after.clone())]
     }

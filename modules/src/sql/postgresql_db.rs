@@ -55,6 +55,11 @@ impl Plan for PgDbPlan {
     fn changes_anything(&self) -> bool {
         !self.statements.is_empty()
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("database", self.before.clone(), self.after.clone())]
     }

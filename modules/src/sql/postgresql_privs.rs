@@ -184,6 +184,11 @@ impl Plan for PgPrivsPlan {
     fn changes_anything(&self) -> bool {
         self.missing.is_some() || self.grants.changes_anything()
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new(format!("privileges in database {}", self.db), describe(&self.grants.before), describe(&self.grants.after))]
     }

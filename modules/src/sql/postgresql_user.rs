@@ -97,6 +97,11 @@ impl Plan for PgUserPlan {
     fn changes_anything(&self) -> bool {
         !matches!(self, PgUserPlan::Nothing)
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         match self {
             PgUserPlan::Nothing => vec![],

@@ -72,6 +72,11 @@ impl Plan for QueryPlan {
     fn changes_anything(&self) -> bool {
         self.run && !self.read_only
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
 }
 
 fn doc_args(engine: Engine, script: bool) -> Vec<ArgDoc> {

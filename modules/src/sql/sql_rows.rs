@@ -172,6 +172,11 @@ impl Plan for RowsPlan {
     fn changes_anything(&self) -> bool {
         self.missing.is_some() || !self.statements.is_empty()
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new(format!("rows of {}", self.table), self.before.clone(), self.after.clone())]
     }
