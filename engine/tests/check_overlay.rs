@@ -125,3 +125,53 @@ fn check_mode_predicts_a_role_run_twice_task_by_task() {
     let (check_again, _) = run(dir.path(), &["--check"]);
     assert_eq!(recap(&check_again)["here"]["changed"], 0, "{check_again}");
 }
+
+/// Everything of the machine's package state check mode could touch.
+fn package_state() -> (Vec<u8>, Vec<String>) {
+    let status = std::fs::read("/var/lib/dpkg/status").unwrap();
+    let mut archives: Vec<String> =
+        std::fs::read_dir("/var/cache/apt/archives").unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    archives.sort();
+    (status, archives)
+}
+
+/// apt in check mode reads the package it would install (here the
+/// controller's own apt, for `hello`, which is not installed): a later task
+/// about a file the package ships plans from it, and the machine's
+/// packages stay as they were. Needs Debian's mirror.
+#[test]
+fn check_mode_knows_what_a_planned_package_ships() {
+    if Path::new("/usr/bin/hello").exists() || !Path::new("/usr/bin/apt-get").exists() {
+        eprintln!("skipped: needs apt and the package hello not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("inv"), "here ansible_connection=local\n");
+    write(
+        &dir.path().join("site.yml"),
+        r#"- hosts: here
+  gather_facts: no
+  tasks:
+    - name: hello is installed
+      apt: {name: hello}
+    - name: its program, as the package ships it
+      file: {path: /usr/bin/hello, state: file, mode: "0755", owner: root}
+    - name: installed by now
+      apt: {name: hello}
+    - name: a file beside it is new
+      copy: {content: "hi\n", dest: /usr/share/doc/hello/mailplay-test}
+"#,
+    );
+    let before = package_state();
+    let (check, ok) = run(dir.path(), &["--check"]);
+    assert!(ok, "{check}");
+    assert_eq!(package_state(), before, "check mode changed the machine's packages:\n{check}");
+    assert!(!Path::new("/usr/bin/hello").exists() && !Path::new("/usr/share/doc/hello").exists());
+    assert_eq!(
+        task_results(&check),
+        [("hello is installed", "changed"), ("its program, as the package ships it", "ok"), ("installed by now", "ok"), ("a file beside it is new", "changed")]
+            .map(|(t, s)| (t.to_string(), vec![s.to_string()]))
+            .to_vec(),
+        "{check}"
+    );
+}
