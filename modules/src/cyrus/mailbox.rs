@@ -386,7 +386,10 @@ impl Module for CyrusMailboxModule {
         }
         let out = match converse(ctx.host, &a.server, Protocol::Imap, session(a, &cmds), !ctx.check_mode).await {
             // Check mode on a fresh host: Cyrus is not started yet; nothing exists.
-            Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => return Ok(MailboxState::default()),
+            Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => {
+                super::session::note_if_planned(ctx);
+                return Ok(MailboxState::default());
+            }
             other => other?,
         };
         let r = unreadable(parse_responses(&out, true))?;

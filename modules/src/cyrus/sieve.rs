@@ -259,7 +259,8 @@ impl Module for SieveScriptModule {
         {
             // Check mode on a fresh host: Cyrus is not started yet.
             Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => {
-                return Ok(SieveState { missing: Some(m), wanted, ..Default::default() })
+                super::session::note_if_planned(ctx);
+                return Ok(SieveState { missing: Some(m), wanted, ..Default::default() });
             }
             other => other?,
         };

@@ -262,7 +262,7 @@ impl Module for MysqlGrantModule {
 
     async fn probe(a: &MyGrantArgs, ctx: &Context<'_>) -> Result<MyGrantState, ModuleError> {
         // Check mode on a fresh host: nothing can be read yet; predict.
-        let Some(mut s) = read_catalog::<MyGrantState>(ctx.host, ctx.check_mode, MY, &a.login, None, &probe_sql(a)).await? else {
+        let Some(mut s) = read_catalog::<MyGrantState>(ctx, MY, &a.login, None, &probe_sql(a)).await? else {
             return Ok(MyGrantState { check_mode: true, ..Default::default() });
         };
         s.check_mode = ctx.check_mode;

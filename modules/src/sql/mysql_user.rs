@@ -173,7 +173,7 @@ impl Module for MysqlUserModule {
             MY.literal(&a.host)
         );
         // No row (no such object) and a server not started yet in check mode both read as absent.
-        Ok(read_catalog(ctx.host, ctx.check_mode, MY, &a.login, None, &sql).await?.flatten())
+        Ok(read_catalog(ctx, MY, &a.login, None, &sql).await?.flatten())
     }
 
     fn plan(a: &MyUserArgs, s: &Option<MyAccount>) -> Result<MyUserPlan, ModuleError> {

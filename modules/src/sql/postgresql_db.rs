@@ -181,7 +181,7 @@ impl Module for PostgresqlDbModule {
             PG.literal(&a.name)
         );
         // No row (no such object) and a server not started yet in check mode both read as absent.
-        Ok(read_catalog(ctx.host, ctx.check_mode, PG, &a.login, Some("postgres"), &sql).await?.flatten())
+        Ok(read_catalog(ctx, PG, &a.login, Some("postgres"), &sql).await?.flatten())
     }
 
     fn plan(a: &PgDbArgs, s: &Option<PgDatabase>) -> Result<PgDbPlan, ModuleError> {

@@ -180,7 +180,7 @@ impl Module for PostgresqlSetModule {
              'context', (SELECT context FROM pg_settings WHERE name = {n}), \
              'auto_conf', (SELECT setting FROM pg_file_settings WHERE name = {n} AND sourcefile LIKE '%/postgresql.auto.conf' ORDER BY seqno DESC LIMIT 1));\n"
         );
-        let read = read_catalog(ctx.host, ctx.check_mode, PG, &a.login, Some("postgres"), &sql).await?;
+        let read = read_catalog(ctx, PG, &a.login, Some("postgres"), &sql).await?;
         // Check mode on a fresh host: the server is not started yet; predict the change.
         Ok(read.unwrap_or(PgSetting { known: true, current: None, auto_conf: None, context: None }))
     }

@@ -275,7 +275,7 @@ impl Module for PostgresqlUserModule {
             PG.literal(&a.name)
         );
         // No row (no such object) and a server not started yet in check mode both read as absent.
-        Ok(read_catalog(ctx.host, ctx.check_mode, PG, &a.login, Some(&a.db), &sql).await?.flatten())
+        Ok(read_catalog(ctx, PG, &a.login, Some(&a.db), &sql).await?.flatten())
     }
 
     fn plan(a: &PgUserArgs, s: &Option<PgRole>) -> Result<PgUserPlan, ModuleError> {
