@@ -536,6 +536,22 @@ mod tests {
     }
 
     #[test]
+    fn planned_packages_are_installed_for_later_apt_tasks() {
+        let a = args(json!({"name": ["hello"]}));
+        let probe = format!("pkg|hello|un |\nsim-begin\n{SIM_HELLO}sim-rc=0\n");
+        let first = plan(&a, &parse_state(&probe, &a.name)).unwrap();
+        let planned = PlannedState::new();
+        planned.record(first.effects());
+        assert_eq!(planned.package("hello"), Some(true));
+        assert!(!plan(&a, &with_planned(parse_state(&probe, &a.name), &planned)).unwrap().changes_anything());
+        let gone = args(json!({"name": ["hello"], "state": "absent"}));
+        let removal = plan(&gone, &with_planned(parse_state(&probe, &gone.name), &planned)).unwrap();
+        assert_eq!(removal.remove, vec!["hello".to_string()]);
+        planned.record(removal.effects());
+        assert_eq!(planned.package("hello"), Some(false));
+    }
+
+    #[test]
     fn rejects_odd_names_and_states() {
         assert!(AptModule::validate(&args(json!({"name": "foo; rm -rf /"}))).is_err());
         assert!(AptModule::validate(&args(json!({"name": "foo", "state": "installedd"}))).is_err());

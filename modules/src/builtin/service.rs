@@ -361,6 +361,36 @@ mod tests {
     }
 
     #[test]
+    fn a_planned_start_and_a_planned_package_are_seen_by_later_tasks() {
+        let planned = PlannedState::new();
+        let started = args(json!({"name": "saslauthd", "state": "started", "enabled": true}));
+        planned.record(plan(&started, &parse_state(STOPPED)).unwrap().effects());
+        let no_notes = |w: String| panic!("nothing unknown here: {w}");
+        let again = with_planned(parse_state(STOPPED), &planned, "saslauthd.service", &no_notes);
+        assert!(!plan(&started, &again).unwrap().changes_anything(), "started and enabled by the earlier plan");
+        let restart = plan(&args(json!({"name": "saslauthd", "state": "restarted"})), &again).unwrap();
+        assert_eq!(restart.actions, vec![Action::Restart]);
+
+        // A unit only a planned package brings, which its postinst starts.
+        let missing = parse_state("pid1=systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n");
+        let pg = args(json!({"name": "postgresql", "state": "started", "enabled": true}));
+        assert!(plan(&pg, &missing).is_err());
+        let shipped = ServiceChange { exists: true, active: Planned::Will(true), enabled: Planned::Will(true), masked: Planned::Unchanged };
+        planned.record(vec![Effect::Service { name: "postgresql".into(), change: shipped }]);
+        assert!(!plan(&pg, &with_planned(missing.clone(), &planned, "postgresql", &no_notes)).unwrap().changes_anything());
+
+        // Started through an init script that may decline: a change, noted.
+        let why = "sasl2-bin starts it through its init script".to_string();
+        let unsure =
+            ServiceChange { exists: true, active: Planned::Unknown(why.clone()), enabled: Planned::Will(true), ..Default::default() };
+        planned.record(vec![Effect::Service { name: "other".into(), change: unsure }]);
+        let notes = std::cell::RefCell::new(Vec::new());
+        let s = with_planned(missing, &planned, "other", &|w| notes.borrow_mut().push(w));
+        assert_eq!(plan(&args(json!({"name": "other", "state": "started"})), &s).unwrap().actions, vec![Action::Start]);
+        assert_eq!(notes.into_inner(), vec![why]);
+    }
+
+    #[test]
     fn sysv_hosts() {
         let s = parse_state("pid1=sshd\nsysv_exists=yes\nsysv_status=3\n");
         assert!(!s.systemd && s.exists && !s.active);

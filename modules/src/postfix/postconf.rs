@@ -257,6 +257,21 @@ mod tests {
     const CURRENT: &str = "alias_maps = hash:/etc/aliases\nmydestination = localhost\nsmtpd_tls_exclude_ciphers = aNULL, eNULL, EXPORT, DES\nmessage_size_limit = 102428800\n";
 
     #[test]
+    fn planned_parameters_are_seen_by_later_postconf_tasks() {
+        let set = args(json!({"params": {"myhostname": "mx.example", "relayhost": "[smtp.example]:587"}}));
+        let first = plan(&set, &Map::new()).unwrap();
+        let planned = crate::planned::PlannedState::new();
+        planned.record(first.effects());
+        let current = with_planned(Map::new(), &planned, "/etc/postfix/main.cf");
+        assert!(!plan(&set, &current).unwrap().changes_anything());
+        let drop = args(json!({"name": "relayhost", "state": "absent"}));
+        planned.record(plan(&drop, &current).unwrap().effects());
+        let current = with_planned(Map::new(), &planned, "/etc/postfix/main.cf");
+        assert_eq!(current.keys().collect::<Vec<_>>(), ["myhostname"]);
+        assert!(with_planned(Map::new(), &planned, "/srv/other/main.cf").is_empty(), "another configuration");
+    }
+
+    #[test]
     fn unchanged_values_are_left_alone_even_with_other_spacing() {
         let cur = parse_postconf_n(CURRENT);
         let p = plan(&args(json!({"params": {"mydestination": "localhost", "smtpd_tls_exclude_ciphers": "aNULL,  eNULL, EXPORT,\n DES", "message_size_limit": 102428800}})), &cur).unwrap();
