@@ -169,7 +169,43 @@ fn check_mode_knows_what_a_planned_package_ships() {
     assert!(!Path::new("/usr/bin/hello").exists() && !Path::new("/usr/share/doc/hello").exists());
     assert_eq!(
         task_results(&check),
-        [("hello is installed", "changed"), ("its program, as the package ships it", "ok"), ("installed by now", "ok"), ("a file beside it is new", "changed")]
+        [
+            ("hello is installed", "changed"),
+            ("its program, as the package ships it", "ok"),
+            ("installed by now", "ok"),
+            ("a file beside it is new", "changed")
+        ]
+        .map(|(t, s)| (t.to_string(), vec![s.to_string()]))
+        .to_vec(),
+        "{check}"
+    );
+}
+
+/// A task run for real within a --check run (`check_mode: false`) is what
+/// later rehearsed tasks see, not the plan made before it.
+#[test]
+fn a_task_run_for_real_in_check_mode_replaces_the_earlier_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.conf");
+    write(&dir.path().join("inv"), "here ansible_connection=local\n");
+    write(
+        &dir.path().join("site.yml"),
+        &format!(
+            concat!(
+                "- hosts: here\n  gather_facts: no\n  tasks:\n",
+                "    - {{name: planned, copy: {{content: \"1\\n\", dest: \"{f}\"}}}}\n",
+                "    - {{name: for real, copy: {{content: \"2\\n\", dest: \"{f}\"}}, check_mode: false}}\n",
+                "    - {{name: as it really is, copy: {{content: \"2\\n\", dest: \"{f}\"}}}}\n",
+            ),
+            f = f.display()
+        ),
+    );
+    let (check, ok) = run(dir.path(), &["--check"]);
+    assert!(ok, "{check}");
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "2\n");
+    assert_eq!(
+        task_results(&check),
+        [("planned", "changed"), ("for real", "changed"), ("as it really is", "ok")]
             .map(|(t, s)| (t.to_string(), vec![s.to_string()]))
             .to_vec(),
         "{check}"

@@ -376,7 +376,14 @@ impl<M: Module> ModuleRunner for Runner<M> {
         if !plan.changes_anything() && !M::always_apply() {
             return Ok(M::unchanged_result(&args, &state));
         }
+        // A task run for real within a --check run (`check_mode: false`)
+        // changes the host: later rehearsed tasks must not see the plans
+        // from before it in place of what it did.
+        let effects = if ctx.planned.is_some() { plan.effects() } else { Vec::new() };
         let mut r = M::apply(&args, plan, ctx).await?;
+        if let (Some(planned), false) = (ctx.planned, r.failed) {
+            planned.record(effects);
+        }
         if ctx.diff && r.diffs.is_empty() && r.changed {
             r.diffs = diffs;
         }
