@@ -128,7 +128,16 @@ impl Plan for ServicePlan {
 /// wins over the host's. What check mode cannot know is noted and planned
 /// from the safe side (stopped, not enabled), so the task predicts a change.
 pub fn with_planned(mut s: ServiceState, planned: &PlannedState, name: &str, assume: &dyn Fn(String)) -> ServiceState {
-    let Some(p) = planned.service(name) else { return s };
+    let Some(p) = planned.service(name) else {
+        let unread = planned.unread_packages();
+        if !s.exists && !unread.is_empty() {
+            // It may come with them: predict its start rather than fail
+            // what the real run may well do.
+            assume(format!("{name} may come with {}, which this run installs (their contents were not read)", unread.join(", ")));
+            return ServiceState { exists: true, active: false, enabled: None, masked: false, ..s };
+        }
+        return s;
+    };
     if p.exists && !s.exists {
         s = ServiceState { exists: true, active: false, enabled: None, masked: false, ..s };
     }
@@ -388,6 +397,14 @@ mod tests {
         let s = with_planned(missing, &planned, "other", &|w| notes.borrow_mut().push(w));
         assert_eq!(plan(&args(json!({"name": "other", "state": "started"})), &s).unwrap().actions, vec![Action::Start]);
         assert_eq!(notes.into_inner(), vec![why]);
+
+        // Packages whose contents are unknown may bring any unit: noted.
+        planned.record(vec![Effect::Package { name: "rspamd".into(), installed: true, contents: None }]);
+        let notes = std::cell::RefCell::new(Vec::new());
+        let gone = parse_state("pid1=systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n");
+        let s = with_planned(gone, &planned, "rspamd", &|w| notes.borrow_mut().push(w));
+        assert_eq!(plan(&args(json!({"name": "rspamd", "state": "started"})), &s).unwrap().actions, vec![Action::Start]);
+        assert_eq!(notes.into_inner().len(), 1);
     }
 
     #[test]

@@ -144,6 +144,8 @@ struct Overlay {
     packages: BTreeMap<String, bool>,
     /// Files shipped by packages planned for installation → the package.
     shipped: BTreeMap<String, String>,
+    /// Packages planned for installation whose .deb check mode could not read.
+    unread: BTreeSet<String>,
     debconf: BTreeMap<(String, String), String>,
     statoverrides: BTreeMap<String, Option<(String, String, u32)>>,
     settings: BTreeMap<(String, String), Option<String>>,
@@ -208,6 +210,11 @@ impl PlannedState {
         self.lock().settings.iter().filter(|((f, _), _)| f == file).map(|((_, k), v)| (k.clone(), v.clone())).collect()
     }
 
+    /// Packages this run installs whose contents check mode does not know.
+    pub fn unread_packages(&self) -> Vec<String> {
+        self.lock().unread.iter().cloned().collect()
+    }
+
     /// The planned package that provides a program or file: one of
     /// `paths` shipped by a package this run installs, or one of
     /// `packages` planned for installation (when their .deb was not read).
@@ -259,6 +266,11 @@ impl Overlay {
             }
             Effect::Package { name, installed, contents } => {
                 self.packages.insert(name.clone(), installed);
+                if installed && contents.is_none() {
+                    self.unread.insert(name.clone());
+                } else {
+                    self.unread.remove(&name);
+                }
                 if let Some(c) = contents {
                     for f in &c.files {
                         self.shipped.insert(f.path.clone(), name.clone());
