@@ -161,6 +161,13 @@ pub trait Host: Send + Sync {
         }
     }
 
+    /// Where the symlink at `path` finally points (`readlink -f`); `None`
+    /// when it cannot be resolved.
+    async fn link_target(&self, path: &str) -> Result<Option<String>, HostError> {
+        let out = self.exec(&Command::argv(["readlink", "-f", "--", path])).await?;
+        Ok(out.success().then(|| out.stdout_str().trim_end_matches('\n').to_string()))
+    }
+
     /// stat the path; `None` when it does not exist. With `follow`, symlinks
     /// are followed (a dangling link then reads as absent).
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {

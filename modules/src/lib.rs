@@ -10,6 +10,7 @@ pub mod become_;
 pub mod host;
 pub mod local_host;
 pub mod module;
+pub mod planned;
 pub mod postfix;
 pub mod registry;
 pub mod secret;

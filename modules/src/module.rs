@@ -5,9 +5,12 @@
 //! - `plan` is pure: `(args, state) -> Plan`, unit-tested with captured tool output;
 //! - `apply` carries out exactly the plan.
 //!
-//! Check mode stops after `plan`; diff mode prints the plan's diffs. The
-//! engine only sees the type-erased [`ModuleRunner`], which [`Runner`]
-//! derives from any [`Module`].
+//! Check mode stops after `plan`; diff mode prints the plan's diffs. In
+//! check mode the probe sees the host with the earlier tasks' planned
+//! changes laid over it, and the plan's [`Effect`]s are recorded for the
+//! tasks after it (`crate::planned`). The engine only sees the
+//! type-erased [`ModuleRunner`], which [`Runner`] derives from any
+//! [`Module`].
 
 use std::path::PathBuf;
 
@@ -17,6 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::args::{parse_args, ArgsError};
 use crate::host::{Host, HostError};
+use crate::planned::{assumption_msg, Effect, Notes, PlannedHost, PlannedState};
 
 /// One before/after pair for `--diff`, printed as a unified diff.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -139,6 +143,35 @@ pub struct Context<'a> {
     pub diff: bool,
     /// Ansible's verbosity (`-v` count), for modules that report more.
     pub verbosity: u8,
+    /// This host's planned changes of the run so far; the engine owns one
+    /// per host. Used only in check mode.
+    pub planned: Option<&'a PlannedState>,
+    /// In check mode, set by the runner: where a probe notes what its
+    /// prediction assumes (a planned thing check mode cannot know).
+    pub notes: Option<&'a Notes>,
+}
+
+impl Context<'_> {
+    /// The overlay, in check mode only.
+    pub fn rehearsal(&self) -> Option<&PlannedState> {
+        self.planned.filter(|_| self.check_mode)
+    }
+
+    /// Note that this task's prediction rests on `why` (check mode).
+    pub fn assume(&self, why: impl Into<String>) {
+        if let Some(n) = self.notes {
+            n.assume(why);
+        }
+    }
+
+    /// In check mode, the package this run installs that provides a tool
+    /// or server (`paths` it ships, else its `packages` names) which a
+    /// probe could not reach; noted as an assumption when found.
+    pub fn pending_provider(&self, paths: &[&str], packages: &[&str]) -> Option<String> {
+        let p = self.rehearsal()?.provider(paths, packages)?;
+        self.assume(format!("{p} is installed by this run first"));
+        Some(p)
+    }
 }
 
 /// A plan: the changes a module would make, as data.
@@ -149,6 +182,10 @@ pub trait Plan: Send + Sync {
     fn diffs(&self) -> Vec<Diff> {
         Vec::new()
     }
+    /// What applying would leave behind, for check mode's overlay: every
+    /// plan says it (an empty list means nothing the overlay tracks, e.g.
+    /// rows in a database), so a module cannot forget to.
+    fn effects(&self) -> Vec<Effect>;
 }
 
 /// A typed module. See the module docs at the top of this file.
@@ -219,6 +256,33 @@ pub trait Module: Send + Sync + 'static {
     fn check_mode_skipped(_args: &Self::Args) -> ModuleResult {
         ModuleResult { skipped: true, ..ModuleResult::ok().with_msg("skipped, running in check mode") }
     }
+}
+
+/// Check mode with the host's overlay: probe the host as the earlier
+/// tasks planned it, plan, report, and record this plan's effects. A
+/// prediction that rests on something check mode cannot know is a change
+/// with a message saying so, never `ok`.
+async fn rehearse<M: Module>(args: &M::Args, ctx: &Context<'_>, planned: &PlannedState) -> Result<ModuleResult, ModuleError> {
+    let notes = Notes::default();
+    let host = PlannedHost::new(ctx.host, planned, &notes);
+    let ctx = Context { host: &host, notes: Some(&notes), ..*ctx };
+    let state = M::probe(args, &ctx).await?;
+    let plan = M::plan(args, &state)?;
+    let mut r = M::check_result(args, &state, &plan);
+    if ctx.diff {
+        r.diffs = plan.diffs();
+    }
+    planned.record(plan.effects());
+    let assumed = notes.take();
+    if !assumed.is_empty() && !r.failed && !r.skipped {
+        r.changed = true;
+        let why = assumption_msg(&assumed);
+        r.msg = Some(match r.msg.take().filter(|m| !m.is_empty()) {
+            Some(m) => format!("{m}; {why}"),
+            None => why,
+        });
+    }
+    Ok(r)
 }
 
 /// Documentation of one argument, generated next to the args struct.
@@ -304,6 +368,9 @@ impl<M: Module> ModuleRunner for Runner<M> {
         if ctx.check_mode && !M::supports_check_mode(&args) {
             return Ok(M::check_mode_skipped(&args));
         }
+        if let Some(planned) = ctx.rehearsal() {
+            return rehearse::<M>(&args, ctx, planned).await;
+        }
         let state = M::probe(&args, ctx).await?;
         let plan = M::plan(&args, &state)?;
         let diffs = if ctx.diff { plan.diffs() } else { Vec::new() };
@@ -315,7 +382,14 @@ impl<M: Module> ModuleRunner for Runner<M> {
         if !plan.changes_anything() && !M::always_apply() {
             return Ok(M::unchanged_result(&args, &state));
         }
+        // A task run for real within a --check run (`check_mode: false`)
+        // changes the host: later rehearsed tasks must not see the plans
+        // from before it in place of what it did.
+        let effects = if ctx.planned.is_some() { plan.effects() } else { Vec::new() };
         let mut r = M::apply(&args, plan, ctx).await?;
+        if let (Some(planned), false) = (ctx.planned, r.failed) {
+            planned.record(effects);
+        }
         if ctx.diff && r.diffs.is_empty() && r.changed {
             r.diffs = diffs;
         }

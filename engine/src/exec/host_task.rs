@@ -306,7 +306,18 @@ impl TaskEnv<'_> {
         let handle = conn.host(&host.name, become_, environment);
         let controller =
             TaskController { templar: self.run.templar.clone(), scope: scope.clone(), search_roots: self.search_roots.to_vec() };
-        let ctx = Context { host: handle.as_ref(), controller: &controller, check_mode, diff, verbosity: self.verbosity };
+        // The overlay of a --check run (a `check_mode: yes` task of a real
+        // run probes the host as it is).
+        let planned = self.run.opts.check.then(|| self.run.planned_for(conn_host));
+        let ctx = Context {
+            host: handle.as_ref(),
+            controller: &controller,
+            check_mode,
+            diff,
+            verbosity: self.verbosity,
+            planned: planned.as_deref(),
+            notes: None,
+        };
 
         let retries = if task.until.is_some() {
             task.retries

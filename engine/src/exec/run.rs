@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use mailplay_modules::planned::PlannedState;
+
 use crate::inventory::Inventory;
 use crate::output::{Reporter, Stats};
 use crate::playbook::ast::Playbook;
@@ -42,6 +44,9 @@ pub struct RunContext {
     pub waiting_for_start: Mutex<Option<String>>,
     /// Set by Ctrl-C: no new task starts.
     pub interrupted: std::sync::atomic::AtomicBool,
+    /// Check mode's overlay per target host: what the run's earlier tasks
+    /// planned there (see `mailplay_modules::planned`).
+    planned: Mutex<HashMap<String, Arc<PlannedState>>>,
 }
 
 impl RunContext {
@@ -66,7 +71,14 @@ impl RunContext {
             host_states: Mutex::new(HashMap::new()),
             waiting_for_start: Mutex::new(waiting),
             interrupted: std::sync::atomic::AtomicBool::new(false),
+            planned: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The overlay of planned changes on `host` (the host a task's
+    /// commands reach: the delegate's, with `delegate_to`), for the whole run.
+    pub fn planned_for(&self, host: &str) -> Arc<PlannedState> {
+        self.planned.lock().expect("planned states").entry(host.to_string()).or_default().clone()
     }
 
     pub fn is_interrupted(&self) -> bool {

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::args::{loose_bool, loose_list, loose_opt_bool, loose_string};
 use crate::host::{quote, Command};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::{Effect, PackageContents, PlannedState};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +56,8 @@ pub struct AptState {
     /// Check mode fetched fresh lists (into a scratch folder) for the
     /// candidates and the simulation, as the run's cache update will.
     pub fresh_lists: bool,
+    /// Check mode read the packages it would install (their .deb files).
+    pub contents: Vec<(String, PackageContents)>,
 }
 
 /// What apt-get would do, from its simulation.
@@ -105,6 +108,7 @@ pub fn parse_state(out: &str, names: &[String]) -> AptState {
     }
     st.lists_age = out.lines().find_map(|l| l.strip_prefix("age=")).and_then(|a| a.trim().parse().ok());
     st.fresh_lists = out.lines().any(|l| l == "fresh-lists");
+    st.contents = super::apt_contents::parse(out).packages;
     if let Some((_, rest)) = out.split_once("sim-begin\n") {
         let (sim, rc) = rest.rsplit_once("sim-rc=").unwrap_or((rest, "1"));
         st.simulation = Some(parse_simulation(sim, rc.trim().parse().unwrap_or(1)));
@@ -121,6 +125,8 @@ pub struct AptPlan {
     /// `name version` of every package apt-get would install or upgrade
     /// (from its simulation; empty when the lists are to be updated first).
     pub simulated: Vec<String>,
+    /// What those packages contain, when check mode read them.
+    pub contents: Vec<(String, PackageContents)>,
 }
 
 impl Plan for AptPlan {
@@ -151,6 +157,43 @@ impl Plan for AptPlan {
         }
         vec![Diff::new("packages", before, after)]
     }
+    /// Every package installed (the simulation's, dependencies included,
+    /// with what check mode read of them), upgraded or removed; with a
+    /// cache update, later apt tasks of the rehearsal use fresh lists too.
+    fn effects(&self) -> Vec<Effect> {
+        let mut out = Vec::new();
+        if self.update {
+            out.push(Effect::Setting { file: PLANNED_KEY.into(), key: "lists".into(), value: Some("fresh".into()) });
+        }
+        let simulated = self.simulated.iter().filter_map(|s| s.split_whitespace().next()).map(str::to_string);
+        let installed: Vec<String> =
+            if self.simulated.is_empty() { self.install.iter().chain(&self.upgrade).cloned().collect() } else { simulated.collect() };
+        for name in installed {
+            let contents = self.contents.iter().find(|(n, _)| *n == name).map(|(_, c)| Box::new(c.clone()));
+            out.push(Effect::Package { name, installed: true, contents });
+        }
+        out.extend(self.remove.iter().map(|name| Effect::Package { name: name.clone(), installed: false, contents: None }));
+        out
+    }
+}
+
+/// Where check mode's overlay notes that the package lists were updated.
+const PLANNED_KEY: &str = "(apt)";
+
+/// The packages as the run's earlier apt plans left them: planned ones
+/// count as installed (at their candidate version), removed ones as not.
+fn with_planned(mut s: AptState, planned: &PlannedState) -> AptState {
+    for (name, version) in &mut s.installed {
+        match planned.package(name) {
+            Some(true) if version.is_none() => {
+                let cand = s.candidates.iter().find(|(n, _)| n == name).and_then(|(_, c)| c.clone());
+                *version = Some(cand.unwrap_or_else(|| "(planned)".into()));
+            }
+            Some(false) => *version = None,
+            _ => {}
+        }
+    }
+    s
 }
 
 pub fn plan(a: &AptArgs, s: &AptState) -> Result<AptPlan, String> {
@@ -183,6 +226,9 @@ pub fn plan(a: &AptArgs, s: &AptState) -> Result<AptPlan, String> {
             // The real run would fail the same way.
             return Err(unavailable(&sim.errors));
         }
+    }
+    if p.changes_anything() {
+        p.contents = s.contents.clone();
     }
     Ok(p)
 }
@@ -300,17 +346,20 @@ impl Module for AptModule {
             "age=''; s=/var/lib/apt/periodic/update-success-stamp; [ -e $s ] || s=/var/cache/apt/pkgcache.bin; \
              if [ -e $s ] && [ -n \"$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)\" ]; then age=$(( $(date +%s) - $(stat -c %Y $s) )); echo age=$age; fi; opts=''; scratch=''; ",
         );
-        if ctx.check_mode && a.update_cache {
+        // An earlier apt task of the rehearsal planned a cache update: the
+        // run's lists are fresh by now.
+        let lists_updated = ctx.rehearsal().is_some_and(|p| !p.settings(PLANNED_KEY).is_empty());
+        if ctx.check_mode && (a.update_cache || lists_updated) {
             // Check mode fetches the lists a real run would fetch first into
             // a scratch folder: candidates and the simulation then see what
             // the run will see, and the host's own lists stay untouched.
             script.push_str(&format!(
-                "if [ -z \"$age\" ] || [ {valid} -eq 0 ] || [ \"$age\" -gt {valid} ]; then \
+                "if {lists_updated} || [ -z \"$age\" ] || [ {valid} -eq 0 ] || [ \"$age\" -gt {valid} ]; then \
                    scratch=$(mktemp -d); cp -a /var/lib/apt/lists/. \"$scratch/\" 2>/dev/null; rm -f \"$scratch/lock\"; mkdir -p \"$scratch/partial\"; \
                    if apt-get -q -o Debug::NoLocking=1 -o Dir::State::Lists=\"$scratch\" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= update >/dev/null 2>&1; then \
                      opts=\"-o Dir::State::Lists=$scratch -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=\"; echo fresh-lists; fi; \
                  fi; ",
-                valid = a.cache_valid_time
+                valid = a.cache_valid_time,
             ));
         }
         if !names.is_empty() {
@@ -331,15 +380,28 @@ impl Module for AptModule {
                 let latest = if a.state == "latest" { "true" } else { "false" };
                 script.push_str(&format!(
                     "sim=''; for p in {names}; do case \"$q\" in *\"pkg|$p|ii\"*) {latest} && sim=\"$sim $p\";; *) sim=\"$sim $p\";; esac; done; \
-                     if [ -n \"$sim\" ]; then echo sim-begin; LC_ALL=C apt-get -s -q -o Debug::NoLocking=1 $opts {recommends} install $sim 2>&1; echo sim-rc=$?; fi; ",
+                     if [ -n \"$sim\" ]; then simout=$(LC_ALL=C apt-get -s -q -o Debug::NoLocking=1 $opts {recommends} install $sim 2>&1); simrc=$?; \
+                       {contents}echo sim-begin; printf '%s\\n' \"$simout\"; echo sim-rc=$simrc; fi; ",
                     names = names.join(" "),
-                    recommends = recommends(a)
+                    recommends = recommends(a),
+                    // Check mode reads what the packages would bring, for the tasks after it.
+                    contents = if ctx.rehearsal().is_some() { super::apt_contents::script() } else { String::new() },
                 ));
             }
         }
         script.push_str("[ -z \"$scratch\" ] || rm -rf \"$scratch\"; true");
         let out = ctx.host.exec(&Command::shell(script)).await?;
-        Ok(parse_state(&out.stdout_str(), &a.name))
+        let text = out.stdout_str();
+        let state = parse_state(&text, &a.name);
+        Ok(match ctx.rehearsal() {
+            Some(planned) => {
+                if text.lines().any(|l| l == super::apt_contents::DOWNLOAD_FAILED) {
+                    ctx.assume("what the packages contain: apt could not download them to look");
+                }
+                with_planned(state, planned)
+            }
+            None => state,
+        })
     }
 
     fn plan(a: &AptArgs, s: &AptState) -> Result<AptPlan, ModuleError> {
@@ -471,6 +533,22 @@ mod tests {
         assert_eq!((p.update, p.install), (true, vec!["nosuchpkg-zz".to_string()]));
         let fresh = format!("fresh-lists\n{probe}");
         assert!(plan(&a, &parse_state(&fresh, &a.name)).is_err());
+    }
+
+    #[test]
+    fn planned_packages_are_installed_for_later_apt_tasks() {
+        let a = args(json!({"name": ["hello"]}));
+        let probe = format!("pkg|hello|un |\nsim-begin\n{SIM_HELLO}sim-rc=0\n");
+        let first = plan(&a, &parse_state(&probe, &a.name)).unwrap();
+        let planned = PlannedState::new();
+        planned.record(first.effects());
+        assert_eq!(planned.package("hello"), Some(true));
+        assert!(!plan(&a, &with_planned(parse_state(&probe, &a.name), &planned)).unwrap().changes_anything());
+        let gone = args(json!({"name": ["hello"], "state": "absent"}));
+        let removal = plan(&gone, &with_planned(parse_state(&probe, &gone.name), &planned)).unwrap();
+        assert_eq!(removal.remove, vec!["hello".to_string()]);
+        planned.record(removal.effects());
+        assert_eq!(planned.package("hello"), Some(false));
     }
 
     #[test]

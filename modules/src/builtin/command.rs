@@ -7,8 +7,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::args::{loose_list, loose_opt_string};
-use crate::host::Command;
+use crate::host::{Command, FileKind};
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::{Attrs, Effect, PathChange};
 
 /// Shared by `command` and `shell`.
 #[derive(Debug, Deserialize)]
@@ -49,12 +50,22 @@ pub struct Guards {
 pub enum CommandPlan {
     /// `creates` exists or `removes` does not: nothing to do.
     Skip(String),
-    Run,
+    /// Run; afterwards `creates` exists and `removes` does not (as the
+    /// guards promise; nothing else of what a command does is known).
+    Run { creates: Option<String>, removes: Option<String> },
 }
 
 impl Plan for CommandPlan {
     fn changes_anything(&self) -> bool {
-        matches!(self, CommandPlan::Run)
+        matches!(self, CommandPlan::Run { .. })
+    }
+    fn effects(&self) -> Vec<Effect> {
+        let CommandPlan::Run { creates, removes } = self else { return Vec::new() };
+        let made = creates.iter().map(|p| Effect::Path {
+            path: p.clone(),
+            change: PathChange::Unknown { kind: FileKind::File, attrs: Attrs::default(), why: "what a command creates".into() },
+        });
+        made.chain(removes.iter().map(|p| Effect::Path { path: p.clone(), change: PathChange::Absent })).collect()
     }
 }
 
@@ -78,7 +89,7 @@ fn plan_guards(args: &CommandArgs, g: &Guards) -> CommandPlan {
     if g.removes_exists == Some(false) {
         return CommandPlan::Skip(format!("Did not run command since '{}' does not exist", args.removes.as_deref().unwrap_or("")));
     }
-    CommandPlan::Run
+    CommandPlan::Run { creates: args.creates.clone(), removes: args.removes.clone() }
 }
 
 fn build(args: &CommandArgs, use_shell: bool) -> Result<Command, ModuleError> {
@@ -231,21 +242,21 @@ macro_rules! command_like {
             async fn apply(args: &CommandArgs, plan: CommandPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
                 match plan {
                     CommandPlan::Skip(msg) => Ok(skipped_result(&msg)),
-                    CommandPlan::Run => run(args, ctx, $shell).await,
+                    CommandPlan::Run { .. } => run(args, ctx, $shell).await,
                 }
             }
 
             fn unchanged_result(args: &CommandArgs, state: &Guards) -> ModuleResult {
                 match plan_guards(args, state) {
                     CommandPlan::Skip(msg) => skipped_result(&msg),
-                    CommandPlan::Run => ModuleResult::ok(),
+                    CommandPlan::Run { .. } => ModuleResult::ok(),
                 }
             }
 
             fn check_result(_args: &CommandArgs, _state: &Guards, plan: &CommandPlan) -> ModuleResult {
                 match plan {
                     CommandPlan::Skip(msg) => skipped_result(msg),
-                    CommandPlan::Run => ModuleResult::changed(true),
+                    CommandPlan::Run { .. } => ModuleResult::changed(true),
                 }
             }
 

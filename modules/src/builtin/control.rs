@@ -16,6 +16,9 @@ impl Plan for Nothing {
     fn changes_anything(&self) -> bool {
         false
     }
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
 }
 
 macro_rules! report_only {

@@ -10,6 +10,7 @@ use sha1::Digest;
 use crate::args::{loose_bool, loose_opt_string};
 use crate::host::{quote, Command, FileAttrs, FileKind, FileStat, Host};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::{Attrs, Effect, PathChange};
 
 use super::file_attrs::{self, describe, plan_attrs, AttrChanges, WantedAttrs};
 
@@ -131,6 +132,19 @@ impl Plan for DestPlan {
         }
         out
     }
+    fn effects(&self) -> Vec<Effect> {
+        let attrs = Attrs {
+            owner: self.attrs.owner.as_ref().map(|(_, o)| o.clone()),
+            group: self.attrs.group.as_ref().map(|(_, g)| g.clone()),
+            mode: self.attrs.mode.map(|(_, m)| m).or(self.new_mode),
+        };
+        let change = match &self.write {
+            Some((_, content)) => PathChange::Write { content: content.clone(), attrs },
+            None if self.attrs.any() => PathChange::Attrs(attrs),
+            None => return Vec::new(),
+        };
+        vec![Effect::Path { path: self.path.clone(), change }]
+    }
 }
 
 /// Probe the destination: its stat and (when it is a file) its content.
@@ -197,11 +211,7 @@ pub async fn resolve_link(host: &dyn Host, path: &str) -> Result<(String, Option
 
 /// Where the symlink at `path` finally points.
 async fn link_target(host: &dyn Host, path: &str) -> Result<String, ModuleError> {
-    let out = host.exec(&Command::argv(["readlink", "-f", "--", path])).await?;
-    if !out.success() {
-        return Err(ModuleError::failed(format!("cannot resolve the link {path}: {}", out.stderr_str().trim())));
-    }
-    Ok(out.stdout_str().trim_end_matches('\n').to_string())
+    host.link_target(path).await?.ok_or_else(|| ModuleError::failed(format!("cannot resolve the link {path}")))
 }
 
 pub fn plan_dest(common: &DestArgs, state: &DestState) -> Result<DestPlan, ModuleError> {

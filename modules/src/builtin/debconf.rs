@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::args::{loose_bool, loose_string, scalar_to_string};
 use crate::host::{quote, Command};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::Effect;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +61,8 @@ pub fn parse_get(out: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DebconfPlan {
     pub change: bool,
+    /// (package, question, value) once set, for check mode's overlay.
+    pub answer: (String, String, String),
     pub before: String,
     pub after: String,
 }
@@ -70,6 +73,14 @@ impl Plan for DebconfPlan {
     }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("debconf", self.before.clone(), self.after.clone())]
+    }
+    fn effects(&self) -> Vec<Effect> {
+        let (package, question, value) = self.answer.clone();
+        if self.change {
+            vec![Effect::Debconf { package, question, value }]
+        } else {
+            Vec::new()
+        }
     }
 }
 
@@ -88,11 +99,13 @@ pub fn plan(a: &DebconfArgs, current: Option<&str>) -> Result<DebconfPlan, Strin
         (_, Some(c)) => c == want,
         (_, None) => false,
     };
+    let answer = (a.name.clone(), a.question.clone(), want.clone());
     if same {
-        return Ok(DebconfPlan { change: false, before: String::new(), after: String::new() });
+        return Ok(DebconfPlan { change: false, answer, before: String::new(), after: String::new() });
     }
     Ok(DebconfPlan {
         change: true,
+        answer,
         before: current.map(|c| format!("{}: {}\n", a.question, shown(c))).unwrap_or_default(),
         after: format!("{}: {}\n", a.question, shown(&want)),
     })
@@ -167,7 +180,8 @@ impl Module for DebconfModule {
     async fn probe(a: &DebconfArgs, ctx: &Context<'_>) -> Result<Option<String>, ModuleError> {
         let cmd = Command::shell(format!("debconf-communicate {}", quote(&a.name))).stdin(format!("GET {}\n", a.question).into_bytes());
         let out = ctx.host.exec(&cmd).await?;
-        Ok(parse_get(&out.stdout_str()))
+        let planned = ctx.rehearsal().and_then(|p| p.debconf(&a.name, &a.question));
+        Ok(planned.or_else(|| parse_get(&out.stdout_str())))
     }
 
     fn plan(a: &DebconfArgs, s: &Option<String>) -> Result<DebconfPlan, ModuleError> {

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::args::{loose_bool, loose_opt_string, loose_string, scalar_to_string};
 use crate::host::{quote, Command};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::{Attrs, Effect, PathChange};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +79,9 @@ impl StatOverrideArgs {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatOverridePlan {
+    pub path: String,
+    /// `--update`: the path itself gets the owner, group and mode.
+    pub update: bool,
     pub remove: bool,
     pub add: Option<Override>,
     pub before: String,
@@ -91,18 +95,53 @@ impl Plan for StatOverridePlan {
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("dpkg-statoverride", self.before.clone(), self.after.clone())]
     }
+    /// The entry, and with `--update` the path's owner, group and mode
+    /// where it exists (approximated: applied to whatever the path will be).
+    fn effects(&self) -> Vec<Effect> {
+        if !self.changes_anything() {
+            return Vec::new();
+        }
+        let value = self.add.as_ref().map(|o| (o.owner.clone(), o.group.clone(), o.mode));
+        let mut out = vec![Effect::StatOverride { path: self.path.clone(), value }];
+        if let (Some(o), true) = (&self.add, self.update) {
+            let attrs = Attrs { owner: Some(o.owner.clone()), group: Some(o.group.clone()), mode: Some(o.mode) };
+            out.push(Effect::Path { path: self.path.clone(), change: PathChange::Attrs(attrs) });
+        }
+        out
+    }
 }
 
 pub fn plan(a: &StatOverrideArgs, cur: Option<&Override>) -> Result<StatOverridePlan, String> {
     let before = cur.map(|c| c.line(&a.path)).unwrap_or_default();
     if a.state == "absent" {
-        return Ok(StatOverridePlan { remove: cur.is_some(), add: None, after: String::new(), before });
+        return Ok(StatOverridePlan {
+            path: a.path.clone(),
+            update: a.update,
+            remove: cur.is_some(),
+            add: None,
+            after: String::new(),
+            before,
+        });
     }
     let want = a.wanted()?;
     if cur == Some(&want) {
-        return Ok(StatOverridePlan { remove: false, add: None, before: String::new(), after: String::new() });
+        return Ok(StatOverridePlan {
+            path: a.path.clone(),
+            update: a.update,
+            remove: false,
+            add: None,
+            before: String::new(),
+            after: String::new(),
+        });
     }
-    Ok(StatOverridePlan { remove: cur.is_some(), after: want.line(&a.path), add: Some(want), before })
+    Ok(StatOverridePlan {
+        path: a.path.clone(),
+        update: a.update,
+        remove: cur.is_some(),
+        after: want.line(&a.path),
+        add: Some(want),
+        before,
+    })
 }
 
 pub struct DpkgStatOverrideModule;
@@ -147,7 +186,11 @@ impl Module for DpkgStatOverrideModule {
     async fn probe(a: &StatOverrideArgs, ctx: &Context<'_>) -> Result<Option<Override>, ModuleError> {
         // --list exits 1 when there is no override for the path.
         let out = ctx.host.exec(&Command::shell(format!("dpkg-statoverride --list {} || true", quote(&a.path)))).await?;
-        Ok(parse_list(&out.stdout_str()))
+        let planned = ctx.rehearsal().and_then(|p| p.statoverride(&a.path));
+        Ok(match planned {
+            Some(v) => v.map(|(owner, group, mode)| Override { owner, group, mode }),
+            None => parse_list(&out.stdout_str()),
+        })
     }
 
     fn plan(a: &StatOverrideArgs, s: &Option<Override>) -> Result<StatOverridePlan, ModuleError> {

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::args::{loose_bool, loose_opt_string, loose_string};
 use crate::host::{quote, Command, FileKind, FileStat};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::{Attrs, Effect, PathChange};
 
 use super::file_attrs::{self, describe, plan_attrs, AttrChanges, WantedAttrs};
 
@@ -126,6 +127,28 @@ impl Plan for FilePlan {
             return Vec::new();
         }
         vec![Diff::new(self.path.clone(), before, after)]
+    }
+    /// With `recurse`, what changes below the folder is not tracked.
+    fn effects(&self) -> Vec<Effect> {
+        let attrs = Attrs {
+            owner: self.attrs.owner.as_ref().map(|(_, o)| o.clone()),
+            group: self.attrs.group.as_ref().map(|(_, g)| g.clone()),
+            mode: self.attrs.mode.map(|(_, m)| m).or(self.new_mode),
+        };
+        let change = match &self.action {
+            Action::None if self.attrs.any() => PathChange::Attrs(attrs),
+            Action::None => return Vec::new(),
+            Action::CreateDir => PathChange::Directory(attrs),
+            Action::Touch => PathChange::Touch(attrs),
+            Action::Link { src, .. } => PathChange::Link { target: src.clone() },
+            Action::Hard { src } => PathChange::Unknown {
+                kind: FileKind::File,
+                attrs,
+                why: format!("a hard link to {src}, whose planned state check mode does not follow"),
+            },
+            Action::Remove => PathChange::Absent,
+        };
+        vec![Effect::Path { path: self.path.clone(), change }]
     }
 }
 

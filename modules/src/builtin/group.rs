@@ -7,6 +7,7 @@ use serde::Deserialize;
 use crate::args::{loose_bool, loose_string};
 use crate::host::{quote, Command};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::Effect;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +34,8 @@ pub fn parse_gid(line: &str) -> Option<u32> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupPlan {
     pub command: Option<Vec<String>>,
+    /// The group after applying: (name, present, gid), when anything changes.
+    pub effect: Option<(String, bool, Option<u32>)>,
     pub before: String,
     pub after: String,
 }
@@ -44,15 +47,29 @@ impl Plan for GroupPlan {
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("group", self.before.clone(), self.after.clone())]
     }
+    fn effects(&self) -> Vec<Effect> {
+        self.effect.iter().map(|(name, present, gid)| Effect::Group { name: name.clone(), present: *present, gid: *gid }).collect()
+    }
 }
 
+/// The plan, with its effect on the group when it changes anything.
 pub fn plan(a: &GroupArgs, gid: Option<u32>) -> GroupPlan {
+    let mut p = plan_command(a, gid);
+    if p.command.is_some() {
+        p.effect = Some((a.name.clone(), a.state != "absent", a.gid.or(gid).filter(|g| *g != u32::MAX)));
+    }
+    p
+}
+
+fn plan_command(a: &GroupArgs, gid: Option<u32>) -> GroupPlan {
     let show = |g: Option<u32>| format!("group: {}{}\n", a.name, g.map(|g| format!(" (gid {g})")).unwrap_or_default());
-    let none = GroupPlan { command: None, before: String::new(), after: String::new() };
+    let none = GroupPlan { effect: None, command: None, before: String::new(), after: String::new() };
     let argv = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     match (a.state.as_str(), gid) {
         ("absent", None) => none,
-        ("absent", Some(g)) => GroupPlan { command: argv(&["groupdel", &a.name]), before: show(Some(g)), after: String::new() },
+        ("absent", Some(g)) => {
+            GroupPlan { effect: None, command: argv(&["groupdel", &a.name]), before: show(Some(g)), after: String::new() }
+        }
         (_, None) => {
             let mut c = vec!["groupadd".to_string()];
             if let Some(g) = a.gid {
@@ -62,10 +79,11 @@ pub fn plan(a: &GroupArgs, gid: Option<u32>) -> GroupPlan {
                 c.push("-r".into());
             }
             c.push(a.name.clone());
-            GroupPlan { command: Some(c), before: String::new(), after: show(a.gid) }
+            GroupPlan { effect: None, command: Some(c), before: String::new(), after: show(a.gid) }
         }
         (_, Some(have)) => match a.gid {
             Some(want) if want != have => GroupPlan {
+                effect: None,
                 command: argv(&["groupmod", "-g", &want.to_string(), &a.name]),
                 before: show(Some(have)),
                 after: show(Some(want)),
@@ -106,7 +124,11 @@ impl Module for GroupModule {
 
     async fn probe(a: &GroupArgs, ctx: &Context<'_>) -> Result<Option<u32>, ModuleError> {
         let out = ctx.host.exec(&Command::shell(format!("getent group {} || true", quote(&a.name)))).await?;
-        Ok(parse_gid(&out.stdout_str()))
+        let gid = parse_gid(&out.stdout_str());
+        Ok(match ctx.rehearsal() {
+            Some(planned) => super::user_planned::group_with_planned(gid, planned, &a.name, a.gid, &|why| ctx.assume(why)),
+            None => gid,
+        })
     }
 
     fn plan(a: &GroupArgs, s: &Option<u32>) -> Result<GroupPlan, ModuleError> {

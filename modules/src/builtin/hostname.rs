@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::args::loose_string;
 use crate::host::{quote, Command, FileAttrs};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::{Attrs, Effect, PathChange};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,7 +52,25 @@ impl Plan for HostnamePlan {
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("hostname", format!("hostname = {}\n", self.before), format!("hostname = {}\n", self.after))]
     }
+    fn effects(&self) -> Vec<Effect> {
+        if !self.change {
+            return Vec::new();
+        }
+        vec![
+            Effect::Setting { file: PLANNED_KEY.into(), key: "name".into(), value: Some(self.after.clone()) },
+            Effect::Path {
+                path: "/etc/hostname".into(),
+                change: PathChange::Write {
+                    content: format!("{}\n", self.after).into_bytes(),
+                    attrs: Attrs { mode: Some(0o644), ..Default::default() },
+                },
+            },
+        ]
+    }
 }
+
+/// Where check mode's overlay keeps a planned host name.
+const PLANNED_KEY: &str = "(hostname)";
 
 pub fn plan(a: &HostnameArgs, s: &HostnameState) -> HostnamePlan {
     let systemd = match a.strategy.as_str() {
@@ -99,7 +118,12 @@ impl Module for HostnameModule {
 
     async fn probe(_a: &HostnameArgs, ctx: &Context<'_>) -> Result<HostnameState, ModuleError> {
         let out = ctx.host.exec(&Command::shell("printf 'now:%s\\nfile:%s\\npid1:%s\\n' \"$(hostname)\" \"$(cat /etc/hostname 2>/dev/null)\" \"$(cat /proc/1/comm 2>/dev/null)\"")).await?;
-        Ok(parse_state(&out.stdout_str()))
+        let mut s = parse_state(&out.stdout_str());
+        let planned = ctx.rehearsal().and_then(|p| p.settings(PLANNED_KEY).into_iter().find(|(k, _)| k == "name")).and_then(|(_, v)| v);
+        if let Some(name) = planned {
+            (s.running, s.file) = (name.clone(), name);
+        }
+        Ok(s)
     }
 
     fn plan(a: &HostnameArgs, s: &HostnameState) -> Result<HostnamePlan, ModuleError> {

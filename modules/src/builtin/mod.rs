@@ -1,6 +1,7 @@
 //! Ansible's built-in modules, typed.
 
 pub mod apt;
+pub mod apt_contents;
 pub mod blockinfile;
 pub mod command;
 pub mod control;
@@ -18,3 +19,4 @@ pub mod stat;
 pub mod template;
 pub mod text_edit;
 pub mod user;
+pub mod user_planned;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::args::{loose_bool, loose_opt_bool, loose_opt_string, loose_string};
 use crate::host::{quote, Command};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::{Effect, Planned, PlannedState, ServiceChange};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +85,7 @@ pub enum Action {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServicePlan {
+    pub name: String,
     pub actions: Vec<Action>,
     /// systemd is PID 1 (else the sysv `service` command is used).
     pub systemd: bool,
@@ -102,6 +104,63 @@ impl Plan for ServicePlan {
         }
         vec![Diff::new("service", self.before.clone(), self.after.clone())]
     }
+    fn effects(&self) -> Vec<Effect> {
+        if self.actions.is_empty() {
+            return Vec::new();
+        }
+        let mut change = ServiceChange::default();
+        for a in &self.actions {
+            match a {
+                Action::Start | Action::Restart | Action::Reload => change.active = Planned::Will(true),
+                Action::Stop => change.active = Planned::Will(false),
+                Action::Enable => change.enabled = Planned::Will(true),
+                Action::Disable => change.enabled = Planned::Will(false),
+                Action::Mask => change.masked = Planned::Will(true),
+                Action::Unmask => change.masked = Planned::Will(false),
+            }
+        }
+        vec![Effect::Service { name: self.name.clone(), change }]
+    }
+}
+
+/// The service as the run's earlier tasks planned it (check mode): a unit
+/// a planned package ships exists, and what the plans say of its state
+/// wins over the host's. What check mode cannot know is noted and planned
+/// from the safe side (stopped, not enabled), so the task predicts a change.
+pub fn with_planned(mut s: ServiceState, planned: &PlannedState, name: &str, assume: &dyn Fn(String)) -> ServiceState {
+    let Some(p) = planned.service(name) else {
+        let unread = planned.unread_packages();
+        if !s.exists && !unread.is_empty() {
+            // It may come with them: predict its start rather than fail
+            // what the real run may well do.
+            assume(format!("{name} may come with {}, which this run installs (their contents were not read)", unread.join(", ")));
+            return ServiceState { exists: true, active: false, enabled: None, masked: false, ..s };
+        }
+        return s;
+    };
+    if p.exists && !s.exists {
+        s = ServiceState { exists: true, active: false, enabled: None, masked: false, ..s };
+    }
+    match p.active {
+        Planned::Unchanged => {}
+        Planned::Will(a) => s.active = a,
+        Planned::Unknown(why) => {
+            assume(why);
+            s.active = false;
+        }
+    }
+    match p.enabled {
+        Planned::Unchanged => {}
+        Planned::Will(e) => s.enabled = Some(e),
+        Planned::Unknown(why) => {
+            assume(why);
+            s.enabled = None;
+        }
+    }
+    if let Planned::Will(m) = p.masked {
+        s.masked = m;
+    }
+    s
 }
 
 fn describe(active: bool, enabled: Option<bool>) -> String {
@@ -157,6 +216,7 @@ pub fn plan(a: &ServiceArgs, s: &ServiceState) -> Result<ServicePlan, String> {
         Some(other) => return Err(format!("value of state must be one of: reloaded, restarted, started, stopped, got: {other}")),
     }
     Ok(ServicePlan {
+        name: a.name.clone(),
         actions,
         systemd: s.systemd,
         daemon_reload: a.daemon_reload,
@@ -235,7 +295,11 @@ macro_rules! service_module {
                     raw = a.name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '.', ""),
                 );
                 let out = ctx.host.exec(&Command::shell(script)).await?;
-                Ok(parse_state(&out.stdout_str()))
+                let state = parse_state(&out.stdout_str());
+                Ok(match ctx.rehearsal() {
+                    Some(planned) => with_planned(state, planned, &a.name, &|why| ctx.assume(why)),
+                    None => state,
+                })
             }
 
             fn plan(a: &ServiceArgs, s: &ServiceState) -> Result<ServicePlan, ModuleError> {
@@ -303,6 +367,44 @@ mod tests {
         assert_eq!(plan(&args(json!({"name": "x", "state": "restarted"})), &parse_state(RUNNING)).unwrap().actions, vec![Action::Restart]);
         let missing = parse_state("pid1=systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n");
         assert!(plan(&args(json!({"name": "nope", "state": "started"})), &missing).unwrap_err().contains("Could not find"));
+    }
+
+    #[test]
+    fn a_planned_start_and_a_planned_package_are_seen_by_later_tasks() {
+        let planned = PlannedState::new();
+        let started = args(json!({"name": "saslauthd", "state": "started", "enabled": true}));
+        planned.record(plan(&started, &parse_state(STOPPED)).unwrap().effects());
+        let no_notes = |w: String| panic!("nothing unknown here: {w}");
+        let again = with_planned(parse_state(STOPPED), &planned, "saslauthd.service", &no_notes);
+        assert!(!plan(&started, &again).unwrap().changes_anything(), "started and enabled by the earlier plan");
+        let restart = plan(&args(json!({"name": "saslauthd", "state": "restarted"})), &again).unwrap();
+        assert_eq!(restart.actions, vec![Action::Restart]);
+
+        // A unit only a planned package brings, which its postinst starts.
+        let missing = parse_state("pid1=systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n");
+        let pg = args(json!({"name": "postgresql", "state": "started", "enabled": true}));
+        assert!(plan(&pg, &missing).is_err());
+        let shipped = ServiceChange { exists: true, active: Planned::Will(true), enabled: Planned::Will(true), masked: Planned::Unchanged };
+        planned.record(vec![Effect::Service { name: "postgresql".into(), change: shipped }]);
+        assert!(!plan(&pg, &with_planned(missing.clone(), &planned, "postgresql", &no_notes)).unwrap().changes_anything());
+
+        // Started through an init script that may decline: a change, noted.
+        let why = "sasl2-bin starts it through its init script".to_string();
+        let unsure =
+            ServiceChange { exists: true, active: Planned::Unknown(why.clone()), enabled: Planned::Will(true), ..Default::default() };
+        planned.record(vec![Effect::Service { name: "other".into(), change: unsure }]);
+        let notes = std::cell::RefCell::new(Vec::new());
+        let s = with_planned(missing, &planned, "other", &|w| notes.borrow_mut().push(w));
+        assert_eq!(plan(&args(json!({"name": "other", "state": "started"})), &s).unwrap().actions, vec![Action::Start]);
+        assert_eq!(notes.into_inner(), vec![why]);
+
+        // Packages whose contents are unknown may bring any unit: noted.
+        planned.record(vec![Effect::Package { name: "rspamd".into(), installed: true, contents: None }]);
+        let notes = std::cell::RefCell::new(Vec::new());
+        let gone = parse_state("pid1=systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n");
+        let s = with_planned(gone, &planned, "rspamd", &|w| notes.borrow_mut().push(w));
+        assert_eq!(plan(&args(json!({"name": "rspamd", "state": "started"})), &s).unwrap().actions, vec![Action::Start]);
+        assert_eq!(notes.into_inner().len(), 1);
     }
 
     #[test]

@@ -45,6 +45,9 @@ impl Plan for NoChange {
     fn changes_anything(&self) -> bool {
         false
     }
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
 }
 
 pub fn stat_dict(path: &str, st: &Option<FileStat>, checksum: &Option<String>, checksum_key: bool) -> Value {

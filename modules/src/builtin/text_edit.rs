@@ -62,6 +62,9 @@ impl Plan for EditPlan {
     fn diffs(&self) -> Vec<Diff> {
         self.dest.as_ref().map(|d| d.diffs()).unwrap_or_default()
     }
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        self.dest.as_ref().map(|d| d.effects()).unwrap_or_default()
+    }
 }
 
 /// Of `copy`'s destination arguments, lineinfile and blockinfile take

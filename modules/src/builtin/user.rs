@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::args::{loose_bool, loose_opt_string, loose_string, value_to_list};
 use crate::host::{quote, Command};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::{Effect, UserChange};
 use crate::secret::Secret;
 
 fn yes() -> bool {
@@ -112,6 +113,8 @@ pub fn parse_state(out: &str) -> UserState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserPlan {
     pub command: Option<Vec<String>>,
+    /// The account after applying (check mode's overlay), when anything changes.
+    pub effect: Option<UserChange>,
     /// Set the password hash (after the command).
     pub set_password: bool,
     pub before: String,
@@ -125,22 +128,40 @@ impl Plan for UserPlan {
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("user", self.before.clone(), self.after.clone())]
     }
+    fn effects(&self) -> Vec<Effect> {
+        self.effect.iter().map(|u| Effect::User(u.clone())).collect()
+    }
 }
 
+/// The plan, with its effect on the account when it changes anything.
 pub fn plan(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
+    let mut p = plan_commands(a, s)?;
+    if p.changes_anything() {
+        p.effect = Some(super::user_planned::effect(a, s));
+    }
+    Ok(p)
+}
+
+fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
     let s_ = |v: &str| v.to_string();
     let mut before = Vec::new();
     let mut after = Vec::new();
     if a.state == "absent" {
         return Ok(match &s.account {
-            None => UserPlan { command: None, set_password: false, before: String::new(), after: String::new() },
+            None => UserPlan { effect: None, command: None, set_password: false, before: String::new(), after: String::new() },
             Some(_) => {
                 let mut c = vec![s_("userdel")];
                 if a.remove {
                     c.push(s_("-r"));
                 }
                 c.push(a.name.clone());
-                UserPlan { command: Some(c), set_password: false, before: format!("user: {}\n", a.name), after: String::new() }
+                UserPlan {
+                    effect: None,
+                    command: Some(c),
+                    set_password: false,
+                    before: format!("user: {}\n", a.name),
+                    after: String::new(),
+                }
             }
         });
     }
@@ -172,7 +193,13 @@ pub fn plan(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
             if wanted_hash.is_some() {
                 after.push(s_("password: (set)"));
             }
-            Ok(UserPlan { command: Some(c), set_password: wanted_hash.is_some(), before: String::new(), after: lines(&after) })
+            Ok(UserPlan {
+                effect: None,
+                command: Some(c),
+                set_password: wanted_hash.is_some(),
+                before: String::new(),
+                after: lines(&after),
+            })
         }
         Some(cur) => {
             let mut c = vec![s_("usermod")];
@@ -217,11 +244,11 @@ pub fn plan(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
             c.push(a.name.clone());
             let command = (c.len() > 2).then_some(c);
             if command.is_none() && !set_password {
-                return Ok(UserPlan { command: None, set_password: false, before: String::new(), after: String::new() });
+                return Ok(UserPlan { effect: None, command: None, set_password: false, before: String::new(), after: String::new() });
             }
             before.insert(0, format!("user: {}", a.name));
             after.insert(0, format!("user: {}", a.name));
-            Ok(UserPlan { command, set_password, before: lines(&before), after: lines(&after) })
+            Ok(UserPlan { effect: None, command, set_password, before: lines(&before), after: lines(&after) })
         }
     }
 }
@@ -306,7 +333,11 @@ impl Module for UserModule {
             script.push_str(&format!("; printf 'gid:%s\\n' \"$(getent group {} | cut -d: -f3)\"", quote(g)));
         }
         let out = ctx.host.exec(&Command::shell(script)).await?;
-        Ok(UserState { check_mode: ctx.check_mode, ..parse_state(&out.stdout_str()) })
+        let state = UserState { check_mode: ctx.check_mode, ..parse_state(&out.stdout_str()) };
+        Ok(match ctx.rehearsal() {
+            Some(planned) => super::user_planned::with_planned(state, planned, a, &|why| ctx.assume(why)),
+            None => state,
+        })
     }
 
     fn plan(a: &UserArgs, s: &UserState) -> Result<UserPlan, ModuleError> {

@@ -137,6 +137,9 @@ impl Plan for ImapdConfPlan {
     fn changes_anything(&self) -> bool {
         self.0.changes_anything()
     }
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        self.0.effects()
+    }
     fn diffs(&self) -> Vec<Diff> {
         self.0.diffs().into_iter().map(|d| Diff { before: mask(&d.before), after: mask(&d.after), ..d }).collect()
     }

@@ -179,6 +179,10 @@ impl Plan for MailboxPlan {
     fn changes_anything(&self) -> bool {
         self.login_as.is_some() || !self.commands.is_empty()
     }
+    /// Mailboxes and scripts live in the server, not in the overlay.
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("mailbox", self.before.clone(), self.after.clone())]
     }
@@ -389,7 +393,10 @@ impl Module for CyrusMailboxModule {
         }
         let out = match converse(ctx.host, &a.server, Protocol::Imap, session(a, &cmds), !ctx.check_mode).await {
             // Check mode on a fresh host: Cyrus is not started yet; nothing exists.
-            Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => return Ok(MailboxState::default()),
+            Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => {
+                super::session::note_if_planned(ctx);
+                return Ok(MailboxState::default());
+            }
             other => other?,
         };
         let r = unreadable(parse_responses(&out, true))?;

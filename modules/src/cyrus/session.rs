@@ -138,6 +138,12 @@ fn client_command(s: &ServerArgs, proto: Protocol) -> String {
     )
 }
 
+/// Check mode could not talk to Cyrus: when a package this run installs
+/// brings it, the prediction (an empty server) says it rests on that.
+pub fn note_if_planned(ctx: &crate::module::Context<'_>) {
+    ctx.pending_provider(&["/usr/lib/cyrus/bin/master", "/usr/sbin/cyrmaster"], &["cyrus-imapd"]);
+}
+
 /// Run a conversation; returns the server's output (CRLF kept as sent).
 /// `patient`: a server restarted by a handler just before may take a moment
 /// to listen again, so retry a silent connection for up to ten seconds (not

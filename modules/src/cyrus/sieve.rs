@@ -105,6 +105,10 @@ impl Plan for SievePlan {
     fn changes_anything(&self) -> bool {
         !self.commands.is_empty()
     }
+    /// Mailboxes and scripts live in the server, not in the overlay.
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("sieve script", self.before.clone(), self.after.clone())]
     }
@@ -257,7 +261,8 @@ impl Module for SieveScriptModule {
         {
             // Check mode on a fresh host: Cyrus is not started yet.
             Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => {
-                return Ok(SieveState { missing: Some(m), wanted, ..Default::default() })
+                super::session::note_if_planned(ctx);
+                return Ok(SieveState { missing: Some(m), wanted, ..Default::default() });
             }
             other => other?,
         };

@@ -15,6 +15,7 @@ use super::apply::apply_checked;
 use crate::args::{loose_bool, loose_opt_string, loose_string, scalar_to_string};
 use crate::host::{quote, Command};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::Effect;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,10 +154,17 @@ impl ServiceArgs {
     fn key(&self) -> String {
         format!("{}/{}", self.service, self.kind)
     }
+
+    fn master_cf(&self) -> String {
+        format!("{}/master.cf", self.config_dir.as_deref().unwrap_or("/etc/postfix"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServicePlan {
+    /// master.cf and the entry's `service/type` (check mode's overlay).
+    pub file: String,
+    pub key: String,
     pub before: Option<Entry>,
     /// None: remove the entry.
     pub after: Option<Entry>,
@@ -171,16 +179,22 @@ impl Plan for ServicePlan {
         let show = |e: &Option<Entry>| e.as_ref().map(|e| format!("{}\n", e.line())).unwrap_or_default();
         vec![Diff::new("master.cf", show(&self.before), show(&self.after))]
     }
+    fn effects(&self) -> Vec<Effect> {
+        if !self.changed {
+            return Vec::new();
+        }
+        vec![Effect::Setting { file: self.file.clone(), key: self.key.clone(), value: self.after.as_ref().map(Entry::line) }]
+    }
 }
 
 pub fn plan(a: &ServiceArgs, current: Option<Entry>) -> Result<ServicePlan, String> {
     if a.state == "absent" {
         let changed = current.is_some();
-        return Ok(ServicePlan { before: current, after: None, changed });
+        return Ok(ServicePlan { file: a.master_cf(), key: a.key(), before: current, after: None, changed });
     }
     let want = a.wanted()?;
     let changed = current.as_ref().is_none_or(|c| !c.same_as(&want));
-    Ok(ServicePlan { before: current, after: Some(want), changed })
+    Ok(ServicePlan { file: a.master_cf(), key: a.key(), before: current, after: Some(want), changed })
 }
 
 fn commands(a: &ServiceArgs, p: &ServicePlan, dir_flag: &str) -> String {
@@ -247,8 +261,17 @@ impl Module for PostconfServiceModule {
             quote(a.config_dir.as_deref().unwrap_or("/etc/postfix")),
             quote(&a.key())
         );
+        if let Some(planned) = ctx.rehearsal() {
+            if let Some((_, entry)) = planned.settings(&a.master_cf()).into_iter().find(|(k, _)| *k == a.key()) {
+                return Ok(entry.as_deref().and_then(parse_entry));
+            }
+        }
         let out = ctx.host.exec(&Command::shell(script)).await?;
         if !out.success() {
+            // Postfix is only planned (check mode): its master.cf is still to come.
+            if ctx.pending_provider(&["/usr/sbin/postconf"], &["postfix"]).is_some() {
+                return Ok(None);
+            }
             return Err(ModuleError::failed(format!("postconf -M failed: {}", out.stderr_str().trim())));
         }
         Ok(out.stdout_str().lines().next().and_then(parse_entry))

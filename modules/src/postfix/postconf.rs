@@ -15,6 +15,7 @@ use super::apply::apply_checked;
 use crate::args::{loose_bool, loose_opt_string, scalar_to_string};
 use crate::host::{quote, Command};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::planned::Effect;
 
 fn yes() -> bool {
     true
@@ -96,6 +97,8 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostconfPlan {
     pub changes: Vec<Change>,
+    /// The main.cf changed (check mode's overlay keeps its parameters).
+    pub main_cf: String,
 }
 
 impl Plan for PostconfPlan {
@@ -108,6 +111,20 @@ impl Plan for PostconfPlan {
         let after: String = self.changes.iter().map(|c| line(&c.name, &c.after)).collect();
         vec![Diff::new("main.cf", before, after)]
     }
+    fn effects(&self) -> Vec<Effect> {
+        self.changes.iter().map(|c| Effect::Setting { file: self.main_cf.clone(), key: c.name.clone(), value: c.after.clone() }).collect()
+    }
+}
+
+/// main.cf's parameters as the run's earlier postconf plans left them.
+fn with_planned(mut current: Map<String, Value>, planned: &crate::planned::PlannedState, main_cf: &str) -> Map<String, Value> {
+    for (name, value) in planned.settings(main_cf) {
+        match value {
+            Some(v) => current.insert(name, Value::String(v)),
+            None => current.remove(&name),
+        };
+    }
+    current
 }
 
 pub fn plan(args: &PostconfArgs, current: &Map<String, Value>) -> Result<PostconfPlan, String> {
@@ -120,7 +137,7 @@ pub fn plan(args: &PostconfArgs, current: &Map<String, Value>) -> Result<Postcon
             _ => changes.push(Change { name, before: have, after: want.map(|w| normalize(&w)) }),
         }
     }
-    Ok(PostconfPlan { changes })
+    Ok(PostconfPlan { changes, main_cf: args.main_cf() })
 }
 
 /// One postconf command line for the changes: sets with -e, removals with -X.
@@ -206,7 +223,11 @@ impl Module for PostconfModule {
         if !out.success() {
             return Err(ModuleError::failed(format!("postconf -n failed: {}", out.stderr_str().trim())));
         }
-        Ok(parse_postconf_n(&out.stdout_str()))
+        let current = parse_postconf_n(&out.stdout_str());
+        Ok(match ctx.rehearsal() {
+            Some(planned) => with_planned(current, planned, &a.main_cf()),
+            None => current,
+        })
     }
 
     fn plan(a: &PostconfArgs, current: &Map<String, Value>) -> Result<PostconfPlan, ModuleError> {
@@ -234,6 +255,21 @@ mod tests {
 
     // Captured from `postconf -n` on Debian 12.
     const CURRENT: &str = "alias_maps = hash:/etc/aliases\nmydestination = localhost\nsmtpd_tls_exclude_ciphers = aNULL, eNULL, EXPORT, DES\nmessage_size_limit = 102428800\n";
+
+    #[test]
+    fn planned_parameters_are_seen_by_later_postconf_tasks() {
+        let set = args(json!({"params": {"myhostname": "mx.example", "relayhost": "[smtp.example]:587"}}));
+        let first = plan(&set, &Map::new()).unwrap();
+        let planned = crate::planned::PlannedState::new();
+        planned.record(first.effects());
+        let current = with_planned(Map::new(), &planned, "/etc/postfix/main.cf");
+        assert!(!plan(&set, &current).unwrap().changes_anything());
+        let drop = args(json!({"name": "relayhost", "state": "absent"}));
+        planned.record(plan(&drop, &current).unwrap().effects());
+        let current = with_planned(Map::new(), &planned, "/etc/postfix/main.cf");
+        assert_eq!(current.keys().collect::<Vec<_>>(), ["myhostname"]);
+        assert!(with_planned(Map::new(), &planned, "/srv/other/main.cf").is_empty(), "another configuration");
+    }
 
     #[test]
     fn unchanged_values_are_left_alone_even_with_other_spacing() {

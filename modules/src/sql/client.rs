@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::host::{quote, Command, Host};
-use crate::module::ModuleError;
+use crate::module::{Context, ModuleError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Engine {
@@ -33,6 +33,15 @@ pub struct Login {
 pub const LOGIN_ARGS: &[&str] = &["login_unix_user", "port"];
 
 impl Engine {
+    /// The client programs and the server packages of the engine: in check
+    /// mode, a server one of these comes with is only planned.
+    fn provided_by(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Engine::Postgres => (&["/usr/bin/psql", "/usr/lib/postgresql"], &["postgresql", "postgresql-15", "postgresql-16"]),
+            Engine::Mysql => (&["/usr/bin/mariadb", "/usr/bin/mysql"], &["mariadb-server", "default-mysql-server", "mysql-server"]),
+        }
+    }
+
     fn default_unix_user(self) -> &'static str {
         match self {
             Engine::Postgres => "postgres",
@@ -138,21 +147,37 @@ pub async fn query_json(host: &dyn Host, engine: Engine, login: &Login, db: Opti
 }
 
 /// A probe's catalog reply (`query_json`) decoded as the module's state.
-/// `None` when, in check mode, the server is not running yet: the task that
-/// starts it was only rehearsed, so the module predicts instead of failing.
+/// `None` when, in check mode, the server is not running yet (the task
+/// that starts it was only rehearsed) or not even installed (a package
+/// this run installs brings it): the module then plans from an empty
+/// server instead of failing.
 pub async fn read_catalog<T: DeserializeOwned>(
-    host: &dyn Host,
-    check_mode: bool,
+    ctx: &Context<'_>,
     engine: Engine,
     login: &Login,
     db: Option<&str>,
     sql: &str,
 ) -> Result<Option<T>, ModuleError> {
-    let v = match query_json(host, engine, login, db, sql).await {
-        Err(ModuleError::Failed(m)) if check_mode && is_server_down(&m) => return Ok(None),
+    let v = match query_json(ctx.host, engine, login, db, sql).await {
+        Err(ModuleError::Failed(m)) if server_not_yet(ctx, engine, &m) => return Ok(None),
         other => other?,
     };
     decode_catalog(v).map(Some)
+}
+
+/// Check mode, and the server cannot answer because an earlier task of
+/// the run only planned it: started (the server is down) or installed (a
+/// planned package brings it; noted as the prediction's assumption). A
+/// server nothing planned still fails.
+pub fn server_not_yet(ctx: &Context<'_>, engine: Engine, msg: &str) -> bool {
+    let (programs, packages) = engine.provided_by();
+    ctx.check_mode && (is_server_down(msg) || ctx.pending_provider(programs, packages).is_some())
+}
+
+/// Check mode, and what the task reads is missing or not there yet (see
+/// [`is_missing_object`], [`server_not_yet`]).
+pub fn missing_in_rehearsal(ctx: &Context<'_>, engine: Engine, msg: &str) -> bool {
+    ctx.check_mode && (is_missing_object(msg) || server_not_yet(ctx, engine, msg))
 }
 
 /// A catalog reply decoded; a reply of another shape is a failure.
@@ -207,6 +232,48 @@ mod tests {
         assert!(is_server_down("psql: error: connection to server on socket \"/var/run/postgresql/.s.PGSQL.5432\" failed: No such file or directory; Is the server running locally and accepting connections on that socket?"));
         assert!(is_server_down("ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)"));
         assert!(!is_server_down("ERROR:  permission denied for table users"));
+    }
+
+    struct NoController;
+    impl crate::module::Controller for NoController {
+        fn find_file(&self, _: &str, name: &str) -> Result<std::path::PathBuf, String> {
+            Err(name.to_string())
+        }
+        fn render_template_file(&self, _: &std::path::Path) -> Result<String, String> {
+            Err(String::new())
+        }
+        fn eval_expression(&self, _: &str) -> Result<Value, String> {
+            Err(String::new())
+        }
+        fn eval_condition(&self, _: &str) -> Result<bool, String> {
+            Err(String::new())
+        }
+    }
+
+    #[test]
+    fn a_missing_client_is_predicted_only_when_its_server_package_is_planned() {
+        use crate::planned::{Effect, Notes, PlannedState};
+        let host = crate::local_host::LocalHost::new("t");
+        let (planned, notes) = (PlannedState::new(), Notes::default());
+        let ctx = Context {
+            host: &host,
+            controller: &NoController,
+            check_mode: true,
+            diff: false,
+            verbosity: 0,
+            planned: Some(&planned),
+            notes: Some(&notes),
+        };
+        // Debian 12 without PostgreSQL: runuser finds no postgres user.
+        let missing = "runuser: user postgres does not exist";
+        assert!(!server_not_yet(&ctx, Engine::Postgres, missing), "nothing planned it: fail as before");
+        assert!(server_not_yet(&ctx, Engine::Postgres, "Is the server running locally"), "a server that is down is predicted");
+        planned.record(vec![Effect::Package { name: "postgresql".into(), installed: true, contents: None }]);
+        assert!(server_not_yet(&ctx, Engine::Postgres, missing));
+        assert!(!server_not_yet(&ctx, Engine::Mysql, "neither mariadb nor mysql is installed"), "another engine's package");
+        assert_eq!(notes.take(), vec!["postgresql is installed by this run first".to_string()]);
+        let real = Context { check_mode: false, ..ctx };
+        assert!(!server_not_yet(&real, Engine::Postgres, missing), "only check mode predicts");
     }
 
     #[test]

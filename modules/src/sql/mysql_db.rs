@@ -46,6 +46,11 @@ impl Plan for MyDbPlan {
     fn changes_anything(&self) -> bool {
         self.statement.is_some()
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("database", self.before.clone(), self.after.clone())]
     }
@@ -142,7 +147,7 @@ impl Module for MysqlDbModule {
             MY.literal(&a.name)
         );
         // No row (no such object) and a server not started yet in check mode both read as absent.
-        Ok(read_catalog(ctx.host, ctx.check_mode, MY, &a.login, None, &sql).await?.flatten())
+        Ok(read_catalog(ctx, MY, &a.login, None, &sql).await?.flatten())
     }
 
     fn plan(a: &MyDbArgs, s: &Option<MyDatabase>) -> Result<MyDbPlan, ModuleError> {

@@ -130,6 +130,11 @@ impl Plan for MyGrantPlan {
     fn changes_anything(&self) -> bool {
         self.missing.is_some() || self.grants.changes_anything()
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("privileges", describe(&self.grants.before), describe(&self.grants.after))]
     }
@@ -257,7 +262,7 @@ impl Module for MysqlGrantModule {
 
     async fn probe(a: &MyGrantArgs, ctx: &Context<'_>) -> Result<MyGrantState, ModuleError> {
         // Check mode on a fresh host: nothing can be read yet; predict.
-        let Some(mut s) = read_catalog::<MyGrantState>(ctx.host, ctx.check_mode, MY, &a.login, None, &probe_sql(a)).await? else {
+        let Some(mut s) = read_catalog::<MyGrantState>(ctx, MY, &a.login, None, &probe_sql(a)).await? else {
             return Ok(MyGrantState { check_mode: true, ..Default::default() });
         };
         s.check_mode = ctx.check_mode;

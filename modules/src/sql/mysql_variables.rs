@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::client::{is_server_down, run_sql, Engine, Login};
+use super::client::{run_sql, server_not_yet, Engine, Login};
 use crate::args::{loose_string, scalar_to_string};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
@@ -32,6 +32,11 @@ pub struct MyVarPlan {
 impl Plan for MyVarPlan {
     fn changes_anything(&self) -> bool {
         self.statement.is_some()
+    }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
     }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("global variables", self.before.clone(), self.after.clone())]
@@ -108,7 +113,7 @@ impl Module for MysqlVariablesModule {
     async fn probe(a: &MyVarArgs, ctx: &Context<'_>) -> Result<String, ModuleError> {
         let out = match run_sql(ctx.host, MY, &a.login, None, &format!("SELECT @@GLOBAL.{};\n", a.variable)).await {
             // Check mode on a fresh host: the server is not started yet; predict the change.
-            Err(ModuleError::Failed(m)) if ctx.check_mode && is_server_down(&m) => return Ok(String::new()),
+            Err(ModuleError::Failed(m)) if server_not_yet(ctx, MY, &m) => return Ok(String::new()),
             other => other?,
         };
         Ok(out.trim_end_matches('\n').to_string())

@@ -55,6 +55,11 @@ impl Plan for PgDbPlan {
     fn changes_anything(&self) -> bool {
         !self.statements.is_empty()
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("database", self.before.clone(), self.after.clone())]
     }
@@ -176,7 +181,7 @@ impl Module for PostgresqlDbModule {
             PG.literal(&a.name)
         );
         // No row (no such object) and a server not started yet in check mode both read as absent.
-        Ok(read_catalog(ctx.host, ctx.check_mode, PG, &a.login, Some("postgres"), &sql).await?.flatten())
+        Ok(read_catalog(ctx, PG, &a.login, Some("postgres"), &sql).await?.flatten())
     }
 
     fn plan(a: &PgDbArgs, s: &Option<PgDatabase>) -> Result<PgDbPlan, ModuleError> {

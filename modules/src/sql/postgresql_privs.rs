@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{decode_catalog, is_missing_object, query_json, run_sql, transaction, Engine, Login};
+use super::client::{decode_catalog, missing_in_rehearsal, query_json, run_sql, transaction, Engine, Login};
 use super::grants::{self, describe, expand, parse_privs, Grant, GrantPlan, Grants, Mode, PrivSpec};
 use crate::args::{loose_bool, loose_list, loose_string};
 use crate::module::{predicted, ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
@@ -184,6 +184,11 @@ impl Plan for PgPrivsPlan {
     fn changes_anything(&self) -> bool {
         self.missing.is_some() || self.grants.changes_anything()
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new(format!("privileges in database {}", self.db), describe(&self.grants.before), describe(&self.grants.after))]
     }
@@ -328,7 +333,7 @@ impl Module for PostgresqlPrivsModule {
 
     async fn probe(a: &PgPrivsArgs, ctx: &Context<'_>) -> Result<PgPrivsState, ModuleError> {
         let v = match query_json(ctx.host, PG, &a.login, Some(&a.db), &probe_sql(a)).await {
-            Err(ModuleError::Failed(m)) if ctx.check_mode && is_missing_object(&m) => {
+            Err(ModuleError::Failed(m)) if missing_in_rehearsal(ctx, PG, &m) => {
                 return Ok(PgPrivsState { check_mode: true, missing: Some(m), ..Default::default() })
             }
             other => other?,

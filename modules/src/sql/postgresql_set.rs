@@ -83,6 +83,11 @@ impl Plan for PgSetPlan {
     fn changes_anything(&self) -> bool {
         self.statement.is_some()
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("postgresql.auto.conf", self.before.clone(), self.after.clone())]
     }
@@ -175,7 +180,7 @@ impl Module for PostgresqlSetModule {
              'context', (SELECT context FROM pg_settings WHERE name = {n}), \
              'auto_conf', (SELECT setting FROM pg_file_settings WHERE name = {n} AND sourcefile LIKE '%/postgresql.auto.conf' ORDER BY seqno DESC LIMIT 1));\n"
         );
-        let read = read_catalog(ctx.host, ctx.check_mode, PG, &a.login, Some("postgres"), &sql).await?;
+        let read = read_catalog(ctx, PG, &a.login, Some("postgres"), &sql).await?;
         // Check mode on a fresh host: the server is not started yet; predict the change.
         Ok(read.unwrap_or(PgSetting { known: true, current: None, auto_conf: None, context: None }))
     }

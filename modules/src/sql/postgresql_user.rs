@@ -97,6 +97,11 @@ impl Plan for PgUserPlan {
     fn changes_anything(&self) -> bool {
         !matches!(self, PgUserPlan::Nothing)
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
     fn diffs(&self) -> Vec<Diff> {
         match self {
             PgUserPlan::Nothing => vec![],
@@ -270,7 +275,7 @@ impl Module for PostgresqlUserModule {
             PG.literal(&a.name)
         );
         // No row (no such object) and a server not started yet in check mode both read as absent.
-        Ok(read_catalog(ctx.host, ctx.check_mode, PG, &a.login, Some(&a.db), &sql).await?.flatten())
+        Ok(read_catalog(ctx, PG, &a.login, Some(&a.db), &sql).await?.flatten())
     }
 
     fn plan(a: &PgUserArgs, s: &Option<PgRole>) -> Result<PgUserPlan, ModuleError> {

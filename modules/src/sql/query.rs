@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{is_missing_object, query_json, run_sql, run_sql_with_headers, Engine, Login};
+use super::client::{missing_in_rehearsal, query_json, run_sql, run_sql_with_headers, Engine, Login};
 use crate::args::loose_opt_string;
 use crate::module::{predicted, ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
@@ -72,6 +72,11 @@ impl Plan for QueryPlan {
     fn changes_anything(&self) -> bool {
         self.run && !self.read_only
     }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
+    }
 }
 
 fn doc_args(engine: Engine, script: bool) -> Vec<ArgDoc> {
@@ -118,7 +123,7 @@ async fn probe(engine: Engine, a: &QueryArgs, ctx: &Context<'_>) -> Result<Query
         None => false,
         Some(guard) => {
             match run_sql(ctx.host, engine, &a.login, a.db.as_deref(), &format!("{};\n", guard.trim().trim_end_matches(';'))).await {
-                Err(ModuleError::Failed(m)) if ctx.check_mode && is_missing_object(&m) => {
+                Err(ModuleError::Failed(m)) if missing_in_rehearsal(ctx, engine, &m) => {
                     return Ok(QueryState { sql, guarded: false, missing: Some(m), rows: None })
                 }
                 other => !other?.trim().is_empty(),
@@ -129,7 +134,7 @@ async fn probe(engine: Engine, a: &QueryArgs, ctx: &Context<'_>) -> Result<Query
     if ctx.check_mode && !guarded && is_read_only(&state.sql) {
         match read_rows(engine, a, ctx, &state.sql).await {
             Ok(rows) => state.rows = Some(rows),
-            Err(ModuleError::Failed(m)) if is_missing_object(&m) => state.missing = Some(m),
+            Err(ModuleError::Failed(m)) if missing_in_rehearsal(ctx, engine, &m) => state.missing = Some(m),
             Err(e) => return Err(e),
         }
     }

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{decode_catalog, is_missing_object, query_json, run_sql, transaction, Engine, Login};
+use super::client::{decode_catalog, missing_in_rehearsal, query_json, run_sql, transaction, Engine, Login};
 use super::passwords::{sha512_crypt, sha512_crypt_matches};
 use crate::args::{loose_bool, loose_list, loose_opt_string, loose_string};
 use crate::module::{predicted, ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
@@ -171,6 +171,11 @@ pub struct RowsPlan {
 impl Plan for RowsPlan {
     fn changes_anything(&self) -> bool {
         self.missing.is_some() || !self.statements.is_empty()
+    }
+    /// Database objects are not in the overlay: a later SQL task predicts
+    /// them as missing ("assuming an earlier task of this run creates it").
+    fn effects(&self) -> Vec<crate::planned::Effect> {
+        Vec::new()
     }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new(format!("rows of {}", self.table), self.before.clone(), self.after.clone())]
@@ -355,7 +360,7 @@ impl Module for SqlRowsModule {
 
     async fn probe(a: &SqlRowsArgs, ctx: &Context<'_>) -> Result<Result<Vec<Vec<Cell>>, String>, ModuleError> {
         let v = match query_json(ctx.host, a.engine, &a.login, Some(&a.db), &probe_sql(a)).await {
-            Err(ModuleError::Failed(m)) if ctx.check_mode && is_missing_object(&m) => return Ok(Err(m)),
+            Err(ModuleError::Failed(m)) if missing_in_rehearsal(ctx, a.engine, &m) => return Ok(Err(m)),
             other => other?,
         };
         let v = match v {
