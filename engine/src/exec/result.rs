@@ -120,22 +120,27 @@ impl Outcome {
         let mut m = self.data.clone();
         m.insert("changed".into(), Value::Bool(self.changed));
         // As Ansible registers them: a module that ran (or that check mode
-        // skipped) says `failed: false`; a task skipped by `when` does not.
+        // skipped) says `failed: false`; a task skipped by `when` does not,
+        // and a loop's summary says `skipped: false` instead.
+        let module_ran = self.items.is_none() && !m.contains_key("skip_reason");
         match self.status {
             Status::Failed => {
                 m.insert("failed".into(), Value::Bool(true));
             }
             Status::Skipped => {
                 m.insert("skipped".into(), Value::Bool(true));
-                if !m.contains_key("skip_reason") {
+                if module_ran {
                     m.insert("failed".into(), Value::Bool(false));
                 }
             }
             Status::Unreachable => {
                 m.insert("unreachable".into(), Value::Bool(true));
             }
-            Status::Ok | Status::Changed => {
+            Status::Ok | Status::Changed if module_ran => {
                 m.insert("failed".into(), Value::Bool(false));
+            }
+            Status::Ok | Status::Changed => {
+                m.insert("skipped".into(), Value::Bool(false));
             }
         }
         if !self.facts.is_empty() && self.items.is_none() {
@@ -202,12 +207,12 @@ mod tests {
     fn module_result_becomes_ansible_dict() {
         let o = Outcome::from_module(ModuleResult::changed(true).with("rc", 0).with_msg("done"));
         assert_eq!(o.status, Status::Changed);
-        assert_eq!(Value::Object(o.registered()), json!({"rc": 0, "changed": true, "msg": "done"}));
+        assert_eq!(Value::Object(o.registered()), json!({"rc": 0, "changed": true, "msg": "done", "failed": false}));
         let mut skipped = ModuleResult::ok();
         skipped.skipped = true;
         let o = Outcome::from_module(skipped);
         assert_eq!(o.status, Status::Skipped);
-        assert_eq!(Value::Object(o.registered()), json!({"changed": false, "skipped": true}));
+        assert_eq!(Value::Object(o.registered()), json!({"changed": false, "skipped": true, "failed": false}));
     }
 
     #[test]
