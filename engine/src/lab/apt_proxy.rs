@@ -129,7 +129,13 @@ pub fn apt_conf(opts: &LabOptions) -> String {
     format!(
         "// Written by `mailplay lab up`: lab hosts reach Debian's archive only\n\
          // through the lab's caching proxy on the controller.\n\
-         Acquire::http::Proxy \"{}\";\n",
+         Acquire::http::Proxy \"{}\";\n\
+         // One request per connection: with pipelining, a connection the\n\
+         // proxy closed left apt-get update waiting forever (seen with three\n\
+         // hosts updating at once); a stalled transfer is retried.\n\
+         Acquire::http::Pipeline-Depth \"0\";\n\
+         Acquire::http::Timeout \"30\";\n\
+         Acquire::Retries \"3\";\n",
         address(opts)
     )
 }

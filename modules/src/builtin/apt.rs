@@ -182,6 +182,32 @@ const PLANNED_KEY: &str = "(apt)";
 
 /// The packages as the run's earlier apt plans left them: planned ones
 /// count as installed (at their candidate version), removed ones as not.
+/// A unit a package starts at its install runs only if its start
+/// conditions hold then: on the host as the run will have left it by that
+/// task (check mode's host answers from the planned state) or among the
+/// files these packages ship. Postfix's, for one, needs a main.cf.
+async fn settle_start_conditions(contents: &mut [(String, PackageContents)], host: &dyn crate::host::Host) -> Result<(), ModuleError> {
+    use std::collections::BTreeSet;
+    let shipped: BTreeSet<&str> = contents.iter().flat_map(|(_, c)| c.files.iter().map(|f| f.path.as_str())).collect();
+    let asked: BTreeSet<String> = contents
+        .iter()
+        .flat_map(|(_, c)| c.services.iter().flat_map(|s| s.start_conditions.iter()))
+        .map(|c| c.trim_start_matches('|').trim_start_matches('!').to_string())
+        .collect();
+    let mut existing = BTreeSet::new();
+    for path in asked {
+        if shipped.contains(path.as_str()) || host.stat(&path, true).await?.is_some() {
+            existing.insert(path);
+        }
+    }
+    for (_, c) in contents.iter_mut() {
+        for service in &mut c.services {
+            service.settle_conditions(|p| existing.contains(p));
+        }
+    }
+    Ok(())
+}
+
 fn with_planned(mut s: AptState, planned: &PlannedState) -> AptState {
     for (name, version) in &mut s.installed {
         match planned.package(name) {
@@ -392,12 +418,13 @@ impl Module for AptModule {
         script.push_str("[ -z \"$scratch\" ] || rm -rf \"$scratch\"; true");
         let out = ctx.host.exec(&Command::shell(script)).await?;
         let text = out.stdout_str();
-        let state = parse_state(&text, &a.name);
+        let mut state = parse_state(&text, &a.name);
         Ok(match ctx.rehearsal() {
             Some(planned) => {
                 if text.lines().any(|l| l == super::apt_contents::DOWNLOAD_FAILED) {
                     ctx.assume("what the packages contain: apt could not download them to look");
                 }
+                settle_start_conditions(&mut state.contents, ctx.host).await?;
                 with_planned(state, planned)
             }
             None => state,

@@ -19,7 +19,8 @@ pub const DOWNLOAD_FAILED: &str = "deb-download-failed";
 
 /// Shell that runs after the simulation (`$simout`, `$simrc`, `$opts`):
 /// for each package it would install, `deb-begin|NAME`, the listing
-/// (`l|`), the postinst (`p|`), small conffiles (`c|PATH|BASE64`) and
+/// (`l|`), the postinst (`p|`), small conffiles (`c|PATH|BASE64`), its
+/// units' start conditions (`u|UNIT|ConditionPathExists value`) and
 /// `deb-end`; `deb-download-failed` when apt could not fetch them.
 pub fn script() -> String {
     format!(
@@ -33,7 +34,11 @@ pub fn script() -> String {
                dpkg-deb --fsys-tarfile \"$d\" | tar -x -C \"$x\" -T \"$c/list\" 2>/dev/null; \
                while read -r f _; do if [ -f \"$x$f\" ] && [ \"$(stat -c %s \"$x$f\")\" -le {MAX_CONFFILE} ]; then echo \"c|$f|$(base64 -w0 < \"$x$f\")\"; fi; done < \"$c/conffiles\"; \
                rm -rf \"$x\"; fi; \
-             rm -rf \"$c\"; echo deb-end; \
+             rm -rf \"$c\"; \
+             u=$(mktemp -d); dpkg-deb --fsys-tarfile \"$d\" | tar -x -C \"$u\" --wildcards './lib/systemd/system/*.service' './usr/lib/systemd/system/*.service' 2>/dev/null; \
+             for f in \"$u\"/lib/systemd/system/*.service \"$u\"/usr/lib/systemd/system/*.service; do [ -f \"$f\" ] && \
+               awk -v u=\"$(basename \"$f\" .service)\" 'index($0, \"ConditionPathExists=\") == 1 {{ print \"u|\" u \"|\" substr($0, 21) }}' \"$f\"; done; \
+             rm -rf \"$u\"; echo deb-end; \
            done; rm -rf \"$debs\"; \
          fi; "
     )
@@ -54,6 +59,7 @@ struct Deb {
     listing: String,
     postinst: String,
     conffiles: Vec<(String, Vec<u8>)>,
+    unit_conditions: Vec<(String, String)>,
 }
 
 pub fn parse(out: &str) -> Contents {
@@ -67,13 +73,15 @@ pub fn parse(out: &str) -> Contents {
         let Some(deb) = current.as_mut() else { continue };
         if line == "deb-end" {
             let deb = current.take().expect("inside a package");
-            c.packages.push((deb.name, packages::contents(&deb.listing, &deb.postinst, deb.conffiles)));
+            c.packages.push((deb.name, packages::contents(&deb.listing, &deb.postinst, deb.conffiles, &deb.unit_conditions)));
         } else if let Some(l) = line.strip_prefix("l|") {
             deb.listing.push_str(l);
             deb.listing.push('\n');
         } else if let Some(p) = line.strip_prefix("p|") {
             deb.postinst.push_str(p);
             deb.postinst.push('\n');
+        } else if let Some((unit, cond)) = line.strip_prefix("u|").and_then(|r| r.split_once('|')) {
+            deb.unit_conditions.push((unit.to_string(), cond.to_string()));
         } else if let Some((path, b64)) = line.strip_prefix("c|").and_then(|r| r.rsplit_once('|')) {
             if let Ok(bytes) = B64.decode(b64) {
                 deb.conffiles.push((path.to_string(), bytes));
@@ -96,7 +104,10 @@ l|-rw-r--r-- root/root        12 2022-12-10 13:23 ./etc/hello.conf\n\
 l|-rwxr-xr-x root/root     31064 2022-12-10 13:23 ./usr/bin/hello\n\
 p|#!/bin/sh\n\
 p|adduser --system --quiet hello\n\
+p|deb-systemd-invoke start 'hello.service' >/dev/null || true\n\
 c|/etc/hello.conf|Z3JlZXRpbmc9aGkK\n\
+l|-rw-r--r-- root/root       200 2022-12-10 13:23 ./lib/systemd/system/hello.service\n\
+u|hello|/etc/hello/main.cf\n\
 deb-end\n\
 sim-begin\n";
         let c = parse(out);
@@ -107,6 +118,12 @@ sim-begin\n";
         assert_eq!((conf.kind, conf.content.as_deref()), (FileKind::File, Some(&b"greeting=hi\n"[..])));
         assert_eq!(hello.files.iter().find(|f| f.path == "/usr/bin/hello").unwrap().content, None);
         assert_eq!(hello.users, vec!["hello".to_string()]);
+        let mut unit = hello.services.iter().find(|s| s.name == "hello").unwrap().clone();
+        assert_eq!((unit.started, unit.start_conditions.clone()), (true, vec!["/etc/hello/main.cf".to_string()]));
+        unit.settle_conditions(|_| false);
+        assert_eq!(unit.condition_unmet.as_deref(), Some("ConditionPathExists=/etc/hello/main.cf"));
+        unit.settle_conditions(|p| p == "/etc/hello/main.cf");
+        assert_eq!(unit.condition_unmet, None);
         assert!(parse("deb-download-failed\n").download_failed);
     }
 }

@@ -33,6 +33,26 @@ pub struct ShippedService {
     pub started: bool,
     /// Started through its init script (`invoke-rc.d`), which may decline.
     pub started_by_init_script: bool,
+    /// The unit's `ConditionPathExists=` values (`!` negates): systemd skips
+    /// the start when one does not hold (Postfix's needs a main.cf).
+    pub start_conditions: Vec<String>,
+    /// The condition that will not hold at the install, when one will not.
+    pub condition_unmet: Option<String>,
+}
+
+impl ShippedService {
+    /// Settle the start conditions with `exists` (the host as the run will
+    /// have left it by the install, and what the packages ship).
+    pub fn settle_conditions(&mut self, exists: impl Fn(&str) -> bool) {
+        let unmet = self.start_conditions.iter().find(|c| {
+            let c = c.trim_start_matches('|');
+            match c.strip_prefix('!') {
+                Some(path) => exists(path),
+                None => !exists(c),
+            }
+        });
+        self.condition_unmet = unmet.map(|c| format!("ConditionPathExists={c}"));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -235,7 +255,7 @@ pub fn services_shipped(files: &[ShippedFile]) -> (BTreeSet<String>, BTreeSet<St
 }
 
 /// A package's contents from what check mode read of its .deb.
-pub fn contents(listing: &str, postinst: &str, conffiles: Vec<(String, Vec<u8>)>) -> PackageContents {
+pub fn contents(listing: &str, postinst: &str, conffiles: Vec<(String, Vec<u8>)>, unit_conditions: &[(String, String)]) -> PackageContents {
     let mut files = parse_listing(listing);
     let conf: BTreeMap<String, Vec<u8>> = conffiles.into_iter().collect();
     for f in &mut files {
@@ -248,6 +268,9 @@ pub fn contents(listing: &str, postinst: &str, conffiles: Vec<(String, Vec<u8>)>
         if !c.services.iter().any(|s| &s.name == name) {
             c.services.push(ShippedService { name: name.clone(), ..Default::default() });
         }
+    }
+    for s in &mut c.services {
+        s.start_conditions = unit_conditions.iter().filter(|(u, _)| *u == s.name).map(|(_, cond)| cond.clone()).collect();
     }
     c.files = files;
     c
@@ -273,7 +296,10 @@ impl PackageContents {
             out.push(Effect::Path { path: f.path.clone(), change });
         }
         for s in &self.services {
-            let active = if s.started {
+            let active = if s.started && s.condition_unmet.is_some() {
+                // systemd skips the start (an unmet condition): it stays inactive.
+                Planned::Will(false)
+            } else if s.started {
                 Planned::Will(true)
             } else if s.started_by_init_script {
                 Planned::Unknown(format!("{name}'s maintainer script starts {} through its init script, which may decline", s.name))
@@ -386,7 +412,7 @@ fi
         let listing = format!(
             "{HELLO}drwxr-xr-x root/root 0 2022-12-10 13:23 ./etc/\n-rw-r--r-- root/root 12 2022-12-10 13:23 ./etc/hello.conf\n-rw-r--r-- root/root 10 2022-12-10 13:23 ./lib/systemd/system/postgresql.service\n"
         );
-        let c = contents(&listing, POSTINST, vec![("/etc/hello.conf".into(), b"greeting=hi\n".to_vec())]);
+        let c = contents(&listing, POSTINST, vec![("/etc/hello.conf".into(), b"greeting=hi\n".to_vec())], &[]);
         let e = c.effects("hello");
         assert!(e.contains(&Effect::Path {
             path: "/etc/hello.conf".into(),
