@@ -184,15 +184,8 @@ fn prove(layout: &Layout, engine: &str) {
     let (code, check) = converge(&lab, layout, engine, &["--check", "--diff"]);
     all_output += &check;
     assert_eq!(state(&lab), before, "check mode changed a host");
-    // On a bare host check mode cannot yet see past the packages the run
-    // installs (it fails at the first service of a package it would
-    // install): the prediction is proven on preinstalled hosts only, until
-    // check mode carries planned state forward (issue 10).
-    let predicted = !layout.bare;
-    if predicted {
-        assert_eq!(code, 0, "{check}");
-        assert!(check.contains("+message_size_limit = 102428800"), "{check}");
-    }
+    assert_eq!(code, 0, "{check}");
+    assert!(check.contains("+message_size_limit = 102428800"), "{check}");
     // The same rehearsal as JSON carries every result: its counts (from the
     // task results and from its stats) equal the PLAY RECAP, loops included.
     let json = mailplay()
@@ -208,13 +201,9 @@ fn prove(layout: &Layout, engine: &str) {
     let (code, first) = converge(&lab, layout, engine, &["--diff"]);
     all_output += &first;
     assert_eq!(code, 0, "{first}");
-    if predicted {
-        assert_eq!(
-            changed_tasks(&check),
-            changed_tasks(&first),
-            "check mode did not predict the run\n--- check\n{check}\n--- run\n{first}"
-        );
-    }
+    // Also on a bare host: check mode carries what earlier tasks would have
+    // done (packages with their files, units and users included) forward.
+    assert_eq!(changed_tasks(&check), changed_tasks(&first), "check mode did not predict the run\n--- check\n{check}\n--- run\n{first}");
     // rspamd compiles its rules for minutes on a loaded machine: it started
     // once, with its final settings, not a second time by a handler.
     let starts = lab.ssh(layout.mx, "journalctl -u rspamd --no-pager | grep -c 'Started rspamd'");
