@@ -16,8 +16,11 @@ the Rust tests can assert on exact outcomes.
   mail_client.py sieve HOST USER PW [--cleartext]   (ManageSieve on 4190: the user's scripts)
   mail_client.py certs HOST PORT...   (each port's certificate as PEM: 993 direct, 25/587 after STARTTLS)
   mail_client.py relay-server PORT USER PW [--timeout SECONDS]
+  mail_client.py dav HOST USER PW PATH   (CalDAV/CardDAV: PROPFIND Depth 1 over HTTPS on 443, Basic auth)
   mail_client.py lmtp HOST PORT RCPT   (a delivery over LMTP without authenticating: how far it gets)
   mail_client.py rspamd-stat HOST [--password PW]   (rspamd's controller on 11334: HTTP status, or refused)
+
+A password argument `env:NAME` is read from the environment variable NAME.
 
 `relay-server` plays an authenticated relay (runs on a lab host, whose
 python3 reads this file from stdin): an SMTP server that demands AUTH PLAIN
@@ -26,6 +29,7 @@ the first message it was given (or why none came), and exits.
 """
 import argparse
 import base64
+import os
 import imaplib
 import socket
 import json
@@ -207,6 +211,24 @@ def append(a):
     typ, data = m.append(f'"{a.folder}"', None, None, msg)
     m.logout()
     out(ok=typ == "OK", text=str(data))
+
+
+def dav(a):
+    """A PROPFIND as a calendar or address book client makes it: the HTTP
+    status and the hrefs of the collections found."""
+    import http.client
+    import re
+    conn = http.client.HTTPSConnection(a.host, 443, timeout=30, context=CTX)
+    token = base64.b64encode(f"{a.user}:{a.pw}".encode()).decode()
+    body = '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><resourcetype/><displayname/></prop></propfind>'
+    try:
+        conn.request("PROPFIND", a.path, body=body, headers={"Depth": "1", "Content-Type": "application/xml", "Authorization": f"Basic {token}"})
+        r = conn.getresponse()
+        text = r.read().decode(errors="replace")
+    except OSError as e:
+        return out(ok=False, status=None, text=str(e))
+    hrefs = re.findall(r"<(?:\w+:)?href>([^<]*)</(?:\w+:)?href>", text)
+    out(ok=r.status == 207, status=r.status, hrefs=hrefs)
 
 
 def lmtp(a):
@@ -405,6 +427,14 @@ def relay_server(a):
     out(**seen)
 
 
+def password_from_env(a):
+    """A password given as env:NAME is read from the environment, so that it
+    is not on a command line (playbooks/verify.yml passes it so)."""
+    pw = getattr(a, "pw", None)
+    if isinstance(pw, str) and pw.startswith("env:"):
+        a.pw = os.environ.get(pw[4:], "")
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -431,6 +461,9 @@ def main():
     ap = sub.add_parser("append")
     for n in ("host", "user", "pw", "folder", "subject"):
         ap.add_argument(n)
+    dv = sub.add_parser("dav")
+    for n in ("host", "user", "pw", "path"):
+        dv.add_argument(n)
     lm = sub.add_parser("lmtp")
     for n in ("host", "port", "rcpt"):
         lm.add_argument(n)
@@ -463,9 +496,10 @@ def main():
     r.add_argument("pw")
     r.add_argument("--timeout", type=float, default=60)
     a = p.parse_args()
+    password_from_env(a)
     if a.cmd == "send":
         a.port = int(a.port)
-    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server, "smtp-rules": smtp_rules, "sieve-put": sieve, "tls-handshake": tls_handshake, "append": append, "greeting": greeting, "rspamd-stat": rspamd_stat, "lmtp": lmtp}[a.cmd](a)
+    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server, "smtp-rules": smtp_rules, "sieve-put": sieve, "tls-handshake": tls_handshake, "append": append, "greeting": greeting, "rspamd-stat": rspamd_stat, "lmtp": lmtp, "dav": dav}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -116,6 +116,8 @@ const SECRETS: &[&str] = &[
     "Bob-new-pw-2",
     "Dave-lab-pw-1",
     "Relay-lab-pw-1",
+    "Relay-lab-pw-2",
+    "Bob-lab-pw-3",
     "Erin-lab-pw-1",
     "Rspamd-lab-pw-1",
 ];
@@ -416,6 +418,16 @@ fn prove(layout: &Layout, engine: &str) {
     }
     assert_eq!(client(&["fetch", store, "alice@example.org", "Alice-lab-pw-1", "INBOX", "straight to LMTP", "--wait", "0"])["ok"], false);
 
+    // CalDAV and CardDAV (cyrus-caldav, HTTPS on 443) with the mail
+    // password: a PROPFIND lists the user's calendars and address books.
+    let calendars = client(&["dav", store, "alice@example.org", "Alice-lab-pw-1", "/dav/calendars/user/alice@example.org/"]);
+    assert_eq!(calendars["status"], 207, "{calendars}");
+    assert!(calendars["hrefs"].as_array().unwrap().len() > 1, "no calendar: {calendars}");
+    let books = client(&["dav", store, "alice@example.org", "Alice-lab-pw-1", "/dav/addressbooks/user/alice@example.org/"]);
+    assert_eq!(books["status"], 207, "{books}");
+    let wrong = client(&["dav", store, "alice@example.org", "wrong", "/dav/calendars/user/alice@example.org/"]);
+    assert_eq!(wrong["status"], 401, "{wrong}");
+
     // Folders autocreated and subscribed; the sieve script active (seen over
     // ManageSieve); quota from quota_kb.
     let folders = client(&["folders", store, "carol@example.net", "Carol-lab-pw-1"]);
@@ -481,12 +493,20 @@ fn prove(layout: &Layout, engine: &str) {
     assert_eq!(client(&["send", mx, "25", "someone@outside.invalid", "sales@example.net", "to sales"])["ok"], true);
     assert_eq!(client(&["fetch", store, "dave@example.net", "Dave-lab-pw-1", "INBOX", "to sales"])["ok"], true);
 
-    // Alice's mail leaves through an authenticated relay (mail_relays): a
-    // relay server on the store host demands the credentials that Postfix
-    // finds in the database.
+    // Alice's and Bob's mail leave through one authenticated relay
+    // (mail_relays), each with an account of their own: a relay server on
+    // the store host demands the credentials that Postfix finds in the
+    // database for the sender (the tutorial keyed them by the relay).
     let relay_vars = std::env::temp_dir().join(format!("mailplay-relay-{engine}.yml"));
     let users = std::fs::read_to_string(&vars).unwrap();
-    std::fs::write(&relay_vars, format!("{users}mail_relays:\n  - {{source: alice@example.org, relay: \"[{store}]:2525\", username: relay-user, password: Relay-lab-pw-1}}\n")).unwrap();
+    std::fs::write(
+        &relay_vars,
+        format!(
+            "{users}mail_relays:\n  - {{source: alice@example.org, relay: \"[{store}]:2525\", username: relay-user, password: Relay-lab-pw-1}}\n  \
+             - {{source: bob@example.org, relay: \"[{store}]:2525\", username: bob-at-relay, password: Relay-lab-pw-2}}\n"
+        ),
+    )
+    .unwrap();
     let (code, relayed) = converge(&lab, layout, engine, &["-e", &format!("@{}", relay_vars.display())]);
     all_output += &relayed;
     assert_eq!(code, 0, "{relayed}");
@@ -524,6 +544,22 @@ fn prove(layout: &Layout, engine: &str) {
         "{got}"
     );
     assert!(got["data"].as_str().unwrap().contains("Subject: via the relay"), "{got}");
+    let server = relay_server(&lab, layout.store, "bob-at-relay", "Relay-lab-pw-2");
+    let sent = client(&[
+        "send",
+        mx,
+        "587",
+        "bob@example.org",
+        "someone@outside.invalid",
+        "bob via the relay",
+        "--starttls",
+        "--login",
+        "bob@example.org",
+        "Bob-new-pw-2",
+    ]);
+    assert_eq!(sent["ok"], true, "{sent}");
+    let got = server.received();
+    assert_eq!((&got["auth_user"], &got["auth_ok"]), (&serde_json::json!("bob-at-relay"), &serde_json::json!(true)), "{got}");
 
     // A certificate of one's own (mail_tls_cert/mail_tls_key) replaces the
     // self-signed one on every host, and the running services show it.
@@ -575,6 +611,42 @@ fn prove(layout: &Layout, engine: &str) {
     assert_eq!(client(&["certs", store, "993"])["993"].as_str(), Some(cert_pem.as_str()), "Cyrus does not show the new certificate");
     assert_eq!(client(&["login", store, "alice@example.org", "Alice-lab-pw-1", "--imaps"])["ok"], true, "IMAPS with the new certificate");
 
+    // Users who leave: bob, listed in mail_users_absent, loses his row and
+    // his mailbox with every folder; carol, only dropped from mail_users,
+    // can no longer log in but keeps her mailbox (no mail is lost by a
+    // slip), and every run names it. Bob back later starts afresh.
+    let users_vars = |users: &str, absent: &str| {
+        let path = tls.path().join(format!("users-{}.yml", absent.len()));
+        std::fs::write(
+            &path,
+            format!(
+                "mail_users:\n{users}mail_users_absent: [{absent}]\n\
+                 mail_forwardings:\n  - {{source: postmaster@example.org, destination: alice@example.org}}\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let alice_erin = "  - {email: alice@example.org, password: Alice-lab-pw-1, quota_kb: 1024}\n  - {email: erin.doe@example.net, password: Erin-lab-pw-1}\n";
+    let (code, left) = converge(&lab, layout, engine, &["-e", &format!("@{}", users_vars(alice_erin, "bob@example.org").display())]);
+    all_output += &left;
+    assert_eq!(code, 0, "{left}");
+    assert!(left.contains("no longer in mail_users: carol@example.net"), "carol's kept mailbox is not named:\n{left}");
+    assert!(!left.contains("no longer in mail_users: bob"), "{left}");
+    assert_eq!(client(&["login", store, "bob@example.org", "Bob-new-pw-2"])["ok"], false, "bob still logs in");
+    assert_eq!(client(&["login", store, "carol@example.net", "Carol-lab-pw-1"])["ok"], false, "carol still logs in");
+    let bob_back = format!("{alice_erin}  - {{email: bob@example.org, password: Bob-lab-pw-3}}\n");
+    let (code, back) = converge(&lab, layout, engine, &["-e", &format!("@{}", users_vars(&bob_back, "").display())]);
+    all_output += &back;
+    assert_eq!(code, 0, "{back}");
+    assert_eq!(
+        client(&["fetch", store, "bob@example.org", "Bob-lab-pw-3", "INBOX", "from alice", "--wait", "0"])["ok"],
+        false,
+        "bob got his old mail back"
+    );
+    let fresh = client(&["folders", store, "bob@example.org", "Bob-lab-pw-3"]);
+    assert_eq!(fresh["subscribed"], serde_json::json!(["Drafts", "INBOX", "Junk", "Sent", "Trash"]), "{fresh}");
+
     for s in SECRETS {
         assert!(!all_output.contains(s), "the password {s} appears in the output:\n{all_output}");
     }
@@ -599,4 +671,38 @@ fn split_hosts_with_postgresql_deliver_real_mail() {
 #[test]
 fn split_hosts_with_mariadb_deliver_real_mail() {
     prove(&SPLIT, "mysql");
+}
+
+/// A production inventory rehearsed on lab twins in one command (issue 10):
+/// fresh plain-Debian twins of inventories/cluster.ini's three hosts (same
+/// names and variables, the twins' addresses), the check, the real run, a
+/// second run and playbooks/verify.yml (mail through the MX twin, read on
+/// the store twin with the user's password), one report, the twins removed.
+#[test]
+fn the_cluster_inventory_is_rehearsed_on_lab_twins() {
+    let _turn = common::lab::exclusive();
+    let _ = mailplay().args(["lab", "down"]).output();
+    let o = mailplay()
+        .args(["rehearse", "playbooks/site.yml", "-i", "inventories/cluster.ini", "--verify", "playbooks/verify.yml"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "the rehearsal failed:\n{t}");
+    let report = &t[t.rfind("REHEARSAL REPORT").expect("no report")..];
+    assert!(report.contains("Prediction mismatches: 0\n"), "{report}");
+    assert!(report.contains("Second run: changed=0\n"), "{report}");
+    assert!(report.contains("Verify: passed (exit 0)\n"), "{report}");
+    for host in ["db1.example.org", "mx1.example.org", "imap1.example.org"] {
+        assert!(report.contains(host), "{host} is not in the report:\n{report}");
+    }
+    assert!(
+        report
+            .trim_end()
+            .ends_with("VERDICT: PASSED: the check predicted the real run, the second run changed nothing, the verify playbook passed"),
+        "{report}"
+    );
+    assert!(!t.contains("change me"), "a password appears in the output");
+    let status = mailplay().args(["lab", "status"]).output().unwrap();
+    assert_eq!(text(&status).trim(), "", "the twins were not removed");
 }

@@ -7,6 +7,12 @@ use super::{fixture, mailplay, text};
 
 static LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The lab to oneself, for a test that brings up its own hosts (through
+/// `mailplay rehearse`, say): no other test of this binary uses it meanwhile.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    LAB.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub struct Lab {
     _turn: std::sync::MutexGuard<'static, ()>,
     pub inventory: String,

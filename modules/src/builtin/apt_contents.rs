@@ -20,7 +20,8 @@ pub const DOWNLOAD_FAILED: &str = "deb-download-failed";
 /// Shell that runs after the simulation (`$simout`, `$simrc`, `$opts`):
 /// for each package it would install, `deb-begin|NAME`, the listing
 /// (`l|`), the postinst (`p|`), small conffiles (`c|PATH|BASE64`), its
-/// units' start conditions (`u|UNIT|ConditionPathExists value`) and
+/// units' start conditions (`u|UNIT|ConditionPathExists value`), whether
+/// the host already has each unit enabled (`s|UNIT|systemctl is-enabled`) and
 /// `deb-end`; `deb-download-failed` when apt could not fetch them.
 pub fn script() -> String {
     format!(
@@ -37,7 +38,8 @@ pub fn script() -> String {
              rm -rf \"$c\"; \
              u=$(mktemp -d); dpkg-deb --fsys-tarfile \"$d\" | tar -x -C \"$u\" --wildcards './lib/systemd/system/*.service' './usr/lib/systemd/system/*.service' 2>/dev/null; \
              for f in \"$u\"/lib/systemd/system/*.service \"$u\"/usr/lib/systemd/system/*.service; do [ -f \"$f\" ] && \
-               awk -v u=\"$(basename \"$f\" .service)\" 'index($0, \"ConditionPathExists=\") == 1 {{ print \"u|\" u \"|\" substr($0, 21) }}' \"$f\"; done; \
+               {{ n=$(basename \"$f\" .service); echo \"s|$n|$(systemctl is-enabled \"$n\" 2>/dev/null)\"; \
+                 awk -v u=\"$n\" 'index($0, \"ConditionPathExists=\") == 1 {{ print \"u|\" u \"|\" substr($0, 21) }}' \"$f\"; }}; done; \
              rm -rf \"$u\"; echo deb-end; \
            done; rm -rf \"$debs\"; \
          fi; "
@@ -60,6 +62,7 @@ struct Deb {
     postinst: String,
     conffiles: Vec<(String, Vec<u8>)>,
     unit_conditions: Vec<(String, String)>,
+    unit_states: Vec<(String, String)>,
 }
 
 pub fn parse(out: &str) -> Contents {
@@ -73,13 +76,16 @@ pub fn parse(out: &str) -> Contents {
         let Some(deb) = current.as_mut() else { continue };
         if line == "deb-end" {
             let deb = current.take().expect("inside a package");
-            c.packages.push((deb.name, packages::contents(&deb.listing, &deb.postinst, deb.conffiles, &deb.unit_conditions)));
+            c.packages
+                .push((deb.name, packages::contents(&deb.listing, &deb.postinst, deb.conffiles, &deb.unit_conditions, &deb.unit_states)));
         } else if let Some(l) = line.strip_prefix("l|") {
             deb.listing.push_str(l);
             deb.listing.push('\n');
         } else if let Some(p) = line.strip_prefix("p|") {
             deb.postinst.push_str(p);
             deb.postinst.push('\n');
+        } else if let Some((unit, state)) = line.strip_prefix("s|").and_then(|r| r.split_once('|')) {
+            deb.unit_states.push((unit.to_string(), state.trim().to_string()));
         } else if let Some((unit, cond)) = line.strip_prefix("u|").and_then(|r| r.split_once('|')) {
             deb.unit_conditions.push((unit.to_string(), cond.to_string()));
         } else if let Some((path, b64)) = line.strip_prefix("c|").and_then(|r| r.rsplit_once('|')) {
@@ -107,6 +113,7 @@ p|adduser --system --quiet hello\n\
 p|deb-systemd-invoke start 'hello.service' >/dev/null || true\n\
 c|/etc/hello.conf|Z3JlZXRpbmc9aGkK\n\
 l|-rw-r--r-- root/root       200 2022-12-10 13:23 ./lib/systemd/system/hello.service\n\
+s|hello|\n\
 u|hello|/etc/hello/main.cf\n\
 deb-end\n\
 sim-begin\n";
@@ -124,6 +131,9 @@ sim-begin\n";
         assert_eq!(unit.condition_unmet.as_deref(), Some("ConditionPathExists=/etc/hello/main.cf"));
         unit.settle_conditions(|p| p == "/etc/hello/main.cf");
         assert_eq!(unit.condition_unmet, None);
+        assert!(!unit.disabled_on_host, "a new unit");
+        let upgrade = parse(&out.replace("s|hello|\n", "s|hello|disabled\n"));
+        assert!(upgrade.packages[0].1.services.iter().find(|s| s.name == "hello").unwrap().disabled_on_host);
         assert!(parse("deb-download-failed\n").download_failed);
     }
 }

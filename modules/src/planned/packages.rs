@@ -38,6 +38,9 @@ pub struct ShippedService {
     pub start_conditions: Vec<String>,
     /// The condition that will not hold at the install, when one will not.
     pub condition_unmet: Option<String>,
+    /// The host has the unit already, disabled or masked: debhelper's
+    /// postinst then neither enables nor starts it (an admin's choice).
+    pub disabled_on_host: bool,
 }
 
 impl ShippedService {
@@ -255,7 +258,13 @@ pub fn services_shipped(files: &[ShippedFile]) -> (BTreeSet<String>, BTreeSet<St
 }
 
 /// A package's contents from what check mode read of its .deb.
-pub fn contents(listing: &str, postinst: &str, conffiles: Vec<(String, Vec<u8>)>, unit_conditions: &[(String, String)]) -> PackageContents {
+pub fn contents(
+    listing: &str,
+    postinst: &str,
+    conffiles: Vec<(String, Vec<u8>)>,
+    unit_conditions: &[(String, String)],
+    unit_states: &[(String, String)],
+) -> PackageContents {
     let mut files = parse_listing(listing);
     let conf: BTreeMap<String, Vec<u8>> = conffiles.into_iter().collect();
     for f in &mut files {
@@ -271,6 +280,7 @@ pub fn contents(listing: &str, postinst: &str, conffiles: Vec<(String, Vec<u8>)>
     }
     for s in &mut c.services {
         s.start_conditions = unit_conditions.iter().filter(|(u, _)| *u == s.name).map(|(_, cond)| cond.clone()).collect();
+        s.disabled_on_host = unit_states.iter().any(|(u, state)| *u == s.name && matches!(state.as_str(), "disabled" | "masked"));
     }
     c.files = files;
     c
@@ -296,6 +306,11 @@ impl PackageContents {
             out.push(Effect::Path { path: f.path.clone(), change });
         }
         for s in &self.services {
+            if s.disabled_on_host {
+                // deb-systemd-helper keeps it disabled, deb-systemd-invoke
+                // does not start a disabled unit: it stays as it is.
+                continue;
+            }
             let active = if s.started && s.condition_unmet.is_some() {
                 // systemd skips the start (an unmet condition): it stays inactive.
                 Planned::Will(false)
@@ -412,7 +427,7 @@ fi
         let listing = format!(
             "{HELLO}drwxr-xr-x root/root 0 2022-12-10 13:23 ./etc/\n-rw-r--r-- root/root 12 2022-12-10 13:23 ./etc/hello.conf\n-rw-r--r-- root/root 10 2022-12-10 13:23 ./lib/systemd/system/postgresql.service\n"
         );
-        let c = contents(&listing, POSTINST, vec![("/etc/hello.conf".into(), b"greeting=hi\n".to_vec())], &[]);
+        let c = contents(&listing, POSTINST, vec![("/etc/hello.conf".into(), b"greeting=hi\n".to_vec())], &[], &[]);
         let e = c.effects("hello");
         assert!(e.contains(&Effect::Path {
             path: "/etc/hello.conf".into(),

@@ -35,7 +35,7 @@ pub const LOGIN_ARGS: &[&str] = &["login_unix_user", "port"];
 impl Engine {
     /// The client programs and the server packages of the engine: in check
     /// mode, a server one of these comes with is only planned.
-    fn provided_by(self) -> (&'static [&'static str], &'static [&'static str]) {
+    pub(crate) fn provided_by(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
             Engine::Postgres => (&["/usr/bin/psql", "/usr/lib/postgresql"], &["postgresql", "postgresql-15", "postgresql-16"]),
             Engine::Mysql => (&["/usr/bin/mariadb", "/usr/bin/mysql"], &["mariadb-server", "default-mysql-server", "mysql-server"]),

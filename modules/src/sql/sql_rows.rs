@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client::{decode_catalog, missing_in_rehearsal, query_json, run_sql, transaction, Engine, Login};
+use super::client::{decode_catalog, is_missing_object, missing_in_rehearsal, query_json, run_sql, transaction, Engine, Login};
 use super::passwords::{sha512_crypt, sha512_crypt_matches};
 use crate::args::{loose_bool, loose_list, loose_opt_string, loose_string};
 use crate::module::{predicted, ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
@@ -297,6 +297,13 @@ pub fn plan(a: &SqlRowsArgs, current: &[Vec<Cell>], hash: &dyn Fn(&str) -> Strin
 
 pub struct SqlRowsModule;
 
+/// Check mode, and the table cannot be read because this run only planned
+/// it, its database or its server (noting no assumption).
+fn table_not_there_yet(ctx: &Context<'_>, engine: Engine, msg: &str) -> bool {
+    let (programs, packages) = engine.provided_by();
+    ctx.check_mode && (is_missing_object(msg) || ctx.rehearsal().and_then(|p| p.provider(programs, packages)).is_some())
+}
+
 #[async_trait]
 impl Module for SqlRowsModule {
     type Args = SqlRowsArgs;
@@ -360,6 +367,11 @@ impl Module for SqlRowsModule {
 
     async fn probe(a: &SqlRowsArgs, ctx: &Context<'_>) -> Result<Result<Vec<Vec<Cell>>, String>, ModuleError> {
         let v = match query_json(ctx.host, a.engine, &a.login, Some(&a.db), &probe_sql(a)).await {
+            // No rows wanted in a table this run makes (on a server it
+            // installs or starts): certainly nothing to do, no assumption.
+            Err(ModuleError::Failed(m)) if a.state != "absent" && a.rows.is_empty() && table_not_there_yet(ctx, a.engine, &m) => {
+                return Ok(Err(m))
+            }
             Err(ModuleError::Failed(m)) if missing_in_rehearsal(ctx, a.engine, &m) => return Ok(Err(m)),
             other => other?,
         };

@@ -22,7 +22,7 @@ CREATE TABLE sender_relays (
     relay varchar(255) NOT NULL               -- e.g. [smtp.example.net]:587
 );
 CREATE TABLE relay_auth (
-    "source" varchar(255) PRIMARY KEY,        -- the relay, as in sender_relays.relay
+    "source" varchar(255) PRIMARY KEY,        -- the sender, as in sender_relays.source
     username varchar(255) NOT NULL,
     password varchar(255) NOT NULL
 );
