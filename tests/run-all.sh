@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: python3-venv for the reference Ansible,
 # openssl to check password_hash against glibc-compatible crypt, iproute2
 # for fact gathering and the lab's network, the OpenSSH client and server
-# for the connection tests, sudo for the become tests, debootstrap and systemd-nspawn for the lab.
-packages=(python3-venv openssl iproute2 openssh-client openssh-server sudo debootstrap systemd-container)
+# for the connection tests, sudo for the become tests, debootstrap and systemd-nspawn for the lab,
+# apt-cacher-ng for the lab hosts' packages (they have no route out).
+packages=(python3-venv openssl iproute2 openssh-client openssh-server sudo debootstrap systemd-container apt-cacher-ng)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
