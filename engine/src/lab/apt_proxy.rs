@@ -1,5 +1,5 @@
 //! The lab's package proxy: apt-cacher-ng (Debian's package) on the
-//! controller side of the bridge (`<subnet>.1:3142`), with its cache in the
+//! controller side of the bridge (`<subnet>.1:3149`), with its cache in the
 //! lab's folder. Lab hosts have no route out of the bridge; this proxy is
 //! their only way to Debian's archive, and the second time any lab host
 //! installs a package it comes from the cache.
@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use super::{LabError, LabOptions, Result};
 
-pub const PORT: u16 = 3142;
+/// Not apt-cacher-ng's usual 3142, which a system-wide instance (Debian's
+/// service, on every address) may hold.
+pub const PORT: u16 = 3149;
 
 pub fn address(opts: &LabOptions) -> String {
     format!("http://{}.1:{PORT}", opts.subnet)
