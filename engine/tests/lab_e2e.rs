@@ -62,6 +62,12 @@ fn three_hosts_converge_over_ssh_idempotently_and_check_mode_is_truthful() {
     let _turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::up(&fixture("lab3").join("hosts.ini"));
 
+    // Lab hosts reach each other and the controller's bridge address (the
+    // package proxy), and nothing beyond: a rehearsal cannot touch a
+    // production address.
+    assert!(lab.ssh("lab1", "ip route get 192.0.2.10 2>&1").1.contains("unreachable"), "a lab host has a route out");
+    assert_eq!(lab.ssh("lab1", "timeout 3 bash -c 'echo > /dev/tcp/lab2/22' && echo reached").1.trim(), "reached");
+
     // Check mode on fresh hosts changes nothing on them.
     let (code, check) = run(&lab, &["--check", "--diff"]);
     assert_eq!(code, 0, "{check}");
