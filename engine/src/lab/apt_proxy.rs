@@ -47,8 +47,10 @@ fn config(opts: &LabOptions) -> String {
          BindAddress: {subnet}.1\n\
          ForeGround: 0\n\
          ExThreshold: 4\n\
-         # Index files are refreshed from the archive on every `apt-get update`;\n\
-         # packages, once fetched, are served from the cache.\n\
+         # Index files fetched less than five minutes ago are served without\n\
+         # asking the archive again: a lab run updates many hosts at once.\n\
+         FreshIndexMaxAge: 300\n\
+         # Packages, once fetched, are served from the cache.\n\
 ",
         cache = d.join("cache").display(),
         log = d.join("log").display(),

@@ -208,6 +208,21 @@ async fn settle_start_conditions(contents: &mut [(String, PackageContents)], hos
     Ok(())
 }
 
+/// Seconds one `apt-get update` may take before it is stopped and tried
+/// once more: apt's http method can wait forever on a connection a proxy
+/// closed (seen behind apt-cacher-ng), and no remote wait is unbounded.
+const UPDATE_TIMEOUT: u64 = 180;
+
+/// `apt-get update` with the given options, bounded and tried twice; says
+/// on stderr when it ran out of time.
+fn bounded_update(options: &str) -> String {
+    format!(
+        "for try in 1 2; do rc=0; timeout -k 10 {UPDATE_TIMEOUT} apt-get -q {options} update || rc=$?; \
+           [ $rc -eq 124 ] || [ $rc -eq 137 ] || break; \
+           echo \"apt-get update did not finish within {UPDATE_TIMEOUT} s (try $try of 2)\" >&2; done; [ $rc -eq 0 ]"
+    )
+}
+
 fn with_planned(mut s: AptState, planned: &PlannedState) -> AptState {
     for (name, version) in &mut s.installed {
         match planned.package(name) {
@@ -382,10 +397,11 @@ impl Module for AptModule {
             script.push_str(&format!(
                 "if {lists_updated} || [ -z \"$age\" ] || [ {valid} -eq 0 ] || [ \"$age\" -gt {valid} ]; then \
                    scratch=$(mktemp -d); cp -a /var/lib/apt/lists/. \"$scratch/\" 2>/dev/null; rm -f \"$scratch/lock\"; mkdir -p \"$scratch/partial\"; \
-                   if apt-get -q -o Debug::NoLocking=1 -o Dir::State::Lists=\"$scratch\" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= update >/dev/null 2>&1; then \
+                   if ( {update} ) >/dev/null 2>&1; then \
                      opts=\"-o Dir::State::Lists=$scratch -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=\"; echo fresh-lists; fi; \
                  fi; ",
                 valid = a.cache_valid_time,
+                update = bounded_update("-o Debug::NoLocking=1 -o Dir::State::Lists=\"$scratch\" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache="),
             ));
         }
         if !names.is_empty() {
@@ -445,7 +461,7 @@ impl Module for AptModule {
         let run = |cmd: String| async move { ctx.host.exec(&Command::shell(cmd)).await };
         let updated = p.update;
         let p = if p.update {
-            let out = run(format!("apt-get -q -o DPkg::Lock::Timeout={} update", a.lock_timeout)).await?;
+            let out = run(bounded_update(&format!("-o DPkg::Lock::Timeout={}", a.lock_timeout))).await?;
             if !out.success() {
                 return Ok(ModuleResult::failed(format!("Failed to update apt cache: {}", out.stderr_str().trim())));
             }
@@ -490,6 +506,41 @@ impl Module for AptModule {
 
 #[cfg(test)]
 mod tests {
+    /// The bounded update's shell, with apt-get replaced by a script that
+    /// fails as told: a timeout is tried again, another failure is not.
+    #[test]
+    fn a_stalled_update_is_stopped_and_tried_once_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = |codes: &str| {
+            let fake = dir.path().join("apt-get");
+            // Each call takes the next exit code from the list.
+            std::fs::write(
+                &fake,
+                format!(
+                    "#!/bin/sh\nn=$(cat {d}/n 2>/dev/null || echo 0); echo $((n+1)) > {d}/n\nset -- {codes}\nshift $n\nexit ${{1:-0}}\n",
+                    d = dir.path().display()
+                ),
+            )
+            .unwrap();
+            std::process::Command::new("chmod").arg("755").arg(&fake).status().unwrap();
+            let _ = std::fs::remove_file(dir.path().join("n"));
+            let sh = bounded_update("").replace("timeout -k 10 180 apt-get", &format!("{}/timeout-fake", dir.path().display()));
+            std::fs::write(dir.path().join("timeout-fake"), format!("#!/bin/sh\nshift 0\nexec {} \"$@\"\n", fake.display())).unwrap();
+            std::process::Command::new("chmod").arg("755").arg(dir.path().join("timeout-fake")).status().unwrap();
+            let out = std::process::Command::new("sh").arg("-c").arg(&sh).output().unwrap();
+            let calls: u32 = std::fs::read_to_string(dir.path().join("n")).unwrap().trim().parse().unwrap();
+            (out.status.success(), calls, String::from_utf8_lossy(&out.stderr).into_owned())
+        };
+        assert!(script("0").0);
+        let (ok, calls, err) = script("124 0");
+        assert_eq!((ok, calls), (true, 2), "{err}");
+        assert!(err.contains("did not finish within 180 s (try 1 of 2)"), "{err}");
+        let (ok, calls, _) = script("124 124");
+        assert_eq!((ok, calls), (false, 2), "two timeouts fail");
+        let (ok, calls, _) = script("100 0");
+        assert_eq!((ok, calls), (false, 1), "another failure is not tried again");
+    }
+
     use super::*;
     use crate::args::parse_args;
 
