@@ -50,6 +50,10 @@ fn config(opts: &LabOptions) -> String {
          # Index files fetched less than five minutes ago are served without\n\
          # asking the archive again: a lab run updates many hosts at once.\n\
          FreshIndexMaxAge: 300\n\
+         # Release files are passed through, each client its own download:\n\
+         # clients that shared one download of a (volatile) InRelease were\n\
+         # left waiting on a connection the proxy had closed.\n\
+         DontCache: (InRelease|Release|Release\\.gpg)$\n\
          # Packages, once fetched, are served from the cache.\n\
 ",
         cache = d.join("cache").display(),

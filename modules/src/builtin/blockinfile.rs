@@ -162,7 +162,9 @@ impl Module for BlockInFileModule {
         let (path, st) = super::copy::resolve_link(ctx.host, &a.path).await?;
         let (st, text) = read_text_at(ctx.host, &path, st).await?;
         let (new_text, msg) = edit(text.as_deref(), a).map_err(ModuleError::failed)?;
-        Ok(EditState::new(&path, st, text, new_text, msg))
+        let mut s = EditState::new(&path, st, text, new_text, msg);
+        super::text_edit::note_made_by_package(ctx, &mut s);
+        Ok(s)
     }
 
     fn plan(a: &BlockArgs, s: &EditState) -> Result<EditPlan, ModuleError> {

@@ -300,7 +300,9 @@ impl Module for LineInFileModule {
         let old = text.clone().unwrap_or_default();
         let edit = if a.state == "present" { edit_present(&old, a) } else { edit_absent(&old, a) }.map_err(ModuleError::failed)?;
         let msg = if edit.changed { edit.msg } else { String::new() };
-        Ok(EditState::new(&path, st, text, edit.text, msg))
+        let mut s = EditState::new(&path, st, text, edit.text, msg);
+        super::text_edit::note_made_by_package(ctx, &mut s);
+        Ok(s)
     }
 
     fn plan(a: &LineArgs, s: &EditState) -> Result<EditPlan, ModuleError> {

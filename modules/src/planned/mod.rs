@@ -220,6 +220,26 @@ impl PlannedState {
     /// `packages` planned for installation (when their .deb was not read).
     /// A server or tool that cannot be reached in check mode is only
     /// predicted when this names its package.
+    /// The planned package that ships a folder `path` lies in (below the
+    /// top level: `/etc/postgresql/`, not `/etc/`), when `path` itself is
+    /// not known: a file its maintainer scripts make, such as a cluster's
+    /// `pg_hba.conf`.
+    pub fn maker_of(&self, path: &str) -> Option<String> {
+        let o = self.lock();
+        let mut dir = std::path::Path::new(path).parent();
+        while let Some(d) = dir {
+            if d.components().count() <= 2 {
+                return None;
+            }
+            let key = format!("{}/", d.display());
+            if let Some(p) = o.shipped.get(&key).or_else(|| o.shipped.get(&d.display().to_string())) {
+                return Some(p.clone());
+            }
+            dir = d.parent();
+        }
+        None
+    }
+
     pub fn provider(&self, paths: &[&str], packages: &[&str]) -> Option<String> {
         let o = self.lock();
         paths
@@ -350,6 +370,18 @@ mod tests {
         assert_eq!((u.shell.as_deref(), u.groups.unwrap().len()), (Some("/bin/sh"), 1));
         s.record(vec![Effect::User(UserChange { name: "webkey".into(), present: false, ..Default::default() })]);
         assert!(!s.user("webkey").unwrap().present && s.user("webkey").unwrap().shell.is_none());
+    }
+
+    #[test]
+    fn a_file_in_a_folder_a_planned_package_ships_is_made_by_it() {
+        let s = PlannedState::new();
+        let listing = "drwxr-xr-x root/root 0 2022-12-10 13:23 ./etc/\n\
+                       drwxr-xr-x root/root 0 2022-12-10 13:23 ./etc/postgresql/\n";
+        let contents = super::packages::contents(listing, "", vec![], &[], &[]);
+        assert_eq!(s.maker_of("/etc/postgresql/15/main/pg_hba.conf"), None);
+        s.record(vec![Effect::Package { name: "postgresql-common".into(), installed: true, contents: Some(Box::new(contents)) }]);
+        assert_eq!(s.maker_of("/etc/postgresql/15/main/pg_hba.conf").as_deref(), Some("postgresql-common"));
+        assert_eq!(s.maker_of("/etc/other.conf"), None, "a top-level folder says nothing");
     }
 
     #[test]
