@@ -147,8 +147,9 @@ pub async fn lab_down(opts: &LabOptions, names: Option<&[String]>) -> Result<()>
     preflight()?;
     let mut st = LabState::load(opts)?;
     let (gone, keep): (Vec<LabHost>, Vec<LabHost>) = st.hosts.drain(..).partition(|h| names.map(|n| n.contains(&h.name)).unwrap_or(true));
+    // Hosts shut down at the same time (each may take seconds to stop).
+    futures::future::join_all(gone.iter().map(boot::stop)).await;
     for h in &gone {
-        boot::stop(h).await;
         host_fs::remove(h);
         network::remove_host(h, opts);
     }
