@@ -30,14 +30,8 @@ impl fmt::Display for TaskKey {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Ok,
-    Changed,
-    Skipped,
-    Failed,
-    Unreachable,
-}
+/// The engine's own status of a host's task, read back from a document.
+pub use crate::exec::result::Status;
 
 impl Status {
     pub fn word(self) -> &'static str {
