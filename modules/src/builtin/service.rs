@@ -128,6 +128,11 @@ impl Plan for ServicePlan {
 /// wins over the host's. What check mode cannot know is noted and planned
 /// from the safe side (stopped, not enabled), so the task predicts a change.
 pub fn with_planned(mut s: ServiceState, planned: &PlannedState, name: &str, assume: &dyn Fn(String)) -> ServiceState {
+    if !s.exists && s.systemd && planned_unit_file(planned, name) {
+        // A unit file an earlier task writes: loaded (daemon-reload),
+        // neither running nor enabled until a task says so.
+        s = ServiceState { exists: true, active: false, enabled: Some(false), masked: false, ..s };
+    }
     let Some(p) = planned.service(name) else {
         let unread = planned.unread_packages();
         if !s.exists && !unread.is_empty() {
@@ -161,6 +166,15 @@ pub fn with_planned(mut s: ServiceState, planned: &PlannedState, name: &str, ass
         s.masked = m;
     }
     s
+}
+
+/// An earlier task of the run writes this unit's file where the
+/// administrator's units live.
+fn planned_unit_file(planned: &PlannedState, name: &str) -> bool {
+    let file = if name.contains('.') { name.to_string() } else { format!("{name}.service") };
+    ["/etc/systemd/system", "/usr/local/lib/systemd/system"]
+        .iter()
+        .any(|dir| planned.path(&format!("{dir}/{file}")).is_some_and(|p| p.kind == Some(crate::host::FileKind::File)))
 }
 
 fn describe(active: bool, enabled: Option<bool>) -> String {
@@ -291,7 +305,8 @@ macro_rules! service_module {
                     "p=$(cat /proc/1/comm 2>/dev/null); echo pid1=$p; if [ \"$p\" = systemd ]; then {reload}systemctl show {n} -p LoadState -p ActiveState -p UnitFileState; echo IsEnabled=$(systemctl is-enabled {n} 2>/dev/null); else \
                      if [ -x /etc/init.d/{raw} ]; then echo sysv_exists=yes; service {n} status >/dev/null 2>&1; echo sysv_status=$?; \
                      if ls /etc/rc2.d/S??{raw} >/dev/null 2>&1; then echo sysv_enabled=yes; fi; fi; fi",
-                    reload = if a.daemon_reload { "systemctl daemon-reload; " } else { "" },
+                    // Like Ansible: check mode does not reload systemd.
+                    reload = if a.daemon_reload && !ctx.check_mode { "systemctl daemon-reload; " } else { "" },
                     raw = a.name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '.', ""),
                 );
                 let out = ctx.host.exec(&Command::shell(script)).await?;
@@ -405,6 +420,23 @@ mod tests {
         let s = with_planned(gone, &planned, "rspamd", &|w| notes.borrow_mut().push(w));
         assert_eq!(plan(&args(json!({"name": "rspamd", "state": "started"})), &s).unwrap().actions, vec![Action::Start]);
         assert_eq!(notes.into_inner().len(), 1);
+    }
+
+    #[test]
+    fn a_unit_file_written_earlier_in_the_run_makes_the_unit_exist() {
+        let planned = PlannedState::new();
+        let missing = parse_state("pid1=systemd\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n");
+        let socket = args(json!({"name": "mail-auth.socket", "state": "started", "enabled": true}));
+        let no_notes = |w: String| panic!("nothing unknown here: {w}");
+        assert!(plan(&socket, &with_planned(missing.clone(), &planned, "mail-auth.socket", &no_notes)).is_err());
+        let unit = crate::planned::PathChange::Write { content: b"[Socket]\n".to_vec(), attrs: Default::default() };
+        planned.record(vec![Effect::Path { path: "/etc/systemd/system/mail-auth.socket".into(), change: unit.clone() }]);
+        let s = with_planned(missing.clone(), &planned, "mail-auth.socket", &no_notes);
+        assert_eq!(plan(&socket, &s).unwrap().actions, vec![Action::Enable, Action::Start]);
+        // A service's unit is found under its plain name too.
+        planned.record(vec![Effect::Path { path: "/etc/systemd/system/mail-auth.service".into(), change: unit }]);
+        let s = with_planned(missing, &planned, "mail-auth", &no_notes);
+        assert_eq!(plan(&args(json!({"name": "mail-auth", "state": "started"})), &s).unwrap().actions, vec![Action::Start]);
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub struct MailboxArgs {
     pub metadata: IndexMap<String, Value>,
     /// A missing user INBOX is made by logging in as the user (admin proxy
     /// authorisation), so that Cyrus's autocreate makes the INBOX with its
-    /// folders, subscriptions and sieve script, instead of a bare CREATE.
+    /// folders and subscriptions (autocreate_* settings), instead of a bare CREATE.
     #[serde(default, deserialize_with = "loose_bool")]
     pub autocreate: bool,
     #[serde(flatten)]
@@ -336,7 +336,7 @@ impl Module for CyrusMailboxModule {
                 ArgDoc { name: "acl_exhaustive", ty: "bool", required: false, default: Some("false"), description: "Remove entries of other identifiers." },
                 ArgDoc { name: "quota", ty: "int", required: false, default: None, description: "STORAGE limit in KiB, or none." },
                 ArgDoc { name: "metadata", ty: "dict", required: false, default: None, description: "entry: value (null removes)." },
-                ArgDoc { name: "autocreate", ty: "bool", required: false, default: Some("false"), description: "Make a missing user INBOX by logging in as the user (Cyrus autocreates folders, subscriptions, sieve script)." },
+                ArgDoc { name: "autocreate", ty: "bool", required: false, default: Some("false"), description: "Make a missing user INBOX by logging in as the user (Cyrus autocreates it with the folders and subscriptions of autocreate_inbox_folders and autocreate_subscribe_folder)." },
                 ArgDoc { name: "admin_user", ty: "string", required: false, default: Some("cyrus"), description: "Cyrus admin (SASL PLAIN)." },
                 ArgDoc { name: "admin_password", ty: "secret", required: true, default: None, description: "The admin's password." },
                 ArgDoc { name: "server", ty: "string", required: false, default: Some("127.0.0.1"), description: "IMAP server on the host itself: a loopback address (127.0.0.1, ::1, localhost); others are refused, as the certificate is not verified." },
