@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Logins per second against a converged mail host: N IMAP logins one after
 the other (STARTTLS, LOGIN, LOGOUT), as a mail client makes them, and the
-median time of one. Each login goes Cyrus -> saslauthd -> PAM -> the
-password checker -> the database (unless saslauthd's cache has it).
+median time of one. Each login goes Cyrus -> the password checker
+(mail-auth, one query on its kept connection) -> the database.
 
   bench/logins.py HOST USER PASSWORD [-n 50]
 

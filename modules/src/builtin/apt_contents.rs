@@ -21,7 +21,8 @@ pub const DOWNLOAD_FAILED: &str = "deb-download-failed";
 /// for each package it would install, `deb-begin|NAME`, the listing
 /// (`l|`), the postinst (`p|`), small conffiles (`c|PATH|BASE64`), its
 /// units' start conditions (`u|UNIT|ConditionPathExists value`), whether
-/// the host already has each unit enabled (`s|UNIT|systemctl is-enabled`) and
+/// the host already has each unit or init script enabled (`s|UNIT|systemctl
+/// is-enabled`, empty for one the host does not have) and
 /// `deb-end`; `deb-download-failed` when apt could not fetch them.
 pub fn script() -> String {
     format!(
@@ -40,7 +41,9 @@ pub fn script() -> String {
              for f in \"$u\"/lib/systemd/system/*.service \"$u\"/usr/lib/systemd/system/*.service; do [ -f \"$f\" ] && \
                {{ n=$(basename \"$f\" .service); echo \"s|$n|$(systemctl is-enabled \"$n\" 2>/dev/null)\"; \
                  awk -v u=\"$n\" 'index($0, \"ConditionPathExists=\") == 1 {{ print \"u|\" u \"|\" substr($0, 21) }}' \"$f\"; }}; done; \
-             rm -rf \"$u\"; echo deb-end; \
+             rm -rf \"$u\"; \
+             for n in $(dpkg-deb -c \"$d\" | sed -n 's|.* \\./etc/init\\.d/\\([^/ ]*\\)$|\\1|p'); do echo \"s|$n|$(systemctl is-enabled \"$n\" 2>/dev/null)\"; done; \
+             echo deb-end; \
            done; rm -rf \"$debs\"; \
          fi; "
     )

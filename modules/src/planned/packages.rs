@@ -41,6 +41,11 @@ pub struct ShippedService {
     /// The host has the unit already, disabled or masked: debhelper's
     /// postinst then neither enables nor starts it (an admin's choice).
     pub disabled_on_host: bool,
+    /// The host has the unit or init script already (in any state).
+    pub known_on_host: bool,
+    /// `update-rc.d NAME defaults-disabled`: installed with stop links
+    /// only, so invoke-rc.d then declines to start it (sasl2-bin's saslauthd).
+    pub disabled_by_default: bool,
 }
 
 impl ShippedService {
@@ -197,9 +202,14 @@ pub fn parse_postinst(text: &str, units: &BTreeSet<String>, init_scripts: &BTree
                         services.entry(unit(u)).or_insert_with(|| ShippedService { name: unit(u), ..Default::default() }).started = true;
                     }
                 }
-                "update-rc.d" if matches!(arg(1).as_deref(), Some("defaults" | "enable")) => {
+                "update-rc.d" if matches!(arg(1).as_deref(), Some("defaults" | "enable" | "defaults-disabled")) => {
                     if let Some(n) = arg(0).filter(|n| init_scripts.contains(n) && !units.contains(n)) {
-                        services.entry(n.clone()).or_insert_with(|| ShippedService { name: n, ..Default::default() }).enabled = true;
+                        let s = services.entry(n.clone()).or_insert_with(|| ShippedService { name: n, ..Default::default() });
+                        if arg(1).as_deref() == Some("defaults-disabled") {
+                            s.disabled_by_default = true;
+                        } else {
+                            s.enabled = true;
+                        }
                     }
                 }
                 "invoke-rc.d" => {
@@ -281,6 +291,7 @@ pub fn contents(
     for s in &mut c.services {
         s.start_conditions = unit_conditions.iter().filter(|(u, _)| *u == s.name).map(|(_, cond)| cond.clone()).collect();
         s.disabled_on_host = unit_states.iter().any(|(u, state)| *u == s.name && matches!(state.as_str(), "disabled" | "masked"));
+        s.known_on_host = unit_states.iter().any(|(u, state)| *u == s.name && !state.is_empty());
     }
     c.files = files;
     c
@@ -316,6 +327,10 @@ impl PackageContents {
                 Planned::Will(false)
             } else if s.started {
                 Planned::Will(true)
+            } else if s.started_by_init_script && s.disabled_by_default && !s.known_on_host {
+                // Stop links only: invoke-rc.d starts no script that is
+                // neither enabled nor running.
+                Planned::Will(false)
             } else if s.started_by_init_script {
                 Planned::Unknown(format!("{name}'s maintainer script starts {} through its init script, which may decline", s.name))
             } else {
@@ -323,6 +338,13 @@ impl PackageContents {
             };
             let enabled = if s.enabled {
                 Planned::Will(true)
+            } else if s.disabled_by_default {
+                // update-rc.d leaves the links a host already has alone.
+                if s.known_on_host {
+                    Planned::Unchanged
+                } else {
+                    Planned::Will(false)
+                }
             } else {
                 Planned::Unknown(format!("{name} ships {} but its maintainer script does not enable it", s.name))
             };
@@ -389,7 +411,12 @@ fi
 # Automatically added by dh_installinit/13.11.4
 if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
 	if [ -z "${DPKG_ROOT:-}" ] && [ -x "/etc/init.d/saslauthd" ]; then
-		update-rc.d saslauthd defaults >/dev/null
+		update-rc.d saslauthd defaults-disabled >/dev/null
+		if [ -n "$2" ]; then
+			_dh_action=restart
+		else
+			_dh_action=start
+		fi
 		invoke-rc.d --skip-systemd-native saslauthd $_dh_action || exit 1
 	fi
 fi
@@ -417,7 +444,7 @@ fi
         let pg = c.services.iter().find(|s| s.name == "postgresql").unwrap();
         assert!(pg.enabled && pg.started && !pg.started_by_init_script);
         let sasl = c.services.iter().find(|s| s.name == "saslauthd").unwrap();
-        assert!(sasl.enabled && !sasl.started && sasl.started_by_init_script);
+        assert!(!sasl.enabled && sasl.disabled_by_default && !sasl.started && sasl.started_by_init_script);
         assert_eq!(c.users, vec!["cyrus".to_string()]);
         assert_eq!(c.groups, vec!["sasl".to_string()], "`adduser cyrus ssl-cert` is a membership, not a user");
     }
@@ -450,5 +477,20 @@ fi
         });
         assert_eq!(pg.map(|c| (c.exists, c.active, c.enabled)), Some((true, Planned::Will(true), Planned::Will(true))));
         assert!(e.iter().any(|x| matches!(x, Effect::User(u) if u.name == "cyrus" && u.present)));
+        // saslauthd's init script comes with stop links only: invoke-rc.d
+        // does not start it, on a host that did not have it.
+        let service = |e: &[Effect], n: &str| {
+            e.iter().find_map(|x| match x {
+                Effect::Service { name, change } if name == n => Some((change.active.clone(), change.enabled.clone())),
+                _ => None,
+            })
+        };
+        let with_script = format!("{listing}-rwxr-xr-x root/root 10 2022-12-10 13:23 ./etc/init.d/saslauthd\n");
+        let fresh = contents(&with_script, POSTINST, vec![], &[], &[("saslauthd".into(), String::new())]);
+        assert_eq!(service(&fresh.effects("sasl2-bin"), "saslauthd"), Some((Planned::Will(false), Planned::Will(false))));
+        // A host that has it (enabled by its admin): its links stay, and
+        // whether the script starts it is not known.
+        let kept = contents(&with_script, POSTINST, vec![], &[], &[("saslauthd".into(), "enabled".into())]);
+        assert!(matches!(service(&kept.effects("sasl2-bin"), "saslauthd"), Some((Planned::Unknown(_), Planned::Unchanged))));
     }
 }
