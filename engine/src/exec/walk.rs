@@ -29,6 +29,7 @@ type Boxed<'b> = Pin<Box<dyn Future<Output = ()> + 'b>>;
 struct HostvarsSnapshot {
     scopes: HashMap<String, Scope>,
     inventory: Arc<crate::inventory::Inventory>,
+    playbook_dir: PathBuf,
 }
 
 impl HostvarsSource for HostvarsSnapshot {
@@ -42,8 +43,18 @@ impl HostvarsSource for HostvarsSnapshot {
         if !self.inventory.has_host(host) {
             return None;
         }
+        // A host outside the play: as in Ansible, its inventory and
+        // playbook group_vars/host_vars and the names the inventory gives it.
+        let mut vars = self.inventory.host_vars(host);
+        if let Ok(dirs) = crate::inventory::load_vars_dirs(&self.playbook_dir, &self.inventory, host) {
+            vars.extend(dirs);
+        }
+        vars.insert("inventory_hostname".into(), Value::from(host));
+        vars.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(host)));
+        vars.insert("group_names".into(), Value::from(self.inventory.group_names_of(host)));
+        vars.insert("groups".into(), Value::Object(self.inventory.groups_map()));
         let mut s = Scope::new();
-        s.push(Arc::new(self.inventory.host_vars(host)));
+        s.push(Arc::new(vars));
         Some(s)
     }
 }
@@ -197,7 +208,7 @@ impl PlayRunner<'_> {
             }
             scopes.insert(h.name.clone(), s);
         }
-        Arc::new(HostvarsSnapshot { scopes, inventory: self.ctx.inventory.clone() })
+        Arc::new(HostvarsSnapshot { scopes, inventory: self.ctx.inventory.clone(), playbook_dir: self.ctx.playbook_dir.clone() })
     }
 
     pub async fn run_leaf(&mut self, task: &Task, inh: &Inherited, subset: Option<&[usize]>) {
