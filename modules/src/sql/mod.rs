@@ -11,6 +11,7 @@ pub mod passwords;
 pub mod postgresql_db;
 pub mod postgresql_privs;
 pub mod postgresql_set;
+pub mod postgresql_slot;
 pub mod postgresql_user;
 pub mod query;
 pub mod sql_rows;
