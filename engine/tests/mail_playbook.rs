@@ -779,3 +779,70 @@ fn the_cluster_inventory_is_rehearsed_on_lab_twins() {
     let status = mailplay().args(["lab", "status"]).output().unwrap();
     assert_eq!(text(&status).trim(), "", "the twins were not removed");
 }
+
+/// PostgreSQL on two hosts (issue 11): db1 the primary, db2 a hot standby
+/// fed by streaming replication over TLS through its own slot; Postfix and
+/// the password checker on mail1 ask both. Writes go to the primary only,
+/// and with the primary stopped mail is still accepted and users still log
+/// in (read from the standby); back, the standby follows it again.
+#[test]
+fn a_postgresql_primary_and_its_standby_serve_the_mail_host() {
+    let hosts_ini = repo_root().join("inventories/lab-replica.ini").display().to_string();
+    let lab = Lab::preinstalled(&hosts_ini);
+    let mail = address(&lab, "mail1");
+    let converge = |extra: &[&str]| {
+        let o = mailplay()
+            .args(["run", "playbooks/site.yml", "-i", &lab.inventory, "-i", "inventories/lab-replica.ini"])
+            .args(extra)
+            .current_dir(repo_root())
+            .output()
+            .unwrap();
+        (o.status.code().unwrap_or(-1), text(&o))
+    };
+    let (code, check) = converge(&["--check"]);
+    assert_eq!(code, 0, "{check}");
+    let (code, first) = converge(&[]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(changed_tasks(&check), changed_tasks(&first), "check mode did not predict the run\n--- check\n{check}\n--- run\n{first}");
+
+    let psql = |host: &str, sql: &str| lab.ssh(host, &format!("runuser -u postgres -- psql -d mail -Atc \"{sql}\""));
+    assert_eq!(psql("db2", "SELECT pg_is_in_recovery()"), "t\n", "db2 is not a standby");
+    assert_eq!(psql("db1", "SELECT slot_name, active FROM pg_replication_slots"), "db2|t\n");
+    assert_eq!(psql("db1", "SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)"), "t\n", "replication without TLS");
+    let users = "SELECT email FROM users ORDER BY email";
+    assert_eq!(psql("db2", users), psql("db1", users), "the standby does not have the primary's rows");
+    assert!(psql("db2", users).contains("alice@example.org"));
+
+    assert_eq!(client(&["send", &mail, "25", "someone@outside.invalid", "alice@example.org", "both up"])["ok"], true);
+    assert_eq!(client(&["fetch", &mail, "alice@example.org", "Alice-lab-pw-1", "INBOX", "both up"])["ok"], true);
+
+    let (_, second) = converge(&[]);
+    for host in ["db1", "db2", "mail1"] {
+        assert_eq!(recap(&second)[host]["changed"], 0, "{second}");
+    }
+
+    // The primary stops: the standby answers the lookups and the logins.
+    lab.ssh("db1", "systemctl stop postgresql");
+    let sent = client(&["send", &mail, "25", "someone@outside.invalid", "alice@example.org", "primary down"]);
+    let login = client(&["login", &mail, "alice@example.org", "Alice-lab-pw-1"]);
+    lab.ssh("db1", "systemctl start postgresql");
+    assert_eq!(sent["ok"], true, "mail refused with the primary down: {sent}");
+    assert_eq!(login["ok"], true, "login refused with the primary down: {login}");
+    assert_eq!(client(&["fetch", &mail, "alice@example.org", "Alice-lab-pw-1", "INBOX", "primary down"])["ok"], true);
+
+    // Back, the primary takes a new user, and the standby has it at once.
+    let vars = std::env::temp_dir().join("mailplay-replica-users.yml");
+    std::fs::write(
+        &vars,
+        "mail_users:\n  - {email: alice@example.org, password: Alice-lab-pw-1}\n  - {email: dave@example.net, password: Dave-lab-pw-1}\n",
+    )
+    .unwrap();
+    let (code, added) = converge(&["-e", &format!("@{}", vars.display())]);
+    assert_eq!(code, 0, "{added}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !psql("db2", users).contains("dave@example.net") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(psql("db2", users), psql("db1", users), "the standby did not follow the primary");
+    assert_eq!(client(&["login", &mail, "dave@example.net", "Dave-lab-pw-1"])["ok"], true, "the new user logs in");
+}
