@@ -96,12 +96,29 @@ HARNESS_PATCHES = [
      "here ansible-core is installed in the controller venv, which the entry points use"),
     ("no code coverage, no --retry-on-error",
      "coverage is off in a plain local run; a retry would hide flaky differences"),
+    ("the target interpreter (ansible_python_interpreter) is the system python3, the "
+     "controller python (`python` on PATH, ansible-playbook's own) is the ansible venv's",
+     "ansible-test's containers use one system python for both; the venv's python lives "
+     "under /root, which the unprivileged users of the become tests (file, copy) cannot "
+     "execute. Same target interpreter for both tools"),
+    ("host prerequisites (checked; `--bootstrap` sets them up): the acl package, the "
+     "en_US.UTF-8 locale, a $HOME/.ssh/authorized_keys (an empty one is created)",
+     "ansible-test's containers have setfacl (lineinfile's ACL tests install acl only on "
+     "Ubuntu and RedHat), en_US.UTF-8 (ansible-test's own locale; tags' runme.sh sets "
+     "LC_ALL=en_US.UTF-8) and, from bootstrap.sh install_ssh_keys(), an authorized_keys that "
+     "copy's tests duplicate for an unprivileged user. An empty file grants no access"),
     ("ANSIBLE_FORCE_COLOR=false",
      "ansible-test's --color=auto gives false when output is not a terminal; output is captured"),
     ("the entry-point directory holds only ansible-playbook and ansible-inventory shims in the "
      "mailplay run",
      "the issue's rule: ansible-playbook is `mailplay run`, ansible-inventory is "
      "`mailplay inventory`; mailplay has no ad-hoc `ansible` or `ansible-config`"),
+]
+
+# Targets that use the same fixed paths outside their temporary directories; with -j they
+# never run at the same time (ansible-test runs targets one after another).
+EXCLUSIVE = [
+    {"copy", "file"},  # both create and remove /tmp/worldwritable
 ]
 
 TEMP_SUFFIX = "-\u00c5\u00d1\u015a\u00cc\u03b2\u0141\u00c8"  # ansible-test's unicode suffix
@@ -327,6 +344,25 @@ def make_tool_dirs(work: str, tool: str, ansible_bin: str, mailplay: str, python
     return bin_dir, py_dir
 
 
+def prerequisites() -> list[tuple[str, str]]:
+    """What this host lacks compared with ansible-test's containers: (problem, fix command)."""
+    missing = []
+    if not shutil.which("setfacl"):
+        missing.append(("setfacl (Debian package acl)", "apt-get install -y acl"))
+    try:
+        locale.setlocale(locale.LC_ALL, "en_US.UTF-8")
+    except locale.Error:
+        missing.append(("the en_US.UTF-8 locale",
+                        "grep -qx 'en_US.UTF-8 UTF-8' /etc/locale.gen || echo 'en_US.UTF-8 UTF-8' >> /etc/locale.gen; "
+                        "locale-gen"))
+    finally:
+        locale.setlocale(locale.LC_ALL, "C")
+    keys = os.path.expanduser("~/.ssh/authorized_keys")
+    if not os.path.exists(keys):
+        missing.append((keys, "install -d -m 0700 ~/.ssh && install -m 0600 /dev/null ~/.ssh/authorized_keys"))
+    return missing
+
+
 def shell_quote(s: str) -> str:
     return "'" + s.replace("'", "'\\''") + "'"
 
@@ -340,6 +376,7 @@ class Harness:
         self.deps = dependency_map(self.targets, self.targets_src)
         self.work = tempfile.mkdtemp(prefix=f"mailplay-conformance-{args.tool}-")
         self.python = args.python
+        self.target_python = args.target_python
         self.bin_dir, self.py_dir = make_tool_dirs(self.work, args.tool, args.ansible_bin,
                                                    args.mailplay, self.python)
         self.python_version = os.path.basename(
@@ -412,7 +449,7 @@ class Harness:
         with open(inventory, "w") as f:
             f.write("[testgroup]\n"
                     f"testhost ansible_connection='local' ansible_pipelining='yes' "
-                    f"ansible_python_interpreter={self.python!r}\n")
+                    f"ansible_python_interpreter={self.target_python!r}\n")
         shutil.copy2(self.empty_cfg, os.path.join(integration_dir, "integration.cfg"))
         for name in sorted({target.name} | self.deps.get(target.name, set())):
             shutil.copytree(os.path.join(self.targets_src, name), os.path.join(targets_dir, name),
@@ -488,7 +525,7 @@ class Harness:
         result = dict(target=name, type="script" if target.script else "role", status=status, rc=rc,
                       seconds=seconds, log=log_path, recap=recap_totals(text))
         if status != "pass":
-            result["first_failure"] = first_failure(text, status, self.args.timeout)
+            result["first_failure"] = first_failure(text, status, self.args.timeout, target.script)
         return result
 
 
@@ -525,7 +562,7 @@ FATAL_RE = re.compile(r"^(fatal|failed): \[")
 ERROR_RE = re.compile(r"^(ERROR!|\[ERROR\]:|error:|Error:|Traceback)|command not found|: No such file or directory")
 
 
-def first_failure(text: str, status: str, timeout: int) -> str:
+def first_failure(text: str, status: str, timeout: int, script: bool) -> str:
     """One line: the command that failed (runme.sh targets), its task and message."""
     lines = text.splitlines()
     # the part of the log of the last (setup) target
@@ -534,7 +571,7 @@ def first_failure(text: str, status: str, timeout: int) -> str:
     # runme.sh: the last traced command that runs an ansible tool
     cmd_idx, cmd = 0, None
     for i, line in enumerate(lines):
-        if re.match(r"^\++ ", line) and re.search(r"\bansible(-playbook|-inventory)?\b", line):
+        if script and re.match(r"^\++ ", line) and re.search(r"\bansible(-playbook|-inventory)?\b", line):
             cmd_idx, cmd = i, re.sub(r"^\++ ", "", line)
     seg = lines[cmd_idx:]
     task, hit = None, None
@@ -592,11 +629,16 @@ def main() -> int:
     p.add_argument("--python", default=None,
                    help="controller python: the inventory's ansible_python_interpreter and `python` on "
                         "PATH (default: the python of --ansible-bin)")
+    p.add_argument("--target-python", default="/usr/bin/python3",
+                   help="the inventory's ansible_python_interpreter (default /usr/bin/python3)")
     p.add_argument("--only", default="", help="comma-separated targets (default: all 47)")
     p.add_argument("--timeout", type=int, default=300, help="seconds per target (default 300)")
     p.add_argument("--json", dest="json_out", help="write results as JSON here")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="targets in parallel (default 1, like ansible-test)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="targets in parallel (default 1, like ansible-test; targets share the host, "
+                        "so the recorded runs use 1)")
     p.add_argument("--logs", help="directory for per-target logs (default ~/.cache/mailplay/conformance/logs/TOOL)")
+    p.add_argument("--bootstrap", action="store_true",
+                   help="set up the missing host prerequisites (acl, en_US.UTF-8, ~/.ssh/authorized_keys)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directories")
     args = p.parse_args()
 
@@ -609,6 +651,15 @@ def main() -> int:
     if args.tool == "ansible" and not os.access(os.path.join(args.ansible_bin, "ansible-playbook"), os.X_OK):
         raise SystemExit(f"{args.ansible_bin}/ansible-playbook: not found")
 
+    missing = prerequisites()
+    if missing and args.bootstrap:
+        for what, fix in missing:
+            print(f"bootstrap: {what}: {fix}", file=sys.stderr)
+            subprocess.run(["sh", "-c", fix], check=True, stdout=subprocess.DEVNULL)
+        missing = prerequisites()
+    if missing:
+        raise SystemExit("this host lacks what ansible-test's hosts have (run with --bootstrap, or):\n"
+                         + "\n".join(f"  {what}: {fix}" for what, fix in missing))
     pip = [os.path.join(args.ansible_bin, "pip")] if os.path.exists(os.path.join(args.ansible_bin, "pip")) \
         else [sys.executable, "-m", "pip"]
     src = ensure_source(pip)
@@ -623,8 +674,18 @@ def main() -> int:
     results: dict[str, dict] = {}
     lock = threading.Lock()
 
+    group_locks = {}
+    for group in EXCLUSIVE:
+        lk = threading.Lock()
+        for n in group:
+            group_locks[n] = lk
+
     def one(name):
-        r = h.run_target(name)
+        if name in group_locks:
+            with group_locks[name]:
+                r = h.run_target(name)
+        else:
+            r = h.run_target(name)
         with lock:
             results[name] = r
             extra = f"  {r['first_failure']}" if r["status"] != "pass" else ""
@@ -647,7 +708,7 @@ def main() -> int:
         doc = dict(
             date=when, tool=args.tool, tool_version=(tool_version or [""])[0],
             ansible_core_tests=ANSIBLE_VERSION, sdist_sha256=SDIST_SHA256,
-            python=args.python, jobs=args.jobs, timeout=args.timeout,
+            python=args.python, target_python=args.target_python, jobs=args.jobs, timeout=args.timeout,
             total_seconds=total, passed=passed, selected=len(selected),
             targets=[{k: v for k, v in results[n].items() if k != "log"} for n in selected],
         )
