@@ -619,6 +619,18 @@ def shorten(s: str, n: int = 300) -> str:
 # --------------------------------------------------------------------------- main
 
 
+def print_table(path: str) -> None:
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    print(f"{doc['tool']} ({doc['tool_version']}), {doc['date']}: {doc['passed']}/{doc['selected']} pass, "
+          f"{doc['total_seconds']} s\n")
+    print("| target | kind | result | s | first failure |")
+    print("|---|---|---|---|---|")
+    for t in doc["targets"]:
+        ff = t.get("first_failure", "").replace("|", "\\|")
+        print(f"| {t['target']} | {t['type']} | {t['status']} | {t['seconds']:.0f} | {ff} |")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tool", choices=("ansible", "mailplay"), default="mailplay")
@@ -639,8 +651,15 @@ def main() -> int:
     p.add_argument("--logs", help="directory for per-target logs (default ~/.cache/mailplay/conformance/logs/TOOL)")
     p.add_argument("--bootstrap", action="store_true",
                    help="set up the missing host prerequisites (acl, en_US.UTF-8, ~/.ssh/authorized_keys)")
+    p.add_argument("--compare", metavar="CONTROL_JSON",
+                   help="also print the PLAY RECAP ok= total against a recorded control run")
     p.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    p.add_argument("--table", metavar="RESULTS_JSON",
+                   help="print a Markdown table of a recorded run (for README.md) and exit")
     args = p.parse_args()
+    if args.table:
+        print_table(args.table)
+        return 0
 
     if args.python is None:
         args.python = os.path.join(args.ansible_bin, "python3")
@@ -716,6 +735,14 @@ def main() -> int:
             json.dump(doc, f, indent=2, ensure_ascii=False)
             f.write("\n")
     print(f"total {total} s; logs in {h.logs}")
+    if args.compare:
+        with open(args.compare, encoding="utf-8") as f:
+            control = {t["target"]: t for t in json.load(f)["targets"]}
+        ours = sum(results[n]["recap"]["ok"] for n in selected)
+        theirs = sum(control[n]["recap"]["ok"] for n in selected if n in control)
+        if theirs:
+            print(f"tasks ok (PLAY RECAP ok=, summed): {ours} of the control's {theirs} "
+                  f"({100.0 * ours / theirs:.0f} %)")
     if len(selected) == len(TARGETS):
         print(f"upstream targets: {passed}/{len(TARGETS)} pass")
     else:
