@@ -846,3 +846,128 @@ fn a_postgresql_primary_and_its_standby_serve_the_mail_host() {
     assert_eq!(psql("db2", users), psql("db1", users), "the standby did not follow the primary");
     assert_eq!(client(&["login", &mail, "dave@example.net", "Dave-lab-pw-1"])["ok"], true, "the new user logs in");
 }
+
+/// Sends mail to alice and logs her in over and over on another thread,
+/// counting what fails, until dropped.
+struct MailLoop {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    worker: Option<std::thread::JoinHandle<(u32, Vec<String>)>>,
+}
+
+impl MailLoop {
+    fn start(host: &str) -> MailLoop {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, host) = (stop.clone(), host.to_string());
+        let worker = std::thread::spawn(move || {
+            let (mut rounds, mut failures) = (0, Vec::new());
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                rounds += 1;
+                let subject = format!("during the change {rounds}");
+                let sent = client(&["send", &host, "25", "someone@outside.invalid", "alice@example.org", &subject]);
+                if sent["ok"] != true {
+                    failures.push(format!("send {rounds}: {sent}"));
+                }
+                let login = client(&["login", &host, "alice@example.org", "Alice-lab-pw-1"]);
+                if login["ok"] != true {
+                    failures.push(format!("login {rounds}: {login}"));
+                }
+            }
+            (rounds, failures)
+        });
+        MailLoop { stop, worker: Some(worker) }
+    }
+
+    /// How many rounds ran, and what failed.
+    fn finish(mut self) -> (u32, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.worker.take().unwrap().join().unwrap()
+    }
+}
+
+/// MariaDB on three hosts (issue 11): a Galera cluster started once from
+/// db1 (galera_new_cluster), db2 and db3 joined one at a time; mail1's
+/// Postfix and password checker ask every node. With db1 stopped mail and
+/// logins go on and the playbook brings it back into the cluster; a
+/// setting changed on the running cluster restarts the nodes one at a
+/// time while mail is delivered and users log in, none of it refused.
+#[test]
+fn a_galera_cluster_serves_the_mail_host_and_restarts_one_node_at_a_time() {
+    let hosts_ini = repo_root().join("inventories/lab-galera.ini").display().to_string();
+    let lab = Lab::preinstalled(&hosts_ini);
+    let mail = address(&lab, "mail1");
+    let converge = |extra: &[&str]| {
+        let o = mailplay()
+            .args(["run", "playbooks/site.yml", "-i", &lab.inventory, "-i", "inventories/lab-galera.ini", "-e", "mail_db_engine=mysql"])
+            .args(extra)
+            .current_dir(repo_root())
+            .output()
+            .unwrap();
+        (o.status.code().unwrap_or(-1), text(&o))
+    };
+    let (code, check) = converge(&["--check"]);
+    assert_eq!(code, 0, "{check}");
+    let (code, first) = converge(&[]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(changed_tasks(&check), changed_tasks(&first), "check mode did not predict the run\n--- check\n{check}\n--- run\n{first}");
+    let bootstraps: Vec<(String, String)> =
+        changed_tasks(&first).into_iter().filter(|(t, _)| t.contains("a new cluster starts on the writer node")).collect();
+    assert_eq!(bootstraps.len(), 1, "{first}");
+
+    let sql = |host: &str, q: &str| lab.ssh(host, &format!("mariadb -NBe \"{q}\""));
+    let users = "SELECT email FROM mail.users ORDER BY email";
+    for host in ["db1", "db2", "db3"] {
+        assert_eq!(sql(host, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'"), "wsrep_cluster_size\t3\n", "{host}");
+        assert_eq!(sql(host, users), sql("db1", users), "{host} does not have db1's rows");
+    }
+    assert_eq!(client(&["send", &mail, "25", "someone@outside.invalid", "alice@example.org", "three nodes"])["ok"], true);
+    assert_eq!(client(&["fetch", &mail, "alice@example.org", "Alice-lab-pw-1", "INBOX", "three nodes"])["ok"], true);
+    let (_, second) = converge(&[]);
+    for host in ["db1", "db2", "db3", "mail1"] {
+        assert_eq!(recap(&second)[host]["changed"], 0, "{second}");
+    }
+
+    // One node down: the others answer; the playbook starts it again and
+    // it rejoins (no new cluster).
+    lab.ssh("db1", "systemctl stop mariadb");
+    assert_eq!(client(&["send", &mail, "25", "someone@outside.invalid", "alice@example.org", "db1 down"])["ok"], true);
+    assert_eq!(client(&["login", &mail, "alice@example.org", "Alice-lab-pw-1"])["ok"], true, "login with db1 down");
+    let (code, back) = converge(&[]);
+    assert_eq!(code, 0, "{back}");
+    assert_eq!(changed_tasks(&back), vec![("mail_db : MariaDB runs".to_string(), "db1".to_string())], "{back}");
+    assert_eq!(sql("db1", "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'"), "wsrep_cluster_size\t3\n");
+
+    // A setting changes on the running cluster, with mail flowing.
+    let during = MailLoop::start(&mail);
+    let (code, changed) = converge(&["-e", r#"{"mail_db_galera_settings": {"wsrep_slave_threads": 2}}"#]);
+    let (rounds, failures) = during.finish();
+    assert_eq!(code, 0, "{changed}");
+    assert!(rounds >= 3, "the mail loop ran only {rounds} rounds");
+    assert!(failures.is_empty(), "refused during the rolling restart:\n{}", failures.join("\n"));
+    // The nodes share the kernel's monotonic clock: each started again
+    // well after the one before (a node takes seconds to be Synced).
+    let started: Vec<u64> = ["db1", "db2", "db3"]
+        .iter()
+        .map(|h| lab.ssh(h, "systemctl show mariadb -p ActiveEnterTimestampMonotonic").trim().rsplit('=').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(started.windows(2).all(|w| w[1] > w[0] + 1_000_000), "the nodes did not restart one after the other: {started:?} (µs)");
+    for host in ["db1", "db2", "db3"] {
+        assert_eq!(sql(host, "SHOW GLOBAL VARIABLES LIKE 'wsrep_slave_threads'"), "wsrep_slave_threads\t2\n", "{host}");
+    }
+    for n in [1, rounds / 2, rounds] {
+        let subject = format!("during the change {n}");
+        assert_eq!(client(&["fetch", &mail, "alice@example.org", "Alice-lab-pw-1", "INBOX", &subject])["ok"], true, "{subject} was lost");
+    }
+
+    // A user added on the writer logs in at once (every node has the row).
+    let vars = std::env::temp_dir().join("mailplay-galera-users.yml");
+    std::fs::write(
+        &vars,
+        "mail_users:\n  - {email: alice@example.org, password: Alice-lab-pw-1}\n  - {email: dave@example.net, password: Dave-lab-pw-1}\n",
+    )
+    .unwrap();
+    let (code, added) =
+        converge(&["-e", &format!("@{}", vars.display()), "-e", r#"{"mail_db_galera_settings": {"wsrep_slave_threads": 2}}"#]);
+    assert_eq!(code, 0, "{added}");
+    assert!(sql("db3", users).contains("dave@example.net"), "db3 lacks the new user");
+    assert_eq!(client(&["login", &mail, "dave@example.net", "Dave-lab-pw-1"])["ok"], true, "the new user logs in");
+}
