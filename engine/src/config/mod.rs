@@ -229,10 +229,7 @@ impl AnsibleConfig {
                 Origin::Env(e) => format!("{e}={value}"),
                 Origin::File(..) => format!("{} = {value}", self.describe(&origin)),
             };
-            out.push(format!(
-                "mailplay does not support the Ansible setting {} ({named}); it is ignored and mailplay behaves as with its default",
-                s.name
-            ));
+            out.push(format!("mailplay does not support the Ansible setting {} ({named}); it is ignored", s.name));
         }
         out
     }
