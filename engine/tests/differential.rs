@@ -105,7 +105,9 @@ fn check_mode_touches_nothing_and_predicts_the_real_run() {
 fn roles_path_and_settings_from_the_environment_and_ansible_cfg_match_ansible() {
     let fx = fixture("config");
     let empty_cfg = fx.join("empty.cfg");
-    let cases: [(&str, &str, Vec<(&str, String)>, &[&str], &str); 2] = [
+    // (what, folder, environment, arguments, expected forks)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, &'a [&'a str], &'a str);
+    let cases: [Case; 2] = [
         (
             "ANSIBLE_ROLES_PATH",
             "play",

@@ -127,13 +127,17 @@ impl AnsibleConfig {
     }
 
     fn raw_of(&self, s: &Setting) -> Option<(String, Origin)> {
-        let from_env = s.env.iter().filter_map(|e| self.env.get(*e).map(|v| (v.clone(), Origin::Env(e)))).last();
-        // An empty variable for a setting that is not a string falls back
-        // to the default, as Ansible's failed conversion of '' does.
-        let from_env = from_env.filter(|(v, _)| !v.is_empty() || matches!(s.ty, Ty::Str | Ty::Bool | Ty::PathSpec | Ty::Path));
-        from_env.or_else(|| {
-            s.ini.iter().filter_map(|(sec, key)| self.ini.get(sec, key).map(|v| (unquote(v).to_string(), Origin::File(sec, key)))).last()
-        })
+        if let Some((v, origin)) = s.env.iter().filter_map(|e| self.env.get(*e).map(|v| (v.clone(), Origin::Env(e)))).next_back() {
+            // An empty variable for a number fails Ansible's conversion and
+            // gives the default (not the file's value). An empty path list
+            // (`ANSIBLE_INVENTORY=`) would be the current folder in Ansible;
+            // mailplay takes the default instead.
+            if v.is_empty() && matches!(s.ty, Ty::Int | Ty::Float | Ty::PathList) {
+                return None;
+            }
+            return Some((v, origin));
+        }
+        s.ini.iter().filter_map(|(sec, key)| self.ini.get(sec, key).map(|v| (unquote(v).to_string(), Origin::File(sec, key)))).next_back()
     }
 
     /// Where relative paths of a value are resolved from.
