@@ -3,6 +3,7 @@
 //! on top of this library.
 
 pub mod cli;
+pub mod config;
 pub mod connection;
 pub mod diag;
 pub mod exec;

@@ -207,3 +207,91 @@ fn ctrl_c_stops_new_tasks_prints_the_recap_and_exits_99() {
     assert!(!t.contains("TASK [never started]"), "{t}");
     assert!(!dir.path().join("never").exists());
 }
+
+/// `mailplay run` in `tests/fixtures/config/DIR` with only the given Ansible
+/// variables (the caller's ANSIBLE_* ones removed).
+fn run_config(dir: &str, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let mut cmd = mailplay();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ANSIBLE_") {
+            cmd.env_remove(k);
+        }
+    }
+    let dest = tempfile::tempdir().unwrap();
+    let out = cmd
+        .arg("run")
+        .args(args)
+        .arg("-e")
+        .arg(format!("dest_root={}", dest.path().display()))
+        .envs(env.iter().copied())
+        .current_dir(fixture("config").join(dir))
+        .output()
+        .expect("mailplay");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn ansible_roles_path_and_ansible_cfg_find_roles() {
+    let empty = fixture("config").join("empty.cfg");
+    let empty = empty.to_str().unwrap();
+    // Without a roles path the role is not found, and the error lists
+    // where it was looked for.
+    let (code, out, err) = run_config("play", &[("ANSIBLE_CONFIG", empty)], &["site.yml", "-i", "../inventory.ini"]);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(format!("{out}{err}").contains("the role 'greeter' was not found"), "{out}{err}");
+    // ANSIBLE_ROLES_PATH, relative to the current folder, several entries.
+    let (code, out, err) = run_config(
+        "play",
+        &[("ANSIBLE_CONFIG", empty), ("ANSIBLE_ROLES_PATH", "/nonexistent:../shared_roles")],
+        &["site.yml", "-i", "../inventory.ini"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("TASK [greeter : Greet from a role found on the roles path]"), "{out}");
+    // ./ansible.cfg: roles_path and inventory relative to its folder; -v
+    // names it as ansible-playbook does.
+    let (code, out, err) = run_config("with_cfg", &[], &["../play/site.yml", "-v"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let cfg = fixture("config").join("with_cfg/ansible.cfg");
+    assert!(out.starts_with(&format!("Using {} as config file\n", cfg.display())), "{out}");
+    assert!(out.contains("forks=7") && out.contains("TASK [greeter : "), "{out}");
+}
+
+#[test]
+fn settings_precedence_flag_then_environment_then_file() {
+    let (_, out, _) = run_config("with_cfg", &[], &["../play/site.yml"]);
+    assert!(out.contains("forks=7"), "{out}");
+    let (_, out, _) = run_config("with_cfg", &[("ANSIBLE_FORKS", "3")], &["../play/site.yml"]);
+    assert!(out.contains("forks=3"), "{out}");
+    let (_, out, _) = run_config("with_cfg", &[("ANSIBLE_FORKS", "3")], &["../play/site.yml", "-f", "2"]);
+    assert!(out.contains("forks=2"), "{out}");
+    // ANSIBLE_CONFIG wins over ./ansible.cfg: nothing configured then.
+    let empty = fixture("config").join("empty.cfg");
+    let (code, out, err) = run_config("with_cfg", &[("ANSIBLE_CONFIG", empty.to_str().unwrap())], &["../play/site.yml", "-v"]);
+    assert_ne!(code, 0);
+    assert!(out.contains(&format!("Using {} as config file", empty.display())), "{out}{err}");
+}
+
+#[test]
+fn unsupported_settings_warn_and_bad_ones_stop_the_run() {
+    // A known setting mailplay does not follow: one warning naming it.
+    let (code, out, err) =
+        run_config("with_cfg", &[("ANSIBLE_HASH_BEHAVIOUR", "merge"), ("ANSIBLE_PIPELINING", "yes")], &["../play/site.yml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert_eq!(all.matches("DEFAULT_HASH_BEHAVIOUR (ANSIBLE_HASH_BEHAVIOUR=merge)").count(), 1, "{all}");
+    // Pipelining changes nothing mailplay does: no warning.
+    assert!(!all.contains("PIPELINING"), "{all}");
+    // A strategy mailplay does not have is refused by name, exit 5.
+    let (code, out, err) = run_config("with_cfg", &[("ANSIBLE_STRATEGY", "free")], &["../play/site.yml"]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(format!("{out}{err}").contains("the strategy 'free'"), "{out}{err}");
+    // A value that is not a number, as Ansible says it.
+    let (code, out, err) = run_config("with_cfg", &[("ANSIBLE_FORKS", "many")], &["../play/site.yml"]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(format!("{out}{err}").contains("DEFAULT_FORKS"), "{out}{err}");
+    // ANSIBLE_HOST_PATTERN_MISMATCH=error: a pattern matching nothing fails.
+    let (code, out, err) =
+        run_config("with_cfg", &[("ANSIBLE_HOST_PATTERN_MISMATCH", "error")], &["../play/site.yml", "--limit", "nosuchhost"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(format!("{out}{err}").contains("Could not match supplied host pattern, ignoring: nosuchhost"), "{out}{err}");
+}

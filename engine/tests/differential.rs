@@ -96,3 +96,56 @@ fn check_mode_touches_nothing_and_predicts_the_real_run() {
     // Per task too: the names of changed tasks must be the same.
     assert_eq!(changed_tasks(&check), changed_tasks(&real));
 }
+
+/// Ansible's configuration: a role found only through `ANSIBLE_ROLES_PATH`
+/// (relative to the current folder) or through `roles_path` and `inventory`
+/// in `./ansible.cfg` (relative to the file's folder); `forks` from the
+/// environment or the file. Both tools: the same file, recap and forks.
+#[test]
+fn roles_path_and_settings_from_the_environment_and_ansible_cfg_match_ansible() {
+    let fx = fixture("config");
+    let empty_cfg = fx.join("empty.cfg");
+    // (what, folder, environment, arguments, expected forks)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, &'a [&'a str], &'a str);
+    let cases: [Case; 2] = [
+        (
+            "ANSIBLE_ROLES_PATH",
+            "play",
+            vec![
+                ("ANSIBLE_CONFIG", empty_cfg.display().to_string()),
+                ("ANSIBLE_ROLES_PATH", "../shared_roles".into()),
+                ("ANSIBLE_FORKS", "3".into()),
+            ],
+            &["site.yml", "-i", "../inventory.ini"],
+            "forks=3",
+        ),
+        ("./ansible.cfg", "with_cfg", vec![], &["../play/site.yml"], "forks=7"),
+    ];
+    for (what, dir, env, args, forks) in cases {
+        let cwd = fx.join(dir);
+        let mut outputs = Vec::new();
+        for tool in ["ansible-playbook", "mailplay"] {
+            let dest = tempfile::tempdir().unwrap();
+            let mut cmd = if tool == "mailplay" {
+                let mut c = mailplay();
+                c.arg("run");
+                c
+            } else {
+                ansible(tool)
+            };
+            cmd.env_remove("ANSIBLE_CONFIG").env_remove("ANSIBLE_ROLES_PATH").env_remove("ANSIBLE_INVENTORY").env_remove("ANSIBLE_FORKS");
+            for (k, v) in &env {
+                cmd.env(k, v);
+            }
+            let out = cmd.args(args).arg("-e").arg(format!("dest_root={}", dest.path().display())).current_dir(&cwd).output().unwrap();
+            let t = text(&out);
+            assert!(out.status.success(), "{tool} with {what} failed:\n{t}");
+            assert!(t.contains(forks), "{tool} with {what}: no {forks}:\n{t}");
+            outputs.push((snapshot(dest.path()), recap(&t), t));
+        }
+        let (m, a) = (&outputs[1], &outputs[0]);
+        assert_eq!(m.0, a.0, "{what}: files differ\nmailplay:\n{}\nansible:\n{}", m.2, a.2);
+        assert_eq!(m.1, a.1, "{what}: recap differs\nmailplay:\n{}\nansible:\n{}", m.2, a.2);
+        assert!(m.0.contains_key("greeting.txt"), "{what}: the role did not run\n{}", m.2);
+    }
+}

@@ -105,9 +105,10 @@ pub struct PlayOpts {
     /// Extra variables: key=value, JSON/YAML, or @file (repeatable).
     #[arg(short = 'e', long = "extra-vars")]
     pub extra_vars: Vec<String>,
-    /// How many hosts to work on at once.
-    #[arg(short = 'f', long, default_value_t = 50)]
-    pub forks: usize,
+    /// How many hosts to work on at once (default: Ansible's `forks`
+    /// setting if configured, else 50).
+    #[arg(short = 'f', long)]
+    pub forks: Option<usize>,
     /// More output (-vvv for connection details).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -143,7 +144,9 @@ impl PlayOpts {
         for e in &self.extra_vars {
             opt("--extra-vars", e);
         }
-        opt("--forks", &self.forks.to_string());
+        if let Some(f) = self.forks {
+            opt("--forks", &f.to_string());
+        }
         if let Some(u) = &self.become_user {
             opt("--become-user", u);
         }
@@ -472,8 +475,8 @@ mod tests {
         let passed = parse(&argv.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(format!("{:?}", passed.play), format!("{:?}", given.play));
         assert_eq!(format!("{:?}", passed.vault), format!("{:?}", given.vault));
-        assert_eq!(given.play.forks, 5);
-        // Nothing given: nothing passed but the default forks.
-        assert_eq!(parse(&["mailplay", "run", "x.yml"]).play.to_argv(), ["--forks", "50"]);
+        assert_eq!(given.play.forks, Some(5));
+        // Nothing given: nothing passed (each run reads Ansible's configuration).
+        assert!(parse(&["mailplay", "run", "x.yml"]).play.to_argv().is_empty());
     }
 }

@@ -12,7 +12,29 @@ pub fn run(args: InventoryArgs) -> i32 {
         eprintln!("ERROR! {e}");
         return exit::ERROR;
     }
-    let inv = match Inventory::load(&args.inventory) {
+    // Without -i: Ansible's `inventory` setting (ANSIBLE_INVENTORY, ansible.cfg).
+    let sources = if args.inventory.is_empty() {
+        let cfg = match crate::config::AnsibleConfig::load() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("ERROR! {e}");
+                return exit::BAD_OPTIONS;
+            }
+        };
+        let explicit = cfg.raw("DEFAULT_HOST_LIST").is_some();
+        let mut sources = Vec::new();
+        for p in cfg.pathlist("DEFAULT_HOST_LIST").unwrap_or_else(|| vec!["/etc/ansible/hosts".into()]) {
+            if p.exists() {
+                sources.push(p.display().to_string());
+            } else if explicit {
+                eprintln!("[WARNING]: Unable to parse {} as an inventory source", p.display());
+            }
+        }
+        sources
+    } else {
+        args.inventory.clone()
+    };
+    let inv = match Inventory::load(&sources) {
         Ok(i) => i,
         Err(d) => {
             eprintln!("ERROR! {}", d.render());

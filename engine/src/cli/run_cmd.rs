@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::config::AnsibleConfig;
 use crate::exec::run::exit;
 use crate::exec::tags::TagFilter;
-use crate::exec::{run_playbook, RunContext, RunOptions};
+use crate::exec::{run_playbook, Gathering, RunContext, RunOptions};
 use crate::inventory::Inventory;
 use crate::output::{Guarded, JsonReporter, Reporter, Tee, TextReporter};
 use crate::playbook::ast::{Playbook, Task, TaskKind};
@@ -30,8 +31,46 @@ fn load_failure(ds: &[crate::diag::Diagnostic]) -> i32 {
     }
 }
 
-fn options(args: &RunArgs) -> Result<RunOptions, String> {
-    let become_password = if args.ask_become_pass {
+/// The run's options: each command-line flag, else Ansible's setting
+/// (`ANSIBLE_*` variable, else ansible.cfg), else the default.
+fn options(args: &RunArgs, cfg: &AnsibleConfig) -> Result<RunOptions, String> {
+    let strategy = cfg.string("DEFAULT_STRATEGY").unwrap_or_else(|| "linear".into());
+    if strategy != "linear" {
+        return Err(format!(
+            "the strategy '{strategy}' (Ansible setting DEFAULT_STRATEGY, from {}) is not supported; mailplay runs the linear strategy",
+            cfg.raw("DEFAULT_STRATEGY").map(|(_, o)| cfg.describe(&o)).unwrap_or_default()
+        ));
+    }
+    let gathering = match cfg.string("DEFAULT_GATHERING") {
+        None => Gathering::Implicit,
+        Some(g) => Gathering::parse(&g)
+            .ok_or_else(|| format!("Invalid value '{g}' for config DEFAULT_GATHERING. Valid values are: implicit, explicit, smart"))?,
+    };
+    let pattern_mismatch = cfg.string("HOST_PATTERN_MISMATCH").unwrap_or_else(|| "warning".into());
+    crate::inventory::set_pattern_mismatch(crate::inventory::PatternMismatch::parse(&pattern_mismatch).ok_or_else(|| {
+        format!("Invalid value '{pattern_mismatch}' for config HOST_PATTERN_MISMATCH. Valid values are: warning, error, ignore")
+    })?);
+    let positive = |name: &str| -> Result<Option<i64>, String> {
+        match cfg.int(name)? {
+            Some(n) if n < 1 => Err(format!("Config '{name}' has an invalid value: {n} (must be at least 1)")),
+            n => Ok(n),
+        }
+    };
+    let forks = match args.play.forks {
+        Some(f) => f,
+        None => positive("DEFAULT_FORKS")?.map(|n| n as usize).unwrap_or(RunOptions::default().forks),
+    };
+    let timeout = match args.play.timeout {
+        Some(t) => Some(t),
+        None => positive("DEFAULT_TIMEOUT")?.map(|n| n as u64),
+    };
+    let verbosity = cfg.int("DEFAULT_VERBOSITY")?.unwrap_or(0).clamp(0, 10) as u8;
+    let mut tags = cfg.list("TAGS_RUN").unwrap_or_default();
+    tags.extend(args.play.tags.iter().cloned());
+    let mut skip_tags = cfg.list("TAGS_SKIP").unwrap_or_default();
+    skip_tags.extend(args.play.skip_tags.iter().cloned());
+    let ask_become_pass = args.ask_become_pass || cfg.bool("DEFAULT_BECOME_ASK_PASS") == Some(true);
+    let become_password = if ask_become_pass {
         let pw = ask_password("BECOME password: ")?;
         mailplay_modules::secret::register_run_secret(&pw);
         Some(mailplay_modules::secret::Secret::new(pw))
@@ -40,23 +79,26 @@ fn options(args: &RunArgs) -> Result<RunOptions, String> {
     };
     Ok(RunOptions {
         check: args.check,
-        diff: args.diff,
+        diff: args.diff || cfg.bool("DIFF_ALWAYS") == Some(true),
         limit: args.play.limit.clone(),
-        tags: TagFilter::new(&args.play.tags, &args.play.skip_tags),
+        tags: TagFilter::new(&tags, &skip_tags),
         extra_vars: parse_extra_vars(&args.play.extra_vars)?,
-        forks: args.play.forks,
-        verbosity: args.play.verbose,
+        forks,
+        verbosity: args.play.verbose.saturating_add(verbosity),
         start_at_task: args.start_at_task.clone(),
-        force_handlers: args.play.force_handlers,
-        become_: args.play.become_.then_some(true),
-        become_user: args.play.become_user.clone(),
-        become_method: args.play.become_method.clone(),
+        force_handlers: args.play.force_handlers || cfg.bool("DEFAULT_FORCE_HANDLERS") == Some(true),
+        become_: (args.play.become_ || cfg.bool("DEFAULT_BECOME") == Some(true)).then_some(true),
+        become_user: args.play.become_user.clone().or_else(|| cfg.string("DEFAULT_BECOME_USER")),
+        become_method: args.play.become_method.clone().or_else(|| cfg.string("DEFAULT_BECOME_METHOD")),
         become_password,
-        remote_user: args.user.clone(),
-        private_key: args.private_key.clone(),
-        timeout: args.play.timeout,
-        connection: args.connection.clone(),
+        remote_user: args.user.clone().or_else(|| cfg.string("DEFAULT_REMOTE_USER")),
+        private_key: args.private_key.clone().or_else(|| cfg.path("DEFAULT_PRIVATE_KEY_FILE").map(|p| p.display().to_string())),
+        timeout,
+        connection: args.connection.clone().or_else(|| cfg.string("DEFAULT_TRANSPORT")),
         lab: None,
+        host_key_checking: cfg.bool("HOST_KEY_CHECKING").unwrap_or(true),
+        any_errors_fatal: cfg.bool("ANY_ERRORS_FATAL") == Some(true),
+        gathering,
     })
 }
 
@@ -112,20 +154,41 @@ pub async fn run(args: RunArgs) -> i32 {
 }
 
 async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
+    // Ansible's configuration first: it holds defaults of everything below.
+    let cfg = match AnsibleConfig::load() {
+        Ok(c) => c,
+        Err(e) => {
+            reporter.error(&e);
+            return exit::BAD_OPTIONS;
+        }
+    };
+    if args.play.verbose > 0 || cfg.int("DEFAULT_VERBOSITY").ok().flatten().unwrap_or(0) > 0 {
+        println!("{}", crate::config::using_line(cfg.file.as_deref()));
+    }
+    for w in cfg.warnings.iter().chain(&cfg.unsupported_warnings()) {
+        reporter.warning(w);
+    }
+    crate::playbook::set_roles_path(cfg.roles_path());
     // Vault secrets first: inventories, playbooks and `-e @file` may be vaults.
     if let Err(e) = super::vault_cmd::install_secrets(&args.vault, crate::vault::InlineMode::Decrypt) {
         reporter.error(&e);
         return exit::ERROR;
     }
-    let mut opts = match options(args) {
+    let mut opts = match options(args, &cfg) {
         Ok(o) => o,
         Err(e) => {
             reporter.error(&e);
             return if crate::vault::is_vault_message(&e) { exit::ERROR } else { exit::BAD_OPTIONS };
         }
     };
-    let inventory_sources = if args.inventory.is_empty() { default_inventory() } else { args.inventory.clone() };
-    let mut inventory = match Inventory::load(&inventory_sources) {
+    let inventory_sources = if args.inventory.is_empty() { configured_inventory(&cfg, reporter.as_ref()) } else { args.inventory.clone() };
+    let loaded = match Inventory::load(&inventory_sources) {
+        // Without -i, an inventory with no host (`ANSIBLE_INVENTORY=/dev/null`)
+        // leaves the controller as `localhost`, as before.
+        Ok(i) if args.inventory.is_empty() && i.host_names().is_empty() => Inventory::load(&["localhost,".to_string()]),
+        other => other,
+    };
+    let mut inventory = match loaded {
         Ok(i) => Arc::new(i),
         Err(d) => {
             let code = load_failure(std::slice::from_ref(&d));
@@ -244,14 +307,28 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
     code
 }
 
-/// Ansible's default inventory when no -i is given.
-fn default_inventory() -> Vec<String> {
-    let etc = "/etc/ansible/hosts";
-    if Path::new(etc).exists() {
-        vec![etc.to_string()]
-    } else {
-        vec!["localhost,".to_string()]
+/// The inventory when no -i is given: Ansible's `inventory` setting
+/// (`ANSIBLE_INVENTORY`, ansible.cfg; comma-separated paths), by default
+/// `/etc/ansible/hosts`. Sources that do not exist are skipped with
+/// Ansible's warning; with none left, the implicit `localhost`.
+pub fn configured_inventory(cfg: &AnsibleConfig, reporter: &dyn Reporter) -> Vec<String> {
+    let configured = cfg.pathlist("DEFAULT_HOST_LIST");
+    let explicit = configured.is_some();
+    let mut sources = Vec::new();
+    for p in configured.unwrap_or_else(|| vec![PathBuf::from("/etc/ansible/hosts")]) {
+        if p.exists() {
+            sources.push(p.display().to_string());
+        } else if explicit {
+            reporter.warning(&format!("Unable to parse {} as an inventory source", p.display()));
+        }
     }
+    if sources.is_empty() {
+        if explicit {
+            reporter.warning("No inventory was parsed, only implicit localhost is available");
+        }
+        sources.push("localhost,".to_string());
+    }
+    sources
 }
 
 fn tags_str(tags: &[String]) -> String {

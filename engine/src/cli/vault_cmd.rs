@@ -174,7 +174,9 @@ fn decrypt_secrets(vault: &VaultOpts) -> Res<Vec<VaultSecret>> {
 /// The one secret to encrypt with (`match_encrypt_secret`).
 fn encrypt_secret(vault: &VaultOpts, enc: &EncryptOpts) -> Res<VaultSecret> {
     let found = secrets::setup(&vault.to_args(), Purpose::NewPassword, true)?;
-    let wanted = enc.encrypt_vault_id.clone().or_else(|| std::env::var("ANSIBLE_VAULT_ENCRYPT_IDENTITY").ok().filter(|s| !s.is_empty()));
+    let wanted = enc.encrypt_vault_id.clone().or_else(|| {
+        crate::config::AnsibleConfig::load().ok().and_then(|c| c.string("DEFAULT_VAULT_ENCRYPT_IDENTITY")).filter(|s| !s.is_empty())
+    });
     if found.len() > 1 && wanted.is_none() {
         let ids: Vec<&str> = found.iter().map(|s| s.id.as_str()).collect();
         return Err(Failure::Options(format!(

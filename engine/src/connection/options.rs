@@ -17,13 +17,16 @@ pub enum HostKeyPolicy {
 }
 
 impl HostKeyPolicy {
-    /// `MAILPLAY_HOST_KEY_CHECKING=accept-new` (or `ANSIBLE_HOST_KEY_CHECKING=accept-new`).
-    pub fn from_env() -> Self {
-        let v = std::env::var("MAILPLAY_HOST_KEY_CHECKING").or_else(|_| std::env::var("ANSIBLE_HOST_KEY_CHECKING")).unwrap_or_default();
-        if v.eq_ignore_ascii_case("accept-new") {
-            HostKeyPolicy::AcceptNew
-        } else {
-            HostKeyPolicy::Strict
+    /// `MAILPLAY_HOST_KEY_CHECKING=accept-new` (or `=strict`), else Ansible's
+    /// `host_key_checking` setting (`ANSIBLE_HOST_KEY_CHECKING`, ansible.cfg),
+    /// read into the run's options: false accepts new keys (a changed key
+    /// is still refused).
+    pub fn from_env(ansible_host_key_checking: bool) -> Self {
+        match std::env::var("MAILPLAY_HOST_KEY_CHECKING").unwrap_or_default().to_ascii_lowercase().as_str() {
+            "accept-new" => HostKeyPolicy::AcceptNew,
+            "strict" => HostKeyPolicy::Strict,
+            _ if !ansible_host_key_checking => HostKeyPolicy::AcceptNew,
+            _ => HostKeyPolicy::Strict,
         }
     }
 }
@@ -110,7 +113,7 @@ pub fn target_from_vars(name: &str, vars: &Map<String, Value>, opts: &RunOptions
                 None => DEFAULT_REQUEST_TIMEOUT,
             },
         ),
-        policy: HostKeyPolicy::from_env(),
+        policy: HostKeyPolicy::from_env(opts.host_key_checking),
     };
     for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
         if let Some(a) = s(vars, &[key]) {

@@ -20,5 +20,5 @@ pub mod scope;
 pub mod tags;
 pub mod walk;
 
-pub use options::RunOptions;
+pub use options::{Gathering, RunOptions};
 pub use run::{run_playbook, RunContext};

@@ -34,6 +34,36 @@ pub struct RunOptions {
     /// `--lab`: the lab twins' connection settings by host name; every
     /// connection goes to the twin (`connection::lab_connection_vars`).
     pub lab: Option<Arc<BTreeMap<String, TwinConnection>>>,
+    /// From Ansible's configuration (`crate::config`): `host_key_checking`
+    /// (false: new host keys are accepted, a changed one is still refused),
+    /// `any_errors_fatal` (the plays' default), `gathering`.
+    pub host_key_checking: bool,
+    pub any_errors_fatal: bool,
+    pub gathering: Gathering,
+}
+
+/// Ansible's `gathering` setting: when plays gather facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gathering {
+    /// Unless the play says `gather_facts: false`.
+    #[default]
+    Implicit,
+    /// Only when the play says `gather_facts: true`.
+    Explicit,
+    /// As implicit, but a host whose facts were gathered earlier in the run
+    /// is not gathered again.
+    Smart,
+}
+
+impl Gathering {
+    pub fn parse(s: &str) -> Option<Gathering> {
+        match s {
+            "implicit" => Some(Gathering::Implicit),
+            "explicit" => Some(Gathering::Explicit),
+            "smart" => Some(Gathering::Smart),
+            _ => None,
+        }
+    }
 }
 
 impl Default for RunOptions {
@@ -57,6 +87,9 @@ impl Default for RunOptions {
             timeout: None,
             connection: None,
             lab: None,
+            host_key_checking: true,
+            any_errors_fatal: false,
+            gathering: Gathering::Implicit,
         }
     }
 }

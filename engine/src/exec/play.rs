@@ -13,6 +13,7 @@ use crate::template::Scope;
 use super::host_state::{HostState, Layer};
 use super::host_task::{keyword_bool, where_};
 use super::inherited::Inherited;
+use super::options::Gathering;
 use super::run::RunContext;
 
 pub struct PlayRunner<'a> {
@@ -70,7 +71,9 @@ impl<'a> PlayRunner<'a> {
         root.timeout = play.timeout.clone();
         root.ignore_errors = play.ignore_errors.clone();
         root.run_once = play.run_once.clone();
-        root.any_errors_fatal = play.any_errors_fatal.clone();
+        // Ansible's `any_errors_fatal` setting is the plays' default.
+        root.any_errors_fatal =
+            play.any_errors_fatal.clone().or_else(|| ctx.opts.any_errors_fatal.then_some(serde_json::Value::Bool(true)));
         root.ignore_unreachable = play.ignore_unreachable.clone();
         root.throttle = play.throttle.clone();
         root.module_defaults.extend(play.module_defaults.iter().cloned());
@@ -130,7 +133,8 @@ impl<'a> PlayRunner<'a> {
         let at = where_(&self.play.pos);
         let t = &self.ctx.templar;
         self.gather_facts =
-            keyword_bool(t, "gather_facts", self.play.gather_facts.as_ref(), &scope, true).map_err(|e| format!("{e}{at}"))?;
+            keyword_bool(t, "gather_facts", self.play.gather_facts.as_ref(), &scope, self.ctx.opts.gathering != Gathering::Explicit)
+                .map_err(|e| format!("{e}{at}"))?;
         self.force_handlers =
             keyword_bool(t, "force_handlers", self.play.force_handlers.as_ref(), &scope, false).map_err(|e| format!("{e}{at}"))?;
         let hosts = self.select_hosts()?;
@@ -275,7 +279,15 @@ impl<'a> PlayRunner<'a> {
             t.name = Some("Gathering Facts".into());
             t.tags = vec!["always".into()];
             let root = self.root.clone();
-            self.run_leaf(&t, &root, None).await;
+            if self.ctx.opts.gathering == Gathering::Smart {
+                // Only the hosts without facts from an earlier play.
+                let fresh: Vec<usize> = self.active(None).into_iter().filter(|&i| self.hosts[i].facts.is_empty()).collect();
+                if !fresh.is_empty() {
+                    self.run_leaf(&t, &root, Some(&fresh)).await;
+                }
+            } else {
+                self.run_leaf(&t, &root, None).await;
+            }
         }
         let root = self.root.clone();
         let sections: [&[Task]; 3] = [&self.play.pre_tasks, &[], &self.play.post_tasks];

@@ -10,6 +10,7 @@ mod export;
 mod ini;
 mod literal;
 mod pattern;
+pub use pattern::{set_pattern_mismatch, PatternMismatch};
 mod ranges;
 mod vars_dirs;
 mod yaml_inventory;

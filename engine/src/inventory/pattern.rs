@@ -115,6 +115,7 @@ pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String> {
     let mut intersections: Vec<Vec<String>> = Vec::new();
     let mut exclude: Vec<String> = Vec::new();
     for term in split_terms(pattern) {
+        check_mismatch(inv, term.trim_start_matches(['!', '&']))?;
         if let Some(t) = term.strip_prefix('!') {
             exclude.extend(matching(inv, t)?);
         } else if let Some(t) = term.strip_prefix('&') {
@@ -133,4 +134,68 @@ pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String> {
     }
     out.retain(|h| !exclude.contains(h));
     Ok(out)
+}
+
+/// Ansible's `host_pattern_mismatch` setting: what a pattern that matches
+/// no host and no group does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatternMismatch {
+    Warning,
+    Error,
+    Ignore,
+}
+
+impl PatternMismatch {
+    pub fn parse(s: &str) -> Option<PatternMismatch> {
+        match s {
+            "warning" => Some(PatternMismatch::Warning),
+            "error" => Some(PatternMismatch::Error),
+            "ignore" => Some(PatternMismatch::Ignore),
+            _ => None,
+        }
+    }
+}
+
+static MISMATCH: std::sync::Mutex<(Option<PatternMismatch>, Vec<String>)> = std::sync::Mutex::new((None, Vec::new()));
+
+/// Set once by the command line from Ansible's configuration; until then
+/// (library use, tests) a mismatch is ignored.
+pub fn set_pattern_mismatch(m: PatternMismatch) {
+    MISMATCH.lock().unwrap_or_else(|e| e.into_inner()).0 = Some(m);
+}
+
+/// As Ansible's `_match_one_pattern`: a term that matches no host and no
+/// group warns (once per term), fails, or is ignored. `all` and the names
+/// of the controller (`localhost`, `127.0.0.1`, `::1`, which Ansible
+/// always has) never do.
+fn check_mismatch(inv: &Inventory, term: &str) -> Result<(), String> {
+    let mut state = MISMATCH.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(policy) = state.0.filter(|p| *p != PatternMismatch::Ignore) else { return Ok(()) };
+    let (base, _) = subscript(term);
+    if matches!(base, "all" | "*" | "localhost" | "127.0.0.1" | "::1") || !matching(inv, term)?.is_empty() || names_group(inv, base) {
+        return Ok(());
+    }
+    let msg = format!("Could not match supplied host pattern, ignoring: {term}");
+    if policy == PatternMismatch::Error {
+        return Err(msg);
+    }
+    if !state.1.contains(&msg) {
+        eprintln!("[WARNING]: {msg}");
+        state.1.push(msg);
+    }
+    Ok(())
+}
+
+/// Whether a pattern names at least one group (even an empty one).
+fn names_group(inv: &Inventory, base: &str) -> bool {
+    if let Some(re) = base.strip_prefix('~') {
+        regex::Regex::new(re).is_ok_and(|re| inv.groups.keys().any(|g| re.is_match(g)))
+    } else if base.contains(['*', '?', '[']) {
+        globset::Glob::new(base).is_ok_and(|g| {
+            let m = g.compile_matcher();
+            inv.groups.keys().any(|k| m.is_match(k.as_str()))
+        })
+    } else {
+        inv.groups.contains_key(base)
+    }
 }

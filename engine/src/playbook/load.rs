@@ -359,9 +359,22 @@ impl Loader {
         if p.is_absolute() && p.is_dir() {
             return Some(p.to_path_buf());
         }
-        let mut dirs = vec![dir.join("roles"), dir.to_path_buf()];
-        dirs.extend(self.role_dirs.iter().cloned());
-        dirs.into_iter().map(|d| d.join(name)).find(|c| c.is_dir())
+        self.role_search_dirs(dir).into_iter().map(|d| d.join(name)).find(|c| c.is_dir())
+    }
+
+    /// Where roles are looked for, in Ansible's order: `roles/` beside the
+    /// playbook (or the depending role), the configured roles path, the
+    /// folder itself, then the play's folders.
+    fn role_search_dirs(&self, dir: &Path) -> Vec<PathBuf> {
+        let mut dirs = vec![dir.join("roles")];
+        dirs.extend(super::roles_path());
+        dirs.push(dir.to_path_buf());
+        for d in &self.role_dirs {
+            if !dirs.contains(d) {
+                dirs.push(d.clone());
+            }
+        }
+        dirs
     }
 
     fn main_file(dir: &Path, name: &str) -> Option<PathBuf> {
@@ -391,7 +404,7 @@ impl Loader {
         pos: &Pos,
     ) -> Option<super::LoadedRole> {
         let Some(path) = self.find_role(name, dir) else {
-            let searched: Vec<String> = [dir.join("roles"), dir.to_path_buf()].iter().map(|d| d.display().to_string()).collect();
+            let searched: Vec<String> = self.role_search_dirs(dir).iter().map(|d| d.display().to_string()).collect();
             self.err(
                 Diagnostic::new(pos.clone(), format!("the role '{name}' was not found"))
                     .with_help(format!("searched in {}", searched.join(", "))),

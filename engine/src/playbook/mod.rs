@@ -16,6 +16,20 @@ use crate::diag::{Diagnostic, Pos};
 use ast::{Playbook, Role, Task, Vars};
 use load::Loader;
 
+/// Ansible's roles path (`roles_path` / `ANSIBLE_ROLES_PATH`), searched for
+/// roles after the `roles/` folder beside the playbook (or the role that
+/// depends on them). Set once by the command line from Ansible's
+/// configuration (`crate::config`), before anything is loaded.
+static ROLES_PATH: std::sync::RwLock<Vec<PathBuf>> = std::sync::RwLock::new(Vec::new());
+
+pub fn set_roles_path(dirs: Vec<PathBuf>) {
+    *ROLES_PATH.write().unwrap_or_else(|e| e.into_inner()) = dirs;
+}
+
+pub(crate) fn roles_path() -> Vec<PathBuf> {
+    ROLES_PATH.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// Load a playbook and everything it imports statically. All errors found
 /// are returned, each with its position.
 pub fn load_playbook(path: &Path) -> Result<Playbook, Vec<Diagnostic>> {

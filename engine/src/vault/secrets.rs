@@ -27,6 +27,7 @@ impl VaultArgs {
         !self.vault_ids.is_empty()
             || !self.password_files.is_empty()
             || self.ask_vault_pass
+            || config().bool("DEFAULT_ASK_VAULT_PASS") == Some(true)
             || !env_ids().is_empty()
             || env_file().is_some()
     }
@@ -39,15 +40,22 @@ pub enum Purpose {
     NewPassword,
 }
 
-fn env_ids() -> Vec<String> {
-    std::env::var("ANSIBLE_VAULT_IDENTITY_LIST")
-        .ok()
-        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
-        .unwrap_or_default()
+/// Ansible's configuration (environment, then ansible.cfg); a file that
+/// does not load was already reported by the command.
+fn config() -> crate::config::AnsibleConfig {
+    crate::config::AnsibleConfig::load().unwrap_or_default()
 }
 
+/// `vault_identity_list` / `ANSIBLE_VAULT_IDENTITY_LIST`.
+fn env_ids() -> Vec<String> {
+    config().list("DEFAULT_VAULT_IDENTITY_LIST").unwrap_or_default().into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+/// `vault_password_file` / `ANSIBLE_VAULT_PASSWORD_FILE`.
 fn env_file() -> Option<String> {
-    std::env::var("ANSIBLE_VAULT_PASSWORD_FILE").ok().filter(|s| !s.is_empty())
+    let c = config();
+    c.raw("DEFAULT_VAULT_PASSWORD_FILE").filter(|(v, _)| !v.is_empty())?;
+    c.path("DEFAULT_VAULT_PASSWORD_FILE").map(|p| p.display().to_string())
 }
 
 /// `label@source` → (label, source); no `@` means no label.
@@ -73,7 +81,8 @@ pub fn setup(args: &VaultArgs, purpose: Purpose, auto_prompt: bool) -> Result<Ve
     let mut files = args.password_files.clone();
     files.extend(env_file());
     slugs.extend(files.iter().map(|f| format!("{DEFAULT_ID}@{f}")));
-    if args.ask_vault_pass || (slugs.is_empty() && auto_prompt) {
+    let ask = args.ask_vault_pass || config().bool("DEFAULT_ASK_VAULT_PASS") == Some(true);
+    if ask || (slugs.is_empty() && auto_prompt) {
         slugs.push(format!("{DEFAULT_ID}@prompt_ask_vault_pass"));
     }
     let mut secrets: Vec<VaultSecret> = Vec::new();
