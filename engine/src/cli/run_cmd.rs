@@ -112,6 +112,7 @@ pub async fn run(args: RunArgs) -> i32 {
 }
 
 async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
+    let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
     // Vault secrets first: inventories, playbooks and `-e @file` may be vaults.
     if let Err(e) = super::vault_cmd::install_secrets(&args.vault, crate::vault::InlineMode::Decrypt) {
         reporter.error(&e);
@@ -133,6 +134,14 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
             return code;
         }
     };
+    for w in localhost_warnings(&inventory_sources, &inventory) {
+        if listing {
+            // Listings print ansible-playbook's stdout; warnings go beside it.
+            eprintln!("[WARNING]: {w}");
+        } else {
+            reporter.warning(w);
+        }
+    }
     let mut playbooks = Vec::new();
     for p in &args.playbooks {
         if !Path::new(p).exists() {
@@ -244,14 +253,36 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
     code
 }
 
-/// Ansible's default inventory when no -i is given.
+/// Ansible's default inventory when no -i is given: /etc/ansible/hosts, or
+/// none (then only the implicit localhost is available).
 fn default_inventory() -> Vec<String> {
     let etc = "/etc/ansible/hosts";
     if Path::new(etc).exists() {
         vec![etc.to_string()]
     } else {
-        vec!["localhost,".to_string()]
+        Vec::new()
     }
+}
+
+/// ansible-playbook's warnings about the implicit localhost, in its order:
+/// no inventory source at all, then an inventory without hosts. Each can be
+/// turned off as in Ansible (`ANSIBLE_INVENTORY_UNPARSED_WARNING`,
+/// `ANSIBLE_LOCALHOST_WARNING`).
+fn localhost_warnings(sources: &[String], inventory: &Inventory) -> Vec<&'static str> {
+    let enabled = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| crate::playbook::keywords::ansible_bool(&serde_json::Value::String(v)))
+            .unwrap_or(true)
+    };
+    let mut out = Vec::new();
+    if sources.is_empty() && enabled("ANSIBLE_INVENTORY_UNPARSED_WARNING") {
+        out.push("No inventory was parsed, only implicit localhost is available");
+    }
+    if inventory.hosts.is_empty() && enabled("ANSIBLE_LOCALHOST_WARNING") {
+        out.push("provided hosts list is empty, only localhost is available. Note that the implicit localhost does not match 'all'");
+    }
+    out
 }
 
 fn tags_str(tags: &[String]) -> String {

@@ -6,6 +6,10 @@ use super::Inventory;
 
 /// Split on ':' and ',' but not inside `[...]` (subscripts, IPv6).
 fn split_terms(pattern: &str) -> Vec<String> {
+    // A lone IPv6 address (`::1`) is one host, as in Ansible.
+    if pattern.trim().parse::<std::net::Ipv6Addr>().is_ok() {
+        return vec![pattern.trim().to_string()];
+    }
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut depth = 0;
@@ -77,6 +81,11 @@ fn matching(inv: &Inventory, term: &str) -> Result<Vec<String>, String> {
     } else {
         Vec::new()
     };
+    // Only a literal localhost name that matched nothing else gives the
+    // inventory's localhost or the implicit one (`local*` does not).
+    if hosts.is_empty() && super::LOCALHOST_NAMES.contains(&base) {
+        hosts.extend(inv.resolve_host(base));
+    }
     let mut seen = Vec::new();
     hosts.retain(|h| {
         if seen.contains(h) {
@@ -128,6 +137,8 @@ pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String> {
         }
     }
     let mut out: Vec<String> = inv.host_names().into_iter().filter(|h| include.contains(h)).collect();
+    // The implicit localhost is not in the inventory's order: last.
+    out.extend(include.iter().filter(|h| inv.is_implicit_localhost(h)).cloned());
     for set in &intersections {
         out.retain(|h| set.contains(h));
     }

@@ -142,6 +142,14 @@ pub fn short_name(name: &str) -> &str {
     PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name)
 }
 
+/// A name Ansible resolves as one of its own modules or actions
+/// (`dnf`, `ansible.builtin.dnf`, `ansible.legacy.dnf`), whether or not
+/// mailplay implements it.
+pub fn is_ansible_builtin(name: &str) -> bool {
+    let short = name.strip_prefix("ansible.builtin.").or_else(|| name.strip_prefix("ansible.legacy.")).unwrap_or(name);
+    super::ansible_builtins::ANSIBLE_BUILTIN_NAMES.binary_search(&short).is_ok()
+}
+
 pub fn is_engine_action(name: &str) -> bool {
     ENGINE_ACTIONS.contains(&short_name(name))
 }
