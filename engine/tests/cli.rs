@@ -156,10 +156,24 @@ fn a_builtin_module_mailplay_lacks_loads_and_can_be_skipped() {
     assert!(out.contains("      Install on Red Hat\tTAGS: []\n"), "{out}");
     let (code, out, err) = run(&["run", "unimplemented.yml", "-i", "inventory.ini"]);
     assert_eq!(code, 0, "{out}{err}");
-    let theirs = ansible("ansible-playbook").args(["unimplemented.yml", "-i", "inventory.ini"]).current_dir(fixture("cli")).output().unwrap();
+    let theirs =
+        ansible("ansible-playbook").args(["unimplemented.yml", "-i", "inventory.ini"]).current_dir(fixture("cli")).output().unwrap();
     assert!(theirs.status.success(), "{}", text(&theirs));
     assert_eq!(recap(&out), recap(&text(&theirs)), "{out}");
     assert_eq!((recap(&out)["h1"]["skipped"], recap(&out)["h1"]["ok"]), (2, 1), "{out}");
+}
+
+/// The embedded list of ansible.builtin names is what the generator makes
+/// from the reference ansible-core installed for the tests.
+#[test]
+fn the_embedded_ansible_builtin_names_are_the_installed_ansible_cores() {
+    let out = std::process::Command::new(repo_root().join("tests/tools/gen_ansible_builtins.py"))
+        .arg(ansible_bin("python3"))
+        .output()
+        .expect("run the generator");
+    assert!(out.status.success(), "{}", text(&out));
+    let embedded = std::fs::read_to_string(repo_root().join("engine/src/playbook/ansible_builtins.rs")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), embedded, "regenerate engine/src/playbook/ansible_builtins.rs");
 }
 
 /// The same task when it runs fails on each host where it runs, naming

@@ -270,10 +270,7 @@ fn default_inventory() -> Vec<String> {
 /// `ANSIBLE_LOCALHOST_WARNING`).
 fn localhost_warnings(sources: &[String], inventory: &Inventory) -> Vec<&'static str> {
     let enabled = |var: &str| {
-        std::env::var(var)
-            .ok()
-            .and_then(|v| crate::playbook::keywords::ansible_bool(&serde_json::Value::String(v)))
-            .unwrap_or(true)
+        std::env::var(var).ok().and_then(|v| crate::playbook::keywords::ansible_bool(&serde_json::Value::String(v))).unwrap_or(true)
     };
     let mut out = Vec::new();
     if sources.is_empty() && enabled("ANSIBLE_INVENTORY_UNPARSED_WARNING") {

@@ -145,3 +145,45 @@ pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String> {
     out.retain(|h| !exclude.contains(h));
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inventory(ini: &str) -> Inventory {
+        let mut inv = Inventory::empty();
+        super::super::ini::parse(&mut inv, ini, std::path::Path::new("hosts.ini")).expect("inventory");
+        inv.reconcile();
+        inv
+    }
+
+    #[test]
+    fn only_a_literal_localhost_name_gives_the_implicit_localhost() {
+        let inv = inventory("[web]\nh1\n[all:vars]\nsite=x\n");
+        assert_eq!(select(&inv, "local*").unwrap(), Vec::<String>::new());
+        assert_eq!(select(&inv, "all").unwrap(), ["h1"]);
+        assert!(!inv.is_implicit_localhost("localhost"), "a pattern must not create it");
+        // The first name used is its name; the other names are the same host.
+        assert_eq!(select(&inv, "127.0.0.1").unwrap(), ["127.0.0.1"]);
+        assert_eq!(select(&inv, "localhost").unwrap(), ["127.0.0.1"]);
+        assert_eq!(select(&inv, "::1").unwrap(), ["127.0.0.1"]);
+        assert_eq!(select(&inv, "web:localhost").unwrap(), ["h1", "127.0.0.1"]);
+        assert_eq!(select(&inv, "all").unwrap(), ["h1"], "all never matches it");
+        assert!(inv.is_implicit_localhost("127.0.0.1"));
+        assert_eq!(inv.group_names_of("127.0.0.1"), Vec::<String>::new());
+        assert!(!inv.groups_map()["all"].as_array().unwrap().iter().any(|h| h == "127.0.0.1"));
+        let vars = inv.host_vars("127.0.0.1");
+        assert_eq!((vars["ansible_connection"].as_str(), vars["site"].as_str()), (Some("local"), Some("x")));
+        assert!(vars["ansible_python_interpreter"].as_str().is_some_and(|p| p.contains("python")));
+    }
+
+    #[test]
+    fn a_localhost_the_inventory_defines_is_used_with_its_own_variables() {
+        let inv = inventory("[db]\n127.0.0.1 ansible_connection=ssh\n");
+        assert_eq!(select(&inv, "localhost").unwrap(), ["127.0.0.1"]);
+        assert_eq!(inv.resolve_host("localhost").as_deref(), Some("127.0.0.1"));
+        assert!(!inv.is_implicit_localhost("127.0.0.1") && !inv.is_implicit_localhost("localhost"));
+        assert_eq!(inv.host_vars("127.0.0.1")["ansible_connection"], "ssh");
+        assert_eq!(inv.resolve_host("other"), None);
+    }
+}

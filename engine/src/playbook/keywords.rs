@@ -184,3 +184,21 @@ pub fn not_a_boolean(keyword: &str, v: &serde_json::Value) -> String {
     let shown = v.as_str().map(|s| format!("'{s}'")).unwrap_or_else(|| v.to_string());
     format!("the keyword '{keyword}' must be a boolean (true/false, yes/no, on/off, 1/0), got {shown}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansible_builtin_names_resolve_short_and_qualified_only_as_ansible_does() {
+        let names = super::super::ansible_builtins::ANSIBLE_BUILTIN_NAMES;
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "the generated list must stay sorted (binary search)");
+        for ok in ["dnf", "ansible.builtin.dnf", "ansible.legacy.yum", "yum", "apt_repository", "wait_for", "copy"] {
+            assert!(is_ansible_builtin(ok), "{ok}");
+        }
+        // Not in ansible-core: collections' modules, typos, mailplay's own prefix.
+        for no in ["zypper", "community.general.zypper", "ansible.builtin.zypper", "copyy", "mailplay.dnf", "ansible.builtin."] {
+            assert!(!is_ansible_builtin(no), "{no}");
+        }
+    }
+}
