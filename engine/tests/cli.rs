@@ -144,6 +144,86 @@ fn doc_is_generated_from_the_module_definitions() {
     assert!(err.contains("Did you mean 'copy'?"), "{err}");
 }
 
+/// A builtin Ansible module mailplay lacks (`dnf`, `ansible.legacy.yum`)
+/// loads, is listed and passes --syntax-check; a task with it that is
+/// skipped counts as skipped, as with ansible-playbook.
+#[test]
+fn a_builtin_module_mailplay_lacks_loads_and_can_be_skipped() {
+    let (code, out, err) = run(&["run", "unimplemented.yml", "-i", "inventory.ini", "--syntax-check"]);
+    assert_eq!((code, out.as_str()), (0, "\nplaybook: unimplemented.yml\n"), "{err}");
+    let (code, out, err) = run(&["run", "unimplemented.yml", "-i", "inventory.ini", "--list-tasks"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("      Install on Red Hat\tTAGS: []\n"), "{out}");
+    let (code, out, err) = run(&["run", "unimplemented.yml", "-i", "inventory.ini"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let theirs =
+        ansible("ansible-playbook").args(["unimplemented.yml", "-i", "inventory.ini"]).current_dir(fixture("cli")).output().unwrap();
+    assert!(theirs.status.success(), "{}", text(&theirs));
+    assert_eq!(recap(&out), recap(&text(&theirs)), "{out}");
+    assert_eq!((recap(&out)["h1"]["skipped"], recap(&out)["h1"]["ok"]), (2, 1), "{out}");
+}
+
+/// The embedded list of ansible.builtin names is what the generator makes
+/// from the reference ansible-core installed for the tests.
+#[test]
+fn the_embedded_ansible_builtin_names_are_the_installed_ansible_cores() {
+    let out = std::process::Command::new(repo_root().join("tests/tools/gen_ansible_builtins.py"))
+        .arg(ansible_bin("python3"))
+        .output()
+        .expect("run the generator");
+    assert!(out.status.success(), "{}", text(&out));
+    let embedded = std::fs::read_to_string(repo_root().join("engine/src/playbook/ansible_builtins.rs")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), embedded, "regenerate engine/src/playbook/ansible_builtins.rs");
+}
+
+/// The same task when it runs fails on each host where it runs, naming
+/// the module; the run goes on for the others and exits 2.
+#[test]
+fn a_builtin_module_mailplay_lacks_fails_where_it_runs() {
+    let (code, out, _) = run(&["run", "unimplemented.yml", "-i", "inventory.ini", "-e", "pkg_mgr=dnf", "--limit", "h1"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("fatal: [h1]: FAILED!") && out.contains("the module dnf is not implemented by mailplay"), "{out}");
+    assert_eq!((recap(&out)["h1"]["failed"], recap(&out)["h1"]["ok"]), (1, 0), "{out}");
+    let (code, out, _) = run(&["run", "unimplemented.yml", "-i", "inventory.ini", "-e", "pkg_mgr=yum"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("the module ansible.legacy.yum is not implemented by mailplay"), "{out}");
+    for h in ["h1", "h2"] {
+        assert_eq!((recap(&out)[h]["failed"], recap(&out)[h]["skipped"]), (1, 1), "{out}");
+    }
+}
+
+/// `hosts: localhost` with an inventory that lacks it runs on the
+/// controller, with ansible-playbook's warnings when there are no hosts.
+#[test]
+fn implicit_localhost_with_an_empty_inventory_warns_like_ansible() {
+    let (code, out, err) = run(&["run", "implicit_localhost.yml", "-i", "empty.ini"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let warning = "[WARNING]: provided hosts list is empty, only localhost is available. \
+                   Note that the implicit localhost does not match 'all'";
+    assert!(out.contains(warning), "{out}");
+    assert!(!out.contains("No inventory was parsed"), "{out}");
+    assert!(out.contains("\"msg\": \"localhost local\""), "{out}");
+    assert!(out.contains("PLAY [all] ***") && out.contains("skipping: no hosts matched"), "{out}");
+    assert_eq!(recap(&out).keys().collect::<Vec<_>>(), ["localhost"], "{out}");
+    assert_eq!(recap(&out)["localhost"]["ok"], 1, "{out}");
+    // Without -i and without /etc/ansible/hosts no inventory is parsed.
+    if !std::path::Path::new("/etc/ansible/hosts").exists() {
+        let (code, out, err) = run(&["run", "implicit_localhost.yml"]);
+        assert_eq!(code, 0, "{out}{err}");
+        let first = out.find("[WARNING]: No inventory was parsed, only implicit localhost is available").expect(&out);
+        assert!(out.find(warning).is_some_and(|second| second > first), "{out}");
+    }
+    // Ansible's switches for both warnings.
+    let out = mailplay()
+        .args(["run", "implicit_localhost.yml"])
+        .env("ANSIBLE_LOCALHOST_WARNING", "false")
+        .env("ANSIBLE_INVENTORY_UNPARSED_WARNING", "no")
+        .current_dir(fixture("cli"))
+        .output()
+        .unwrap();
+    assert!(out.status.success() && !text(&out).contains("[WARNING]"), "{}", text(&out));
+}
+
 #[test]
 fn inventory_command_prints_ansible_inventory_json() {
     let dir = fixture("inventory");

@@ -36,6 +36,15 @@ fn features_match_ansible_then_idempotent() {
     same_as_ansible_then_idempotent("features");
 }
 
+/// Plays and `delegate_to` naming `localhost` with an inventory that lacks
+/// it get Ansible's implicit localhost (the controller, local connection,
+/// `all`'s variables), which `hosts: all` and `local*` do not match and
+/// `127.0.0.1` names too.
+#[test]
+fn implicit_localhost_matches_ansible_then_idempotent() {
+    same_as_ansible_then_idempotent("implicit_localhost");
+}
+
 /// A command that check mode skips registers what Ansible registers, and
 /// changed_when/failed_when are not evaluated on a skipped result (the mail
 /// playbook's `changed_when` on a command's stderr failed check mode).

@@ -31,7 +31,8 @@ pub fn play_hosts(play: &Play, inv: &Inventory, opts: &RunOptions, templar: &Tem
 fn targeted_hosts(playbooks: &[Playbook], inv: &Inventory, opts: &RunOptions, templar: &Templar) -> Result<BTreeSet<String>, String> {
     let mut all = BTreeSet::new();
     for play in playbooks.iter().flat_map(|pb| &pb.plays) {
-        all.extend(play_hosts(play, inv, opts, templar)?.1);
+        // The implicit localhost is the controller, no host to twin.
+        all.extend(play_hosts(play, inv, opts, templar)?.1.into_iter().filter(|h| !inv.is_implicit_localhost(h)));
     }
     Ok(all)
 }

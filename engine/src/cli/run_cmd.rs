@@ -169,6 +169,7 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         reporter.warning(w);
     }
     crate::playbook::set_roles_path(cfg.roles_path());
+    let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
     // Vault secrets first: inventories, playbooks and `-e @file` may be vaults.
     if let Err(e) = super::vault_cmd::install_secrets(&args.vault, crate::vault::InlineMode::Decrypt) {
         reporter.error(&e);
@@ -182,13 +183,8 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         }
     };
     let inventory_sources = if args.inventory.is_empty() { configured_inventory(&cfg, reporter.as_ref()) } else { args.inventory.clone() };
-    let loaded = match Inventory::load(&inventory_sources) {
-        // Without -i, an inventory with no host (`ANSIBLE_INVENTORY=/dev/null`)
-        // leaves the controller as `localhost`, as before.
-        Ok(i) if args.inventory.is_empty() && i.host_names().is_empty() => Inventory::load(&["localhost,".to_string()]),
-        other => other,
-    };
-    let mut inventory = match loaded {
+    // No source or no host: only the implicit localhost (warned below).
+    let mut inventory = match Inventory::load(&inventory_sources) {
         Ok(i) => Arc::new(i),
         Err(d) => {
             let code = load_failure(std::slice::from_ref(&d));
@@ -196,6 +192,14 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
             return code;
         }
     };
+    for w in localhost_warnings(&inventory_sources, &inventory) {
+        if listing {
+            // Listings print ansible-playbook's stdout; warnings go beside it.
+            eprintln!("[WARNING]: {w}");
+        } else {
+            reporter.warning(w);
+        }
+    }
     let mut playbooks = Vec::new();
     for p in &args.playbooks {
         if !Path::new(p).exists() {
@@ -310,7 +314,7 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
 /// The inventory when no -i is given: Ansible's `inventory` setting
 /// (`ANSIBLE_INVENTORY`, ansible.cfg; comma-separated paths), by default
 /// `/etc/ansible/hosts`. Sources that do not exist are skipped with
-/// Ansible's warning; with none left, the implicit `localhost`.
+/// Ansible's warning; with none left, only the implicit localhost.
 pub fn configured_inventory(cfg: &AnsibleConfig, reporter: &dyn Reporter) -> Vec<String> {
     let configured = cfg.pathlist("DEFAULT_HOST_LIST");
     let explicit = configured.is_some();
@@ -322,13 +326,25 @@ pub fn configured_inventory(cfg: &AnsibleConfig, reporter: &dyn Reporter) -> Vec
             reporter.warning(&format!("Unable to parse {} as an inventory source", p.display()));
         }
     }
-    if sources.is_empty() {
-        if explicit {
-            reporter.warning("No inventory was parsed, only implicit localhost is available");
-        }
-        sources.push("localhost,".to_string());
-    }
     sources
+}
+
+/// ansible-playbook's warnings about the implicit localhost, in its order:
+/// no inventory source at all, then an inventory without hosts. Each can be
+/// turned off as in Ansible (`ANSIBLE_INVENTORY_UNPARSED_WARNING`,
+/// `ANSIBLE_LOCALHOST_WARNING`).
+fn localhost_warnings(sources: &[String], inventory: &Inventory) -> Vec<&'static str> {
+    let enabled = |var: &str| {
+        std::env::var(var).ok().and_then(|v| crate::playbook::keywords::ansible_bool(&serde_json::Value::String(v))).unwrap_or(true)
+    };
+    let mut out = Vec::new();
+    if sources.is_empty() && enabled("ANSIBLE_INVENTORY_UNPARSED_WARNING") {
+        out.push("No inventory was parsed, only implicit localhost is available");
+    }
+    if inventory.hosts.is_empty() && enabled("ANSIBLE_LOCALHOST_WARNING") {
+        out.push("provided hosts list is empty, only localhost is available. Note that the implicit localhost does not match 'all'");
+    }
+    out
 }
 
 fn tags_str(tags: &[String]) -> String {

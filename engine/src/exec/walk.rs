@@ -40,8 +40,12 @@ impl HostvarsSource for HostvarsSnapshot {
         if let Some(s) = self.scopes.get(host) {
             return Some(s.clone());
         }
-        if !self.inventory.has_host(host) {
-            return None;
+        // `hostvars['localhost']` is the inventory's localhost or the
+        // implicit one, as in Ansible (which creates it on this access too).
+        let resolved = self.inventory.resolve_host(host)?;
+        let host = resolved.as_str();
+        if let Some(s) = self.scopes.get(host) {
+            return Some(s.clone());
         }
         // A host outside the play: as in Ansible, its inventory and
         // playbook group_vars/host_vars and the names the inventory gives it.

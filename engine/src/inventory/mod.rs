@@ -16,6 +16,7 @@ mod vars_dirs;
 mod yaml_inventory;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -49,6 +50,31 @@ pub struct Inventory {
     /// `group_vars/NAME` and `host_vars/NAME` found beside the sources.
     pub(crate) dir_group_vars: IndexMap<String, Map<String, Value>>,
     pub(crate) dir_host_vars: IndexMap<String, Map<String, Value>>,
+    /// The implicit localhost, once a pattern, `delegate_to` or `hostvars`
+    /// named it: its name is the first localhost name used (Ansible's
+    /// `InventoryData._create_implicit_localhost`).
+    implicit_localhost: OnceLock<String>,
+}
+
+/// The names Ansible takes for the controller (`C.LOCALHOST`).
+pub const LOCALHOST_NAMES: &[&str] = &["127.0.0.1", "localhost", "::1"];
+
+/// The controller's Python, for the implicit localhost's
+/// `ansible_python_interpreter` (Ansible gives its own `sys.executable`).
+fn controller_python() -> &'static str {
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        ["python3", "python"]
+            .iter()
+            .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+            .find(|p| {
+                use std::os::unix::fs::PermissionsExt;
+                p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "/usr/bin/python3".into())
+    })
 }
 
 /// Extensions Ansible skips in inventory directories.
@@ -184,8 +210,41 @@ impl Inventory {
         self.hosts.keys().cloned().collect()
     }
 
+    /// Whether the inventory defines `name` (the implicit localhost is
+    /// not defined: see [`Inventory::resolve_host`]).
     pub fn has_host(&self, name: &str) -> bool {
         self.hosts.contains_key(name)
+    }
+
+    /// The host `name` stands for, as Ansible's `InventoryData.get_host`: an
+    /// inventory host; else, for `localhost`, `127.0.0.1` or `::1`, the
+    /// inventory's first host with such a name, or the implicit localhost
+    /// (the controller with `ansible_connection=local`, in no group, not
+    /// matched by `all`), created on first use.
+    pub fn resolve_host(&self, name: &str) -> Option<String> {
+        if self.hosts.contains_key(name) {
+            return Some(name.to_string());
+        }
+        if !LOCALHOST_NAMES.contains(&name) {
+            return None;
+        }
+        if let Some(defined) = self.hosts.keys().find(|h| LOCALHOST_NAMES.contains(&h.as_str())) {
+            return Some(defined.clone());
+        }
+        Some(self.implicit_localhost.get_or_init(|| name.to_string()).clone())
+    }
+
+    /// Whether `host` is the implicit localhost (already used).
+    pub fn is_implicit_localhost(&self, host: &str) -> bool {
+        !self.hosts.contains_key(host) && self.implicit_localhost.get().is_some_and(|h| h == host)
+    }
+
+    /// The implicit localhost's own variables.
+    fn implicit_localhost_vars() -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("ansible_python_interpreter".into(), Value::from(controller_python()));
+        m.insert("ansible_connection".into(), Value::from("local"));
+        m
     }
 
     /// All groups above `group` (parents, grandparents, ...).
@@ -215,7 +274,8 @@ impl Inventory {
                 }
             }
         }
-        if !out.iter().any(|g| g == "all") && self.has_host(host) {
+        // The implicit localhost is in no group, but takes `all`'s variables.
+        if !out.iter().any(|g| g == "all") && (self.has_host(host) || self.is_implicit_localhost(host)) {
             out.push("all".into());
         }
         out
@@ -295,6 +355,8 @@ impl Inventory {
         }
         if let Some(h) = self.hosts.get(host) {
             out.extend(h.vars.clone());
+        } else if self.is_implicit_localhost(host) {
+            out.extend(Self::implicit_localhost_vars());
         }
         if let Some(v) = self.dir_host_vars.get(host) {
             out.extend(v.clone());

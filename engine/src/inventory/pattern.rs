@@ -6,6 +6,10 @@ use super::Inventory;
 
 /// Split on ':' and ',' but not inside `[...]` (subscripts, IPv6).
 fn split_terms(pattern: &str) -> Vec<String> {
+    // A lone IPv6 address (`::1`) is one host, as in Ansible.
+    if pattern.trim().parse::<std::net::Ipv6Addr>().is_ok() {
+        return vec![pattern.trim().to_string()];
+    }
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut depth = 0;
@@ -77,6 +81,11 @@ fn matching(inv: &Inventory, term: &str) -> Result<Vec<String>, String> {
     } else {
         Vec::new()
     };
+    // Only a literal localhost name that matched nothing else gives the
+    // inventory's localhost or the implicit one (`local*` does not).
+    if hosts.is_empty() && super::LOCALHOST_NAMES.contains(&base) {
+        hosts.extend(inv.resolve_host(base));
+    }
     let mut seen = Vec::new();
     hosts.retain(|h| {
         if seen.contains(h) {
@@ -129,6 +138,8 @@ pub fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>, String> {
         }
     }
     let mut out: Vec<String> = inv.host_names().into_iter().filter(|h| include.contains(h)).collect();
+    // The implicit localhost is not in the inventory's order: last.
+    out.extend(include.iter().filter(|h| inv.is_implicit_localhost(h)).cloned());
     for set in &intersections {
         out.retain(|h| set.contains(h));
     }
@@ -197,5 +208,47 @@ fn names_group(inv: &Inventory, base: &str) -> bool {
         })
     } else {
         inv.groups.contains_key(base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inventory(ini: &str) -> Inventory {
+        let mut inv = Inventory::empty();
+        super::super::ini::parse(&mut inv, ini, std::path::Path::new("hosts.ini")).expect("inventory");
+        inv.reconcile();
+        inv
+    }
+
+    #[test]
+    fn only_a_literal_localhost_name_gives_the_implicit_localhost() {
+        let inv = inventory("[web]\nh1\n[all:vars]\nsite=x\n");
+        assert_eq!(select(&inv, "local*").unwrap(), Vec::<String>::new());
+        assert_eq!(select(&inv, "all").unwrap(), ["h1"]);
+        assert!(!inv.is_implicit_localhost("localhost"), "a pattern must not create it");
+        // The first name used is its name; the other names are the same host.
+        assert_eq!(select(&inv, "127.0.0.1").unwrap(), ["127.0.0.1"]);
+        assert_eq!(select(&inv, "localhost").unwrap(), ["127.0.0.1"]);
+        assert_eq!(select(&inv, "::1").unwrap(), ["127.0.0.1"]);
+        assert_eq!(select(&inv, "web:localhost").unwrap(), ["h1", "127.0.0.1"]);
+        assert_eq!(select(&inv, "all").unwrap(), ["h1"], "all never matches it");
+        assert!(inv.is_implicit_localhost("127.0.0.1"));
+        assert_eq!(inv.group_names_of("127.0.0.1"), Vec::<String>::new());
+        assert!(!inv.groups_map()["all"].as_array().unwrap().iter().any(|h| h == "127.0.0.1"));
+        let vars = inv.host_vars("127.0.0.1");
+        assert_eq!((vars["ansible_connection"].as_str(), vars["site"].as_str()), (Some("local"), Some("x")));
+        assert!(vars["ansible_python_interpreter"].as_str().is_some_and(|p| p.contains("python")));
+    }
+
+    #[test]
+    fn a_localhost_the_inventory_defines_is_used_with_its_own_variables() {
+        let inv = inventory("[db]\n127.0.0.1 ansible_connection=ssh\n");
+        assert_eq!(select(&inv, "localhost").unwrap(), ["127.0.0.1"]);
+        assert_eq!(inv.resolve_host("localhost").as_deref(), Some("127.0.0.1"));
+        assert!(!inv.is_implicit_localhost("127.0.0.1") && !inv.is_implicit_localhost("localhost"));
+        assert_eq!(inv.host_vars("127.0.0.1")["ansible_connection"], "ssh");
+        assert_eq!(inv.resolve_host("other"), None);
     }
 }

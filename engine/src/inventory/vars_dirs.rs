@@ -77,7 +77,10 @@ pub(crate) fn load_inventory_dirs(inv: &mut Inventory, dir: &Path) -> Result<(),
     }
     let hdir = dir.join("host_vars");
     if hdir.is_dir() {
-        let hosts: Vec<String> = inv.hosts.keys().cloned().collect();
+        // And the localhost names, for the implicit localhost (Ansible's
+        // host_vars plugin reads them when that host is used).
+        let mut hosts: Vec<String> = inv.hosts.keys().cloned().collect();
+        hosts.extend(super::LOCALHOST_NAMES.iter().filter(|h| !inv.hosts.contains_key(**h)).map(|h| h.to_string()));
         for h in hosts {
             let vars = load_all(&hdir, &h)?;
             if !vars.is_empty() {

@@ -142,6 +142,14 @@ pub fn short_name(name: &str) -> &str {
     PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name)
 }
 
+/// A name Ansible resolves as one of its own modules or actions
+/// (`dnf`, `ansible.builtin.dnf`, `ansible.legacy.dnf`), whether or not
+/// mailplay implements it.
+pub fn is_ansible_builtin(name: &str) -> bool {
+    let short = name.strip_prefix("ansible.builtin.").or_else(|| name.strip_prefix("ansible.legacy.")).unwrap_or(name);
+    super::ansible_builtins::ANSIBLE_BUILTIN_NAMES.binary_search(&short).is_ok()
+}
+
 pub fn is_engine_action(name: &str) -> bool {
     ENGINE_ACTIONS.contains(&short_name(name))
 }
@@ -175,4 +183,22 @@ pub fn ansible_bool(v: &serde_json::Value) -> Option<bool> {
 pub fn not_a_boolean(keyword: &str, v: &serde_json::Value) -> String {
     let shown = v.as_str().map(|s| format!("'{s}'")).unwrap_or_else(|| v.to_string());
     format!("the keyword '{keyword}' must be a boolean (true/false, yes/no, on/off, 1/0), got {shown}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansible_builtin_names_resolve_short_and_qualified_only_as_ansible_does() {
+        let names = super::super::ansible_builtins::ANSIBLE_BUILTIN_NAMES;
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "the generated list must stay sorted (binary search)");
+        for ok in ["dnf", "ansible.builtin.dnf", "ansible.legacy.yum", "yum", "apt_repository", "wait_for", "copy"] {
+            assert!(is_ansible_builtin(ok), "{ok}");
+        }
+        // Not in ansible-core: collections' modules, typos, mailplay's own prefix.
+        for no in ["zypper", "community.general.zypper", "ansible.builtin.zypper", "copyy", "mailplay.dnf", "ansible.builtin."] {
+            assert!(!is_ansible_builtin(no), "{no}");
+        }
+    }
 }

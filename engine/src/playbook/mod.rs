@@ -1,6 +1,7 @@
 //! Playbooks: loading YAML into the [`ast`] the executor runs, and
 //! checking it without touching a host.
 
+mod ansible_builtins;
 pub mod ast;
 mod free_form;
 pub mod keywords;

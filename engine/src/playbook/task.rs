@@ -124,14 +124,18 @@ fn loop_control(node: &Node) -> Result<LoopControl, Diagnostic> {
 }
 
 /// Is `name` something a task can call?
+/// A name a task may use as its action: an engine action, a module mailplay
+/// implements, or any of Ansible's builtin modules and actions (one mailplay
+/// lacks fails only where a task using it runs).
 pub fn known_action(name: &str) -> bool {
-    is_engine_action(name) || Registry::global().contains(name)
+    is_engine_action(name) || Registry::global().contains(name) || is_ansible_builtin(name)
 }
 
 fn suggest_action(name: &str) -> Option<String> {
     let short = short_name(name);
     let mut candidates: Vec<&str> = Registry::global().names().collect();
     candidates.extend(ENGINE_ACTIONS.iter().copied());
+    candidates.extend(super::ansible_builtins::ANSIBLE_BUILTIN_NAMES.iter().copied());
     closest(short, candidates)
 }
 
@@ -275,7 +279,8 @@ impl Loader {
         if let Some((k, _)) = unknown.first() {
             let key = k.key_string();
             if actions.is_empty() {
-                let mut d = Diagnostic::new(k.pos.clone(), format!("couldn't resolve module/action '{key}'. This often indicates a misspelling, missing collection, or incorrect module path."));
+                // At the task, as ansible-playbook points.
+                let mut d = Diagnostic::new(node.pos.clone(), format!("couldn't resolve module/action '{key}'. This often indicates a misspelling, missing collection, or incorrect module path."));
                 if let Some(s) = suggest_action(&key).or_else(|| closest(&key, TASK_KEYWORDS.iter().copied())) {
                     d = d.with_help(format!("did you mean '{s}'?"));
                 }
@@ -447,6 +452,10 @@ impl Loader {
                     self.err(Diagnostic::new(v.pos.clone(), "action: needs a 'module' key"));
                     return None;
                 };
+                if !known_action(&module) {
+                    self.err(Diagnostic::new(v.pos.clone(), format!("couldn't resolve module/action '{module}'")));
+                    return None;
+                }
                 Some((module, m))
             }
             _ => {
@@ -495,7 +504,9 @@ pub fn module_defaults(v: &Node) -> Result<Value, Diagnostic> {
                 ));
             }
             let short = module.strip_prefix("ansible.builtin.").or_else(|| module.strip_prefix("ansible.legacy.")).unwrap_or(&module);
-            if Registry::global().get(short).is_none() {
+            // Defaults for a builtin mailplay lacks are kept: they matter
+            // only if a task with that module runs, and that task fails.
+            if Registry::global().get(short).is_none() && !is_ansible_builtin(&module) {
                 let d = Diagnostic::new(name.pos.clone(), format!("module_defaults: unknown module '{module}'"));
                 return Err(match closest(short, Registry::global().names()) {
                     Some(s) => d.with_help(format!("did you mean '{s}'?")),
