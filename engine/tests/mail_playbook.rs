@@ -780,6 +780,28 @@ fn the_cluster_inventory_is_rehearsed_on_lab_twins() {
     assert_eq!(text(&status).trim(), "", "the twins were not removed");
 }
 
+/// playbooks/site.yml on the lab with one of the lab's inventories.
+fn run_site(lab: &Lab, inventory: &str, extra: &[&str]) -> (i32, String) {
+    let o = mailplay()
+        .args(["run", "playbooks/site.yml", "-i", &lab.inventory, "-i", inventory])
+        .args(extra)
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    (o.status.code().unwrap_or(-1), text(&o))
+}
+
+/// Check mode on the fresh hosts, then the run: both succeed and the check
+/// predicted exactly what the run changed. The run's output.
+fn first_run_as_predicted(converge: &dyn Fn(&[&str]) -> (i32, String)) -> String {
+    let (code, check) = converge(&["--check"]);
+    assert_eq!(code, 0, "{check}");
+    let (code, first) = converge(&[]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(changed_tasks(&check), changed_tasks(&first), "check mode did not predict the run\n--- check\n{check}\n--- run\n{first}");
+    first
+}
+
 /// PostgreSQL on two hosts (issue 11): db1 the primary, db2 a hot standby
 /// fed by streaming replication over TLS through its own slot; Postfix and
 /// the password checker on mail1 ask both. Writes go to the primary only,
@@ -790,20 +812,8 @@ fn a_postgresql_primary_and_its_standby_serve_the_mail_host() {
     let hosts_ini = repo_root().join("inventories/lab-replica.ini").display().to_string();
     let lab = Lab::preinstalled(&hosts_ini);
     let mail = address(&lab, "mail1");
-    let converge = |extra: &[&str]| {
-        let o = mailplay()
-            .args(["run", "playbooks/site.yml", "-i", &lab.inventory, "-i", "inventories/lab-replica.ini"])
-            .args(extra)
-            .current_dir(repo_root())
-            .output()
-            .unwrap();
-        (o.status.code().unwrap_or(-1), text(&o))
-    };
-    let (code, check) = converge(&["--check"]);
-    assert_eq!(code, 0, "{check}");
-    let (code, first) = converge(&[]);
-    assert_eq!(code, 0, "{first}");
-    assert_eq!(changed_tasks(&check), changed_tasks(&first), "check mode did not predict the run\n--- check\n{check}\n--- run\n{first}");
+    let converge = |extra: &[&str]| run_site(&lab, "inventories/lab-replica.ini", extra);
+    first_run_as_predicted(&converge);
 
     let psql = |host: &str, sql: &str| lab.ssh(host, &format!("runuser -u postgres -- psql -d mail -Atc \"{sql}\""));
     assert_eq!(psql("db2", "SELECT pg_is_in_recovery()"), "t\n", "db2 is not a standby");
@@ -895,20 +905,8 @@ fn a_galera_cluster_serves_the_mail_host_and_restarts_one_node_at_a_time() {
     let hosts_ini = repo_root().join("inventories/lab-galera.ini").display().to_string();
     let lab = Lab::preinstalled(&hosts_ini);
     let mail = address(&lab, "mail1");
-    let converge = |extra: &[&str]| {
-        let o = mailplay()
-            .args(["run", "playbooks/site.yml", "-i", &lab.inventory, "-i", "inventories/lab-galera.ini", "-e", "mail_db_engine=mysql"])
-            .args(extra)
-            .current_dir(repo_root())
-            .output()
-            .unwrap();
-        (o.status.code().unwrap_or(-1), text(&o))
-    };
-    let (code, check) = converge(&["--check"]);
-    assert_eq!(code, 0, "{check}");
-    let (code, first) = converge(&[]);
-    assert_eq!(code, 0, "{first}");
-    assert_eq!(changed_tasks(&check), changed_tasks(&first), "check mode did not predict the run\n--- check\n{check}\n--- run\n{first}");
+    let converge = |extra: &[&str]| run_site(&lab, "inventories/lab-galera.ini", &[&["-e", "mail_db_engine=mysql"][..], extra].concat());
+    let first = first_run_as_predicted(&converge);
     let bootstraps: Vec<(String, String)> =
         changed_tasks(&first).into_iter().filter(|(t, _)| t.contains("a new cluster starts on the writer node")).collect();
     assert_eq!(bootstraps.len(), 1, "{first}");
