@@ -97,13 +97,8 @@ impl Layout {
 }
 
 fn converge(lab: &Lab, layout: &Layout, engine: &str, extra: &[&str]) -> (i32, String) {
-    let o = mailplay()
-        .args(["run", "playbooks/site.yml", "-i", &lab.inventory, "-i", layout.inventory, "-e", &format!("mail_db_engine={engine}")])
-        .args(extra)
-        .current_dir(repo_root())
-        .output()
-        .unwrap();
-    (o.status.code().unwrap_or(-1), text(&o))
+    let engine = format!("mail_db_engine={engine}");
+    run_site(lab, layout.inventory, &[&["-e", engine.as_str()][..], extra].concat())
 }
 
 const SECRETS: &[&str] = &[
