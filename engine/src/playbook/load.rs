@@ -318,8 +318,12 @@ impl Loader {
                 return None;
             }
         };
-        let (_role, tasks, handlers) = self.role(&name, dir, params, None, &entry.pos)?;
+        let (role, tasks, handlers) = self.role(&name, dir, params, None, &entry.pos)?;
         let mut block = Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, entry.pos.clone());
+        // The block is the role's, so that a role with no tasks (defaults
+        // only, a dependency that carries settings) still counts as used in
+        // the play and its defaults are seen, as in Ansible.
+        block.role = Some(role);
         for (k, v) in &keywords {
             let val = || Some(v.to_value());
             match k.key_string().as_str() {
