@@ -184,13 +184,24 @@ fn python_type(v: &JValue) -> &'static str {
 }
 
 /// `default(x)`, and `default(x, true)` which also replaces falsy values.
-fn default(v: JValue, other: Option<JValue>, boolean: Option<bool>) -> JValue {
-    let replace = v.is_undefined() || (boolean.unwrap_or(false) && !v.is_true());
-    if replace {
-        other.unwrap_or_else(|| JValue::from(""))
-    } else {
-        v
+/// `default(value='', boolean=false)`. The arguments are taken as given:
+/// an `Option` parameter would read `default(none)` as no argument.
+fn default(v: JValue, args: minijinja::value::Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
+    let other = match args.first() {
+        Some(o) => Some(o.clone()),
+        None if kwargs.has("default_value") => Some(kwargs.get::<JValue>("default_value")?),
+        None => None,
+    };
+    let boolean = match args.get(1) {
+        Some(b) => b.is_true(),
+        None => kwargs.get::<Option<bool>>("boolean")?.unwrap_or(false),
+    };
+    if args.len() > 2 {
+        return Err(Error::new(ErrorKind::TooManyArguments, "default takes a value and boolean"));
     }
+    kwargs.assert_all_used()?;
+    let replace = v.is_undefined() || (boolean && !v.is_true());
+    Ok(if replace { other.unwrap_or_else(|| JValue::from("")) } else { v })
 }
 
 /// Filters reject undefined input, as Ansible's strict undefined does.

@@ -42,6 +42,11 @@ fn undefined_variables_are_named() {
     assert_eq!(r("{{ nope | default('d') }}", json!({})), json!("d"));
     assert_eq!(r("{{ nope is defined }}", json!({})), json!(false));
     assert_eq!(r("{{ '' | default('d', true) }}", json!({})), json!("d"));
+    assert_eq!(r("{{ '' | default('d', boolean=true) }}", json!({})), json!("d"));
+    assert_eq!(r("{{ nope | default }}", json!({})), json!(""));
+    // `none` is a value to default to, not a missing argument.
+    assert_eq!(r("{{ [nope | default(none)] | to_json }}", json!({})), json!("[null]"));
+    assert_eq!(r("{{ nope | default(none, true) is none }}", json!({})), json!(true));
 }
 
 #[test]
