@@ -132,3 +132,32 @@ fn a_secret_file_is_never_readable_by_others_while_it_is_written() {
         assert!(random.len() >= 12 && random.chars().all(|c| c.is_ascii_hexdigit()), "{b}");
     }
 }
+
+/// A file changed with `validate` keeps its owner, group and mode (as
+/// Ansible's atomic move keeps them): the validated copy replaces it. An
+/// imapd.conf holding the murder's passwords (0640 root:cyrus) became
+/// 0644 root:root this way.
+#[test]
+fn a_validated_edit_keeps_the_files_owner_group_and_mode() {
+    let work = tempfile::tempdir().unwrap();
+    let conf = work.path().join("secret.conf");
+    std::fs::write(&conf, "password: old\n").unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // A group other than the runner's own (daemon, gid 1 on Debian).
+    std::os::unix::fs::chown(&conf, None, Some(1)).unwrap();
+    std::fs::write(work.path().join("inv"), "local ansible_connection=local\n").unwrap();
+    std::fs::write(
+        work.path().join("p.yml"),
+        format!(
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - lineinfile: {{path: {p}, regexp: '^password:', line: 'password: new', validate: 'grep -q new %s'}}\n    - copy: {{dest: {p}, content: \"password: newer\\n\", validate: 'grep -q newer %s'}}\n",
+            p = conf.display()
+        ),
+    )
+    .unwrap();
+    let f = run_bounded(mailplay().args(["run", "p.yml", "-i", "inv"]).current_dir(work.path()), Duration::from_secs(60), |_| {});
+    assert_eq!(f.code, Some(0), "{}", f.output);
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "password: newer\n");
+    let meta = std::fs::metadata(&conf).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), 1);
+}

@@ -285,7 +285,18 @@ pub async fn apply_dest(common: &DestArgs, plan: DestPlan, ctx: &Context<'_>) ->
                 // An unpredictable name; write_file renames over it, so a
                 // planted symlink is replaced, never followed.
                 let tmp = format!("{}/.mailplay-validate.{}", dir, crate::host::random_suffix());
-                host.write_file(&tmp, bytes, &attrs).await?;
+                // The copy replaces the file, so it is made with the file's
+                // own owner, group and mode wherever the task sets none
+                // (as Ansible's atomic move keeps them).
+                let kept = match host.stat(&plan.path, true).await? {
+                    Some(st) => FileAttrs {
+                        owner: attrs.owner.clone().or_else(|| Some(st.uid.to_string())),
+                        group: attrs.group.clone().or_else(|| Some(st.gid.to_string())),
+                        mode: attrs.mode.or(Some(st.mode)),
+                    },
+                    None => attrs.clone(),
+                };
+                host.write_file(&tmp, bytes, &kept).await?;
                 let out = host.exec(&Command::shell(cmd.replace("%s", &quote(&tmp)))).await?;
                 if !out.success() {
                     let _ = host.exec(&Command::argv(["rm", "-f", &tmp])).await;
