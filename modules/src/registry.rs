@@ -42,6 +42,7 @@ fn all() -> Vec<Box<dyn ModuleRunner>> {
         Box::new(Runner::<crate::cyrus::service::CyrusServiceModule>::new()),
         Box::new(Runner::<crate::cyrus::mailbox::CyrusMailboxModule>::new()),
         Box::new(Runner::<crate::cyrus::sieve::SieveScriptModule>::new()),
+        Box::new(Runner::<crate::cyrus::xfer::CyrusXferModule>::new()),
         Box::new(Runner::<crate::sql::postgresql_db::PostgresqlDbModule>::new()),
         Box::new(Runner::<crate::sql::postgresql_slot::PostgresqlSlotModule>::new()),
         Box::new(Runner::<crate::sql::postgresql_user::PostgresqlUserModule>::new()),

@@ -294,6 +294,16 @@ pub fn inbox_owner(name: &str) -> Option<String> {
     })
 }
 
+/// Did the user's `LIST "" INBOX` (tag b) list the INBOX?
+fn inbox_listed(r: &[Response]) -> bool {
+    tagged_status(r, "b").is_ok()
+        && r.iter().any(|x| {
+            x.tag == "*"
+                && x.tokens.first().and_then(Token::text).is_some_and(|k| k.eq_ignore_ascii_case("LIST"))
+                && x.tokens.last().and_then(Token::text).is_some_and(|n| n.eq_ignore_ascii_case("INBOX"))
+        })
+}
+
 fn lines(v: &[String]) -> String {
     v.iter().map(|l| format!("{l}\n")).collect()
 }
@@ -411,10 +421,19 @@ impl Module for CyrusMailboxModule {
 
     async fn apply(a: &MailboxArgs, p: MailboxPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         if let Some(user) = &p.login_as {
-            let login = format!("a AUTHENTICATE PLAIN {}\r\nz LOGOUT\r\n", a.server.plain_response(Some(user)));
+            // A login succeeds even when the autocreation fails (in a murder
+            // the mupdate master refuses a name another backend holds), so
+            // the user's own LIST says whether the INBOX is there now.
+            let login = format!("a AUTHENTICATE PLAIN {}\r\nb LIST \"\" INBOX\r\nz LOGOUT\r\n", a.server.plain_response(Some(user)));
             let out = converse(ctx.host, &a.server, Protocol::Imap, login, !ctx.check_mode).await?;
-            if let Err(e) = tagged_status(&unreadable(parse_responses(&out, true))?, "a") {
+            let r = unreadable(parse_responses(&out, true))?;
+            if let Err(e) = tagged_status(&r, "a") {
                 return Ok(ModuleResult::failed(format!("logging in as {user} (to autocreate the INBOX) failed: {e}")));
+            }
+            if !inbox_listed(&r) {
+                return Ok(ModuleResult::failed(format!(
+                    "{user} logged in but Cyrus did not create the INBOX (its log says why; in a murder, another backend may hold it)"
+                )));
             }
         }
         if p.commands.is_empty() {
@@ -454,6 +473,15 @@ mod tests {
         * ACL user.u.Junk@example.org u@example.org lrswipkxtecdan cyrus xc\r\nt2 OK Completed\r\n\
         * QUOTAROOT user.u.Junk@example.org user.u@example.org\r\n* QUOTA user.u@example.org (STORAGE 3 1024)\r\nt3 OK Completed\r\n\
         * METADATA user.u.Junk@example.org (/shared/vendor/cmu/cyrus-imapd/expire \"7\")\r\nt4 OK Completed\r\n";
+
+    #[test]
+    fn an_autocreation_is_believed_only_when_the_inbox_is_listed() {
+        let made = "a OK [CAPABILITY IMAP4rev1] User logged in\r\n* LIST (\\HasNoChildren) \"/\" INBOX\r\nb OK Completed\r\n";
+        assert!(inbox_listed(&parse_responses(made, true).unwrap()));
+        // Cyrus 3.6 in a murder when the mupdate master refused the name.
+        let refused = "a OK [CAPABILITY IMAP4rev1] User logged in\r\nb OK Completed (0.000 secs 0 calls)\r\n";
+        assert!(!inbox_listed(&parse_responses(refused, true).unwrap()));
+    }
 
     #[test]
     fn legacy_rights_are_normalised() {

@@ -1,5 +1,6 @@
 //! Cyrus IMAP modules: imapd.conf keys, cyrus.conf entries, mailboxes over
-//! IMAP and sieve scripts over ManageSieve (both spoken from the target).
+//! IMAP, their moves between backends (XFER) and sieve scripts over
+//! ManageSieve (both spoken from the target).
 
 pub mod cyrus_conf;
 pub mod imapd_conf;
@@ -7,3 +8,4 @@ pub mod mailbox;
 pub mod service;
 pub mod session;
 pub mod sieve;
+pub mod xfer;
