@@ -11,6 +11,7 @@ the Rust tests can assert on exact outcomes.
   mail_client.py quota HOST USER PW
   mail_client.py folders HOST USER PW   (subscribed, listed with special-use flags, each selectable)
   mail_client.py append HOST USER PW FOLDER SUBJECT
+  mail_client.py share HOST USER PW FOLDER WHO RIGHTS   (the folder, made if missing, with WHO's rights)
   mail_client.py greeting HOST PORT   (what the server says before a login)
   mail_client.py move HOST USER PW FROM_FOLDER TO_FOLDER SUBJECT
   mail_client.py sieve HOST USER PW [--cleartext]   (ManageSieve on 4190: the user's scripts)
@@ -209,6 +210,17 @@ def append(a):
     m = imap(a.host, a.user, a.pw)
     msg = f"From: {a.user}\r\nTo: {a.user}\r\nSubject: {a.subject}\r\n\r\nappended\r\n".encode()
     typ, data = m.append(f'"{a.folder}"', None, None, msg)
+    m.logout()
+    out(ok=typ == "OK", text=str(data))
+
+
+def share(a):
+    m = imap(a.host, a.user, a.pw)
+    if m.select(f'"{a.folder}"')[0] != "OK":
+        typ, data = m.create(f'"{a.folder}"')
+        if typ != "OK":
+            return out(ok=False, text=f"CREATE: {data}")
+    typ, data = m.setacl(f'"{a.folder}"', f'"{a.who}"', a.rights)
     m.logout()
     out(ok=typ == "OK", text=str(data))
 
@@ -461,6 +473,9 @@ def main():
     ap = sub.add_parser("append")
     for n in ("host", "user", "pw", "folder", "subject"):
         ap.add_argument(n)
+    sh = sub.add_parser("share")
+    for n in ("host", "user", "pw", "folder", "who", "rights"):
+        sh.add_argument(n)
     dv = sub.add_parser("dav")
     for n in ("host", "user", "pw", "path"):
         dv.add_argument(n)
@@ -499,7 +514,7 @@ def main():
     password_from_env(a)
     if a.cmd == "send":
         a.port = int(a.port)
-    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server, "smtp-rules": smtp_rules, "sieve-put": sieve, "tls-handshake": tls_handshake, "append": append, "greeting": greeting, "rspamd-stat": rspamd_stat, "lmtp": lmtp, "dav": dav}[a.cmd](a)
+    {"send": send, "fetch": fetch, "login": login, "quota": quota, "folders": folders, "move": move, "sieve": sieve, "certs": certs, "relay-server": relay_server, "smtp-rules": smtp_rules, "sieve-put": sieve, "tls-handshake": tls_handshake, "append": append, "share": share, "greeting": greeting, "rspamd-stat": rspamd_stat, "lmtp": lmtp, "dav": dav}[a.cmd](a)
 
 
 if __name__ == "__main__":

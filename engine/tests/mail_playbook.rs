@@ -964,3 +964,135 @@ fn a_galera_cluster_serves_the_mail_host_and_restarts_one_node_at_a_time() {
     assert!(sql("db3", users).contains("dave@example.net"), "db3 lacks the new user");
     assert_eq!(client(&["login", &mail, "dave@example.net", "Dave-lab-pw-1"])["ok"], true, "the new user logs in");
 }
+
+/// The Cyrus mailboxes a murder backend holds itself (mbtype "e"; moved or
+/// deleted ones stay listed a while as "ed"), as user addresses.
+fn users_on(lab: &Lab, store: &str) -> Vec<String> {
+    let dump = lab.ssh(store, "runuser -u cyrus -- /usr/lib/cyrus/bin/ctl_mboxlist -d");
+    let list: serde_json::Map<String, Value> = serde_json::from_str(&dump).unwrap_or_else(|e| panic!("{store}: {e}\n{dump}"));
+    let mut users: Vec<String> = list
+        .iter()
+        .filter(|(_, v)| v["mbtype"] == "e")
+        .filter_map(|(k, _)| {
+            let (domain, rest) = k.split_once('!')?;
+            let local = rest.strip_prefix("user.").filter(|l| !l.contains('.'))?;
+            Some(format!("{}@{domain}", local.replace('^', ".")))
+        })
+        .collect();
+    users.sort();
+    users
+}
+
+/// A Cyrus murder (issue 11, inventories/lab-murder.ini): mup1 the mupdate
+/// master, store1 and store2 the backends, front1 the frontend, two MX and
+/// the PostgreSQL user database. Users live on one backend each (store: or
+/// a hash); mail through either MX reaches them through the frontend, they
+/// log in, list and share folders and run sieve there; a user whose store:
+/// changes moves with mail and sieve script (XFER); a backend or the
+/// mupdate master down keeps the others' mail flowing; rspamd's Bayes data
+/// is one Redis for both MX.
+#[test]
+fn a_cyrus_murder_serves_users_on_two_backends_through_its_frontend() {
+    let hosts_ini = repo_root().join("inventories/lab-murder.ini").display().to_string();
+    let lab = Lab::preinstalled(&hosts_ini);
+    let (front, mx1, mx2) = (address(&lab, "front1"), address(&lab, "mx1"), address(&lab, "mx2"));
+    let converge = |extra: &[&str]| run_site(&lab, "inventories/lab-murder.ini", extra);
+    let first = first_run_as_predicted(&converge);
+    for secret in ["Murder-lab-pw-1", "Murder-admin-lab-pw-1", "Redis-lab-pw-1"] {
+        assert!(!first.contains(secret), "{secret} is in the output");
+    }
+
+    // Each user on one backend: store: put alice and carol on store1, the
+    // hash bob and erin on store2.
+    assert_eq!(users_on(&lab, "store1"), ["alice@example.org", "carol@example.net"]);
+    assert_eq!(users_on(&lab, "store2"), ["bob@example.org", "erin.doe@example.net"]);
+    for host in ["front1", "store1", "store2"] {
+        assert_eq!(lab.ssh(host, "stat -c '%U:%G %a' /etc/imapd.conf"), "root:cyrus 640\n", "{host}");
+        assert!(lab.ssh(host, "cat /etc/imapd.conf").contains("Murder-lab-pw-1"), "{host}");
+    }
+    assert!(!lab.ssh("front1", "cat /etc/imapd.conf").contains("Murder-admin-lab-pw-1"), "a frontend holds the backends' admin password");
+
+    // Mail through each MX to a user on each backend, read through the frontend.
+    for mx in [&mx1, &mx2] {
+        for (user, pw) in [("alice@example.org", "Alice-lab-pw-1"), ("bob@example.org", "Bob-lab-pw-1")] {
+            let subject = format!("from {mx} to {user}");
+            assert_eq!(client(&["send", mx, "25", "someone@outside.invalid", user, &subject])["ok"], true, "{subject}");
+            assert_eq!(client(&["fetch", &front, user, pw, "INBOX", &subject])["ok"], true, "{subject}");
+        }
+    }
+    let folders = client(&["folders", &front, "bob@example.org", "Bob-lab-pw-1"]);
+    assert_eq!(folders["selectable"], serde_json::json!(["Drafts", "INBOX", "Junk", "Sent", "Trash"]), "{folders}");
+    // A folder of alice (store1) shared with bob (store2), read through the frontend.
+    assert_eq!(client(&["share", &front, "alice@example.org", "Alice-lab-pw-1", "Shared", "bob@example.org", "lrs"])["ok"], true);
+    assert_eq!(client(&["append", &front, "alice@example.org", "Alice-lab-pw-1", "Shared", "for bob"])["ok"], true);
+    assert_eq!(client(&["fetch", &front, "bob@example.org", "Bob-lab-pw-1", "Other Users/alice/Shared", "for bob"])["ok"], true);
+    // Sieve on the backend, reached through the frontend.
+    let spam = client(&["send", &mx2, "25", "someone@outside.invalid", "bob@example.org", "spammy", "--header", "X-Spam:YES"]);
+    assert_eq!(spam["ok"], true);
+    assert_eq!(client(&["fetch", &front, "bob@example.org", "Bob-lab-pw-1", "Junk", "spammy"])["ok"], true);
+    assert_eq!(client(&["sieve", &front, "bob@example.org", "Bob-lab-pw-1"])["scripts"], serde_json::json!({"default": true}));
+    // What one MX learns, the other knows (one Redis).
+    let learn = "printf 'From: a@b.invalid\\nSubject: cheap pills\\n\\nCheap pills for everyone reading this today, a great offer, click now friend.\\n' > /tmp/spam.eml; rspamc -h 127.0.0.1:11334 learn_spam /tmp/spam.eml";
+    assert!(!lab.ssh("mx1", learn).contains("error"), "mx1 did not learn");
+    assert!(lab.ssh("mx2", learn).contains("already learned"), "mx2 does not know what mx1 learned");
+
+    let (_, second) = converge(&[]);
+    for (host, counts) in recap(&second) {
+        assert_eq!(counts["changed"], 0, "{host}: {second}");
+    }
+
+    // bob's store: becomes store1: his mailbox moves with its mail and his
+    // sieve script, and he reads them through the frontend as before.
+    let moved = std::env::temp_dir().join("mailplay-murder-users.yml");
+    std::fs::write(
+        &moved,
+        "mail_users:\n  - {email: alice@example.org, password: Alice-lab-pw-1, store: store1}\n  - {email: bob@example.org, password: Bob-lab-pw-1, store: store1}\n  \
+         - {email: carol@example.net, password: Carol-lab-pw-1, store: store1}\n  - {email: erin.doe@example.net, password: Erin-lab-pw-1}\n  \
+         - {email: dave@example.net, password: Dave-lab-pw-1, store: store2}\n",
+    )
+    .unwrap();
+    let users_file = format!("@{}", moved.display());
+    let (code, check) = converge(&["-e", &users_file, "--check"]);
+    assert_eq!(code, 0, "{check}");
+    let (code, move_run) = converge(&["-e", &users_file]);
+    assert_eq!(code, 0, "{move_run}");
+    assert_eq!(changed_tasks(&check), changed_tasks(&move_run), "check mode did not predict the move\n{check}\n{move_run}");
+    assert!(changed_tasks(&move_run).contains(&("mail_store : users whose store changed move there with their mail and sieve scripts".to_string(), "store2".to_string())));
+    assert_eq!(users_on(&lab, "store1"), ["alice@example.org", "bob@example.org", "carol@example.net"]);
+    assert_eq!(users_on(&lab, "store2"), ["dave@example.net", "erin.doe@example.net"]);
+    let subject = format!("from {mx1} to bob@example.org");
+    assert_eq!(client(&["fetch", &front, "bob@example.org", "Bob-lab-pw-1", "INBOX", &subject])["ok"], true, "bob's mail stayed behind");
+    assert_eq!(client(&["fetch", &front, "bob@example.org", "Bob-lab-pw-1", "Junk", "spammy"])["ok"], true);
+    assert_eq!(client(&["sieve", &front, "bob@example.org", "Bob-lab-pw-1"])["scripts"], serde_json::json!({"default": true}));
+    assert_eq!(client(&["login", &front, "dave@example.net", "Dave-lab-pw-1"])["ok"], true, "the new user logs in through the frontend");
+    let (_, again) = converge(&["-e", &users_file]);
+    for (host, counts) in recap(&again) {
+        assert_eq!(counts["changed"], 0, "{host}: {again}");
+    }
+
+    // A backend down: the users of the other one keep their mail.
+    lab.ssh("store2", "systemctl stop cyrus-imapd");
+    let sent = client(&["send", &mx1, "25", "someone@outside.invalid", "alice@example.org", "store2 down"]);
+    let login = client(&["login", &front, "alice@example.org", "Alice-lab-pw-1"]);
+    lab.ssh("store2", "systemctl start cyrus-imapd");
+    assert_eq!(sent["ok"], true, "{sent}");
+    assert_eq!(login["ok"], true, "{login}");
+    assert_eq!(client(&["fetch", &front, "alice@example.org", "Alice-lab-pw-1", "INBOX", "store2 down"])["ok"], true);
+    // The mupdate master down: the frontend knows where every mailbox is.
+    lab.ssh("mup1", "systemctl stop cyrus-imapd");
+    let sent = client(&["send", &mx2, "25", "someone@outside.invalid", "erin.doe@example.net", "mupdate down"]);
+    let fetched = client(&["fetch", &front, "erin.doe@example.net", "Erin-lab-pw-1", "INBOX", "mupdate down"]);
+    lab.ssh("mup1", "systemctl start cyrus-imapd");
+    assert_eq!(sent["ok"], true, "{sent}");
+    assert_eq!(fetched["ok"], true, "{fetched}");
+
+    // A host that does not answer fails alone: the rest converge.
+    lab.ssh("store2", "systemd-run --on-active=60 systemctl start ssh.service; systemctl stop ssh.service");
+    let (code, partial) = converge(&["-e", &users_file]);
+    assert_ne!(code, 0, "{partial}");
+    let counts = recap(&partial);
+    assert_eq!(counts["store2"]["unreachable"], 1, "{partial}");
+    for host in ["db1", "mx1", "mx2", "mup1", "front1", "store1"] {
+        assert_eq!((counts[host]["failed"], counts[host]["unreachable"], counts[host]["changed"]), (0, 0, 0), "{host}: {partial}");
+    }
+}
