@@ -742,11 +742,13 @@ fn split_hosts_with_mariadb_deliver_real_mail() {
     prove(&SPLIT, "mysql");
 }
 
-/// A production inventory rehearsed on lab twins in one command (issue 10):
-/// fresh plain-Debian twins of inventories/cluster.ini's three hosts (same
+/// A production inventory rehearsed on lab twins in one command (issues 10
+/// and 11): fresh plain-Debian twins of inventories/cluster.ini's eight
+/// hosts (a PostgreSQL primary and standby, two MX, a Cyrus murder; same
 /// names and variables, the twins' addresses), the check, the real run, a
-/// second run and playbooks/verify.yml (mail through the MX twin, read on
-/// the store twin with the user's password), one report, the twins removed.
+/// second run and playbooks/verify.yml (mail through each MX twin, read on
+/// the frontend twin with the user's password), one report, the twins
+/// removed.
 #[test]
 fn the_cluster_inventory_is_rehearsed_on_lab_twins() {
     let _turn = common::lab::exclusive();
@@ -762,7 +764,16 @@ fn the_cluster_inventory_is_rehearsed_on_lab_twins() {
     assert!(report.contains("Prediction mismatches: 0\n"), "{report}");
     assert!(report.contains("Second run: changed=0\n"), "{report}");
     assert!(report.contains("Verify: passed (exit 0)\n"), "{report}");
-    for host in ["db1.example.org", "mx1.example.org", "imap1.example.org"] {
+    for host in [
+        "db1.example.org",
+        "db2.example.org",
+        "mx1.example.org",
+        "mx2.example.org",
+        "mupdate.example.org",
+        "imap.example.org",
+        "store1.example.org",
+        "store2.example.org",
+    ] {
         assert!(report.contains(host), "{host} is not in the report:\n{report}");
     }
     assert!(
@@ -801,7 +812,9 @@ fn first_run_as_predicted(converge: &dyn Fn(&[&str]) -> (i32, String)) -> String
 /// fed by streaming replication over TLS through its own slot; Postfix and
 /// the password checker on mail1 ask both. Writes go to the primary only,
 /// and with the primary stopped mail is still accepted and users still log
-/// in (read from the standby); back, the standby follows it again.
+/// in (read from the standby); back, the standby follows it again. Then
+/// playbooks/pg-failover.yml makes db2 the primary and site.yml makes db1
+/// its standby.
 #[test]
 fn a_postgresql_primary_and_its_standby_serve_the_mail_host() {
     let hosts_ini = repo_root().join("inventories/lab-replica.ini").display().to_string();
@@ -850,6 +863,38 @@ fn a_postgresql_primary_and_its_standby_serve_the_mail_host() {
     }
     assert_eq!(psql("db2", users), psql("db1", users), "the standby did not follow the primary");
     assert_eq!(client(&["login", &mail, "dave@example.net", "Dave-lab-pw-1"])["ok"], true, "the new user logs in");
+
+    // Failover: db2 is promoted (playbooks/pg-failover.yml), the old
+    // primary stopped; mail goes on. site.yml with db2 as the primary then
+    // makes db1 a standby of it, and the run after that changes nothing.
+    let o = mailplay()
+        .args([
+            "run",
+            "playbooks/pg-failover.yml",
+            "-i",
+            &lab.inventory,
+            "-i",
+            "inventories/lab-replica.ini",
+            "-e",
+            "mail_db_new_primary=db2",
+        ])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(psql("db2", "SELECT pg_is_in_recovery()"), "f\n", "db2 was not promoted");
+    assert_eq!(lab.ssh("db1", "systemctl is-active postgresql; systemctl is-enabled postgresql"), "inactive\ndisabled\n");
+    assert_eq!(client(&["login", &mail, "dave@example.net", "Dave-lab-pw-1"])["ok"], true, "login after the failover");
+    let users_on_db2 = format!("@{}", vars.display());
+    let (code, rejoined) = converge(&["-e", "mail_db_primary_host=db2", "-e", &users_on_db2]);
+    assert_eq!(code, 0, "{rejoined}");
+    assert_eq!(psql("db1", "SELECT pg_is_in_recovery()"), "t\n", "the old primary is not a standby");
+    assert_eq!(psql("db2", "SELECT slot_name, active FROM pg_replication_slots"), "db1|t\n");
+    assert_eq!(psql("db1", users), psql("db2", users));
+    let (_, again) = converge(&["-e", "mail_db_primary_host=db2", "-e", &users_on_db2]);
+    for host in ["db1", "db2", "mail1"] {
+        assert_eq!(recap(&again)[host]["changed"], 0, "{again}");
+    }
 }
 
 /// Sends mail to alice and logs her in over and over on another thread,
@@ -1057,7 +1102,10 @@ fn a_cyrus_murder_serves_users_on_two_backends_through_its_frontend() {
     let (code, move_run) = converge(&["-e", &users_file]);
     assert_eq!(code, 0, "{move_run}");
     assert_eq!(changed_tasks(&check), changed_tasks(&move_run), "check mode did not predict the move\n{check}\n{move_run}");
-    assert!(changed_tasks(&move_run).contains(&("mail_store : users whose store changed move there with their mail and sieve scripts".to_string(), "store2".to_string())));
+    assert!(changed_tasks(&move_run).contains(&(
+        "mail_store : users whose store changed move there with their mail and sieve scripts".to_string(),
+        "store2".to_string()
+    )));
     assert_eq!(users_on(&lab, "store1"), ["alice@example.org", "bob@example.org", "carol@example.net"]);
     assert_eq!(users_on(&lab, "store2"), ["dave@example.net", "erin.doe@example.net"]);
     let subject = format!("from {mx1} to bob@example.org");

@@ -221,7 +221,8 @@ mod tests {
 
     /// Cyrus 3.6 on the backend that holds bob's INBOX (the server entry
     /// is not sent for a mailbox held here), as captured in the lab.
-    const HELD_HERE: &str = "* LIST (\\HasChildren) \"/\" user/bob@example.org\r\nt1 OK Completed (0.000 secs 2 calls)\r\nt2 OK Completed\r\n";
+    const HELD_HERE: &str =
+        "* LIST (\\HasChildren) \"/\" user/bob@example.org\r\nt1 OK Completed (0.000 secs 2 calls)\r\nt2 OK Completed\r\n";
     /// A frontend's answer for the same mailbox.
     const ON_STORE2: &str = "* LIST (\\HasChildren) \"/\" user/bob@example.org\r\nt1 OK Completed\r\n\
         * METADATA user/bob@example.org (\"/shared/vendor/cmu/cyrus-imapd/server\" \"store2.lab.invalid\")\r\nt2 OK Completed\r\n";
