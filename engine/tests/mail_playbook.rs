@@ -1038,10 +1038,28 @@ fn users_on(lab: &Lab, store: &str) -> Vec<String> {
 /// is one Redis for both MX.
 #[test]
 fn a_cyrus_murder_serves_users_on_two_backends_through_its_frontend() {
-    let hosts_ini = repo_root().join("inventories/lab-murder.ini").display().to_string();
+    murder_proof("inventories/lab-murder.ini", "pgsql");
+}
+
+/// The same murder over a Galera cluster of three MariaDB nodes
+/// (inventories/lab-murder-galera.ini). Not in the README's test command
+/// (it would add about six minutes): run it with
+/// `MAILPLAY_LAB_MURDER_GALERA=1 cargo test --test mail_playbook murder`.
+#[test]
+fn a_cyrus_murder_over_a_galera_cluster() {
+    if std::env::var_os("MAILPLAY_LAB_MURDER_GALERA").is_none() {
+        eprintln!("skipped: set MAILPLAY_LAB_MURDER_GALERA=1 to run it");
+        return;
+    }
+    murder_proof("inventories/lab-murder-galera.ini", "mysql");
+}
+
+fn murder_proof(inventory: &str, engine: &str) {
+    let hosts_ini = repo_root().join(inventory).display().to_string();
     let lab = Lab::preinstalled(&hosts_ini);
     let (front, mx1, mx2) = (address(&lab, "front1"), address(&lab, "mx1"), address(&lab, "mx2"));
-    let converge = |extra: &[&str]| run_site(&lab, "inventories/lab-murder.ini", extra);
+    let engine_var = format!("mail_db_engine={engine}");
+    let converge = |extra: &[&str]| run_site(&lab, inventory, &[&["-e", engine_var.as_str()][..], extra].concat());
     let first = first_run_as_predicted(&converge);
     for secret in ["Murder-lab-pw-1", "Murder-admin-lab-pw-1", "Redis-lab-pw-1"] {
         assert!(!first.contains(secret), "{secret} is in the output");
@@ -1140,7 +1158,7 @@ fn a_cyrus_murder_serves_users_on_two_backends_through_its_frontend() {
     assert_ne!(code, 0, "{partial}");
     let counts = recap(&partial);
     assert_eq!(counts["store2"]["unreachable"], 1, "{partial}");
-    for host in ["db1", "mx1", "mx2", "mup1", "front1", "store1"] {
-        assert_eq!((counts[host]["failed"], counts[host]["unreachable"], counts[host]["changed"]), (0, 0, 0), "{host}: {partial}");
+    for (host, c) in counts.iter().filter(|(h, _)| h.as_str() != "store2") {
+        assert_eq!((c["failed"], c["unreachable"], c["changed"]), (0, 0, 0), "{host}: {partial}");
     }
 }
