@@ -168,6 +168,13 @@ pub trait Host: Send + Sync {
         Ok(out.success().then(|| out.stdout_str().trim_end_matches('\n').to_string()))
     }
 
+    /// The hex digest of a file's content (`sha1`, `sha224`, `sha256`,
+    /// `sha384`, `sha512`, `md5`); `None` when it cannot be computed (no
+    /// such file, unreadable), as Ansible's stat leaves `checksum` out.
+    async fn checksum(&self, path: &str, algorithm: &str) -> Result<Option<String>, HostError> {
+        default_checksum(self, path, algorithm).await
+    }
+
     /// stat the path; `None` when it does not exist. With `follow`, symlinks
     /// are followed (a dangling link then reads as absent).
     async fn stat(&self, path: &str, follow: bool) -> Result<Option<FileStat>, HostError> {
@@ -185,6 +192,16 @@ pub trait Host: Send + Sync {
             rc => Err(HostError::Io(format!("stat {path} failed (rc={rc}): {}", out.stderr_str().trim()))),
         }
     }
+}
+
+/// The `checksum` of a host that only runs commands (`sha1sum` and its
+/// kin, in coreutils); callable from an override that falls back.
+pub async fn default_checksum<H: Host + ?Sized>(host: &H, path: &str, algorithm: &str) -> Result<Option<String>, HostError> {
+    if !matches!(algorithm, "sha1" | "sha224" | "sha256" | "sha384" | "sha512" | "md5") {
+        return Err(HostError::Io(format!("unknown checksum algorithm {algorithm}")));
+    }
+    let out = host.exec(&Command::shell(format!("{algorithm}sum < {}", quote(path)))).await?;
+    Ok(out.success().then(|| out.stdout_str().split_whitespace().next().unwrap_or("").to_string()))
 }
 
 /// Creates the temporary file of an atomic write: a random name beside the
