@@ -131,7 +131,10 @@ mod tests {
         assert!(frame(&[]).is_err());
         let big = vec![0u8; MAX_REQUEST + 1];
         assert!(frame(&[b"write", &big]).unwrap_err().contains("more than the helper's limit of 256 MiB"));
-        assert_eq!(frame(&[b"stat", b"/a\0b"]).unwrap(), [&2u32.to_be_bytes()[..], &4u32.to_be_bytes(), b"stat", &4u32.to_be_bytes(), b"/a\0b"].concat());
+        assert_eq!(
+            frame(&[b"stat", b"/a\0b"]).unwrap(),
+            [&2u32.to_be_bytes()[..], &4u32.to_be_bytes(), b"stat", &4u32.to_be_bytes(), b"/a\0b"].concat()
+        );
     }
 
     /// The Perl side decodes what `encode` makes and answers what `decode`

@@ -58,7 +58,8 @@ fn tree() -> tempfile::TempDir {
     t
 }
 
-const NAMES: &[&str] = &["file", "dir", "link", "link2", "dangling", "loop", "dirlink", "odd name|\nx", "missing", "file/below", "dirlink/x/y", "dir/../file"];
+const NAMES: &[&str] =
+    &["file", "dir", "link", "link2", "dangling", "loop", "dirlink", "odd name|\nx", "missing", "file/below", "dirlink/x/y", "dir/../file"];
 
 #[tokio::test]
 async fn stat_is_the_local_connections() {
@@ -142,9 +143,14 @@ async fn writes_are_atomic_with_the_final_mode_and_owner() {
     let e = requests::write_reply(&q, &h.ask(FileRequest::Write { path: &q, attrs: &bad, content: b"x" }).await).unwrap_err();
     assert!(e.to_string().contains("no such user: no-such-user-mp"), "{e}");
     let r = format!("{}/nodir/x", t.path().display());
-    let e = requests::write_reply(&r, &h.ask(FileRequest::Write { path: &r, attrs: &FileAttrs::default(), content: b"x" }).await).unwrap_err();
+    let e =
+        requests::write_reply(&r, &h.ask(FileRequest::Write { path: &r, attrs: &FileAttrs::default(), content: b"x" }).await).unwrap_err();
     assert!(e.to_string().contains("cannot create a temporary file"), "{e}");
-    let left: Vec<_> = std::fs::read_dir(t.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(".mailplay")).collect();
+    let left: Vec<_> = std::fs::read_dir(t.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".mailplay"))
+        .collect();
     assert!(left.is_empty(), "{left:?}");
 }
 

@@ -55,7 +55,9 @@ fn failed(what: &str, path: &str, out: &CommandOutput) -> HostError {
 /// and link target, NUL-separated.
 pub fn stat_reply(path: &str, out: &CommandOutput) -> Result<Option<FileStat>, HostError> {
     match out.rc {
-        0 => parse_stat(&out.stdout).map(Some).ok_or_else(|| HostError::Io(format!("cannot parse the stat of {path}: {:?}", out.stdout_str()))),
+        0 => parse_stat(&out.stdout)
+            .map(Some)
+            .ok_or_else(|| HostError::Io(format!("cannot parse the stat of {path}: {:?}", out.stdout_str()))),
         ABSENT => Ok(None),
         _ => Err(failed("stat", path, out)),
     }
@@ -138,7 +140,10 @@ mod tests {
     #[test]
     fn stat_replies_parse() {
         let s = stat_reply("/f", &ok(b"f\x00644\x000\x000\x00root\x00root\x0012\x001700000000\x00")).unwrap().unwrap();
-        assert_eq!((s.kind, s.mode, s.owner.as_str(), s.size, s.mtime, s.link_target), (FileKind::File, 0o644, "root", 12, 1700000000, None));
+        assert_eq!(
+            (s.kind, s.mode, s.owner.as_str(), s.size, s.mtime, s.link_target),
+            (FileKind::File, 0o644, "root", 12, 1700000000, None)
+        );
         // A link target may hold any byte but NUL, a '|' or a newline too.
         let l = stat_reply("/l", &ok(b"l\x00777\x001000\x00100\x001000\x00users\x005\x001\x00a|b\nc")).unwrap().unwrap();
         assert_eq!((l.kind, l.owner.as_str(), l.uid, l.gid, l.link_target.as_deref()), (FileKind::Link, "1000", 1000, 100, Some("a|b\nc")));
@@ -149,7 +154,14 @@ mod tests {
 
     #[test]
     fn broken_stat_replies_are_errors() {
-        for bad in [&b""[..], b"f\x00644", b"f\x00644\x000\x000\x00r\x00r\x001\x001\x00\x00extra", b"x\x00644\x000\x000\x00r\x00r\x001\x001\x00", b"f\x009\x000\x000\x00r\x00r\x001\x001\x00", b"f\x00644\x00-1\x000\x00r\x00r\x001\x001\x00"] {
+        for bad in [
+            &b""[..],
+            b"f\x00644",
+            b"f\x00644\x000\x000\x00r\x00r\x001\x001\x00\x00extra",
+            b"x\x00644\x000\x000\x00r\x00r\x001\x001\x00",
+            b"f\x009\x000\x000\x00r\x00r\x001\x001\x00",
+            b"f\x00644\x00-1\x000\x00r\x00r\x001\x001\x00",
+        ] {
             assert!(stat_reply("/p", &ok(bad)).is_err(), "{bad:?}");
         }
         let e = stat_reply("/p", &CommandOutput { rc: 1, stdout: Vec::new(), stderr: b"boom\n".to_vec() }).unwrap_err();

@@ -220,7 +220,13 @@ impl SshConnection {
     }
 
     /// Runs `cmd` through the helper for `key`.
-    pub(super) async fn run(&self, key: &str, become_: Option<&Become>, cmd: &Command, env: &[(String, String)]) -> Result<CommandOutput, HostError> {
+    pub(super) async fn run(
+        &self,
+        key: &str,
+        become_: Option<&Become>,
+        cmd: &Command,
+        env: &[(String, String)],
+    ) -> Result<CommandOutput, HostError> {
         let frame = framing::encode(cmd, env).map_err(|e| HostError::Io(format!("{}: {e}", self.name)))?;
         self.request(key, become_, &frame).await
     }
