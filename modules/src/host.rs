@@ -168,6 +168,19 @@ pub trait Host: Send + Sync {
         Ok(out.success().then(|| out.stdout_str().trim_end_matches('\n').to_string()))
     }
 
+    /// lstat the path and, when it is a regular file, read it: what copy,
+    /// template and the text editors look at first. A connection that can
+    /// answers both in one round trip; this default asks twice, through
+    /// `stat` and `read_file` (so check mode's overlay answers both).
+    async fn stat_and_read(&self, path: &str) -> Result<(Option<FileStat>, Option<Vec<u8>>), HostError> {
+        let st = self.stat(path, false).await?;
+        let content = match &st {
+            Some(s) if s.kind == FileKind::File => self.read_file(path).await?,
+            _ => None,
+        };
+        Ok((st, content))
+    }
+
     /// The hex digest of a file's content (`sha1`, `sha224`, `sha256`,
     /// `sha384`, `sha512`, `md5`); `None` when it cannot be computed (no
     /// such file, unreadable), as Ansible's stat leaves `checksum` out.
