@@ -3,7 +3,7 @@
 //! say about the same paths: the ssh connection must see a host exactly as
 //! before, only without starting processes.
 
-use mailplay_modules::host::{CommandOutput, FileAttrs, Host};
+use mailplay_modules::host::{CommandOutput, FileAttrs, FileKind, Host};
 use mailplay_modules::local_host::LocalHost;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, ChildStdout};
@@ -78,6 +78,28 @@ async fn stat_is_the_local_connections() {
             }
         }
     }
+}
+
+/// One round trip, the same answers as the two requests it replaces.
+#[tokio::test]
+async fn stat_and_read_is_stat_then_read() {
+    let t = tree();
+    let mut h = start("");
+    for name in NAMES {
+        let p = format!("{}/{name}", t.path().display());
+        let (st, content) = requests::stat_read_reply(&p, h.ask(FileRequest::StatRead { path: &p, limit: 100 }).await).unwrap();
+        let want_st = requests::stat_reply(&p, &h.ask(FileRequest::Stat { path: &p, follow: false }).await).unwrap();
+        let want_content = match &want_st {
+            Some(s) if s.kind == FileKind::File => {
+                requests::read_reply(&p, h.ask(FileRequest::Read { path: &p, limit: 100 }).await).unwrap()
+            }
+            _ => None,
+        };
+        assert_eq!((st, content), (want_st, want_content), "{name:?}");
+    }
+    let p = format!("{}/file", t.path().display());
+    let e = requests::stat_read_reply(&p, h.ask(FileRequest::StatRead { path: &p, limit: 3 }).await).unwrap_err();
+    assert!(e.to_string().contains("larger than 3 bytes"), "{e}");
 }
 
 #[tokio::test]

@@ -19,6 +19,10 @@ const UNAVAILABLE: i32 = 5;
 pub enum FileRequest<'a> {
     /// lstat (or stat with `follow`), with owner and group names.
     Stat { path: &'a str, follow: bool },
+    /// lstat and, for a regular file, its content (refused beyond
+    /// `limit` bytes): one round trip for what copy and the text editors
+    /// look at first.
+    StatRead { path: &'a str, limit: u32 },
     /// The whole content, refused beyond `limit` bytes.
     Read { path: &'a str, limit: u32 },
     /// The atomic write (temporary file with its final owner and mode
@@ -34,6 +38,7 @@ impl FileRequest<'_> {
     pub fn encode(&self) -> Result<Vec<u8>, String> {
         match *self {
             FileRequest::Stat { path, follow } => framing::frame(&[b"stat", path.as_bytes(), if follow { b"1" } else { b"0" }]),
+            FileRequest::StatRead { path, limit } => framing::frame(&[b"statread", path.as_bytes(), limit.to_string().as_bytes()]),
             FileRequest::Read { path, limit } => framing::frame(&[b"read", path.as_bytes(), limit.to_string().as_bytes()]),
             FileRequest::Write { path, attrs, content } => {
                 let mode = attrs.mode.map(|m| format!("{m:o}")).unwrap_or_default();
@@ -63,8 +68,36 @@ pub fn stat_reply(path: &str, out: &CommandOutput) -> Result<Option<FileStat>, H
     }
 }
 
+/// The reply to `StatRead`: the stat's fields, then for a regular file a
+/// NUL and the content (which may hold any byte: it is all that follows
+/// the ninth field, never split).
+pub fn stat_read_reply(path: &str, out: CommandOutput) -> Result<(Option<FileStat>, Option<Vec<u8>>), HostError> {
+    match out.rc {
+        0 => {
+            let bad = || HostError::Io(format!("cannot parse the stat of {path}: {:?}", String::from_utf8_lossy(&out.stdout)));
+            let mut parts = out.stdout.splitn(10, |b| *b == 0);
+            let st = parse_fields(parts.by_ref().take(9)).ok_or_else(bad)?;
+            let content = parts.next().map(<[u8]>::to_vec);
+            // A regular file comes with its content, nothing else does.
+            if (st.kind == FileKind::File) != content.is_some() {
+                return Err(bad());
+            }
+            Ok((Some(st), content))
+        }
+        ABSENT => Ok((None, None)),
+        TOO_LARGE => Err(HostError::Io(format!("reading {path} failed: {}", out.stderr_str().trim()))),
+        _ => Err(failed("reading", path, &out)),
+    }
+}
+
 fn parse_stat(reply: &[u8]) -> Option<FileStat> {
-    let f: Vec<String> = reply.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect();
+    parse_fields(reply.split(|b| *b == 0))
+}
+
+/// Exactly nine fields: kind, mode, uid, gid, owner, group, size, mtime,
+/// link target.
+fn parse_fields<'a>(fields: impl Iterator<Item = &'a [u8]>) -> Option<FileStat> {
+    let f: Vec<String> = fields.map(|s| String::from_utf8_lossy(s).into_owned()).collect();
     let [kind, mode, uid, gid, owner, group, size, mtime, link] = <[String; 9]>::try_from(f).ok()?;
     let kind = match kind.as_str() {
         "f" => FileKind::File,
@@ -166,6 +199,21 @@ mod tests {
         }
         let e = stat_reply("/p", &CommandOutput { rc: 1, stdout: Vec::new(), stderr: b"boom\n".to_vec() }).unwrap_err();
         assert_eq!(e.to_string(), "stat /p failed (rc=1): boom");
+    }
+
+    #[test]
+    fn stat_read_replies_keep_the_content_whole() {
+        let (st, content) = stat_read_reply("/f", ok(b"f\x00600\x000\x000\x00root\x00root\x004\x001\x00\x00a\x00\x00b")).unwrap();
+        assert_eq!((st.unwrap().size, content.as_deref()), (4, Some(&b"a\x00\x00b"[..])));
+        let (st, content) = stat_read_reply("/f", ok(b"f\x00600\x000\x000\x00root\x00root\x000\x001\x00\x00")).unwrap();
+        assert_eq!((st.is_some(), content), (true, Some(Vec::new())));
+        let (st, content) = stat_read_reply("/d", ok(b"d\x00755\x000\x000\x00root\x00root\x004096\x001\x00")).unwrap();
+        assert_eq!((st.unwrap().kind, content), (FileKind::Directory, None));
+        assert_eq!(stat_read_reply("/x", CommandOutput { rc: 3, ..Default::default() }).unwrap(), (None, None));
+        // A file without its content, or content for anything else, is a broken reply.
+        assert!(stat_read_reply("/f", ok(b"f\x00600\x000\x000\x00root\x00root\x000\x001\x00")).is_err());
+        assert!(stat_read_reply("/d", ok(b"d\x00755\x000\x000\x00root\x00root\x000\x001\x00\x00x")).is_err());
+        assert!(stat_read_reply("/f", ok(b"f\x00600")).is_err());
     }
 
     #[test]

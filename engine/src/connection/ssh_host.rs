@@ -1,6 +1,6 @@
 //! The `Host` a module sees on an ssh connection: commands run through
 //! the helper as processes; stat, reading, writing, resolving a link and a
-//! checksum are typed requests the helper answers itself (requests.rs),
+//! checksum (and stat with the content, for one round trip) are typed requests the helper answers itself (requests.rs),
 //! so a probe starts no process on the host.
 
 use std::sync::Arc;
@@ -54,6 +54,11 @@ impl Host for SshHost {
         // The reply's own limit: a longer file could not come back.
         let out = self.file_request(FileRequest::Read { path, limit: MAX_OUTPUT }).await?;
         requests::read_reply(path, out)
+    }
+
+    async fn stat_and_read(&self, path: &str) -> Result<(Option<FileStat>, Option<Vec<u8>>), HostError> {
+        let out = self.file_request(FileRequest::StatRead { path, limit: MAX_OUTPUT }).await?;
+        requests::stat_read_reply(path, out)
     }
 
     async fn write_file(&self, path: &str, content: &[u8], attrs: &FileAttrs) -> Result<(), HostError> {
