@@ -27,7 +27,7 @@ sub stop_group { my $pid = shift; kill 'TERM', -$pid; for (1 .. 30) { waitpid($p
 sub wr { my $d = shift; while (length $d) { my $w = syswrite(STDOUT, $d); exit 1 unless defined $w; substr($d, 0, $w) = ''; } }
 while (1) {
   my $count = unpack('N', rd(4));
-  die "mailplay helper: a request of $count fields, more than $MAX_FIELDS\n" if $count < 1 || $count > $MAX_FIELDS;
+  die "mailplay helper: a request of $count fields, not 1 to $MAX_FIELDS\n" if $count < 1 || $count > $MAX_FIELDS;
   my ($total, @f) = (0);
   for (1 .. $count) {
     my $len = unpack('N', rd(4)); $total += $len;
