@@ -73,11 +73,19 @@ def loopback_main(a):
             try:
                 inv = hosts.inventory
                 cmd = {"mailplay": lambda pb: [MAILPLAY, "run", pb, "-i", inv, "-f", str(n)], "ansible": lambda pb: [ANSIBLE, pb, "-i", inv, "-f", str(n)]}
-                timed(cmd["mailplay"]("idempotent.yml"))
+                # label=PATH: another mailplay binary (before/after builds).
                 for tool in a.tools.split(","):
-                    for pb, tasks in [("idempotent.yml", 20), (one, 1)]:
-                        samples = [timed(cmd[tool](pb), env, hosts, ctl) for _ in range(a.runs)]
-                        rows.append((n, tool, tasks, samples))
+                    if "=" in tool:
+                        cmd[tool] = lambda pb, b=tool.split("=", 1)[1]: [b, "run", pb, "-i", inv, "-f", str(n)]
+                timed(cmd["mailplay"]("idempotent.yml"))
+                cases = [(tool, pb, tasks) for tool in a.tools.split(",") for pb, tasks in [("idempotent.yml", 20), (one, 1)]]
+                # Interleaved, so a load that comes and goes (other jobs on
+                # the machine) falls on every tool alike.
+                samples = {c: [] for c in cases}
+                for _ in range(a.runs):
+                    for c in cases:
+                        samples[c].append(timed(cmd[c[0]](c[1]), env, hosts, ctl))
+                rows += [(n, tool.split("=")[0], tasks, samples[(tool, pb, tasks)]) for tool, pb, tasks in cases]
             finally:
                 hosts.close()
     finally:
@@ -113,7 +121,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--latency-only", action="store_true", help="only the warm no-op latency on one host")
     ap.add_argument("--loopback", action="store_true", help="loopback sshd hosts, the re-run case only, with host-side CPU")
-    ap.add_argument("--tools", default="ansible,mailplay", help="with --loopback: which tools, comma-separated")
+    ap.add_argument("--tools", default="ansible,mailplay", help="with --loopback: which tools, comma-separated; label=PATH is another mailplay binary")
     a = ap.parse_args()
     if not os.environ.get("MAILPLAY_BIN"):
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "mailplay"], cwd=ROOT, check=True)
