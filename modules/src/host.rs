@@ -161,6 +161,21 @@ pub trait Host: Send + Sync {
         }
     }
 
+    /// `mkdir -p` the path, then give the last folder `mode` if set. An
+    /// `Io` error carries the tool's message.
+    async fn make_dir(&self, path: &str, mode: Option<u32>) -> Result<(), HostError> {
+        let p = quote(path);
+        let script = format!("mkdir -p -- {p}{}", mode.map(|m| format!(" && chmod {m:o} {p}")).unwrap_or_default());
+        tool_result(self.exec(&Command::shell(script)).await?)
+    }
+
+    /// Owner and group of the path itself (`chown -h`: a link, not what it
+    /// points to), then its mode; `None` keeps. An `Io` error carries the
+    /// tool's message.
+    async fn set_attrs(&self, path: &str, attrs: &FileAttrs) -> Result<(), HostError> {
+        tool_result(self.exec(&Command::shell(attrs_script(path, attrs, false))).await?)
+    }
+
     /// Where the symlink at `path` finally points (`readlink -f`); `None`
     /// when it cannot be resolved.
     async fn link_target(&self, path: &str) -> Result<Option<String>, HostError> {
@@ -205,6 +220,31 @@ pub trait Host: Send + Sync {
             rc => Err(HostError::Io(format!("stat {path} failed (rc={rc}): {}", out.stderr_str().trim()))),
         }
     }
+}
+
+fn tool_result(out: CommandOutput) -> Result<(), HostError> {
+    if out.success() {
+        Ok(())
+    } else {
+        Err(HostError::Io(out.stderr_str().trim().to_string()))
+    }
+}
+
+/// The commands that give `path` (and with `recurse` what is below it)
+/// the owner, group and mode in `attrs`, stopping at the first failure.
+pub fn attrs_script(path: &str, attrs: &FileAttrs, recurse: bool) -> String {
+    let r = if recurse { "-R " } else { "" };
+    let mut script = String::from("set -e; ");
+    if let Some(o) = &attrs.owner {
+        script.push_str(&format!("chown {r}-h {} {}; ", quote(o), quote(path)));
+    }
+    if let Some(g) = &attrs.group {
+        script.push_str(&format!("chgrp {r}-h {} {}; ", quote(g), quote(path)));
+    }
+    if let Some(m) = &attrs.mode {
+        script.push_str(&format!("chmod {r}{:o} {}; ", m, quote(path)));
+    }
+    script
 }
 
 /// The `checksum` of a host that only runs commands (`sha1sum` and its
