@@ -7,7 +7,8 @@
 # Request: u32 field count, then per field u32 length + bytes; the first
 # field names the operation:
 #   [("sh"|"exec"), cwd, env ("K=V\0..."), stdin, argv...]  a command
-#   [stat|statread|read|write|realpath|digest, ...]  helper_files.pl, no process
+#   [stat|statread|read|write|realpath|digest|mkdir|attrs, ...]  helper_files.pl,
+#     no process
 # Reply: i32 exit code, u32 length + stdout, u32 length + stderr.
 # Lengths are bounded (framing.rs has the same limits and never sends
 # more): a request beyond them ends the helper with a message, since the

@@ -162,4 +162,50 @@ sub op_write {
   (0, '', '');
 }
 
-our %NATIVE = (stat => \&op_stat, statread => \&op_statread, read => \&op_read, digest => \&op_digest, realpath => \&op_realpath, write => \&op_write);
+# chmod as GNU chmod with a numeric mode of four digits at most (what the
+# shell path ran): a directory keeps the set-user-ID and set-group-ID bits
+# the mode does not name; anything else gets the mode as it is.
+sub chmod_like_gnu {
+  my ($path, $mode) = @_;
+  my $m = oct($mode);
+  my @st = stat($path);
+  return (1, '', "chmod: cannot access '$path': $!\n") unless @st;
+  $m |= $st[2] & 06000 if S_ISDIR($st[2]);
+  chmod($m, $path) or return (1, '', "chmod: changing permissions of '$path': $!\n");
+  (0, '', '');
+}
+
+# [path, octal mode or ""]: `mkdir -p` (new folders get the umask's mode),
+# then the mode on the last one if given.
+sub op_mkdir {
+  my ($path, $mode) = @_;
+  my $cur = $path =~ m{^/} ? '' : '.';
+  for my $c (split m{/}, $path) {
+    next if $c eq '';
+    $cur .= "/$c";
+    next if -d $cur || mkdir($cur);
+    my $e = "$!";
+    # Made meanwhile by someone else: as good.
+    return (1, '', "mkdir: cannot create directory '$cur': $e\n") unless -d $cur;
+  }
+  return chmod_like_gnu($path, $mode) if length $mode;
+  (0, '', '');
+}
+
+# [path, owner or "", group or "", octal mode or ""]: `chown -h`, `chgrp
+# -h` (the link itself, not what it points to), then chmod; names first,
+# then numbers, as chown takes them.
+sub op_attrs {
+  my ($path, $owner, $group, $mode) = @_;
+  if (length $owner || length $group) {
+    my ($uid, $gid) = (-1, -1);
+    if (length $owner) { $uid = getpwnam($owner) // ($owner =~ /^\d+$/ ? $owner : undef); return (1, '', "chown: invalid user: '$owner'\n") unless defined $uid; }
+    if (length $group) { $gid = getgrnam($group) // ($group =~ /^\d+$/ ? $group : undef); return (1, '', "chgrp: invalid group: '$group'\n") unless defined $gid; }
+    POSIX::lchown($uid, $gid, $path) or return (1, '', "chown: changing ownership of '$path': $!\n");
+  }
+  return chmod_like_gnu($path, $mode) if length $mode;
+  (0, '', '');
+}
+
+our %NATIVE = (stat => \&op_stat, statread => \&op_statread, read => \&op_read, digest => \&op_digest, realpath => \&op_realpath, write => \&op_write,
+  mkdir => \&op_mkdir, attrs => \&op_attrs);

@@ -215,3 +215,60 @@ async fn the_helper_refuses_requests_beyond_its_limits() {
     assert_eq!((out.rc, out.stderr_str()), (127, "mailplay helper: unknown request bogus".to_string()));
     assert!(h.ask(FileRequest::Stat { path: "/", follow: false }).await.success());
 }
+
+/// What `mkdir -p` + `chmod` and `chown -h`/`chgrp -h`/`chmod` leave, in
+/// two like trees: one through the helper, one through the commands the
+/// shell path runs (the local connection's defaults).
+#[tokio::test]
+async fn mkdir_and_attrs_leave_what_the_commands_leave() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let local = LocalHost::new("local");
+    let mut h = start("");
+    let (native, shell) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for t in [&native, &shell] {
+        let d = t.path();
+        // A set-group-ID parent: new folders inherit the bit, and chmod
+        // with four digits keeps it on a folder (GNU), not on a file.
+        std::fs::create_dir(d.join("sgid")).unwrap();
+        std::fs::set_permissions(d.join("sgid"), std::fs::Permissions::from_mode(0o2775)).unwrap();
+        std::fs::write(d.join("suid"), b"").unwrap();
+        std::fs::set_permissions(d.join("suid"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+        std::fs::write(d.join("target"), b"").unwrap();
+        std::os::unix::fs::symlink("target", d.join("link")).unwrap();
+    }
+    let nobody = FileAttrs { owner: Some("nobody".into()), group: Some("nogroup".into()), mode: None };
+    let chmod = |m| FileAttrs { mode: Some(m), ..Default::default() };
+    let steps: Vec<(&str, Option<FileAttrs>, Option<u32>)> = vec![
+        ("sgid/a/b/c", None, Some(0o750)),
+        ("plain/x", None, None),
+        ("sgid", Some(chmod(0o755)), None),
+        ("suid", Some(chmod(0o755)), None),
+        ("link", Some(nobody.clone()), None),
+        ("sgid/a", Some(FileAttrs { owner: Some("65534".into()), mode: Some(0o2700), ..Default::default() }), None),
+    ];
+    for (path, attrs, mode) in &steps {
+        let n = format!("{}/{path}", native.path().display());
+        let s = format!("{}/{path}", shell.path().display());
+        let (got, want) = match attrs {
+            None => (requests::done_reply(&h.ask(FileRequest::MakeDir { path: &n, mode: *mode }).await), local.make_dir(&s, *mode).await),
+            Some(a) => (requests::done_reply(&h.ask(FileRequest::SetAttrs { path: &n, attrs: a }).await), local.set_attrs(&s, a).await),
+        };
+        assert_eq!(got.is_ok(), want.is_ok(), "{path}: {got:?} / {want:?}");
+    }
+    for p in ["sgid", "sgid/a", "sgid/a/b", "sgid/a/b/c", "plain", "plain/x", "suid", "link", "target"] {
+        let meta = |t: &tempfile::TempDir| {
+            let m = std::fs::symlink_metadata(t.path().join(p)).unwrap();
+            (m.mode(), m.uid(), m.gid())
+        };
+        assert_eq!(meta(&native), meta(&shell), "{p}");
+    }
+    // Failures carry the tool's words.
+    let file = format!("{}/suid/below", native.path().display());
+    let e = requests::done_reply(&h.ask(FileRequest::MakeDir { path: &file, mode: None }).await).unwrap_err();
+    assert!(e.to_string().starts_with("mkdir: cannot create directory"), "{e}");
+    let bad = FileAttrs { owner: Some("no-such-user-mp".into()), ..Default::default() };
+    let e = requests::done_reply(&h.ask(FileRequest::SetAttrs { path: &file, attrs: &bad }).await).unwrap_err();
+    assert_eq!(e.to_string(), "chown: invalid user: 'no-such-user-mp'");
+    let e = requests::done_reply(&h.ask(FileRequest::SetAttrs { path: &file, attrs: &chmod(0o600) }).await).unwrap_err();
+    assert!(e.to_string().starts_with("chmod: cannot access"), "{e}");
+}

@@ -32,6 +32,14 @@ pub enum FileRequest<'a> {
     Realpath { path: &'a str },
     /// The hex digest of a file's content (sha1, sha224, ..., md5).
     Digest { path: &'a str, algorithm: &'a str },
+    /// `mkdir -p`, then the mode on the last folder.
+    MakeDir { path: &'a str, mode: Option<u32> },
+    /// `chown -h`, `chgrp -h`, `chmod` of one path; `None` keeps.
+    SetAttrs { path: &'a str, attrs: &'a FileAttrs },
+}
+
+fn octal(mode: Option<u32>) -> String {
+    mode.map(|m| format!("{m:o}")).unwrap_or_default()
 }
 
 impl FileRequest<'_> {
@@ -41,13 +49,16 @@ impl FileRequest<'_> {
             FileRequest::StatRead { path, limit } => framing::frame(&[b"statread", path.as_bytes(), limit.to_string().as_bytes()]),
             FileRequest::Read { path, limit } => framing::frame(&[b"read", path.as_bytes(), limit.to_string().as_bytes()]),
             FileRequest::Write { path, attrs, content } => {
-                let mode = attrs.mode.map(|m| format!("{m:o}")).unwrap_or_default();
-                let owner = attrs.owner.as_deref().unwrap_or("");
-                let group = attrs.group.as_deref().unwrap_or("");
-                framing::frame(&[b"write", path.as_bytes(), mode.as_bytes(), owner.as_bytes(), group.as_bytes(), content])
+                let (owner, group) = (attrs.owner.as_deref().unwrap_or(""), attrs.group.as_deref().unwrap_or(""));
+                framing::frame(&[b"write", path.as_bytes(), octal(attrs.mode).as_bytes(), owner.as_bytes(), group.as_bytes(), content])
             }
             FileRequest::Realpath { path } => framing::frame(&[b"realpath", path.as_bytes()]),
             FileRequest::Digest { path, algorithm } => framing::frame(&[b"digest", path.as_bytes(), algorithm.as_bytes()]),
+            FileRequest::MakeDir { path, mode } => framing::frame(&[b"mkdir", path.as_bytes(), octal(mode).as_bytes()]),
+            FileRequest::SetAttrs { path, attrs } => {
+                let (owner, group) = (attrs.owner.as_deref().unwrap_or(""), attrs.group.as_deref().unwrap_or(""));
+                framing::frame(&[b"attrs", path.as_bytes(), owner.as_bytes(), group.as_bytes(), octal(attrs.mode).as_bytes()])
+            }
         }
     }
 }
@@ -135,6 +146,16 @@ pub fn write_reply(path: &str, out: &CommandOutput) -> Result<(), HostError> {
         Ok(())
     } else {
         Err(HostError::Io(format!("writing {path} failed: {}", out.stderr_str().trim())))
+    }
+}
+
+/// The reply to `MakeDir` and `SetAttrs`: the tool's message (as mkdir,
+/// chown, chmod word it) when it failed.
+pub fn done_reply(out: &CommandOutput) -> Result<(), HostError> {
+    if out.success() {
+        Ok(())
+    } else {
+        Err(HostError::Io(out.stderr_str().trim().to_string()))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `Host` a module sees on an ssh connection: commands run through
 //! the helper as processes; stat, reading, writing, resolving a link and a
-//! checksum (and stat with the content, for one round trip) are typed requests the helper answers itself (requests.rs),
+//! checksum (and stat with the content, for one round trip), and making a
+//! folder and setting owner, group and mode are typed requests the helper answers itself (requests.rs),
 //! so a probe starts no process on the host.
 
 use std::sync::Arc;
@@ -64,6 +65,14 @@ impl Host for SshHost {
     async fn write_file(&self, path: &str, content: &[u8], attrs: &FileAttrs) -> Result<(), HostError> {
         let out = self.file_request(FileRequest::Write { path, attrs, content }).await?;
         requests::write_reply(path, &out)
+    }
+
+    async fn make_dir(&self, path: &str, mode: Option<u32>) -> Result<(), HostError> {
+        requests::done_reply(&self.file_request(FileRequest::MakeDir { path, mode }).await?)
+    }
+
+    async fn set_attrs(&self, path: &str, attrs: &FileAttrs) -> Result<(), HostError> {
+        requests::done_reply(&self.file_request(FileRequest::SetAttrs { path, attrs }).await?)
     }
 
     async fn link_target(&self, path: &str) -> Result<Option<String>, HostError> {
