@@ -66,7 +66,7 @@ def loopback_main(a):
     one = os.path.join(BENCH, "idempotent1.yml")
     with open(one, "w") as f:
         f.write(open(os.path.join(BENCH, "idempotent.yml")).read().split("    - name: folder 1\n")[0])
-    rows = []
+    rows, fresh_rows = [], []
     try:
         for n in a.sizes:
             hosts = loopback.Hosts(n)
@@ -79,13 +79,17 @@ def loopback_main(a):
                         cmd[tool] = lambda pb, b=tool.split("=", 1)[1]: [b, "run", pb, "-i", inv, "-f", str(n)]
                 timed(cmd["mailplay"]("idempotent.yml"))
                 cases = [(tool, pb, tasks) for tool in a.tools.split(",") for pb, tasks in [("idempotent.yml", 20), (one, 1)]]
+                fresh = [(tool, "sake.yml", 4) for tool in a.tools.split(",")] if a.fresh else []
                 # Interleaved, so a load that comes and goes (other jobs on
                 # the machine) falls on every tool alike.
-                samples = {c: [] for c in cases}
+                samples = {c: [] for c in cases + fresh}
                 for _ in range(a.runs):
-                    for c in cases:
+                    for c in cases + fresh:
+                        if c in fresh:
+                            timed(cmd["mailplay"]("reset.yml"))
                         samples[c].append(timed(cmd[c[0]](c[1]), env, hosts, ctl))
                 rows += [(n, tool.split("=")[0], tasks, samples[(tool, pb, tasks)]) for tool, pb, tasks in cases]
+                fresh_rows += [(n, tool.split("=")[0], samples[(tool, pb, tasks)]) for tool, pb, tasks in fresh]
             finally:
                 hosts.close()
     finally:
@@ -100,6 +104,13 @@ def loopback_main(a):
             f"{n:>4}  {tool:<9} {tasks:>5} {med(samples, 0):7.2f} {med(samples, 3 if ctl else 1):9.2f} {med(samples, 2):10.2f}   "
             + " ".join(f"({s[0]:.2f},{s[1]:.2f},{s[2] if s[2] is None else round(s[2], 2)},{s[3] if s[3] is None else round(s[3], 2)})" for s in samples)
         )
+    if fresh_rows:
+        print("\nb) 4 module tasks on fresh hosts (sake.yml after reset.yml), per host:")
+        for n, tool, samples in fresh_rows:
+            print(
+                f"{n:>4}  {tool:<9} wall {med(samples, 0):6.2f} s   controller CPU {med(samples, 3 if ctl else 1) / n * 1000:7.2f} ms   host CPU {med(samples, 2) / n * 1000:7.2f} ms   "
+                + " ".join(f"({s[0]:.2f},{s[1]:.2f},{s[2] if s[2] is None else round(s[2], 2)},{s[3] if s[3] is None else round(s[3], 2)})" for s in samples)
+            )
     print("\nper extra task and host (20 tasks minus 1 task, / 19 / N):")
     for (n, tool, _, full), (_, _, _, single) in zip(rows[::2], rows[1::2]):
         per = lambda i: (med(full, i) - med(single, i)) / 19 / n * 1000
@@ -121,6 +132,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--latency-only", action="store_true", help="only the warm no-op latency on one host")
     ap.add_argument("--loopback", action="store_true", help="loopback sshd hosts, the re-run case only, with host-side CPU")
+    ap.add_argument("--fresh", action="store_true", help="with --loopback: also case b), 4 module tasks on fresh hosts")
     ap.add_argument("--tools", default="ansible,mailplay", help="with --loopback: which tools, comma-separated; label=PATH is another mailplay binary")
     a = ap.parse_args()
     if not os.environ.get("MAILPLAY_BIN"):
