@@ -161,11 +161,46 @@ pub trait Host: Send + Sync {
         }
     }
 
+    /// `mkdir -p` the path, then give the last folder `mode` if set. An
+    /// `Io` error carries the tool's message.
+    async fn make_dir(&self, path: &str, mode: Option<u32>) -> Result<(), HostError> {
+        let p = quote(path);
+        let script = format!("mkdir -p -- {p}{}", mode.map(|m| format!(" && chmod {m:o} {p}")).unwrap_or_default());
+        tool_result(self.exec(&Command::shell(script)).await?)
+    }
+
+    /// Owner and group of the path itself (`chown -h`: a link, not what it
+    /// points to), then its mode; `None` keeps. An `Io` error carries the
+    /// tool's message.
+    async fn set_attrs(&self, path: &str, attrs: &FileAttrs) -> Result<(), HostError> {
+        tool_result(self.exec(&Command::shell(attrs_script(path, attrs, false))).await?)
+    }
+
     /// Where the symlink at `path` finally points (`readlink -f`); `None`
     /// when it cannot be resolved.
     async fn link_target(&self, path: &str) -> Result<Option<String>, HostError> {
         let out = self.exec(&Command::argv(["readlink", "-f", "--", path])).await?;
         Ok(out.success().then(|| out.stdout_str().trim_end_matches('\n').to_string()))
+    }
+
+    /// lstat the path and, when it is a regular file, read it: what copy,
+    /// template and the text editors look at first. A connection that can
+    /// answers both in one round trip; this default asks twice, through
+    /// `stat` and `read_file` (so check mode's overlay answers both).
+    async fn stat_and_read(&self, path: &str) -> Result<(Option<FileStat>, Option<Vec<u8>>), HostError> {
+        let st = self.stat(path, false).await?;
+        let content = match &st {
+            Some(s) if s.kind == FileKind::File => self.read_file(path).await?,
+            _ => None,
+        };
+        Ok((st, content))
+    }
+
+    /// The hex digest of a file's content (`sha1`, `sha224`, `sha256`,
+    /// `sha384`, `sha512`, `md5`); `None` when it cannot be computed (no
+    /// such file, unreadable), as Ansible's stat leaves `checksum` out.
+    async fn checksum(&self, path: &str, algorithm: &str) -> Result<Option<String>, HostError> {
+        default_checksum(self, path, algorithm).await
     }
 
     /// stat the path; `None` when it does not exist. With `follow`, symlinks
@@ -185,6 +220,41 @@ pub trait Host: Send + Sync {
             rc => Err(HostError::Io(format!("stat {path} failed (rc={rc}): {}", out.stderr_str().trim()))),
         }
     }
+}
+
+fn tool_result(out: CommandOutput) -> Result<(), HostError> {
+    if out.success() {
+        Ok(())
+    } else {
+        Err(HostError::Io(out.stderr_str().trim().to_string()))
+    }
+}
+
+/// The commands that give `path` (and with `recurse` what is below it)
+/// the owner, group and mode in `attrs`, stopping at the first failure.
+pub fn attrs_script(path: &str, attrs: &FileAttrs, recurse: bool) -> String {
+    let r = if recurse { "-R " } else { "" };
+    let mut script = String::from("set -e; ");
+    if let Some(o) = &attrs.owner {
+        script.push_str(&format!("chown {r}-h {} {}; ", quote(o), quote(path)));
+    }
+    if let Some(g) = &attrs.group {
+        script.push_str(&format!("chgrp {r}-h {} {}; ", quote(g), quote(path)));
+    }
+    if let Some(m) = &attrs.mode {
+        script.push_str(&format!("chmod {r}{:o} {}; ", m, quote(path)));
+    }
+    script
+}
+
+/// The `checksum` of a host that only runs commands (`sha1sum` and its
+/// kin, in coreutils); callable from an override that falls back.
+pub async fn default_checksum<H: Host + ?Sized>(host: &H, path: &str, algorithm: &str) -> Result<Option<String>, HostError> {
+    if !matches!(algorithm, "sha1" | "sha224" | "sha256" | "sha384" | "sha512" | "md5") {
+        return Err(HostError::Io(format!("unknown checksum algorithm {algorithm}")));
+    }
+    let out = host.exec(&Command::shell(format!("{algorithm}sum < {}", quote(path)))).await?;
+    Ok(out.success().then(|| out.stdout_str().split_whitespace().next().unwrap_or("").to_string()))
 }
 
 /// Creates the temporary file of an atomic write: a random name beside the

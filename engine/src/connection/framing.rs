@@ -1,29 +1,49 @@
-//! The byte format between mailplay and its remote helper (helper.pl).
+//! The byte format between mailplay and its remote helper (helper.pl):
+//! a request is a list of length-prefixed fields, the first naming the
+//! operation; a reply is an exit code and two length-prefixed byte
+//! strings. Both directions are bounded, neither trusts an announced
+//! length beyond its limit. `requests.rs` builds the typed requests.
 
 use mailplay_modules::host::{Command, CommandOutput};
 
-fn field(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-    out.extend_from_slice(bytes);
+/// The most fields one request may have (a command's argv is most of
+/// them). helper.pl refuses more with the same number.
+pub const MAX_FIELDS: usize = 65536;
+
+/// The most bytes of fields one request may carry (a written file's
+/// content is most of them). helper.pl refuses more with the same number.
+pub const MAX_REQUEST: usize = 256 << 20;
+
+/// One request frame from its fields; an error, before anything is sent,
+/// when it is beyond the helper's limits.
+pub fn frame(fields: &[&[u8]]) -> Result<Vec<u8>, String> {
+    if fields.is_empty() || fields.len() > MAX_FIELDS {
+        return Err(format!("a request of {} fields, the helper takes 1 to {MAX_FIELDS}", fields.len()));
+    }
+    let total: usize = fields.iter().map(|f| f.len()).sum();
+    if total > MAX_REQUEST {
+        return Err(format!("a request of {total} bytes, more than the helper's limit of {} MiB", MAX_REQUEST >> 20));
+    }
+    let mut out = Vec::with_capacity(4 + 4 * fields.len() + total);
+    out.extend_from_slice(&(fields.len() as u32).to_be_bytes());
+    for f in fields {
+        out.extend_from_slice(&(f.len() as u32).to_be_bytes());
+        out.extend_from_slice(f);
+    }
+    Ok(out)
 }
 
-/// One request frame for `cmd`, with `env` from the task.
-pub fn encode(cmd: &Command, env: &[(String, String)]) -> Vec<u8> {
-    let (mode, argv): (&str, Vec<String>) = match &cmd.shell {
-        Some(script) => ("sh", vec![script.clone()]),
-        None => ("exec", cmd.argv.clone()),
+/// The request frame that runs `cmd`, with `env` from the task.
+pub fn encode(cmd: &Command, env: &[(String, String)]) -> Result<Vec<u8>, String> {
+    let (mode, argv): (&str, Vec<&str>) = match &cmd.shell {
+        Some(script) => ("sh", vec![script.as_str()]),
+        None => ("exec", cmd.argv.iter().map(String::as_str).collect()),
     };
     let env_block: Vec<u8> = env.iter().chain(cmd.env.iter()).flat_map(|(k, v)| format!("{k}={v}\0").into_bytes()).collect();
-    let mut out = Vec::new();
-    out.extend_from_slice(&((4 + argv.len()) as u32).to_be_bytes());
-    field(&mut out, mode.as_bytes());
-    field(&mut out, cmd.cwd.as_deref().unwrap_or("").as_bytes());
-    field(&mut out, &env_block);
-    field(&mut out, cmd.stdin.as_deref().unwrap_or(&[]));
-    for a in &argv {
-        field(&mut out, a.as_bytes());
-    }
-    out
+    let mut fields: Vec<&[u8]> =
+        vec![mode.as_bytes(), cmd.cwd.as_deref().unwrap_or("").as_bytes(), &env_block, cmd.stdin.as_deref().unwrap_or(&[])];
+    fields.extend(argv.iter().map(|a| a.as_bytes()));
+    frame(&fields)
 }
 
 /// The most output of one stream a reply may carry. A length beyond it
@@ -67,7 +87,7 @@ mod tests {
 
     #[test]
     fn frames_are_length_prefixed() {
-        let f = encode(&Command::argv(["echo", "hi"]).stdin(b"x".to_vec()), &[("A".into(), "1".into())]);
+        let f = encode(&Command::argv(["echo", "hi"]).stdin(b"x".to_vec()), &[("A".into(), "1".into())]).unwrap();
         assert_eq!(&f[..4], &6u32.to_be_bytes());
         assert_eq!(&f[4..8], &4u32.to_be_bytes());
         assert_eq!(&f[8..12], b"exec");
@@ -104,6 +124,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn requests_beyond_the_limits_are_refused_before_sending() {
+        let many = vec![&b""[..]; MAX_FIELDS + 1];
+        assert!(frame(&many).unwrap_err().contains("65537 fields"));
+        assert!(frame(&[]).is_err());
+        let big = vec![0u8; MAX_REQUEST + 1];
+        assert!(frame(&[b"write", &big]).unwrap_err().contains("more than the helper's limit of 256 MiB"));
+        assert_eq!(
+            frame(&[b"stat", b"/a\0b"]).unwrap(),
+            [&2u32.to_be_bytes()[..], &4u32.to_be_bytes(), b"stat", &4u32.to_be_bytes(), b"/a\0b"].concat()
+        );
+    }
+
     /// The Perl side decodes what `encode` makes and answers what `decode`
     /// reads: a real round trip through helper.pl with a local perl.
     #[tokio::test]
@@ -111,7 +144,7 @@ mod tests {
         use tokio::io::AsyncWriteExt;
         let mut child = tokio::process::Command::new("perl")
             .arg("-e")
-            .arg(include_str!("helper.pl"))
+            .arg(super::super::ssh::HELPER)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -120,11 +153,11 @@ mod tests {
         let mut stdout = child.stdout.take().unwrap();
         let big = vec![b'x'; 3 << 20];
         let cmd = Command::shell("wc -c; echo \"$V\" >&2; exit 3").stdin(big);
-        stdin.write_all(&encode(&cmd, &[("V".into(), "v=1".into())])).await.unwrap();
+        stdin.write_all(&encode(&cmd, &[("V".into(), "v=1".into())]).unwrap()).await.unwrap();
         let out = decode(&mut stdout).await.unwrap();
         assert_eq!((out.rc, out.stdout_str().trim(), out.stderr_str()), (3, "3145728", "v=1\n".to_string()));
         let cmd = Command::argv(["printf", "%s", "a b"]);
-        stdin.write_all(&encode(&cmd, &[])).await.unwrap();
+        stdin.write_all(&encode(&cmd, &[]).unwrap()).await.unwrap();
         let out = decode(&mut stdout).await.unwrap();
         assert_eq!((out.rc, out.stdout.as_slice()), (0, &b"a b"[..]));
         drop(stdin);

@@ -2,10 +2,17 @@
 # SSH master connection, it runs framed requests read from stdin and
 # answers on stdout, so a task costs one round trip instead of a new SSH
 # channel and process. Only perl-base modules (always on Debian).
+# helper_files.pl comes first in the same script: the file operations.
 #
-# Request: u32 field count, then per field u32 length + bytes:
-#   [mode ("sh"|"exec"), cwd, env ("K=V\0..."), stdin, argv...]
+# Request: u32 field count, then per field u32 length + bytes; the first
+# field names the operation:
+#   [("sh"|"exec"), cwd, env ("K=V\0..."), stdin, argv...]  a command
+#   [stat|statread|read|write|realpath|digest|mkdir|attrs, ...]  helper_files.pl,
+#     no process
 # Reply: i32 exit code, u32 length + stdout, u32 length + stderr.
+# Lengths are bounded (framing.rs has the same limits and never sends
+# more): a request beyond them ends the helper with a message, since the
+# stream cannot be trusted after it.
 # A request runs only once it has fully arrived: a connection that drops
 # mid-request runs nothing. Each command runs in its own session and
 # process group; if stdin closes while it runs (mailplay gave up on it: a
@@ -13,14 +20,29 @@
 # ended (TERM, then KILL) and the helper exits.
 use strict; use warnings; use POSIX (); use IO::Select;
 binmode STDIN; binmode STDOUT; $| = 1; $SIG{PIPE} = 'IGNORE';
+# Keep in step with framing.rs MAX_FIELDS and MAX_REQUEST.
+my ($MAX_FIELDS, $MAX_REQUEST) = (65536, 256 << 20);
 my $pending = '';
 sub rd { my $n = shift; my $b = $pending; $pending = ''; while (length($b) < $n) { my $r = sysread(STDIN, $b, $n - length($b), length($b)); exit 0 unless $r; } $pending = substr($b, $n); substr($b, 0, $n) }
 sub stop_group { my $pid = shift; kill 'TERM', -$pid; for (1 .. 30) { waitpid($pid, POSIX::WNOHANG()); last unless kill 0, -$pid; select(undef, undef, undef, 0.1); } kill 'KILL', -$pid; waitpid($pid, 0); exit 0; }
 sub wr { my $d = shift; while (length $d) { my $w = syswrite(STDOUT, $d); exit 1 unless defined $w; substr($d, 0, $w) = ''; } }
 while (1) {
   my $count = unpack('N', rd(4));
-  my @f; for (1 .. $count) { my $len = unpack('N', rd(4)); push @f, ($len ? rd($len) : ''); }
+  die "mailplay helper: a request of $count fields, not 1 to $MAX_FIELDS\n" if $count < 1 || $count > $MAX_FIELDS;
+  my ($total, @f) = (0);
+  for (1 .. $count) {
+    my $len = unpack('N', rd(4)); $total += $len;
+    die "mailplay helper: a request of more than $MAX_REQUEST bytes\n" if $total > $MAX_REQUEST;
+    push @f, ($len ? rd($len) : '');
+  }
+  if (my $op = $main::NATIVE{$f[0]}) {
+    my @r = eval { $op->(@f[1 .. $#f]) };
+    @r = (1, '', "mailplay helper: $f[0]: $@") unless @r;
+    wr(pack('l>', $r[0]) . pack('N', length $r[1]) . $r[1] . pack('N', length $r[2]) . $r[2]);
+    next;
+  }
   my ($mode, $cwd, $env, $in, @argv) = @f;
+  if ($mode ne 'sh' && $mode ne 'exec') { my $e = "mailplay helper: unknown request $mode"; wr(pack('l>', 127) . pack('N', 0) . pack('N', length $e) . $e); next; }
   pipe(my $ir, my $iw) or die; pipe(my $or, my $ow) or die; pipe(my $er, my $ew) or die;
   my $pid = fork();
   if (!defined $pid) { wr(pack('l>', 127) . pack('N', 0) . pack('N', length("fork: $!")) . "fork: $!"); next; }

@@ -3,7 +3,12 @@
 
 pub mod framing;
 pub mod options;
+pub mod requests;
 pub mod ssh;
+mod ssh_host;
+
+#[cfg(test)]
+mod helper_tests;
 
 pub use options::{target_from_vars, HostKeyPolicy, SshTarget};
 pub use ssh::{SshConnection, SshHost};

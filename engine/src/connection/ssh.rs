@@ -7,17 +7,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use mailplay_modules::become_::{handshake, Become, PasswordExchange};
-use mailplay_modules::host::{quote, Command, CommandOutput, Host, HostError};
+use mailplay_modules::host::{quote, Command, CommandOutput, HostError};
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::framing;
 use super::options::{HostKeyPolicy, SshTarget};
+pub use super::ssh_host::SshHost;
 
-const HELPER: &str = include_str!("helper.pl");
+/// The helper script: its file operations, then its request loop.
+pub(super) const HELPER: &str = concat!(include_str!("helper_files.pl"), include_str!("helper.pl"));
 
 /// Channels one connection may hold at once: sshd's default MaxSessions is
 /// 10, and the 11th channel fails with a misleading error.
@@ -124,7 +125,11 @@ impl SshConnection {
 
     /// A `Host` for one task: this connection, as `become_`, with `env`.
     pub fn host(self: &Arc<Self>, become_: Option<Become>, env: Vec<(String, String)>) -> SshHost {
-        SshHost { conn: self.clone(), become_, env }
+        SshHost::new(self.clone(), become_, env)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn login_user(&self) -> &str {
@@ -214,7 +219,20 @@ impl SshConnection {
         }
     }
 
-    async fn run(&self, key: &str, become_: Option<&Become>, cmd: &Command, env: &[(String, String)]) -> Result<CommandOutput, HostError> {
+    /// Runs `cmd` through the helper for `key`.
+    pub(super) async fn run(
+        &self,
+        key: &str,
+        become_: Option<&Become>,
+        cmd: &Command,
+        env: &[(String, String)],
+    ) -> Result<CommandOutput, HostError> {
+        let frame = framing::encode(cmd, env).map_err(|e| HostError::Io(format!("{}: {e}", self.name)))?;
+        self.request(key, become_, &frame).await
+    }
+
+    /// Sends one request frame to the helper for `key` and reads its reply.
+    pub(super) async fn request(&self, key: &str, become_: Option<&Become>, frame: &[u8]) -> Result<CommandOutput, HostError> {
         let mut guard = self.acquire(key, become_).await?;
         if guard.is_none() {
             *guard = Some(self.spawn_helper(become_).await?);
@@ -225,10 +243,9 @@ impl SshConnection {
         // the command's process group on the host.
         let mut in_flight = InFlight { guard, done: false };
         let helper = in_flight.guard.as_mut().expect("helper present");
-        let frame = framing::encode(cmd, env);
         let limit = self.request_limit;
         let result = tokio::time::timeout(limit, async {
-            helper.stdin.write_all(&frame).await?;
+            helper.stdin.write_all(frame).await?;
             helper.stdin.flush().await?;
             framing::decode(&mut helper.stdout).await
         })
@@ -326,24 +343,5 @@ impl Drop for InFlight {
                 drop(h.child);
             }
         }
-    }
-}
-
-pub struct SshHost {
-    conn: Arc<SshConnection>,
-    become_: Option<Become>,
-    env: Vec<(String, String)>,
-}
-
-#[async_trait]
-impl Host for SshHost {
-    fn name(&self) -> &str {
-        &self.conn.name
-    }
-
-    async fn exec(&self, cmd: &Command) -> Result<CommandOutput, HostError> {
-        let active = self.become_.as_ref().filter(|b| b.user != self.conn.login_user);
-        let key = active.map(|b| format!("{}:{:?}", b.user, b.method)).unwrap_or_default();
-        self.conn.run(&key, active, cmd, &self.env).await
     }
 }

@@ -8,7 +8,7 @@ use crate::args::{loose_bool, loose_opt_string, loose_string};
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult};
 
 use super::copy::DestArgs;
-use super::text_edit::{apply_edit, plan_edit, read_text_at, EditPlan, EditState};
+use super::text_edit::{apply_edit, plan_edit, read_text_resolved, EditPlan, EditState};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,8 +159,7 @@ impl Module for BlockInFileModule {
     }
 
     async fn probe(a: &BlockArgs, ctx: &Context<'_>) -> Result<EditState, ModuleError> {
-        let (path, st) = super::copy::resolve_link(ctx.host, &a.path).await?;
-        let (st, text) = read_text_at(ctx.host, &path, st).await?;
+        let (path, st, text) = read_text_resolved(ctx.host, &a.path).await?;
         let (new_text, msg) = edit(text.as_deref(), a).map_err(ModuleError::failed)?;
         let mut s = EditState::new(&path, st, text, new_text, msg);
         super::text_edit::note_made_by_package(ctx, &mut s);

@@ -156,42 +156,46 @@ pub async fn probe_dest(
     after_header: String,
     follow: bool,
 ) -> Result<DestState, ModuleError> {
-    let (mut path, mut st, is_dir) = locate(host, dest, follow).await?;
+    let (mut path, mut st, is_dir, mut content) = locate(host, dest, follow).await?;
     if is_dir || dest.ends_with('/') {
         let base = src_name
             .and_then(|s| s.rsplit('/').next())
             .ok_or_else(|| ModuleError::failed(format!("dest '{dest}' is a directory; give src or a file name")))?;
-        let (inner, inner_st, inner_is_dir) = locate(host, &format!("{}/{}", dest.trim_end_matches('/'), base), follow).await?;
+        let (inner, inner_st, inner_is_dir, inner_content) =
+            locate(host, &format!("{}/{}", dest.trim_end_matches('/'), base), follow).await?;
         if inner_is_dir {
             return Err(ModuleError::failed(format!("{inner} is a directory")));
         }
-        (path, st) = (inner, inner_st);
+        (path, st, content) = (inner, inner_st, inner_content);
     }
-    let content = match &st {
-        Some(_) => host.read_file(&path).await?,
-        None => None,
+    // Read now what was not read with the stat (a link's target, a device).
+    let content = match (&st, content) {
+        (_, Some(c)) => Some(c),
+        (Some(_), None) => host.read_file(&path).await?,
+        (None, None) => None,
     };
     Ok(DestState { path, stat: st, content, new_content, after_header })
 }
 
-/// Where a write to `path` lands, what is there now, and whether it is (or
-/// points to) a directory: one stat for a plain or missing file. With
-/// `follow` a symlink is followed to its final target; without it the link
-/// is to be replaced by the file, so it counts as absent (as in Ansible).
-async fn locate(host: &dyn Host, path: &str, follow: bool) -> Result<(String, Option<FileStat>, bool), ModuleError> {
-    match host.stat(path, false).await? {
-        Some(s) if s.kind == FileKind::Link => {
+/// Where a write to `path` lands, what is there now, whether it is (or
+/// points to) a directory, and a regular file's content: one round trip
+/// for a plain or missing file (`Host::stat_and_read`). With `follow` a
+/// symlink is followed to its final target; without it the link is to be
+/// replaced by the file, so it counts as absent (as in Ansible).
+async fn locate(host: &dyn Host, path: &str, follow: bool) -> Result<(String, Option<FileStat>, bool, Option<Vec<u8>>), ModuleError> {
+    match host.stat_and_read(path).await? {
+        (Some(s), _) if s.kind == FileKind::Link => {
             let target = host.stat(path, true).await?;
             if matches!(&target, Some(t) if t.kind == FileKind::Directory) {
-                Ok((path.to_string(), target, true))
+                Ok((path.to_string(), target, true, None))
             } else if follow {
-                Ok((link_target(host, path).await?, target, false))
+                Ok((link_target(host, path).await?, target, false, None))
             } else {
-                Ok((path.to_string(), None, false))
+                Ok((path.to_string(), None, false, None))
             }
         }
-        Some(s) if s.kind == FileKind::Directory => Ok((path.to_string(), Some(s), true)),
-        other => Ok((path.to_string(), other, false)),
+        (Some(s), _) if s.kind == FileKind::Directory => Ok((path.to_string(), Some(s), true, None)),
+        (other, content) => Ok((path.to_string(), other, false, content)),
     }
 }
 
@@ -199,7 +203,13 @@ async fn locate(host: &dyn Host, path: &str, follow: bool) -> Result<(String, Op
 /// lineinfile, blockinfile and file edit, as in Ansible) and its stat: one
 /// stat for anything but a link.
 pub async fn resolve_link(host: &dyn Host, path: &str) -> Result<(String, Option<FileStat>), ModuleError> {
-    match host.stat(path, false).await? {
+    let st = host.stat(path, false).await?;
+    resolve_link_at(host, path, st).await
+}
+
+/// [`resolve_link`] for a path already lstat'ed.
+pub async fn resolve_link_at(host: &dyn Host, path: &str, lstat: Option<FileStat>) -> Result<(String, Option<FileStat>), ModuleError> {
+    match lstat {
         Some(s) if s.kind == FileKind::Link => {
             let target = link_target(host, path).await?;
             let st = host.stat(&target, true).await?;

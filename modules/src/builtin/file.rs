@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::args::{loose_bool, loose_opt_string, loose_string};
-use crate::host::{quote, Command, FileKind, FileStat};
+use crate::host::{quote, Command, FileKind, FileStat, HostError};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 use crate::planned::{Attrs, Effect, PathChange};
 
@@ -357,9 +357,11 @@ impl Module for FileModule {
         let script = match &plan.action {
             Action::None => None,
             Action::Remove => Some(format!("rm -rf -- {p}")),
-            Action::CreateDir => {
-                Some(format!("mkdir -p -- {p}{}", plan.new_mode.map(|m| format!(" && chmod {m:o} {p}")).unwrap_or_default()))
-            }
+            Action::CreateDir => match ctx.host.make_dir(&plan.path, plan.new_mode).await {
+                Ok(()) => None,
+                Err(HostError::Io(m)) => return Ok(ModuleResult::failed(format!("{}: {m}", plan.path))),
+                Err(e) => return Err(e.into()),
+            },
             Action::Touch => Some(format!("touch -- {p}{}", plan.new_mode.map(|m| format!(" && chmod {m:o} {p}")).unwrap_or_default())),
             Action::Link { src, replace } => Some(format!("ln -s{} -- {} {p}", if *replace { "fn" } else { "" }, quote(src))),
             Action::Hard { src } => Some(format!("ln -f -- {} {p}", quote(src))),

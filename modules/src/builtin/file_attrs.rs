@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::host::{quote, Command, FileStat, Host};
+use crate::host::{attrs_script, Command, FileAttrs, FileStat, Host, HostError};
 use crate::module::ModuleError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,27 +166,30 @@ pub fn describe(c: &AttrChanges) -> (String, String) {
     (before, after)
 }
 
-/// Apply attribute changes in one command.
+/// Apply attribute changes: through the host's own `set_attrs` for one
+/// path (no process on an ssh host), with `chown -R` and co. below a folder.
 pub async fn apply_attrs(host: &dyn Host, path: &str, c: &AttrChanges, recurse: bool) -> Result<(), ModuleError> {
     if !c.any() {
         return Ok(());
     }
-    let r = if recurse { "-R " } else { "" };
-    let mut script = String::from("set -e; ");
-    if let Some((_, o)) = &c.owner {
-        script.push_str(&format!("chown {r}-h {} {}; ", quote(o), quote(path)));
-    }
-    if let Some((_, g)) = &c.group {
-        script.push_str(&format!("chgrp {r}-h {} {}; ", quote(g), quote(path)));
-    }
-    if let Some((_, m)) = &c.mode {
-        script.push_str(&format!("chmod {r}{:o} {}; ", m, quote(path)));
-    }
-    let out = host.exec(&Command::shell(script)).await?;
-    if out.success() {
-        Ok(())
+    let attrs = FileAttrs {
+        owner: c.owner.as_ref().map(|(_, o)| o.clone()),
+        group: c.group.as_ref().map(|(_, g)| g.clone()),
+        mode: c.mode.map(|(_, m)| m),
+    };
+    let done = if recurse {
+        let out = host.exec(&Command::shell(attrs_script(path, &attrs, true))).await?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(HostError::Io(out.stderr_str().trim().to_string()))
+        }
     } else {
-        Err(ModuleError::failed(format!("cannot set attributes of {path}: {}", out.stderr_str().trim())))
+        host.set_attrs(path, &attrs).await
+    };
+    match done {
+        Err(HostError::Io(m)) => Err(ModuleError::failed(format!("cannot set attributes of {path}: {m}"))),
+        other => Ok(other?),
     }
 }
 

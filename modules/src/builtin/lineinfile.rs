@@ -9,7 +9,7 @@ use crate::args::{loose_bool, loose_opt_string, loose_string};
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 use super::copy::DestArgs;
-use super::text_edit::{apply_edit, plan_edit, read_text_at, EditPlan, EditState};
+use super::text_edit::{apply_edit, plan_edit, read_text_resolved, EditPlan, EditState};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -295,8 +295,7 @@ impl Module for LineInFileModule {
     }
 
     async fn probe(a: &LineArgs, ctx: &Context<'_>) -> Result<EditState, ModuleError> {
-        let (path, st) = super::copy::resolve_link(ctx.host, &a.path).await?;
-        let (st, text) = read_text_at(ctx.host, &path, st).await?;
+        let (path, st, text) = read_text_resolved(ctx.host, &a.path).await?;
         let old = text.clone().unwrap_or_default();
         let edit = if a.state == "present" { edit_present(&old, a) } else { edit_absent(&old, a) }.map_err(ModuleError::failed)?;
         let msg = if edit.changed { edit.msg } else { String::new() };

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::args::{loose_bool, loose_string};
-use crate::host::{quote, Command, FileKind, FileStat};
+use crate::host::{FileKind, FileStat};
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 fn yes() -> bool {
@@ -135,10 +135,7 @@ impl Module for StatModule {
     async fn probe(args: &StatArgs, ctx: &Context<'_>) -> Result<StatState, ModuleError> {
         let stat = ctx.host.stat(&args.path, args.follow).await?;
         let checksum = match &stat {
-            Some(s) if args.get_checksum && s.kind == FileKind::File => {
-                let out = ctx.host.exec(&Command::shell(format!("{}sum < {}", args.checksum_algorithm, quote(&args.path)))).await?;
-                out.success().then(|| out.stdout_str().split_whitespace().next().unwrap_or("").to_string())
-            }
+            Some(s) if args.get_checksum && s.kind == FileKind::File => ctx.host.checksum(&args.path, &args.checksum_algorithm).await?,
             _ => None,
         };
         Ok(StatState { stat, checksum })

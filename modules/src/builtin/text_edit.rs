@@ -29,6 +29,23 @@ pub async fn read_text_at(
     Ok((st, text))
 }
 
+/// The file a text edit works on (a symlink's final target, as
+/// `copy::resolve_link`), its stat and its text: one round trip for a
+/// plain or missing file (`Host::stat_and_read`).
+pub async fn read_text_resolved(
+    host: &dyn Host,
+    path: &str,
+) -> Result<(String, Option<crate::host::FileStat>, Option<String>), ModuleError> {
+    match host.stat_and_read(path).await? {
+        (Some(st), Some(bytes)) => Ok((path.to_string(), Some(st), Some(String::from_utf8_lossy(&bytes).into_owned()))),
+        (lstat, _) => {
+            let (path, st) = super::copy::resolve_link_at(host, path, lstat).await?;
+            let (st, text) = read_text_at(host, &path, st).await?;
+            Ok((path, st, text))
+        }
+    }
+}
+
 /// A probed file and the edited text for it.
 pub struct EditState {
     pub dest: DestState,

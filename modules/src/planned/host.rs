@@ -90,6 +90,12 @@ impl Host for PlannedHost<'_> {
         }
     }
 
+    /// From the host as it is, as the checksum command was before: a file
+    /// only planned has no checksum to read yet.
+    async fn checksum(&self, path: &str, algorithm: &str) -> Result<Option<String>, HostError> {
+        self.inner.checksum(path, algorithm).await
+    }
+
     /// Check mode writes nothing; a module that tried would be a bug.
     async fn write_file(&self, path: &str, _content: &[u8], _attrs: &FileAttrs) -> Result<(), HostError> {
         Err(HostError::Io(format!("internal error: check mode must not write {path}")))

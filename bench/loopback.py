@@ -1,0 +1,126 @@
+"""Loopback hosts for bench.py: one sshd per host on 127.0.0.1, each
+host working under its own folder (the inventory's bench_root), so the
+benchmark runs where lab hosts cannot be brought up (no netns, or the lab
+busy). All hosts share the controller's file system and CPU: the numbers
+compare tools side by side, they do not model separate machines.
+
+Host-side CPU: every sshd (and so each login's shell, helper and the
+processes it starts) runs in one cpuacct cgroup, whose usage counts every
+process that ever ran in it, also the ones that ended or were orphaned. The
+controller's tool runs in another, which also catches the daemonized ssh
+master connections that getrusage misses.
+"""
+import os, shutil, socket, subprocess, tempfile, time
+
+CGROOT = "/sys/fs/cgroup/cpuacct"
+
+
+class Cgroup:
+    """A cpuacct cgroup (v1) or None when the machine has none writable."""
+
+    def __init__(self, name):
+        self.path = os.path.join(CGROOT, name)
+        os.makedirs(self.path, exist_ok=True)
+
+    def enter(self):
+        """For preexec_fn: move the starting child into the cgroup."""
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+    def cpu_seconds(self):
+        with open(os.path.join(self.path, "cpuacct.usage")) as f:
+            return int(f.read()) / 1e9
+
+    def remove(self):
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
+
+
+def cgroup(name):
+    try:
+        return Cgroup(name)
+    except OSError:
+        return None
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def answers_ssh(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            return s.recv(4) == b"SSH-"
+    except OSError:
+        return False
+
+
+class Hosts:
+    """N sshd on loopback and their inventory; `close()` stops them."""
+
+    def __init__(self, n):
+        self.dir = tempfile.mkdtemp(prefix="mailplay-bench.")
+        os.chmod(self.dir, 0o711)
+        self.cg = cgroup("mailplay-bench-hosts")
+        key = os.path.join(self.dir, "client_key")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+        known = os.path.join(self.dir, "known_hosts")
+        self.procs, lines = [], []
+        for i in range(1, n + 1):
+            name = f"bench{i:03d}"
+            d = os.path.join(self.dir, name)
+            os.makedirs(os.path.join(d, "root"))
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(d, "host_key")], check=True)
+            port = free_port()
+            with open(os.path.join(d, "sshd_config"), "w") as f:
+                f.write(
+                    f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {key}.pub\n"
+                    "PermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+                    "StrictModes no\nPidFile none\nMaxSessions 20\nMaxStartups 1000\nLogLevel ERROR\n"
+                )
+            with open(known, "a") as f:
+                f.write(f"[127.0.0.1]:{port} {open(os.path.join(d, 'host_key.pub')).read()}")
+            self.procs.append(
+                subprocess.Popen(
+                    ["/usr/sbin/sshd", "-D", "-e", "-f", os.path.join(d, "sshd_config")],
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(os.path.join(d, "sshd.log"), "w"),
+                    preexec_fn=self.cg.enter if self.cg else None,
+                )
+            )
+            lines.append(
+                f"{name} ansible_host=127.0.0.1 ansible_port={port} ansible_user=root ansible_ssh_private_key_file={key} "
+                f"ansible_ssh_common_args='-o UserKnownHostsFile={known}' bench_root={d}/root ansible_python_interpreter=/usr/bin/python3\n"
+            )
+            start = time.monotonic()
+            while not answers_ssh(port):
+                if time.monotonic() - start > 10:
+                    raise SystemExit(f"sshd for {name} did not start: {open(os.path.join(d, 'sshd.log')).read()}")
+                time.sleep(0.02)
+        self.inventory = os.path.join(self.dir, "hosts.ini")
+        with open(self.inventory, "w") as f:
+            f.write("".join(lines))
+
+    def host_cpu(self):
+        """Seconds of CPU all hosts' processes used so far (None without cgroups)."""
+        return self.cg.cpu_seconds() if self.cg else None
+
+    def close(self):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait()
+        # Logins still ending leave the cgroup as they exit.
+        for _ in range(50):
+            if not self.cg or not open(os.path.join(self.cg.path, "cgroup.procs")).read().strip():
+                break
+            time.sleep(0.1)
+        if self.cg:
+            self.cg.remove()
+        shutil.rmtree(self.dir, ignore_errors=True)
