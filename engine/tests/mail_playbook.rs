@@ -1096,8 +1096,10 @@ fn murder_proof(inventory: &str, engine: &str) {
     assert_eq!(client(&["sieve", &front, "bob@example.org", "Bob-lab-pw-1"])["scripts"], serde_json::json!({"default": true}));
     // What one MX learns, the other knows (one Redis).
     let learn = "printf 'From: a@b.invalid\\nSubject: cheap pills\\n\\nCheap pills for everyone reading this today, a great offer, click now friend.\\n' > /tmp/spam.eml; rspamc -h 127.0.0.1:11334 learn_spam /tmp/spam.eml";
-    assert!(!lab.ssh("mx1", learn).contains("error"), "mx1 did not learn");
-    assert!(lab.ssh("mx2", learn).contains("already learned"), "mx2 does not know what mx1 learned");
+    let learned = lab.ssh("mx1", learn);
+    assert!(learned.contains("success = true;"), "mx1 did not learn: {learned}");
+    let again = lab.ssh("mx2", learn);
+    assert!(again.contains("already learned"), "mx2 does not know what mx1 learned: {again}");
 
     let (_, second) = converge(&[]);
     for (host, counts) in recap(&second) {
