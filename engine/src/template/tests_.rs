@@ -51,7 +51,6 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("version_compare", version_test);
     env.add_test("truthy", |v: JValue| v.is_true());
     env.add_test("falsy", |v: JValue| !v.is_true());
-    env.add_test("abs", |v: String| v.starts_with('/'));
 }
 
 fn regex_test(v: &str, pattern: &str, kw: Kwargs, anchored: bool) -> Result<bool, Error> {

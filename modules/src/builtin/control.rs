@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::args::loose_opt_string;
 use crate::host::Command;
-use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::module::{ArgDoc, Context, ExprError, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 /// These modules never change a host.
 pub struct Nothing;
@@ -99,7 +99,15 @@ impl Module for DebugModule {
         r.always_show = true;
         match &a.var {
             Some(var) => {
-                let v = ctx.controller.eval_expression(var).unwrap_or_else(|e| Value::from(format!("VARIABLE IS NOT DEFINED! ({e})")));
+                // Ansible 2.19 prints a placeholder for an undefined
+                // variable and fails the task on any other error.
+                let v = match ctx.controller.eval_var(var) {
+                    Ok(v) => v,
+                    Err(ExprError::Undefined(e)) => Value::from(format!("VARIABLE IS NOT DEFINED! ({e})")),
+                    Err(ExprError::Failed(e)) => {
+                        return Err(ModuleError::failed(format!("Error while resolving `var` expression: {e}")));
+                    }
+                };
                 r.data.insert(var.clone(), v);
             }
             None => {
