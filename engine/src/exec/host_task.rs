@@ -160,11 +160,22 @@ impl TaskEnv<'_> {
 
     async fn run_loop(&self, host: &HostState, scope: Scope, delegated_to: Option<&str>, kw: &HostKeywords) -> Outcome {
         let spec = self.task.loop_.as_ref().expect("called for loops");
-        let items =
-            match self.run.templar.render_value(&spec.items, &scope).map_err(|e| e.to_string()).and_then(|v| loop_items(&spec.kind, v)) {
-                Ok(items) => items,
-                Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
-            };
+        let rendered = match self.run.templar.render_value(&spec.items, &scope) {
+            Ok(v) => v,
+            // Like Ansible, an undefined variable in the loop is an error
+            // only if the task's `when` (without an item) does not skip it.
+            Err(e) if e.undefined => {
+                return match self.skipped_by_when(&scope) {
+                    Some(skipped) => skipped,
+                    None => Outcome::failed(format!("{e}{}", where_(&spec.pos))),
+                }
+            }
+            Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
+        };
+        let items = match loop_items(&spec.kind, rendered) {
+            Ok(items) => items,
+            Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
+        };
         let lc = &self.task.loop_control;
         let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
         let extended = match keyword_bool(&self.run.templar, "loop_control.extended", lc.extended.as_ref(), &scope, false) {
@@ -210,6 +221,16 @@ impl TaskEnv<'_> {
             outcomes.push(o);
         }
         aggregate_loop(outcomes)
+    }
+
+    /// The skipped outcome when a `when` condition is false; `None` when
+    /// they all hold or one cannot be evaluated.
+    fn skipped_by_when(&self, scope: &Scope) -> Option<Outcome> {
+        let cond = self.eff.when.iter().find(|c| !matches!(self.run.templar.eval_condition(&c.text, scope), Ok(true)))?;
+        self.run.templar.eval_condition(&cond.text, scope).ok()?;
+        let mut o = Outcome::skipped("Conditional result was False");
+        o.data.insert("false_condition".into(), Value::from(cond.text.clone()));
+        Some(o)
     }
 
     /// `when`, then the action with retries and result conditions.
@@ -592,9 +613,7 @@ impl TaskEnv<'_> {
 }
 
 /// How a loop item is shown in `(item=...)`: strings bare, the rest as JSON.
+/// A loop item's label as ansible-core 2.19 shows it: Python's `str()`.
 pub fn display_item(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    crate::output::py_str(v)
 }

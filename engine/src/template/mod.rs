@@ -95,12 +95,13 @@ impl Templar {
         s.contains("{{") || s.contains("{%") || s.contains("{#")
     }
 
-    /// Does any string inside the value contain Jinja syntax?
+    /// Does any string inside the value (a mapping's keys too, which
+    /// [`Templar::render_value`] renders) contain Jinja syntax?
     pub fn value_has_template(v: &Value) -> bool {
         match v {
             Value::String(s) => Self::is_template(s),
             Value::Array(a) => a.iter().any(Self::value_has_template),
-            Value::Object(m) => m.values().any(Self::value_has_template),
+            Value::Object(m) => m.iter().any(|(k, v)| Self::is_template(k) || Self::value_has_template(v)),
             _ => false,
         }
     }

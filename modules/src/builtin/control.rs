@@ -146,12 +146,9 @@ impl Module for SetFactModule {
     }
 
     fn validate(a: &Map<String, Value>) -> Result<(), String> {
-        for k in a.keys() {
-            let ok = !k.is_empty()
-                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !k.chars().next().is_some_and(|c| c.is_ascii_digit());
-            if !ok && k != "cacheable" {
-                return Err(format!("The variable name '{k}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."));
+        for k in a.keys().filter(|k| *k != "cacheable") {
+            if !crate::args::valid_variable_name(k) {
+                return Err(format!("Invalid variable name '{k}'. Variable names must be strings starting with a letter or underscore character, and contain only letters, numbers and underscores."));
             }
         }
         if a.keys().all(|k| k == "cacheable") {
@@ -354,8 +351,14 @@ impl Module for PingModule {
 
     async fn probe(a: &PingArgs, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let out = ctx.host.exec(&Command::argv(["true"])).await?;
-        if !out.success() || a.data == "crash" {
-            return Ok(ModuleResult::failed("boom"));
+        if !out.success() {
+            return Ok(ModuleResult::failed("the host could not run a command"));
+        }
+        if a.data == "crash" {
+            // Ansible's ping raises an exception; ansible-core 2.19 reports a
+            // module that raised as "Task failed: Module failed: <error>",
+            // with an `exception` (no traceback without -vvv).
+            return Ok(ModuleResult::failed("Task failed: Module failed: boom").with("exception", "(traceback unavailable)"));
         }
         Ok(ModuleResult::ok().with("ping", a.data.clone()))
     }
