@@ -24,7 +24,7 @@ use super::controller::TaskController;
 use super::host_state::HostState;
 use super::inherited::Effective;
 use super::loops::loop_items;
-use super::result::{aggregate_loop, Outcome, Status};
+use super::result::{aggregate_loop, Outcome, Status, NO_TRACEBACK};
 use super::run::RunContext;
 
 /// What one host's run of a task produced.
@@ -398,9 +398,7 @@ impl TaskEnv<'_> {
             if let Some(reg) = &task.register {
                 result_scope.set(reg, Value::Object(o.registered()));
             }
-            if let Err(e) = self.apply_result_conditions(&mut o, &result_scope) {
-                return Outcome::failed(e);
-            }
+            self.apply_result_conditions(&mut o, &result_scope);
             let Some(until) = &task.until else { return o };
             let mut until_scope = result_scope;
             until_scope.set("attempts", Value::from(attempt));
@@ -449,39 +447,43 @@ impl TaskEnv<'_> {
         Ok((secs > 0).then_some(secs))
     }
 
-    fn eval_all(&self, conds: &[Expr], scope: &Scope) -> Result<bool, String> {
-        for c in conds {
-            let ok = self
-                .run
-                .templar
-                .eval_condition(&c.text, scope)
-                .map_err(|e| format!("The conditional check '{}' failed. The error was: {e}{}", c.text, where_(&c.pos)))?;
-            if !ok {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    fn apply_result_conditions(&self, o: &mut Outcome, scope: &Scope) -> Result<(), String> {
-        // As Ansible's TaskExecutor: a skipped result (check mode, creates=)
-        // is not judged; its fields may not be there to judge by.
+    /// `changed_when`, then `failed_when`, as ansible-core 2.19's
+    /// TaskExecutor: an error in one fails the task with the result kept
+    /// and the error in `<changed|failed>_when_result`; a module failure
+    /// that `failed_when` clears keeps its exception aside.
+    fn apply_result_conditions(&self, o: &mut Outcome, scope: &Scope) {
+        // A skipped result (check mode, creates=) is not judged; its fields
+        // may not be there to judge by.
         if o.status == Status::Skipped {
-            return Ok(());
+            return;
         }
-        if let Some(conds) = &self.task.changed_when {
-            let changed = self.eval_all(conds, scope)?;
-            o.set_changed(changed);
-        }
-        if let Some(conds) = &self.task.failed_when {
-            let failed = self.eval_all(conds, scope)?;
-            o.data.insert("failed_when_result".into(), Value::Bool(failed));
-            if !failed {
-                o.data.remove("msg").filter(|m| m != "non-zero return code").map(|m| o.data.insert("msg".into(), m));
+        let judge = |conds: &[Expr]| -> Result<bool, String> {
+            for c in conds {
+                let ok = self.run.templar.eval_condition(&c.text, scope).map_err(|e| format!("Error while evaluating conditional: {e}"))?;
+                if !ok {
+                    return Ok(false);
+                }
             }
-            o.set_failed(failed);
+            Ok(true)
+        };
+        for (name, conds) in [("changed", &self.task.changed_when), ("failed", &self.task.failed_when)] {
+            let Some(conds) = conds else { continue };
+            match judge(conds) {
+                Ok(b) if name == "changed" => o.set_changed(b),
+                Ok(failed) => {
+                    o.data.insert("failed_when_result".into(), Value::Bool(failed));
+                    if !failed && o.status == Status::Failed && !is_action_plugin(&self.task.kind) {
+                        o.data.insert("failed_when_suppressed_exception".into(), Value::from(NO_TRACEBACK));
+                    }
+                    o.set_failed(failed);
+                }
+                Err(e) => {
+                    o.data.insert(format!("{name}_when_result"), Value::from(e));
+                    o.set_failed(true);
+                    return;
+                }
+            }
         }
-        Ok(())
     }
 
     fn connection_vars(&self, conn_host: &str, delegated: bool, scope: &Scope) -> Result<Map<String, Value>, String> {
@@ -613,6 +615,13 @@ impl TaskEnv<'_> {
 }
 
 /// How a loop item is shown in `(item=...)`: strings bare, the rest as JSON.
+/// Ansible's actions that run no module (their failures carry no module
+/// exception for `failed_when` to set aside).
+fn is_action_plugin(kind: &TaskKind) -> bool {
+    const ACTIONS: &[&str] = &["assert", "fail", "debug", "set_fact", "include_vars", "group_by", "add_host", "pause", "set_stats"];
+    matches!(kind, TaskKind::Module { module, .. } if ACTIONS.contains(&short_name(module)))
+}
+
 /// A loop item's label as ansible-core 2.19 shows it: Python's `str()`.
 pub fn display_item(v: &Value) -> String {
     crate::output::py_str(v)

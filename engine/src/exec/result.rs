@@ -11,6 +11,9 @@
 use mailplay_modules::module::{Diff, ModuleResult};
 use serde_json::{Map, Value};
 
+/// What ansible-core 2.19 registers as a failure's `exception` without -vvv.
+pub const NO_TRACEBACK: &str = "(traceback unavailable)";
+
 /// How a task ended on a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -126,6 +129,12 @@ impl Outcome {
         match self.status {
             Status::Failed => {
                 m.insert("failed".into(), Value::Bool(true));
+                // ansible-core 2.19 normalizes every failure with an
+                // exception (its traceback only with -vvv); a loop's own
+                // result has none, its failed items do.
+                if self.items.is_none() {
+                    m.entry("exception").or_insert_with(|| Value::from(NO_TRACEBACK));
+                }
             }
             Status::Skipped => {
                 m.insert("skipped".into(), Value::Bool(true));

@@ -253,6 +253,8 @@ impl Module for AssertModule {
                 }
                 r.data.insert("assertion".into(), Value::from(cond.clone()));
                 r.data.insert("evaluated_to".into(), Value::Bool(false));
+                // Shown in full even when failed_when clears the failure.
+                r.always_show = !a.quiet;
                 return Ok(r);
             }
         }

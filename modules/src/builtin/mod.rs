@@ -3,6 +3,7 @@
 pub mod apt;
 pub mod apt_contents;
 pub mod blockinfile;
+pub mod clock;
 pub mod command;
 pub mod control;
 pub mod copy;
