@@ -165,7 +165,7 @@ pub fn text_of(v: &JValue) -> String {
     }
 }
 
-fn python_type(v: &JValue) -> &'static str {
+pub(super) fn python_type(v: &JValue) -> &'static str {
     match v.kind() {
         ValueKind::Bool => "bool",
         ValueKind::Number => {
@@ -396,20 +396,33 @@ fn items2dict(v: JValue, kwargs: Kwargs) -> Result<JValue, Error> {
     }
 }
 
-fn flatten(v: JValue, levels: Option<i64>) -> Result<JValue, Error> {
+/// Ansible's `flatten(levels=None, skip_nulls=True)`, positional or by name.
+fn flatten(v: JValue, levels: Option<JValue>, skip_nulls: Option<bool>, kw: Kwargs) -> Result<JValue, Error> {
     // `levels` = how many levels of nesting to remove (all when None).
-    fn go(items: Vec<Value>, depth: Option<i64>, out: &mut Vec<Value>) {
+    fn go(items: Vec<Value>, depth: Option<i64>, skip_nulls: bool, out: &mut Vec<Value>) {
         for i in items {
             match i {
-                Value::Array(inner) if depth.map(|d| d > 0).unwrap_or(true) => go(inner, depth.map(|d| d - 1), out),
-                Value::Null => {}
+                Value::Array(inner) if depth.map(|d| d > 0).unwrap_or(true) => go(inner, depth.map(|d| d - 1), skip_nulls, out),
+                Value::Null if skip_nulls => {}
                 other => out.push(other),
             }
         }
     }
+    let levels = match levels {
+        Some(l) => Some(l),
+        None => kw.get::<Option<JValue>>("levels")?,
+    };
+    let levels = match levels.filter(|l| !l.is_none()) {
+        Some(l) => Some(i64::try_from(l)?),
+        None => None,
+    };
+    let skip_nulls = match skip_nulls {
+        Some(b) => b,
+        None => kw.get::<Option<bool>>("skip_nulls")?.unwrap_or(true),
+    };
     let mut out = Vec::new();
     match json(&v)? {
-        Value::Array(items) => go(items, levels, &mut out),
+        Value::Array(items) => go(items, levels, skip_nulls, &mut out),
         other => out.push(other),
     }
     Ok(from_json(&Value::Array(out)))

@@ -12,6 +12,7 @@
 //! - `omit`: a mapping entry whose value renders to the omit token is dropped.
 
 mod filters;
+mod filters_map;
 mod filters_url;
 mod limits;
 mod lookups;
@@ -70,6 +71,7 @@ fn env() -> &'static Environment<'static> {
         minijinja_contrib::add_to_environment(&mut env);
         filters::register(&mut env);
         filters_url::register(&mut env);
+        filters_map::register(&mut env);
         tests_::register(&mut env);
         tests_files::register(&mut env);
         lookups::register(&mut env);
@@ -162,6 +164,7 @@ impl Templar {
     /// Evaluate an expression (no braces) to its value.
     pub fn eval_expression(&self, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
         limits::check_nesting(expr)?;
+        filters_map::take_missing();
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
         let compiled = env().compile_expression(expr).map_err(|e| self.explain(e, expr, scope))?;
@@ -301,11 +304,27 @@ fn single_expression(s: &str) -> Option<&str> {
 }
 
 pub(crate) fn to_json(v: &JValue) -> Result<Value, TemplateError> {
+    if holds_undefined(v) {
+        let message = filters_map::take_missing().unwrap_or_else(|| "the result holds an undefined value".into());
+        return Err(TemplateError { message, line: None, undefined: true });
+    }
     serde_json::to_value(v).map_err(|e| TemplateError {
         message: format!("cannot convert template result: {e}"),
         line: None,
         undefined: false,
     })
+}
+
+/// An undefined value inside a list or mapping (Jinja2 keeps them until
+/// the result is used; Ansible then fails).
+fn holds_undefined(v: &JValue) -> bool {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::Undefined => true,
+        ValueKind::Seq | ValueKind::Iterable => v.try_iter().is_ok_and(|mut it| it.any(|x| holds_undefined(&x))),
+        ValueKind::Map => v.try_iter().is_ok_and(|mut it| it.any(|k| v.get_item(&k).is_ok_and(|x| holds_undefined(&x)))),
+        _ => false,
+    }
 }
 
 pub(crate) fn from_json(v: &Value) -> JValue {
