@@ -315,7 +315,7 @@ impl PlayRunner<'_> {
                 }
             }
         }
-        self.check_fatal(fatal, failed_now, &targets);
+        self.check_fatal(fatal, failed_now, &targets, inh.rescuable);
     }
 
     /// Record a host's outcome: stats, host status, register, facts,
@@ -338,8 +338,10 @@ impl PlayRunner<'_> {
             Status::Failed => {
                 h.failed = true;
                 failed = true;
-                Arc::make_mut(&mut h.set_facts)
-                    .insert("ansible_failed_task".into(), serde_json::json!({"name": task.display_name(), "action": action_name(task)}));
+                Arc::make_mut(&mut h.set_facts).insert(
+                    "ansible_failed_task".into(),
+                    serde_json::json!({"name": task.name.clone().unwrap_or_default(), "action": action_name(task)}),
+                );
                 Arc::make_mut(&mut h.set_facts).insert("ansible_failed_result".into(), Value::Object(o.registered()));
                 // In a block with rescue: counted as rescued when the rescue starts.
                 (!inh.rescuable).then_some((HostStatus::Failed, false))
@@ -395,7 +397,8 @@ impl PlayRunner<'_> {
     }
 
     /// `fatal`: a host failed on this task with `any_errors_fatal` on.
-    fn check_fatal(&mut self, fatal: bool, failed_now: usize, targets: &[usize]) {
+    /// `rescuable`: the failures are in a block with `rescue`, which runs next.
+    fn check_fatal(&mut self, fatal: bool, failed_now: usize, targets: &[usize], rescuable: bool) {
         if failed_now == 0 {
             return;
         }
@@ -412,7 +415,7 @@ impl PlayRunner<'_> {
                 self.end_play = true;
             }
         }
-        if self.active(None).is_empty() && !targets.is_empty() {
+        if self.active(None).is_empty() && !targets.is_empty() && !rescuable {
             self.ctx.reporter.no_more_hosts();
         }
     }

@@ -259,7 +259,8 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope) -> O
     for name in names {
         let mut parts = name.split('.');
         let root = parts.next().unwrap_or("");
-        if vars_object::is_magic(root) {
+        // Functions (`lookup`, `range`, ...) are not variables.
+        if vars_object::is_magic(root) || env().globals().any(|(g, _)| g == root) {
             continue;
         }
         let Some(mut v) = scope.get(root) else { return Some(name) };
