@@ -199,7 +199,10 @@ fn prints_what_ansible_prints(name: &str) {
 /// lookup_list, lookup_items, set_fact); failed_when/changed_when results,
 /// command times, map's keyword arguments and missing attributes
 /// (failed_when, undefined); lookup('vars'/'env', default=), a default
-/// `ansible_host`, `raw`, rescue after a lookup error (lookup_vars).
+/// `ansible_host`, `raw`, rescue after a lookup error (lookup_vars);
+/// `first_found`, the task file's folder on the lookup path, `tempfile`, a
+/// handler that includes tasks, `file` `recurse` without `state`
+/// (setup_remote_tmp_dir, which lineinfile, stat, blockinfile use).
 #[test]
 fn upstream_target_behaviours_print_what_ansible_prints() {
     prints_what_ansible_prints("upstream");

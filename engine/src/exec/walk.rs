@@ -173,6 +173,24 @@ impl PlayRunner<'_> {
         }
     }
 
+    /// Where lookups (`file`, `template`, `first_found`) and includes look,
+    /// as Ansible's task search path: the role's folder, the folder of the
+    /// task's file, then the playbook's (each `<dir>/<kind>/` before `<dir>/`).
+    fn lookup_paths(&self, eff: &Effective, task: &Task) -> Arc<Vec<PathBuf>> {
+        let mut v: Vec<PathBuf> = eff.role.iter().map(|r| r.path.clone()).collect();
+        if let Some(dir) = task.pos.file.as_deref().and_then(|f| f.parent()).filter(|d| !d.as_os_str().is_empty()) {
+            let dir = dir.to_path_buf();
+            if !v.contains(&dir) && !self.search_paths.contains(&dir) {
+                v.push(dir);
+            }
+        }
+        if v.is_empty() {
+            return self.search_paths.clone();
+        }
+        v.extend(self.search_paths.iter().filter(|p| !v.contains(p)).cloned().collect::<Vec<_>>());
+        Arc::new(v)
+    }
+
     fn scope_of(
         &self,
         i: usize,
@@ -182,12 +200,13 @@ impl PlayRunner<'_> {
         task_magic: &Layer,
         hostvars: &Arc<dyn HostvarsSource>,
     ) -> Scope {
+        let search_paths = self.lookup_paths(eff, task);
         let parts = ScopeParts {
             play_vars: &self.play_vars,
             play_role_defaults: &self.play_role_defaults,
             play_role_vars: &self.play_role_vars,
             extra_vars: &self.ctx.extra_vars,
-            search_paths: &self.search_paths,
+            search_paths: &search_paths,
         };
         build_scope(&parts, &self.hosts[i], eff, &inh.vars, task, task_magic.clone()).with_hostvars(hostvars.clone())
     }
@@ -451,7 +470,8 @@ impl PlayRunner<'_> {
             for &i in &was_failed {
                 self.hosts[i].failed = false;
             }
-            self.run_leaf(handler, inh, Some(&hosts)).await;
+            // A handler may be a module, a block or an include_tasks.
+            self.run_node(handler, inh, Some(&hosts)).await;
             for &i in &was_failed {
                 self.hosts[i].failed = true;
             }

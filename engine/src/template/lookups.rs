@@ -119,7 +119,9 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JVal
                     .collect())
             }
             other => {
-                return Err(err(format!("lookup plugin '{other}' not found (mailplay has file, env, pipe, template, vars, items, list)")))
+                return Err(err(format!(
+                    "lookup plugin '{other}' not found (mailplay has file, env, pipe, template, vars, items, list, first_found)"
+                )))
             }
         };
         out.push(v);
@@ -131,7 +133,12 @@ fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> R
     let wantlist = kwargs.get::<Option<bool>>("wantlist")?.unwrap_or(false);
     let ignore = kwargs.get::<Option<String>>("errors")?.map(|e| e == "ignore").unwrap_or(false);
     let default = kwargs.get::<Option<JValue>>("default")?;
-    let values = match run_lookup(state, &name, &terms, default.as_ref()) {
+    let values = if name == "first_found" {
+        super::first_found::first_found(&terms, &kwargs, |n| find(n, "files"))
+    } else {
+        run_lookup(state, &name, &terms, default.as_ref())
+    };
+    let values = match values {
         Ok(v) => v,
         Err(_) if ignore => return Ok(JValue::from(())),
         Err(e) => return Err(e),
@@ -147,6 +154,9 @@ fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> R
 }
 
 fn query(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
+    if name == "first_found" {
+        return super::first_found::first_found(&terms, &kwargs, |n| find(n, "files")).map(JValue::from);
+    }
     let default = kwargs.get::<Option<JValue>>("default")?;
     run_lookup(state, &name, &terms, default.as_ref()).map(JValue::from)
 }

@@ -14,6 +14,7 @@
 mod filters;
 mod filters_map;
 mod filters_url;
+mod first_found;
 mod limits;
 mod lookups;
 mod rspamd_hash;

@@ -18,6 +18,7 @@ pub mod raw;
 pub mod service;
 pub mod setup;
 pub mod stat;
+pub mod tempfile;
 pub mod template;
 pub mod text_edit;
 pub mod user;
