@@ -207,3 +207,12 @@ fn prints_what_ansible_prints(name: &str) {
 fn upstream_target_behaviours_print_what_ansible_prints() {
     prints_what_ansible_prints("upstream");
 }
+
+/// `group_by` and `add_host` (the changed_when and failed_when targets):
+/// the inventory they change (`groups`, `group_names`, a later play's
+/// hosts), their registered results and `changed`, `add_host` once per
+/// task, `changed_when`/`failed_when` on them; a serial play's banner per batch.
+#[test]
+fn group_by_and_add_host_print_what_ansible_prints() {
+    prints_what_ansible_prints("upstream_inventory");
+}

@@ -272,8 +272,9 @@ impl TaskEnv<'_> {
         // distributions names them in tasks skipped here) and fails only
         // where it runs.
         let is_include_vars = crate::playbook::keywords::short_name(module) == "include_vars";
+        let inventory_action = super::inventory_actions::action_of(task);
         let runner = Registry::global().get(module);
-        if runner.is_none() && !is_include_vars {
+        if runner.is_none() && !is_include_vars && inventory_action.is_none() {
             return Outcome::failed(format!("the module {module} is not implemented by mailplay{}", where_(&task.pos)));
         }
         // module_defaults sit under the task's own arguments.
@@ -297,6 +298,15 @@ impl TaskEnv<'_> {
                 ))
             }
         };
+        if let Some(action) = inventory_action {
+            let mut o = super::inventory_actions::run(action, &args, self.run, &host.name);
+            let mut result_scope = scope.clone();
+            if let Some(reg) = &task.register {
+                result_scope.set(reg, Value::Object(o.registered()));
+            }
+            self.apply_result_conditions(&mut o, &result_scope);
+            return o;
+        }
         let Some(runner) = runner else {
             return super::include_vars::run(&args, &self.search_roots, task.role.as_deref());
         };
@@ -492,8 +502,8 @@ impl TaskEnv<'_> {
             // A delegated task connects with the delegate's own variables.
             // `delegate_to: localhost` without one in the inventory is the
             // implicit localhost: the controller, `ansible_connection=local`.
-            if let Some(h) = self.run.inventory.resolve_host(conn_host) {
-                out = self.run.inventory.host_vars(&h);
+            if let Some(h) = self.run.inventory().resolve_host(conn_host) {
+                out = self.run.inventory().host_vars(&h);
             }
             return Ok(out);
         }

@@ -166,8 +166,28 @@ impl Outcome {
         if let Some(items) = &self.items {
             m.insert("results".into(), Value::Array(items.iter().map(|o| Value::Object(o.registered())).collect()));
         }
-        m
+        failed_before_failed_when(m)
     }
+}
+
+/// Ansible's result says `failed` before `failed_when` adds its result
+/// (the order shows when a registered result is printed as a whole).
+fn failed_before_failed_when(m: Map<String, Value>) -> Map<String, Value> {
+    let index_of = |key: &str| m.keys().position(|k| k == key);
+    let (Some(fw), Some(failed)) = (index_of("failed_when_result"), index_of("failed")) else { return m };
+    if failed < fw {
+        return m;
+    }
+    let mut out = Map::new();
+    for (k, v) in &m {
+        if k == "failed_when_result" {
+            out.insert("failed".into(), m["failed"].clone());
+        }
+        if k != "failed" {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 /// Combine the items of a loop into the task's outcome, as Ansible does:

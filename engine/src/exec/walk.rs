@@ -231,7 +231,7 @@ impl PlayRunner<'_> {
             }
             scopes.insert(h.name.clone(), s);
         }
-        Arc::new(HostvarsSnapshot { scopes, inventory: self.ctx.inventory.clone(), playbook_dir: self.ctx.playbook_dir.clone() })
+        Arc::new(HostvarsSnapshot { scopes, inventory: self.ctx.inventory(), playbook_dir: self.ctx.playbook_dir.clone() })
     }
 
     pub async fn run_leaf(&mut self, task: &Task, inh: &Inherited, subset: Option<&[usize]>) {
@@ -254,8 +254,12 @@ impl PlayRunner<'_> {
 
         let play_scope = self.play_scope();
         let run_once = keyword_bool(&self.ctx.templar, "run_once", eff.run_once.as_ref(), &play_scope, false);
+        // add_host runs once for the task, not per host (and its result is
+        // the first host's only).
+        let inventory_action = super::inventory_actions::action_of(task);
         let runners: Vec<usize> = match run_once {
             Ok(true) => vec![targets[0]],
+            _ if inventory_action == Some("add_host") => vec![targets[0]],
             _ => targets.clone(),
         };
         let task_magic = self.task_magic(&eff);
@@ -334,7 +338,22 @@ impl PlayRunner<'_> {
                 }
             }
         }
+        if inventory_action.is_some() {
+            self.refresh_groups();
+        }
         self.check_fatal(fatal, failed_now, &targets, inh.rescuable);
+    }
+
+    /// After `add_host`/`group_by`: the play's hosts see the new `groups`
+    /// and their `group_names` from the next task on.
+    fn refresh_groups(&mut self) {
+        let inv = self.ctx.inventory();
+        let groups = Value::Object(inv.groups_map());
+        for h in &mut self.hosts {
+            let magic = Arc::make_mut(&mut h.magic);
+            magic.insert("groups".into(), groups.clone());
+            magic.insert("group_names".into(), Value::from(inv.group_names_of(&h.name)));
+        }
     }
 
     /// Record a host's outcome: stats, host status, register, facts,
