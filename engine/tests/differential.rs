@@ -202,7 +202,10 @@ fn prints_what_ansible_prints(name: &str) {
 /// `ansible_host`, `raw`, rescue after a lookup error (lookup_vars);
 /// `first_found`, the task file's folder on the lookup path, `tempfile`, a
 /// handler that includes tasks, `file` `recurse` without `state`
-/// (setup_remote_tmp_dir, which lineinfile, stat, blockinfile use).
+/// (setup_remote_tmp_dir, which lineinfile, stat, blockinfile use);
+/// facts an item sets seen by the next, `until` after `failed_when`,
+/// `attempts`, an exhausted `until` cleared by `failed_when`, the result
+/// tests' other names, the python facts (loop-until).
 #[test]
 fn upstream_target_behaviours_print_what_ansible_prints() {
     prints_what_ansible_prints("upstream");

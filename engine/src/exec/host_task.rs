@@ -158,7 +158,7 @@ impl TaskEnv<'_> {
         done(outcome, delegated_to)
     }
 
-    async fn run_loop(&self, host: &HostState, scope: Scope, delegated_to: Option<&str>, kw: &HostKeywords) -> Outcome {
+    async fn run_loop(&self, host: &HostState, mut scope: Scope, delegated_to: Option<&str>, kw: &HostKeywords) -> Outcome {
         let spec = self.task.loop_.as_ref().expect("called for loops");
         let rendered = match self.run.templar.render_value(&spec.items, &scope) {
             Ok(v) => v,
@@ -210,6 +210,11 @@ impl TaskEnv<'_> {
                 None => display_item(&item),
             };
             let mut o = self.run_once(host, &s, delegated_to).await;
+            // As Ansible's loop: facts an item sets (set_fact) are seen by
+            // the next items (a list built up item by item).
+            for (k, v) in &o.facts {
+                scope.set(k, v.clone());
+            }
             o.data.insert(loop_var.clone(), item);
             o.data.insert("ansible_loop_var".into(), Value::from(loop_var.clone()));
             if let Some(iv) = &lc.index_var {
@@ -404,13 +409,21 @@ impl TaskEnv<'_> {
             if o.status == Status::Unreachable {
                 return o;
             }
+            // As Ansible: `attempts` is there for changed_when/failed_when,
+            // and `until` sees the result they judged.
+            if task.until.is_some() {
+                o.data.insert("attempts".into(), Value::from(attempt));
+            }
             let mut result_scope = scope.clone();
             if let Some(reg) = &task.register {
                 result_scope.set(reg, Value::Object(o.registered()));
             }
             self.apply_result_conditions(&mut o, &result_scope);
             let Some(until) = &task.until else { return o };
-            let mut until_scope = result_scope;
+            let mut until_scope = scope.clone();
+            if let Some(reg) = &task.register {
+                until_scope.set(reg, Value::Object(o.registered()));
+            }
             until_scope.set("attempts", Value::from(attempt));
             let done = match self.run.templar.eval_condition(&until.text, &until_scope) {
                 Ok(b) => b,
@@ -423,16 +436,23 @@ impl TaskEnv<'_> {
                 }
             };
             if done || attempt > retries {
-                o.data.insert("attempts".into(), Value::from(attempt));
                 if !done {
-                    o.set_failed(true);
-                    o.data.insert(
-                        "msg".into(),
-                        Value::from(format!(
-                            "Task failed after {attempt} attempts: the until condition '{}' never became true",
-                            until.text
-                        )),
-                    );
+                    // As ansible-core 2.19: out of attempts, the result is
+                    // failed with attempts = retries; but where failed_when
+                    // judged it, its verdict stands (TaskResult.is_failed).
+                    o.data.insert("attempts".into(), Value::from(retries));
+                    let cleared = o.data.get("failed_when_result") == Some(&Value::Bool(false));
+                    if cleared {
+                        o.data.insert("failed".into(), Value::Bool(true));
+                    } else {
+                        o.set_failed(true);
+                        o.data.entry("msg").or_insert_with(|| {
+                            Value::from(format!(
+                                "Task failed after {attempt} attempts: the until condition '{}' never became true",
+                                until.text
+                            ))
+                        });
+                    }
                 }
                 return o;
             }

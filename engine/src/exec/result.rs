@@ -145,8 +145,10 @@ impl Outcome {
             Status::Unreachable => {
                 m.insert("unreachable".into(), Value::Bool(true));
             }
+            // A result failed_when cleared may still say `failed: true`
+            // (an until out of attempts, as Ansible registers it).
             Status::Ok | Status::Changed if module_ran => {
-                m.insert("failed".into(), Value::Bool(false));
+                m.entry("failed").or_insert(Value::Bool(false));
             }
             Status::Ok | Status::Changed => {
                 m.insert("skipped".into(), Value::Bool(false));
