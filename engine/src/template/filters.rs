@@ -32,8 +32,6 @@ pub fn register(env: &mut Environment<'static>) {
         Some(i) => s[..i].to_string(),
         None => String::new(),
     });
-    env.add_filter("to_json", |v: JValue| -> Result<String, Error> { serde_json::to_string(&json(&v)?).map_err(|e| err(e.to_string())) });
-    env.add_filter("to_nice_json", to_nice_json);
     env.add_filter("from_json", |s: String| -> Result<JValue, Error> {
         serde_json::from_str::<Value>(&s).map(|v| from_json(&v)).map_err(|e| err(format!("from_json: {e}")))
     });
@@ -220,34 +218,6 @@ fn split(s: String, sep: Option<String>, maxsplit: Option<i64>) -> Vec<String> {
             None => s.split(sep.as_str()).map(str::to_string).collect(),
         },
         None => s.split_whitespace().map(str::to_string).collect(),
-    }
-}
-
-fn to_nice_json(v: JValue, kwargs: Kwargs) -> Result<String, Error> {
-    let indent: usize = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
-    let sort: bool = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
-    kwargs.assert_all_used()?;
-    let mut value = json(&v)?;
-    if sort {
-        value = sorted(value);
-    }
-    let pad = " ".repeat(indent);
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(pad.as_bytes());
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    serde::Serialize::serialize(&value, &mut ser).map_err(|e| err(e.to_string()))?;
-    Ok(String::from_utf8(out).unwrap_or_default())
-}
-
-fn sorted(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(String, Value)> = m.into_iter().map(|(k, v)| (k, sorted(v))).collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
-        other => other,
     }
 }
 

@@ -12,6 +12,7 @@
 //! - `omit`: a mapping entry whose value renders to the omit token is dropped.
 
 mod filters;
+mod filters_json;
 mod filters_map;
 mod filters_url;
 mod first_found;
@@ -73,6 +74,7 @@ fn env() -> &'static Environment<'static> {
         filters::register(&mut env);
         filters_url::register(&mut env);
         filters_map::register(&mut env);
+        filters_json::register(&mut env);
         tests_::register(&mut env);
         tests_files::register(&mut env);
         lookups::register(&mut env);
