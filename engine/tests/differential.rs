@@ -160,12 +160,14 @@ fn roles_path_and_settings_from_the_environment_and_ansible_cfg_match_ansible() 
 }
 
 /// The `ok:` and `skipping:` lines printed (with their loop item), a
-/// result's block after `=> {`, and `NO MORE HOSTS LEFT`, in order.
+/// result's block after `=> {`, `NO MORE HOSTS LEFT` and `FAILED -
+/// RETRYING`, in order.
 fn printed_results(output: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut lines = output.lines();
     while let Some(line) = lines.next() {
-        if !line.starts_with("ok: [") && !line.starts_with("skipping: [") && !line.starts_with("NO MORE HOSTS") {
+        let shown = ["ok: [", "skipping: [", "NO MORE HOSTS", "FAILED - RETRYING"];
+        if !shown.iter().any(|p| line.starts_with(p)) {
             continue;
         }
         let mut block = vec![line];

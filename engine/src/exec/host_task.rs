@@ -456,10 +456,11 @@ impl TaskEnv<'_> {
                 }
                 return o;
             }
-            self.run.reporter.warning(&format!(
+            // As Ansible's callback: the task's own name (no role prefix).
+            self.run.reporter.retrying(&format!(
                 "FAILED - RETRYING: [{}]: {} ({} retries left).",
                 host.name,
-                task.display_name(),
+                task.name.clone().unwrap_or_else(|| task.display_name()),
                 retries + 1 - attempt
             ));
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;

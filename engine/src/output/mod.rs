@@ -72,6 +72,11 @@ pub trait Reporter: Send + Sync {
     fn no_hosts_matched(&self);
     fn no_more_hosts(&self);
     fn warning(&self, msg: &str);
+    /// `FAILED - RETRYING: ...` of an `until` loop: a plain line in the
+    /// text stream (as Ansible's callback shows it), a warning elsewhere.
+    fn retrying(&self, msg: &str) {
+        self.warning(msg)
+    }
     fn error(&self, msg: &str);
     fn recap(&self, stats: &Stats);
     /// The run was interrupted (Ctrl-C): no new task started.
