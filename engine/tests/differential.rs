@@ -158,3 +158,66 @@ fn roles_path_and_settings_from_the_environment_and_ansible_cfg_match_ansible() 
         assert!(m.0.contains_key("greeting.txt"), "{what}: the role did not run\n{}", m.2);
     }
 }
+
+/// The `ok:` and `skipping:` lines printed (with their loop item), a
+/// result's block after `=> {`, `NO MORE HOSTS LEFT` and `FAILED -
+/// RETRYING`, in order.
+fn printed_results(output: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = output.lines();
+    while let Some(line) = lines.next() {
+        let shown = ["ok: [", "skipping: [", "NO MORE HOSTS", "FAILED - RETRYING"];
+        if !shown.iter().any(|p| line.starts_with(p)) {
+            continue;
+        }
+        let mut block = vec![line];
+        if line.ends_with("=> {") {
+            block.extend(lines.by_ref().take_while(|l| *l != "}"));
+        }
+        out.push(block.join("\n"));
+    }
+    out
+}
+
+/// A playbook's printed results and PLAY RECAP are ansible-playbook's.
+fn prints_what_ansible_prints(name: &str) {
+    let fx = fixture(name);
+    let ans = ansible("ansible-playbook").args(["site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    let mp = mailplay().args(["run", "site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    let (a, m) = (text(&ans), text(&mp));
+    assert!(ans.status.success(), "{a}");
+    assert!(mp.status.success(), "{m}");
+    assert_eq!(printed_results(&m), printed_results(&a), "mailplay:\n{m}\nansible:\n{a}");
+    assert_eq!(recap(&m), recap(&a), "mailplay:\n{m}\nansible:\n{a}");
+}
+
+/// What ansible-core's own integration targets check (tests/conformance):
+/// its path and set tests (`directory`, `link_exists`, `same_file`,
+/// `subset`, `contains`, `nan`, ...), `urlsplit`, `urldecode`, Jinja2's
+/// `urlencode`, `debug: var=` failing on a filter's error (test_files,
+/// test_mathstuff, filter_url*); ping's `data=crash`, `set_fact` with
+/// templated free-form keys and invalid names, an undefined loop under a
+/// false `when`, loop items labelled as Python prints them (ping,
+/// lookup_list, lookup_items, set_fact); failed_when/changed_when results,
+/// command times, map's keyword arguments and missing attributes
+/// (failed_when, undefined); lookup('vars'/'env', default=), a default
+/// `ansible_host`, `raw`, rescue after a lookup error (lookup_vars);
+/// `first_found`, the task file's folder on the lookup path, `tempfile`, a
+/// handler that includes tasks, `file` `recurse` without `state`
+/// (setup_remote_tmp_dir, which lineinfile, stat, blockinfile use);
+/// facts an item sets seen by the next, `until` after `failed_when`,
+/// `attempts`, an exhausted `until` cleared by `failed_when`, the result
+/// tests' other names, the python facts (loop-until).
+#[test]
+fn upstream_target_behaviours_print_what_ansible_prints() {
+    prints_what_ansible_prints("upstream");
+}
+
+/// `group_by` and `add_host` (the changed_when and failed_when targets):
+/// the inventory they change (`groups`, `group_names`, a later play's
+/// hosts), their registered results and `changed`, `add_host` once per
+/// task, `changed_when`/`failed_when` on them; a serial play's banner per batch.
+#[test]
+fn group_by_and_add_host_print_what_ansible_prints() {
+    prints_what_ansible_prints("upstream_inventory");
+}

@@ -12,8 +12,15 @@ fn run_fixture(playbook: &str, extra: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text(&out))
 }
 
+/// The non-empty `"msg"` lines (a command's own result says `"msg": ""`).
 fn debug_msgs(output: &str) -> Vec<String> {
-    output.lines().filter_map(|l| l.trim().strip_prefix("\"msg\": \"")).map(|l| l.trim_end_matches('"').to_string()).collect()
+    output
+        .lines()
+        .map(str::trim)
+        .filter(|l| !matches!(*l, "\"msg\": \"\"" | "\"msg\": \"\","))
+        .filter_map(|l| l.strip_prefix("\"msg\": \""))
+        .map(|l| l.trim_end_matches('"').to_string())
+        .collect()
 }
 
 #[test]

@@ -70,6 +70,16 @@ fn translate(module: &'static str, msg: &str) -> ArgsError {
     ArgsError::Invalid { module, msg: msg.to_string() }
 }
 
+/// Ansible's `validate_variable_name`: an ASCII identifier that is not one
+/// of the names Jinja reserves (`true`, `None`, `not`, ...).
+pub fn valid_variable_name(s: &str) -> bool {
+    const JINJA_KEYWORDS: &[&str] = &["true", "false", "none", "True", "False", "None", "not"];
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && !JINJA_KEYWORDS.contains(&s)
+}
+
 /// Parse a boolean the way Ansible's `boolean()` does.
 pub fn parse_bool(v: &Value) -> Option<bool> {
     match v {

@@ -119,6 +119,15 @@ impl ModuleError {
     }
 }
 
+/// Why an expression has no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExprError {
+    /// It uses an undefined variable.
+    Undefined(String),
+    /// Anything else: a failing filter, a type error, a syntax error.
+    Failed(String),
+}
+
 /// What the controller side offers modules that need it: files from the
 /// playbook's search path, template rendering and expression evaluation
 /// (the engine owns minijinja; modules stay free of it).
@@ -131,6 +140,9 @@ pub trait Controller: Send + Sync {
     fn render_template_file(&self, path: &std::path::Path) -> Result<String, String>;
     /// Evaluate a Jinja expression (`debug: var=`, `assert: that=`).
     fn eval_expression(&self, expr: &str) -> Result<Value, String>;
+    /// Evaluate an expression, telling an undefined variable apart from any
+    /// other error (`debug: var=` prints the one and fails on the other).
+    fn eval_var(&self, expr: &str) -> Result<Value, ExprError>;
     /// Evaluate a conditional as `when:` does.
     fn eval_condition(&self, expr: &str) -> Result<bool, String>;
 }

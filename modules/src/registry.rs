@@ -16,6 +16,8 @@ fn all() -> Vec<Box<dyn ModuleRunner>> {
     vec![
         Box::new(Runner::<builtin::command::CommandModule>::new()),
         Box::new(Runner::<builtin::command::ShellModule>::new()),
+        Box::new(Runner::<builtin::raw::RawModule>::new()),
+        Box::new(Runner::<builtin::tempfile::TempfileModule>::new()),
         Box::new(Runner::<builtin::copy::CopyModule>::new()),
         Box::new(Runner::<builtin::template::TemplateModule>::new()),
         Box::new(Runner::<builtin::file::FileModule>::new()),
@@ -172,7 +174,7 @@ mod doc_tests {
                     }
                     // set_fact takes any variable name, and free-form modules
                     // read key=value words: nothing is a typo there.
-                    _ if matches!(m.name(), "set_fact" | "command" | "shell") => {}
+                    _ if matches!(m.name(), "set_fact" | "command" | "shell" | "raw") => {}
                     other => panic!("{}: '{typo}' gave {other:?}", m.name()),
                 }
             }

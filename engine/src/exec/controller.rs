@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mailplay_modules::module::Controller;
+use mailplay_modules::module::{Controller, ExprError};
 use serde_json::Value;
 
 use crate::template::{Scope, Templar};
@@ -55,6 +55,13 @@ impl Controller for TaskController {
 
     fn eval_expression(&self, expr: &str) -> Result<Value, String> {
         self.templar.eval_expression(expr, &self.scope).map_err(|e| e.to_string())
+    }
+
+    fn eval_var(&self, expr: &str) -> Result<Value, ExprError> {
+        self.templar.eval_expression(expr, &self.scope).map_err(|e| match e.undefined {
+            true => ExprError::Undefined(e.message),
+            false => ExprError::Failed(e.message),
+        })
     }
 
     fn eval_condition(&self, expr: &str) -> Result<bool, String> {

@@ -24,7 +24,7 @@ use super::controller::TaskController;
 use super::host_state::HostState;
 use super::inherited::Effective;
 use super::loops::loop_items;
-use super::result::{aggregate_loop, Outcome, Status};
+use super::result::{aggregate_loop, Outcome, Status, NO_TRACEBACK};
 use super::run::RunContext;
 
 /// What one host's run of a task produced.
@@ -158,13 +158,24 @@ impl TaskEnv<'_> {
         done(outcome, delegated_to)
     }
 
-    async fn run_loop(&self, host: &HostState, scope: Scope, delegated_to: Option<&str>, kw: &HostKeywords) -> Outcome {
+    async fn run_loop(&self, host: &HostState, mut scope: Scope, delegated_to: Option<&str>, kw: &HostKeywords) -> Outcome {
         let spec = self.task.loop_.as_ref().expect("called for loops");
-        let items =
-            match self.run.templar.render_value(&spec.items, &scope).map_err(|e| e.to_string()).and_then(|v| loop_items(&spec.kind, v)) {
-                Ok(items) => items,
-                Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
-            };
+        let rendered = match self.run.templar.render_value(&spec.items, &scope) {
+            Ok(v) => v,
+            // Like Ansible, an undefined variable in the loop is an error
+            // only if the task's `when` (without an item) does not skip it.
+            Err(e) if e.undefined => {
+                return match self.skipped_by_when(&scope) {
+                    Some(skipped) => skipped,
+                    None => Outcome::failed(format!("{e}{}", where_(&spec.pos))),
+                }
+            }
+            Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
+        };
+        let items = match loop_items(&spec.kind, rendered) {
+            Ok(items) => items,
+            Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
+        };
         let lc = &self.task.loop_control;
         let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
         let extended = match keyword_bool(&self.run.templar, "loop_control.extended", lc.extended.as_ref(), &scope, false) {
@@ -199,6 +210,11 @@ impl TaskEnv<'_> {
                 None => display_item(&item),
             };
             let mut o = self.run_once(host, &s, delegated_to).await;
+            // As Ansible's loop: facts an item sets (set_fact) are seen by
+            // the next items (a list built up item by item).
+            for (k, v) in &o.facts {
+                scope.set(k, v.clone());
+            }
             o.data.insert(loop_var.clone(), item);
             o.data.insert("ansible_loop_var".into(), Value::from(loop_var.clone()));
             if let Some(iv) = &lc.index_var {
@@ -210,6 +226,16 @@ impl TaskEnv<'_> {
             outcomes.push(o);
         }
         aggregate_loop(outcomes)
+    }
+
+    /// The skipped outcome when a `when` condition is false; `None` when
+    /// they all hold or one cannot be evaluated.
+    fn skipped_by_when(&self, scope: &Scope) -> Option<Outcome> {
+        let cond = self.eff.when.iter().find(|c| !matches!(self.run.templar.eval_condition(&c.text, scope), Ok(true)))?;
+        self.run.templar.eval_condition(&cond.text, scope).ok()?;
+        let mut o = Outcome::skipped("Conditional result was False");
+        o.data.insert("false_condition".into(), Value::from(cond.text.clone()));
+        Some(o)
     }
 
     /// `when`, then the action with retries and result conditions.
@@ -251,8 +277,9 @@ impl TaskEnv<'_> {
         // distributions names them in tasks skipped here) and fails only
         // where it runs.
         let is_include_vars = crate::playbook::keywords::short_name(module) == "include_vars";
+        let inventory_action = super::inventory_actions::action_of(task);
         let runner = Registry::global().get(module);
-        if runner.is_none() && !is_include_vars {
+        if runner.is_none() && !is_include_vars && inventory_action.is_none() {
             return Outcome::failed(format!("the module {module} is not implemented by mailplay{}", where_(&task.pos)));
         }
         // module_defaults sit under the task's own arguments.
@@ -276,6 +303,15 @@ impl TaskEnv<'_> {
                 ))
             }
         };
+        if let Some(action) = inventory_action {
+            let mut o = super::inventory_actions::run(action, &args, self.run, &host.name);
+            let mut result_scope = scope.clone();
+            if let Some(reg) = &task.register {
+                result_scope.set(reg, Value::Object(o.registered()));
+            }
+            self.apply_result_conditions(&mut o, &result_scope);
+            return o;
+        }
         let Some(runner) = runner else {
             return super::include_vars::run(&args, &self.search_roots, task.role.as_deref());
         };
@@ -373,15 +409,21 @@ impl TaskEnv<'_> {
             if o.status == Status::Unreachable {
                 return o;
             }
+            // As Ansible: `attempts` is there for changed_when/failed_when,
+            // and `until` sees the result they judged.
+            if task.until.is_some() {
+                o.data.insert("attempts".into(), Value::from(attempt));
+            }
             let mut result_scope = scope.clone();
             if let Some(reg) = &task.register {
                 result_scope.set(reg, Value::Object(o.registered()));
             }
-            if let Err(e) = self.apply_result_conditions(&mut o, &result_scope) {
-                return Outcome::failed(e);
-            }
+            self.apply_result_conditions(&mut o, &result_scope);
             let Some(until) = &task.until else { return o };
-            let mut until_scope = result_scope;
+            let mut until_scope = scope.clone();
+            if let Some(reg) = &task.register {
+                until_scope.set(reg, Value::Object(o.registered()));
+            }
             until_scope.set("attempts", Value::from(attempt));
             let done = match self.run.templar.eval_condition(&until.text, &until_scope) {
                 Ok(b) => b,
@@ -394,23 +436,31 @@ impl TaskEnv<'_> {
                 }
             };
             if done || attempt > retries {
-                o.data.insert("attempts".into(), Value::from(attempt));
                 if !done {
-                    o.set_failed(true);
-                    o.data.insert(
-                        "msg".into(),
-                        Value::from(format!(
-                            "Task failed after {attempt} attempts: the until condition '{}' never became true",
-                            until.text
-                        )),
-                    );
+                    // As ansible-core 2.19: out of attempts, the result is
+                    // failed with attempts = retries; but where failed_when
+                    // judged it, its verdict stands (TaskResult.is_failed).
+                    o.data.insert("attempts".into(), Value::from(retries));
+                    let cleared = o.data.get("failed_when_result") == Some(&Value::Bool(false));
+                    if cleared {
+                        o.data.insert("failed".into(), Value::Bool(true));
+                    } else {
+                        o.set_failed(true);
+                        o.data.entry("msg").or_insert_with(|| {
+                            Value::from(format!(
+                                "Task failed after {attempt} attempts: the until condition '{}' never became true",
+                                until.text
+                            ))
+                        });
+                    }
                 }
                 return o;
             }
-            self.run.reporter.warning(&format!(
+            // As Ansible's callback: the task's own name (no role prefix).
+            self.run.reporter.retrying(&format!(
                 "FAILED - RETRYING: [{}]: {} ({} retries left).",
                 host.name,
-                task.display_name(),
+                task.name.clone().unwrap_or_else(|| task.display_name()),
                 retries + 1 - attempt
             ));
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;
@@ -428,39 +478,43 @@ impl TaskEnv<'_> {
         Ok((secs > 0).then_some(secs))
     }
 
-    fn eval_all(&self, conds: &[Expr], scope: &Scope) -> Result<bool, String> {
-        for c in conds {
-            let ok = self
-                .run
-                .templar
-                .eval_condition(&c.text, scope)
-                .map_err(|e| format!("The conditional check '{}' failed. The error was: {e}{}", c.text, where_(&c.pos)))?;
-            if !ok {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    fn apply_result_conditions(&self, o: &mut Outcome, scope: &Scope) -> Result<(), String> {
-        // As Ansible's TaskExecutor: a skipped result (check mode, creates=)
-        // is not judged; its fields may not be there to judge by.
+    /// `changed_when`, then `failed_when`, as ansible-core 2.19's
+    /// TaskExecutor: an error in one fails the task with the result kept
+    /// and the error in `<changed|failed>_when_result`; a module failure
+    /// that `failed_when` clears keeps its exception aside.
+    fn apply_result_conditions(&self, o: &mut Outcome, scope: &Scope) {
+        // A skipped result (check mode, creates=) is not judged; its fields
+        // may not be there to judge by.
         if o.status == Status::Skipped {
-            return Ok(());
+            return;
         }
-        if let Some(conds) = &self.task.changed_when {
-            let changed = self.eval_all(conds, scope)?;
-            o.set_changed(changed);
-        }
-        if let Some(conds) = &self.task.failed_when {
-            let failed = self.eval_all(conds, scope)?;
-            o.data.insert("failed_when_result".into(), Value::Bool(failed));
-            if !failed {
-                o.data.remove("msg").filter(|m| m != "non-zero return code").map(|m| o.data.insert("msg".into(), m));
+        let judge = |conds: &[Expr]| -> Result<bool, String> {
+            for c in conds {
+                let ok = self.run.templar.eval_condition(&c.text, scope).map_err(|e| format!("Error while evaluating conditional: {e}"))?;
+                if !ok {
+                    return Ok(false);
+                }
             }
-            o.set_failed(failed);
+            Ok(true)
+        };
+        for (name, conds) in [("changed", &self.task.changed_when), ("failed", &self.task.failed_when)] {
+            let Some(conds) = conds else { continue };
+            match judge(conds) {
+                Ok(b) if name == "changed" => o.set_changed(b),
+                Ok(failed) => {
+                    o.data.insert("failed_when_result".into(), Value::Bool(failed));
+                    if !failed && o.status == Status::Failed && !is_action_plugin(&self.task.kind) {
+                        o.data.insert("failed_when_suppressed_exception".into(), Value::from(NO_TRACEBACK));
+                    }
+                    o.set_failed(failed);
+                }
+                Err(e) => {
+                    o.data.insert(format!("{name}_when_result"), Value::from(e));
+                    o.set_failed(true);
+                    return;
+                }
+            }
         }
-        Ok(())
     }
 
     fn connection_vars(&self, conn_host: &str, delegated: bool, scope: &Scope) -> Result<Map<String, Value>, String> {
@@ -469,8 +523,8 @@ impl TaskEnv<'_> {
             // A delegated task connects with the delegate's own variables.
             // `delegate_to: localhost` without one in the inventory is the
             // implicit localhost: the controller, `ansible_connection=local`.
-            if let Some(h) = self.run.inventory.resolve_host(conn_host) {
-                out = self.run.inventory.host_vars(&h);
+            if let Some(h) = self.run.inventory().resolve_host(conn_host) {
+                out = self.run.inventory().host_vars(&h);
             }
             return Ok(out);
         }
@@ -592,9 +646,14 @@ impl TaskEnv<'_> {
 }
 
 /// How a loop item is shown in `(item=...)`: strings bare, the rest as JSON.
+/// Ansible's actions that run no module (their failures carry no module
+/// exception for `failed_when` to set aside).
+fn is_action_plugin(kind: &TaskKind) -> bool {
+    const ACTIONS: &[&str] = &["assert", "fail", "debug", "set_fact", "include_vars", "group_by", "add_host", "pause", "set_stats"];
+    matches!(kind, TaskKind::Module { module, .. } if ACTIONS.contains(&short_name(module)))
+}
+
+/// A loop item's label as ansible-core 2.19 shows it: Python's `str()`.
 pub fn display_item(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    crate::output::py_str(v)
 }

@@ -10,6 +10,7 @@ pub mod host_state;
 pub mod host_task;
 pub mod include_vars;
 pub mod inherited;
+mod inventory_actions;
 pub mod isolate;
 pub mod loops;
 pub mod options;

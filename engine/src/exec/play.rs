@@ -113,9 +113,9 @@ impl<'a> PlayRunner<'a> {
             .templar
             .render_string(&self.play.hosts, &self.play_scope())
             .map_err(|e| format!("cannot template hosts '{}': {e}", self.play.hosts))?;
-        let mut hosts = self.ctx.inventory.select(&pattern)?;
+        let mut hosts = self.ctx.inventory().select(&pattern)?;
         if let Some(limit) = &self.ctx.opts.limit {
-            let allowed = self.ctx.inventory.select(limit)?;
+            let allowed = self.ctx.inventory().select(limit)?;
             hosts.retain(|h| allowed.contains(h));
         }
         hosts.retain(|h| !self.ctx.is_dead(h));
@@ -148,6 +148,10 @@ impl<'a> PlayRunner<'a> {
             if self.end_play || self.ctx.is_interrupted() {
                 break;
             }
+            // Ansible prints the play's banner again for each later batch.
+            if offset > 0 {
+                self.ctx.reporter.play_start(&name);
+            }
             let batch = &hosts[offset..offset + size];
             offset += size;
             self.hosts = batch.iter().map(|h| self.load_host_state(h, &name, batch)).collect::<Result<_, _>>()?;
@@ -171,9 +175,9 @@ impl<'a> PlayRunner<'a> {
         let mut state = match existing {
             Some(s) => s,
             None => {
-                let mut vars = self.ctx.inventory.host_vars(host);
+                let mut vars = self.ctx.inventory().host_vars(host);
                 let pb_vars =
-                    crate::inventory::load_vars_dirs(&self.ctx.playbook_dir, &self.ctx.inventory, host).map_err(|d| d.render())?;
+                    crate::inventory::load_vars_dirs(&self.ctx.playbook_dir, &self.ctx.inventory(), host).map_err(|d| d.render())?;
                 vars.extend(pb_vars);
                 HostState::new(host, vars)
             }
@@ -186,7 +190,7 @@ impl<'a> PlayRunner<'a> {
     }
 
     fn magic_vars(&self, host: &str, play_name: &str, batch: &[String]) -> Map<String, Value> {
-        let inv = &self.ctx.inventory;
+        let inv = self.ctx.inventory();
         let opts = &self.ctx.opts;
         let mut m = Map::new();
         m.insert("inventory_hostname".into(), Value::from(host));

@@ -11,6 +11,9 @@
 use mailplay_modules::module::{Diff, ModuleResult};
 use serde_json::{Map, Value};
 
+/// What ansible-core 2.19 registers as a failure's `exception` without -vvv.
+pub const NO_TRACEBACK: &str = "(traceback unavailable)";
+
 /// How a task ended on a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -126,6 +129,12 @@ impl Outcome {
         match self.status {
             Status::Failed => {
                 m.insert("failed".into(), Value::Bool(true));
+                // ansible-core 2.19 normalizes every failure with an
+                // exception (its traceback only with -vvv); a loop's own
+                // result has none, its failed items do.
+                if self.items.is_none() {
+                    m.entry("exception").or_insert_with(|| Value::from(NO_TRACEBACK));
+                }
             }
             Status::Skipped => {
                 m.insert("skipped".into(), Value::Bool(true));
@@ -136,8 +145,10 @@ impl Outcome {
             Status::Unreachable => {
                 m.insert("unreachable".into(), Value::Bool(true));
             }
+            // A result failed_when cleared may still say `failed: true`
+            // (an until out of attempts, as Ansible registers it).
             Status::Ok | Status::Changed if module_ran => {
-                m.insert("failed".into(), Value::Bool(false));
+                m.entry("failed").or_insert(Value::Bool(false));
             }
             Status::Ok | Status::Changed => {
                 m.insert("skipped".into(), Value::Bool(false));
@@ -157,8 +168,28 @@ impl Outcome {
         if let Some(items) = &self.items {
             m.insert("results".into(), Value::Array(items.iter().map(|o| Value::Object(o.registered())).collect()));
         }
-        m
+        failed_before_failed_when(m)
     }
+}
+
+/// Ansible's result says `failed` before `failed_when` adds its result
+/// (the order shows when a registered result is printed as a whole).
+fn failed_before_failed_when(m: Map<String, Value>) -> Map<String, Value> {
+    let index_of = |key: &str| m.keys().position(|k| k == key);
+    let (Some(fw), Some(failed)) = (index_of("failed_when_result"), index_of("failed")) else { return m };
+    if failed < fw {
+        return m;
+    }
+    let mut out = Map::new();
+    for (k, v) in &m {
+        if k == "failed_when_result" {
+            out.insert("failed".into(), m["failed"].clone());
+        }
+        if k != "failed" {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 /// Combine the items of a loop into the task's outcome, as Ansible does:

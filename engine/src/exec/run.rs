@@ -31,7 +31,9 @@ pub mod exit {
 /// Shared by every play and task of a run.
 pub struct RunContext {
     pub templar: Arc<Templar>,
-    pub inventory: Arc<Inventory>,
+    /// The inventory as `add_host` and `group_by` leave it (see
+    /// [`RunContext::inventory`]).
+    inventory: std::sync::RwLock<Arc<Inventory>>,
     pub opts: RunOptions,
     pub pool: ConnectionPool,
     pub reporter: Arc<dyn Reporter>,
@@ -61,7 +63,7 @@ impl RunContext {
         let waiting = opts.start_at_task.clone();
         RunContext {
             templar,
-            inventory,
+            inventory: std::sync::RwLock::new(inventory),
             opts,
             pool: ConnectionPool::default(),
             reporter,
@@ -79,6 +81,17 @@ impl RunContext {
     /// commands reach: the delegate's, with `delegate_to`), for the whole run.
     pub fn planned_for(&self, host: &str) -> Arc<PlannedState> {
         self.planned.lock().expect("planned states").entry(host.to_string()).or_default().clone()
+    }
+
+    /// The inventory now: a snapshot, cheap to take.
+    pub fn inventory(&self) -> Arc<Inventory> {
+        self.inventory.read().expect("inventory").clone()
+    }
+
+    /// Change the inventory (`add_host`, `group_by`); later snapshots see it.
+    pub fn change_inventory<T>(&self, f: impl FnOnce(&mut Inventory) -> T) -> T {
+        let mut guard = self.inventory.write().expect("inventory");
+        f(Arc::make_mut(&mut guard))
     }
 
     pub fn is_interrupted(&self) -> bool {

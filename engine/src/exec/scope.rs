@@ -1,7 +1,7 @@
 //! Building the variable scope of one task on one host, in Ansible's
 //! precedence order (lowest first):
 //!
-//! role defaults (all of the play's roles, then the task's own) < inventory vars (group, then host; inventory files, then
+//! `ansible_host` = the inventory name < role defaults (all of the play's roles, then the task's own) < inventory vars (group, then host; inventory files, then
 //! group_vars/ and host_vars/ dirs, then the playbook's) < facts < play vars
 //! < vars_files < role vars < block vars < task vars < set_fact / register /
 //! include_vars < role params < magic variables < extra vars (`-e`).
@@ -37,6 +37,11 @@ pub fn build_scope(
     task_magic: Layer,
 ) -> Scope {
     let mut s = Scope::new().with_search_paths(parts.search_paths.clone());
+    // Below everything: the connection's address, the inventory name unless
+    // a variable says otherwise (Ansible's play context adds it so).
+    let mut connection = serde_json::Map::new();
+    connection.insert("ansible_host".into(), serde_json::Value::from(host.name.clone()));
+    s.push(Arc::new(connection));
     s.push(parts.play_role_defaults.clone());
     if let Some(role) = &eff.role {
         s.push(role.defaults.clone());

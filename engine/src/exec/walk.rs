@@ -173,6 +173,24 @@ impl PlayRunner<'_> {
         }
     }
 
+    /// Where lookups (`file`, `template`, `first_found`) and includes look,
+    /// as Ansible's task search path: the role's folder, the folder of the
+    /// task's file, then the playbook's (each `<dir>/<kind>/` before `<dir>/`).
+    fn lookup_paths(&self, eff: &Effective, task: &Task) -> Arc<Vec<PathBuf>> {
+        let mut v: Vec<PathBuf> = eff.role.iter().map(|r| r.path.clone()).collect();
+        if let Some(dir) = task.pos.file.as_deref().and_then(|f| f.parent()).filter(|d| !d.as_os_str().is_empty()) {
+            let dir = dir.to_path_buf();
+            if !v.contains(&dir) && !self.search_paths.contains(&dir) {
+                v.push(dir);
+            }
+        }
+        if v.is_empty() {
+            return self.search_paths.clone();
+        }
+        v.extend(self.search_paths.iter().filter(|p| !v.contains(p)).cloned().collect::<Vec<_>>());
+        Arc::new(v)
+    }
+
     fn scope_of(
         &self,
         i: usize,
@@ -182,12 +200,13 @@ impl PlayRunner<'_> {
         task_magic: &Layer,
         hostvars: &Arc<dyn HostvarsSource>,
     ) -> Scope {
+        let search_paths = self.lookup_paths(eff, task);
         let parts = ScopeParts {
             play_vars: &self.play_vars,
             play_role_defaults: &self.play_role_defaults,
             play_role_vars: &self.play_role_vars,
             extra_vars: &self.ctx.extra_vars,
-            search_paths: &self.search_paths,
+            search_paths: &search_paths,
         };
         build_scope(&parts, &self.hosts[i], eff, &inh.vars, task, task_magic.clone()).with_hostvars(hostvars.clone())
     }
@@ -212,7 +231,7 @@ impl PlayRunner<'_> {
             }
             scopes.insert(h.name.clone(), s);
         }
-        Arc::new(HostvarsSnapshot { scopes, inventory: self.ctx.inventory.clone(), playbook_dir: self.ctx.playbook_dir.clone() })
+        Arc::new(HostvarsSnapshot { scopes, inventory: self.ctx.inventory(), playbook_dir: self.ctx.playbook_dir.clone() })
     }
 
     pub async fn run_leaf(&mut self, task: &Task, inh: &Inherited, subset: Option<&[usize]>) {
@@ -235,8 +254,12 @@ impl PlayRunner<'_> {
 
         let play_scope = self.play_scope();
         let run_once = keyword_bool(&self.ctx.templar, "run_once", eff.run_once.as_ref(), &play_scope, false);
+        // add_host runs once for the task, not per host (and its result is
+        // the first host's only).
+        let inventory_action = super::inventory_actions::action_of(task);
         let runners: Vec<usize> = match run_once {
             Ok(true) => vec![targets[0]],
+            _ if inventory_action == Some("add_host") => vec![targets[0]],
             _ => targets.clone(),
         };
         let task_magic = self.task_magic(&eff);
@@ -315,7 +338,22 @@ impl PlayRunner<'_> {
                 }
             }
         }
-        self.check_fatal(fatal, failed_now, &targets);
+        if inventory_action.is_some() {
+            self.refresh_groups();
+        }
+        self.check_fatal(fatal, failed_now, &targets, inh.rescuable);
+    }
+
+    /// After `add_host`/`group_by`: the play's hosts see the new `groups`
+    /// and their `group_names` from the next task on.
+    fn refresh_groups(&mut self) {
+        let inv = self.ctx.inventory();
+        let groups = Value::Object(inv.groups_map());
+        for h in &mut self.hosts {
+            let magic = Arc::make_mut(&mut h.magic);
+            magic.insert("groups".into(), groups.clone());
+            magic.insert("group_names".into(), Value::from(inv.group_names_of(&h.name)));
+        }
     }
 
     /// Record a host's outcome: stats, host status, register, facts,
@@ -338,8 +376,10 @@ impl PlayRunner<'_> {
             Status::Failed => {
                 h.failed = true;
                 failed = true;
-                Arc::make_mut(&mut h.set_facts)
-                    .insert("ansible_failed_task".into(), serde_json::json!({"name": task.display_name(), "action": action_name(task)}));
+                Arc::make_mut(&mut h.set_facts).insert(
+                    "ansible_failed_task".into(),
+                    serde_json::json!({"name": task.name.clone().unwrap_or_default(), "action": action_name(task)}),
+                );
                 Arc::make_mut(&mut h.set_facts).insert("ansible_failed_result".into(), Value::Object(o.registered()));
                 // In a block with rescue: counted as rescued when the rescue starts.
                 (!inh.rescuable).then_some((HostStatus::Failed, false))
@@ -395,7 +435,8 @@ impl PlayRunner<'_> {
     }
 
     /// `fatal`: a host failed on this task with `any_errors_fatal` on.
-    fn check_fatal(&mut self, fatal: bool, failed_now: usize, targets: &[usize]) {
+    /// `rescuable`: the failures are in a block with `rescue`, which runs next.
+    fn check_fatal(&mut self, fatal: bool, failed_now: usize, targets: &[usize], rescuable: bool) {
         if failed_now == 0 {
             return;
         }
@@ -412,7 +453,7 @@ impl PlayRunner<'_> {
                 self.end_play = true;
             }
         }
-        if self.active(None).is_empty() && !targets.is_empty() {
+        if self.active(None).is_empty() && !targets.is_empty() && !rescuable {
             self.ctx.reporter.no_more_hosts();
         }
     }
@@ -448,7 +489,8 @@ impl PlayRunner<'_> {
             for &i in &was_failed {
                 self.hosts[i].failed = false;
             }
-            self.run_leaf(handler, inh, Some(&hosts)).await;
+            // A handler may be a module, a block or an include_tasks.
+            self.run_node(handler, inh, Some(&hosts)).await;
             for &i in &was_failed {
                 self.hosts[i].failed = true;
             }

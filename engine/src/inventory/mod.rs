@@ -6,6 +6,7 @@
 //! inventory files' group vars below the `group_vars/` folder's; host vars
 //! above group vars, `host_vars/` above the inventory file's host vars.
 
+mod dynamic;
 mod export;
 mod ini;
 mod literal;

@@ -173,6 +173,10 @@ impl<R: Reporter> Reporter for Guarded<R> {
         self.inner.warning(&mask_str(msg, &secrets_with(&[])));
     }
 
+    fn retrying(&self, msg: &str) {
+        self.inner.retrying(&mask_str(msg, &secrets_with(&[])));
+    }
+
     fn error(&self, msg: &str) {
         self.inner.error(&mask_str(msg, &secrets_with(&[])));
     }

@@ -7,6 +7,7 @@
 mod diff;
 mod guard;
 mod json;
+mod py_repr;
 mod recap;
 mod tee;
 mod text;
@@ -18,6 +19,7 @@ use serde_json::Value;
 
 pub use guard::{mask_str, mask_value, Guarded, NO_LOG_ITEM};
 pub use json::JsonReporter;
+pub use py_repr::{py_repr, py_str};
 pub use recap::{HostStats, Stats};
 pub use tee::Tee;
 pub use text::TextReporter;
@@ -70,6 +72,11 @@ pub trait Reporter: Send + Sync {
     fn no_hosts_matched(&self);
     fn no_more_hosts(&self);
     fn warning(&self, msg: &str);
+    /// `FAILED - RETRYING: ...` of an `until` loop: a plain line in the
+    /// text stream (as Ansible's callback shows it), a warning elsewhere.
+    fn retrying(&self, msg: &str) {
+        self.warning(msg)
+    }
     fn error(&self, msg: &str);
     fn recap(&self, stats: &Stats);
     /// The run was interrupted (Ctrl-C): no new task started.
@@ -96,10 +103,11 @@ pub fn shown_result(r: &HostResult) -> Value {
     }
     match &r.result {
         // Like Ansible's callback: internal keys, the diff (printed on its
-        // own) and the `failed` flag (the line already says FAILED!) are not shown.
+        // own), the `failed` flag (the line already says FAILED!) and a
+        // module's `exception` (its traceback, shown only with -vvv) are not shown.
         Value::Object(m) => Value::Object(
             m.iter()
-                .filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed"))
+                .filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed" | "exception"))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),

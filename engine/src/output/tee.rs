@@ -50,6 +50,10 @@ impl Reporter for Tee {
         self.first.warning(msg);
         self.second.warning(msg);
     }
+    fn retrying(&self, msg: &str) {
+        self.first.retrying(msg);
+        self.second.retrying(msg);
+    }
     fn error(&self, msg: &str) {
         self.first.error(msg);
         self.second.error(msg);

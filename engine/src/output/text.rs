@@ -35,6 +35,8 @@ enum Color {
     Cyan,
     Magenta,
     BrightPurple,
+    /// Ansible's COLOR_DEBUG.
+    DarkGray,
 }
 
 impl Color {
@@ -46,6 +48,7 @@ impl Color {
             Color::Cyan => "0;36",
             Color::Magenta => "0;35",
             Color::BrightPurple => "1;35",
+            Color::DarkGray => "1;30",
         }
     }
 }
@@ -222,6 +225,14 @@ impl Reporter for TextReporter {
 
     fn no_more_hosts(&self) {
         self.banner("NO MORE HOSTS LEFT");
+    }
+
+    fn retrying(&self, msg: &str) {
+        self.stop_progress();
+        let line = self.paint(msg, Color::DarkGray);
+        let mut inner = self.inner.lock().expect("reporter lock");
+        let _ = writeln!(inner.out, "{line}");
+        let _ = inner.out.flush();
     }
 
     fn warning(&self, msg: &str) {

@@ -76,8 +76,13 @@ fn unquote(v: &str) -> String {
     }
 }
 
-fn is_key(k: &str) -> bool {
-    !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !k.chars().next().is_some_and(|c| c.is_ascii_digit())
+/// Ansible's `parse_kv` split of one word: at the first `=` after the
+/// first character that is not escaped (`\\=`). The key is anything before
+/// it, even a template (`set_fact: "{{ name }}={{ value }}"`).
+fn split_key(token: &str) -> Option<(&str, &str)> {
+    let bytes = token.as_bytes();
+    let pos = (1..bytes.len()).find(|&i| bytes[i] == b'=' && bytes[i - 1] != b'\\')?;
+    Some((&token[..pos], &token[pos + 1..]))
 }
 
 /// Parse `k=v ...`. With `only_keys`, other `k=v` words stay in the free text
@@ -86,11 +91,13 @@ pub fn parse_kv(s: &str, only_keys: Option<&[&str]>) -> Result<Map<String, Value
     let mut out = Map::new();
     let mut raw: Vec<String> = Vec::new();
     for token in split_args(s)? {
-        let split = token.split_once('=').filter(|(k, _)| is_key(k) && only_keys.map(|o| o.contains(k)).unwrap_or(true));
+        let split = split_key(&token).filter(|(k, _)| only_keys.map(|o| o.contains(k)).unwrap_or(true));
         match split {
             Some((k, v)) => {
-                out.insert(k.to_string(), Value::String(unquote(v.trim_end_matches('\n'))));
+                out.insert(k.trim().to_string(), Value::String(unquote(v.trim())));
             }
+            // Only escaped `=`s: free text, unescaped.
+            None if split_key(&token).is_none() && token[1.min(token.len())..].contains('=') => raw.push(token.replace("\\=", "=")),
             None => raw.push(token),
         }
     }
@@ -142,6 +149,14 @@ mod tests {
         assert_eq!(Value::Object(m), json!({"chdir": "/tmp", "_raw_params": "mkdir /x || exit 0\nsleep 1\nrmdir /x"}));
         let quoted = parse_kv("echo 'a\nb'\necho c", None).unwrap();
         assert_eq!(quoted["_raw_params"], json!("echo 'a\nb'\necho c"));
+    }
+
+    #[test]
+    fn keys_are_what_precedes_the_first_equals_sign_as_in_ansible() {
+        let m = parse_kv("{{ item if x else item[0] }}={{ item }} a.b=c", None).unwrap();
+        assert_eq!(Value::Object(m), json!({"{{ item if x else item[0] }}": "{{ item }}", "a.b": "c"}));
+        let m = parse_kv(r"a\=b =c", None).unwrap();
+        assert_eq!(Value::Object(m), json!({"_raw_params": "a=b =c"}));
     }
 
     #[test]

@@ -91,6 +91,26 @@ pub fn vars_map(node: &Node, what: &str) -> Result<Map<String, Value>, Diagnosti
     }
 }
 
+/// `register:`'s variable, checked as ansible-core's `validate_variable_name`
+/// does (an identifier, not a Jinja keyword, a string); `null` registers nothing.
+fn register_name(v: &Node) -> Result<Option<String>, Diagnostic> {
+    let why = match &v.kind {
+        NodeKind::Null => return Ok(None),
+        NodeKind::Str(s) if mailplay_modules::args::valid_variable_name(s) => return Ok(Some(s.clone())),
+        NodeKind::Str(s) => format!("Invalid variable name '{s}'."),
+        NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => {
+            let ty = match v.kind {
+                NodeKind::Int(_) => "int",
+                NodeKind::Float(_) => "float",
+                _ => "bool",
+            };
+            format!("Invalid variable name '{}' of type '{ty}'.", v.key_string())
+        }
+        _ => format!("Invalid variable name of type '{}'.", if matches!(v.kind, NodeKind::Seq(_)) { "list" } else { "dict" }),
+    };
+    Err(Diagnostic::new(v.pos.clone(), format!("Invalid 'register' specified: {why}")))
+}
+
 pub fn valid_var_name(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !s.chars().next().is_some_and(|c| c.is_ascii_digit())
 }
@@ -197,13 +217,7 @@ impl Loader {
                     Some(LoopSpec { kind: LoopKind::With(k2["with_".len()..].to_string()), items: v.to_value(), pos: v.pos.clone() })
             }
             "loop_control" => task.loop_control = loop_control(v)?,
-            "register" => {
-                let name = v.as_str().unwrap_or_default().to_string();
-                if !valid_var_name(&name) {
-                    return Err(Diagnostic::new(v.pos.clone(), format!("invalid variable name in 'register': '{name}'")));
-                }
-                task.register = Some(name);
-            }
+            "register" => task.register = register_name(v)?,
             "ignore_errors" => task.ignore_errors = val(),
             "ignore_unreachable" => task.ignore_unreachable = val(),
             "notify" => task.notify = string_list(v, "notify")?,

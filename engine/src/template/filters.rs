@@ -32,8 +32,6 @@ pub fn register(env: &mut Environment<'static>) {
         Some(i) => s[..i].to_string(),
         None => String::new(),
     });
-    env.add_filter("to_json", |v: JValue| -> Result<String, Error> { serde_json::to_string(&json(&v)?).map_err(|e| err(e.to_string())) });
-    env.add_filter("to_nice_json", to_nice_json);
     env.add_filter("from_json", |s: String| -> Result<JValue, Error> {
         serde_json::from_str::<Value>(&s).map(|v| from_json(&v)).map_err(|e| err(format!("from_json: {e}")))
     });
@@ -165,7 +163,7 @@ pub fn text_of(v: &JValue) -> String {
     }
 }
 
-fn python_type(v: &JValue) -> &'static str {
+pub(super) fn python_type(v: &JValue) -> &'static str {
     match v.kind() {
         ValueKind::Bool => "bool",
         ValueKind::Number => {
@@ -231,34 +229,6 @@ fn split(s: String, sep: Option<String>, maxsplit: Option<i64>) -> Vec<String> {
             None => s.split(sep.as_str()).map(str::to_string).collect(),
         },
         None => s.split_whitespace().map(str::to_string).collect(),
-    }
-}
-
-fn to_nice_json(v: JValue, kwargs: Kwargs) -> Result<String, Error> {
-    let indent: usize = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
-    let sort: bool = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
-    kwargs.assert_all_used()?;
-    let mut value = json(&v)?;
-    if sort {
-        value = sorted(value);
-    }
-    let pad = " ".repeat(indent);
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(pad.as_bytes());
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    serde::Serialize::serialize(&value, &mut ser).map_err(|e| err(e.to_string()))?;
-    Ok(String::from_utf8(out).unwrap_or_default())
-}
-
-fn sorted(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(String, Value)> = m.into_iter().map(|(k, v)| (k, sorted(v))).collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
-        other => other,
     }
 }
 
@@ -407,20 +377,33 @@ fn items2dict(v: JValue, kwargs: Kwargs) -> Result<JValue, Error> {
     }
 }
 
-fn flatten(v: JValue, levels: Option<i64>) -> Result<JValue, Error> {
+/// Ansible's `flatten(levels=None, skip_nulls=True)`, positional or by name.
+fn flatten(v: JValue, levels: Option<JValue>, skip_nulls: Option<bool>, kw: Kwargs) -> Result<JValue, Error> {
     // `levels` = how many levels of nesting to remove (all when None).
-    fn go(items: Vec<Value>, depth: Option<i64>, out: &mut Vec<Value>) {
+    fn go(items: Vec<Value>, depth: Option<i64>, skip_nulls: bool, out: &mut Vec<Value>) {
         for i in items {
             match i {
-                Value::Array(inner) if depth.map(|d| d > 0).unwrap_or(true) => go(inner, depth.map(|d| d - 1), out),
-                Value::Null => {}
+                Value::Array(inner) if depth.map(|d| d > 0).unwrap_or(true) => go(inner, depth.map(|d| d - 1), skip_nulls, out),
+                Value::Null if skip_nulls => {}
                 other => out.push(other),
             }
         }
     }
+    let levels = match levels {
+        Some(l) => Some(l),
+        None => kw.get::<Option<JValue>>("levels")?,
+    };
+    let levels = match levels.filter(|l| !l.is_none()) {
+        Some(l) => Some(i64::try_from(l)?),
+        None => None,
+    };
+    let skip_nulls = match skip_nulls {
+        Some(b) => b,
+        None => kw.get::<Option<bool>>("skip_nulls")?.unwrap_or(true),
+    };
     let mut out = Vec::new();
     match json(&v)? {
-        Value::Array(items) => go(items, levels, &mut out),
+        Value::Array(items) => go(items, levels, skip_nulls, &mut out),
         other => out.push(other),
     }
     Ok(from_json(&Value::Array(out)))

@@ -28,6 +28,7 @@ pub fn check_nesting(text: &str) -> Result<(), TemplateError> {
                             "template nests brackets deeper than {MAX_NESTING} levels (line {line}); mailplay refuses it before parsing"
                         ),
                         line: Some(line),
+                        undefined: false,
                     });
                 }
             }

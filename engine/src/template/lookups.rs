@@ -72,9 +72,12 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_function("q", query);
 }
 
-fn run_lookup(state: &State, name: &str, terms: &[JValue]) -> Result<Vec<JValue>, Error> {
+fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JValue>) -> Result<Vec<JValue>, Error> {
     let mut out = Vec::new();
     for t in terms {
+        if name == "vars" && t.as_str().is_none() {
+            return Err(err(format!("Variable name must be 'str' not '{}'", super::filters::python_type(t))));
+        }
         let term = text_of(t);
         let v = match name {
             "file" => {
@@ -82,7 +85,10 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue]) -> Result<Vec<JValue>
                 let text = blocking(|| std::fs::read_to_string(&p)).map_err(|e| err(format!("lookup('file'): {}: {e}", p.display())))?;
                 JValue::from(text.trim_end_matches('\n').to_string())
             }
-            "env" => JValue::from(std::env::var(&term).unwrap_or_default()),
+            "env" => match std::env::var(&term) {
+                Ok(v) => JValue::from(v),
+                Err(_) => default.cloned().unwrap_or_else(|| JValue::from("")),
+            },
             "pipe" => {
                 let o = blocking(|| std::process::Command::new("/bin/sh").arg("-c").arg(&term).output())
                     .map_err(|e| err(format!("lookup('pipe'): {e}")))?;
@@ -101,7 +107,11 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue]) -> Result<Vec<JValue>
                     state.known_variables().into_iter().filter_map(|k| state.lookup(&k).map(|v| (k.to_string(), v))),
                 ))?)
             }
-            "vars" => state.lookup(&term).ok_or_else(|| Error::new(ErrorKind::UndefinedError, format!("No variable named '{term}'")))?,
+            "vars" => match (state.lookup(&term).filter(|v| !v.is_undefined()), default) {
+                (Some(v), _) => v,
+                (None, Some(d)) => d.clone(),
+                (None, None) => return Err(Error::new(ErrorKind::UndefinedError, format!("No variable named '{term}' was found"))),
+            },
             "items" | "list" => {
                 return Ok(terms
                     .iter()
@@ -109,7 +119,9 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue]) -> Result<Vec<JValue>
                     .collect())
             }
             other => {
-                return Err(err(format!("lookup plugin '{other}' not found (mailplay has file, env, pipe, template, vars, items, list)")))
+                return Err(err(format!(
+                    "lookup plugin '{other}' not found (mailplay has file, env, pipe, template, vars, items, list, first_found)"
+                )))
             }
         };
         out.push(v);
@@ -120,8 +132,13 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue]) -> Result<Vec<JValue>
 fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
     let wantlist = kwargs.get::<Option<bool>>("wantlist")?.unwrap_or(false);
     let ignore = kwargs.get::<Option<String>>("errors")?.map(|e| e == "ignore").unwrap_or(false);
-    let _ = kwargs.get::<Option<JValue>>("default");
-    let values = match run_lookup(state, &name, &terms) {
+    let default = kwargs.get::<Option<JValue>>("default")?;
+    let values = if name == "first_found" {
+        super::first_found::first_found(&terms, &kwargs, |n| find(n, "files"))
+    } else {
+        run_lookup(state, &name, &terms, default.as_ref())
+    };
+    let values = match values {
         Ok(v) => v,
         Err(_) if ignore => return Ok(JValue::from(())),
         Err(e) => return Err(e),
@@ -136,8 +153,12 @@ fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> R
     })
 }
 
-fn query(state: &State, name: String, terms: Rest<JValue>) -> Result<JValue, Error> {
-    run_lookup(state, &name, &terms).map(JValue::from)
+fn query(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
+    if name == "first_found" {
+        return super::first_found::first_found(&terms, &kwargs, |n| find(n, "files")).map(JValue::from);
+    }
+    let default = kwargs.get::<Option<JValue>>("default")?;
+    run_lookup(state, &name, &terms, default.as_ref()).map(JValue::from)
 }
 
 fn build_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {

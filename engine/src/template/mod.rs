@@ -12,11 +12,16 @@
 //! - `omit`: a mapping entry whose value renders to the omit token is dropped.
 
 mod filters;
+mod filters_json;
+mod filters_map;
+mod filters_url;
+mod first_found;
 mod limits;
 mod lookups;
 mod rspamd_hash;
 mod scope;
 mod tests_;
+mod tests_files;
 mod vars_object;
 
 use std::path::Path;
@@ -36,6 +41,9 @@ pub struct TemplateError {
     pub message: String,
     /// Line inside the template text, when minijinja knows it.
     pub line: Option<u32>,
+    /// An undefined variable (not another error): `debug: var=` prints a
+    /// placeholder for it where any other error fails the task.
+    pub undefined: bool,
 }
 
 impl std::fmt::Display for TemplateError {
@@ -64,7 +72,11 @@ fn env() -> &'static Environment<'static> {
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut env);
         filters::register(&mut env);
+        filters_url::register(&mut env);
+        filters_map::register(&mut env);
+        filters_json::register(&mut env);
         tests_::register(&mut env);
+        tests_files::register(&mut env);
         lookups::register(&mut env);
         env.set_loader(lookups::include_loader);
         env
@@ -88,12 +100,13 @@ impl Templar {
         s.contains("{{") || s.contains("{%") || s.contains("{#")
     }
 
-    /// Does any string inside the value contain Jinja syntax?
+    /// Does any string inside the value (a mapping's keys too, which
+    /// [`Templar::render_value`] renders) contain Jinja syntax?
     pub fn value_has_template(v: &Value) -> bool {
         match v {
             Value::String(s) => Self::is_template(s),
             Value::Array(a) => a.iter().any(Self::value_has_template),
-            Value::Object(m) => m.values().any(Self::value_has_template),
+            Value::Object(m) => m.iter().any(|(k, v)| Self::is_template(k) || Self::value_has_template(v)),
             _ => false,
         }
     }
@@ -154,12 +167,13 @@ impl Templar {
     /// Evaluate an expression (no braces) to its value.
     pub fn eval_expression(&self, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
         limits::check_nesting(expr)?;
+        filters_map::take_missing();
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
         let compiled = env().compile_expression(expr).map_err(|e| self.explain(e, expr, scope))?;
         let v = compiled.eval(ctx).map_err(|e| self.explain_expr(e, expr, scope))?;
         if v.is_undefined() {
-            return Err(TemplateError { message: format!("'{expr}' is undefined"), line: None });
+            return Err(TemplateError { message: format!("'{expr}' is undefined"), line: None, undefined: true });
         }
         to_json(&v)
     }
@@ -175,14 +189,18 @@ impl Templar {
                 "Conditional result ({v}) of '{expr}' is a string that is not a boolean; conditionals must have a boolean result"
             ),
             line: None,
+            undefined: false,
         })
     }
 
     /// Render a template file (the `template` module): `trim_blocks`, the
     /// trailing newline kept, `{% include %}` relative to the file's folder.
     pub fn render_file(&self, path: &Path, scope: &Scope) -> Result<String, TemplateError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| TemplateError { message: format!("cannot read template {}: {e}", path.display()), line: None })?;
+        let text = std::fs::read_to_string(path).map_err(|e| TemplateError {
+            message: format!("cannot read template {}: {e}", path.display()),
+            line: None,
+            undefined: false,
+        })?;
         limits::check_nesting(&text)?;
         let mut paths = vec![path.parent().map(Path::to_path_buf).unwrap_or_default()];
         paths.extend(scope.search_paths().iter().flat_map(|p| [p.join("templates"), p.clone()]));
@@ -194,14 +212,22 @@ impl Templar {
     /// Only check that a template compiles (for `--syntax-check`).
     pub fn check_syntax(&self, s: &str) -> Result<(), TemplateError> {
         limits::check_nesting(s)?;
-        env().template_from_str(s).map(|_| ()).map_err(|e| TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) })
+        env().template_from_str(s).map(|_| ()).map_err(|e| TemplateError {
+            message: describe(&e),
+            line: e.line().map(|l| l as u32),
+            undefined: false,
+        })
     }
 
     /// Check that an expression compiles.
     pub fn check_expression(&self, expr: &str) -> Result<(), TemplateError> {
         let bare = single_expression(expr.trim()).unwrap_or(expr);
         limits::check_nesting(bare)?;
-        env().compile_expression(bare).map(|_| ()).map_err(|e| TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) })
+        env().compile_expression(bare).map(|_| ()).map_err(|e| TemplateError {
+            message: describe(&e),
+            line: e.line().map(|l| l as u32),
+            undefined: false,
+        })
     }
 
     /// Turn a minijinja error into ours, naming the undefined variable the
@@ -210,22 +236,22 @@ impl Templar {
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(t) = env().template_from_str(source) {
                 if let Some(name) = first_undefined(t.undeclared_variables(true), scope) {
-                    return TemplateError { message: format!("'{name}' is undefined"), line: e.line().map(|l| l as u32) };
+                    return TemplateError { message: format!("'{name}' is undefined"), line: e.line().map(|l| l as u32), undefined: true };
                 }
             }
         }
-        TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) }
+        TemplateError { message: describe(&e), line: e.line().map(|l| l as u32), undefined: e.kind() == ErrorKind::UndefinedError }
     }
 
     fn explain_expr(&self, e: minijinja::Error, expr: &str, scope: &Scope) -> TemplateError {
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(c) = env().compile_expression(expr) {
                 if let Some(name) = first_undefined(c.undeclared_variables(true), scope) {
-                    return TemplateError { message: format!("'{name}' is undefined"), line: None };
+                    return TemplateError { message: format!("'{name}' is undefined"), line: None, undefined: true };
                 }
             }
         }
-        TemplateError { message: describe(&e), line: e.line().map(|l| l as u32) }
+        TemplateError { message: describe(&e), line: e.line().map(|l| l as u32), undefined: e.kind() == ErrorKind::UndefinedError }
     }
 }
 
@@ -236,7 +262,8 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope) -> O
     for name in names {
         let mut parts = name.split('.');
         let root = parts.next().unwrap_or("");
-        if vars_object::is_magic(root) {
+        // Functions (`lookup`, `range`, ...) are not variables.
+        if vars_object::is_magic(root) || env().globals().any(|(g, _)| g == root) {
             continue;
         }
         let Some(mut v) = scope.get(root) else { return Some(name) };
@@ -281,7 +308,27 @@ fn single_expression(s: &str) -> Option<&str> {
 }
 
 pub(crate) fn to_json(v: &JValue) -> Result<Value, TemplateError> {
-    serde_json::to_value(v).map_err(|e| TemplateError { message: format!("cannot convert template result: {e}"), line: None })
+    if holds_undefined(v) {
+        let message = filters_map::take_missing().unwrap_or_else(|| "the result holds an undefined value".into());
+        return Err(TemplateError { message, line: None, undefined: true });
+    }
+    serde_json::to_value(v).map_err(|e| TemplateError {
+        message: format!("cannot convert template result: {e}"),
+        line: None,
+        undefined: false,
+    })
+}
+
+/// An undefined value inside a list or mapping (Jinja2 keeps them until
+/// the result is used; Ansible then fails).
+fn holds_undefined(v: &JValue) -> bool {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::Undefined => true,
+        ValueKind::Seq | ValueKind::Iterable => v.try_iter().is_ok_and(|mut it| it.any(|x| holds_undefined(&x))),
+        ValueKind::Map => v.try_iter().is_ok_and(|mut it| it.any(|k| v.get_item(&k).is_ok_and(|x| holds_undefined(&x)))),
+        _ => false,
+    }
 }
 
 pub(crate) fn from_json(v: &Value) -> JValue {

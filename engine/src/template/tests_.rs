@@ -17,29 +17,38 @@ fn must_be_result(v: &JValue, test: &str) -> Result<(), Error> {
 }
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_test("changed", |v: JValue| -> Result<bool, Error> {
-        must_be_result(&v, "changed")?;
-        Ok(flag(&v, "changed"))
-    });
-    env.add_test("failed", |v: JValue| -> Result<bool, Error> {
-        must_be_result(&v, "failed")?;
-        Ok(flag(&v, "failed"))
-    });
-    env.add_test("succeeded", |v: JValue| -> Result<bool, Error> {
-        must_be_result(&v, "succeeded")?;
-        Ok(!flag(&v, "failed"))
-    });
-    env.add_test("success", |v: JValue| -> Result<bool, Error> {
-        must_be_result(&v, "success")?;
-        Ok(!flag(&v, "failed"))
-    });
-    env.add_test("skipped", |v: JValue| -> Result<bool, Error> {
-        must_be_result(&v, "skipped")?;
-        Ok(flag(&v, "skipped"))
-    });
+    // Each with ansible-core's other names for it (plugins/test/core.py).
+    for name in ["changed", "change"] {
+        env.add_test(name, move |v: JValue| -> Result<bool, Error> {
+            must_be_result(&v, name)?;
+            Ok(flag(&v, "changed"))
+        });
+    }
+    for name in ["failed", "failure"] {
+        env.add_test(name, move |v: JValue| -> Result<bool, Error> {
+            must_be_result(&v, name)?;
+            Ok(flag(&v, "failed"))
+        });
+    }
+    for name in ["succeeded", "success", "successful"] {
+        env.add_test(name, move |v: JValue| -> Result<bool, Error> {
+            must_be_result(&v, name)?;
+            Ok(!flag(&v, "failed"))
+        });
+    }
+    for name in ["skipped", "skip"] {
+        env.add_test(name, move |v: JValue| -> Result<bool, Error> {
+            must_be_result(&v, name)?;
+            Ok(flag(&v, "skipped"))
+        });
+    }
     env.add_test("unreachable", |v: JValue| -> Result<bool, Error> {
         must_be_result(&v, "unreachable")?;
         Ok(flag(&v, "unreachable"))
+    });
+    env.add_test("reachable", |v: JValue| -> Result<bool, Error> {
+        must_be_result(&v, "reachable")?;
+        Ok(!flag(&v, "unreachable"))
     });
     env.add_test("match", |v: String, p: String, kw: Kwargs| regex_test(&v, &p, kw, true));
     env.add_test("search", |v: String, p: String, kw: Kwargs| regex_test(&v, &p, kw, false));
@@ -51,7 +60,6 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("version_compare", version_test);
     env.add_test("truthy", |v: JValue| v.is_true());
     env.add_test("falsy", |v: JValue| !v.is_true());
-    env.add_test("abs", |v: String| v.starts_with('/'));
 }
 
 fn regex_test(v: &str, pattern: &str, kw: Kwargs, anchored: bool) -> Result<bool, Error> {

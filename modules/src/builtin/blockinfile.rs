@@ -8,7 +8,7 @@ use crate::args::{loose_bool, loose_opt_string, loose_string};
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult};
 
 use super::copy::DestArgs;
-use super::text_edit::{apply_edit, plan_edit, read_text_resolved, EditPlan, EditState};
+use super::text_edit::{apply_edit, plan_edit, read_text_resolved, BackupKey, EditPlan, EditState};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +52,16 @@ fn present() -> String {
     "present".into()
 }
 
+/// A pattern with the multi-line flag (`(?m)` at its start, as Python
+/// requires global flags) is searched in the whole text, not line by line.
+fn is_multiline(pattern: &str) -> bool {
+    pattern.strip_prefix("(?").and_then(|r| r.split([')', ':']).next()).is_some_and(|flags| flags.contains('m') && !flags.contains('-'))
+}
+
+fn multiline_match<'t>(re: &regex::Regex, pattern: &str, text: &'t str) -> Option<regex::Match<'t>> {
+    is_multiline(pattern).then(|| re.find(text)).flatten()
+}
+
 /// Ansible's blockinfile edit. Returns the new text and the message.
 pub fn edit(text: Option<&str>, a: &BlockArgs) -> Result<(String, String), String> {
     let marker0 = a.marker.replace("{mark}", &a.marker_begin);
@@ -81,11 +91,21 @@ pub fn edit(text: Option<&str>, a: &BlockArgs) -> Result<(String, String), Strin
                 (Some(b), _) if b == "BOF" => 0,
                 (Some(b), _) => {
                     let r = re(b)?;
-                    lines.iter().rposition(|l| r.is_match(l)).unwrap_or(lines.len())
+                    match multiline_match(&r, b, original) {
+                        Some(m) => original[..m.start()].matches('\n').count(),
+                        None if is_multiline(b) => lines.len(),
+                        None => lines.iter().rposition(|l| super::lineinfile::py_search(&r, l).is_some()).unwrap_or(lines.len()),
+                    }
                 }
                 (None, Some(x)) if x != "EOF" => {
                     let r = re(x)?;
-                    lines.iter().rposition(|l| r.is_match(l)).map(|i| i + 1).unwrap_or(lines.len())
+                    match multiline_match(&r, x, original) {
+                        Some(m) => original[..m.end()].matches('\n').count() + 1,
+                        None if is_multiline(x) => lines.len(),
+                        None => {
+                            lines.iter().rposition(|l| super::lineinfile::py_search(&r, l).is_some()).map(|i| i + 1).unwrap_or(lines.len())
+                        }
+                    }
                 }
                 _ => lines.len(),
             }
@@ -96,11 +116,13 @@ pub fn edit(text: Option<&str>, a: &BlockArgs) -> Result<(String, String), Strin
     }
     if !block_lines.is_empty() {
         let mut insert: Vec<String> = Vec::new();
-        if a.prepend_newline && at > 0 {
+        // As Ansible: a blank line before/after the block unless one is
+        // already there (so a second run changes nothing).
+        if a.prepend_newline && at > 0 && lines[at - 1] != "\n" {
             insert.push("\n".into());
         }
         insert.extend(block_lines.iter().map(|l| format!("{l}\n")));
-        if a.append_newline && at < lines.len() {
+        if a.append_newline && at < lines.len() && lines[at] != "\n" {
             insert.push("\n".into());
         }
         let n = insert.len();
@@ -171,7 +193,7 @@ impl Module for BlockInFileModule {
     }
 
     async fn apply(a: &BlockArgs, plan: EditPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        apply_edit(&a.common, plan, ctx).await
+        apply_edit(&a.common, plan, ctx, BackupKey::BackupFile).await
     }
 
     fn unchanged_result(_a: &BlockArgs, s: &EditState) -> ModuleResult {
@@ -210,5 +232,32 @@ mod tests {
         assert_eq!(t, "a\n## BEGIN\nx\n## END\nb");
         let (t, m) = edit(None, &a(json!({"path": "f", "block": "x", "marker": "## {mark}"}))).unwrap();
         assert_eq!((t.as_str(), m.as_str()), ("## BEGIN\nx\n## END\n", "File created"));
+    }
+
+    /// As ansible-core 2.19: `$` matches before a line's newline, and a
+    /// `(?m)` pattern is searched across lines (the upstream target's
+    /// multiline_search).
+    #[test]
+    fn python_anchors_and_multiline_patterns() {
+        let text = "L =\n  (S =\n    x\nM =\n  (S =\n";
+        let (t, _) =
+            edit(Some(text), &a(json!({"path": "f", "block": "b", "insertafter": "(?m)L =\n.*\\(S =", "marker": "#{mark}"}))).unwrap();
+        assert_eq!(t, "L =\n  (S =\n#BEGIN\nb\n#END\n    x\nM =\n  (S =\n");
+        let (t, _) = edit(Some(text), &a(json!({"path": "f", "block": "b", "insertbefore": "(?m)^M =$", "marker": "#{mark}"}))).unwrap();
+        assert_eq!(t, "L =\n  (S =\n    x\n#BEGIN\nb\n#END\nM =\n  (S =\n");
+        let (t, _) = edit(Some("a\nb\n"), &a(json!({"path": "f", "block": "x", "insertafter": "^a$", "marker": "#{mark}"}))).unwrap();
+        assert_eq!(t, "a\n#BEGIN\nx\n#END\nb\n");
+    }
+
+    /// append_newline/prepend_newline add a blank line only where there is
+    /// none, so a second run changes nothing (as Ansible's module).
+    #[test]
+    fn blank_lines_around_the_block_once() {
+        let args =
+            a(json!({"path": "f", "block": "x", "insertafter": "a", "marker": "#{mark}", "append_newline": true, "prepend_newline": true}));
+        let (t, _) = edit(Some("a\nb\n"), &args).unwrap();
+        assert_eq!(t, "a\n\n#BEGIN\nx\n#END\n\nb\n");
+        let (t2, m2) = edit(Some(&t), &args).unwrap();
+        assert_eq!((t2.as_str(), m2.as_str()), (t.as_str(), ""));
     }
 }

@@ -133,8 +133,9 @@ fn strip(s: String, strip_empty_ends: bool) -> String {
 async fn run(args: &CommandArgs, ctx: &Context<'_>, use_shell: bool) -> Result<ModuleResult, ModuleError> {
     let cmd = build(args, use_shell)?;
     let shown = if use_shell { Value::String(cmd.to_shell_string()) } else { Value::from(cmd.argv.clone()) };
-    let start = std::time::Instant::now();
+    let (started, start) = (std::time::SystemTime::now(), std::time::Instant::now());
     let out = ctx.host.exec(&cmd).await?;
+    let delta = start.elapsed();
     let stdout = strip(out.stdout_str(), args.strip_empty_ends);
     let stderr = strip(out.stderr_str(), args.strip_empty_ends);
     let mut r = ModuleResult::changed(true)
@@ -144,11 +145,12 @@ async fn run(args: &CommandArgs, ctx: &Context<'_>, use_shell: bool) -> Result<M
         .with("stderr_lines", stderr.lines().map(str::to_string).collect::<Vec<_>>())
         .with("stdout", stdout)
         .with("stderr", stderr)
-        .with("delta", format!("{:?}", start.elapsed()));
-    if out.rc != 0 {
-        r.failed = true;
-        r.msg = Some("non-zero return code".into());
-    }
+        .with("start", super::clock::local_datetime(started))
+        .with("end", super::clock::local_datetime(started + delta))
+        .with("delta", super::clock::timedelta(delta));
+    // Ansible's command module always says `msg`, empty when it worked.
+    r.msg = Some(if out.rc != 0 { "non-zero return code" } else { "" }.into());
+    r.failed = out.rc != 0;
     Ok(r)
 }
 

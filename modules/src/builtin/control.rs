@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::args::loose_opt_string;
 use crate::host::Command;
-use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
+use crate::module::{ArgDoc, Context, ExprError, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 /// These modules never change a host.
 pub struct Nothing;
@@ -99,7 +99,15 @@ impl Module for DebugModule {
         r.always_show = true;
         match &a.var {
             Some(var) => {
-                let v = ctx.controller.eval_expression(var).unwrap_or_else(|e| Value::from(format!("VARIABLE IS NOT DEFINED! ({e})")));
+                // Ansible 2.19 prints a placeholder for an undefined
+                // variable and fails the task on any other error.
+                let v = match ctx.controller.eval_var(var) {
+                    Ok(v) => v,
+                    Err(ExprError::Undefined(e)) => Value::from(format!("VARIABLE IS NOT DEFINED! ({e})")),
+                    Err(ExprError::Failed(e)) => {
+                        return Err(ModuleError::failed(format!("Error while resolving `var` expression: {e}")));
+                    }
+                };
                 r.data.insert(var.clone(), v);
             }
             None => {
@@ -138,12 +146,9 @@ impl Module for SetFactModule {
     }
 
     fn validate(a: &Map<String, Value>) -> Result<(), String> {
-        for k in a.keys() {
-            let ok = !k.is_empty()
-                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !k.chars().next().is_some_and(|c| c.is_ascii_digit());
-            if !ok && k != "cacheable" {
-                return Err(format!("The variable name '{k}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."));
+        for k in a.keys().filter(|k| *k != "cacheable") {
+            if !crate::args::valid_variable_name(k) {
+                return Err(format!("Invalid variable name '{k}'. Variable names must be strings starting with a letter or underscore character, and contain only letters, numbers and underscores."));
             }
         }
         if a.keys().all(|k| k == "cacheable") {
@@ -248,6 +253,8 @@ impl Module for AssertModule {
                 }
                 r.data.insert("assertion".into(), Value::from(cond.clone()));
                 r.data.insert("evaluated_to".into(), Value::Bool(false));
+                // Shown in full even when failed_when clears the failure.
+                r.always_show = !a.quiet;
                 return Ok(r);
             }
         }
@@ -346,8 +353,14 @@ impl Module for PingModule {
 
     async fn probe(a: &PingArgs, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let out = ctx.host.exec(&Command::argv(["true"])).await?;
-        if !out.success() || a.data == "crash" {
-            return Ok(ModuleResult::failed("boom"));
+        if !out.success() {
+            return Ok(ModuleResult::failed("the host could not run a command"));
+        }
+        if a.data == "crash" {
+            // Ansible's ping raises an exception; ansible-core 2.19 reports a
+            // module that raised as "Task failed: Module failed: <error>",
+            // with an `exception` (no traceback without -vvv).
+            return Ok(ModuleResult::failed("Task failed: Module failed: boom").with("exception", "(traceback unavailable)"));
         }
         Ok(ModuleResult::ok().with("ping", a.data.clone()))
     }

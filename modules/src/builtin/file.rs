@@ -66,10 +66,12 @@ impl FileArgs {
             Some("hard") => Target::Hard,
             Some("absent") => Target::Absent,
             Some(other) => return Err(format!("value of state must be one of: absent, directory, file, hard, link, touch, got: {other}")),
-            // No state: keep what is there, as Ansible does.
+            // No state: keep what is there, as Ansible does (a directory
+            // when nothing is there and `recurse` is asked).
             None => match st.as_ref().map(|s| s.kind) {
                 Some(FileKind::Directory) => Target::Directory,
                 Some(FileKind::Link) => Target::Link,
+                None if self.recurse => Target::Directory,
                 _ => Target::File,
             },
         })
@@ -166,6 +168,9 @@ fn state_name(st: &Option<FileStat>) -> String {
 pub fn plan_file(args: &FileArgs, state: &FileState) -> Result<FilePlan, String> {
     let st = &state.stat;
     let target = args.target(st)?;
+    if args.recurse && target != Target::Directory {
+        return Err("recurse option requires state to be 'directory'".into());
+    }
     let wanted = args.wanted()?;
     let before_state = state_name(st);
     let mut plan = FilePlan {
@@ -312,7 +317,9 @@ impl Module for FileModule {
         if args.unsafe_writes {
             return Err("unsafe_writes is not supported by mailplay: changes are always made atomically".into());
         }
-        if args.recurse && args.state.as_deref() != Some("directory") {
+        // Without `state`, whether the path is a directory is known only
+        // on the host (plan_file checks it then).
+        if args.recurse && args.state.as_deref().is_some_and(|s| s != "directory") {
             return Err("recurse option requires state to be 'directory'".into());
         }
         Ok(())
@@ -411,6 +418,20 @@ mod tests {
         let args: FileArgs = parse_args("file", &a).unwrap();
         let path = args.path.clone();
         plan_file(&args, &FileState { path, stat: s, recurse_mismatch: 0 })
+    }
+
+    /// As Ansible's module: without `state`, `recurse` needs the path to be
+    /// a directory on the host (or absent: one is made), not in the task.
+    #[test]
+    fn recurse_without_state_follows_what_is_there() {
+        let a = json!({"path": "/t", "mode": "u+rwx", "recurse": true, "follow": false});
+        let args: FileArgs = parse_args("file", &a).unwrap();
+        assert_eq!(FileModule::validate(&args), Ok(()));
+        assert!(plan(a.clone(), st(FileKind::Directory, 0o700)).is_ok());
+        assert_eq!(plan(a.clone(), None).unwrap().after_state, "directory");
+        assert_eq!(plan(a, st(FileKind::File, 0o600)).err().as_deref(), Some("recurse option requires state to be 'directory'"));
+        let args: FileArgs = parse_args("file", &json!({"path": "/t", "recurse": true, "state": "file"})).unwrap();
+        assert!(FileModule::validate(&args).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::args::{loose_bool, loose_opt_string, loose_string};
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 use super::copy::DestArgs;
-use super::text_edit::{apply_edit, plan_edit, read_text_resolved, EditPlan, EditState};
+use super::text_edit::{apply_edit, plan_edit, read_text_resolved, BackupKey, EditPlan, EditState};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +77,17 @@ fn expand(caps: &regex::Captures, template: &str) -> String {
     .into_owned()
 }
 
+/// Python's `re.search` on a line with its newline: `$` also matches just
+/// before a final `\n`, which Rust's `$` does not; so a pattern that fails
+/// on the whole line is tried without that newline. Returns the text it
+/// matched in (for backreferences).
+pub(crate) fn py_search<'a>(re: &regex::Regex, line: &'a str) -> Option<&'a str> {
+    if re.is_match(line) {
+        return Some(line);
+    }
+    line.strip_suffix('\n').filter(|l| re.is_match(l))
+}
+
 pub fn edit_present(text: &str, a: &LineArgs) -> Result<Edit, String> {
     let line = a.line.clone().ok_or("line is required with state=present")?;
     let mut lines = lines_keepends(text);
@@ -90,7 +101,7 @@ pub fn edit_present(text: &str, a: &LineArgs) -> Result<Edit, String> {
     let mut matched: Option<String> = None;
     for (n, cur) in lines.iter().enumerate() {
         let found = if let Some(re) = &bre_m {
-            re.is_match(cur)
+            py_search(re, cur).is_some()
         } else if let Some(s) = &a.search_string {
             cur.contains(s.as_str())
         } else {
@@ -103,7 +114,7 @@ pub fn edit_present(text: &str, a: &LineArgs) -> Result<Edit, String> {
                 break;
             }
         } else if let Some(re) = &bre_ins {
-            if re.is_match(cur) {
+            if py_search(re, cur).is_some() {
                 if a.insertafter.is_some() {
                     index[1] = n as i64 + 1;
                     if a.firstmatch {
@@ -124,7 +135,7 @@ pub fn edit_present(text: &str, a: &LineArgs) -> Result<Edit, String> {
     let mut msg = String::new();
     if index[0] != -1 {
         let new_line = match (&bre_m, a.backrefs, &matched) {
-            (Some(re), true, Some(m)) => re.captures(m).map(|c| expand(&c, &line)).unwrap_or(line.clone()),
+            (Some(re), true, Some(m)) => py_search(re, m).and_then(|t| re.captures(t)).map(|c| expand(&c, &line)).unwrap_or(line.clone()),
             _ => line.clone(),
         };
         let new_line = if new_line.ends_with('\n') { new_line } else { format!("{new_line}{sep}") };
@@ -177,7 +188,7 @@ pub fn edit_absent(text: &str, a: &LineArgs) -> Result<Edit, String> {
         .into_iter()
         .filter(|cur| {
             let m = if let Some(r) = &re {
-                r.is_match(cur)
+                py_search(r, cur).is_some()
             } else if let Some(s) = &a.search_string {
                 cur.contains(s.as_str())
             } else {
@@ -309,7 +320,7 @@ impl Module for LineInFileModule {
     }
 
     async fn apply(a: &LineArgs, plan: EditPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        apply_edit(&a.common, plan, ctx).await
+        apply_edit(&a.common, plan, ctx, BackupKey::Backup).await
     }
 
     fn unchanged_result(_a: &LineArgs, s: &EditState) -> ModuleResult {
@@ -365,6 +376,17 @@ mod tests {
         assert_eq!(present(t, json!({"path": "f", "line": "n=2", "insertafter": "^nomatch"})).text, "[a]\nk=1\n[b]\nn=2\n");
         // Already right after the anchor: nothing to do.
         assert!(!present("[a]\nn=2\n", json!({"path": "f", "line": "n=2", "insertafter": "^\\[a\\]"})).changed);
+    }
+
+    /// Python's `$` matches before a line's newline (the upstream lineinfile
+    /// target anchors its patterns so).
+    #[test]
+    fn dollar_matches_before_the_newline_as_in_python() {
+        let t = "line 1\nline 2\n";
+        assert_eq!(present(t, json!({"path": "f", "line": "new", "insertafter": "^line 1$"})).text, "line 1\nnew\nline 2\n");
+        assert_eq!(present(t, json!({"path": "f", "line": "L2", "regexp": "^line 2$"})).text, "line 1\nL2\n");
+        let r = present(t, json!({"path": "f", "line": "x\\1", "regexp": "^line (1)$", "backrefs": true}));
+        assert_eq!(r.text, "x1\nline 2\n");
     }
 
     #[test]

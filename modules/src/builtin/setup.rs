@@ -107,6 +107,9 @@ echo "epoch=$(date +%s)"
 echo "date=$(date +%Y-%m-%d)"
 echo "time=$(date +%H:%M:%S)"
 echo "iso8601=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+for p in /usr/bin/python3 "$(command -v python3 2>/dev/null)"; do
+  [ -x "$p" ] && "$p" -c 'import sys, json; v = sys.version_info; print("python=" + json.dumps({"executable": sys.executable, "has_sslcontext": True, "type": sys.implementation.name, "version": {"major": v[0], "minor": v[1], "micro": v[2], "releaselevel": v[3], "serial": v[4]}, "version_info": list(v)}))' 2>/dev/null && break
+done
 command -v apt-get >/dev/null 2>&1 && echo "pkg_mgr=apt"
 command -v dnf >/dev/null 2>&1 && echo "pkg_mgr=dnf"
 exit 0
@@ -198,6 +201,13 @@ pub fn parse(out: &str) -> Map<String, Value> {
     put("processor_vcpus", json!(get("vcpus").parse::<u64>().unwrap_or(1)));
     put("memtotal_mb", json!(get("memtotal_kb").parse::<u64>().map(|k| k / 1024).unwrap_or(0)));
     put("date_time", json!({"epoch": get("epoch"), "date": get("date"), "time": get("time"), "iso8601": get("iso8601")}));
+    // The host's Python, as Ansible's python facts (when it has one:
+    // mailplay itself needs none).
+    if let Some(py) = kv.get("python").and_then(|p| serde_json::from_str::<Value>(p).ok()) {
+        let v = &py["version"];
+        put("python_version", json!(format!("{}.{}.{}", v["major"], v["minor"], v["micro"])));
+        put("python", py);
+    }
     f
 }
 
@@ -319,6 +329,24 @@ mod tests {
         assert_eq!(f["ansible_default_ipv4"]["gateway"], "10.231.0.1");
         assert_eq!(f["ansible_all_ipv4_addresses"], serde_json::json!(["10.231.0.11"]));
         assert_eq!(f["ansible_memtotal_mb"], 2000);
+        assert!(!f.contains_key("ansible_python"), "no python fact without a Python");
+    }
+
+    /// Ansible's python facts (the loop-until target runs
+    /// `ansible_python.executable`), from the host's /usr/bin/python3.
+    #[tokio::test]
+    async fn python_facts_like_ansibles() {
+        let h = crate::local_host::LocalHost::new("localhost");
+        let out = crate::host::Host::exec(&h, &Command::shell(SCRIPT)).await.unwrap();
+        let f = parse(&out.stdout_str());
+        if !std::path::Path::new("/usr/bin/python3").exists() {
+            return;
+        }
+        assert_eq!(f["ansible_python"]["executable"], "/usr/bin/python3");
+        assert_eq!(f["ansible_python"]["type"], "cpython");
+        let v = &f["ansible_python"]["version_info"];
+        assert_eq!(f["ansible_python_version"], format!("{}.{}.{}", v[0], v[1], v[2]));
+        assert_eq!(f["ansible_python"]["version"]["releaselevel"], v[3]);
     }
 
     #[tokio::test]

@@ -133,10 +133,59 @@ pub fn plan_edit(
     Ok(EditPlan { dest: Some(plan_dest(common, &s.dest)?), msg: s.msg.clone() })
 }
 
-pub async fn apply_edit(common: &DestArgs, plan: EditPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+/// The shape of the result: Ansible's lineinfile (changed, msg, `backup`,
+/// '' without one) or blockinfile (changed, msg, `backup_file` with one),
+/// or copy's destination details (mailplay's own file modules).
+#[derive(Clone, Copy)]
+pub enum BackupKey {
+    Backup,
+    BackupFile,
+    Dest,
+}
+
+/// Write the edit. The result is what Ansible's modules return: changed,
+/// msg and the backup, not copy's file details.
+pub async fn apply_edit(common: &DestArgs, plan: EditPlan, ctx: &Context<'_>, key: BackupKey) -> Result<ModuleResult, ModuleError> {
     let dest = plan.dest.expect("a plan that changes something has a destination");
     let msg = if dest.write.is_some() { plan.msg } else { "ownership, perms or SE linux context changed".into() };
-    let r = apply_dest(common, dest, ctx).await?;
+    if !dest.existed {
+        make_parents(ctx.host, &dest.path).await?;
+    }
+    let mut r = apply_dest(common, dest, ctx).await?;
     // A failed validation keeps its own message.
-    Ok(if r.failed { r } else { r.with_msg(msg) })
+    if r.failed {
+        return Ok(r);
+    }
+    if matches!(key, BackupKey::Dest) {
+        return Ok(r.with_msg(msg));
+    }
+    let backup = r.data.remove("backup_file");
+    r.data.clear();
+    match (key, backup) {
+        (BackupKey::Backup, b) => {
+            r.data.insert("backup".into(), b.unwrap_or_else(|| "".into()));
+        }
+        (BackupKey::BackupFile, Some(b)) => {
+            r.data.insert("backup_file".into(), b);
+        }
+        (BackupKey::BackupFile, None) | (BackupKey::Dest, _) => {}
+    }
+    Ok(r.with_msg(msg))
+}
+
+/// `create: yes` makes the missing folders above a new file, as Ansible's
+/// lineinfile and blockinfile do (`os.makedirs`, modes from the umask).
+async fn make_parents(host: &dyn Host, path: &str) -> Result<(), ModuleError> {
+    let Some(parent) = std::path::Path::new(path).parent().and_then(|p| p.to_str()).filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    if host.stat(parent, true).await?.is_some() {
+        return Ok(());
+    }
+    let out = host.exec(&crate::host::Command::argv(["mkdir", "-p", "--", parent])).await?;
+    if out.success() {
+        Ok(())
+    } else {
+        Err(ModuleError::failed(format!("Error creating {parent} ({})", out.stderr_str().trim())))
+    }
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::args::{loose_bool, loose_opt_string, loose_string, scalar_to_string};
 use crate::builtin::copy::DestArgs;
-use crate::builtin::text_edit::{apply_edit, plan_edit, read_text, EditPlan, EditState};
+use crate::builtin::text_edit::{apply_edit, plan_edit, read_text, BackupKey, EditPlan, EditState};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 #[derive(Debug, Deserialize)]
@@ -218,7 +218,7 @@ impl Module for CyrusImapdConfModule {
     }
 
     async fn apply(a: &ImapdConfArgs, p: ImapdConfPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        apply_edit(&dest_args(a), p.0, ctx).await
+        apply_edit(&dest_args(a), p.0, ctx, BackupKey::Dest).await
     }
 }
 

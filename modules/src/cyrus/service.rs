@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::cyrus_conf::{parse, Change, Field};
 use crate::args::{loose_bool, loose_string, scalar_to_string};
 use crate::builtin::copy::DestArgs;
-use crate::builtin::text_edit::{apply_edit, plan_edit, read_text, EditPlan, EditState};
+use crate::builtin::text_edit::{apply_edit, plan_edit, read_text, BackupKey, EditPlan, EditState};
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult};
 
 /// The fields cyrus.conf(5) documents, in the order they are written.
@@ -194,7 +194,7 @@ impl Module for CyrusServiceModule {
     }
 
     async fn apply(_a: &CyrusServiceArgs, p: EditPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        apply_edit(&dest_args(), p, ctx).await
+        apply_edit(&dest_args(), p, ctx, BackupKey::Dest).await
     }
 }
 

@@ -245,6 +245,9 @@ mod tests {
         fn eval_expression(&self, _: &str) -> Result<Value, String> {
             Err(String::new())
         }
+        fn eval_var(&self, _: &str) -> Result<Value, crate::module::ExprError> {
+            Err(crate::module::ExprError::Failed(String::new()))
+        }
         fn eval_condition(&self, _: &str) -> Result<bool, String> {
             Err(String::new())
         }
