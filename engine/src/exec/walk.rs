@@ -16,7 +16,7 @@ use crate::output::HostStatus;
 use crate::playbook::ast::{Task, TaskKind};
 use crate::template::{HostvarsSource, Origin, Scope};
 
-use super::host_state::Layer;
+use super::host_state::{HostState, Layer};
 use super::host_task::{keyword_bool, where_, HostKeywords, HostTaskOutcome, TaskEnv};
 use super::inherited::{Effective, Inherited};
 use super::play::PlayRunner;
@@ -213,7 +213,14 @@ impl PlayRunner<'_> {
 
     fn hostvars_snapshot(&self) -> Arc<dyn HostvarsSource> {
         let mut scopes = HashMap::new();
-        for h in &self.hosts {
+        // The batch's hosts as they are now, and every other host the run
+        // has met (another batch of a serial play, an earlier play) as it
+        // was left: its facts and set_facts are hostvars too, as in Ansible.
+        let others: Vec<HostState> = {
+            let states = self.ctx.host_states.lock().expect("host states");
+            states.values().filter(|s| !self.hosts.iter().any(|h| h.name == s.name)).cloned().collect()
+        };
+        for h in self.hosts.iter().chain(others.iter()) {
             let mut s = Scope::new();
             for (layer, origin) in [
                 (&self.play_role_defaults, Origin::Source),
