@@ -654,6 +654,9 @@ def main() -> int:
     p.add_argument("--compare", metavar="CONTROL_JSON",
                    help="also print the PLAY RECAP ok= total against a recorded control run")
     p.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    p.add_argument("--no-regression", metavar="RESULTS_JSON",
+                   help="exit 0 when every target that passes in this recorded run passes again "
+                        "(the README's test command uses mailplay-baseline.json); others may fail")
     p.add_argument("--table", metavar="RESULTS_JSON",
                    help="print a Markdown table of a recorded run (for README.md) and exit")
     args = p.parse_args()
@@ -747,6 +750,15 @@ def main() -> int:
         print(f"upstream targets: {passed}/{len(TARGETS)} pass")
     else:
         print(f"upstream targets: {passed}/{len(selected)} pass (of the {len(selected)} selected)")
+    if args.no_regression:
+        with open(args.no_regression, encoding="utf-8") as f:
+            before = [t["target"] for t in json.load(f)["targets"] if t["status"] == "pass"]
+        lost = [n for n in before if n in results and results[n]["status"] != "pass"]
+        if lost:
+            print(f"passed in {args.no_regression} and fail now: {', '.join(lost)}")
+            return 1
+        print(f"no regression against {args.no_regression} ({len(before)} targets passed there)")
+        return 0
     return 0 if passed == len(selected) else 1
 
 
