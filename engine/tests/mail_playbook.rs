@@ -1123,7 +1123,7 @@ fn murder_proof(inventory: &str, engine: &str) {
     assert_eq!(code, 0, "{move_run}");
     assert_eq!(changed_tasks(&check), changed_tasks(&move_run), "check mode did not predict the move\n{check}\n{move_run}");
     assert!(changed_tasks(&move_run).contains(&(
-        "mail_store : users whose store changed move there with their mail and sieve scripts".to_string(),
+        "mail_store_users : users whose store changed move there with their mail and sieve scripts".to_string(),
         "store2".to_string()
     )));
     assert_eq!(users_on(&lab, "store1"), ["alice@example.org", "bob@example.org", "carol@example.net"]);
