@@ -1097,12 +1097,28 @@ fn murder_proof(inventory: &str, engine: &str) {
     assert_eq!(spam["ok"], true);
     assert_eq!(client(&["fetch", &front, "bob@example.org", "Bob-lab-pw-1", "Junk", "spammy"])["ok"], true);
     assert_eq!(client(&["sieve", &front, "bob@example.org", "Bob-lab-pw-1"])["scripts"], serde_json::json!({"default": true}));
-    // What one MX learns, the other knows (one Redis).
-    let learn = "printf 'From: a@b.invalid\\nSubject: cheap pills\\n\\nCheap pills for everyone reading this today, a great offer, click now friend.\\n' > /tmp/spam.eml; rspamc -h 127.0.0.1:11334 learn_spam /tmp/spam.eml";
-    let learned = lab.ssh("mx1", learn);
-    assert!(learned.contains("success = true;"), "mx1 did not learn: {learned}");
-    let again = lab.ssh("mx2", learn);
-    assert!(again.contains("already learned"), "mx2 does not know what mx1 learned: {again}");
+    // Both MX learn into one Redis (on mx1): its spam counter counts what
+    // each of them learns. (rspamd writes it just after answering.)
+    let redis_learns = || -> u64 {
+        let cmd = "REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' /etc/redis/redis.conf)\" redis-cli hget RS learns_spam";
+        lab.ssh("mx1", cmd).trim().parse().unwrap_or(0)
+    };
+    let wait_for_learns = |n: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while redis_learns() < n && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        redis_learns()
+    };
+    let before = redis_learns();
+    for (n, mx) in ["mx1", "mx2"].into_iter().enumerate() {
+        let learn = format!(
+            "printf 'From: a@b.invalid\\nSubject: cheap pills {mx}\\n\\nCheap pills for everyone reading this today on {mx}, a great offer, click now friend.\\n' > /tmp/spam.eml; rspamc -h 127.0.0.1:11334 learn_spam /tmp/spam.eml"
+        );
+        let said = lab.ssh(mx, &learn);
+        assert!(said.contains("success = true;"), "{mx} did not learn: {said}");
+        assert_eq!(wait_for_learns(before + n as u64 + 1), before + n as u64 + 1, "what {mx} learned is not in the shared Redis");
+    }
 
     let (_, second) = converge(&[]);
     for (host, counts) in recap(&second) {
