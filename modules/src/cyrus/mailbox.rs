@@ -15,7 +15,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::session::{check_string, converse, parse_responses, quoted, tagged_status, Protocol, Response, ServerArgs, Token};
+use super::session::{
+    admin_imap_session, check_string, converse, parse_responses, quoted, tagged_status, Protocol, Response, ServerArgs, Token,
+};
 use crate::args::{loose_bool, loose_opt_string, loose_string, scalar_to_string};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
@@ -308,16 +310,6 @@ fn lines(v: &[String]) -> String {
     v.iter().map(|l| format!("{l}\n")).collect()
 }
 
-/// The session text: authenticate, the commands tagged t1.., logout.
-fn session(a: &MailboxArgs, commands: &[String]) -> String {
-    let mut s = format!("a AUTHENTICATE PLAIN {}\r\n", a.server.plain_response(None));
-    for (i, c) in commands.iter().enumerate() {
-        s.push_str(&format!("t{} {c}\r\n", i + 1));
-    }
-    s.push_str("z LOGOUT\r\n");
-    s
-}
-
 fn unreadable(r: Result<Vec<Response>, String>) -> Result<Vec<Response>, ModuleError> {
     r.map_err(|e| ModuleError::failed(format!("unreadable reply from the IMAP server: {e}")))
 }
@@ -401,7 +393,7 @@ impl Module for CyrusMailboxModule {
                 a.metadata.keys().map(|k| quoted(k)).collect::<Result<Vec<_>, _>>().map_err(ModuleError::failed)?.join(" ")
             ));
         }
-        let out = match converse(ctx.host, &a.server, Protocol::Imap, session(a, &cmds), !ctx.check_mode).await {
+        let out = match converse(ctx.host, &a.server, Protocol::Imap, admin_imap_session(&a.server, &cmds), !ctx.check_mode).await {
             // Check mode on a fresh host: Cyrus is not started yet; nothing exists.
             Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => {
                 super::session::note_if_planned(ctx);
@@ -439,7 +431,7 @@ impl Module for CyrusMailboxModule {
         if p.commands.is_empty() {
             return Ok(ModuleResult::changed(true));
         }
-        let out = converse(ctx.host, &a.server, Protocol::Imap, session(a, &p.commands), !ctx.check_mode).await?;
+        let out = converse(ctx.host, &a.server, Protocol::Imap, admin_imap_session(&a.server, &p.commands), !ctx.check_mode).await?;
         let r = unreadable(parse_responses(&out, true))?;
         check_auth(a, &r)?;
         for (i, c) in p.commands.iter().enumerate() {

@@ -106,6 +106,17 @@ impl ServerArgs {
     }
 }
 
+/// An IMAP session as the admin: AUTHENTICATE, the commands tagged t1..,
+/// LOGOUT.
+pub fn admin_imap_session(server: &ServerArgs, commands: &[String]) -> String {
+    let mut s = format!("a AUTHENTICATE PLAIN {}\r\n", server.plain_response(None));
+    for (i, c) in commands.iter().enumerate() {
+        s.push_str(&format!("t{} {c}\r\n", i + 1));
+    }
+    s.push_str("z LOGOUT\r\n");
+    s
+}
+
 /// The shell command that carries a session (no secrets in it).
 ///
 /// Servers must not receive commands pipelined behind AUTHENTICATE (Cyrus

@@ -13,7 +13,9 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::session::{check_string, converse, parse_responses, quoted, tagged_status, Protocol, Response, ServerArgs, Token};
+use super::session::{
+    admin_imap_session, check_string, converse, parse_responses, quoted, tagged_status, Protocol, Response, ServerArgs, Token,
+};
 use crate::args::loose_string;
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
@@ -103,16 +105,6 @@ pub fn plan(a: &XferArgs, s: &XferState) -> Result<XferPlan, String> {
     Ok(XferPlan { command, before, after })
 }
 
-/// The session text: authenticate, the commands tagged t1.., logout.
-fn session(a: &XferArgs, commands: &[String]) -> String {
-    let mut s = format!("a AUTHENTICATE PLAIN {}\r\n", a.server.plain_response(None));
-    for (i, c) in commands.iter().enumerate() {
-        s.push_str(&format!("t{} {c}\r\n", i + 1));
-    }
-    s.push_str("z LOGOUT\r\n");
-    s
-}
-
 fn responses(out: &str, a: &XferArgs) -> Result<Vec<Response>, ModuleError> {
     let r = parse_responses(out, true).map_err(|e| ModuleError::failed(format!("unreadable reply from the IMAP server: {e}")))?;
     tagged_status(&r, "a").map_err(|e| ModuleError::failed(format!("IMAP login as {} failed: {e}", a.server.admin_user)))?;
@@ -178,7 +170,7 @@ impl Module for CyrusXferModule {
     async fn probe(a: &XferArgs, ctx: &Context<'_>) -> Result<XferState, ModuleError> {
         let mbox = quoted(&a.name).map_err(ModuleError::failed)?;
         let cmds = [format!("LIST \"\" {mbox}"), format!("GETMETADATA {mbox} ({SERVER_ENTRY})")];
-        let out = match converse(ctx.host, &a.server, Protocol::Imap, session(a, &cmds), !ctx.check_mode).await {
+        let out = match converse(ctx.host, &a.server, Protocol::Imap, admin_imap_session(&a.server, &cmds), !ctx.check_mode).await {
             // Check mode on a fresh host: Cyrus is not started yet; nothing exists.
             Err(ModuleError::Failed(m)) if ctx.check_mode && m.starts_with("cannot talk to") => {
                 super::session::note_if_planned(ctx);
@@ -197,7 +189,9 @@ impl Module for CyrusXferModule {
 
     async fn apply(a: &XferArgs, p: XferPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let Some(command) = p.command else { return Ok(ModuleResult::changed(false)) };
-        let out = converse(ctx.host, &a.server, Protocol::Imap, session(a, std::slice::from_ref(&command)), !ctx.check_mode).await?;
+        let out =
+            converse(ctx.host, &a.server, Protocol::Imap, admin_imap_session(&a.server, std::slice::from_ref(&command)), !ctx.check_mode)
+                .await?;
         let r = responses(&out, a)?;
         if let Err(e) = xfer_status(&r) {
             return Ok(ModuleResult::failed(format!("{command}: {e}")));
