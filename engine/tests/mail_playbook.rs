@@ -391,7 +391,9 @@ fn prove(layout: &Layout, engine: &str) {
     // Redis, hash RS): `rspamc stat` refreshes its copy only every half
     // minute or so. Redis wants its password (read on the host, not shown).
     let learned = |class: &str| -> u64 {
-        let cmd = format!("REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' /etc/redis/redis.conf)\" redis-cli hget RS learns_{class}");
+        let cmd = format!(
+            "REDISCLI_AUTH=\"$(sed -n 's/^requirepass \"\\(.*\\)\"$/\\1/p' /etc/redis/redis.conf)\" redis-cli hget RS learns_{class}"
+        );
         lab.ssh(layout.mx, &cmd).trim().parse().unwrap_or(0)
     };
     let (spam0, ham0) = (learned("spam"), learned("ham"));
@@ -765,7 +767,16 @@ fn the_cluster_inventory_is_rehearsed_on_lab_twins() {
     assert!(report.contains("Prediction mismatches: 0\n"), "{report}");
     assert!(report.contains("Second run: changed=0\n"), "{report}");
     assert!(report.contains("Verify: passed (exit 0)\n"), "{report}");
-    for host in ["db1.example.org", "mx1.example.org", "imap1.example.org"] {
+    for host in [
+        "db1.example.org",
+        "db2.example.org",
+        "mx1.example.org",
+        "mx2.example.org",
+        "mupdate.example.org",
+        "imap.example.org",
+        "store1.example.org",
+        "store2.example.org",
+    ] {
         assert!(report.contains(host), "{host} is not in the report:\n{report}");
     }
     assert!(
@@ -926,12 +937,14 @@ impl MailLoop {
     }
 }
 
-/// MariaDB on three hosts (issue 11): a Galera cluster started once from
-/// db1 (galera_new_cluster), db2 and db3 joined one at a time; mail1's
-/// Postfix and password checker ask every node. With db1 stopped mail and
-/// logins go on and the playbook brings it back into the cluster; a
-/// setting changed on the running cluster restarts the nodes one at a
-/// time while mail is delivered and users log in, none of it refused.
+/// MariaDB on two hosts and an arbitrator (issue 11): a Galera cluster started once from
+/// db1 (galera_new_cluster) and db2 joined, with arb1's garbd as the third
+/// vote; mail1's Postfix and password checker ask both nodes. With db1
+/// stopped, db2 and garbd keep the quorum: mail and logins go on and the
+/// playbook brings db1 back into the cluster; a setting changed on the
+/// running cluster restarts the nodes one at a time while mail is
+/// delivered and users log in, none of it refused. (Three nodes without an
+/// arbitrator: `a_cyrus_murder_over_a_galera_cluster`.)
 #[test]
 fn a_galera_cluster_serves_the_mail_host_and_restarts_one_node_at_a_time() {
     let hosts_ini = repo_root().join("inventories/lab-galera.ini").display().to_string();
@@ -945,20 +958,25 @@ fn a_galera_cluster_serves_the_mail_host_and_restarts_one_node_at_a_time() {
 
     let sql = |host: &str, q: &str| lab.ssh(host, &format!("mariadb -NBe \"{q}\""));
     let users = "SELECT email FROM mail.users ORDER BY email";
-    for host in ["db1", "db2", "db3"] {
+    // Two nodes and garbd: three members.
+    for host in ["db1", "db2"] {
         assert_eq!(sql(host, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'"), "wsrep_cluster_size\t3\n", "{host}");
         assert_eq!(sql(host, users), sql("db1", users), "{host} does not have db1's rows");
     }
+    assert_eq!(lab.ssh("arb1", "systemctl is-active garb").trim(), "active");
+    assert_eq!(lab.ssh("arb1", "test -e /var/lib/mysql && echo data || echo none").trim(), "none", "the arbitrator holds no data");
     assert_eq!(client(&["send", &mail, "25", "someone@outside.invalid", "alice@example.org", "three nodes"])["ok"], true);
     assert_eq!(client(&["fetch", &mail, "alice@example.org", "Alice-lab-pw-1", "INBOX", "three nodes"])["ok"], true);
     let (_, second) = converge(&[]);
-    for host in ["db1", "db2", "db3", "mail1"] {
+    for host in ["db1", "db2", "arb1", "mail1"] {
         assert_eq!(recap(&second)[host]["changed"], 0, "{second}");
     }
 
-    // One node down: the others answer; the playbook starts it again and
-    // it rejoins (no new cluster).
+    // One node down: the other and garbd are a majority, so the other
+    // stays Primary and answers; the playbook starts it again and it
+    // rejoins (no new cluster).
     lab.ssh("db1", "systemctl stop mariadb");
+    assert_eq!(sql("db2", "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_status'"), "wsrep_cluster_status\tPrimary\n", "db2 lost the quorum");
     assert_eq!(client(&["send", &mail, "25", "someone@outside.invalid", "alice@example.org", "db1 down"])["ok"], true);
     assert_eq!(client(&["login", &mail, "alice@example.org", "Alice-lab-pw-1"])["ok"], true, "login with db1 down");
     let (code, back) = converge(&[]);
@@ -975,12 +993,12 @@ fn a_galera_cluster_serves_the_mail_host_and_restarts_one_node_at_a_time() {
     assert!(failures.is_empty(), "refused during the rolling restart:\n{}", failures.join("\n"));
     // The nodes share the kernel's monotonic clock: each started again
     // well after the one before (a node takes seconds to be Synced).
-    let started: Vec<u64> = ["db1", "db2", "db3"]
+    let started: Vec<u64> = ["db1", "db2"]
         .iter()
         .map(|h| lab.ssh(h, "systemctl show mariadb -p ActiveEnterTimestampMonotonic").trim().rsplit('=').next().unwrap().parse().unwrap())
         .collect();
     assert!(started.windows(2).all(|w| w[1] > w[0] + 1_000_000), "the nodes did not restart one after the other: {started:?} (µs)");
-    for host in ["db1", "db2", "db3"] {
+    for host in ["db1", "db2"] {
         assert_eq!(sql(host, "SHOW GLOBAL VARIABLES LIKE 'wsrep_slave_threads'"), "wsrep_slave_threads\t2\n", "{host}");
     }
     for n in [1, rounds / 2, rounds] {
@@ -998,7 +1016,7 @@ fn a_galera_cluster_serves_the_mail_host_and_restarts_one_node_at_a_time() {
     let (code, added) =
         converge(&["-e", &format!("@{}", vars.display()), "-e", r#"{"mail_db_galera_settings": {"wsrep_slave_threads": 2}}"#]);
     assert_eq!(code, 0, "{added}");
-    assert!(sql("db3", users).contains("dave@example.net"), "db3 lacks the new user");
+    assert!(sql("db2", users).contains("dave@example.net"), "db2 lacks the new user");
     assert_eq!(client(&["login", &mail, "dave@example.net", "Dave-lab-pw-1"])["ok"], true, "the new user logs in");
 }
 
@@ -1089,7 +1107,7 @@ fn murder_proof(inventory: &str, engine: &str) {
     // Both MX learn into one Redis (on mx1): its spam counter counts what
     // each of them learns. (rspamd writes it just after answering.)
     let redis_learns = || -> u64 {
-        let cmd = "REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' /etc/redis/redis.conf)\" redis-cli hget RS learns_spam";
+        let cmd = "REDISCLI_AUTH=\"$(sed -n 's/^requirepass \"\\(.*\\)\"$/\\1/p' /etc/redis/redis.conf)\" redis-cli hget RS learns_spam";
         lab.ssh("mx1", cmd).trim().parse().unwrap_or(0)
     };
     let wait_for_learns = |n: u64| {
@@ -1170,5 +1188,79 @@ fn murder_proof(inventory: &str, engine: &str) {
     assert_eq!(counts["store2"]["unreachable"], 1, "{partial}");
     for (host, c) in counts.iter().filter(|(h, _)| h.as_str() != "store2") {
         assert_eq!((c["failed"], c["unreachable"], c["changed"]), (0, 0, 0), "{host}: {partial}");
+    }
+}
+
+/// A unified Cyrus murder (issue 11, `mail_murder_mode: unified`): store1
+/// and store2 each hold their users' mailboxes and proxy to the other for
+/// the rest, no frontend hosts. Users live on one store each; mail through
+/// the MX reaches both, and each user reads it logged in at the store that
+/// does not hold the mailbox. A change of Cyrus's services restarts the
+/// stores one at a time while mail is sent in a loop: every message
+/// arrives (what a store refuses while it restarts waits in the MX's
+/// queue). A user's logins fail during the second or two that their own
+/// store restarts: one copy of each mailbox is what a murder is.
+#[test]
+fn a_unified_cyrus_murder_serves_users_from_either_store_and_restarts_one_store_at_a_time() {
+    let inventory = "inventories/lab-murder-unified.ini";
+    let hosts_ini = repo_root().join(inventory).display().to_string();
+    let lab = Lab::preinstalled(&hosts_ini);
+    let (store1, store2, mx1) = (address(&lab, "store1"), address(&lab, "store2"), address(&lab, "mx1"));
+    let converge = |extra: &[&str]| run_site(&lab, inventory, extra);
+    first_run_as_predicted(&converge);
+    assert_eq!(users_on(&lab, "store1"), ["alice@example.org", "carol@example.net"]);
+    assert_eq!(users_on(&lab, "store2"), ["bob@example.org", "erin.doe@example.net"]);
+    for host in ["store1", "store2"] {
+        let conf = lab.ssh(host, "cat /etc/imapd.conf");
+        assert!(conf.contains("mupdate_config: unified"), "{host}: {conf}");
+    }
+
+    // Each user's mail read at the store that does not hold it (proxied).
+    for (user, pw, other) in [("alice@example.org", "Alice-lab-pw-1", &store2), ("bob@example.org", "Bob-lab-pw-1", &store1)] {
+        let subject = format!("unified to {user}");
+        assert_eq!(client(&["send", &mx1, "25", "someone@outside.invalid", user, &subject])["ok"], true, "{subject}");
+        assert_eq!(client(&["fetch", other, user, pw, "INBOX", &subject])["ok"], true, "{subject} through {other}");
+    }
+    let (_, second) = converge(&[]);
+    for (host, counts) in recap(&second) {
+        assert_eq!(counts["changed"], 0, "{host}: {second}");
+    }
+
+    // Cyrus's services change (CalDAV off) with mail flowing to users on
+    // both stores: the stores restart one after the other, nothing is lost.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (flag, mx) = (stop.clone(), mx1.clone());
+    let sender = std::thread::spawn(move || {
+        let mut sent = Vec::new();
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            for user in ["alice@example.org", "bob@example.org"] {
+                let subject = format!("during the restart {} {user}", sent.len());
+                let answer = client(&["send", &mx, "25", "someone@outside.invalid", user, &subject]);
+                assert_eq!(answer["ok"], true, "the MX refused {subject}: {answer}");
+                sent.push((user, subject));
+            }
+        }
+        sent
+    });
+    let (code, changed) = converge(&["-e", "mail_caldav=false"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = sender.join().unwrap();
+    assert_eq!(code, 0, "{changed}");
+    assert!(sent.len() >= 6, "the mail loop sent only {} messages", sent.len());
+    let restarts: Vec<String> =
+        changed_tasks(&changed).into_iter().filter(|(t, _)| t == "mail_store : restart cyrus").map(|(_, h)| h).collect();
+    assert_eq!(restarts, ["store1", "store2"], "{changed}");
+    let started: Vec<u64> = ["store1", "store2"]
+        .iter()
+        .map(|h| {
+            lab.ssh(h, "systemctl show cyrus-imapd -p ActiveEnterTimestampMonotonic").trim().rsplit('=').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(started[1] > started[0], "store2 restarted before store1 was up again: {started:?} (µs)");
+    // What a store deferred while it restarted is in mx1's queue: deliver it now.
+    lab.ssh("mx1", "postqueue -f");
+    for (user, subject) in &sent {
+        let (pw, other) = if *user == "alice@example.org" { ("Alice-lab-pw-1", &store2) } else { ("Bob-lab-pw-1", &store1) };
+        assert_eq!(client(&["fetch", other, user, pw, "INBOX", subject, "--wait", "30"])["ok"], true, "{subject} was lost");
     }
 }
