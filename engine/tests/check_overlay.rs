@@ -211,3 +211,58 @@ fn a_task_run_for_real_in_check_mode_replaces_the_earlier_plan() {
         "{check}"
     );
 }
+
+/// A file's owner or group that does not exist fails the real run ("no
+/// such group"); check mode fails that task the same way instead of
+/// predicting a change, unless an earlier task of the run makes the
+/// account.
+#[test]
+fn check_mode_fails_where_the_real_run_fails_on_an_unknown_owner_or_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.conf");
+    write(&dir.path().join("inv"), "here ansible_connection=local\n");
+    let play = |tasks: &str| {
+        write(&dir.path().join("site.yml"), &format!("- hosts: here\n  gather_facts: no\n  tasks:\n{tasks}"));
+    };
+    let unknown = format!(
+        concat!(
+            "    - {{name: known, copy: {{content: \"1\\n\", dest: \"{f}\", owner: root, group: root}}}}\n",
+            "    - {{name: unknown group, copy: {{content: \"2\\n\", dest: \"{f}\", group: no-such-group-mp}}, ignore_errors: true}}\n",
+            "    - {{name: unknown owner, file: {{path: \"{f}\", owner: no-such-user-mp}}, ignore_errors: true}}\n",
+        ),
+        f = f.display()
+    );
+    play(&unknown);
+    let (check, ok) = run(dir.path(), &["--check"]);
+    assert!(ok, "{check}");
+    assert!(!f.exists(), "check mode wrote the file");
+    assert!(check.contains("no such group: no-such-group-mp"), "{check}");
+    assert!(check.contains("no such user: no-such-user-mp"), "{check}");
+    let (real, ok) = run(dir.path(), &[]);
+    assert!(ok, "{real}");
+    assert_eq!(task_results(&check), task_results(&real), "check:\n{check}\nreal:\n{real}");
+    assert_eq!(
+        task_results(&real),
+        [("known", "changed"), ("unknown group", "fatal"), ("unknown owner", "fatal")]
+            .map(|(t, s)| (t.to_string(), vec![s.to_string()]))
+            .to_vec(),
+        "{real}"
+    );
+
+    // A group an earlier task makes is there when the file is written.
+    std::fs::remove_file(&f).unwrap();
+    play(&format!(
+        concat!(
+            "    - {{name: the group, group: {{name: no-such-group-mp}}}}\n",
+            "    - {{name: its file, copy: {{content: \"2\\n\", dest: \"{f}\", group: no-such-group-mp}}}}\n",
+        ),
+        f = f.display()
+    ));
+    let (check, ok) = run(dir.path(), &["--check"]);
+    assert!(ok, "{check}");
+    assert_eq!(
+        task_results(&check),
+        [("the group", "changed"), ("its file", "changed")].map(|(t, s)| (t.to_string(), vec![s.to_string()])).to_vec(),
+        "{check}"
+    );
+}

@@ -19,7 +19,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::args::{parse_args, ArgsError};
-use crate::host::{Host, HostError};
+use crate::host::{Command, Host, HostError};
+use crate::planned::accounts::{self, Account, PlannedAccount};
 use crate::planned::{assumption_msg, Effect, Notes, PlannedHost, PlannedState};
 
 /// One before/after pair for `--diff`, printed as a unified diff.
@@ -280,11 +281,13 @@ async fn rehearse<M: Module>(args: &M::Args, ctx: &Context<'_>, planned: &Planne
     let ctx = Context { host: &host, notes: Some(&notes), ..*ctx };
     let state = M::probe(args, &ctx).await?;
     let plan = M::plan(args, &state)?;
+    let effects = plan.effects();
+    accounts_exist(&effects, ctx.host, planned, &notes).await?;
     let mut r = M::check_result(args, &state, &plan);
     if ctx.diff {
         r.diffs = plan.diffs();
     }
-    planned.record(plan.effects());
+    planned.record(effects);
     let assumed = notes.take();
     if !assumed.is_empty() && !r.failed && !r.skipped {
         r.changed = true;
@@ -295,6 +298,47 @@ async fn rehearse<M: Module>(args: &M::Args, ctx: &Context<'_>, planned: &Planne
         });
     }
     Ok(r)
+}
+
+/// The owners and groups the plan sets exist when the real run gets there,
+/// or the check fails as the real run would (see `planned::accounts`).
+async fn accounts_exist(effects: &[Effect], host: &dyn Host, planned: &PlannedState, notes: &Notes) -> Result<(), ModuleError> {
+    for account in accounts::needed(effects) {
+        match planned.account(&account) {
+            PlannedAccount::Made => continue,
+            PlannedAccount::Removed => {
+                return Err(ModuleError::failed(format!("{} (an earlier task of this run removes it)", account.missing_msg())))
+            }
+            PlannedAccount::MaybeBy(makers) => {
+                if !on_host(&account, host, planned).await? {
+                    notes.assume(format!("the {} may be made by {}", account.describe(), makers.join(", ")));
+                }
+            }
+            PlannedAccount::Unplanned => {
+                if !on_host(&account, host, planned).await? {
+                    return Err(ModuleError::failed(format!("{} (and no earlier task of this run creates it)", account.missing_msg())));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// getent on the host, once per account and run.
+async fn on_host(account: &Account, host: &dyn Host, planned: &PlannedState) -> Result<bool, ModuleError> {
+    if let Some(known) = planned.host_account(account) {
+        return Ok(known);
+    }
+    let (db, name) = account.getent();
+    let out = host.exec(&Command::argv(["getent", db, name])).await?;
+    // getent: 0 found, 2 not found; anything else is no answer.
+    let exists = match out.rc {
+        0 => true,
+        2 => false,
+        code => return Err(ModuleError::failed(format!("getent {db} {name} failed ({code}): {}", out.stderr_str().trim()))),
+    };
+    planned.remember_host_account(account.clone(), exists);
+    Ok(exists)
 }
 
 /// Documentation of one argument, generated next to the args struct.
@@ -378,6 +422,9 @@ impl<M: Module> ModuleRunner for Runner<M> {
     async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let args = self.parse(args)?;
         if ctx.check_mode && !M::supports_check_mode(&args) {
+            if let Some(planned) = ctx.planned {
+                planned.skipped_unseen(M::NAME);
+            }
             return Ok(M::check_mode_skipped(&args));
         }
         if let Some(planned) = ctx.rehearsal() {

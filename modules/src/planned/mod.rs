@@ -24,6 +24,7 @@
 //! then reported changed with a message that says its prediction rests on
 //! the run's earlier changes, never `ok`.
 
+pub mod accounts;
 mod host;
 pub mod packages;
 mod paths;
@@ -149,6 +150,11 @@ struct Overlay {
     debconf: BTreeMap<(String, String), String>,
     statoverrides: BTreeMap<String, Option<(String, String, u32)>>,
     settings: BTreeMap<(String, String), Option<String>>,
+    /// Modules of tasks check mode skipped (a `command` without `creates`):
+    /// what they do is unknown.
+    unseen: BTreeSet<String>,
+    /// Accounts asked of the host (getent) during the run: exists or not.
+    host_accounts: BTreeMap<accounts::Account, bool>,
 }
 
 /// A unit name as systemd resolves it: `postfix` and `postfix.service` are one.
@@ -213,6 +219,30 @@ impl PlannedState {
     /// Packages this run installs whose contents check mode does not know.
     pub fn unread_packages(&self) -> Vec<String> {
         self.lock().unread.iter().cloned().collect()
+    }
+
+    /// A task of this module was skipped by check mode: its effects are unknown.
+    pub fn skipped_unseen(&self, module: &str) {
+        self.lock().unseen.insert(module.to_string());
+    }
+
+    /// Modules of the tasks check mode skipped so far.
+    pub fn unseen(&self) -> Vec<String> {
+        self.lock().unseen.iter().cloned().collect()
+    }
+
+    /// Packages this run installs.
+    pub fn installed_packages(&self) -> Vec<String> {
+        self.lock().packages.iter().filter(|(_, installed)| **installed).map(|(name, _)| name.clone()).collect()
+    }
+
+    /// What the host said of an account earlier in this run (getent), if asked.
+    pub fn host_account(&self, account: &accounts::Account) -> Option<bool> {
+        self.lock().host_accounts.get(account).copied()
+    }
+
+    pub fn remember_host_account(&self, account: accounts::Account, exists: bool) {
+        self.lock().host_accounts.insert(account, exists);
     }
 
     /// The planned package that provides a program or file: one of
