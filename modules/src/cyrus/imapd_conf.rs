@@ -73,7 +73,13 @@ impl ImapdConfArgs {
             out.push((n.clone(), v));
         }
         for (k, v) in &self.params {
-            out.push((k.clone(), if absent { None } else { Some(conf_value(v)?) }));
+            // null: the key is removed (a setting that does not apply here).
+            out.push((k.clone(), if absent || v.is_null() { None } else { Some(conf_value(v)?) }));
+        }
+        // Cyrus refuses to start with an empty value ("empty option value"):
+        // refused here, so that check mode fails as the real run would.
+        if let Some((k, _)) = out.iter().find(|(_, v)| v.as_deref().is_some_and(|v| v.trim().is_empty())) {
+            return Err(format!("'{k}' has an empty value, which Cyrus refuses (imapd.conf); give null to remove the key"));
         }
         Ok(out)
     }
@@ -268,6 +274,15 @@ mod tests {
             crate::args::parse_args("cyrus_imapd_conf", &serde_json::json!({"params": {"allowplaintext": true, "virtdomains": "userid"}}))
                 .unwrap();
         assert_eq!(a.wanted().unwrap(), w(&[("allowplaintext", Some("yes")), ("virtdomains", Some("userid"))]));
+    }
+
+    #[test]
+    fn null_removes_a_key_and_an_empty_value_is_refused_as_cyrus_does() {
+        let parse = |v: serde_json::Value| -> ImapdConfArgs { crate::args::parse_args("cyrus_imapd_conf", &v).unwrap() };
+        let a = parse(serde_json::json!({"params": {"httpmodules": null, "admins": "cyrus"}}));
+        assert_eq!(a.wanted().unwrap(), w(&[("httpmodules", None), ("admins", Some("cyrus"))]));
+        let e = parse(serde_json::json!({"params": {"httpmodules": ""}})).wanted().unwrap_err();
+        assert!(e.contains("'httpmodules' has an empty value"), "{e}");
     }
 
     #[test]
