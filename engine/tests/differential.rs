@@ -191,6 +191,35 @@ fn prints_what_ansible_prints(name: &str) {
     assert_eq!(recap(&m), recap(&a), "mailplay:\n{m}\nansible:\n{a}");
 }
 
+/// As `prints_what_ansible_prints`, in any order: under the free strategy
+/// Ansible interleaves the hosts' results as they come; each host's lines,
+/// the warnings and the recap must still be the same.
+fn prints_what_ansible_prints_in_any_order(name: &str) {
+    let fx = fixture(name);
+    let ans = ansible("ansible-playbook").args(["site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    let mp = mailplay().args(["run", "site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    let (a, m) = (text(&ans), text(&mp));
+    assert!(ans.status.success(), "{a}");
+    assert!(mp.status.success(), "{m}");
+    let sorted = |t: &str| {
+        let mut v = printed_results(t);
+        v.extend(t.lines().filter(|l| l.starts_with("[WARNING]")).map(str::to_string));
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&m), sorted(&a), "mailplay:\n{m}\nansible:\n{a}");
+    assert_eq!(recap(&m), recap(&a), "mailplay:\n{m}\nansible:\n{a}");
+}
+
+/// The strategies (blocks, includes, meta_tasks targets): a templated
+/// `strategy:`, `free` and `host_pinned` with rescue/always, handlers,
+/// `serial`, `throttle`, `run_once` run by every host under free (with
+/// Ansible's warning), `meta: end_host`.
+#[test]
+fn strategies_print_what_ansible_prints() {
+    prints_what_ansible_prints_in_any_order("strategies");
+}
+
 /// What ansible-core's own integration targets check (tests/conformance):
 /// its path and set tests (`directory`, `link_exists`, `same_file`,
 /// `subset`, `contains`, `nan`, ...), `urlsplit`, `urldecode`, Jinja2's

@@ -1,4 +1,5 @@
-//! Running playbooks: the linear strategy over all hosts in parallel.
+//! Running playbooks: all hosts in parallel (linear strategy) or each on
+//! its own (free, `strategy`).
 //!
 //! `run::run_playbook` drives plays; `play` handles hosts, batches and
 //! sections; `walk` the task tree (blocks, includes, handlers); `host_task`
@@ -13,11 +14,13 @@ pub mod inherited;
 mod inventory_actions;
 pub mod isolate;
 pub mod loops;
+mod meta;
 pub mod options;
 pub mod play;
 pub mod result;
 pub mod run;
 pub mod scope;
+pub mod strategy;
 pub mod tags;
 pub mod walk;
 

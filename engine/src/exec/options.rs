@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub host_key_checking: bool,
     pub any_errors_fatal: bool,
     pub gathering: Gathering,
+    /// Ansible's `strategy` setting: the plays' default strategy.
+    pub strategy: super::strategy::Strategy,
 }
 
 /// Ansible's `gathering` setting: when plays gather facts.
@@ -90,6 +92,7 @@ impl Default for RunOptions {
             host_key_checking: true,
             any_errors_fatal: false,
             gathering: Gathering::Implicit,
+            strategy: Default::default(),
         }
     }
 }

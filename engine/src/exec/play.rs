@@ -15,6 +15,7 @@ use super::host_task::{keyword_bool, where_};
 use super::inherited::Inherited;
 use super::options::Gathering;
 use super::run::RunContext;
+use super::strategy::Strategy;
 
 pub struct PlayRunner<'a> {
     pub ctx: &'a Arc<RunContext>,
@@ -34,6 +35,13 @@ pub struct PlayRunner<'a> {
     /// play's variables when it starts.
     pub gather_facts: bool,
     pub force_handlers: bool,
+    /// The play's strategy, templated when it starts.
+    pub strategy: Strategy,
+    /// With the free strategy: the one host of the batch being walked now
+    /// (`active` sees only it).
+    pub pinned: Option<usize>,
+    /// Warnings already given in this play: Ansible says each once.
+    pub warned: std::collections::BTreeSet<String>,
 }
 
 /// Split `n` hosts into batches as `serial:` says; the last step repeats.
@@ -96,6 +104,9 @@ impl<'a> PlayRunner<'a> {
             play_hosts: Vec::new(),
             gather_facts: true,
             force_handlers: false,
+            strategy: ctx.opts.strategy,
+            pinned: None,
+            warned: Default::default(),
         }
     }
 
@@ -137,6 +148,16 @@ impl<'a> PlayRunner<'a> {
                 .map_err(|e| format!("{e}{at}"))?;
         self.force_handlers =
             keyword_bool(t, "force_handlers", self.play.force_handlers.as_ref(), &scope, false).map_err(|e| format!("{e}{at}"))?;
+        let strategy = match &self.play.strategy {
+            Some(v) => t.render_value(v, &scope).map_err(|e| format!("{e}{at}"))?,
+            None => Value::Null,
+        };
+        self.strategy = Strategy::of_play(Some(&strategy), self.ctx.opts.strategy).map_err(|e| format!("{e}{at}"))?;
+        if self.strategy == Strategy::Free && self.play.max_fail_percentage.is_some() {
+            self.warn_once(
+                "Using max_fail_percentage with the free strategy is not supported, as tasks are executed independently on each host",
+            );
+        }
         let hosts = self.select_hosts()?;
         if hosts.is_empty() {
             self.ctx.reporter.no_hosts_matched();
@@ -263,6 +284,24 @@ impl<'a> PlayRunner<'a> {
     }
 
     async fn run_batch(&mut self) {
+        match self.strategy {
+            Strategy::Linear => self.run_batch_hosts().await,
+            Strategy::Free => {
+                // Each host through the whole play on its own (`strategy.rs`).
+                for i in 0..self.hosts.len() {
+                    if self.end_play || self.ctx.is_interrupted() {
+                        break;
+                    }
+                    self.pinned = Some(i);
+                    self.run_batch_hosts().await;
+                }
+                self.pinned = None;
+            }
+        }
+    }
+
+    /// Facts, then the play's sections, for the batch's active hosts.
+    async fn run_batch_hosts(&mut self) {
         if self.gather_facts {
             let mut setup_args = Map::new();
             if let Some(subset) = &self.play.gather_subset {
@@ -305,11 +344,21 @@ impl<'a> PlayRunner<'a> {
         self.flush_handlers().await;
     }
 
+    /// A warning, unless this play gave it already (as Ansible's display
+    /// does with the strategy's warnings, repeated per host and task).
+    pub fn warn_once(&mut self, msg: &str) {
+        if self.warned.insert(msg.to_string()) {
+            self.ctx.reporter.warning(msg);
+        }
+    }
+
     /// Indexes of hosts still in the play, optionally within `subset`.
+    /// With the free strategy, only the host being walked.
     pub fn active(&self, subset: Option<&[usize]>) -> Vec<usize> {
+        let mine = |i: &usize| self.hosts[*i].is_active() && self.pinned.is_none_or(|p| p == *i);
         match subset {
-            Some(s) => s.iter().copied().filter(|&i| self.hosts[i].is_active()).collect(),
-            None => (0..self.hosts.len()).filter(|&i| self.hosts[i].is_active()).collect(),
+            Some(s) => s.iter().copied().filter(mine).collect(),
+            None => (0..self.hosts.len()).filter(mine).collect(),
         }
     }
 }

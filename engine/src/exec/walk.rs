@@ -1,5 +1,6 @@
-//! Walking a play's task tree with the linear strategy: each task runs on
-//! every live host in parallel (bounded by `--forks`) before the next one.
+//! Walking a play's task tree: each task runs on every live host in
+//! parallel (bounded by `--forks`) before the next one (the linear
+//! strategy; with the free one the walk is pinned to one host, `strategy.rs`).
 //! Blocks route failed hosts to `rescue:` and everyone to `always:`;
 //! includes are resolved per host; handlers run at flush points.
 
@@ -22,6 +23,7 @@ use super::inherited::{Effective, Inherited};
 use super::play::PlayRunner;
 use super::result::{Outcome, Status};
 use super::scope::{build_scope, ScopeParts};
+use super::strategy::Strategy;
 
 type Boxed<'b> = Pin<Box<dyn Future<Output = ()> + 'b>>;
 
@@ -143,7 +145,7 @@ impl PlayRunner<'_> {
         }
     }
 
-    fn task_title(&self, task: &Task) -> String {
+    pub(super) fn task_title(&self, task: &Task) -> String {
         let name = task.display_name();
         if crate::template::Templar::is_template(&name) {
             self.ctx.templar.render_string(&name, &self.play_scope()).unwrap_or(name)
@@ -162,7 +164,7 @@ impl PlayRunner<'_> {
         Arc::new(m)
     }
 
-    fn search_roots(&self, eff: &Effective) -> Arc<Vec<PathBuf>> {
+    pub(super) fn search_roots(&self, eff: &Effective) -> Arc<Vec<PathBuf>> {
         match &eff.role {
             Some(role) => {
                 let mut v = vec![role.path.clone()];
@@ -260,7 +262,13 @@ impl PlayRunner<'_> {
         self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
 
         let play_scope = self.play_scope();
-        let run_once = keyword_bool(&self.ctx.templar, "run_once", eff.run_once.as_ref(), &play_scope, false);
+        let mut run_once = keyword_bool(&self.ctx.templar, "run_once", eff.run_once.as_ref(), &play_scope, false);
+        if self.strategy == Strategy::Free && run_once == Ok(true) {
+            self.warn_once(
+                "Using run_once with the free strategy is not currently supported. This task will still be executed for every host in the inventory list.",
+            );
+            run_once = Ok(false);
+        }
         // add_host runs once for the task, not per host (and its result is
         // the first host's only).
         let inventory_action = super::inventory_actions::action_of(task);
@@ -341,7 +349,13 @@ impl PlayRunner<'_> {
             for j in applies_to {
                 if self.apply_outcome(j, task, out, inh, j == *i) {
                     failed_now += 1;
-                    fatal |= out.any_errors_fatal;
+                    if out.any_errors_fatal && self.strategy == Strategy::Free {
+                        self.warn_once(
+                            "Using any_errors_fatal with the free strategy is not supported, as tasks are executed independently on each host",
+                        );
+                    } else {
+                        fatal |= out.any_errors_fatal;
+                    }
                 }
             }
         }
@@ -452,7 +466,7 @@ impl PlayRunner<'_> {
             self.end_play = true;
             return;
         }
-        if let Some(pct) = self.play.max_fail_percentage {
+        if let Some(pct) = self.play.max_fail_percentage.filter(|_| self.strategy == Strategy::Linear) {
             let total = self.hosts.len().max(1);
             let failed = self.hosts.iter().filter(|h| h.failed || h.unreachable).count();
             if (failed as f64) * 100.0 / (total as f64) > pct {
@@ -460,7 +474,9 @@ impl PlayRunner<'_> {
                 self.end_play = true;
             }
         }
-        if self.active(None).is_empty() && !targets.is_empty() && !rescuable {
+        // Every host of the batch, whichever one a free walk is pinned to.
+        let any_left = self.hosts.iter().any(|h| h.is_active());
+        if !any_left && !targets.is_empty() && !rescuable {
             self.ctx.reporter.no_more_hosts();
         }
     }
@@ -479,7 +495,9 @@ impl PlayRunner<'_> {
             let hosts: Vec<usize> = (0..self.hosts.len())
                 .filter(|&i| {
                     let h = &self.hosts[i];
-                    (h.is_active() || (force && h.failed && !h.unreachable)) && answers.iter().any(|a| h.notified.contains(a))
+                    self.pinned.is_none_or(|p| p == i)
+                        && (h.is_active() || (force && h.failed && !h.unreachable))
+                        && answers.iter().any(|a| h.notified.contains(a))
                 })
                 .collect();
             if hosts.is_empty() {
@@ -507,48 +525,7 @@ impl PlayRunner<'_> {
         }
     }
 
-    async fn run_meta(&mut self, task: &Task, action: &str, inh: &Inherited, subset: Option<&[usize]>) {
-        let eff = inh.effective(task);
-        if !self.ctx.opts.tags.selects(&eff.tags) && action != "flush_handlers" {
-            return;
-        }
-        if self.active(subset).is_empty() {
-            return;
-        }
-        self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &[]);
-        match action {
-            "flush_handlers" => self.flush_handlers().await,
-            "end_play" => self.end_play = true,
-            "end_batch" => {
-                for i in self.active(subset) {
-                    self.hosts[i].ended = true;
-                }
-            }
-            "end_host" => {
-                // Only for hosts whose `when` holds.
-                for i in self.active(subset) {
-                    if self.when_holds(i, task, inh) {
-                        self.hosts[i].ended = true;
-                    }
-                }
-            }
-            "clear_host_errors" => {
-                for h in &mut self.hosts {
-                    h.failed = false;
-                }
-            }
-            "clear_facts" => {
-                for i in self.active(subset) {
-                    self.hosts[i].clear_facts();
-                }
-            }
-            // Nothing to do for these with mailplay's connections and inventory.
-            "noop" | "refresh_inventory" | "reset_connection" => {}
-            other => self.ctx.reporter.warning(&format!("meta: '{other}' is not supported{}", where_(&task.pos))),
-        }
-    }
-
-    fn when_holds(&self, i: usize, task: &Task, inh: &Inherited) -> bool {
+    pub(super) fn when_holds(&self, i: usize, task: &Task, inh: &Inherited) -> bool {
         let eff = inh.effective(task);
         let magic = self.task_magic(&eff);
         let hv = self.hostvars_snapshot();

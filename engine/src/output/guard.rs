@@ -181,6 +181,10 @@ impl<R: Reporter> Reporter for Guarded<R> {
         self.inner.error(&mask_str(msg, &secrets_with(&[])));
     }
 
+    fn display(&self, msg: &str) {
+        self.inner.display(&mask_str(msg, &secrets_with(&[])));
+    }
+
     fn recap(&self, stats: &Stats) {
         self.inner.recap(stats);
     }

@@ -78,6 +78,9 @@ pub trait Reporter: Send + Sync {
         self.warning(msg)
     }
     fn error(&self, msg: &str);
+    /// A line Ansible's display prints only at some verbosity (`META:
+    /// ending play`, at -vv); the caller checks the verbosity.
+    fn display(&self, _msg: &str) {}
     fn recap(&self, stats: &Stats);
     /// The run was interrupted (Ctrl-C): no new task started.
     fn interrupted(&self) {}

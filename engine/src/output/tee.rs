@@ -58,6 +58,10 @@ impl Reporter for Tee {
         self.first.error(msg);
         self.second.error(msg);
     }
+    fn display(&self, msg: &str) {
+        self.first.display(msg);
+        self.second.display(msg);
+    }
     fn recap(&self, stats: &Stats) {
         self.first.recap(stats);
         self.second.recap(stats);

@@ -244,6 +244,13 @@ impl Reporter for TextReporter {
         let _ = Color::BrightPurple;
     }
 
+    fn display(&self, msg: &str) {
+        self.stop_progress();
+        let mut inner = self.inner.lock().expect("reporter lock");
+        let _ = writeln!(inner.out, "{msg}");
+        let _ = inner.out.flush();
+    }
+
     fn error(&self, msg: &str) {
         self.stop_progress();
         let text = self.paint(&format!("ERROR! {msg}"), Color::Red);

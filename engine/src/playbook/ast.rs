@@ -93,6 +93,8 @@ pub struct Play {
     pub gather_timeout: Option<Value>,
     /// `timeout:` inherited by every task of the play (Ansible's Base attribute).
     pub timeout: Option<Value>,
+    /// `strategy:` as written (templated with the play's variables when it starts).
+    pub strategy: Option<Value>,
 }
 
 /// A play's `order` keyword.

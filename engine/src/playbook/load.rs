@@ -160,6 +160,7 @@ impl Loader {
             gather_subset: None,
             gather_timeout: None,
             timeout: None,
+            strategy: None,
         };
         let mut has_hosts = false;
         let mut role_handlers = Vec::new();
@@ -235,14 +236,15 @@ impl Loader {
                 "run_once" => play.run_once = val(),
                 "no_log" => play.no_log = val(),
                 "timeout" => play.timeout = val(),
-                "strategy" => {
-                    if v.as_str() != Some("linear") {
-                        self.err(Diagnostic::new(
-                            v.pos.clone(),
-                            format!("strategy '{}' is not supported; mailplay runs the linear strategy", v.key_string()),
-                        ));
-                    }
-                }
+                "strategy" => match v.as_str() {
+                    // A template is resolved when the play starts.
+                    Some(s) if crate::template::Templar::is_template(s) => play.strategy = val(),
+                    Some(s) if crate::exec::strategy::Strategy::parse(s).is_some() => play.strategy = val(),
+                    _ => self.err(Diagnostic::new(
+                        v.pos.clone(),
+                        format!("strategy '{}' is not supported; mailplay has linear, free and host_pinned", v.key_string()),
+                    )),
+                },
                 "ignore_unreachable" => play.ignore_unreachable = val(),
                 "throttle" => play.throttle = val(),
                 "module_defaults" => match super::task::module_defaults(v) {

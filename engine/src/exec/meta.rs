@@ -1,0 +1,123 @@
+//! `meta:` tasks, as Ansible's strategy executes them (`_execute_meta`):
+//! `end_host`, `flush_handlers`, `noop` and `reset_connection` for each
+//! host (a banner each), the others once, for the first host, acting on
+//! the whole batch. A false `when` skips with Ansible's `skip_reason`;
+//! `META: ...` is said at -vv. Meta results are not counted in the recap.
+
+use serde_json::{Map, Value};
+
+use crate::playbook::ast::Task;
+
+use super::host_task::{where_, HostKeywords, TaskEnv};
+use super::inherited::Inherited;
+use super::play::PlayRunner;
+use super::result::{Outcome, Status};
+
+/// Meta actions Ansible's linear strategy runs for each host, not once.
+const PER_HOST: &[&str] = &["noop", "reset_connection", "end_host", "flush_handlers", "role_complete", "end_role"];
+
+impl PlayRunner<'_> {
+    pub(super) async fn run_meta(&mut self, task: &Task, action: &str, inh: &Inherited, subset: Option<&[usize]>) {
+        let eff = inh.effective(task);
+        if !self.ctx.opts.tags.selects(&eff.tags) && action != "flush_handlers" {
+            return;
+        }
+        let targets = self.active(subset);
+        if targets.is_empty() {
+            return;
+        }
+        if action == "flush_handlers" {
+            // mailplay runs the notified handlers of every host together
+            // (as the linear strategy does once each host reached the flush).
+            let holds: Vec<usize> = targets.iter().copied().filter(|&i| self.when_holds(i, task, inh)).collect();
+            self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &[]);
+            if !holds.is_empty() {
+                self.flush_handlers().await;
+            }
+            return;
+        }
+        let hosts = if PER_HOST.contains(&action) { targets.clone() } else { vec![targets[0]] };
+        let title = self.task_title(task);
+        let env = TaskEnv::new(self.ctx, task, &eff, self.search_roots(&eff), inh.rescuable);
+        for i in hosts {
+            if self.end_play {
+                return;
+            }
+            let name = self.hosts[i].name.clone();
+            self.ctx.reporter.task_start(&title, inh.is_handler, std::slice::from_ref(&name));
+            let holds = self.when_holds(i, task, inh);
+            let skip_reason = format!("{action} conditional evaluated to False");
+            let (msg, skip_tail): (String, Option<String>) = match action {
+                // These take no `when` in Ansible (a warning there).
+                "noop" | "refresh_inventory" | "reset_connection" => {
+                    if !eff.when.is_empty() {
+                        self.warn_once(&format!("meta: {action} does not support when conditionals"));
+                    }
+                    let msg = match action {
+                        "noop" => "noop",
+                        "refresh_inventory" => "inventory successfully refreshed",
+                        _ => "reset connection",
+                    };
+                    (msg.into(), None)
+                }
+                "end_host" if holds => {
+                    self.hosts[i].ended = true;
+                    (format!("ending play for {name}"), None)
+                }
+                "end_host" => (
+                    format!("end_host conditional evaluated to false, continuing execution for {name}"),
+                    Some(format!(", continuing execution for {name}")),
+                ),
+                "end_batch" if holds => {
+                    for h in self.hosts.iter_mut().filter(|h| !h.unreachable) {
+                        h.ended = true;
+                    }
+                    ("ending batch".into(), None)
+                }
+                "end_batch" => (action.into(), Some(", continuing current batch".into())),
+                "end_play" if holds => {
+                    for h in self.hosts.iter_mut().filter(|h| !h.unreachable) {
+                        h.ended = true;
+                    }
+                    self.end_play = true;
+                    ("ending play".into(), None)
+                }
+                "end_play" => (action.into(), Some(", continuing play".into())),
+                "clear_host_errors" if holds => {
+                    for h in &mut self.hosts {
+                        h.failed = false;
+                        h.unreachable = false;
+                    }
+                    ("cleared host errors".into(), None)
+                }
+                "clear_host_errors" => (action.into(), Some(format!(", not clearing host error state for {name}"))),
+                "clear_facts" if holds => {
+                    for h in &mut self.hosts {
+                        h.clear_facts();
+                    }
+                    ("facts cleared".into(), None)
+                }
+                "clear_facts" => (action.into(), Some(format!(", not clearing facts and fact cache for {name}"))),
+                other => {
+                    self.ctx.reporter.warning(&format!("meta: '{other}' is not supported{}", where_(&task.pos)));
+                    return;
+                }
+            };
+            let header = match &skip_tail {
+                Some(tail) => format!("{skip_reason}{tail}"),
+                None => msg.clone(),
+            };
+            if self.ctx.opts.verbosity >= 2 {
+                self.ctx.reporter.display(&format!("META: {header}"));
+            }
+            if skip_tail.is_some() {
+                // Only a skip is shown (Ansible's callback gets no other meta result).
+                let mut data = Map::new();
+                data.insert("msg".into(), Value::from(msg));
+                data.insert("skip_reason".into(), Value::from(header));
+                let o = Outcome::new(Status::Skipped, data);
+                env.report(&self.hosts[i], None, &o, None, &HostKeywords::default(), false);
+            }
+        }
+    }
+}
