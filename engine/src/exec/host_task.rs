@@ -331,9 +331,18 @@ impl TaskEnv<'_> {
             Ok(v) => v,
             Err(e) => return Outcome::failed(e),
         };
-        let conn = match self.run.pool.get(conn_host, &conn_vars, &self.run.opts).await {
-            Ok(c) => c,
-            Err(e) => return Outcome::unreachable(e.to_string()),
+        let action = match &task.kind {
+            TaskKind::Module { module, .. } => short_name(module),
+            _ => "",
+        };
+        let controller_only = super::controller_host::CONTROLLER_ACTIONS.contains(&action);
+        let conn = if controller_only {
+            None
+        } else {
+            match self.run.pool.get(conn_host, &conn_vars, &self.run.opts).await {
+                Ok(c) => Some(c),
+                Err(e) => return Outcome::unreachable(e.to_string()),
+            }
         };
         let become_ = match self.resolve_become(scope, &conn_vars) {
             Ok(b) => b,
@@ -344,7 +353,10 @@ impl TaskEnv<'_> {
             Err(e) => return Outcome::failed(e),
         };
         self.remember_secrets(runner.secret_values(&args));
-        let handle = conn.host(&host.name, become_, environment);
+        let handle: Box<dyn mailplay_modules::host::Host> = match &conn {
+            Some(conn) => conn.host(&host.name, become_, environment),
+            None => Box::new(super::controller_host::ControllerOnly { name: host.name.clone(), action: action.to_string() }),
+        };
         let controller =
             TaskController { templar: self.run.templar.clone(), scope: scope.clone(), search_roots: self.search_roots.to_vec() };
         // The overlay of a --check run (a `check_mode: yes` task of a real
@@ -640,8 +652,26 @@ impl TaskEnv<'_> {
             no_log: kw.no_log,
             is_loop_summary,
             secrets,
+            error: (o.status == Status::Failed && !is_loop_summary).then(|| self.error_summary(o)),
         };
         self.run.reporter.host_result(&r, self.verbosity);
+    }
+
+    /// ansible-core 2.19's summary of a failure: the module's (run on the
+    /// target) or the action's (on the controller) message, and where the
+    /// task is.
+    fn error_summary(&self, o: &Outcome) -> String {
+        let kind = if is_action_plugin(&self.task.kind) { "Action" } else { "Module" };
+        let mut s = match o.data.get("msg") {
+            Some(Value::String(m)) if !m.is_empty() => format!("Task failed: {kind} failed: {m}"),
+            Some(m) if !m.is_null() => format!("Task failed: {kind} failed: {m}"),
+            _ => format!("Task failed: {kind} failed."),
+        };
+        if let Some(origin) = crate::diag::ansible_origin(&self.task.pos) {
+            s.push('\n');
+            s.push_str(&origin);
+        }
+        s
     }
 }
 

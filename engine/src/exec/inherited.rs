@@ -39,6 +39,9 @@ pub struct Inherited {
     /// Inside a block that has a `rescue:` section: a failure here is
     /// handled, so the host is not counted as failed if rescue succeeds.
     pub rescuable: bool,
+    /// Inside the block or rescue of a block with `always:`: a failed host
+    /// still has tasks to run, so the play has hosts left.
+    pub always_pending: bool,
     pub is_handler: bool,
 }
 

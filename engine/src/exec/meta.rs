@@ -88,6 +88,7 @@ impl PlayRunner<'_> {
                         h.failed = false;
                         h.unreachable = false;
                     }
+                    self.errors_cleared += 1;
                     ("cleared host errors".into(), None)
                 }
                 "clear_host_errors" => (action.into(), Some(format!(", not clearing host error state for {name}"))),

@@ -7,6 +7,7 @@
 
 pub mod connection;
 pub mod controller;
+mod controller_host;
 pub mod host_state;
 pub mod host_task;
 pub mod include_vars;

@@ -42,6 +42,9 @@ pub struct PlayRunner<'a> {
     pub pinned: Option<usize>,
     /// Warnings already given in this play: Ansible says each once.
     pub warned: std::collections::BTreeSet<String>,
+    /// How many times `meta: clear_host_errors` ran in this play: a block's
+    /// `always` that cleared them must not restore its hosts' failures.
+    pub errors_cleared: usize,
 }
 
 /// Split `n` hosts into batches as `serial:` says; the last step repeats.
@@ -107,6 +110,7 @@ impl<'a> PlayRunner<'a> {
             strategy: ctx.opts.strategy,
             pinned: None,
             warned: Default::default(),
+            errors_cleared: 0,
         }
     }
 

@@ -110,6 +110,11 @@ impl RunContext {
 /// document is written whatever ended the run.
 pub async fn run_playbook(ctx: Arc<RunContext>, pb: &Playbook) -> i32 {
     ctx.reporter.playbook_start(&pb.path, ctx.opts.check);
+    if ctx.opts.verbosity >= 2 {
+        // ansible-playbook's PlaybookExecutor says this at -vv (the
+        // blocks target counts plays with it).
+        ctx.reporter.display(&format!("{} plays in {}", pb.plays.len(), pb.path.display()));
+    }
     for play in &pb.plays {
         if ctx.is_interrupted() {
             break;

@@ -104,6 +104,7 @@ impl PlayRunner<'_> {
         }
         let mut in_block = child.clone();
         in_block.rescuable = !rescue.is_empty() || inh.rescuable;
+        in_block.always_pending = !always.is_empty() || inh.always_pending;
         self.run_tasks(block, &in_block, Some(&entered)).await;
 
         let failed: Vec<usize> = entered.iter().copied().filter(|&i| self.hosts[i].failed && !self.hosts[i].unreachable).collect();
@@ -113,7 +114,9 @@ impl PlayRunner<'_> {
                 h.failed = false;
                 self.ctx.stats.lock().expect("stats").rescued(&h.name);
             }
-            self.run_tasks(rescue, &child, Some(&failed)).await;
+            let mut in_rescue = child.clone();
+            in_rescue.always_pending = !always.is_empty() || inh.always_pending;
+            self.run_tasks(rescue, &in_rescue, Some(&failed)).await;
         }
         if !always.is_empty() {
             // `always` runs for hosts that failed in the block or rescue too;
@@ -123,9 +126,12 @@ impl PlayRunner<'_> {
                 self.hosts[i].failed = false;
             }
             let runnable: Vec<usize> = entered.iter().copied().filter(|&i| !self.hosts[i].unreachable && !self.hosts[i].ended).collect();
+            let cleared = self.errors_cleared;
             self.run_tasks(always, &child, Some(&runnable)).await;
-            for &i in &still_failed {
-                self.hosts[i].failed = true;
+            if self.errors_cleared == cleared {
+                for &i in &still_failed {
+                    self.hosts[i].failed = true;
+                }
             }
         }
     }
@@ -362,7 +368,7 @@ impl PlayRunner<'_> {
         if inventory_action.is_some() {
             self.refresh_groups();
         }
-        self.check_fatal(fatal, failed_now, &targets, inh.rescuable);
+        self.check_fatal(fatal, failed_now, &targets, inh.rescuable || inh.always_pending);
     }
 
     /// After `add_host`/`group_by`: the play's hosts see the new `groups`
@@ -456,15 +462,18 @@ impl PlayRunner<'_> {
     }
 
     /// `fatal`: a host failed on this task with `any_errors_fatal` on.
-    /// `rescuable`: the failures are in a block with `rescue`, which runs next.
+    /// `rescuable`: the failures are in a block with `rescue` or `always`, which runs next.
     fn check_fatal(&mut self, fatal: bool, failed_now: usize, targets: &[usize], rescuable: bool) {
         if failed_now == 0 {
             return;
         }
         if fatal {
-            self.ctx.reporter.no_more_hosts();
-            self.end_play = true;
-            return;
+            // As Ansible's linear strategy: every other host of the batch
+            // fails too (not counted in the recap); each goes on to its
+            // block's `rescue`/`always` like a host that failed itself.
+            for h in self.hosts.iter_mut().filter(|h| h.is_active()) {
+                h.failed = true;
+            }
         }
         if let Some(pct) = self.play.max_fail_percentage.filter(|_| self.strategy == Strategy::Linear) {
             let total = self.hosts.len().max(1);

@@ -145,6 +145,7 @@ impl<R: Reporter> Reporter for Guarded<R> {
         let mut shown = r.clone();
         shown.secrets = Vec::new();
         if r.no_log {
+            shown.error = None;
             shown.result = censored(&r.result, r.status);
             shown.diffs = Vec::new();
             shown.item_label = r.item_label.as_ref().map(|_| NO_LOG_ITEM.to_string());
@@ -153,6 +154,7 @@ impl<R: Reporter> Reporter for Guarded<R> {
             shown.result = mask_value(&r.result, &secrets);
             shown.diffs = r.diffs.iter().map(|d| mask_diff(d, &secrets)).collect();
             shown.item_label = r.item_label.as_ref().map(|l| mask_str(l, &secrets));
+            shown.error = r.error.as_ref().map(|e| mask_str(e, &secrets));
         }
         self.inner.host_result(&shown, verbosity);
     }

@@ -61,6 +61,10 @@ pub struct HostResult {
     /// Secret values of this task's module arguments: masked (with the
     /// run's secrets) by [`Guarded`] before any reporter sees the result.
     pub secrets: Vec<String>,
+    /// A failure's summary as ansible-core 2.19 prints it under `[ERROR]:`
+    /// before the `fatal:` line (`Task failed: Action failed: msg`, the
+    /// task's origin and source lines); `None` for other results.
+    pub error: Option<String>,
 }
 
 pub trait Reporter: Send + Sync {
@@ -180,6 +184,7 @@ pub(crate) mod test_buf {
             always_show: false,
             action: String::new(),
             secrets: vec![],
+            error: None,
         }
     }
 

@@ -156,6 +156,9 @@ impl Reporter for TextReporter {
                 self.write(text.trim_end_matches('\n'));
             }
         }
+        if let Some(e) = r.error.as_ref().filter(|_| r.status == HostStatus::Failed) {
+            self.write(&self.paint(&format!("[ERROR]: {e}\n"), Color::Red));
+        }
         let host = Self::host_label(r);
         let shown = shown_result(r);
         let item = r.item_label.as_ref().map(|i| format!(" => (item={i})")).unwrap_or_default();
