@@ -23,6 +23,10 @@ pub struct Loader {
     pub(crate) stack: Vec<PathBuf>,
     /// Folders searched for roles (beside the playbook first).
     pub role_dirs: Vec<PathBuf>,
+    /// Roles of the current play's `roles:` and their dependencies, with
+    /// their parameters: Ansible runs each once per play unless the role
+    /// allows duplicates (`allow_duplicates: true` in its meta).
+    pub(crate) play_roles: Vec<(PathBuf, Map<String, Value>)>,
 }
 
 impl Loader {
@@ -128,6 +132,7 @@ impl Loader {
         };
         self.role_dirs = vec![dir.join("roles"), dir.to_path_buf()];
         self.extra_handlers.clear();
+        self.play_roles.clear();
         let mut play = Play {
             name: None,
             hosts: String::new(),
@@ -320,6 +325,13 @@ impl Loader {
                 return None;
             }
         };
+        if let Some(path) = self.find_role(&name, dir) {
+            let key = (path.clone(), params.clone());
+            if self.play_roles.contains(&key) && !self.allows_duplicates(&path) {
+                return None;
+            }
+            self.play_roles.push(key);
+        }
         let (role, tasks, handlers) = self.role(&name, dir, params, None, &entry.pos)?;
         let mut block = Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, entry.pos.clone());
         // The block is the role's, so that a role with no tasks (defaults
@@ -358,6 +370,12 @@ impl Loader {
             }
         }
         Some((block, handlers))
+    }
+
+    /// `allow_duplicates: true` in the role's meta/main.yml.
+    fn allows_duplicates(&mut self, path: &Path) -> bool {
+        let Some(meta) = Self::main_file(&path.join("meta"), "main").and_then(|p| self.parse(&p)) else { return false };
+        meta.get("allow_duplicates").map(|v| super::keywords::ansible_bool(&v.to_value()) == Some(true)).unwrap_or(false)
     }
 
     fn find_role(&self, name: &str, dir: &Path) -> Option<PathBuf> {
