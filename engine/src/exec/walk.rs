@@ -315,6 +315,7 @@ impl PlayRunner<'_> {
             let forks = &forks;
             let run_once = &run_once;
             let handler_names = &handler_names;
+            let notify = &eff.notify;
             async move {
                 let _permit = forks.acquire().await.expect("semaphore open");
                 let mut out = match run_once {
@@ -326,7 +327,7 @@ impl PlayRunner<'_> {
                 };
                 let o = &mut out.outcome;
                 if o.changed && o.status != Status::Failed {
-                    if let Some(n) = task.notify.iter().find(|n| !handler_names.contains_key(n.as_str())) {
+                    if let Some(n) = notify.iter().find(|n| !handler_names.contains_key(n.as_str())) {
                         o.data.insert(
                             "msg".into(),
                             Value::from(format!(
@@ -439,7 +440,7 @@ impl PlayRunner<'_> {
         }
         if changed && o.status != Status::Failed {
             // Unknown handlers already failed the task (before it was reported).
-            for n in &task.notify {
+            for n in &inh.effective(task).notify {
                 h.notified.insert(n.clone());
             }
         }
@@ -618,7 +619,15 @@ impl PlayRunner<'_> {
         let mut to_run = Vec::new();
         for (key, hosts) in groups {
             let loaded = match &task.kind {
-                TaskKind::IncludeTasks { .. } => self.load_included_tasks(task, &eff, &key).map(|(path, t)| (path, t, None)),
+                TaskKind::IncludeTasks { apply, .. } => self.load_included_tasks(task, &eff, &key).map(|(path, t)| match apply {
+                    // `apply:`: the included tasks inside a block with its keywords.
+                    Some(block) => {
+                        let mut b = (**block).clone();
+                        b.kind = TaskKind::Block { block: t, rescue: vec![], always: vec![] };
+                        (path, vec![b], None)
+                    }
+                    None => (path, t, None),
+                }),
                 TaskKind::IncludeRole { tasks_from, .. } => {
                     self.load_included_role(task, &key, tasks_from.as_ref()).map(|(t, h)| (key.clone(), t, h))
                 }

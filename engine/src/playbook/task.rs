@@ -358,7 +358,24 @@ impl Loader {
                     self.err(Diagnostic::new(v.pos.clone(), "include_tasks needs a file name"));
                     return None;
                 };
-                Task::new(TaskKind::IncludeTasks { file, apply: None }, pos)
+                // `apply:` keywords go on a block around the included tasks.
+                let apply = match v.get("apply") {
+                    None => None,
+                    Some(a) if a.as_map().is_some() => {
+                        let mut block = Task::new(TaskKind::Block { block: vec![], rescue: vec![], always: vec![] }, a.pos.clone());
+                        for (k, kv) in a.as_map().unwrap_or_default() {
+                            if let Err(d) = self.keyword(&mut block, &k.key_string(), k, kv, true) {
+                                self.err(d);
+                            }
+                        }
+                        Some(Box::new(block))
+                    }
+                    Some(a) => {
+                        self.err(Diagnostic::new(a.pos.clone(), "include_tasks: apply must be a mapping of keywords"));
+                        return None;
+                    }
+                };
+                Task::new(TaskKind::IncludeTasks { file, apply }, pos)
             }
             "import_tasks" => {
                 let file = args_v.get("file").or_else(|| args_v.get("_raw_params")).and_then(Value::as_str).map(str::to_string);
