@@ -220,6 +220,15 @@ fn strategies_print_what_ansible_prints() {
     prints_what_ansible_prints_in_any_order("strategies");
 }
 
+/// Loops over `include_tasks` (loop_control's `label`, `index_var`,
+/// `loop_var`, `extended`; `when` per item; an empty loop), `apply:`, and
+/// `notify` inherited from a block and an `import_tasks` (blocks,
+/// includes, loop_control, import_tasks targets).
+#[test]
+fn include_loops_and_inherited_notify_print_what_ansible_prints() {
+    prints_what_ansible_prints_in_any_order("include_loops");
+}
+
 /// What ansible-core's own integration targets check (tests/conformance):
 /// its path and set tests (`directory`, `link_exists`, `same_file`,
 /// `subset`, `contains`, `nan`, ...), `urlsplit`, `urldecode`, Jinja2's

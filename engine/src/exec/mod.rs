@@ -10,6 +10,7 @@ pub mod controller;
 mod controller_host;
 pub mod host_state;
 pub mod host_task;
+mod include;
 pub mod include_vars;
 pub mod inherited;
 mod inventory_actions;

@@ -18,7 +18,7 @@ use crate::playbook::ast::{Task, TaskKind};
 use crate::template::{HostvarsSource, Origin, Scope};
 
 use super::host_state::{HostState, Layer};
-use super::host_task::{keyword_bool, where_, HostKeywords, HostTaskOutcome, TaskEnv};
+use super::host_task::{keyword_bool, where_, HostTaskOutcome, TaskEnv};
 use super::inherited::{Effective, Inherited};
 use super::play::PlayRunner;
 use super::result::{Outcome, Status};
@@ -160,7 +160,7 @@ impl PlayRunner<'_> {
         }
     }
 
-    fn task_magic(&self, eff: &Effective) -> Layer {
+    pub(super) fn task_magic(&self, eff: &Effective) -> Layer {
         let mut m = Map::new();
         if let Some(role) = &eff.role {
             m.insert("role_name".into(), Value::from(role.name.clone()));
@@ -199,7 +199,7 @@ impl PlayRunner<'_> {
         Arc::new(v)
     }
 
-    fn scope_of(
+    pub(super) fn scope_of(
         &self,
         i: usize,
         eff: &Effective,
@@ -219,7 +219,7 @@ impl PlayRunner<'_> {
         build_scope(&parts, &self.hosts[i], eff, &inh.vars, task, task_magic.clone()).with_hostvars(hostvars.clone())
     }
 
-    fn hostvars_snapshot(&self) -> Arc<dyn HostvarsSource> {
+    pub(super) fn hostvars_snapshot(&self) -> Arc<dyn HostvarsSource> {
         let mut scopes = HashMap::new();
         // The batch's hosts as they are now, and every other host the run
         // has met (another batch of a serial play, an earlier play) as it
@@ -388,7 +388,7 @@ impl PlayRunner<'_> {
     /// notifications. Returns true when the host failed on this task.
     /// `counted`: the host whose result was reported (with `run_once` the
     /// others share the outcome but, as in Ansible, not the count).
-    fn apply_outcome(&mut self, i: usize, task: &Task, out: &HostTaskOutcome, inh: &Inherited, counted: bool) -> bool {
+    pub(super) fn apply_outcome(&mut self, i: usize, task: &Task, out: &HostTaskOutcome, inh: &Inherited, counted: bool) -> bool {
         let o: &Outcome = &out.outcome;
         let changed = o.changed;
         let h = &mut self.hosts[i];
@@ -541,170 +541,6 @@ impl PlayRunner<'_> {
         let hv = self.hostvars_snapshot();
         let scope = self.scope_of(i, &eff, inh, task, &magic, &hv);
         eff.when.iter().all(|c| self.ctx.templar.eval_condition(&c.text, &scope).unwrap_or(false))
-    }
-
-    /// `include_tasks` / `include_role`: decide per host (its `when`, the
-    /// file name it renders to), then run each distinct file for the hosts
-    /// that chose it.
-    async fn run_include(&mut self, task: &Task, inh: &Inherited, subset: Option<&[usize]>) {
-        let eff = inh.effective(task);
-        if !self.ctx.opts.tags.selects(&eff.tags) {
-            return;
-        }
-        let targets = self.active(subset);
-        if targets.is_empty() {
-            return;
-        }
-        let magic = self.task_magic(&eff);
-        let hv = self.hostvars_snapshot();
-        let names: Vec<String> = targets.iter().map(|&i| self.hosts[i].name.clone()).collect();
-        self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
-        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let mut errors: Vec<(usize, String)> = Vec::new();
-        let mut skipped: Vec<usize> = Vec::new();
-        // Loops over includes are not supported yet; say so (as each host's
-        // failure) instead of silently running once.
-        let looped = task.loop_.is_some();
-        if looped {
-            let msg = format!("loops on include_tasks/include_role are not supported yet{}", where_(&task.pos));
-            errors.extend(targets.iter().map(|&i| (i, msg.clone())));
-        }
-        for &i in targets.iter().filter(|_| !looped) {
-            let scope = self.scope_of(i, &eff, inh, task, &magic, &hv);
-            let mut ok = true;
-            for c in &eff.when {
-                match self.ctx.templar.eval_condition(&c.text, &scope) {
-                    Ok(true) => {}
-                    Ok(false) => ok = false,
-                    Err(e) => {
-                        errors.push((i, format!("The conditional check '{}' failed. The error was: {e}{}", c.text, where_(&c.pos))));
-                        ok = false;
-                    }
-                }
-            }
-            if !ok {
-                skipped.push(i);
-                continue;
-            }
-            let key = match &task.kind {
-                TaskKind::IncludeTasks { file, .. } => {
-                    self.ctx.templar.render_value(file, &scope).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
-                }
-                TaskKind::IncludeRole { name, .. } => {
-                    self.ctx.templar.render_value(name, &scope).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
-                }
-                _ => unreachable!("run_include is only called for includes"),
-            };
-            match key {
-                Ok(k) => groups.entry(k).or_default().push(i),
-                Err(e) => errors.push((i, format!("{e}{}", where_(&task.pos)))),
-            }
-        }
-        let env = TaskEnv::new(self.ctx, task, &eff, self.search_roots(&eff), inh.rescuable);
-        for i in skipped {
-            let o = Outcome::skipped("Conditional result was False");
-            env.report(&self.hosts[i], None, &o, None, &HostKeywords::default(), false);
-            self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Skipped, false, false);
-        }
-        for (i, msg) in errors {
-            let out = HostTaskOutcome::failed(msg);
-            env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
-            self.apply_outcome(i, task, &out, inh, true);
-        }
-        let mut child = inh.enter(task, false);
-        // Tags on an include select the include itself, not what it includes.
-        child.tags = inh.tags.clone();
-        // Every host's result of the include first (as Ansible prints its
-        // `included:` lines), then the included tasks, file by file.
-        let mut to_run = Vec::new();
-        for (key, hosts) in groups {
-            let loaded = match &task.kind {
-                TaskKind::IncludeTasks { apply, .. } => self.load_included_tasks(task, &eff, &key).map(|(path, t)| match apply {
-                    // `apply:`: the included tasks inside a block with its keywords.
-                    Some(block) => {
-                        let mut b = (**block).clone();
-                        b.kind = TaskKind::Block { block: t, rescue: vec![], always: vec![] };
-                        (path, vec![b], None)
-                    }
-                    None => (path, t, None),
-                }),
-                TaskKind::IncludeRole { tasks_from, .. } => {
-                    self.load_included_role(task, &key, tasks_from.as_ref()).map(|(t, h)| (key.clone(), t, h))
-                }
-                _ => unreachable!("run_include is only called for includes"),
-            };
-            match loaded {
-                Ok((shown, tasks, role_handlers)) => {
-                    let host_names: Vec<String> = hosts.iter().map(|&i| self.hosts[i].name.clone()).collect();
-                    self.ctx.reporter.included(&shown, &host_names);
-                    for &i in &hosts {
-                        self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Ok, false, false);
-                    }
-                    if let Some(hs) = role_handlers {
-                        let mut hinh = self.root.clone();
-                        hinh.is_handler = true;
-                        for h in hs {
-                            // A role included again (another batch, another
-                            // host group) must not register its handlers twice.
-                            let known = self.handlers.iter().any(|(t, _)| t.display_name() == h.display_name() && same_role(t, &h));
-                            if !known {
-                                self.handlers.push((h, hinh.clone()));
-                            }
-                        }
-                    }
-                    to_run.push((tasks, hosts));
-                }
-                Err(msg) => {
-                    for i in hosts {
-                        let out = HostTaskOutcome::failed(msg.clone());
-                        env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
-                        self.apply_outcome(i, task, &out, inh, true);
-                    }
-                }
-            }
-        }
-        for (tasks, hosts) in to_run {
-            self.run_tasks(&tasks, &child, Some(&hosts)).await;
-        }
-    }
-
-    /// The task file an include names, found and loaded: (absolute path, tasks).
-    fn load_included_tasks(&self, task: &Task, eff: &Effective, file: &str) -> Result<(String, Vec<Task>), String> {
-        let p = std::path::Path::new(file);
-        let mut candidates = Vec::new();
-        if p.is_absolute() {
-            candidates.push(p.to_path_buf());
-        } else {
-            if let Some(role) = &eff.role {
-                candidates.push(role.path.join("tasks").join(file));
-            }
-            if let Some(dir) = task.pos.file.as_ref().and_then(|f| f.parent().map(|d| d.to_path_buf())) {
-                candidates.push(dir.join(file));
-            }
-            candidates.push(self.play.base_dir.join(file));
-        }
-        let path =
-            candidates.iter().find(|c| c.exists()).ok_or_else(|| format!("Could not find or access '{file}'{}", where_(&task.pos)))?;
-        let shown = path.canonicalize().unwrap_or_else(|_| path.clone()).display().to_string();
-        let tasks = crate::playbook::load_task_file(path, eff.role.clone())
-            .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
-        Ok((shown, tasks))
-    }
-
-    fn load_included_role(&self, task: &Task, name: &str, tasks_from: Option<&Value>) -> Result<(Vec<Task>, Option<Vec<Task>>), String> {
-        let tasks_from = tasks_from.and_then(Value::as_str);
-        let dirs = vec![self.play.base_dir.join("roles"), self.play.base_dir.clone()];
-        let (_role, tasks, handlers) = crate::playbook::load_role(name, &dirs, (*task.vars).clone(), tasks_from)
-            .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
-        Ok((tasks, Some(handlers)))
-    }
-}
-
-fn same_role(a: &Task, b: &Task) -> bool {
-    match (&a.role, &b.role) {
-        (Some(x), Some(y)) => x.path == y.path,
-        (None, None) => true,
-        _ => false,
     }
 }
 

@@ -159,8 +159,9 @@ impl<R: Reporter> Reporter for Guarded<R> {
         self.inner.host_result(&shown, verbosity);
     }
 
-    fn included(&self, file: &str, hosts: &[String]) {
-        self.inner.included(&mask_str(file, &secrets_with(&[])), hosts);
+    fn included(&self, file: &str, hosts: &[String], item: Option<&str>) {
+        let secrets = secrets_with(&[]);
+        self.inner.included(&mask_str(file, &secrets), hosts, item.map(|i| mask_str(i, &secrets)).as_deref());
     }
 
     fn no_hosts_matched(&self) {

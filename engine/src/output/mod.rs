@@ -72,7 +72,8 @@ pub trait Reporter: Send + Sync {
     fn play_start(&self, name: &str);
     fn task_start(&self, name: &str, is_handler: bool, running_hosts: &[String]);
     fn host_result(&self, r: &HostResult, verbosity: u8);
-    fn included(&self, file: &str, hosts: &[String]);
+    /// `included: FILE for HOSTS`, with a looped include's item label.
+    fn included(&self, file: &str, hosts: &[String], item: Option<&str>);
     fn no_hosts_matched(&self);
     fn no_more_hosts(&self);
     fn warning(&self, msg: &str);

@@ -34,9 +34,9 @@ impl Reporter for Tee {
         self.first.host_result(r, verbosity);
         self.second.host_result(r, verbosity);
     }
-    fn included(&self, file: &str, hosts: &[String]) {
-        self.first.included(file, hosts);
-        self.second.included(file, hosts);
+    fn included(&self, file: &str, hosts: &[String], item: Option<&str>) {
+        self.first.included(file, hosts, item);
+        self.second.included(file, hosts, item);
     }
     fn no_hosts_matched(&self) {
         self.first.no_hosts_matched();

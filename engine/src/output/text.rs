@@ -191,7 +191,9 @@ impl Reporter for TextReporter {
                 self.paint(&l, Color::Cyan)
             }
             HostStatus::Skipped => {
-                let mut l = format!("skipping: {host}{item}");
+                // Ansible's callback ends a skipped item's line with a space.
+                let space = if r.item_label.is_some() { " " } else { "" };
+                let mut l = format!("skipping: {host}{item}{space}");
                 if verbosity > 0 {
                     l.push_str(&format!(" => {}", sorted_json(&shown, Some(4))));
                 }
@@ -218,8 +220,9 @@ impl Reporter for TextReporter {
         self.host_done(r);
     }
 
-    fn included(&self, file: &str, hosts: &[String]) {
-        self.write(&self.paint(&format!("included: {file} for {}", hosts.join(", ")), Color::Cyan));
+    fn included(&self, file: &str, hosts: &[String], item: Option<&str>) {
+        let item = item.map(|i| format!(" => (item={i})")).unwrap_or_default();
+        self.write(&self.paint(&format!("included: {file} for {}{item}", hosts.join(", ")), Color::Cyan));
     }
 
     fn no_hosts_matched(&self) {
