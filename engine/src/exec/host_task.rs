@@ -177,37 +177,23 @@ impl TaskEnv<'_> {
             Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
         };
         let lc = &self.task.loop_control;
-        let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
-        let extended = match keyword_bool(&self.run.templar, "loop_control.extended", lc.extended.as_ref(), &scope, false) {
-            Ok(b) => b,
+        let (vars, pause) = match self.loop_settings(&scope) {
+            Ok(v) => v,
             Err(e) => return Outcome::failed(format!("{e}{}", where_(&self.task.pos))),
         };
-        let pause = lc.pause.as_ref().and_then(Value::as_f64).unwrap_or(0.0);
-        let total = items.len();
-        let mut outcomes = Vec::with_capacity(total);
-        for (idx, item) in items.into_iter().enumerate() {
+        let mut outcomes = Vec::with_capacity(items.len());
+        for idx in 0..items.len() {
             if idx > 0 && pause > 0.0 {
                 tokio::time::sleep(Duration::from_secs_f64(pause)).await;
             }
+            let item_vars = vars.for_item(&items, idx);
             let mut s = scope.clone();
-            s.set(&loop_var, item.clone());
-            s.set("ansible_loop_var", Value::from(loop_var.clone()));
-            if let Some(iv) = &lc.index_var {
-                s.set(iv, Value::from(idx));
-                s.set("ansible_index_var", Value::from(iv.clone()));
-            }
-            if extended {
-                s.set(
-                    "ansible_loop",
-                    json!({
-                        "index": idx + 1, "index0": idx, "revindex": total - idx, "revindex0": total - idx - 1,
-                        "first": idx == 0, "last": idx + 1 == total, "length": total,
-                    }),
-                );
+            for (k, v) in &item_vars {
+                s.set(k, v.clone());
             }
             let label = match &lc.label {
-                Some(l) => self.run.templar.render_value(l, &s).map(|v| display_item(&v)).unwrap_or_else(|_| display_item(&item)),
-                None => display_item(&item),
+                Some(l) => self.run.templar.render_value(l, &s).map(|v| display_item(&v)).unwrap_or_else(|_| display_item(&items[idx])),
+                None => display_item(&items[idx]),
             };
             let mut o = self.run_once(host, &s, delegated_to).await;
             // As Ansible's loop: facts an item sets (set_fact) are seen by
@@ -215,17 +201,40 @@ impl TaskEnv<'_> {
             for (k, v) in &o.facts {
                 scope.set(k, v.clone());
             }
-            o.data.insert(loop_var.clone(), item);
-            o.data.insert("ansible_loop_var".into(), Value::from(loop_var.clone()));
-            if let Some(iv) = &lc.index_var {
-                o.data.insert(iv.clone(), Value::from(idx));
-            }
+            o.data.extend(item_vars);
             // "...ignoring" follows the loop's own result, once.
             let item_kw = HostKeywords { ignore_errors: false, ignore_unreachable: false, ..*kw };
             self.report(host, delegated_to, &o, Some(label), &item_kw, false);
             outcomes.push(o);
+            // `break_when`: judged with the item's variables, after its result.
+            if !lc.break_when.is_empty() {
+                match lc.break_when.iter().try_fold(true, |all, c| self.run.templar.eval_condition(&c.text, &s).map(|b| all && b)) {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(e) => {
+                        outcomes.push(Outcome::failed(format!("break_when: {e}{}", where_(&lc.break_when[0].pos))));
+                        break;
+                    }
+                }
+            }
         }
         aggregate_loop(outcomes)
+    }
+
+    /// `loop_control`'s variables and pause, templated in `scope`.
+    pub fn loop_settings(&self, scope: &Scope) -> Result<(super::loops::LoopVars, f64), String> {
+        let lc = &self.task.loop_control;
+        let t = &self.run.templar;
+        let extended = keyword_bool(t, "loop_control.extended", lc.extended.as_ref(), scope, false)?;
+        let allitems = keyword_bool(t, "loop_control.extended_allitems", lc.extended_allitems.as_ref(), scope, true)?;
+        let pause = lc.pause.as_ref().and_then(Value::as_f64).unwrap_or(0.0);
+        let vars = super::loops::LoopVars {
+            loop_var: lc.loop_var.clone().unwrap_or_else(|| "item".into()),
+            index_var: lc.index_var.clone(),
+            extended,
+            allitems,
+        };
+        Ok((vars, pause))
     }
 
     /// The skipped outcome when a `when` condition is false; `None` when

@@ -8,14 +8,14 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::output::HostStatus;
 use crate::playbook::ast::{Task, TaskKind};
 
 use super::host_task::{display_item, keyword_bool, where_, HostKeywords, HostTaskOutcome, TaskEnv};
 use super::inherited::{Effective, Inherited};
-use super::loops::loop_items;
+use super::loops::{loop_items, LoopVars};
 use super::play::PlayRunner;
 use super::result::Outcome;
 
@@ -166,40 +166,21 @@ impl PlayRunner<'_> {
             Err(e) => return vec![Choice::Fail(format!("{e}{}", where_(&spec.pos)))],
         };
         let lc = &task.loop_control;
-        let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
-        let extended = match keyword_bool(t, "loop_control.extended", lc.extended.as_ref(), &scope, false) {
-            Ok(b) => b,
-            Err(e) => return vec![Choice::Fail(format!("{e}{}", where_(&task.pos)))],
+        let extended = keyword_bool(t, "loop_control.extended", lc.extended.as_ref(), &scope, false);
+        let allitems = keyword_bool(t, "loop_control.extended_allitems", lc.extended_allitems.as_ref(), &scope, true);
+        let (extended, allitems) = match (extended, allitems) {
+            (Ok(e), Ok(a)) => (e, a),
+            (Err(e), _) | (_, Err(e)) => return vec![Choice::Fail(format!("{e}{}", where_(&task.pos)))],
         };
-        let total = items.len();
-        let mut out = Vec::with_capacity(total);
+        let loop_vars = LoopVars {
+            loop_var: lc.loop_var.clone().unwrap_or_else(|| "item".into()),
+            index_var: lc.index_var.clone(),
+            extended,
+            allitems,
+        };
+        let mut out = Vec::with_capacity(items.len());
         for (idx, item) in items.iter().enumerate() {
-            let mut vars = Map::new();
-            vars.insert(loop_var.clone(), item.clone());
-            vars.insert("ansible_loop_var".into(), Value::from(loop_var.clone()));
-            if let Some(iv) = &lc.index_var {
-                vars.insert(iv.clone(), Value::from(idx));
-                vars.insert("ansible_index_var".into(), Value::from(iv.clone()));
-            }
-            if extended {
-                let mut l = json!({
-                    "index": idx + 1, "index0": idx, "revindex": total - idx, "revindex0": total - idx - 1,
-                    "first": idx == 0, "last": idx + 1 == total, "length": total,
-                    "allitems": items,
-                    "previtem": if idx > 0 { items[idx - 1].clone() } else { Value::Null },
-                    "nextitem": items.get(idx + 1).cloned().unwrap_or(Value::Null),
-                });
-                // As Ansible: no previtem on the first item, no nextitem on the last.
-                if let Value::Object(m) = &mut l {
-                    if idx == 0 {
-                        m.remove("previtem");
-                    }
-                    if idx + 1 == total {
-                        m.remove("nextitem");
-                    }
-                }
-                vars.insert("ansible_loop".into(), l);
-            }
+            let vars = loop_vars.for_item(&items, idx);
             let mut s = scope.clone();
             for (k, v) in &vars {
                 s.set(k, v.clone());

@@ -1,9 +1,52 @@
 //! Turning a task's `loop:` / `with_*:` value (already templated) into the
 //! list of items, the way Ansible's lookup plugins shape them.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::playbook::ast::LoopKind;
+
+/// The variables a loop gives each item, as Ansible's task executor sets
+/// them (and copies them into the item's result): the loop variable,
+/// `ansible_loop_var`, `index_var` with `ansible_index_var`, and with
+/// `extended` the `ansible_loop` dictionary.
+pub struct LoopVars {
+    pub loop_var: String,
+    pub index_var: Option<String>,
+    pub extended: bool,
+    /// `extended_allitems` (true unless set false): `allitems` in `ansible_loop`.
+    pub allitems: bool,
+}
+
+impl LoopVars {
+    pub fn for_item(&self, items: &[Value], idx: usize) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(self.loop_var.clone(), items[idx].clone());
+        m.insert("ansible_loop_var".into(), Value::from(self.loop_var.clone()));
+        if let Some(iv) = &self.index_var {
+            m.insert(iv.clone(), Value::from(idx));
+            m.insert("ansible_index_var".into(), Value::from(iv.clone()));
+        }
+        if self.extended {
+            let total = items.len();
+            let mut l = json!({
+                "index": idx + 1, "index0": idx, "revindex": total - idx, "revindex0": total - idx - 1,
+                "first": idx == 0, "last": idx + 1 == total, "length": total,
+            });
+            let l_map = l.as_object_mut().expect("an object");
+            if self.allitems {
+                l_map.insert("allitems".into(), Value::Array(items.to_vec()));
+            }
+            if let Some(next) = items.get(idx + 1) {
+                l_map.insert("nextitem".into(), next.clone());
+            }
+            if idx > 0 {
+                l_map.insert("previtem".into(), items[idx - 1].clone());
+            }
+            m.insert("ansible_loop".into(), l);
+        }
+        m
+    }
+}
 
 /// The items of a loop, or an error naming what was wrong.
 pub fn loop_items(kind: &LoopKind, value: Value) -> Result<Vec<Value>, String> {

@@ -283,11 +283,21 @@ fn is_debug_output(r: &HostResult) -> bool {
 }
 
 /// A debug result shows only its message/variable, never `changed` (as
-/// Ansible's callback cleans debug results, at every verbosity).
+/// Ansible's callback cleans debug results, at every verbosity): with
+/// `msg` only the message (and warnings), else the variable without
+/// `_hide_in_debug`'s keys (a loop item's `ansible_loop` ...).
 fn debug_view(v: &serde_json::Value) -> serde_json::Value {
+    const HIDDEN: &[&str] =
+        &["changed", "failed", "skipped", "invocation", "skip_reason", "ansible_loop_var", "ansible_index_var", "ansible_loop"];
     match v {
+        serde_json::Value::Object(m) if m.contains_key("msg") => serde_json::Value::Object(
+            m.iter()
+                .filter(|(k, _)| matches!(k.as_str(), "msg" | "warnings" | "deprecations") || k.starts_with('_'))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
         serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.iter().filter(|(k, _)| !matches!(k.as_str(), "changed" | "failed")).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            m.iter().filter(|(k, _)| !HIDDEN.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
         ),
         other => other.clone(),
     }

@@ -172,6 +172,10 @@ pub struct LoopControl {
     pub label: Option<Value>,
     pub pause: Option<Value>,
     pub extended: Option<Value>,
+    /// `extended_allitems: false` leaves `allitems` out of `ansible_loop`.
+    pub extended_allitems: Option<Value>,
+    /// `break_when`: after each item, stop the loop once these all hold.
+    pub break_when: Vec<Expr>,
 }
 
 /// A Jinja expression with where it was written.

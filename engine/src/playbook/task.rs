@@ -130,7 +130,9 @@ fn loop_control(node: &Node) -> Result<LoopControl, Diagnostic> {
             }
             "label" => lc.label = Some(v.to_value()),
             "pause" => lc.pause = Some(v.to_value()),
-            "extended" | "extended_allitems" => lc.extended = Some(v.to_value()),
+            "extended" => lc.extended = Some(v.to_value()),
+            "extended_allitems" => lc.extended_allitems = Some(v.to_value()),
+            "break_when" => lc.break_when = exprs(v)?,
             other => {
                 let d = Diagnostic::new(k.pos.clone(), format!("'{other}' is not a valid attribute for a LoopControl"));
                 return Err(match closest(other, KEYS.iter().copied()) {
