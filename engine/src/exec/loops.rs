@@ -28,9 +28,10 @@ impl LoopVars {
         }
         if self.extended {
             let total = items.len();
+            // In Ansible's order (a dictionary printed whole shows it).
             let mut l = json!({
-                "index": idx + 1, "index0": idx, "revindex": total - idx, "revindex0": total - idx - 1,
-                "first": idx == 0, "last": idx + 1 == total, "length": total,
+                "index": idx + 1, "index0": idx, "first": idx == 0, "last": idx + 1 == total, "length": total,
+                "revindex": total - idx, "revindex0": total - idx - 1,
             });
             let l_map = l.as_object_mut().expect("an object");
             if self.allitems {
