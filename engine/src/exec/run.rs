@@ -133,13 +133,20 @@ pub async fn run_playbook(ctx: Arc<RunContext>, pb: &Playbook) -> i32 {
         ctx.reporter.interrupted();
         return exit::INTERRUPTED;
     }
-    exit_code(&stats)
+    // As ansible-playbook: the hosts still failed at the end (a rescued
+    // host, or one `meta: clear_host_errors` cleared, is not), not the
+    // recap's counts.
+    let (failed, unreachable) = {
+        let states = ctx.host_states.lock().expect("host states");
+        (states.values().any(|h| h.failed), states.values().any(|h| h.unreachable))
+    };
+    exit_code(failed, unreachable)
 }
 
-pub fn exit_code(stats: &Stats) -> i32 {
-    if stats.any_failed() {
+pub fn exit_code(failed: bool, unreachable: bool) -> i32 {
+    if failed {
         exit::FAILED_HOSTS
-    } else if stats.any_unreachable() {
+    } else if unreachable {
         exit::UNREACHABLE_HOSTS
     } else {
         exit::OK
