@@ -45,6 +45,7 @@ impl PlayRunner<'_> {
         if targets.is_empty() {
             return;
         }
+        self.refresh_play_hosts();
         let magic = self.task_magic(&eff);
         let hv = self.hostvars_snapshot();
         let names: Vec<String> = targets.iter().map(|&i| self.hosts[i].name.clone()).collect();

@@ -26,6 +26,7 @@ impl PlayRunner<'_> {
         if targets.is_empty() {
             return;
         }
+        self.refresh_play_hosts();
         if action == "flush_handlers" {
             // mailplay runs the notified handlers of every host together
             // (as the linear strategy does once each host reached the flush).
@@ -62,6 +63,7 @@ impl PlayRunner<'_> {
                 }
                 "end_host" if holds => {
                     self.hosts[i].ended = true;
+                    self.removed.insert(name.clone());
                     (format!("ending play for {name}"), None)
                 }
                 "end_host" => (
@@ -71,6 +73,7 @@ impl PlayRunner<'_> {
                 "end_batch" if holds => {
                     for h in self.hosts.iter_mut().filter(|h| !h.unreachable) {
                         h.ended = true;
+                        self.removed.insert(h.name.clone());
                     }
                     ("ending batch".into(), None)
                 }
@@ -78,6 +81,7 @@ impl PlayRunner<'_> {
                 "end_play" if holds => {
                     for h in self.hosts.iter_mut().filter(|h| !h.unreachable) {
                         h.ended = true;
+                        self.removed.insert(h.name.clone());
                     }
                     self.end_play = true;
                     ("ending play".into(), None)
@@ -86,9 +90,19 @@ impl PlayRunner<'_> {
                 "clear_host_errors" if holds => {
                     for h in &mut self.hosts {
                         h.failed = false;
+                        h.marked_failed = false;
                         h.unreachable = false;
                     }
                     self.errors_cleared += 1;
+                    // And the play's hosts that failed in earlier plays.
+                    let mut states = self.ctx.host_states.lock().expect("host states");
+                    for name in &self.pattern_hosts {
+                        if let Some(h) = states.get_mut(name) {
+                            h.failed = false;
+                            h.marked_failed = false;
+                            h.unreachable = false;
+                        }
+                    }
                     ("cleared host errors".into(), None)
                 }
                 "clear_host_errors" => (action.into(), Some(format!(", not clearing host error state for {name}"))),

@@ -45,6 +45,14 @@ pub struct PlayRunner<'a> {
     /// How many times `meta: clear_host_errors` ran in this play: a block's
     /// `always` that cleared them must not restore its hosts' failures.
     pub errors_cleared: usize,
+    /// Hosts out of `ansible_play_hosts`/`ansible_play_batch` for the rest
+    /// of the play (Ansible's `play._removed_hosts`): failed outside a
+    /// rescue, unreachable, failed by `any_errors_fatal`, ended by `meta`.
+    /// `clear_host_errors` does not bring them back, as in Ansible.
+    pub removed: std::collections::BTreeSet<String>,
+    /// The hosts the play's pattern names, those failed in earlier plays
+    /// included (`meta: clear_host_errors` clears them too).
+    pub pattern_hosts: Vec<String>,
 }
 
 /// Split `n` hosts into batches as `serial:` says; the last step repeats.
@@ -111,6 +119,8 @@ impl<'a> PlayRunner<'a> {
             pinned: None,
             warned: Default::default(),
             errors_cleared: 0,
+            removed: Default::default(),
+            pattern_hosts: Vec::new(),
         }
     }
 
@@ -133,8 +143,6 @@ impl<'a> PlayRunner<'a> {
             let allowed = self.ctx.inventory().select(limit)?;
             hosts.retain(|h| allowed.contains(h));
         }
-        hosts.retain(|h| !self.ctx.is_dead(h));
-        self.play.order.arrange(&mut hosts);
         Ok(hosts)
     }
 
@@ -162,7 +170,10 @@ impl<'a> PlayRunner<'a> {
                 "Using max_fail_percentage with the free strategy is not supported, as tasks are executed independently on each host",
             );
         }
-        let hosts = self.select_hosts()?;
+        let mut hosts = self.select_hosts()?;
+        self.pattern_hosts = hosts.clone();
+        hosts.retain(|h| !self.ctx.is_dead(h));
+        self.play.order.arrange(&mut hosts);
         if hosts.is_empty() {
             self.ctx.reporter.no_hosts_matched();
             return Ok(());
@@ -346,6 +357,26 @@ impl<'a> PlayRunner<'a> {
         self.flush_handlers().await;
         self.run_tasks(sections[2], &root, None).await;
         self.flush_handlers().await;
+    }
+
+    /// `ansible_play_hosts`, `ansible_play_batch` and `play_hosts` leave
+    /// out the play's removed hosts; `ansible_play_hosts_all` keeps every
+    /// host. Called before a task's scopes are built; a map is copied only
+    /// when its lists changed.
+    pub fn refresh_play_hosts(&mut self) {
+        let removed = &self.removed;
+        let play_hosts: Vec<Value> = self.play_hosts.iter().filter(|h| !removed.contains(*h)).map(|h| Value::from(h.as_str())).collect();
+        let batch: Vec<Value> = self.hosts.iter().filter(|h| !removed.contains(&h.name)).map(|h| Value::from(h.name.as_str())).collect();
+        let (play_hosts, batch) = (Value::Array(play_hosts), Value::Array(batch));
+        for h in &mut self.hosts {
+            if h.magic.get("ansible_play_hosts") == Some(&play_hosts) && h.magic.get("ansible_play_batch") == Some(&batch) {
+                continue;
+            }
+            let m = Arc::make_mut(&mut h.magic);
+            m.insert("ansible_play_hosts".into(), play_hosts.clone());
+            m.insert("ansible_play_batch".into(), batch.clone());
+            m.insert("play_hosts".into(), batch.clone());
+        }
     }
 
     /// A warning, unless this play gave it already (as Ansible's display

@@ -101,7 +101,7 @@ impl RunContext {
     /// Hosts that failed or were unreachable in an earlier play sit out
     /// the following plays.
     pub fn is_dead(&self, host: &str) -> bool {
-        self.host_states.lock().expect("host states").get(host).map(|h| h.failed || h.unreachable).unwrap_or(false)
+        self.host_states.lock().expect("host states").get(host).map(|h| h.failed || h.marked_failed || h.unreachable).unwrap_or(false)
     }
 }
 
@@ -138,7 +138,7 @@ pub async fn run_playbook(ctx: Arc<RunContext>, pb: &Playbook) -> i32 {
     // recap's counts.
     let (failed, unreachable) = {
         let states = ctx.host_states.lock().expect("host states");
-        (states.values().any(|h| h.failed), states.values().any(|h| h.unreachable))
+        (states.values().any(|h| h.failed || h.marked_failed), states.values().any(|h| h.unreachable))
     };
     exit_code(failed, unreachable)
 }

@@ -112,7 +112,12 @@ impl PlayRunner<'_> {
             for &i in &failed {
                 let h = &mut self.hosts[i];
                 h.failed = false;
-                self.ctx.stats.lock().expect("stats").rescued(&h.name);
+                // A host another's any_errors_fatal failed is not counted
+                // as rescued (no task of its own failed), as in Ansible.
+                if !h.marked_failed {
+                    self.ctx.stats.lock().expect("stats").rescued(&h.name);
+                    self.removed.remove(&h.name);
+                }
             }
             let mut in_rescue = child.clone();
             in_rescue.always_pending = !always.is_empty() || inh.always_pending;
@@ -264,6 +269,7 @@ impl PlayRunner<'_> {
         if targets.is_empty() {
             return;
         }
+        self.refresh_play_hosts();
         let names: Vec<String> = targets.iter().map(|&i| self.hosts[i].name.clone()).collect();
         self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
 
@@ -396,6 +402,7 @@ impl PlayRunner<'_> {
         let counted_as = match o.status {
             Status::Unreachable if !out.ignore_unreachable => {
                 h.unreachable = true;
+                self.removed.insert(h.name.clone());
                 failed = true;
                 Some((HostStatus::Unreachable, false))
             }
@@ -403,6 +410,10 @@ impl PlayRunner<'_> {
             Status::Failed if out.ignored => Some((HostStatus::Failed, true)),
             Status::Failed => {
                 h.failed = true;
+                // A rescue that runs next brings the host back.
+                if !inh.rescuable {
+                    self.removed.insert(h.name.clone());
+                }
                 failed = true;
                 Arc::make_mut(&mut h.set_facts).insert(
                     "ansible_failed_task".into(),
@@ -474,6 +485,8 @@ impl PlayRunner<'_> {
             // block's `rescue`/`always` like a host that failed itself.
             for h in self.hosts.iter_mut().filter(|h| h.is_active()) {
                 h.failed = true;
+                h.marked_failed = true;
+                self.removed.insert(h.name.clone());
             }
         }
         if let Some(pct) = self.play.max_fail_percentage.filter(|_| self.strategy == Strategy::Linear) {
