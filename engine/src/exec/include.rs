@@ -18,6 +18,7 @@ use super::inherited::{Effective, Inherited};
 use super::loops::{loop_items, LoopVars};
 use super::play::PlayRunner;
 use super::result::Outcome;
+use super::strategy::Strategy;
 
 /// One inclusion: the file (or role) and the loop variables it runs with.
 struct Inclusion {
@@ -52,6 +53,7 @@ impl PlayRunner<'_> {
         self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
         let env = TaskEnv::new(self.ctx, task, &eff, self.search_roots(&eff), inh.rescuable);
         let mut inclusions: Vec<Inclusion> = Vec::new();
+        let mut failures = 0usize;
         for &i in &targets {
             let scope = self.scope_of(i, &eff, inh, task, &magic, &hv);
             let choices = self.include_choices(task, &eff, scope);
@@ -75,7 +77,7 @@ impl PlayRunner<'_> {
             if let Some(msg) = failed {
                 let out = HostTaskOutcome::failed(msg);
                 env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
-                self.apply_outcome(i, task, &out, inh, true);
+                failures += usize::from(self.apply_outcome(i, task, &out, inh, true));
             } else if all_skipped || (looped && self.loop_was_empty(&inclusions, i)) {
                 if looped {
                     let o = Outcome::skipped("No items in the list");
@@ -141,12 +143,21 @@ impl PlayRunner<'_> {
                     for i in hosts {
                         let out = HostTaskOutcome::failed(msg.clone());
                         env.report(&self.hosts[i], None, &out.outcome, inc.label.clone(), &out.keywords(), false);
-                        self.apply_outcome(i, task, &out, inh, true);
+                        failures += usize::from(self.apply_outcome(i, task, &out, inh, true));
                     }
                 }
             }
         }
+        if failures > 0 {
+            // A failed include stops the play under any_errors_fatal too
+            // (not with the free strategy, as for any task).
+            let fatal = keyword_bool(&self.ctx.templar, "any_errors_fatal", eff.any_errors_fatal.as_ref(), &self.play_scope(), false)
+                .unwrap_or(false)
+                && self.strategy == Strategy::Linear;
+            self.check_fatal(fatal, failures, &targets, inh.rescuable || inh.always_pending);
+        }
         for (tasks, hosts, inc_inh) in to_run {
+            let hosts: Vec<usize> = hosts.into_iter().filter(|&i| self.hosts[i].is_active()).collect();
             self.run_tasks(&tasks, &inc_inh, Some(&hosts)).await;
         }
     }

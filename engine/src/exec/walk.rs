@@ -475,7 +475,7 @@ impl PlayRunner<'_> {
 
     /// `fatal`: a host failed on this task with `any_errors_fatal` on.
     /// `rescuable`: the failures are in a block with `rescue` or `always`, which runs next.
-    fn check_fatal(&mut self, fatal: bool, failed_now: usize, targets: &[usize], rescuable: bool) {
+    pub(super) fn check_fatal(&mut self, fatal: bool, failed_now: usize, targets: &[usize], rescuable: bool) {
         if failed_now == 0 {
             return;
         }
