@@ -109,8 +109,15 @@ impl PlayRunner<'_> {
                     }
                     None => (path, t, None),
                 }),
-                TaskKind::IncludeRole { tasks_from, .. } => {
-                    self.load_included_role(task, &inc.key, tasks_from.as_ref()).map(|(t, h)| (inc.key.clone(), t, h))
+                TaskKind::IncludeRole { tasks_from, vars_from, defaults_from, handlers_from, .. } => {
+                    let file = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
+                    let from = crate::playbook::RoleFrom {
+                        tasks: file(tasks_from),
+                        vars: file(vars_from),
+                        defaults: file(defaults_from),
+                        handlers: file(handlers_from),
+                    };
+                    self.load_included_role(task, &inc.key, &from).map(|(t, h)| (inc.key.clone(), t, h))
                 }
                 _ => unreachable!("run_include is only called for includes"),
             };
@@ -256,10 +263,14 @@ impl PlayRunner<'_> {
         Ok((shown, tasks))
     }
 
-    fn load_included_role(&self, task: &Task, name: &str, tasks_from: Option<&Value>) -> Result<(Vec<Task>, Option<Vec<Task>>), String> {
-        let tasks_from = tasks_from.and_then(Value::as_str);
+    fn load_included_role(
+        &self,
+        task: &Task,
+        name: &str,
+        from: &crate::playbook::RoleFrom,
+    ) -> Result<(Vec<Task>, Option<Vec<Task>>), String> {
         let dirs = vec![self.play.base_dir.join("roles"), self.play.base_dir.clone()];
-        let (_role, tasks, handlers) = crate::playbook::load_role(name, &dirs, (*task.vars).clone(), tasks_from)
+        let (_role, tasks, handlers) = crate::playbook::load_role(name, &dirs, (*task.vars).clone(), from)
             .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
         Ok((tasks, Some(handlers)))
     }

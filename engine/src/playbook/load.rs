@@ -332,7 +332,7 @@ impl Loader {
             }
             self.play_roles.push(key);
         }
-        let (role, tasks, handlers) = self.role(&name, dir, params, None, &entry.pos)?;
+        let (role, tasks, handlers) = self.role(&name, dir, params, &super::RoleFrom::default(), &entry.pos)?;
         let mut block = Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, entry.pos.clone());
         // The block is the role's, so that a role with no tasks (defaults
         // only, a dependency that carries settings) still counts as used in
@@ -405,8 +405,14 @@ impl Loader {
         [format!("{name}.yml"), format!("{name}.yaml"), name.to_string()].into_iter().map(|f| dir.join(f)).find(|p| p.is_file())
     }
 
-    fn vars_file(&mut self, dir: &Path) -> Map<String, Value> {
-        match Self::main_file(dir, "main") {
+    /// A role's `vars/`/`defaults/` file: `main`, or the one `*_from`
+    /// names (which must exist).
+    fn vars_file(&mut self, dir: &Path, from: Option<&str>, pos: &Pos) -> Map<String, Value> {
+        let found = Self::main_file(dir, from.unwrap_or("main"));
+        if let (None, Some(f)) = (&found, from) {
+            self.err(Diagnostic::new(pos.clone(), format!("Could not find specified file in role: {}/{f}", dir.display())));
+        }
+        match found {
             Some(p) => match self.parse(&p) {
                 Some(n) => vars_map(&n, &p.display().to_string()).unwrap_or_else(|d| {
                     self.err(d);
@@ -424,9 +430,10 @@ impl Loader {
         name: &str,
         dir: &Path,
         params: Map<String, Value>,
-        tasks_from: Option<&str>,
+        from: &super::RoleFrom,
         pos: &Pos,
     ) -> Option<super::LoadedRole> {
+        let tasks_from = from.tasks.as_deref();
         let Some(path) = self.find_role(name, dir) else {
             let searched: Vec<String> = self.role_search_dirs(dir).iter().map(|d| d.display().to_string()).collect();
             self.err(
@@ -440,8 +447,8 @@ impl Loader {
             return None;
         }
         self.stack.push(path.clone());
-        let defaults = self.vars_file(&path.join("defaults"));
-        let vars = self.vars_file(&path.join("vars"));
+        let defaults = self.vars_file(&path.join("defaults"), from.defaults.as_deref(), pos);
+        let vars = self.vars_file(&path.join("vars"), from.vars.as_deref(), pos);
         let role = Arc::new(Role {
             name: Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name).to_string(),
             path: path.clone(),
@@ -471,8 +478,13 @@ impl Loader {
             }
             None => {}
         }
-        if let Some(f) = Self::main_file(&path.join("handlers"), "main") {
-            handlers.extend(self.task_file(&f, &some_role).unwrap_or_default());
+        match Self::main_file(&path.join("handlers"), from.handlers.as_deref().unwrap_or("main")) {
+            Some(f) => handlers.extend(self.task_file(&f, &some_role).unwrap_or_default()),
+            None if from.handlers.is_some() => self.err(Diagnostic::new(
+                pos.clone(),
+                format!("role '{name}' has no handlers file '{}'", from.handlers.as_deref().unwrap_or_default()),
+            )),
+            None => {}
         }
         self.stack.pop();
         Some((role, tasks, handlers))

@@ -407,8 +407,14 @@ impl Loader {
                 let get = |k: &str| args_v.get(k).cloned();
                 if short == "import_role" {
                     let role_name = name.as_str().unwrap_or_default().to_string();
-                    let tasks_from = get("tasks_from").and_then(|v| v.as_str().map(str::to_string));
-                    let (_r, tasks, handlers) = self.role(&role_name, dir, Map::new(), tasks_from.as_deref(), &v.pos)?;
+                    let from_file = |k: &str| get(k).and_then(|v| v.as_str().map(str::to_string));
+                    let from = super::RoleFrom {
+                        tasks: from_file("tasks_from"),
+                        vars: from_file("vars_from"),
+                        defaults: from_file("defaults_from"),
+                        handlers: from_file("handlers_from"),
+                    };
+                    let (_r, tasks, handlers) = self.role(&role_name, dir, Map::new(), &from, &v.pos)?;
                     self.extra_handlers.extend(handlers);
                     Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, pos)
                 } else {
