@@ -159,7 +159,9 @@ impl<'a> PlayRunner<'a> {
             keyword_bool(t, "gather_facts", self.play.gather_facts.as_ref(), &scope, self.ctx.opts.gathering != Gathering::Explicit)
                 .map_err(|e| format!("{e}{at}"))?;
         self.force_handlers =
-            keyword_bool(t, "force_handlers", self.play.force_handlers.as_ref(), &scope, false).map_err(|e| format!("{e}{at}"))?;
+            // The play's setting wins over --force-handlers and the config.
+            keyword_bool(t, "force_handlers", self.play.force_handlers.as_ref(), &scope, self.ctx.opts.force_handlers)
+                .map_err(|e| format!("{e}{at}"))?;
         let strategy = match &self.play.strategy {
             Some(v) => t.render_value(v, &scope).map_err(|e| format!("{e}{at}"))?,
             None => Value::Null,

@@ -506,7 +506,7 @@ impl PlayRunner<'_> {
 
     /// Run the handlers notified so far, in the order they are defined.
     pub async fn flush_handlers(&mut self) {
-        let force = self.ctx.opts.force_handlers || self.force_handlers;
+        let force = self.force_handlers;
         let handlers = self.handlers.clone();
         let mut fired: Vec<(usize, String)> = Vec::new();
         for (handler, inh) in &handlers {
