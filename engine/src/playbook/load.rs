@@ -27,6 +27,9 @@ pub struct Loader {
     /// their parameters: Ansible runs each once per play unless the role
     /// allows duplicates (`allow_duplicates: true` in its meta).
     pub(crate) play_roles: Vec<(PathBuf, Map<String, Value>)>,
+    /// The folder of the playbook of the play being loaded: the last place
+    /// a role's `import_tasks` looks, as Ansible's search path ends there.
+    pub(crate) playbook_dir: Option<PathBuf>,
 }
 
 impl Loader {
@@ -131,6 +134,7 @@ impl Loader {
             return None;
         };
         self.role_dirs = vec![dir.join("roles"), dir.to_path_buf()];
+        self.playbook_dir = Some(dir.to_path_buf());
         self.extra_handlers.clear();
         self.play_roles.clear();
         let mut play = Play {

@@ -508,6 +508,9 @@ impl Loader {
         let mut candidates = vec![dir.join(file)];
         if let Some(r) = role {
             candidates.insert(0, r.path.join("tasks").join(file));
+            if let Some(base) = &self.playbook_dir {
+                candidates.push(base.join(file));
+            }
         }
         let Some(path) = candidates.iter().find(|c| c.is_file()).cloned() else {
             self.err(
