@@ -387,7 +387,22 @@ impl Loader {
         if p.is_absolute() && p.is_dir() {
             return Some(p.to_path_buf());
         }
-        self.role_search_dirs(dir).into_iter().map(|d| d.join(name)).find(|c| c.is_dir())
+        self.role_search_dirs(dir).into_iter().map(|d| d.join(name)).find(|c| c.is_dir()).or_else(|| self.collection_role(name))
+    }
+
+    /// `namespace.collection.role`: a role of a collection installed beside
+    /// the playbook (`collections/ansible_collections/`), which Ansible
+    /// always searches first. Configured collection paths are not followed
+    /// (the config warns that `COLLECTIONS_PATHS` is not followed).
+    fn collection_role(&self, name: &str) -> Option<PathBuf> {
+        let mut parts = name.splitn(3, '.');
+        let (ns, col, role) = (parts.next()?, parts.next()?, parts.next()?);
+        if [ns, col, role].iter().any(|p| p.is_empty() || p.contains('/')) {
+            return None;
+        }
+        let base = self.playbook_dir.as_ref()?;
+        let p = base.join("collections/ansible_collections").join(ns).join(col).join("roles").join(role);
+        p.is_dir().then_some(p)
     }
 
     /// Where roles are looked for, in Ansible's order: `roles/` beside the
