@@ -462,12 +462,11 @@ impl PlayRunner<'_> {
     fn handler_names(&self) -> BTreeMap<String, ()> {
         let mut m = BTreeMap::new();
         for (t, _) in &self.handlers {
-            if let Some(n) = &t.name {
-                m.insert(n.clone(), ());
+            for n in handler_answers_to(t).0 {
+                m.insert(n, ());
             }
-            m.insert(t.display_name(), ());
-            for l in &t.listen {
-                m.insert(l.clone(), ());
+            for l in handler_answers_to(t).1 {
+                m.insert(l, ());
             }
         }
         m
@@ -505,47 +504,89 @@ impl PlayRunner<'_> {
     }
 
     /// Run the handlers notified so far, in the order they are defined.
+    /// A handler's own notifications are picked up in the same flush (one
+    /// that notifies an earlier handler runs it next pass); a handler runs
+    /// at most once per host and flush, so handlers notifying each other
+    /// end.
     pub async fn flush_handlers(&mut self) {
         let force = self.force_handlers;
         let handlers = self.handlers.clone();
-        let mut fired: Vec<(usize, String)> = Vec::new();
-        for (handler, inh) in &handlers {
-            let mut answers: Vec<String> = handler.listen.clone();
-            if let Some(n) = &handler.name {
-                answers.push(n.clone());
-            }
-            answers.push(handler.display_name());
-            let hosts: Vec<usize> = (0..self.hosts.len())
-                .filter(|&i| {
-                    let h = &self.hosts[i];
-                    self.pinned.is_none_or(|p| p == i)
-                        && (h.is_active() || (force && h.failed && !h.unreachable))
-                        && answers.iter().any(|a| h.notified.contains(a))
-                })
-                .collect();
-            if hosts.is_empty() {
-                continue;
-            }
-            for &i in &hosts {
-                for a in &answers {
-                    if self.hosts[i].notified.contains(a) {
-                        fired.push((i, a.clone()));
-                    }
+        let mut ran: std::collections::BTreeSet<(usize, usize)> = Default::default();
+        loop {
+            let eligible = |h: &HostState, i: usize, pinned: Option<usize>| {
+                pinned.is_none_or(|p| p == i) && (h.is_active() || (force && h.failed && !h.unreachable))
+            };
+            // Each host's notifications, resolved to handlers and consumed.
+            let mut pending: Vec<std::collections::BTreeSet<usize>> = vec![Default::default(); self.hosts.len()];
+            for i in 0..self.hosts.len() {
+                if !eligible(&self.hosts[i], i, self.pinned) {
+                    continue;
+                }
+                let names = std::mem::take(&mut self.hosts[i].notified);
+                for n in &names {
+                    pending[i].extend(self.handlers_for(n).into_iter().filter(|&idx| !ran.contains(&(i, idx))));
                 }
             }
-            let was_failed: Vec<usize> = hosts.iter().copied().filter(|&i| self.hosts[i].failed).collect();
-            for &i in &was_failed {
-                self.hosts[i].failed = false;
+            if pending.iter().all(|p| p.is_empty()) {
+                return;
             }
-            // A handler may be a module, a block or an include_tasks.
-            self.run_node(handler, inh, Some(&hosts)).await;
-            for &i in &was_failed {
-                self.hosts[i].failed = true;
+            for (idx, (handler, inh)) in handlers.iter().enumerate() {
+                let hosts: Vec<usize> =
+                    (0..self.hosts.len()).filter(|&i| pending[i].contains(&idx) && eligible(&self.hosts[i], i, self.pinned)).collect();
+                if hosts.is_empty() {
+                    continue;
+                }
+                ran.extend(hosts.iter().map(|&i| (i, idx)));
+                let was_failed: Vec<usize> = hosts.iter().copied().filter(|&i| self.hosts[i].failed).collect();
+                for &i in &was_failed {
+                    self.hosts[i].failed = false;
+                }
+                // A handler may be a module, a block or an include_tasks.
+                self.run_node(handler, inh, Some(&hosts)).await;
+                for &i in &was_failed {
+                    self.hosts[i].failed = true;
+                }
             }
         }
-        for (i, name) in fired {
-            self.hosts[i].notified.remove(&name);
+    }
+
+    /// The handlers a notification runs, as Ansible's
+    /// `search_handlers_by_notification`: the handler of that name (or
+    /// `role : name`) found first when the play's handler blocks (here: the
+    /// play's own, each role's) are searched last block first, and every
+    /// handler that listens to it (one per name).
+    fn handlers_for(&self, notification: &str) -> Vec<usize> {
+        let mut groups: Vec<Option<PathBuf>> = Vec::new();
+        for (t, _) in &self.handlers {
+            let g = t.role.as_ref().map(|r| r.path.clone());
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
         }
+        let mut search: Vec<usize> = Vec::with_capacity(self.handlers.len());
+        for g in groups.iter().rev() {
+            search.extend((0..self.handlers.len()).filter(|&i| &self.handlers[i].0.role.as_ref().map(|r| r.path.clone()) == g));
+        }
+        let mut out = Vec::new();
+        if let Some(&i) = search.iter().find(|&&i| handler_answers_to(&self.handlers[i].0).0.iter().any(|n| n == notification)) {
+            out.push(i);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for &i in &search {
+            let t = &self.handlers[i].0;
+            if !handler_answers_to(t).1.iter().any(|l| l == notification) {
+                continue;
+            }
+            if let Some(n) = &t.name {
+                if !seen.insert(n.clone()) {
+                    continue;
+                }
+            }
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+        out
     }
 
     pub(super) fn when_holds(&self, i: usize, task: &Task, inh: &Inherited) -> bool {
@@ -562,4 +603,28 @@ fn action_name(task: &Task) -> String {
         TaskKind::Module { module, .. } => module.rsplit('.').next().unwrap_or(module).to_string(),
         _ => String::new(),
     }
+}
+
+/// The names a handler answers to, and its listen topics: a role's
+/// handler also as `role : name` and `role : topic`, with the role's short
+/// name and, for a collection's role, its `ns.col.role` name (Ansible's
+/// `Handler._validate_listen` and `get_name`).
+fn handler_answers_to(t: &Task) -> (Vec<String>, Vec<String>) {
+    let mut roles: Vec<String> = Vec::new();
+    if let Some(r) = &t.role {
+        roles.push(r.name.clone());
+        if let Some(short) = r.name.rsplit('.').next().filter(|s| *s != r.name) {
+            roles.push(short.to_string());
+        }
+    }
+    let mut names = Vec::new();
+    if let Some(n) = &t.name {
+        names.push(n.clone());
+        names.extend(roles.iter().map(|r| format!("{r} : {n}")));
+    }
+    let mut topics = t.listen.clone();
+    for l in &t.listen {
+        topics.extend(roles.iter().map(|r| format!("{r} : {l}")));
+    }
+    (names, topics)
 }
