@@ -100,6 +100,7 @@ fn options(args: &RunArgs, cfg: &AnsibleConfig) -> Result<RunOptions, String> {
         any_errors_fatal: cfg.bool("ANY_ERRORS_FATAL") == Some(true),
         gathering,
         strategy,
+        error_on_missing_handler: cfg.bool("ERROR_ON_MISSING_HANDLER") != Some(false),
     })
 }
 

@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub gathering: Gathering,
     /// Ansible's `strategy` setting: the plays' default strategy.
     pub strategy: super::strategy::Strategy,
+    /// `error_on_missing_handler`: notifying an unknown handler fails the
+    /// task (else a warning).
+    pub error_on_missing_handler: bool,
 }
 
 /// Ansible's `gathering` setting: when plays gather facts.
@@ -93,6 +96,7 @@ impl Default for RunOptions {
             any_errors_fatal: false,
             gathering: Gathering::Implicit,
             strategy: Default::default(),
+            error_on_missing_handler: true,
         }
     }
 }

@@ -322,6 +322,7 @@ impl PlayRunner<'_> {
             let run_once = &run_once;
             let handler_names = &handler_names;
             let notify = &eff.notify;
+            let error_on_missing = self.ctx.opts.error_on_missing_handler;
             async move {
                 let _permit = forks.acquire().await.expect("semaphore open");
                 let mut out = match run_once {
@@ -333,15 +334,17 @@ impl PlayRunner<'_> {
                 };
                 let o = &mut out.outcome;
                 if o.changed && o.status != Status::Failed {
-                    if let Some(n) = notify.iter().find(|n| !handler_names.contains_key(n.as_str())) {
-                        o.data.insert(
-                            "msg".into(),
-                            Value::from(format!(
-                                "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list{}",
-                                where_(&task.pos)
-                            )),
+                    for n in notify.iter().filter(|n| !handler_names.contains_key(n.as_str())) {
+                        let msg = format!(
+                            "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
                         );
+                        if !error_on_missing {
+                            env.run.reporter.warning(&msg);
+                            continue;
+                        }
+                        o.data.insert("msg".into(), Value::from(format!("{msg}{}", where_(&task.pos))));
                         o.set_failed(true);
+                        break;
                     }
                 }
                 // Every result reaches the reporters, a loop's own included
