@@ -36,6 +36,8 @@ pub struct HostTaskOutcome {
     /// The task's `no_log` and `any_errors_fatal` for this host.
     pub no_log: bool,
     pub any_errors_fatal: bool,
+    /// The handlers a change notifies, `notify:` templated for this host.
+    pub notify: Vec<String>,
 }
 
 impl HostTaskOutcome {
@@ -58,6 +60,7 @@ impl HostTaskOutcome {
             delegated_to: None,
             no_log: false,
             any_errors_fatal: false,
+            notify: Vec::new(),
         }
     }
 }
@@ -142,6 +145,7 @@ impl TaskEnv<'_> {
             delegated_to,
             no_log: kw.no_log,
             any_errors_fatal: kw.any_errors_fatal,
+            notify: Vec::new(),
         };
         let delegated_to = match &self.eff.delegate_to {
             Some(d) => match self.run.templar.render_value(d, &scope) {
@@ -219,6 +223,28 @@ impl TaskEnv<'_> {
             }
         }
         aggregate_loop(outcomes)
+    }
+
+    /// `notify:` for this host: each entry templated; one that renders
+    /// to a list names several handlers. An entry that does not render
+    /// stays as written (and then names no handler).
+    pub fn rendered_notify(&self, scope: &Scope) -> Vec<String> {
+        let mut out = Vec::new();
+        for n in &self.eff.notify {
+            if !Templar::is_template(n) {
+                out.push(n.clone());
+                continue;
+            }
+            match self.run.templar.render_value(&Value::String(n.clone()), scope) {
+                Ok(Value::Array(items)) => {
+                    out.extend(items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                }
+                Ok(Value::String(s)) => out.push(s),
+                Ok(other) => out.push(other.to_string()),
+                Err(_) => out.push(n.clone()),
+            }
+        }
+        out
     }
 
     /// `loop_control`'s variables and pause, templated in `scope`.

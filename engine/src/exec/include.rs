@@ -139,6 +139,7 @@ impl PlayRunner<'_> {
                                 self.handlers.push((h, hinh.clone()));
                             }
                         }
+                        self.render_handler_names();
                     }
                     let mut inc_inh = child.clone();
                     if !inc.vars.is_empty() {

@@ -172,6 +172,7 @@ impl<'a> PlayRunner<'a> {
                 "Using max_fail_percentage with the free strategy is not supported, as tasks are executed independently on each host",
             );
         }
+        self.render_handler_names();
         let mut hosts = self.select_hosts()?;
         self.pattern_hosts = hosts.clone();
         hosts.retain(|h| !self.ctx.is_dead(h));
@@ -378,6 +379,30 @@ impl<'a> PlayRunner<'a> {
             m.insert("ansible_play_hosts".into(), play_hosts.clone());
             m.insert("ansible_play_batch".into(), batch.clone());
             m.insert("play_hosts".into(), batch.clone());
+        }
+    }
+
+    /// Handler names are templates of the play's variables (not a host's),
+    /// rendered once as Ansible caches them; one that cannot be rendered
+    /// answers only to its `listen` topics, with Ansible's warning when it
+    /// has none.
+    pub fn render_handler_names(&mut self) {
+        let scope = self.play_scope();
+        let mut warnings = Vec::new();
+        for (t, _) in &mut self.handlers {
+            let Some(name) = t.name.clone().filter(|n| crate::template::Templar::is_template(n)) else { continue };
+            match self.ctx.templar.render_string(&name, &scope) {
+                Ok(n) => t.name = Some(n),
+                Err(e) => {
+                    if t.listen.is_empty() {
+                        warnings.push(format!("Handler '{name}' is unusable because it has no listen topics and the name could not be templated (host-specific variables are not supported in handler names). The error: {e}"));
+                    }
+                    t.name = None;
+                }
+            }
+        }
+        for w in warnings {
+            self.warn_once(&w);
         }
     }
 

@@ -321,7 +321,7 @@ impl PlayRunner<'_> {
             let forks = &forks;
             let run_once = &run_once;
             let handler_names = &handler_names;
-            let notify = &eff.notify;
+            let notify = env.rendered_notify(&scope);
             let error_on_missing = self.ctx.opts.error_on_missing_handler;
             async move {
                 let _permit = forks.acquire().await.expect("semaphore open");
@@ -332,6 +332,8 @@ impl PlayRunner<'_> {
                         Err(panic) => HostTaskOutcome::failed(super::isolate::panic_failure(&task.display_name(), &panic)),
                     },
                 };
+                out.notify = notify;
+                let notify = &out.notify;
                 let o = &mut out.outcome;
                 if o.changed && o.status != Status::Failed {
                     for n in notify.iter().filter(|n| !handler_names.contains_key(n.as_str())) {
@@ -454,7 +456,7 @@ impl PlayRunner<'_> {
         }
         if changed && o.status != Status::Failed {
             // Unknown handlers already failed the task (before it was reported).
-            for n in &inh.effective(task).notify {
+            for n in &out.notify {
                 h.notified.insert(n.clone());
             }
         }
