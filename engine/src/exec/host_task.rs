@@ -23,7 +23,7 @@ use crate::template::{Scope, Templar};
 use super::controller::TaskController;
 use super::host_state::HostState;
 use super::inherited::Effective;
-use super::loops::loop_items;
+use super::loops::items_of;
 use super::result::{aggregate_loop, Outcome, Status, NO_TRACEBACK};
 use super::run::RunContext;
 
@@ -176,7 +176,7 @@ impl TaskEnv<'_> {
             }
             Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
         };
-        let items = match loop_items(&spec.kind, rendered) {
+        let items = match items_of(&self.run.templar, &spec.kind, rendered, &scope) {
             Ok(items) => items,
             Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
         };

@@ -15,7 +15,7 @@ use crate::playbook::ast::{Task, TaskKind};
 
 use super::host_task::{display_item, keyword_bool, where_, HostKeywords, HostTaskOutcome, TaskEnv};
 use super::inherited::{Effective, Inherited};
-use super::loops::{loop_items, LoopVars};
+use super::loops::{items_of, LoopVars};
 use super::play::PlayRunner;
 use super::result::Outcome;
 use super::strategy::Strategy;
@@ -181,7 +181,7 @@ impl PlayRunner<'_> {
             return vec![self.include_choice(task, eff, &scope, Map::new(), None)];
         };
         let t = &self.ctx.templar;
-        let items = match t.render_value(&spec.items, &scope).map_err(|e| e.to_string()).and_then(|v| loop_items(&spec.kind, v)) {
+        let items = match t.render_value(&spec.items, &scope).map_err(|e| e.to_string()).and_then(|v| items_of(t, &spec.kind, v, &scope)) {
             Ok(items) => items,
             Err(e) => return vec![Choice::Fail(format!("{e}{}", where_(&spec.pos)))],
         };

@@ -49,6 +49,38 @@ impl LoopVars {
     }
 }
 
+/// The `with_*` loops shaped here; any other `with_<lookup>` runs that lookup.
+const SHAPED: &[&str] =
+    &["items", "list", "flattened", "indexed_items", "dict", "together", "nested", "cartesian", "sequence", "subelements"];
+
+/// The items of a loop: shaped here, or for `with_<lookup>` of another
+/// lookup, what Ansible does: the lookup run with the rendered terms
+/// (`query(name, *terms)`). The terms are passed as data, never rendered.
+pub fn items_of(
+    templar: &crate::template::Templar,
+    kind: &LoopKind,
+    value: Value,
+    scope: &crate::template::Scope,
+) -> Result<Vec<Value>, String> {
+    let LoopKind::With(name) = kind else { return loop_items(kind, value) };
+    if SHAPED.contains(&name.as_str()) {
+        return loop_items(kind, value);
+    }
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("'with_{name}' names no lookup plugin"));
+    }
+    let terms = as_list(value);
+    let mut s = scope.clone();
+    s.set("__mailplay_with_terms", Value::Array(terms.clone()));
+    let args: String = (0..terms.len()).map(|i| format!(", __mailplay_with_terms[{i}]")).collect();
+    match templar.eval_expression(&format!("query('{name}'{args})"), &s) {
+        Ok(Value::Array(items)) => Ok(items),
+        Ok(Value::Null) => Ok(Vec::new()),
+        Ok(other) => Ok(vec![other]),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The items of a loop, or an error naming what was wrong.
 pub fn loop_items(kind: &LoopKind, value: Value) -> Result<Vec<Value>, String> {
     match kind {
