@@ -314,7 +314,9 @@ impl TaskEnv<'_> {
         let is_include_vars = crate::playbook::keywords::short_name(module) == "include_vars";
         let inventory_action = super::inventory_actions::action_of(task);
         let runner = Registry::global().get(module);
-        if runner.is_none() && !is_include_vars && inventory_action.is_none() {
+        // `async_status` asks the run's background jobs (async_jobs.rs).
+        let is_async_status = crate::playbook::keywords::short_name(module) == "async_status";
+        if runner.is_none() && !is_include_vars && inventory_action.is_none() && !is_async_status {
             return Outcome::failed(format!("the module {module} is not implemented by mailplay{}", where_(&task.pos)));
         }
         // module_defaults sit under the task's own arguments.
@@ -347,9 +349,9 @@ impl TaskEnv<'_> {
             self.apply_result_conditions(&mut o, &result_scope);
             return o;
         }
-        let Some(runner) = runner else {
+        if runner.is_none() && !is_async_status {
             return super::include_vars::run(&args, &self.search_roots, task.role.as_deref());
-        };
+        }
         let check_mode = match keyword_bool(&self.run.templar, "check_mode", self.eff.check_mode.as_ref(), scope, self.run.opts.check) {
             Ok(b) => b,
             Err(e) => return Outcome::failed(format!("{e}{}", where_(&task.pos))),
@@ -387,7 +389,9 @@ impl TaskEnv<'_> {
             Ok(e) => e,
             Err(e) => return Outcome::failed(e),
         };
-        self.remember_secrets(runner.secret_values(&args));
+        if let Some(r) = runner {
+            self.remember_secrets(r.secret_values(&args));
+        }
         let handle: Box<dyn mailplay_modules::host::Host> = match &conn {
             Some(conn) => conn.host(&host.name, become_, environment),
             None => Box::new(super::controller_host::ControllerOnly { name: host.name.clone(), action: action.to_string() }),
@@ -397,6 +401,42 @@ impl TaskEnv<'_> {
         // The overlay of a --check run (a `check_mode: yes` task of a real
         // run probes the host as it is).
         let planned = self.run.opts.check.then(|| self.run.planned_for(conn_host));
+        let asynchronous = match super::async_jobs::settings(task.async_.as_ref(), task.poll.as_ref(), |v| {
+            self.run.templar.render_value(v, scope).map_err(|e| e.to_string())
+        }) {
+            Ok(a) => a.filter(|_| runner.is_some()),
+            Err(e) => return Outcome::failed(format!("{e}{}", where_(&task.pos))),
+        };
+        if let (Some((secs, 0)), Some(runner)) = (asynchronous, runner) {
+            // Fire and forget: the job runs in the background, bounded by
+            // its time limit; the task returns its id.
+            let jid = super::async_jobs::new_job_id();
+            let (job_id, args, verbosity) = (jid.clone(), args.clone(), self.verbosity);
+            let job = async move {
+                let ctx = Context {
+                    host: handle.as_ref(),
+                    controller: &controller,
+                    check_mode,
+                    diff,
+                    verbosity,
+                    planned: planned.as_deref(),
+                    notes: None,
+                };
+                match tokio::time::timeout(Duration::from_secs(secs), runner.run(&args, &ctx)).await {
+                    Ok(r) => module_outcome(r, &task_pos_text(&job_id)),
+                    Err(_) => super::async_jobs::timed_out(&job_id, secs),
+                }
+            };
+            self.run.jobs.start(&jid, job);
+            let mut o = Outcome::new(Status::Changed, Map::new());
+            super::async_jobs::mark(&mut o, &jid, false);
+            let mut result_scope = scope.clone();
+            if let Some(reg) = &task.register {
+                result_scope.set(reg, Value::Object(o.registered()));
+            }
+            self.apply_result_conditions(&mut o, &result_scope);
+            return o;
+        }
         let ctx = Context {
             host: handle.as_ref(),
             controller: &controller,
@@ -437,21 +477,25 @@ impl TaskEnv<'_> {
             attempt += 1;
             // A timeout drops the module's future: the connection then ends
             // the command it was running on the host (its process group).
-            let run = match timeout {
-                Some(secs) => tokio::time::timeout(Duration::from_secs(secs), runner.run(&args, &ctx)).await.ok(),
-                None => Some(runner.run(&args, &ctx).await),
-            };
-            let Some(run) = run else {
-                let secs = timeout.unwrap_or_default();
-                let mut o = Outcome::failed(format!("Task failed: Timed out after {secs} second(s)."));
-                o.data.insert("timedout".into(), json!({ "period": secs }));
-                return o;
-            };
-            let mut o = match run {
-                Ok(r) => Outcome::from_module(r),
-                Err(ModuleError::Host(HostError::Unreachable(m))) => Outcome::unreachable(m),
-                Err(ModuleError::Args(e)) => Outcome::failed(format!("{e}{}", where_(&task.pos))),
-                Err(e) => Outcome::failed(e.to_string()),
+            let mut o = match runner {
+                // async_status: the job's state now (`until: r is finished` polls it).
+                None => self.run.jobs.status(&args),
+                Some(runner) => {
+                    if let Some((secs, _)) = asynchronous {
+                        return self.run_polled(host, scope, runner, &args, &ctx, secs).await;
+                    }
+                    let run = match timeout {
+                        Some(secs) => tokio::time::timeout(Duration::from_secs(secs), runner.run(&args, &ctx)).await.ok(),
+                        None => Some(runner.run(&args, &ctx).await),
+                    };
+                    let Some(run) = run else {
+                        let secs = timeout.unwrap_or_default();
+                        let mut o = Outcome::failed(format!("Task failed: Timed out after {secs} second(s)."));
+                        o.data.insert("timedout".into(), json!({ "period": secs }));
+                        return o;
+                    };
+                    module_outcome(run, &where_(&task.pos))
+                }
             };
             if o.status == Status::Unreachable {
                 return o;
@@ -512,6 +556,39 @@ impl TaskEnv<'_> {
             ));
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;
         }
+    }
+
+    /// `async: secs` with polling: the module within its time limit
+    /// (Ansible sees the end at its next poll, mailplay at once).
+    async fn run_polled(
+        &self,
+        host: &HostState,
+        scope: &Scope,
+        runner: &dyn mailplay_modules::module::ModuleRunner,
+        args: &Value,
+        ctx: &Context<'_>,
+        secs: u64,
+    ) -> Outcome {
+        let jid = super::async_jobs::new_job_id();
+        let mut o = match tokio::time::timeout(Duration::from_secs(secs), runner.run(args, ctx)).await {
+            Ok(r) => module_outcome(r, &where_(&self.task.pos)),
+            Err(_) => super::async_jobs::timed_out(&jid, secs),
+        };
+        if o.status == Status::Unreachable {
+            return o;
+        }
+        if o.data.get("ansible_job_id").is_none() {
+            super::async_jobs::mark(&mut o, &jid, true);
+        }
+        // Ansible's callback says how the job ended before its result.
+        let word = if o.status == Status::Failed { "FAILED" } else { "OK" };
+        self.run.reporter.display(&format!("ASYNC {word} on {}: jid={jid}", host.name));
+        let mut result_scope = scope.clone();
+        if let Some(reg) = &self.task.register {
+            result_scope.set(reg, Value::Object(o.registered()));
+        }
+        self.apply_result_conditions(&mut o, &result_scope);
+        o
     }
 
     /// `timeout:` in seconds; 0 or unset means none, as in Ansible.
@@ -721,4 +798,20 @@ fn is_action_plugin(kind: &TaskKind) -> bool {
 /// A loop item's label as ansible-core 2.19 shows it: Python's `str()`.
 pub fn display_item(v: &Value) -> String {
     crate::output::py_str(v)
+}
+
+/// A module's result as an outcome; `at` says where the task is (for an
+/// argument error).
+fn module_outcome(run: Result<mailplay_modules::module::ModuleResult, ModuleError>, at: &str) -> Outcome {
+    match run {
+        Ok(r) => Outcome::from_module(r),
+        Err(ModuleError::Host(HostError::Unreachable(m))) => Outcome::unreachable(m),
+        Err(ModuleError::Args(e)) => Outcome::failed(format!("{e}{at}")),
+        Err(e) => Outcome::failed(e.to_string()),
+    }
+}
+
+/// A background job has no task position to show in an argument error.
+fn task_pos_text(jid: &str) -> String {
+    format!(" (async job {jid})")
 }

@@ -5,6 +5,7 @@
 //! sections; `walk` the task tree (blocks, includes, handlers); `host_task`
 //! one task on one host; `scope` the variable precedence.
 
+mod async_jobs;
 pub mod connection;
 pub mod controller;
 mod controller_host;

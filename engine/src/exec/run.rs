@@ -49,6 +49,8 @@ pub struct RunContext {
     /// Check mode's overlay per target host: what the run's earlier tasks
     /// planned there (see `mailplay_modules::planned`).
     planned: Mutex<HashMap<String, Arc<PlannedState>>>,
+    /// `poll: 0` tasks' background jobs, for `async_status`.
+    pub jobs: super::async_jobs::Jobs,
 }
 
 impl RunContext {
@@ -74,6 +76,7 @@ impl RunContext {
             waiting_for_start: Mutex::new(waiting),
             interrupted: std::sync::atomic::AtomicBool::new(false),
             planned: Mutex::new(HashMap::new()),
+            jobs: Default::default(),
         }
     }
 
@@ -126,6 +129,9 @@ pub async fn run_playbook(ctx: Arc<RunContext>, pb: &Playbook) -> i32 {
             return exit::ERROR;
         }
     }
+    // Background jobs end within their time limits; their effects are
+    // part of the run (see async_jobs.rs).
+    ctx.jobs.wait_all().await;
     ctx.pool.close_all().await;
     let stats = ctx.stats.lock().expect("stats").clone();
     ctx.reporter.recap(&stats);

@@ -246,6 +246,9 @@ pub struct Task {
     pub until: Option<Expr>,
     pub retries: Option<Value>,
     pub delay: Option<Value>,
+    /// `async:` (a time limit in seconds) and `poll:` (`exec/async_jobs.rs`).
+    pub async_: Option<Value>,
+    pub poll: Option<Value>,
     pub any_errors_fatal: Option<Value>,
     /// `timeout:` seconds for each attempt of the action (Ansible's task
     /// timeout); the command on the host is ended when it passes.
@@ -286,6 +289,8 @@ impl Task {
             until: None,
             retries: None,
             delay: None,
+            async_: None,
+            poll: None,
             timeout: None,
             any_errors_fatal: None,
             role: None,

@@ -251,7 +251,9 @@ impl Loader {
             "debugger" => {
                 return Err(Diagnostic::new(k.pos.clone(), format!("'{key}' is not supported by mailplay (there is no task debugger)")));
             }
-            "remote_user" | "connection" | "port" | "async" | "poll" => {
+            "async" => task.async_ = val(),
+            "poll" => task.poll = val(),
+            "remote_user" | "connection" | "port" => {
                 return Err(Diagnostic::new(
                     k.pos.clone(),
                     format!("'{key}' on a task is not supported by mailplay yet; set it in the inventory"),

@@ -50,6 +50,16 @@ pub fn register(env: &mut Environment<'static>) {
         must_be_result(&v, "reachable")?;
         Ok(!flag(&v, "unreachable"))
     });
+    // An async job's state (a result without the key is not async: done).
+    for (name, key) in [("finished", "finished"), ("started", "started")] {
+        env.add_test(name, move |v: JValue| -> Result<bool, Error> {
+            must_be_result(&v, name)?;
+            Ok(match v.get_attr(key) {
+                Ok(x) if !x.is_undefined() => x.is_true(),
+                _ => true,
+            })
+        });
+    }
     env.add_test("match", |v: String, p: String, kw: Kwargs| regex_test(&v, &p, kw, true));
     env.add_test("search", |v: String, p: String, kw: Kwargs| regex_test(&v, &p, kw, false));
     env.add_test("regex", |v: String, p: String, kw: Kwargs| {
