@@ -269,7 +269,7 @@ impl TaskEnv<'_> {
         let cond = self.eff.when.iter().find(|c| !matches!(self.run.templar.eval_condition(&c.text, scope), Ok(true)))?;
         self.run.templar.eval_condition(&cond.text, scope).ok()?;
         let mut o = Outcome::skipped("Conditional result was False");
-        o.data.insert("false_condition".into(), Value::from(cond.text.clone()));
+        o.data.insert("false_condition".into(), cond.as_written());
         Some(o)
     }
 
@@ -280,7 +280,7 @@ impl TaskEnv<'_> {
                 Ok(true) => {}
                 Ok(false) => {
                     let mut o = Outcome::skipped("Conditional result was False");
-                    o.data.insert("false_condition".into(), Value::from(cond.text.clone()));
+                    o.data.insert("false_condition".into(), cond.as_written());
                     return o;
                 }
                 Err(e) => {

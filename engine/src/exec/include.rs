@@ -32,7 +32,7 @@ struct Inclusion {
 /// What one host decided for an include.
 enum Choice {
     Include { key: String, vars: Map<String, Value>, label: Option<String> },
-    Skip { label: Option<String>, condition: String },
+    Skip { label: Option<String>, condition: Value },
     Fail(String),
 }
 
@@ -68,7 +68,7 @@ impl PlayRunner<'_> {
                     },
                     Choice::Skip { label, condition } => {
                         let mut o = Outcome::skipped("Conditional result was False");
-                        o.data.insert("false_condition".into(), Value::from(condition));
+                        o.data.insert("false_condition".into(), condition);
                         env.report(&self.hosts[i], None, &o, label, &HostKeywords::default(), false);
                     }
                     Choice::Fail(msg) => failed = Some(msg),
@@ -226,7 +226,7 @@ impl PlayRunner<'_> {
         for c in &eff.when {
             match self.ctx.templar.eval_condition(&c.text, scope) {
                 Ok(true) => {}
-                Ok(false) => return Choice::Skip { label, condition: c.text.clone() },
+                Ok(false) => return Choice::Skip { label, condition: c.as_written() },
                 Err(e) => return Choice::Fail(format!("The conditional check '{}' failed. The error was: {e}{}", c.text, where_(&c.pos))),
             }
         }

@@ -185,6 +185,16 @@ pub struct Expr {
     /// written literally, kept as text ("True", "1").
     pub text: String,
     pub pos: Pos,
+    /// The value when written as a YAML boolean or number (`when: false`).
+    pub literal: Option<Value>,
+}
+
+impl Expr {
+    /// The condition as written, as Ansible registers it in a skipped
+    /// result's `false_condition`: a literal as its value, else the text.
+    pub fn as_written(&self) -> Value {
+        self.literal.clone().unwrap_or_else(|| Value::from(self.text.clone()))
+    }
 }
 
 // One per task, built when the playbook is loaded: boxing the large

@@ -31,7 +31,11 @@ pub fn exprs(node: &Node) -> Result<Vec<Expr>, Diagnostic> {
             NodeKind::Float(f) => f.to_string(),
             _ => return Err(Diagnostic::new(n.pos.clone(), format!("a condition must be a string or a boolean, not a {}", n.type_name()))),
         };
-        Ok(Expr { text, pos: n.pos.clone() })
+        let literal = match &n.kind {
+            NodeKind::Str(_) => None,
+            _ => Some(n.to_value()),
+        };
+        Ok(Expr { text, pos: n.pos.clone(), literal })
     };
     match &n_kind(node) {
         NodeKind::Seq(items) => items.iter().map(one).collect(),
@@ -211,7 +215,8 @@ impl Loader {
             "changed_when" => task.changed_when = Some(exprs(v)?),
             "failed_when" => task.failed_when = Some(exprs(v)?),
             "until" => {
-                task.until = exprs(v)?.into_iter().reduce(|a, b| Expr { text: format!("({}) and ({})", a.text, b.text), pos: a.pos })
+                task.until =
+                    exprs(v)?.into_iter().reduce(|a, b| Expr { text: format!("({}) and ({})", a.text, b.text), pos: a.pos, literal: None })
             }
             "loop" => task.loop_ = Some(LoopSpec { kind: LoopKind::Loop, items: v.to_value(), pos: v.pos.clone() }),
             k2 if k2.starts_with("with_") => {

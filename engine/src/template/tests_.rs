@@ -8,6 +8,22 @@ fn flag(v: &JValue, key: &str) -> bool {
     v.get_attr(key).map(|x| x.is_true()).unwrap_or(false)
 }
 
+/// ansible-core's `changed` test: the result's `changed`, else whether any
+/// of its loop `results` changed.
+fn changed(v: &JValue) -> bool {
+    if let Ok(c) = v.get_attr("changed") {
+        if !c.is_undefined() {
+            return c.is_true();
+        }
+    }
+    match v.get_attr("results") {
+        Ok(rs) if rs.kind() == ValueKind::Seq => {
+            rs.try_iter().map(|mut it| it.any(|r| r.kind() == ValueKind::Map && flag(&r, "changed"))).unwrap_or(false)
+        }
+        _ => false,
+    }
+}
+
 fn must_be_result(v: &JValue, test: &str) -> Result<(), Error> {
     if v.kind() == ValueKind::Map {
         Ok(())
@@ -21,7 +37,7 @@ pub fn register(env: &mut Environment<'static>) {
     for name in ["changed", "change"] {
         env.add_test(name, move |v: JValue| -> Result<bool, Error> {
             must_be_result(&v, name)?;
-            Ok(flag(&v, "changed"))
+            Ok(changed(&v))
         });
     }
     for name in ["failed", "failure"] {
