@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::playbook::ast::Task;
 
-use super::host_task::{where_, HostKeywords, TaskEnv};
+use super::host_task::{where_, HostKeywords, HostTaskOutcome, TaskEnv};
 use super::inherited::Inherited;
 use super::play::PlayRunner;
 use super::result::{Outcome, Status};
@@ -50,15 +50,25 @@ impl PlayRunner<'_> {
             let skip_reason = format!("{action} conditional evaluated to False");
             let (msg, skip_tail): (String, Option<String>) = match action {
                 // These take no `when` in Ansible (a warning there).
-                "noop" | "refresh_inventory" | "reset_connection" => {
+                // mailplay reads the inventory once: refused, never a
+                // refresh that did not happen.
+                "refresh_inventory" => {
+                    let out = HostTaskOutcome::failed(format!(
+                        "meta: refresh_inventory is not supported by mailplay (the inventory is read once per run){}",
+                        where_(&task.pos)
+                    ));
+                    env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
+                    let failed = usize::from(self.apply_outcome(i, task, &out, inh, true));
+                    self.check_fatal(false, failed, &targets, inh.rescuable || inh.always_pending);
+                    continue;
+                }
+                "noop" | "reset_connection" => {
                     if !eff.when.is_empty() {
                         self.warn_once(&format!("meta: {action} does not support when conditionals"));
                     }
-                    let msg = match action {
-                        "noop" => "noop",
-                        "refresh_inventory" => "inventory successfully refreshed",
-                        _ => "reset connection",
-                    };
+                    // reset_connection: mailplay's connection stays open
+                    // (nothing of it depends on the play's variables).
+                    let msg = if action == "noop" { "noop" } else { "reset connection" };
                     (msg.into(), None)
                 }
                 "end_host" if holds => {
