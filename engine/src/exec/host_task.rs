@@ -775,6 +775,8 @@ impl TaskEnv<'_> {
     fn error_summary(&self, o: &Outcome) -> String {
         let kind = if is_action_plugin(&self.task.kind) { "Action" } else { "Module" };
         let mut s = match o.data.get("msg") {
+            // An error of the task itself (a timeout), not of its action.
+            Some(Value::String(m)) if m.starts_with("Task failed") => m.clone(),
             Some(Value::String(m)) if !m.is_empty() => format!("Task failed: {kind} failed: {m}"),
             Some(m) if !m.is_null() => format!("Task failed: {kind} failed: {m}"),
             _ => format!("Task failed: {kind} failed."),

@@ -65,11 +65,16 @@ pub struct RoleFrom {
 }
 
 pub fn load_role(name: &str, search_dirs: &[PathBuf], params: Vars, from: &RoleFrom) -> Result<LoadedRole, Vec<Diagnostic>> {
-    let mut loader = Loader { role_dirs: search_dirs.to_vec(), ..Default::default() };
+    // The play's folder is the last of the search folders.
+    let mut loader = Loader { role_dirs: search_dirs.to_vec(), playbook_dir: search_dirs.last().cloned(), ..Default::default() };
     let base = search_dirs.first().cloned().unwrap_or_default();
     let found = loader.role(name, &base, params, from, &Pos::unknown());
     match (found, loader.errors.is_empty()) {
-        (Some(r), true) => Ok(r),
+        // Handlers of roles the role imports come with it.
+        (Some((role, tasks, mut handlers)), true) => {
+            handlers.append(&mut loader.extra_handlers);
+            Ok((role, tasks, handlers))
+        }
         _ => Err(loader.errors),
     }
 }
