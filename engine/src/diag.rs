@@ -124,7 +124,7 @@ pub fn ansible_origin(pos: &Pos) -> Option<String> {
     let width = target.to_string().len();
     let max_len = 120 - width - 1;
     let mut usable = max_len;
-    out.push_str("\n");
+    out.push('\n');
     for (n, line) in lines.iter().enumerate().take(target).skip(target.saturating_sub(3)) {
         let mut line = line.replace('\t', " ");
         if line.chars().count() > max_len {

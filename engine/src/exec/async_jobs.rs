@@ -27,10 +27,12 @@ use super::result::{Outcome, Status};
 
 /// A background job's result, once it has one.
 type Slot = Arc<Mutex<Option<Outcome>>>;
+/// A job's result slot and, until the run waits for it, its task.
+type Job = (Slot, Option<JoinHandle<()>>);
 
 #[derive(Default)]
 pub struct Jobs {
-    jobs: Mutex<BTreeMap<String, (Slot, Option<JoinHandle<()>>)>>,
+    jobs: Mutex<BTreeMap<String, Job>>,
 }
 
 /// A job id as Ansible's: `j` and digits, plus the process-like suffix.

@@ -523,13 +523,13 @@ impl PlayRunner<'_> {
             };
             // Each host's notifications, resolved to handlers and consumed.
             let mut pending: Vec<std::collections::BTreeSet<usize>> = vec![Default::default(); self.hosts.len()];
-            for i in 0..self.hosts.len() {
+            for (i, want) in pending.iter_mut().enumerate() {
                 if !eligible(&self.hosts[i], i, self.pinned) {
                     continue;
                 }
                 let names = std::mem::take(&mut self.hosts[i].notified);
                 for n in &names {
-                    pending[i].extend(self.handlers_for(n).into_iter().filter(|&idx| !ran.contains(&(i, idx))));
+                    want.extend(self.handlers_for(n).into_iter().filter(|&idx| !ran.contains(&(i, idx))));
                 }
             }
             if pending.iter().all(|p| p.is_empty()) {
