@@ -37,7 +37,8 @@ impl PlayRunner<'_> {
             }
             return;
         }
-        let hosts = if PER_HOST.contains(&action) { targets.clone() } else { vec![targets[0]] };
+        // A refused refresh_inventory fails every host, not just the first.
+        let hosts = if PER_HOST.contains(&action) || action == "refresh_inventory" { targets.clone() } else { vec![targets[0]] };
         let title = self.task_title(task);
         let env = TaskEnv::new(self.ctx, task, &eff, self.search_roots(&eff), inh.rescuable);
         for i in hosts {
