@@ -27,6 +27,19 @@ impl PlayRunner<'_> {
             return;
         }
         self.refresh_play_hosts();
+        if action == "flush_handlers" && inh.is_handler {
+            // As Ansible: a handler cannot flush the handlers.
+            let eff_env = TaskEnv::new(self.ctx, task, &eff, self.search_roots(&eff), inh.rescuable);
+            self.ctx.reporter.task_start(&self.task_title(task), true, &[]);
+            let mut failed = 0;
+            for &i in &targets {
+                let out = HostTaskOutcome::failed(format!("flush_handlers cannot be used as a handler{}", where_(&task.pos)));
+                eff_env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
+                failed += usize::from(self.apply_outcome(i, task, &out, inh, true));
+            }
+            self.check_fatal(false, failed, &targets, inh.rescuable || inh.always_pending);
+            return;
+        }
         if action == "flush_handlers" {
             // mailplay runs the notified handlers of every host together
             // (as the linear strategy does once each host reached the flush).

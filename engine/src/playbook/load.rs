@@ -204,7 +204,10 @@ impl Loader {
                 "pre_tasks" => play.pre_tasks = self.tasks(v, dir, &None),
                 "tasks" => play.tasks = self.tasks(v, dir, &None),
                 "post_tasks" => play.post_tasks = self.tasks(v, dir, &None),
-                "handlers" => play.handlers = self.tasks(v, dir, &None),
+                "handlers" => {
+                    self.refuse_role_handlers(v);
+                    play.handlers = self.tasks(v, dir, &None);
+                }
                 "roles" => {
                     for entry in v.as_seq().unwrap_or_default() {
                         if let Some((block, handlers)) = self.role_entry(entry, dir) {
@@ -374,6 +377,23 @@ impl Loader {
             }
         }
         Some((block, handlers))
+    }
+
+    /// Ansible refuses `include_role`/`import_role` as a handler when it
+    /// loads the play (in a handlers block too).
+    fn refuse_role_handlers(&mut self, handlers: &Node) {
+        for h in handlers.as_seq().unwrap_or_default() {
+            for (k, v) in h.as_map().unwrap_or_default() {
+                let key = k.key_string();
+                let short = key.strip_prefix("ansible.builtin.").or_else(|| key.strip_prefix("ansible.legacy.")).unwrap_or(&key);
+                if short == "include_role" || short == "import_role" {
+                    self.err(Diagnostic::new(k.pos.clone(), format!("Using '{key}' as a handler is not supported.")));
+                }
+                if matches!(key.as_str(), "block" | "rescue" | "always") {
+                    self.refuse_role_handlers(v);
+                }
+            }
+        }
     }
 
     /// `allow_duplicates: true` in the role's meta/main.yml.
