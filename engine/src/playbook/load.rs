@@ -205,7 +205,7 @@ impl Loader {
                 "tasks" => play.tasks = self.tasks(v, dir, &None),
                 "post_tasks" => play.post_tasks = self.tasks(v, dir, &None),
                 "handlers" => {
-                    self.refuse_role_handlers(v);
+                    self.refuse_role_handlers(v, false);
                     play.handlers = self.tasks(v, dir, &None);
                 }
                 "roles" => {
@@ -379,9 +379,10 @@ impl Loader {
         Some((block, handlers))
     }
 
-    /// Ansible refuses `include_role`/`import_role` as a handler when it
-    /// loads the play (in a handlers block too).
-    fn refuse_role_handlers(&mut self, handlers: &Node) {
+    /// Ansible refuses, when it loads the play, `include_role` and
+    /// `import_role` as a handler, and a block inside a handlers block (a
+    /// block in the handlers list is only a group of handlers).
+    fn refuse_role_handlers(&mut self, handlers: &Node, in_block: bool) {
         for h in handlers.as_seq().unwrap_or_default() {
             for (k, v) in h.as_map().unwrap_or_default() {
                 let key = k.key_string();
@@ -389,8 +390,11 @@ impl Loader {
                 if short == "include_role" || short == "import_role" {
                     self.err(Diagnostic::new(k.pos.clone(), format!("Using '{key}' as a handler is not supported.")));
                 }
+                if key == "block" && in_block {
+                    self.err(Diagnostic::new(h.pos.clone(), "Using a block as a handler is not supported."));
+                }
                 if matches!(key.as_str(), "block" | "rescue" | "always") {
-                    self.refuse_role_handlers(v);
+                    self.refuse_role_handlers(v, true);
                 }
             }
         }
