@@ -101,6 +101,52 @@ pub fn snippet_of(text: &str, line: u32, column: u32) -> String {
     out
 }
 
+/// Where a task failed, as ansible-core 2.19 shows it under `[ERROR]:`
+/// (`_error_utils.SourceContext`): `Origin: file:line:col`, then two lines
+/// of context and the line, each after its right-aligned number, and a
+/// `^ column N` marker. Lines longer than 120 characters are cut with `...`.
+pub fn ansible_origin(pos: &Pos) -> Option<String> {
+    let file = pos.file.as_ref()?;
+    let shown = std::path::absolute(file.as_ref()).unwrap_or_else(|_| file.as_ref().clone());
+    let mut out = format!("Origin: {}:{}:{}", shown.display(), pos.line, pos.column);
+    if pos.line == 0 {
+        return Some(out);
+    }
+    let Ok(text) = std::fs::read_to_string(file.as_ref()) else { return Some(out) };
+    if crate::vault::is_encrypted(text.as_bytes()) {
+        return Some(out);
+    }
+    let target = pos.line as usize;
+    let lines: Vec<&str> = text.split('\n').collect();
+    if lines.len() < target {
+        return Some(out);
+    }
+    let width = target.to_string().len();
+    let max_len = 120 - width - 1;
+    let mut usable = max_len;
+    out.push('\n');
+    for (n, line) in lines.iter().enumerate().take(target).skip(target.saturating_sub(3)) {
+        let mut line = line.replace('\t', " ");
+        if line.chars().count() > max_len {
+            line = line.chars().take(max_len - 3).collect::<String>() + "...";
+            usable = max_len - 3;
+        }
+        let sep = if line.is_empty() { "" } else { " " };
+        out.push_str(&format!("\n{:>width$}{sep}{line}", n + 1));
+    }
+    let col = pos.column as usize;
+    if col >= 1 && usable >= col {
+        let marker = format!("column {col}");
+        let marker = if col - 1 + 2 + marker.len() > max_len {
+            format!("{}{marker} ^", " ".repeat((col - 1).saturating_sub(marker.len() + 1)))
+        } else {
+            format!("{}^ {marker}", " ".repeat(col - 1))
+        };
+        out.push_str(&format!("\n{} {marker}", " ".repeat(width)));
+    }
+    Some(out)
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render())
@@ -112,6 +158,16 @@ impl std::error::Error for Diagnostic {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ansible_origin_numbers_the_lines_and_marks_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.yml");
+        std::fs::write(&f, "- hosts: x\n  tasks:\n\n    - fail:\n").unwrap();
+        let pos = Pos::new(&Arc::new(f.clone()), 4, 7);
+        let want = format!("Origin: {}:4:7\n\n2   tasks:\n3\n4     - fail:\n        ^ column 7", f.display());
+        assert_eq!(ansible_origin(&pos).unwrap(), want);
+    }
 
     #[test]
     fn snippet_points_at_the_column() {

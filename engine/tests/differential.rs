@@ -191,6 +191,53 @@ fn prints_what_ansible_prints(name: &str) {
     assert_eq!(recap(&m), recap(&a), "mailplay:\n{m}\nansible:\n{a}");
 }
 
+/// As `prints_what_ansible_prints`, in any order: under the free strategy
+/// Ansible interleaves the hosts' results as they come; each host's lines,
+/// the warnings, the recap and the exit code must still be the same.
+fn prints_what_ansible_prints_in_any_order(name: &str) {
+    let fx = fixture(name);
+    let ans = ansible("ansible-playbook").args(["site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    let mp = mailplay().args(["run", "site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    let (a, m) = (text(&ans), text(&mp));
+    assert_eq!(mp.status.code(), ans.status.code(), "exit codes differ\nmailplay:\n{m}\nansible:\n{a}");
+    let sorted = |t: &str| {
+        let mut v = printed_results(t);
+        v.extend(t.lines().filter(|l| l.starts_with("[WARNING]")).map(str::to_string));
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&m), sorted(&a), "mailplay:\n{m}\nansible:\n{a}");
+    assert_eq!(recap(&m), recap(&a), "mailplay:\n{m}\nansible:\n{a}");
+}
+
+/// The strategies (blocks, includes, meta_tasks targets): a templated
+/// `strategy:`, `free` and `host_pinned` with rescue/always, handlers,
+/// `serial`, `throttle`, `run_once` run by every host under free (with
+/// Ansible's warning), `meta: end_host`.
+#[test]
+fn strategies_print_what_ansible_prints() {
+    prints_what_ansible_prints_in_any_order("strategies");
+}
+
+/// Loops over `include_tasks` (loop_control's `label`, `index_var`,
+/// `loop_var`, `extended`; `when` per item; an empty loop), `apply:`, and
+/// `notify` inherited from a block and an `import_tasks` (blocks,
+/// includes, loop_control, import_tasks targets).
+#[test]
+fn include_loops_and_inherited_notify_print_what_ansible_prints() {
+    prints_what_ansible_prints_in_any_order("include_loops");
+}
+
+/// Failures in blocks (blocks, any_errors_fatal targets): any_errors_fatal
+/// fails every host into its rescue/always (not counted as rescued, out of
+/// the next play), clear_host_errors in an always, `ansible_play_hosts` and
+/// `ansible_play_batch` without removed hosts, a shared role dependency run
+/// once, the exit code from the hosts still failed.
+#[test]
+fn block_failures_print_what_ansible_prints() {
+    prints_what_ansible_prints_in_any_order("blocks_fatal");
+}
+
 /// What ansible-core's own integration targets check (tests/conformance):
 /// its path and set tests (`directory`, `link_exists`, `same_file`,
 /// `subset`, `contains`, `nan`, ...), `urlsplit`, `urldecode`, Jinja2's

@@ -62,9 +62,12 @@ fn a_task_timeout_ends_the_command_locally_and_over_ssh() {
         assert!(out.contains(&format!("fatal: [{h}]: FAILED!")), "{h}: {out}");
         assert_eq!(recap(out)[h]["ignored"], n, "{h}: {out}");
     }
-    assert_eq!(out.matches("Task failed: Timed out after 2 second(s).").count(), 2, "{out}");
+    // Each said in the failure's `[ERROR]:` summary and in its result.
+    let fatal = |needle: &str| out.lines().filter(|l| l.starts_with("fatal:") && l.contains(needle)).count();
+    assert_eq!(fatal("Task failed: Timed out after 2 second(s)."), 2, "{out}");
+    assert_eq!(out.matches("[ERROR]: Task failed: Timed out after 2 second(s).").count(), 2, "{out}");
     // A play's timeout applies to its tasks.
-    assert_eq!(out.matches("Task failed: Timed out after 1 second(s).").count(), 1, "{out}");
+    assert_eq!(fatal("Task failed: Timed out after 1 second(s)."), 1, "{out}");
     assert_eq!(out.matches("\"r.timedout.period\": 2").count(), 2, "{out}");
     // The commands are gone from the host, not left running.
     eventually("the timed-out sleeps end", Duration::from_secs(15), || !running(&format!("sleep {nap}")));

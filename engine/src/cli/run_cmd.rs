@@ -34,13 +34,13 @@ fn load_failure(ds: &[crate::diag::Diagnostic]) -> i32 {
 /// The run's options: each command-line flag, else Ansible's setting
 /// (`ANSIBLE_*` variable, else ansible.cfg), else the default.
 fn options(args: &RunArgs, cfg: &AnsibleConfig) -> Result<RunOptions, String> {
-    let strategy = cfg.string("DEFAULT_STRATEGY").unwrap_or_else(|| "linear".into());
-    if strategy != "linear" {
-        return Err(format!(
-            "the strategy '{strategy}' (Ansible setting DEFAULT_STRATEGY, from {}) is not supported; mailplay runs the linear strategy",
+    let strategy_name = cfg.string("DEFAULT_STRATEGY").unwrap_or_else(|| "linear".into());
+    let strategy = crate::exec::strategy::Strategy::parse(&strategy_name).ok_or_else(|| {
+        format!(
+            "the strategy '{strategy_name}' (Ansible setting DEFAULT_STRATEGY, from {}) is not supported; mailplay has linear, free and host_pinned",
             cfg.raw("DEFAULT_STRATEGY").map(|(_, o)| cfg.describe(&o)).unwrap_or_default()
-        ));
-    }
+        )
+    })?;
     let gathering = match cfg.string("DEFAULT_GATHERING") {
         None => Gathering::Implicit,
         Some(g) => Gathering::parse(&g)
@@ -99,6 +99,8 @@ fn options(args: &RunArgs, cfg: &AnsibleConfig) -> Result<RunOptions, String> {
         host_key_checking: cfg.bool("HOST_KEY_CHECKING").unwrap_or(true),
         any_errors_fatal: cfg.bool("ANY_ERRORS_FATAL") == Some(true),
         gathering,
+        strategy,
+        error_on_missing_handler: cfg.bool("ERROR_ON_MISSING_HANDLER") != Some(false),
     })
 }
 

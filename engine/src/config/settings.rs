@@ -259,7 +259,7 @@ pub static SETTINGS: &[Setting] = &[
         ["ANSIBLE_ERROR_ON_MISSING_HANDLER"],
         Bool,
         Some("True"),
-        Unsupported
+        Honoured
     ),
     s!(
         "DUPLICATE_YAML_DICT_KEY",

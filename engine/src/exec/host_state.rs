@@ -28,6 +28,10 @@ pub struct HostState {
     pub play_vars_files: Layer,
     pub magic: Layer,
     pub failed: bool,
+    /// Failed by another host's `any_errors_fatal` (Ansible's TQM
+    /// `_failed_hosts`): out of later plays and failing the run even if
+    /// its rescue ran; `meta: clear_host_errors` clears it.
+    pub marked_failed: bool,
     pub unreachable: bool,
     /// `meta: end_host` was run.
     pub ended: bool,
@@ -46,6 +50,7 @@ impl HostState {
             play_vars_files: Arc::new(Map::new()),
             magic: Arc::new(Map::new()),
             failed: false,
+            marked_failed: false,
             unreachable: false,
             ended: false,
             notified: BTreeSet::new(),

@@ -23,7 +23,7 @@ use crate::template::{Scope, Templar};
 use super::controller::TaskController;
 use super::host_state::HostState;
 use super::inherited::Effective;
-use super::loops::loop_items;
+use super::loops::items_of;
 use super::result::{aggregate_loop, Outcome, Status, NO_TRACEBACK};
 use super::run::RunContext;
 
@@ -36,6 +36,8 @@ pub struct HostTaskOutcome {
     /// The task's `no_log` and `any_errors_fatal` for this host.
     pub no_log: bool,
     pub any_errors_fatal: bool,
+    /// The handlers a change notifies, `notify:` templated for this host.
+    pub notify: Vec<String>,
 }
 
 impl HostTaskOutcome {
@@ -58,6 +60,7 @@ impl HostTaskOutcome {
             delegated_to: None,
             no_log: false,
             any_errors_fatal: false,
+            notify: Vec::new(),
         }
     }
 }
@@ -142,6 +145,7 @@ impl TaskEnv<'_> {
             delegated_to,
             no_log: kw.no_log,
             any_errors_fatal: kw.any_errors_fatal,
+            notify: Vec::new(),
         };
         let delegated_to = match &self.eff.delegate_to {
             Some(d) => match self.run.templar.render_value(d, &scope) {
@@ -172,42 +176,28 @@ impl TaskEnv<'_> {
             }
             Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
         };
-        let items = match loop_items(&spec.kind, rendered) {
+        let items = match items_of(&self.run.templar, &spec.kind, rendered, &scope) {
             Ok(items) => items,
             Err(e) => return Outcome::failed(format!("{e}{}", where_(&spec.pos))),
         };
         let lc = &self.task.loop_control;
-        let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
-        let extended = match keyword_bool(&self.run.templar, "loop_control.extended", lc.extended.as_ref(), &scope, false) {
-            Ok(b) => b,
+        let (vars, pause) = match self.loop_settings(&scope) {
+            Ok(v) => v,
             Err(e) => return Outcome::failed(format!("{e}{}", where_(&self.task.pos))),
         };
-        let pause = lc.pause.as_ref().and_then(Value::as_f64).unwrap_or(0.0);
-        let total = items.len();
-        let mut outcomes = Vec::with_capacity(total);
-        for (idx, item) in items.into_iter().enumerate() {
+        let mut outcomes = Vec::with_capacity(items.len());
+        for idx in 0..items.len() {
             if idx > 0 && pause > 0.0 {
                 tokio::time::sleep(Duration::from_secs_f64(pause)).await;
             }
+            let item_vars = vars.for_item(&items, idx);
             let mut s = scope.clone();
-            s.set(&loop_var, item.clone());
-            s.set("ansible_loop_var", Value::from(loop_var.clone()));
-            if let Some(iv) = &lc.index_var {
-                s.set(iv, Value::from(idx));
-                s.set("ansible_index_var", Value::from(iv.clone()));
-            }
-            if extended {
-                s.set(
-                    "ansible_loop",
-                    json!({
-                        "index": idx + 1, "index0": idx, "revindex": total - idx, "revindex0": total - idx - 1,
-                        "first": idx == 0, "last": idx + 1 == total, "length": total,
-                    }),
-                );
+            for (k, v) in &item_vars {
+                s.set(k, v.clone());
             }
             let label = match &lc.label {
-                Some(l) => self.run.templar.render_value(l, &s).map(|v| display_item(&v)).unwrap_or_else(|_| display_item(&item)),
-                None => display_item(&item),
+                Some(l) => self.run.templar.render_value(l, &s).map(|v| display_item(&v)).unwrap_or_else(|_| display_item(&items[idx])),
+                None => display_item(&items[idx]),
             };
             let mut o = self.run_once(host, &s, delegated_to).await;
             // As Ansible's loop: facts an item sets (set_fact) are seen by
@@ -215,17 +205,62 @@ impl TaskEnv<'_> {
             for (k, v) in &o.facts {
                 scope.set(k, v.clone());
             }
-            o.data.insert(loop_var.clone(), item);
-            o.data.insert("ansible_loop_var".into(), Value::from(loop_var.clone()));
-            if let Some(iv) = &lc.index_var {
-                o.data.insert(iv.clone(), Value::from(idx));
-            }
+            o.data.extend(item_vars);
             // "...ignoring" follows the loop's own result, once.
             let item_kw = HostKeywords { ignore_errors: false, ignore_unreachable: false, ..*kw };
             self.report(host, delegated_to, &o, Some(label), &item_kw, false);
             outcomes.push(o);
+            // `break_when`: judged with the item's variables, after its result.
+            if !lc.break_when.is_empty() {
+                match lc.break_when.iter().try_fold(true, |all, c| self.run.templar.eval_condition(&c.text, &s).map(|b| all && b)) {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(e) => {
+                        outcomes.push(Outcome::failed(format!("break_when: {e}{}", where_(&lc.break_when[0].pos))));
+                        break;
+                    }
+                }
+            }
         }
         aggregate_loop(outcomes)
+    }
+
+    /// `notify:` for this host: each entry templated; one that renders
+    /// to a list names several handlers. An entry that does not render
+    /// stays as written (and then names no handler).
+    pub fn rendered_notify(&self, scope: &Scope) -> Vec<String> {
+        let mut out = Vec::new();
+        for n in &self.eff.notify {
+            if !Templar::is_template(n) {
+                out.push(n.clone());
+                continue;
+            }
+            match self.run.templar.render_value(&Value::String(n.clone()), scope) {
+                Ok(Value::Array(items)) => {
+                    out.extend(items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                }
+                Ok(Value::String(s)) => out.push(s),
+                Ok(other) => out.push(other.to_string()),
+                Err(_) => out.push(n.clone()),
+            }
+        }
+        out
+    }
+
+    /// `loop_control`'s variables and pause, templated in `scope`.
+    pub fn loop_settings(&self, scope: &Scope) -> Result<(super::loops::LoopVars, f64), String> {
+        let lc = &self.task.loop_control;
+        let t = &self.run.templar;
+        let extended = keyword_bool(t, "loop_control.extended", lc.extended.as_ref(), scope, false)?;
+        let allitems = keyword_bool(t, "loop_control.extended_allitems", lc.extended_allitems.as_ref(), scope, true)?;
+        let pause = lc.pause.as_ref().and_then(Value::as_f64).unwrap_or(0.0);
+        let vars = super::loops::LoopVars {
+            loop_var: lc.loop_var.clone().unwrap_or_else(|| "item".into()),
+            index_var: lc.index_var.clone(),
+            extended,
+            allitems,
+        };
+        Ok((vars, pause))
     }
 
     /// The skipped outcome when a `when` condition is false; `None` when
@@ -234,7 +269,7 @@ impl TaskEnv<'_> {
         let cond = self.eff.when.iter().find(|c| !matches!(self.run.templar.eval_condition(&c.text, scope), Ok(true)))?;
         self.run.templar.eval_condition(&cond.text, scope).ok()?;
         let mut o = Outcome::skipped("Conditional result was False");
-        o.data.insert("false_condition".into(), Value::from(cond.text.clone()));
+        o.data.insert("false_condition".into(), cond.as_written());
         Some(o)
     }
 
@@ -245,7 +280,7 @@ impl TaskEnv<'_> {
                 Ok(true) => {}
                 Ok(false) => {
                     let mut o = Outcome::skipped("Conditional result was False");
-                    o.data.insert("false_condition".into(), Value::from(cond.text.clone()));
+                    o.data.insert("false_condition".into(), cond.as_written());
                     return o;
                 }
                 Err(e) => {
@@ -279,7 +314,9 @@ impl TaskEnv<'_> {
         let is_include_vars = crate::playbook::keywords::short_name(module) == "include_vars";
         let inventory_action = super::inventory_actions::action_of(task);
         let runner = Registry::global().get(module);
-        if runner.is_none() && !is_include_vars && inventory_action.is_none() {
+        // `async_status` asks the run's background jobs (async_jobs.rs).
+        let is_async_status = crate::playbook::keywords::short_name(module) == "async_status";
+        if runner.is_none() && !is_include_vars && inventory_action.is_none() && !is_async_status {
             return Outcome::failed(format!("the module {module} is not implemented by mailplay{}", where_(&task.pos)));
         }
         // module_defaults sit under the task's own arguments.
@@ -312,9 +349,9 @@ impl TaskEnv<'_> {
             self.apply_result_conditions(&mut o, &result_scope);
             return o;
         }
-        let Some(runner) = runner else {
+        if runner.is_none() && !is_async_status {
             return super::include_vars::run(&args, &self.search_roots, task.role.as_deref());
-        };
+        }
         let check_mode = match keyword_bool(&self.run.templar, "check_mode", self.eff.check_mode.as_ref(), scope, self.run.opts.check) {
             Ok(b) => b,
             Err(e) => return Outcome::failed(format!("{e}{}", where_(&task.pos))),
@@ -331,9 +368,18 @@ impl TaskEnv<'_> {
             Ok(v) => v,
             Err(e) => return Outcome::failed(e),
         };
-        let conn = match self.run.pool.get(conn_host, &conn_vars, &self.run.opts).await {
-            Ok(c) => c,
-            Err(e) => return Outcome::unreachable(e.to_string()),
+        let action = match &task.kind {
+            TaskKind::Module { module, .. } => short_name(module),
+            _ => "",
+        };
+        let controller_only = super::controller_host::CONTROLLER_ACTIONS.contains(&action);
+        let conn = if controller_only {
+            None
+        } else {
+            match self.run.pool.get(conn_host, &conn_vars, &self.run.opts).await {
+                Ok(c) => Some(c),
+                Err(e) => return Outcome::unreachable(e.to_string()),
+            }
         };
         let become_ = match self.resolve_become(scope, &conn_vars) {
             Ok(b) => b,
@@ -343,13 +389,54 @@ impl TaskEnv<'_> {
             Ok(e) => e,
             Err(e) => return Outcome::failed(e),
         };
-        self.remember_secrets(runner.secret_values(&args));
-        let handle = conn.host(&host.name, become_, environment);
+        if let Some(r) = runner {
+            self.remember_secrets(r.secret_values(&args));
+        }
+        let handle: Box<dyn mailplay_modules::host::Host> = match &conn {
+            Some(conn) => conn.host(&host.name, become_, environment),
+            None => Box::new(super::controller_host::ControllerOnly { name: host.name.clone(), action: action.to_string() }),
+        };
         let controller =
             TaskController { templar: self.run.templar.clone(), scope: scope.clone(), search_roots: self.search_roots.to_vec() };
         // The overlay of a --check run (a `check_mode: yes` task of a real
         // run probes the host as it is).
         let planned = self.run.opts.check.then(|| self.run.planned_for(conn_host));
+        let asynchronous = match super::async_jobs::settings(task.async_.as_ref(), task.poll.as_ref(), |v| {
+            self.run.templar.render_value(v, scope).map_err(|e| e.to_string())
+        }) {
+            Ok(a) => a.filter(|_| runner.is_some()),
+            Err(e) => return Outcome::failed(format!("{e}{}", where_(&task.pos))),
+        };
+        if let (Some((secs, 0)), Some(runner)) = (asynchronous, runner) {
+            // Fire and forget: the job runs in the background, bounded by
+            // its time limit; the task returns its id.
+            let jid = super::async_jobs::new_job_id();
+            let (job_id, args, verbosity) = (jid.clone(), args.clone(), self.verbosity);
+            let job = async move {
+                let ctx = Context {
+                    host: handle.as_ref(),
+                    controller: &controller,
+                    check_mode,
+                    diff,
+                    verbosity,
+                    planned: planned.as_deref(),
+                    notes: None,
+                };
+                match tokio::time::timeout(Duration::from_secs(secs), runner.run(&args, &ctx)).await {
+                    Ok(r) => module_outcome(r, &task_pos_text(&job_id)),
+                    Err(_) => super::async_jobs::timed_out(&job_id, secs),
+                }
+            };
+            self.run.jobs.start(&jid, job);
+            let mut o = Outcome::new(Status::Changed, Map::new());
+            super::async_jobs::mark(&mut o, &jid, false);
+            let mut result_scope = scope.clone();
+            if let Some(reg) = &task.register {
+                result_scope.set(reg, Value::Object(o.registered()));
+            }
+            self.apply_result_conditions(&mut o, &result_scope);
+            return o;
+        }
         let ctx = Context {
             host: handle.as_ref(),
             controller: &controller,
@@ -390,21 +477,25 @@ impl TaskEnv<'_> {
             attempt += 1;
             // A timeout drops the module's future: the connection then ends
             // the command it was running on the host (its process group).
-            let run = match timeout {
-                Some(secs) => tokio::time::timeout(Duration::from_secs(secs), runner.run(&args, &ctx)).await.ok(),
-                None => Some(runner.run(&args, &ctx).await),
-            };
-            let Some(run) = run else {
-                let secs = timeout.unwrap_or_default();
-                let mut o = Outcome::failed(format!("Task failed: Timed out after {secs} second(s)."));
-                o.data.insert("timedout".into(), json!({ "period": secs }));
-                return o;
-            };
-            let mut o = match run {
-                Ok(r) => Outcome::from_module(r),
-                Err(ModuleError::Host(HostError::Unreachable(m))) => Outcome::unreachable(m),
-                Err(ModuleError::Args(e)) => Outcome::failed(format!("{e}{}", where_(&task.pos))),
-                Err(e) => Outcome::failed(e.to_string()),
+            let mut o = match runner {
+                // async_status: the job's state now (`until: r is finished` polls it).
+                None => self.run.jobs.status(&args),
+                Some(runner) => {
+                    if let Some((secs, _)) = asynchronous {
+                        return self.run_polled(host, scope, runner, &args, &ctx, secs).await;
+                    }
+                    let run = match timeout {
+                        Some(secs) => tokio::time::timeout(Duration::from_secs(secs), runner.run(&args, &ctx)).await.ok(),
+                        None => Some(runner.run(&args, &ctx).await),
+                    };
+                    let Some(run) = run else {
+                        let secs = timeout.unwrap_or_default();
+                        let mut o = Outcome::failed(format!("Task failed: Timed out after {secs} second(s)."));
+                        o.data.insert("timedout".into(), json!({ "period": secs }));
+                        return o;
+                    };
+                    module_outcome(run, &where_(&task.pos))
+                }
             };
             if o.status == Status::Unreachable {
                 return o;
@@ -465,6 +556,39 @@ impl TaskEnv<'_> {
             ));
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;
         }
+    }
+
+    /// `async: secs` with polling: the module within its time limit
+    /// (Ansible sees the end at its next poll, mailplay at once).
+    async fn run_polled(
+        &self,
+        host: &HostState,
+        scope: &Scope,
+        runner: &dyn mailplay_modules::module::ModuleRunner,
+        args: &Value,
+        ctx: &Context<'_>,
+        secs: u64,
+    ) -> Outcome {
+        let jid = super::async_jobs::new_job_id();
+        let mut o = match tokio::time::timeout(Duration::from_secs(secs), runner.run(args, ctx)).await {
+            Ok(r) => module_outcome(r, &where_(&self.task.pos)),
+            Err(_) => super::async_jobs::timed_out(&jid, secs),
+        };
+        if o.status == Status::Unreachable {
+            return o;
+        }
+        if o.data.get("ansible_job_id").is_none() {
+            super::async_jobs::mark(&mut o, &jid, true);
+        }
+        // Ansible's callback says how the job ended before its result.
+        let word = if o.status == Status::Failed { "FAILED" } else { "OK" };
+        self.run.reporter.display(&format!("ASYNC {word} on {}: jid={jid}", host.name));
+        let mut result_scope = scope.clone();
+        if let Some(reg) = &self.task.register {
+            result_scope.set(reg, Value::Object(o.registered()));
+        }
+        self.apply_result_conditions(&mut o, &result_scope);
+        o
     }
 
     /// `timeout:` in seconds; 0 or unset means none, as in Ansible.
@@ -640,8 +764,28 @@ impl TaskEnv<'_> {
             no_log: kw.no_log,
             is_loop_summary,
             secrets,
+            error: (o.status == Status::Failed && !is_loop_summary).then(|| self.error_summary(o)),
         };
         self.run.reporter.host_result(&r, self.verbosity);
+    }
+
+    /// ansible-core 2.19's summary of a failure: the module's (run on the
+    /// target) or the action's (on the controller) message, and where the
+    /// task is.
+    fn error_summary(&self, o: &Outcome) -> String {
+        let kind = if is_action_plugin(&self.task.kind) { "Action" } else { "Module" };
+        let mut s = match o.data.get("msg") {
+            // An error of the task itself (a timeout), not of its action.
+            Some(Value::String(m)) if m.starts_with("Task failed") => m.clone(),
+            Some(Value::String(m)) if !m.is_empty() => format!("Task failed: {kind} failed: {m}"),
+            Some(m) if !m.is_null() => format!("Task failed: {kind} failed: {m}"),
+            _ => format!("Task failed: {kind} failed."),
+        };
+        if let Some(origin) = crate::diag::ansible_origin(&self.task.pos) {
+            s.push('\n');
+            s.push_str(&origin);
+        }
+        s
     }
 }
 
@@ -656,4 +800,20 @@ fn is_action_plugin(kind: &TaskKind) -> bool {
 /// A loop item's label as ansible-core 2.19 shows it: Python's `str()`.
 pub fn display_item(v: &Value) -> String {
     crate::output::py_str(v)
+}
+
+/// A module's result as an outcome; `at` says where the task is (for an
+/// argument error).
+fn module_outcome(run: Result<mailplay_modules::module::ModuleResult, ModuleError>, at: &str) -> Outcome {
+    match run {
+        Ok(r) => Outcome::from_module(r),
+        Err(ModuleError::Host(HostError::Unreachable(m))) => Outcome::unreachable(m),
+        Err(ModuleError::Args(e)) => Outcome::failed(format!("{e}{at}")),
+        Err(e) => Outcome::failed(e.to_string()),
+    }
+}
+
+/// A background job has no task position to show in an argument error.
+fn task_pos_text(jid: &str) -> String {
+    format!(" (async job {jid})")
 }

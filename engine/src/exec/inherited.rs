@@ -39,7 +39,13 @@ pub struct Inherited {
     /// Inside a block that has a `rescue:` section: a failure here is
     /// handled, so the host is not counted as failed if rescue succeeds.
     pub rescuable: bool,
+    /// Inside the block or rescue of a block with `always:`: a failed host
+    /// still has tasks to run, so the play has hosts left.
+    pub always_pending: bool,
     pub is_handler: bool,
+    /// `notify:` of the nearest block, import or `apply:` that sets it: a
+    /// task without its own takes it (Ansible's parent attribute).
+    pub notify: Vec<String>,
 }
 
 fn pick(own: &Option<Value>, inherited: &Option<Value>) -> Option<Value> {
@@ -79,6 +85,9 @@ impl Inherited {
             next.module_defaults.push(d.clone());
         }
         next.timeout = pick(&task.timeout, &self.timeout);
+        if !task.notify.is_empty() {
+            next.notify = task.notify.clone();
+        }
         next
     }
 
@@ -109,6 +118,7 @@ impl Inherited {
             throttle: pick(&task.throttle, &self.throttle),
             module_defaults: self.module_defaults.iter().chain(task.module_defaults.iter()).cloned().collect(),
             timeout: pick(&task.timeout, &self.timeout),
+            notify: if task.notify.is_empty() { self.notify.clone() } else { task.notify.clone() },
         }
     }
 }
@@ -133,6 +143,8 @@ pub struct Effective {
     /// Outermost first; the innermost setting of an argument wins.
     pub module_defaults: Vec<Value>,
     pub timeout: Option<Value>,
+    /// The handlers a change notifies: the task's own, else inherited.
+    pub notify: Vec<String>,
 }
 
 impl Effective {

@@ -1,9 +1,85 @@
 //! Turning a task's `loop:` / `with_*:` value (already templated) into the
 //! list of items, the way Ansible's lookup plugins shape them.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::playbook::ast::LoopKind;
+
+/// The variables a loop gives each item, as Ansible's task executor sets
+/// them (and copies them into the item's result): the loop variable,
+/// `ansible_loop_var`, `index_var` with `ansible_index_var`, and with
+/// `extended` the `ansible_loop` dictionary.
+pub struct LoopVars {
+    pub loop_var: String,
+    pub index_var: Option<String>,
+    pub extended: bool,
+    /// `extended_allitems` (true unless set false): `allitems` in `ansible_loop`.
+    pub allitems: bool,
+}
+
+impl LoopVars {
+    pub fn for_item(&self, items: &[Value], idx: usize) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(self.loop_var.clone(), items[idx].clone());
+        m.insert("ansible_loop_var".into(), Value::from(self.loop_var.clone()));
+        if let Some(iv) = &self.index_var {
+            m.insert(iv.clone(), Value::from(idx));
+            m.insert("ansible_index_var".into(), Value::from(iv.clone()));
+        }
+        if self.extended {
+            let total = items.len();
+            // In Ansible's order (a dictionary printed whole shows it).
+            let mut l = json!({
+                "index": idx + 1, "index0": idx, "first": idx == 0, "last": idx + 1 == total, "length": total,
+                "revindex": total - idx, "revindex0": total - idx - 1,
+            });
+            let l_map = l.as_object_mut().expect("an object");
+            if self.allitems {
+                l_map.insert("allitems".into(), Value::Array(items.to_vec()));
+            }
+            if let Some(next) = items.get(idx + 1) {
+                l_map.insert("nextitem".into(), next.clone());
+            }
+            if idx > 0 {
+                l_map.insert("previtem".into(), items[idx - 1].clone());
+            }
+            m.insert("ansible_loop".into(), l);
+        }
+        m
+    }
+}
+
+/// The `with_*` loops shaped here; any other `with_<lookup>` runs that lookup.
+const SHAPED: &[&str] =
+    &["items", "list", "flattened", "indexed_items", "dict", "together", "nested", "cartesian", "sequence", "subelements"];
+
+/// The items of a loop: shaped here, or for `with_<lookup>` of another
+/// lookup, what Ansible does: the lookup run with the rendered terms
+/// (`query(name, *terms)`). The terms are passed as data, never rendered.
+pub fn items_of(
+    templar: &crate::template::Templar,
+    kind: &LoopKind,
+    value: Value,
+    scope: &crate::template::Scope,
+) -> Result<Vec<Value>, String> {
+    let LoopKind::With(name) = kind else { return loop_items(kind, value) };
+    if SHAPED.contains(&name.as_str()) {
+        return loop_items(kind, value);
+    }
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("'with_{name}' names no lookup plugin"));
+    }
+    let terms = as_list(value);
+    let mut s = scope.clone();
+    s.set("__mailplay_with_terms", Value::Array(terms.clone()));
+    let args: String = (0..terms.len()).map(|i| format!(", __mailplay_with_terms[{i}]")).collect();
+    match templar.eval_expression(&format!("query('{name}'{args})"), &s) {
+        Ok(Value::Array(items)) => Ok(items),
+        Ok(Value::Null) => Ok(Vec::new()),
+        Ok(other) => Ok(vec![other]),
+        Err(e) => Err(e.to_string()),
+    }
+}
 
 /// The items of a loop, or an error naming what was wrong.
 pub fn loop_items(kind: &LoopKind, value: Value) -> Result<Vec<Value>, String> {

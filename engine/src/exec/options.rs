@@ -40,6 +40,11 @@ pub struct RunOptions {
     pub host_key_checking: bool,
     pub any_errors_fatal: bool,
     pub gathering: Gathering,
+    /// Ansible's `strategy` setting: the plays' default strategy.
+    pub strategy: super::strategy::Strategy,
+    /// `error_on_missing_handler`: notifying an unknown handler fails the
+    /// task (else a warning).
+    pub error_on_missing_handler: bool,
 }
 
 /// Ansible's `gathering` setting: when plays gather facts.
@@ -90,6 +95,8 @@ impl Default for RunOptions {
             host_key_checking: true,
             any_errors_fatal: false,
             gathering: Gathering::Implicit,
+            strategy: Default::default(),
+            error_on_missing_handler: true,
         }
     }
 }

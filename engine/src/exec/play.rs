@@ -15,6 +15,7 @@ use super::host_task::{keyword_bool, where_};
 use super::inherited::Inherited;
 use super::options::Gathering;
 use super::run::RunContext;
+use super::strategy::Strategy;
 
 pub struct PlayRunner<'a> {
     pub ctx: &'a Arc<RunContext>,
@@ -34,6 +35,24 @@ pub struct PlayRunner<'a> {
     /// play's variables when it starts.
     pub gather_facts: bool,
     pub force_handlers: bool,
+    /// The play's strategy, templated when it starts.
+    pub strategy: Strategy,
+    /// With the free strategy: the one host of the batch being walked now
+    /// (`active` sees only it).
+    pub pinned: Option<usize>,
+    /// Warnings already given in this play: Ansible says each once.
+    pub warned: std::collections::BTreeSet<String>,
+    /// How many times `meta: clear_host_errors` ran in this play: a block's
+    /// `always` that cleared them must not restore its hosts' failures.
+    pub errors_cleared: usize,
+    /// Hosts out of `ansible_play_hosts`/`ansible_play_batch` for the rest
+    /// of the play (Ansible's `play._removed_hosts`): failed outside a
+    /// rescue, unreachable, failed by `any_errors_fatal`, ended by `meta`.
+    /// `clear_host_errors` does not bring them back, as in Ansible.
+    pub removed: std::collections::BTreeSet<String>,
+    /// The hosts the play's pattern names, those failed in earlier plays
+    /// included (`meta: clear_host_errors` clears them too).
+    pub pattern_hosts: Vec<String>,
 }
 
 /// Split `n` hosts into batches as `serial:` says; the last step repeats.
@@ -96,6 +115,12 @@ impl<'a> PlayRunner<'a> {
             play_hosts: Vec::new(),
             gather_facts: true,
             force_handlers: false,
+            strategy: ctx.opts.strategy,
+            pinned: None,
+            warned: Default::default(),
+            errors_cleared: 0,
+            removed: Default::default(),
+            pattern_hosts: Vec::new(),
         }
     }
 
@@ -118,8 +143,6 @@ impl<'a> PlayRunner<'a> {
             let allowed = self.ctx.inventory().select(limit)?;
             hosts.retain(|h| allowed.contains(h));
         }
-        hosts.retain(|h| !self.ctx.is_dead(h));
-        self.play.order.arrange(&mut hosts);
         Ok(hosts)
     }
 
@@ -136,8 +159,24 @@ impl<'a> PlayRunner<'a> {
             keyword_bool(t, "gather_facts", self.play.gather_facts.as_ref(), &scope, self.ctx.opts.gathering != Gathering::Explicit)
                 .map_err(|e| format!("{e}{at}"))?;
         self.force_handlers =
-            keyword_bool(t, "force_handlers", self.play.force_handlers.as_ref(), &scope, false).map_err(|e| format!("{e}{at}"))?;
-        let hosts = self.select_hosts()?;
+            // The play's setting wins over --force-handlers and the config.
+            keyword_bool(t, "force_handlers", self.play.force_handlers.as_ref(), &scope, self.ctx.opts.force_handlers)
+                .map_err(|e| format!("{e}{at}"))?;
+        let strategy = match &self.play.strategy {
+            Some(v) => t.render_value(v, &scope).map_err(|e| format!("{e}{at}"))?,
+            None => Value::Null,
+        };
+        self.strategy = Strategy::of_play(Some(&strategy), self.ctx.opts.strategy).map_err(|e| format!("{e}{at}"))?;
+        if self.strategy == Strategy::Free && self.play.max_fail_percentage.is_some() {
+            self.warn_once(
+                "Using max_fail_percentage with the free strategy is not supported, as tasks are executed independently on each host",
+            );
+        }
+        self.render_handler_names();
+        let mut hosts = self.select_hosts()?;
+        self.pattern_hosts = hosts.clone();
+        hosts.retain(|h| !self.ctx.is_dead(h));
+        self.play.order.arrange(&mut hosts);
         if hosts.is_empty() {
             self.ctx.reporter.no_hosts_matched();
             return Ok(());
@@ -263,6 +302,24 @@ impl<'a> PlayRunner<'a> {
     }
 
     async fn run_batch(&mut self) {
+        match self.strategy {
+            Strategy::Linear => self.run_batch_hosts().await,
+            Strategy::Free => {
+                // Each host through the whole play on its own (`strategy.rs`).
+                for i in 0..self.hosts.len() {
+                    if self.end_play || self.ctx.is_interrupted() {
+                        break;
+                    }
+                    self.pinned = Some(i);
+                    self.run_batch_hosts().await;
+                }
+                self.pinned = None;
+            }
+        }
+    }
+
+    /// Facts, then the play's sections, for the batch's active hosts.
+    async fn run_batch_hosts(&mut self) {
         if self.gather_facts {
             let mut setup_args = Map::new();
             if let Some(subset) = &self.play.gather_subset {
@@ -305,11 +362,65 @@ impl<'a> PlayRunner<'a> {
         self.flush_handlers().await;
     }
 
+    /// `ansible_play_hosts`, `ansible_play_batch` and `play_hosts` leave
+    /// out the play's removed hosts; `ansible_play_hosts_all` keeps every
+    /// host. Called before a task's scopes are built; a map is copied only
+    /// when its lists changed.
+    pub fn refresh_play_hosts(&mut self) {
+        let removed = &self.removed;
+        let play_hosts: Vec<Value> = self.play_hosts.iter().filter(|h| !removed.contains(*h)).map(|h| Value::from(h.as_str())).collect();
+        let batch: Vec<Value> = self.hosts.iter().filter(|h| !removed.contains(&h.name)).map(|h| Value::from(h.name.as_str())).collect();
+        let (play_hosts, batch) = (Value::Array(play_hosts), Value::Array(batch));
+        for h in &mut self.hosts {
+            if h.magic.get("ansible_play_hosts") == Some(&play_hosts) && h.magic.get("ansible_play_batch") == Some(&batch) {
+                continue;
+            }
+            let m = Arc::make_mut(&mut h.magic);
+            m.insert("ansible_play_hosts".into(), play_hosts.clone());
+            m.insert("ansible_play_batch".into(), batch.clone());
+            m.insert("play_hosts".into(), batch.clone());
+        }
+    }
+
+    /// Handler names are templates of the play's variables (not a host's),
+    /// rendered once as Ansible caches them; one that cannot be rendered
+    /// answers only to its `listen` topics, with Ansible's warning when it
+    /// has none.
+    pub fn render_handler_names(&mut self) {
+        let scope = self.play_scope();
+        let mut warnings = Vec::new();
+        for (t, _) in &mut self.handlers {
+            let Some(name) = t.name.clone().filter(|n| crate::template::Templar::is_template(n)) else { continue };
+            match self.ctx.templar.render_string(&name, &scope) {
+                Ok(n) => t.name = Some(n),
+                Err(e) => {
+                    if t.listen.is_empty() {
+                        warnings.push(format!("Handler '{name}' is unusable because it has no listen topics and the name could not be templated (host-specific variables are not supported in handler names). The error: {e}"));
+                    }
+                    t.name = None;
+                }
+            }
+        }
+        for w in warnings {
+            self.warn_once(&w);
+        }
+    }
+
+    /// A warning, unless this play gave it already (as Ansible's display
+    /// does with the strategy's warnings, repeated per host and task).
+    pub fn warn_once(&mut self, msg: &str) {
+        if self.warned.insert(msg.to_string()) {
+            self.ctx.reporter.warning(msg);
+        }
+    }
+
     /// Indexes of hosts still in the play, optionally within `subset`.
+    /// With the free strategy, only the host being walked.
     pub fn active(&self, subset: Option<&[usize]>) -> Vec<usize> {
+        let mine = |i: &usize| self.hosts[*i].is_active() && self.pinned.is_none_or(|p| p == *i);
         match subset {
-            Some(s) => s.iter().copied().filter(|&i| self.hosts[i].is_active()).collect(),
-            None => (0..self.hosts.len()).filter(|&i| self.hosts[i].is_active()).collect(),
+            Some(s) => s.iter().copied().filter(mine).collect(),
+            None => (0..self.hosts.len()).filter(mine).collect(),
         }
     }
 }

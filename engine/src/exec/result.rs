@@ -46,7 +46,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn new(status: Status, data: Map<String, Value>) -> Self {
+    pub fn new(status: Status, data: Map<String, Value>) -> Self {
         Outcome { status, changed: status == Status::Changed, data, diffs: Vec::new(), facts: Map::new(), items: None, always_show: false }
     }
 

@@ -49,6 +49,8 @@ pub struct RunContext {
     /// Check mode's overlay per target host: what the run's earlier tasks
     /// planned there (see `mailplay_modules::planned`).
     planned: Mutex<HashMap<String, Arc<PlannedState>>>,
+    /// `poll: 0` tasks' background jobs, for `async_status`.
+    pub jobs: super::async_jobs::Jobs,
 }
 
 impl RunContext {
@@ -74,6 +76,7 @@ impl RunContext {
             waiting_for_start: Mutex::new(waiting),
             interrupted: std::sync::atomic::AtomicBool::new(false),
             planned: Mutex::new(HashMap::new()),
+            jobs: Default::default(),
         }
     }
 
@@ -101,7 +104,7 @@ impl RunContext {
     /// Hosts that failed or were unreachable in an earlier play sit out
     /// the following plays.
     pub fn is_dead(&self, host: &str) -> bool {
-        self.host_states.lock().expect("host states").get(host).map(|h| h.failed || h.unreachable).unwrap_or(false)
+        self.host_states.lock().expect("host states").get(host).map(|h| h.failed || h.marked_failed || h.unreachable).unwrap_or(false)
     }
 }
 
@@ -110,6 +113,11 @@ impl RunContext {
 /// document is written whatever ended the run.
 pub async fn run_playbook(ctx: Arc<RunContext>, pb: &Playbook) -> i32 {
     ctx.reporter.playbook_start(&pb.path, ctx.opts.check);
+    if ctx.opts.verbosity >= 2 {
+        // ansible-playbook's PlaybookExecutor says this at -vv (the
+        // blocks target counts plays with it).
+        ctx.reporter.display(&format!("{} plays in {}", pb.plays.len(), pb.path.display()));
+    }
     for play in &pb.plays {
         if ctx.is_interrupted() {
             break;
@@ -121,6 +129,9 @@ pub async fn run_playbook(ctx: Arc<RunContext>, pb: &Playbook) -> i32 {
             return exit::ERROR;
         }
     }
+    // Background jobs end within their time limits; their effects are
+    // part of the run (see async_jobs.rs).
+    ctx.jobs.wait_all().await;
     ctx.pool.close_all().await;
     let stats = ctx.stats.lock().expect("stats").clone();
     ctx.reporter.recap(&stats);
@@ -128,13 +139,20 @@ pub async fn run_playbook(ctx: Arc<RunContext>, pb: &Playbook) -> i32 {
         ctx.reporter.interrupted();
         return exit::INTERRUPTED;
     }
-    exit_code(&stats)
+    // As ansible-playbook: the hosts still failed at the end (a rescued
+    // host, or one `meta: clear_host_errors` cleared, is not), not the
+    // recap's counts.
+    let (failed, unreachable) = {
+        let states = ctx.host_states.lock().expect("host states");
+        (states.values().any(|h| h.failed || h.marked_failed), states.values().any(|h| h.unreachable))
+    };
+    exit_code(failed, unreachable)
 }
 
-pub fn exit_code(stats: &Stats) -> i32 {
-    if stats.any_failed() {
+pub fn exit_code(failed: bool, unreachable: bool) -> i32 {
+    if failed {
         exit::FAILED_HOSTS
-    } else if stats.any_unreachable() {
+    } else if unreachable {
         exit::UNREACHABLE_HOSTS
     } else {
         exit::OK

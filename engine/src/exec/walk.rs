@@ -1,5 +1,6 @@
-//! Walking a play's task tree with the linear strategy: each task runs on
-//! every live host in parallel (bounded by `--forks`) before the next one.
+//! Walking a play's task tree: each task runs on every live host in
+//! parallel (bounded by `--forks`) before the next one (the linear
+//! strategy; with the free one the walk is pinned to one host, `strategy.rs`).
 //! Blocks route failed hosts to `rescue:` and everyone to `always:`;
 //! includes are resolved per host; handlers run at flush points.
 
@@ -17,11 +18,12 @@ use crate::playbook::ast::{Task, TaskKind};
 use crate::template::{HostvarsSource, Origin, Scope};
 
 use super::host_state::{HostState, Layer};
-use super::host_task::{keyword_bool, where_, HostKeywords, HostTaskOutcome, TaskEnv};
+use super::host_task::{keyword_bool, where_, HostTaskOutcome, TaskEnv};
 use super::inherited::{Effective, Inherited};
 use super::play::PlayRunner;
 use super::result::{Outcome, Status};
 use super::scope::{build_scope, ScopeParts};
+use super::strategy::Strategy;
 
 type Boxed<'b> = Pin<Box<dyn Future<Output = ()> + 'b>>;
 
@@ -102,6 +104,7 @@ impl PlayRunner<'_> {
         }
         let mut in_block = child.clone();
         in_block.rescuable = !rescue.is_empty() || inh.rescuable;
+        in_block.always_pending = !always.is_empty() || inh.always_pending;
         self.run_tasks(block, &in_block, Some(&entered)).await;
 
         let failed: Vec<usize> = entered.iter().copied().filter(|&i| self.hosts[i].failed && !self.hosts[i].unreachable).collect();
@@ -109,9 +112,16 @@ impl PlayRunner<'_> {
             for &i in &failed {
                 let h = &mut self.hosts[i];
                 h.failed = false;
-                self.ctx.stats.lock().expect("stats").rescued(&h.name);
+                // A host another's any_errors_fatal failed is not counted
+                // as rescued (no task of its own failed), as in Ansible.
+                if !h.marked_failed {
+                    self.ctx.stats.lock().expect("stats").rescued(&h.name);
+                    self.removed.remove(&h.name);
+                }
             }
-            self.run_tasks(rescue, &child, Some(&failed)).await;
+            let mut in_rescue = child.clone();
+            in_rescue.always_pending = !always.is_empty() || inh.always_pending;
+            self.run_tasks(rescue, &in_rescue, Some(&failed)).await;
         }
         if !always.is_empty() {
             // `always` runs for hosts that failed in the block or rescue too;
@@ -121,9 +131,12 @@ impl PlayRunner<'_> {
                 self.hosts[i].failed = false;
             }
             let runnable: Vec<usize> = entered.iter().copied().filter(|&i| !self.hosts[i].unreachable && !self.hosts[i].ended).collect();
+            let cleared = self.errors_cleared;
             self.run_tasks(always, &child, Some(&runnable)).await;
-            for &i in &still_failed {
-                self.hosts[i].failed = true;
+            if self.errors_cleared == cleared {
+                for &i in &still_failed {
+                    self.hosts[i].failed = true;
+                }
             }
         }
     }
@@ -143,7 +156,7 @@ impl PlayRunner<'_> {
         }
     }
 
-    fn task_title(&self, task: &Task) -> String {
+    pub(super) fn task_title(&self, task: &Task) -> String {
         let name = task.display_name();
         if crate::template::Templar::is_template(&name) {
             self.ctx.templar.render_string(&name, &self.play_scope()).unwrap_or(name)
@@ -152,7 +165,7 @@ impl PlayRunner<'_> {
         }
     }
 
-    fn task_magic(&self, eff: &Effective) -> Layer {
+    pub(super) fn task_magic(&self, eff: &Effective) -> Layer {
         let mut m = Map::new();
         if let Some(role) = &eff.role {
             m.insert("role_name".into(), Value::from(role.name.clone()));
@@ -162,7 +175,7 @@ impl PlayRunner<'_> {
         Arc::new(m)
     }
 
-    fn search_roots(&self, eff: &Effective) -> Arc<Vec<PathBuf>> {
+    pub(super) fn search_roots(&self, eff: &Effective) -> Arc<Vec<PathBuf>> {
         match &eff.role {
             Some(role) => {
                 let mut v = vec![role.path.clone()];
@@ -191,7 +204,7 @@ impl PlayRunner<'_> {
         Arc::new(v)
     }
 
-    fn scope_of(
+    pub(super) fn scope_of(
         &self,
         i: usize,
         eff: &Effective,
@@ -211,7 +224,7 @@ impl PlayRunner<'_> {
         build_scope(&parts, &self.hosts[i], eff, &inh.vars, task, task_magic.clone()).with_hostvars(hostvars.clone())
     }
 
-    fn hostvars_snapshot(&self) -> Arc<dyn HostvarsSource> {
+    pub(super) fn hostvars_snapshot(&self) -> Arc<dyn HostvarsSource> {
         let mut scopes = HashMap::new();
         // The batch's hosts as they are now, and every other host the run
         // has met (another batch of a serial play, an earlier play) as it
@@ -256,11 +269,18 @@ impl PlayRunner<'_> {
         if targets.is_empty() {
             return;
         }
+        self.refresh_play_hosts();
         let names: Vec<String> = targets.iter().map(|&i| self.hosts[i].name.clone()).collect();
         self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
 
         let play_scope = self.play_scope();
-        let run_once = keyword_bool(&self.ctx.templar, "run_once", eff.run_once.as_ref(), &play_scope, false);
+        let mut run_once = keyword_bool(&self.ctx.templar, "run_once", eff.run_once.as_ref(), &play_scope, false);
+        if self.strategy == Strategy::Free && run_once == Ok(true) {
+            self.warn_once(
+                "Using run_once with the free strategy is not currently supported. This task will still be executed for every host in the inventory list.",
+            );
+            run_once = Ok(false);
+        }
         // add_host runs once for the task, not per host (and its result is
         // the first host's only).
         let inventory_action = super::inventory_actions::action_of(task);
@@ -301,6 +321,8 @@ impl PlayRunner<'_> {
             let forks = &forks;
             let run_once = &run_once;
             let handler_names = &handler_names;
+            let notify = env.rendered_notify(&scope);
+            let error_on_missing = self.ctx.opts.error_on_missing_handler;
             async move {
                 let _permit = forks.acquire().await.expect("semaphore open");
                 let mut out = match run_once {
@@ -310,17 +332,21 @@ impl PlayRunner<'_> {
                         Err(panic) => HostTaskOutcome::failed(super::isolate::panic_failure(&task.display_name(), &panic)),
                     },
                 };
+                out.notify = notify;
+                let notify = &out.notify;
                 let o = &mut out.outcome;
                 if o.changed && o.status != Status::Failed {
-                    if let Some(n) = task.notify.iter().find(|n| !handler_names.contains_key(n.as_str())) {
-                        o.data.insert(
-                            "msg".into(),
-                            Value::from(format!(
-                                "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list{}",
-                                where_(&task.pos)
-                            )),
+                    for n in notify.iter().filter(|n| !handler_names.contains_key(n.as_str())) {
+                        let msg = format!(
+                            "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
                         );
+                        if !error_on_missing {
+                            env.run.reporter.warning(&msg);
+                            continue;
+                        }
+                        o.data.insert("msg".into(), Value::from(format!("{msg}{}", where_(&task.pos))));
                         o.set_failed(true);
+                        break;
                     }
                 }
                 // Every result reaches the reporters, a loop's own included
@@ -341,14 +367,20 @@ impl PlayRunner<'_> {
             for j in applies_to {
                 if self.apply_outcome(j, task, out, inh, j == *i) {
                     failed_now += 1;
-                    fatal |= out.any_errors_fatal;
+                    if out.any_errors_fatal && self.strategy == Strategy::Free {
+                        self.warn_once(
+                            "Using any_errors_fatal with the free strategy is not supported, as tasks are executed independently on each host",
+                        );
+                    } else {
+                        fatal |= out.any_errors_fatal;
+                    }
                 }
             }
         }
         if inventory_action.is_some() {
             self.refresh_groups();
         }
-        self.check_fatal(fatal, failed_now, &targets, inh.rescuable);
+        self.check_fatal(fatal, failed_now, &targets, inh.rescuable || inh.always_pending);
     }
 
     /// After `add_host`/`group_by`: the play's hosts see the new `groups`
@@ -367,7 +399,7 @@ impl PlayRunner<'_> {
     /// notifications. Returns true when the host failed on this task.
     /// `counted`: the host whose result was reported (with `run_once` the
     /// others share the outcome but, as in Ansible, not the count).
-    fn apply_outcome(&mut self, i: usize, task: &Task, out: &HostTaskOutcome, inh: &Inherited, counted: bool) -> bool {
+    pub(super) fn apply_outcome(&mut self, i: usize, task: &Task, out: &HostTaskOutcome, inh: &Inherited, counted: bool) -> bool {
         let o: &Outcome = &out.outcome;
         let changed = o.changed;
         let h = &mut self.hosts[i];
@@ -375,6 +407,7 @@ impl PlayRunner<'_> {
         let counted_as = match o.status {
             Status::Unreachable if !out.ignore_unreachable => {
                 h.unreachable = true;
+                self.removed.insert(h.name.clone());
                 failed = true;
                 Some((HostStatus::Unreachable, false))
             }
@@ -382,6 +415,10 @@ impl PlayRunner<'_> {
             Status::Failed if out.ignored => Some((HostStatus::Failed, true)),
             Status::Failed => {
                 h.failed = true;
+                // A rescue that runs next brings the host back.
+                if !inh.rescuable {
+                    self.removed.insert(h.name.clone());
+                }
                 failed = true;
                 Arc::make_mut(&mut h.set_facts).insert(
                     "ansible_failed_task".into(),
@@ -419,7 +456,7 @@ impl PlayRunner<'_> {
         }
         if changed && o.status != Status::Failed {
             // Unknown handlers already failed the task (before it was reported).
-            for n in &task.notify {
+            for n in &out.notify {
                 h.notified.insert(n.clone());
             }
         }
@@ -430,29 +467,33 @@ impl PlayRunner<'_> {
     fn handler_names(&self) -> BTreeMap<String, ()> {
         let mut m = BTreeMap::new();
         for (t, _) in &self.handlers {
-            if let Some(n) = &t.name {
-                m.insert(n.clone(), ());
+            for n in handler_answers_to(t).0 {
+                m.insert(n, ());
             }
-            m.insert(t.display_name(), ());
-            for l in &t.listen {
-                m.insert(l.clone(), ());
+            for l in handler_answers_to(t).1 {
+                m.insert(l, ());
             }
         }
         m
     }
 
     /// `fatal`: a host failed on this task with `any_errors_fatal` on.
-    /// `rescuable`: the failures are in a block with `rescue`, which runs next.
-    fn check_fatal(&mut self, fatal: bool, failed_now: usize, targets: &[usize], rescuable: bool) {
+    /// `rescuable`: the failures are in a block with `rescue` or `always`, which runs next.
+    pub(super) fn check_fatal(&mut self, fatal: bool, failed_now: usize, targets: &[usize], rescuable: bool) {
         if failed_now == 0 {
             return;
         }
         if fatal {
-            self.ctx.reporter.no_more_hosts();
-            self.end_play = true;
-            return;
+            // As Ansible's linear strategy: every other host of the batch
+            // fails too (not counted in the recap); each goes on to its
+            // block's `rescue`/`always` like a host that failed itself.
+            for h in self.hosts.iter_mut().filter(|h| h.is_active()) {
+                h.failed = true;
+                h.marked_failed = true;
+                self.removed.insert(h.name.clone());
+            }
         }
-        if let Some(pct) = self.play.max_fail_percentage {
+        if let Some(pct) = self.play.max_fail_percentage.filter(|_| self.strategy == Strategy::Linear) {
             let total = self.hosts.len().max(1);
             let failed = self.hosts.iter().filter(|h| h.failed || h.unreachable).count();
             if (failed as f64) * 100.0 / (total as f64) > pct {
@@ -460,256 +501,105 @@ impl PlayRunner<'_> {
                 self.end_play = true;
             }
         }
-        if self.active(None).is_empty() && !targets.is_empty() && !rescuable {
+        // Every host of the batch, whichever one a free walk is pinned to.
+        let any_left = self.hosts.iter().any(|h| h.is_active());
+        if !any_left && !targets.is_empty() && !rescuable {
             self.ctx.reporter.no_more_hosts();
         }
     }
 
     /// Run the handlers notified so far, in the order they are defined.
+    /// A handler's own notifications are picked up in the same flush (one
+    /// that notifies an earlier handler runs it next pass); a handler runs
+    /// at most once per host and flush, so handlers notifying each other
+    /// end.
     pub async fn flush_handlers(&mut self) {
-        let force = self.ctx.opts.force_handlers || self.force_handlers;
+        let force = self.force_handlers;
         let handlers = self.handlers.clone();
-        let mut fired: Vec<(usize, String)> = Vec::new();
-        for (handler, inh) in &handlers {
-            let mut answers: Vec<String> = handler.listen.clone();
-            if let Some(n) = &handler.name {
-                answers.push(n.clone());
+        let mut ran: std::collections::BTreeSet<(usize, usize)> = Default::default();
+        loop {
+            let eligible = |h: &HostState, i: usize, pinned: Option<usize>| {
+                pinned.is_none_or(|p| p == i) && (h.is_active() || (force && h.failed && !h.unreachable))
+            };
+            // Each host's notifications, resolved to handlers and consumed.
+            let mut pending: Vec<std::collections::BTreeSet<usize>> = vec![Default::default(); self.hosts.len()];
+            for (i, want) in pending.iter_mut().enumerate() {
+                if !eligible(&self.hosts[i], i, self.pinned) {
+                    continue;
+                }
+                let names = std::mem::take(&mut self.hosts[i].notified);
+                for n in &names {
+                    want.extend(self.handlers_for(n).into_iter().filter(|&idx| !ran.contains(&(i, idx))));
+                }
             }
-            answers.push(handler.display_name());
-            let hosts: Vec<usize> = (0..self.hosts.len())
-                .filter(|&i| {
-                    let h = &self.hosts[i];
-                    (h.is_active() || (force && h.failed && !h.unreachable)) && answers.iter().any(|a| h.notified.contains(a))
-                })
-                .collect();
-            if hosts.is_empty() {
+            if pending.iter().all(|p| p.is_empty()) {
+                return;
+            }
+            for (idx, (handler, inh)) in handlers.iter().enumerate() {
+                let hosts: Vec<usize> =
+                    (0..self.hosts.len()).filter(|&i| pending[i].contains(&idx) && eligible(&self.hosts[i], i, self.pinned)).collect();
+                if hosts.is_empty() {
+                    continue;
+                }
+                ran.extend(hosts.iter().map(|&i| (i, idx)));
+                let was_failed: Vec<usize> = hosts.iter().copied().filter(|&i| self.hosts[i].failed).collect();
+                for &i in &was_failed {
+                    self.hosts[i].failed = false;
+                }
+                // A handler may be a module, a block or an include_tasks.
+                self.run_node(handler, inh, Some(&hosts)).await;
+                for &i in &was_failed {
+                    self.hosts[i].failed = true;
+                }
+            }
+        }
+    }
+
+    /// The handlers a notification runs, as Ansible's
+    /// `search_handlers_by_notification`: the handler of that name (or
+    /// `role : name`) found first when the play's handler blocks (here: the
+    /// play's own, each role's) are searched last block first, and every
+    /// handler that listens to it (one per name).
+    fn handlers_for(&self, notification: &str) -> Vec<usize> {
+        let mut groups: Vec<Option<PathBuf>> = Vec::new();
+        for (t, _) in &self.handlers {
+            let g = t.role.as_ref().map(|r| r.path.clone());
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        let mut search: Vec<usize> = Vec::with_capacity(self.handlers.len());
+        for g in groups.iter().rev() {
+            search.extend((0..self.handlers.len()).filter(|&i| &self.handlers[i].0.role.as_ref().map(|r| r.path.clone()) == g));
+        }
+        let mut out = Vec::new();
+        if let Some(&i) = search.iter().find(|&&i| handler_answers_to(&self.handlers[i].0).0.iter().any(|n| n == notification)) {
+            out.push(i);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for &i in &search {
+            let t = &self.handlers[i].0;
+            if !handler_answers_to(t).1.iter().any(|l| l == notification) {
                 continue;
             }
-            for &i in &hosts {
-                for a in &answers {
-                    if self.hosts[i].notified.contains(a) {
-                        fired.push((i, a.clone()));
-                    }
+            if let Some(n) = &t.name {
+                if !seen.insert(n.clone()) {
+                    continue;
                 }
             }
-            let was_failed: Vec<usize> = hosts.iter().copied().filter(|&i| self.hosts[i].failed).collect();
-            for &i in &was_failed {
-                self.hosts[i].failed = false;
-            }
-            // A handler may be a module, a block or an include_tasks.
-            self.run_node(handler, inh, Some(&hosts)).await;
-            for &i in &was_failed {
-                self.hosts[i].failed = true;
+            if !out.contains(&i) {
+                out.push(i);
             }
         }
-        for (i, name) in fired {
-            self.hosts[i].notified.remove(&name);
-        }
+        out
     }
 
-    async fn run_meta(&mut self, task: &Task, action: &str, inh: &Inherited, subset: Option<&[usize]>) {
-        let eff = inh.effective(task);
-        if !self.ctx.opts.tags.selects(&eff.tags) && action != "flush_handlers" {
-            return;
-        }
-        if self.active(subset).is_empty() {
-            return;
-        }
-        self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &[]);
-        match action {
-            "flush_handlers" => self.flush_handlers().await,
-            "end_play" => self.end_play = true,
-            "end_batch" => {
-                for i in self.active(subset) {
-                    self.hosts[i].ended = true;
-                }
-            }
-            "end_host" => {
-                // Only for hosts whose `when` holds.
-                for i in self.active(subset) {
-                    if self.when_holds(i, task, inh) {
-                        self.hosts[i].ended = true;
-                    }
-                }
-            }
-            "clear_host_errors" => {
-                for h in &mut self.hosts {
-                    h.failed = false;
-                }
-            }
-            "clear_facts" => {
-                for i in self.active(subset) {
-                    self.hosts[i].clear_facts();
-                }
-            }
-            // Nothing to do for these with mailplay's connections and inventory.
-            "noop" | "refresh_inventory" | "reset_connection" => {}
-            other => self.ctx.reporter.warning(&format!("meta: '{other}' is not supported{}", where_(&task.pos))),
-        }
-    }
-
-    fn when_holds(&self, i: usize, task: &Task, inh: &Inherited) -> bool {
+    pub(super) fn when_holds(&self, i: usize, task: &Task, inh: &Inherited) -> bool {
         let eff = inh.effective(task);
         let magic = self.task_magic(&eff);
         let hv = self.hostvars_snapshot();
         let scope = self.scope_of(i, &eff, inh, task, &magic, &hv);
         eff.when.iter().all(|c| self.ctx.templar.eval_condition(&c.text, &scope).unwrap_or(false))
-    }
-
-    /// `include_tasks` / `include_role`: decide per host (its `when`, the
-    /// file name it renders to), then run each distinct file for the hosts
-    /// that chose it.
-    async fn run_include(&mut self, task: &Task, inh: &Inherited, subset: Option<&[usize]>) {
-        let eff = inh.effective(task);
-        if !self.ctx.opts.tags.selects(&eff.tags) {
-            return;
-        }
-        let targets = self.active(subset);
-        if targets.is_empty() {
-            return;
-        }
-        let magic = self.task_magic(&eff);
-        let hv = self.hostvars_snapshot();
-        let names: Vec<String> = targets.iter().map(|&i| self.hosts[i].name.clone()).collect();
-        self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
-        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let mut errors: Vec<(usize, String)> = Vec::new();
-        let mut skipped: Vec<usize> = Vec::new();
-        // Loops over includes are not supported yet; say so (as each host's
-        // failure) instead of silently running once.
-        let looped = task.loop_.is_some();
-        if looped {
-            let msg = format!("loops on include_tasks/include_role are not supported yet{}", where_(&task.pos));
-            errors.extend(targets.iter().map(|&i| (i, msg.clone())));
-        }
-        for &i in targets.iter().filter(|_| !looped) {
-            let scope = self.scope_of(i, &eff, inh, task, &magic, &hv);
-            let mut ok = true;
-            for c in &eff.when {
-                match self.ctx.templar.eval_condition(&c.text, &scope) {
-                    Ok(true) => {}
-                    Ok(false) => ok = false,
-                    Err(e) => {
-                        errors.push((i, format!("The conditional check '{}' failed. The error was: {e}{}", c.text, where_(&c.pos))));
-                        ok = false;
-                    }
-                }
-            }
-            if !ok {
-                skipped.push(i);
-                continue;
-            }
-            let key = match &task.kind {
-                TaskKind::IncludeTasks { file, .. } => {
-                    self.ctx.templar.render_value(file, &scope).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
-                }
-                TaskKind::IncludeRole { name, .. } => {
-                    self.ctx.templar.render_value(name, &scope).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
-                }
-                _ => unreachable!("run_include is only called for includes"),
-            };
-            match key {
-                Ok(k) => groups.entry(k).or_default().push(i),
-                Err(e) => errors.push((i, format!("{e}{}", where_(&task.pos)))),
-            }
-        }
-        let env = TaskEnv::new(self.ctx, task, &eff, self.search_roots(&eff), inh.rescuable);
-        for i in skipped {
-            let o = Outcome::skipped("Conditional result was False");
-            env.report(&self.hosts[i], None, &o, None, &HostKeywords::default(), false);
-            self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Skipped, false, false);
-        }
-        for (i, msg) in errors {
-            let out = HostTaskOutcome::failed(msg);
-            env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
-            self.apply_outcome(i, task, &out, inh, true);
-        }
-        let mut child = inh.enter(task, false);
-        // Tags on an include select the include itself, not what it includes.
-        child.tags = inh.tags.clone();
-        // Every host's result of the include first (as Ansible prints its
-        // `included:` lines), then the included tasks, file by file.
-        let mut to_run = Vec::new();
-        for (key, hosts) in groups {
-            let loaded = match &task.kind {
-                TaskKind::IncludeTasks { .. } => self.load_included_tasks(task, &eff, &key).map(|(path, t)| (path, t, None)),
-                TaskKind::IncludeRole { tasks_from, .. } => {
-                    self.load_included_role(task, &key, tasks_from.as_ref()).map(|(t, h)| (key.clone(), t, h))
-                }
-                _ => unreachable!("run_include is only called for includes"),
-            };
-            match loaded {
-                Ok((shown, tasks, role_handlers)) => {
-                    let host_names: Vec<String> = hosts.iter().map(|&i| self.hosts[i].name.clone()).collect();
-                    self.ctx.reporter.included(&shown, &host_names);
-                    for &i in &hosts {
-                        self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Ok, false, false);
-                    }
-                    if let Some(hs) = role_handlers {
-                        let mut hinh = self.root.clone();
-                        hinh.is_handler = true;
-                        for h in hs {
-                            // A role included again (another batch, another
-                            // host group) must not register its handlers twice.
-                            let known = self.handlers.iter().any(|(t, _)| t.display_name() == h.display_name() && same_role(t, &h));
-                            if !known {
-                                self.handlers.push((h, hinh.clone()));
-                            }
-                        }
-                    }
-                    to_run.push((tasks, hosts));
-                }
-                Err(msg) => {
-                    for i in hosts {
-                        let out = HostTaskOutcome::failed(msg.clone());
-                        env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
-                        self.apply_outcome(i, task, &out, inh, true);
-                    }
-                }
-            }
-        }
-        for (tasks, hosts) in to_run {
-            self.run_tasks(&tasks, &child, Some(&hosts)).await;
-        }
-    }
-
-    /// The task file an include names, found and loaded: (absolute path, tasks).
-    fn load_included_tasks(&self, task: &Task, eff: &Effective, file: &str) -> Result<(String, Vec<Task>), String> {
-        let p = std::path::Path::new(file);
-        let mut candidates = Vec::new();
-        if p.is_absolute() {
-            candidates.push(p.to_path_buf());
-        } else {
-            if let Some(role) = &eff.role {
-                candidates.push(role.path.join("tasks").join(file));
-            }
-            if let Some(dir) = task.pos.file.as_ref().and_then(|f| f.parent().map(|d| d.to_path_buf())) {
-                candidates.push(dir.join(file));
-            }
-            candidates.push(self.play.base_dir.join(file));
-        }
-        let path =
-            candidates.iter().find(|c| c.exists()).ok_or_else(|| format!("Could not find or access '{file}'{}", where_(&task.pos)))?;
-        let shown = path.canonicalize().unwrap_or_else(|_| path.clone()).display().to_string();
-        let tasks = crate::playbook::load_task_file(path, eff.role.clone())
-            .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
-        Ok((shown, tasks))
-    }
-
-    fn load_included_role(&self, task: &Task, name: &str, tasks_from: Option<&Value>) -> Result<(Vec<Task>, Option<Vec<Task>>), String> {
-        let tasks_from = tasks_from.and_then(Value::as_str);
-        let dirs = vec![self.play.base_dir.join("roles"), self.play.base_dir.clone()];
-        let (_role, tasks, handlers) = crate::playbook::load_role(name, &dirs, (*task.vars).clone(), tasks_from)
-            .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
-        Ok((tasks, Some(handlers)))
-    }
-}
-
-fn same_role(a: &Task, b: &Task) -> bool {
-    match (&a.role, &b.role) {
-        (Some(x), Some(y)) => x.path == y.path,
-        (None, None) => true,
-        _ => false,
     }
 }
 
@@ -718,4 +608,28 @@ fn action_name(task: &Task) -> String {
         TaskKind::Module { module, .. } => module.rsplit('.').next().unwrap_or(module).to_string(),
         _ => String::new(),
     }
+}
+
+/// The names a handler answers to, and its listen topics: a role's
+/// handler also as `role : name` and `role : topic`, with the role's short
+/// name and, for a collection's role, its `ns.col.role` name (Ansible's
+/// `Handler._validate_listen` and `get_name`).
+fn handler_answers_to(t: &Task) -> (Vec<String>, Vec<String>) {
+    let mut roles: Vec<String> = Vec::new();
+    if let Some(r) = &t.role {
+        roles.push(r.name.clone());
+        if let Some(short) = r.name.rsplit('.').next().filter(|s| *s != r.name) {
+            roles.push(short.to_string());
+        }
+    }
+    let mut names = Vec::new();
+    if let Some(n) = &t.name {
+        names.push(n.clone());
+        names.extend(roles.iter().map(|r| format!("{r} : {n}")));
+    }
+    let mut topics = t.listen.clone();
+    for l in &t.listen {
+        topics.extend(roles.iter().map(|r| format!("{r} : {l}")));
+    }
+    (names, topics)
 }

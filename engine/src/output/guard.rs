@@ -145,6 +145,7 @@ impl<R: Reporter> Reporter for Guarded<R> {
         let mut shown = r.clone();
         shown.secrets = Vec::new();
         if r.no_log {
+            shown.error = None;
             shown.result = censored(&r.result, r.status);
             shown.diffs = Vec::new();
             shown.item_label = r.item_label.as_ref().map(|_| NO_LOG_ITEM.to_string());
@@ -153,12 +154,14 @@ impl<R: Reporter> Reporter for Guarded<R> {
             shown.result = mask_value(&r.result, &secrets);
             shown.diffs = r.diffs.iter().map(|d| mask_diff(d, &secrets)).collect();
             shown.item_label = r.item_label.as_ref().map(|l| mask_str(l, &secrets));
+            shown.error = r.error.as_ref().map(|e| mask_str(e, &secrets));
         }
         self.inner.host_result(&shown, verbosity);
     }
 
-    fn included(&self, file: &str, hosts: &[String]) {
-        self.inner.included(&mask_str(file, &secrets_with(&[])), hosts);
+    fn included(&self, file: &str, hosts: &[String], item: Option<&str>) {
+        let secrets = secrets_with(&[]);
+        self.inner.included(&mask_str(file, &secrets), hosts, item.map(|i| mask_str(i, &secrets)).as_deref());
     }
 
     fn no_hosts_matched(&self) {
@@ -179,6 +182,10 @@ impl<R: Reporter> Reporter for Guarded<R> {
 
     fn error(&self, msg: &str) {
         self.inner.error(&mask_str(msg, &secrets_with(&[])));
+    }
+
+    fn display(&self, msg: &str) {
+        self.inner.display(&mask_str(msg, &secrets_with(&[])));
     }
 
     fn recap(&self, stats: &Stats) {

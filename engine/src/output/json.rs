@@ -89,7 +89,7 @@ impl Reporter for JsonReporter {
     }
 
     /// An include is a result of its own (the recap counts it as ok).
-    fn included(&self, file: &str, hosts: &[String]) {
+    fn included(&self, file: &str, hosts: &[String], _item: Option<&str>) {
         self.with_task(|t| {
             if let Some(m) = t["hosts"].as_object_mut() {
                 for h in hosts {

@@ -61,6 +61,10 @@ pub struct HostResult {
     /// Secret values of this task's module arguments: masked (with the
     /// run's secrets) by [`Guarded`] before any reporter sees the result.
     pub secrets: Vec<String>,
+    /// A failure's summary as ansible-core 2.19 prints it under `[ERROR]:`
+    /// before the `fatal:` line (`Task failed: Action failed: msg`, the
+    /// task's origin and source lines); `None` for other results.
+    pub error: Option<String>,
 }
 
 pub trait Reporter: Send + Sync {
@@ -68,7 +72,8 @@ pub trait Reporter: Send + Sync {
     fn play_start(&self, name: &str);
     fn task_start(&self, name: &str, is_handler: bool, running_hosts: &[String]);
     fn host_result(&self, r: &HostResult, verbosity: u8);
-    fn included(&self, file: &str, hosts: &[String]);
+    /// `included: FILE for HOSTS`, with a looped include's item label.
+    fn included(&self, file: &str, hosts: &[String], item: Option<&str>);
     fn no_hosts_matched(&self);
     fn no_more_hosts(&self);
     fn warning(&self, msg: &str);
@@ -78,6 +83,9 @@ pub trait Reporter: Send + Sync {
         self.warning(msg)
     }
     fn error(&self, msg: &str);
+    /// A line Ansible's display prints only at some verbosity (`META:
+    /// ending play`, at -vv); the caller checks the verbosity.
+    fn display(&self, _msg: &str) {}
     fn recap(&self, stats: &Stats);
     /// The run was interrupted (Ctrl-C): no new task started.
     fn interrupted(&self) {}
@@ -177,6 +185,7 @@ pub(crate) mod test_buf {
             always_show: false,
             action: String::new(),
             secrets: vec![],
+            error: None,
         }
     }
 

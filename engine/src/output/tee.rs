@@ -34,9 +34,9 @@ impl Reporter for Tee {
         self.first.host_result(r, verbosity);
         self.second.host_result(r, verbosity);
     }
-    fn included(&self, file: &str, hosts: &[String]) {
-        self.first.included(file, hosts);
-        self.second.included(file, hosts);
+    fn included(&self, file: &str, hosts: &[String], item: Option<&str>) {
+        self.first.included(file, hosts, item);
+        self.second.included(file, hosts, item);
     }
     fn no_hosts_matched(&self) {
         self.first.no_hosts_matched();
@@ -57,6 +57,10 @@ impl Reporter for Tee {
     fn error(&self, msg: &str) {
         self.first.error(msg);
         self.second.error(msg);
+    }
+    fn display(&self, msg: &str) {
+        self.first.display(msg);
+        self.second.display(msg);
     }
     fn recap(&self, stats: &Stats) {
         self.first.recap(stats);

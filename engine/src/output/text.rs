@@ -156,6 +156,9 @@ impl Reporter for TextReporter {
                 self.write(text.trim_end_matches('\n'));
             }
         }
+        if let Some(e) = r.error.as_ref().filter(|_| r.status == HostStatus::Failed) {
+            self.write(&self.paint(&format!("[ERROR]: {e}\n"), Color::Red));
+        }
         let host = Self::host_label(r);
         let shown = shown_result(r);
         let item = r.item_label.as_ref().map(|i| format!(" => (item={i})")).unwrap_or_default();
@@ -188,7 +191,9 @@ impl Reporter for TextReporter {
                 self.paint(&l, Color::Cyan)
             }
             HostStatus::Skipped => {
-                let mut l = format!("skipping: {host}{item}");
+                // Ansible's callback ends a skipped item's line with a space.
+                let space = if r.item_label.is_some() { " " } else { "" };
+                let mut l = format!("skipping: {host}{item}{space}");
                 if verbosity > 0 {
                     l.push_str(&format!(" => {}", sorted_json(&shown, Some(4))));
                 }
@@ -215,8 +220,9 @@ impl Reporter for TextReporter {
         self.host_done(r);
     }
 
-    fn included(&self, file: &str, hosts: &[String]) {
-        self.write(&self.paint(&format!("included: {file} for {}", hosts.join(", ")), Color::Cyan));
+    fn included(&self, file: &str, hosts: &[String], item: Option<&str>) {
+        let item = item.map(|i| format!(" => (item={i})")).unwrap_or_default();
+        self.write(&self.paint(&format!("included: {file} for {}{item}", hosts.join(", ")), Color::Cyan));
     }
 
     fn no_hosts_matched(&self) {
@@ -242,6 +248,13 @@ impl Reporter for TextReporter {
             writeln!(inner.out, "{}", if self.color { format!("\x1b[1;35m[WARNING]: {msg}\x1b[0m") } else { format!("[WARNING]: {msg}") });
         let _ = inner.out.flush();
         let _ = Color::BrightPurple;
+    }
+
+    fn display(&self, msg: &str) {
+        self.stop_progress();
+        let mut inner = self.inner.lock().expect("reporter lock");
+        let _ = writeln!(inner.out, "{msg}");
+        let _ = inner.out.flush();
     }
 
     fn error(&self, msg: &str) {
@@ -270,11 +283,21 @@ fn is_debug_output(r: &HostResult) -> bool {
 }
 
 /// A debug result shows only its message/variable, never `changed` (as
-/// Ansible's callback cleans debug results, at every verbosity).
+/// Ansible's callback cleans debug results, at every verbosity): with
+/// `msg` only the message (and warnings), else the variable without
+/// `_hide_in_debug`'s keys (a loop item's `ansible_loop` ...).
 fn debug_view(v: &serde_json::Value) -> serde_json::Value {
+    const HIDDEN: &[&str] =
+        &["changed", "failed", "skipped", "invocation", "skip_reason", "ansible_loop_var", "ansible_index_var", "ansible_loop"];
     match v {
+        serde_json::Value::Object(m) if m.contains_key("msg") => serde_json::Value::Object(
+            m.iter()
+                .filter(|(k, _)| matches!(k.as_str(), "msg" | "warnings" | "deprecations") || k.starts_with('_'))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
         serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.iter().filter(|(k, _)| !matches!(k.as_str(), "changed" | "failed")).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            m.iter().filter(|(k, _)| !HIDDEN.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
         ),
         other => other.clone(),
     }

@@ -93,6 +93,8 @@ pub struct Play {
     pub gather_timeout: Option<Value>,
     /// `timeout:` inherited by every task of the play (Ansible's Base attribute).
     pub timeout: Option<Value>,
+    /// `strategy:` as written (templated with the play's variables when it starts).
+    pub strategy: Option<Value>,
 }
 
 /// A play's `order` keyword.
@@ -170,6 +172,10 @@ pub struct LoopControl {
     pub label: Option<Value>,
     pub pause: Option<Value>,
     pub extended: Option<Value>,
+    /// `extended_allitems: false` leaves `allitems` out of `ansible_loop`.
+    pub extended_allitems: Option<Value>,
+    /// `break_when`: after each item, stop the loop once these all hold.
+    pub break_when: Vec<Expr>,
 }
 
 /// A Jinja expression with where it was written.
@@ -179,6 +185,16 @@ pub struct Expr {
     /// written literally, kept as text ("True", "1").
     pub text: String,
     pub pos: Pos,
+    /// The value when written as a YAML boolean or number (`when: false`).
+    pub literal: Option<Value>,
+}
+
+impl Expr {
+    /// The condition as written, as Ansible registers it in a skipped
+    /// result's `false_condition`: a literal as its value, else the text.
+    pub fn as_written(&self) -> Value {
+        self.literal.clone().unwrap_or_else(|| Value::from(self.text.clone()))
+    }
 }
 
 // One per task, built when the playbook is loaded: boxing the large
@@ -240,6 +256,9 @@ pub struct Task {
     pub until: Option<Expr>,
     pub retries: Option<Value>,
     pub delay: Option<Value>,
+    /// `async:` (a time limit in seconds) and `poll:` (`exec/async_jobs.rs`).
+    pub async_: Option<Value>,
+    pub poll: Option<Value>,
     pub any_errors_fatal: Option<Value>,
     /// `timeout:` seconds for each attempt of the action (Ansible's task
     /// timeout); the command on the host is ended when it passes.
@@ -280,6 +299,8 @@ impl Task {
             until: None,
             retries: None,
             delay: None,
+            async_: None,
+            poll: None,
             timeout: None,
             any_errors_fatal: None,
             role: None,

@@ -23,6 +23,13 @@ pub struct Loader {
     pub(crate) stack: Vec<PathBuf>,
     /// Folders searched for roles (beside the playbook first).
     pub role_dirs: Vec<PathBuf>,
+    /// Roles of the current play's `roles:` and their dependencies, with
+    /// their parameters: Ansible runs each once per play unless the role
+    /// allows duplicates (`allow_duplicates: true` in its meta).
+    pub(crate) play_roles: Vec<(PathBuf, Map<String, Value>)>,
+    /// The folder of the playbook of the play being loaded: the last place
+    /// a role's `import_tasks` looks, as Ansible's search path ends there.
+    pub(crate) playbook_dir: Option<PathBuf>,
 }
 
 impl Loader {
@@ -127,7 +134,9 @@ impl Loader {
             return None;
         };
         self.role_dirs = vec![dir.join("roles"), dir.to_path_buf()];
+        self.playbook_dir = Some(dir.to_path_buf());
         self.extra_handlers.clear();
+        self.play_roles.clear();
         let mut play = Play {
             name: None,
             hosts: String::new(),
@@ -160,6 +169,7 @@ impl Loader {
             gather_subset: None,
             gather_timeout: None,
             timeout: None,
+            strategy: None,
         };
         let mut has_hosts = false;
         let mut role_handlers = Vec::new();
@@ -194,7 +204,10 @@ impl Loader {
                 "pre_tasks" => play.pre_tasks = self.tasks(v, dir, &None),
                 "tasks" => play.tasks = self.tasks(v, dir, &None),
                 "post_tasks" => play.post_tasks = self.tasks(v, dir, &None),
-                "handlers" => play.handlers = self.tasks(v, dir, &None),
+                "handlers" => {
+                    self.refuse_role_handlers(v, false);
+                    play.handlers = self.tasks(v, dir, &None);
+                }
                 "roles" => {
                     for entry in v.as_seq().unwrap_or_default() {
                         if let Some((block, handlers)) = self.role_entry(entry, dir) {
@@ -235,14 +248,15 @@ impl Loader {
                 "run_once" => play.run_once = val(),
                 "no_log" => play.no_log = val(),
                 "timeout" => play.timeout = val(),
-                "strategy" => {
-                    if v.as_str() != Some("linear") {
-                        self.err(Diagnostic::new(
-                            v.pos.clone(),
-                            format!("strategy '{}' is not supported; mailplay runs the linear strategy", v.key_string()),
-                        ));
-                    }
-                }
+                "strategy" => match v.as_str() {
+                    // A template is resolved when the play starts.
+                    Some(s) if crate::template::Templar::is_template(s) => play.strategy = val(),
+                    Some(s) if crate::exec::strategy::Strategy::parse(s).is_some() => play.strategy = val(),
+                    _ => self.err(Diagnostic::new(
+                        v.pos.clone(),
+                        format!("strategy '{}' is not supported; mailplay has linear, free and host_pinned", v.key_string()),
+                    )),
+                },
                 "ignore_unreachable" => play.ignore_unreachable = val(),
                 "throttle" => play.throttle = val(),
                 "module_defaults" => match super::task::module_defaults(v) {
@@ -318,7 +332,14 @@ impl Loader {
                 return None;
             }
         };
-        let (role, tasks, handlers) = self.role(&name, dir, params, None, &entry.pos)?;
+        if let Some(path) = self.find_role(&name, dir) {
+            let key = (path.clone(), params.clone());
+            if self.play_roles.contains(&key) && !self.allows_duplicates(&path) {
+                return None;
+            }
+            self.play_roles.push(key);
+        }
+        let (role, tasks, handlers) = self.role(&name, dir, params, &super::RoleFrom::default(), &entry.pos)?;
         let mut block = Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, entry.pos.clone());
         // The block is the role's, so that a role with no tasks (defaults
         // only, a dependency that carries settings) still counts as used in
@@ -358,12 +379,54 @@ impl Loader {
         Some((block, handlers))
     }
 
+    /// Ansible refuses, when it loads the play, `include_role` and
+    /// `import_role` as a handler, and a block inside a handlers block (a
+    /// block in the handlers list is only a group of handlers).
+    fn refuse_role_handlers(&mut self, handlers: &Node, in_block: bool) {
+        for h in handlers.as_seq().unwrap_or_default() {
+            for (k, v) in h.as_map().unwrap_or_default() {
+                let key = k.key_string();
+                let short = key.strip_prefix("ansible.builtin.").or_else(|| key.strip_prefix("ansible.legacy.")).unwrap_or(&key);
+                if short == "include_role" || short == "import_role" {
+                    self.err(Diagnostic::new(k.pos.clone(), format!("Using '{key}' as a handler is not supported.")));
+                }
+                if key == "block" && in_block {
+                    self.err(Diagnostic::new(h.pos.clone(), "Using a block as a handler is not supported."));
+                }
+                if matches!(key.as_str(), "block" | "rescue" | "always") {
+                    self.refuse_role_handlers(v, true);
+                }
+            }
+        }
+    }
+
+    /// `allow_duplicates: true` in the role's meta/main.yml.
+    fn allows_duplicates(&mut self, path: &Path) -> bool {
+        let Some(meta) = Self::main_file(&path.join("meta"), "main").and_then(|p| self.parse(&p)) else { return false };
+        meta.get("allow_duplicates").map(|v| super::keywords::ansible_bool(&v.to_value()) == Some(true)).unwrap_or(false)
+    }
+
     fn find_role(&self, name: &str, dir: &Path) -> Option<PathBuf> {
         let p = Path::new(name);
         if p.is_absolute() && p.is_dir() {
             return Some(p.to_path_buf());
         }
-        self.role_search_dirs(dir).into_iter().map(|d| d.join(name)).find(|c| c.is_dir())
+        self.role_search_dirs(dir).into_iter().map(|d| d.join(name)).find(|c| c.is_dir()).or_else(|| self.collection_role(name))
+    }
+
+    /// `namespace.collection.role`: a role of a collection installed beside
+    /// the playbook (`collections/ansible_collections/`), which Ansible
+    /// always searches first. Configured collection paths are not followed
+    /// (the config warns that `COLLECTIONS_PATHS` is not followed).
+    fn collection_role(&self, name: &str) -> Option<PathBuf> {
+        let mut parts = name.splitn(3, '.');
+        let (ns, col, role) = (parts.next()?, parts.next()?, parts.next()?);
+        if [ns, col, role].iter().any(|p| p.is_empty() || p.contains('/')) {
+            return None;
+        }
+        let base = self.playbook_dir.as_ref()?;
+        let p = base.join("collections/ansible_collections").join(ns).join(col).join("roles").join(role);
+        p.is_dir().then_some(p)
     }
 
     /// Where roles are looked for, in Ansible's order: `roles/` beside the
@@ -385,8 +448,14 @@ impl Loader {
         [format!("{name}.yml"), format!("{name}.yaml"), name.to_string()].into_iter().map(|f| dir.join(f)).find(|p| p.is_file())
     }
 
-    fn vars_file(&mut self, dir: &Path) -> Map<String, Value> {
-        match Self::main_file(dir, "main") {
+    /// A role's `vars/`/`defaults/` file: `main`, or the one `*_from`
+    /// names (which must exist).
+    fn vars_file(&mut self, dir: &Path, from: Option<&str>, pos: &Pos) -> Map<String, Value> {
+        let found = Self::main_file(dir, from.unwrap_or("main"));
+        if let (None, Some(f)) = (&found, from) {
+            self.err(Diagnostic::new(pos.clone(), format!("Could not find specified file in role: {}/{f}", dir.display())));
+        }
+        match found {
             Some(p) => match self.parse(&p) {
                 Some(n) => vars_map(&n, &p.display().to_string()).unwrap_or_else(|d| {
                     self.err(d);
@@ -404,9 +473,10 @@ impl Loader {
         name: &str,
         dir: &Path,
         params: Map<String, Value>,
-        tasks_from: Option<&str>,
+        from: &super::RoleFrom,
         pos: &Pos,
     ) -> Option<super::LoadedRole> {
+        let tasks_from = from.tasks.as_deref();
         let Some(path) = self.find_role(name, dir) else {
             let searched: Vec<String> = self.role_search_dirs(dir).iter().map(|d| d.display().to_string()).collect();
             self.err(
@@ -420,8 +490,8 @@ impl Loader {
             return None;
         }
         self.stack.push(path.clone());
-        let defaults = self.vars_file(&path.join("defaults"));
-        let vars = self.vars_file(&path.join("vars"));
+        let defaults = self.vars_file(&path.join("defaults"), from.defaults.as_deref(), pos);
+        let vars = self.vars_file(&path.join("vars"), from.vars.as_deref(), pos);
         let role = Arc::new(Role {
             name: Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name).to_string(),
             path: path.clone(),
@@ -451,8 +521,13 @@ impl Loader {
             }
             None => {}
         }
-        if let Some(f) = Self::main_file(&path.join("handlers"), "main") {
-            handlers.extend(self.task_file(&f, &some_role).unwrap_or_default());
+        match Self::main_file(&path.join("handlers"), from.handlers.as_deref().unwrap_or("main")) {
+            Some(f) => handlers.extend(self.task_file(&f, &some_role).unwrap_or_default()),
+            None if from.handlers.is_some() => self.err(Diagnostic::new(
+                pos.clone(),
+                format!("role '{name}' has no handlers file '{}'", from.handlers.as_deref().unwrap_or_default()),
+            )),
+            None => {}
         }
         self.stack.pop();
         Some((role, tasks, handlers))

@@ -54,12 +54,27 @@ pub fn load_task_file(path: &Path, role: Option<Arc<Role>>) -> Result<Vec<Task>,
 pub type LoadedRole = (Arc<Role>, Vec<Task>, Vec<Task>);
 
 /// Load a role at run time (`include_role`): its tasks and handlers.
-pub fn load_role(name: &str, search_dirs: &[PathBuf], params: Vars, tasks_from: Option<&str>) -> Result<LoadedRole, Vec<Diagnostic>> {
-    let mut loader = Loader { role_dirs: search_dirs.to_vec(), ..Default::default() };
+/// The files `tasks_from`, `vars_from`, `defaults_from` and
+/// `handlers_from` choose in a role's folders instead of `main`.
+#[derive(Debug, Clone, Default)]
+pub struct RoleFrom {
+    pub tasks: Option<String>,
+    pub vars: Option<String>,
+    pub defaults: Option<String>,
+    pub handlers: Option<String>,
+}
+
+pub fn load_role(name: &str, search_dirs: &[PathBuf], params: Vars, from: &RoleFrom) -> Result<LoadedRole, Vec<Diagnostic>> {
+    // The play's folder is the last of the search folders.
+    let mut loader = Loader { role_dirs: search_dirs.to_vec(), playbook_dir: search_dirs.last().cloned(), ..Default::default() };
     let base = search_dirs.first().cloned().unwrap_or_default();
-    let found = loader.role(name, &base, params, tasks_from, &Pos::unknown());
+    let found = loader.role(name, &base, params, from, &Pos::unknown());
     match (found, loader.errors.is_empty()) {
-        (Some(r), true) => Ok(r),
+        // Handlers of roles the role imports come with it.
+        (Some((role, tasks, mut handlers)), true) => {
+            handlers.append(&mut loader.extra_handlers);
+            Ok((role, tasks, handlers))
+        }
         _ => Err(loader.errors),
     }
 }

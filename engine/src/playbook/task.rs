@@ -31,7 +31,11 @@ pub fn exprs(node: &Node) -> Result<Vec<Expr>, Diagnostic> {
             NodeKind::Float(f) => f.to_string(),
             _ => return Err(Diagnostic::new(n.pos.clone(), format!("a condition must be a string or a boolean, not a {}", n.type_name()))),
         };
-        Ok(Expr { text, pos: n.pos.clone() })
+        let literal = match &n.kind {
+            NodeKind::Str(_) => None,
+            _ => Some(n.to_value()),
+        };
+        Ok(Expr { text, pos: n.pos.clone(), literal })
     };
     match &n_kind(node) {
         NodeKind::Seq(items) => items.iter().map(one).collect(),
@@ -130,7 +134,9 @@ fn loop_control(node: &Node) -> Result<LoopControl, Diagnostic> {
             }
             "label" => lc.label = Some(v.to_value()),
             "pause" => lc.pause = Some(v.to_value()),
-            "extended" | "extended_allitems" => lc.extended = Some(v.to_value()),
+            "extended" => lc.extended = Some(v.to_value()),
+            "extended_allitems" => lc.extended_allitems = Some(v.to_value()),
+            "break_when" => lc.break_when = exprs(v)?,
             other => {
                 let d = Diagnostic::new(k.pos.clone(), format!("'{other}' is not a valid attribute for a LoopControl"));
                 return Err(match closest(other, KEYS.iter().copied()) {
@@ -209,7 +215,8 @@ impl Loader {
             "changed_when" => task.changed_when = Some(exprs(v)?),
             "failed_when" => task.failed_when = Some(exprs(v)?),
             "until" => {
-                task.until = exprs(v)?.into_iter().reduce(|a, b| Expr { text: format!("({}) and ({})", a.text, b.text), pos: a.pos })
+                task.until =
+                    exprs(v)?.into_iter().reduce(|a, b| Expr { text: format!("({}) and ({})", a.text, b.text), pos: a.pos, literal: None })
             }
             "loop" => task.loop_ = Some(LoopSpec { kind: LoopKind::Loop, items: v.to_value(), pos: v.pos.clone() }),
             k2 if k2.starts_with("with_") => {
@@ -249,7 +256,9 @@ impl Loader {
             "debugger" => {
                 return Err(Diagnostic::new(k.pos.clone(), format!("'{key}' is not supported by mailplay (there is no task debugger)")));
             }
-            "remote_user" | "connection" | "port" | "async" | "poll" => {
+            "async" => task.async_ = val(),
+            "poll" => task.poll = val(),
+            "remote_user" | "connection" | "port" => {
                 return Err(Diagnostic::new(
                     k.pos.clone(),
                     format!("'{key}' on a task is not supported by mailplay yet; set it in the inventory"),
@@ -358,7 +367,24 @@ impl Loader {
                     self.err(Diagnostic::new(v.pos.clone(), "include_tasks needs a file name"));
                     return None;
                 };
-                Task::new(TaskKind::IncludeTasks { file, apply: None }, pos)
+                // `apply:` keywords go on a block around the included tasks.
+                let apply = match v.get("apply") {
+                    None => None,
+                    Some(a) if a.as_map().is_some() => {
+                        let mut block = Task::new(TaskKind::Block { block: vec![], rescue: vec![], always: vec![] }, a.pos.clone());
+                        for (k, kv) in a.as_map().unwrap_or_default() {
+                            if let Err(d) = self.keyword(&mut block, &k.key_string(), k, kv, true) {
+                                self.err(d);
+                            }
+                        }
+                        Some(Box::new(block))
+                    }
+                    Some(a) => {
+                        self.err(Diagnostic::new(a.pos.clone(), "include_tasks: apply must be a mapping of keywords"));
+                        return None;
+                    }
+                };
+                Task::new(TaskKind::IncludeTasks { file, apply }, pos)
             }
             "import_tasks" => {
                 let file = args_v.get("file").or_else(|| args_v.get("_raw_params")).and_then(Value::as_str).map(str::to_string);
@@ -388,8 +414,14 @@ impl Loader {
                 let get = |k: &str| args_v.get(k).cloned();
                 if short == "import_role" {
                     let role_name = name.as_str().unwrap_or_default().to_string();
-                    let tasks_from = get("tasks_from").and_then(|v| v.as_str().map(str::to_string));
-                    let (_r, tasks, handlers) = self.role(&role_name, dir, Map::new(), tasks_from.as_deref(), &v.pos)?;
+                    let from_file = |k: &str| get(k).and_then(|v| v.as_str().map(str::to_string));
+                    let from = super::RoleFrom {
+                        tasks: from_file("tasks_from"),
+                        vars: from_file("vars_from"),
+                        defaults: from_file("defaults_from"),
+                        handlers: from_file("handlers_from"),
+                    };
+                    let (_r, tasks, handlers) = self.role(&role_name, dir, Map::new(), &from, &v.pos)?;
                     self.extra_handlers.extend(handlers);
                     Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, pos)
                 } else {
@@ -483,6 +515,9 @@ impl Loader {
         let mut candidates = vec![dir.join(file)];
         if let Some(r) = role {
             candidates.insert(0, r.path.join("tasks").join(file));
+            if let Some(base) = &self.playbook_dir {
+                candidates.push(base.join(file));
+            }
         }
         let Some(path) = candidates.iter().find(|c| c.is_file()).cloned() else {
             self.err(

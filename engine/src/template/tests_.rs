@@ -8,6 +8,22 @@ fn flag(v: &JValue, key: &str) -> bool {
     v.get_attr(key).map(|x| x.is_true()).unwrap_or(false)
 }
 
+/// ansible-core's `changed` test: the result's `changed`, else whether any
+/// of its loop `results` changed.
+fn changed(v: &JValue) -> bool {
+    if let Ok(c) = v.get_attr("changed") {
+        if !c.is_undefined() {
+            return c.is_true();
+        }
+    }
+    match v.get_attr("results") {
+        Ok(rs) if rs.kind() == ValueKind::Seq => {
+            rs.try_iter().map(|mut it| it.any(|r| r.kind() == ValueKind::Map && flag(&r, "changed"))).unwrap_or(false)
+        }
+        _ => false,
+    }
+}
+
 fn must_be_result(v: &JValue, test: &str) -> Result<(), Error> {
     if v.kind() == ValueKind::Map {
         Ok(())
@@ -21,7 +37,7 @@ pub fn register(env: &mut Environment<'static>) {
     for name in ["changed", "change"] {
         env.add_test(name, move |v: JValue| -> Result<bool, Error> {
             must_be_result(&v, name)?;
-            Ok(flag(&v, "changed"))
+            Ok(changed(&v))
         });
     }
     for name in ["failed", "failure"] {
@@ -50,6 +66,16 @@ pub fn register(env: &mut Environment<'static>) {
         must_be_result(&v, "reachable")?;
         Ok(!flag(&v, "unreachable"))
     });
+    // An async job's state (a result without the key is not async: done).
+    for (name, key) in [("finished", "finished"), ("started", "started")] {
+        env.add_test(name, move |v: JValue| -> Result<bool, Error> {
+            must_be_result(&v, name)?;
+            Ok(match v.get_attr(key) {
+                Ok(x) if !x.is_undefined() => x.is_true(),
+                _ => true,
+            })
+        });
+    }
     env.add_test("match", |v: String, p: String, kw: Kwargs| regex_test(&v, &p, kw, true));
     env.add_test("search", |v: String, p: String, kw: Kwargs| regex_test(&v, &p, kw, false));
     env.add_test("regex", |v: String, p: String, kw: Kwargs| {

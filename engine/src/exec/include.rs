@@ -1,0 +1,286 @@
+//! `include_tasks` / `include_role`: decided per host at run time (its
+//! `when`, the file or role its name renders to, and for a loop each
+//! item), then each distinct inclusion runs for the hosts that chose it,
+//! in the order Ansible's `IncludedFile.process_include_results` gives:
+//! the first host's inclusions in item order, then the others' new ones.
+//! A loop's variables (`item`, `loop_control`'s `loop_var`, `index_var`,
+//! `extended`) are the included tasks' variables.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::output::HostStatus;
+use crate::playbook::ast::{Task, TaskKind};
+
+use super::host_task::{display_item, keyword_bool, where_, HostKeywords, HostTaskOutcome, TaskEnv};
+use super::inherited::{Effective, Inherited};
+use super::loops::{items_of, LoopVars};
+use super::play::PlayRunner;
+use super::result::Outcome;
+use super::strategy::Strategy;
+
+/// One inclusion: the file (or role) and the loop variables it runs with.
+struct Inclusion {
+    key: String,
+    vars: Map<String, Value>,
+    /// The loop item's label, shown as `=> (item=...)`.
+    label: Option<String>,
+    hosts: Vec<usize>,
+}
+
+/// What one host decided for an include.
+enum Choice {
+    Include { key: String, vars: Map<String, Value>, label: Option<String> },
+    Skip { label: Option<String>, condition: Value },
+    Fail(String),
+}
+
+impl PlayRunner<'_> {
+    pub(super) async fn run_include(&mut self, task: &Task, inh: &Inherited, subset: Option<&[usize]>) {
+        let eff = inh.effective(task);
+        if !self.ctx.opts.tags.selects(&eff.tags) {
+            return;
+        }
+        let targets = self.active(subset);
+        if targets.is_empty() {
+            return;
+        }
+        self.refresh_play_hosts();
+        let magic = self.task_magic(&eff);
+        let hv = self.hostvars_snapshot();
+        let names: Vec<String> = targets.iter().map(|&i| self.hosts[i].name.clone()).collect();
+        self.ctx.reporter.task_start(&self.task_title(task), inh.is_handler, &names);
+        let env = TaskEnv::new(self.ctx, task, &eff, self.search_roots(&eff), inh.rescuable);
+        let mut inclusions: Vec<Inclusion> = Vec::new();
+        let mut failures = 0usize;
+        for &i in &targets {
+            let scope = self.scope_of(i, &eff, inh, task, &magic, &hv);
+            let choices = self.include_choices(task, &eff, scope);
+            let looped = task.loop_.is_some();
+            let all_skipped = !choices.is_empty() && choices.iter().all(|c| matches!(c, Choice::Skip { .. }));
+            let mut failed = None;
+            for c in choices {
+                match c {
+                    Choice::Include { key, vars, label } => match inclusions.iter_mut().find(|inc| inc.key == key && inc.vars == vars) {
+                        Some(inc) => inc.hosts.push(i),
+                        None => inclusions.push(Inclusion { key, vars, label, hosts: vec![i] }),
+                    },
+                    Choice::Skip { label, condition } => {
+                        let mut o = Outcome::skipped("Conditional result was False");
+                        o.data.insert("false_condition".into(), condition);
+                        env.report(&self.hosts[i], None, &o, label, &HostKeywords::default(), false);
+                    }
+                    Choice::Fail(msg) => failed = Some(msg),
+                }
+            }
+            if let Some(msg) = failed {
+                let out = HostTaskOutcome::failed(msg);
+                env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
+                failures += usize::from(self.apply_outcome(i, task, &out, inh, true));
+            } else if all_skipped || (looped && self.loop_was_empty(&inclusions, i)) {
+                if looped {
+                    let o = Outcome::skipped("No items in the list");
+                    if !all_skipped {
+                        env.report(&self.hosts[i], None, &o, None, &HostKeywords::default(), true);
+                    }
+                }
+                self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Skipped, false, false);
+            }
+        }
+        let mut child = inh.enter(task, false);
+        // Tags on an include select the include itself, not what it includes.
+        child.tags = inh.tags.clone();
+        // Every inclusion's `included:` line first (as Ansible prints them
+        // after the include task), then the included tasks, in order.
+        let mut to_run = Vec::new();
+        for inc in inclusions {
+            let hosts: Vec<usize> = inc.hosts.iter().copied().filter(|&i| self.hosts[i].is_active()).collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            let loaded = match &task.kind {
+                TaskKind::IncludeTasks { apply, .. } => self.load_included_tasks(task, &eff, &inc.key).map(|(path, t)| match apply {
+                    // `apply:`: the included tasks inside a block with its keywords.
+                    Some(block) => {
+                        let mut b = (**block).clone();
+                        b.kind = TaskKind::Block { block: t, rescue: vec![], always: vec![] };
+                        (path, vec![b], None)
+                    }
+                    None => (path, t, None),
+                }),
+                TaskKind::IncludeRole { tasks_from, vars_from, defaults_from, handlers_from, .. } => {
+                    let file = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
+                    let from = crate::playbook::RoleFrom {
+                        tasks: file(tasks_from),
+                        vars: file(vars_from),
+                        defaults: file(defaults_from),
+                        handlers: file(handlers_from),
+                    };
+                    self.load_included_role(task, &inc.key, &from).map(|(t, h)| (inc.key.clone(), t, h))
+                }
+                _ => unreachable!("run_include is only called for includes"),
+            };
+            match loaded {
+                Ok((shown, tasks, role_handlers)) => {
+                    let host_names: Vec<String> = hosts.iter().map(|&i| self.hosts[i].name.clone()).collect();
+                    self.ctx.reporter.included(&shown, &host_names, inc.label.as_deref());
+                    for &i in &hosts {
+                        self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Ok, false, false);
+                    }
+                    if let Some(hs) = role_handlers {
+                        let mut hinh = self.root.clone();
+                        hinh.is_handler = true;
+                        for h in hs {
+                            // A role included again (another batch, another
+                            // host group) must not register its handlers twice.
+                            let known = self.handlers.iter().any(|(t, _)| t.display_name() == h.display_name() && same_role(t, &h));
+                            if !known {
+                                self.handlers.push((h, hinh.clone()));
+                            }
+                        }
+                        self.render_handler_names();
+                    }
+                    let mut inc_inh = child.clone();
+                    if !inc.vars.is_empty() {
+                        inc_inh.vars.push(Arc::new(inc.vars.clone()));
+                    }
+                    to_run.push((tasks, hosts, inc_inh));
+                }
+                Err(msg) => {
+                    for i in hosts {
+                        let out = HostTaskOutcome::failed(msg.clone());
+                        env.report(&self.hosts[i], None, &out.outcome, inc.label.clone(), &out.keywords(), false);
+                        failures += usize::from(self.apply_outcome(i, task, &out, inh, true));
+                    }
+                }
+            }
+        }
+        if failures > 0 {
+            // A failed include stops the play under any_errors_fatal too
+            // (not with the free strategy, as for any task).
+            let fatal = keyword_bool(&self.ctx.templar, "any_errors_fatal", eff.any_errors_fatal.as_ref(), &self.play_scope(), false)
+                .unwrap_or(false)
+                && self.strategy == Strategy::Linear;
+            self.check_fatal(fatal, failures, &targets, inh.rescuable || inh.always_pending);
+        }
+        for (tasks, hosts, inc_inh) in to_run {
+            let hosts: Vec<usize> = hosts.into_iter().filter(|&i| self.hosts[i].is_active()).collect();
+            self.run_tasks(&tasks, &inc_inh, Some(&hosts)).await;
+        }
+    }
+
+    /// A looped include whose loop had no items includes nothing.
+    fn loop_was_empty(&self, inclusions: &[Inclusion], i: usize) -> bool {
+        !inclusions.iter().any(|inc| inc.hosts.contains(&i))
+    }
+
+    /// What one host includes: once, or once per loop item whose `when` holds.
+    fn include_choices(&self, task: &Task, eff: &Effective, scope: crate::template::Scope) -> Vec<Choice> {
+        let Some(spec) = &task.loop_ else {
+            return vec![self.include_choice(task, eff, &scope, Map::new(), None)];
+        };
+        let t = &self.ctx.templar;
+        let items = match t.render_value(&spec.items, &scope).map_err(|e| e.to_string()).and_then(|v| items_of(t, &spec.kind, v, &scope)) {
+            Ok(items) => items,
+            Err(e) => return vec![Choice::Fail(format!("{e}{}", where_(&spec.pos)))],
+        };
+        let lc = &task.loop_control;
+        let extended = keyword_bool(t, "loop_control.extended", lc.extended.as_ref(), &scope, false);
+        let allitems = keyword_bool(t, "loop_control.extended_allitems", lc.extended_allitems.as_ref(), &scope, true);
+        let (extended, allitems) = match (extended, allitems) {
+            (Ok(e), Ok(a)) => (e, a),
+            (Err(e), _) | (_, Err(e)) => return vec![Choice::Fail(format!("{e}{}", where_(&task.pos)))],
+        };
+        let loop_vars = LoopVars {
+            loop_var: lc.loop_var.clone().unwrap_or_else(|| "item".into()),
+            index_var: lc.index_var.clone(),
+            extended,
+            allitems,
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (idx, item) in items.iter().enumerate() {
+            let vars = loop_vars.for_item(&items, idx);
+            let mut s = scope.clone();
+            for (k, v) in &vars {
+                s.set(k, v.clone());
+            }
+            let label = match &lc.label {
+                Some(l) => t.render_value(l, &s).map(|v| display_item(&v)).unwrap_or_else(|_| display_item(item)),
+                None => display_item(item),
+            };
+            out.push(self.include_choice(task, eff, &s, vars, Some(label)));
+        }
+        out
+    }
+
+    /// The host's `when` (per item in a loop), then the name the include renders to.
+    fn include_choice(
+        &self,
+        task: &Task,
+        eff: &Effective,
+        scope: &crate::template::Scope,
+        vars: Map<String, Value>,
+        label: Option<String>,
+    ) -> Choice {
+        for c in &eff.when {
+            match self.ctx.templar.eval_condition(&c.text, scope) {
+                Ok(true) => {}
+                Ok(false) => return Choice::Skip { label, condition: c.as_written() },
+                Err(e) => return Choice::Fail(format!("The conditional check '{}' failed. The error was: {e}{}", c.text, where_(&c.pos))),
+            }
+        }
+        let name = match &task.kind {
+            TaskKind::IncludeTasks { file, .. } => file,
+            TaskKind::IncludeRole { name, .. } => name,
+            _ => unreachable!("include_choice is only called for includes"),
+        };
+        match self.ctx.templar.render_value(name, scope) {
+            Ok(v) => Choice::Include { key: v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()), vars, label },
+            Err(e) => Choice::Fail(format!("{e}{}", where_(&task.pos))),
+        }
+    }
+
+    /// The task file an include names, found and loaded: (absolute path, tasks).
+    fn load_included_tasks(&self, task: &Task, eff: &Effective, file: &str) -> Result<(String, Vec<Task>), String> {
+        let p = std::path::Path::new(file);
+        let mut candidates = Vec::new();
+        if p.is_absolute() {
+            candidates.push(p.to_path_buf());
+        } else {
+            if let Some(role) = &eff.role {
+                candidates.push(role.path.join("tasks").join(file));
+            }
+            if let Some(dir) = task.pos.file.as_ref().and_then(|f| f.parent().map(|d| d.to_path_buf())) {
+                candidates.push(dir.join(file));
+            }
+            candidates.push(self.play.base_dir.join(file));
+        }
+        let path =
+            candidates.iter().find(|c| c.exists()).ok_or_else(|| format!("Could not find or access '{file}'{}", where_(&task.pos)))?;
+        let shown = path.canonicalize().unwrap_or_else(|_| path.clone()).display().to_string();
+        let tasks = crate::playbook::load_task_file(path, eff.role.clone())
+            .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
+        Ok((shown, tasks))
+    }
+
+    fn load_included_role(
+        &self,
+        task: &Task,
+        name: &str,
+        from: &crate::playbook::RoleFrom,
+    ) -> Result<(Vec<Task>, Option<Vec<Task>>), String> {
+        let dirs = vec![self.play.base_dir.join("roles"), self.play.base_dir.clone()];
+        let (_role, tasks, handlers) = crate::playbook::load_role(name, &dirs, (*task.vars).clone(), from)
+            .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
+        Ok((tasks, Some(handlers)))
+    }
+}
+
+fn same_role(a: &Task, b: &Task) -> bool {
+    match (&a.role, &b.role) {
+        (Some(x), Some(y)) => x.path == y.path,
+        (None, None) => true,
+        _ => false,
+    }
+}
