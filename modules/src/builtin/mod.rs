@@ -14,6 +14,7 @@ pub mod file_attrs;
 pub mod group;
 pub mod hostname;
 pub mod lineinfile;
+pub mod py_re;
 pub mod raw;
 pub mod service;
 pub mod setup;
