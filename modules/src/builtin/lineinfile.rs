@@ -204,6 +204,33 @@ pub fn edit_absent(text: &str, a: &LineArgs) -> Result<Edit, String> {
     })
 }
 
+/// Ansible's warning for an empty `regexp` or `search_string`, which
+/// matches every line (so the last line is replaced, not appended to).
+fn empty_pattern_warning(a: &LineArgs) -> Option<String> {
+    let name = if a.regexp.as_deref() == Some("") {
+        "regular expression"
+    } else if a.search_string.as_deref() == Some("") {
+        "search string"
+    } else {
+        return None;
+    };
+    let mut msg = format!(
+        "The {name} is an empty string, which will match every line in the file. \
+         This may have unintended consequences, such as replacing the last line in the file rather than appending."
+    );
+    if name == "regular expression" {
+        msg.push_str(" If this is desired, use '^' to match every line in the file and avoid this warning.");
+    }
+    Some(msg)
+}
+
+fn with_warnings(a: &LineArgs, r: ModuleResult) -> ModuleResult {
+    match empty_pattern_warning(a) {
+        Some(w) => r.with("warnings", vec![w]),
+        None => r,
+    }
+}
+
 pub struct LineInFileModule;
 
 #[async_trait]
@@ -321,15 +348,15 @@ impl Module for LineInFileModule {
     }
 
     async fn apply(a: &LineArgs, plan: EditPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        apply_edit(&a.common, plan, ctx, BackupKey::Backup).await
+        Ok(with_warnings(a, apply_edit(&a.common, plan, ctx, BackupKey::Backup).await?))
     }
 
-    fn unchanged_result(_a: &LineArgs, s: &EditState) -> ModuleResult {
-        ModuleResult::ok().with_msg(if s.exists { "" } else { "file not present" }).with("backup", "")
+    fn unchanged_result(a: &LineArgs, s: &EditState) -> ModuleResult {
+        with_warnings(a, ModuleResult::ok().with_msg(if s.exists { "" } else { "file not present" }).with("backup", ""))
     }
 
-    fn check_result(_a: &LineArgs, _s: &EditState, plan: &EditPlan) -> ModuleResult {
-        ModuleResult::changed(plan.changes_anything()).with_msg(plan.msg.clone())
+    fn check_result(a: &LineArgs, _s: &EditState, plan: &EditPlan) -> ModuleResult {
+        with_warnings(a, ModuleResult::changed(plan.changes_anything()).with_msg(plan.msg.clone()))
     }
 }
 
@@ -417,6 +444,16 @@ mod tests {
         assert!(!present(&e.text, a).changed);
         let r = json!({"path": "f", "line": "k=2", "regexp": "^k=1$"});
         assert!(!present("k=2\n", r).changed);
+    }
+
+    #[test]
+    fn empty_patterns_warn_as_ansible_does() {
+        let w = empty_pattern_warning(&args(json!({"path": "f", "regexp": "", "line": "x"}))).unwrap();
+        assert!(w.starts_with("The regular expression is an empty string, which will match every line in the file. This may"));
+        assert!(w.ends_with("use '^' to match every line in the file and avoid this warning."));
+        let w = empty_pattern_warning(&args(json!({"path": "f", "search_string": "", "line": "x"}))).unwrap();
+        assert!(w.starts_with("The search string is") && w.ends_with("rather than appending."));
+        assert!(empty_pattern_warning(&args(json!({"path": "f", "regexp": "^", "line": "x"}))).is_none());
     }
 
     #[test]
