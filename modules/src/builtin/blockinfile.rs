@@ -102,9 +102,7 @@ pub fn edit(text: Option<&str>, a: &BlockArgs) -> Result<(String, String), Strin
                     match multiline_match(&r, x, original) {
                         Some(m) => original[..m.end()].matches('\n').count() + 1,
                         None if is_multiline(x) => lines.len(),
-                        None => {
-                            lines.iter().rposition(|l| py_search(&r, l).is_some()).map(|i| i + 1).unwrap_or(lines.len())
-                        }
+                        None => lines.iter().rposition(|l| py_search(&r, l).is_some()).map(|i| i + 1).unwrap_or(lines.len()),
                     }
                 }
                 _ => lines.len(),

@@ -19,6 +19,7 @@ pub mod raw;
 pub mod service;
 pub mod setup;
 pub mod stat;
+pub mod stat_details;
 pub mod tempfile;
 pub mod template;
 pub mod text_edit;
