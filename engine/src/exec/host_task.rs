@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailplay_modules::args::ArgsError;
 use mailplay_modules::become_::{Become, BecomeMethod};
 use mailplay_modules::host::HostError;
 use mailplay_modules::module::{Context, ModuleError};
@@ -403,6 +404,11 @@ impl TaskEnv<'_> {
             let mut o = match run {
                 Ok(r) => Outcome::from_module(r),
                 Err(ModuleError::Host(HostError::Unreachable(m))) => Outcome::unreachable(m),
+                // Ansible's own validation failures say only what is wrong
+                // (a registered `msg` the upstream targets compare), as the
+                // module says it; a field mailplay cannot place is located.
+                Err(ModuleError::Args(ArgsError::Invalid { msg, .. })) => Outcome::failed(msg),
+                Err(ModuleError::Args(ArgsError::Missing { field, .. })) => Outcome::failed(format!("missing required arguments: {field}")),
                 Err(ModuleError::Args(e)) => Outcome::failed(format!("{e}{}", where_(&task.pos))),
                 Err(e) => Outcome::failed(e.to_string()),
             };
