@@ -11,6 +11,8 @@ use crate::host::{Command, FileKind};
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 use crate::planned::{Attrs, Effect, PathChange};
 
+use super::command_expand;
+
 /// Shared by `command` and `shell`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +37,11 @@ pub struct CommandArgs {
     pub executable: Option<String>,
     #[serde(default = "yes", deserialize_with = "crate::args::loose_bool")]
     pub strip_empty_ends: bool,
+    /// command only (default true): `$VAR` and `~` in the arguments are
+    /// expanded on the target (`command_expand`); shell refuses it, as
+    /// Ansible's shell action does.
+    #[serde(default, deserialize_with = "crate::args::loose_opt_bool")]
+    pub expand_argument_vars: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -69,8 +76,34 @@ impl Plan for CommandPlan {
     }
 }
 
+/// Python's `glob.glob(pattern)` is not empty. A pattern is matched against
+/// its folder's entries as listed on the target (so check mode's planned
+/// files are not seen for it); a plain path is a stat, which they are.
+async fn glob_exists(ctx: &Context<'_>, pattern: &str) -> Result<bool, ModuleError> {
+    if !command_expand::has_glob(pattern) {
+        return Ok(ctx.host.stat(pattern, true).await?.is_some());
+    }
+    let (dir, name) = match pattern.rsplit_once('/') {
+        Some(("", n)) => ("/", n),
+        Some((d, n)) => (d, n),
+        None => (".", pattern),
+    };
+    if command_expand::has_glob(dir) {
+        return Err(ModuleError::failed(format!("creates/removes: a pattern in a folder name is not supported by mailplay: {pattern}")));
+    }
+    let script = format!("find {} -mindepth 1 -maxdepth 1 -printf '%f\\0' 2>/dev/null; true", crate::host::quote(dir));
+    let out = ctx.host.exec(&Command::shell(script)).await?;
+    command_expand::glob_matches_any(name, &out.stdout).map_err(ModuleError::failed)
+}
+
 async fn probe_guards(args: &CommandArgs, ctx: &Context<'_>) -> Result<Guards, ModuleError> {
-    let exists = |p: String| async move { ctx.host.stat(&p, true).await.map(|s| s.is_some()) };
+    // Ansible changes into chdir before anything else.
+    if let Some(dir) = &args.chdir {
+        if !matches!(ctx.host.stat(dir, true).await?, Some(st) if st.kind == FileKind::Directory) {
+            return Err(ModuleError::failed("Unable to change directory before execution."));
+        }
+    }
+    let exists = |p: String| async move { glob_exists(ctx, &p).await };
     let creates_exists = match &args.creates {
         Some(p) => Some(exists(p.clone()).await?),
         None => None,
@@ -130,8 +163,50 @@ fn strip(s: String, strip_empty_ends: bool) -> String {
     }
 }
 
+/// `command`'s arguments after `expand_argument_vars` (see `command_expand`).
+async fn expand_arguments(mut cmd: Command, ctx: &Context<'_>) -> Result<Command, ModuleError> {
+    if !cmd.argv.iter().any(|a| command_expand::may_expand(a)) {
+        return Ok(cmd);
+    }
+    let env_out = ctx.host.exec(&Command::argv(["env", "-0"])).await?;
+    let env = command_expand::parse_env(&env_out.stdout);
+    let mut homes = std::collections::HashMap::new();
+    for user in command_expand::users_named(&cmd.argv) {
+        let out = ctx.host.exec(&Command::argv(["getent", "passwd", user.as_str()])).await?;
+        if let Some(home) = out.stdout_str().lines().next().and_then(|l| l.split(':').nth(5)) {
+            homes.insert(user, home.to_string());
+        }
+    }
+    let own_home = match env.get("HOME") {
+        Some(_) => None,
+        None => {
+            let out = ctx.host.exec(&Command::shell("getent passwd \"$(id -u)\" | cut -d: -f6")).await?;
+            Some(out.stdout_str().trim().to_string()).filter(|h| !h.is_empty())
+        }
+    };
+    let lookup = |u: Option<&str>| match u {
+        Some(u) => homes.get(u).cloned(),
+        None => own_home.clone(),
+    };
+    cmd.argv = cmd.argv.iter().map(|a| command_expand::expanduser(&command_expand::expandvars(a, &env), &env, &lookup)).collect();
+    Ok(cmd)
+}
+
+/// Ansible's warning when `command` is given `executable`, which it ignores.
+fn executable_warning(args: &CommandArgs, use_shell: bool) -> Option<String> {
+    match (&args.executable, use_shell) {
+        (Some(exe), false) => Some(format!(
+            "As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{exe}'."
+        )),
+        _ => None,
+    }
+}
+
 async fn run(args: &CommandArgs, ctx: &Context<'_>, use_shell: bool) -> Result<ModuleResult, ModuleError> {
-    let cmd = build(args, use_shell)?;
+    let mut cmd = build(args, use_shell)?;
+    if !use_shell && args.expand_argument_vars != Some(false) {
+        cmd = expand_arguments(cmd, ctx).await?;
+    }
     let shown = if use_shell { Value::String(cmd.to_shell_string()) } else { Value::from(cmd.argv.clone()) };
     let (started, start) = (std::time::SystemTime::now(), std::time::Instant::now());
     let out = ctx.host.exec(&cmd).await?;
@@ -151,6 +226,9 @@ async fn run(args: &CommandArgs, ctx: &Context<'_>, use_shell: bool) -> Result<M
     // Ansible's command module always says `msg`, empty when it worked.
     r.msg = Some(if out.rc != 0 { "non-zero return code" } else { "" }.into());
     r.failed = out.rc != 0;
+    if let Some(w) = executable_warning(args, use_shell) {
+        r = r.with("warnings", vec![w]);
+    }
     Ok(r)
 }
 
@@ -197,7 +275,20 @@ fn args_doc() -> Vec<ArgDoc> {
         ArgDoc { name: "chdir", ty: "path", required: false, default: None, description: "Change into this directory first." },
         ArgDoc { name: "stdin", ty: "string", required: false, default: None, description: "Text fed to the command's standard input." },
         ArgDoc { name: "stdin_add_newline", ty: "bool", required: false, default: Some("true"), description: "Append a newline to stdin." },
-        ArgDoc { name: "executable", ty: "path", required: false, default: None, description: "The shell to use (shell only)." },
+        ArgDoc {
+            name: "executable",
+            ty: "path",
+            required: false,
+            default: None,
+            description: "The shell to use (shell; command ignores it with Ansible's warning).",
+        },
+        ArgDoc {
+            name: "expand_argument_vars",
+            ty: "bool",
+            required: false,
+            default: Some("true"),
+            description: "command only: expand $VAR and ~ in the arguments on the target, as Ansible does.",
+        },
         ArgDoc {
             name: "strip_empty_ends",
             ty: "bool",
@@ -224,8 +315,14 @@ macro_rules! command_like {
             }
 
             fn validate(args: &CommandArgs) -> Result<(), String> {
+                if $shell && args.expand_argument_vars.is_some() {
+                    return Err(format!("Unsupported parameters for ({}) module: expand_argument_vars", $name));
+                }
                 if args.cmd.is_none() && args.argv.is_empty() {
-                    return Err("no command given".into());
+                    return Err("one of the following is required: _raw_params, cmd, argv".into());
+                }
+                if args.cmd.is_some() && !args.argv.is_empty() {
+                    return Err("parameters are mutually exclusive: _raw_params|cmd|argv".into());
                 }
                 if $shell && !args.argv.is_empty() {
                     return Err("argv is not supported by shell; use cmd".into());

@@ -5,6 +5,7 @@ pub mod apt_contents;
 pub mod blockinfile;
 pub mod clock;
 pub mod command;
+pub mod command_expand;
 pub mod control;
 pub mod copy;
 pub mod debconf;
