@@ -48,6 +48,23 @@ fn yes() -> bool {
     true
 }
 
+/// Why `creates`/`removes` skip the command: the path, and whether it is
+/// `creates` (it exists) or `removes` (it does not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guard {
+    path: String,
+    creates: bool,
+}
+
+impl Guard {
+    /// Ansible's `msg` ("Did" for a run, "Would" in check mode) and `stdout`.
+    fn texts(&self, check_mode: bool) -> (String, String) {
+        let verb = if check_mode { "Would" } else { "Did" };
+        let how = if self.creates { "exists" } else { "does not exist" };
+        (format!("{verb} not run command since '{}' {how}", self.path), format!("skipped, since {} {how}", self.path))
+    }
+}
+
 /// What `creates`/`removes` found.
 pub struct Guards {
     creates_exists: Option<bool>,
@@ -56,7 +73,7 @@ pub struct Guards {
 
 pub enum CommandPlan {
     /// `creates` exists or `removes` does not: nothing to do.
-    Skip(String),
+    Skip(Guard),
     /// Run; afterwards `creates` exists and `removes` does not (as the
     /// guards promise; nothing else of what a command does is known).
     Run { creates: Option<String>, removes: Option<String> },
@@ -117,10 +134,10 @@ async fn probe_guards(args: &CommandArgs, ctx: &Context<'_>) -> Result<Guards, M
 
 fn plan_guards(args: &CommandArgs, g: &Guards) -> CommandPlan {
     if g.creates_exists == Some(true) {
-        return CommandPlan::Skip(format!("Did not run command since '{}' exists", args.creates.as_deref().unwrap_or("")));
+        return CommandPlan::Skip(Guard { path: args.creates.clone().unwrap_or_default(), creates: true });
     }
     if g.removes_exists == Some(false) {
-        return CommandPlan::Skip(format!("Did not run command since '{}' does not exist", args.removes.as_deref().unwrap_or("")));
+        return CommandPlan::Skip(Guard { path: args.removes.clone().unwrap_or_default(), creates: false });
     }
     CommandPlan::Run { creates: args.creates.clone(), removes: args.removes.clone() }
 }
@@ -207,7 +224,9 @@ async fn run(args: &CommandArgs, ctx: &Context<'_>, use_shell: bool) -> Result<M
     if !use_shell && args.expand_argument_vars != Some(false) {
         cmd = expand_arguments(cmd, ctx).await?;
     }
-    let shown = if use_shell { Value::String(cmd.to_shell_string()) } else { Value::from(cmd.argv.clone()) };
+    // Ansible's `cmd`: a shell's script as written (not the executable
+    // running it), a command's argument list after expansion.
+    let shown = if use_shell { Value::String(args.cmd.clone().unwrap_or_default()) } else { Value::from(cmd.argv.clone()) };
     let (started, start) = (std::time::SystemTime::now(), std::time::Instant::now());
     let out = ctx.host.exec(&cmd).await?;
     let delta = start.elapsed();
@@ -235,11 +254,7 @@ async fn run(args: &CommandArgs, ctx: &Context<'_>, use_shell: bool) -> Result<M
 /// What Ansible 2.19's command module returns when check mode skips it:
 /// the command, empty output, rc 0, no times.
 fn check_mode_skipped(args: &CommandArgs, use_shell: bool) -> ModuleResult {
-    let shown = match build(args, use_shell) {
-        Ok(cmd) if use_shell => Value::String(cmd.to_shell_string()),
-        Ok(cmd) => Value::from(cmd.argv),
-        Err(_) => Value::Null,
-    };
+    let shown = shown_command(args, use_shell);
     let mut r = skipped_result("Command would have run if not in check mode")
         .with("cmd", shown)
         .with("stderr_lines", Vec::<String>::new())
@@ -248,6 +263,36 @@ fn check_mode_skipped(args: &CommandArgs, use_shell: bool) -> ModuleResult {
         .with("delta", Value::Null);
     r.skipped = true;
     r
+}
+
+/// Ansible's result when the command did not run: `creates`/`removes`
+/// decided (`guard`), or check mode with a guard that lets it run
+/// ("Command would have run", changed). The command, rc 0, empty output,
+/// no times.
+fn guarded_result(args: &CommandArgs, use_shell: bool, guard: Option<&Guard>, check_mode: bool) -> ModuleResult {
+    let (msg, stdout) = match guard {
+        Some(g) => g.texts(check_mode),
+        None => ("Command would have run if not in check mode".to_string(), String::new()),
+    };
+    let mut r = skipped_result(&msg)
+        .with("cmd", shown_command(args, use_shell))
+        .with("stdout_lines", stdout.lines().map(str::to_string).collect::<Vec<_>>())
+        .with("stdout", stdout)
+        .with("stderr_lines", Vec::<String>::new())
+        .with("start", Value::Null)
+        .with("end", Value::Null)
+        .with("delta", Value::Null);
+    r.changed = guard.is_none();
+    r
+}
+
+/// Ansible's `cmd`: a shell's script as written, a command's words.
+fn shown_command(args: &CommandArgs, use_shell: bool) -> Value {
+    match build(args, use_shell) {
+        Ok(_) if use_shell => Value::String(args.cmd.clone().unwrap_or_default()),
+        Ok(cmd) => Value::from(cmd.argv),
+        Err(_) => Value::Null,
+    }
 }
 
 fn skipped_result(msg: &str) -> ModuleResult {
@@ -340,22 +385,22 @@ macro_rules! command_like {
 
             async fn apply(args: &CommandArgs, plan: CommandPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
                 match plan {
-                    CommandPlan::Skip(msg) => Ok(skipped_result(&msg)),
+                    CommandPlan::Skip(g) => Ok(guarded_result(args, $shell, Some(&g), false)),
                     CommandPlan::Run { .. } => run(args, ctx, $shell).await,
                 }
             }
 
             fn unchanged_result(args: &CommandArgs, state: &Guards) -> ModuleResult {
                 match plan_guards(args, state) {
-                    CommandPlan::Skip(msg) => skipped_result(&msg),
+                    CommandPlan::Skip(g) => guarded_result(args, $shell, Some(&g), false),
                     CommandPlan::Run { .. } => ModuleResult::ok(),
                 }
             }
 
-            fn check_result(_args: &CommandArgs, _state: &Guards, plan: &CommandPlan) -> ModuleResult {
+            fn check_result(args: &CommandArgs, _state: &Guards, plan: &CommandPlan) -> ModuleResult {
                 match plan {
-                    CommandPlan::Skip(msg) => skipped_result(msg),
-                    CommandPlan::Run { .. } => ModuleResult::changed(true),
+                    CommandPlan::Skip(g) => guarded_result(args, $shell, Some(g), true),
+                    CommandPlan::Run { .. } => guarded_result(args, $shell, None, true),
                 }
             }
 
@@ -410,6 +455,22 @@ mod tests {
     fn removes_that_is_missing_skips_the_command() {
         let a = args(json!({"cmd": "rm /x", "removes": "/x"}));
         assert!(!plan_guards(&a, &Guards { creates_exists: None, removes_exists: Some(false) }).changes_anything());
+    }
+
+    /// Ansible's results when the command does not run (the command_shell
+    /// target checks them in check mode).
+    #[test]
+    fn results_without_running_say_what_ansible_says() {
+        let a = args(json!({"cmd": "true", "creates": "/x"}));
+        let g = Guard { path: "/x".into(), creates: true };
+        let r = guarded_result(&a, false, Some(&g), false);
+        assert_eq!((r.msg.as_deref(), r.changed), (Some("Did not run command since '/x' exists"), false));
+        assert_eq!((r.data["stdout"].clone(), r.data["cmd"].clone()), (json!("skipped, since /x exists"), json!(["true"])));
+        let r = guarded_result(&a, false, Some(&Guard { path: "/y".into(), creates: false }), true);
+        assert_eq!(r.msg.as_deref(), Some("Would not run command since '/y' does not exist"));
+        let r = guarded_result(&a, true, None, true);
+        assert_eq!((r.msg.as_deref(), r.changed, r.skipped), (Some("Command would have run if not in check mode"), true, false));
+        assert_eq!((r.data["cmd"].clone(), r.data["rc"].clone(), r.data["start"].clone()), (json!("true"), json!(0), Value::Null));
     }
 
     #[test]
