@@ -164,21 +164,44 @@ impl Host for LocalHost {
             let _ = stdin.write_all(&input).await;
             drop(stdin);
         };
-        let read_out = async {
-            let mut b = Vec::new();
-            stdout.read_to_end(&mut b).await.map(|_| b)
-        };
-        let read_err = async {
-            let mut b = err_start;
-            stderr.read_to_end(&mut b).await.map(|_| b)
-        };
-        let ((), out, err) = tokio::join!(writer, read_out, read_err);
-        let status = child.wait().await.map_err(|e| HostError::Io(e.to_string()))?;
+        let started = std::time::Instant::now();
+        let last_output = std::sync::atomic::AtomicU64::new(0);
+        let (mut out, mut err) = (Vec::new(), err_start);
+        let status = {
+            let read_out = pump(&mut stdout, &mut out, started, &last_output);
+            let read_err = pump(&mut stderr, &mut err, started, &last_output);
+            let reading = async { tokio::join!(writer, read_out, read_err) };
+            tokio::pin!(reading);
+            tokio::select! {
+                ((), o, e) = &mut reading => {
+                    o.and(e).map_err(|e| HostError::Io(e.to_string()))?;
+                    child.wait().await
+                }
+                s = child.wait() => {
+                    // The command ended but something it started in the
+                    // background still holds its output open: as Ansible's
+                    // run_command, read on while output keeps coming and stop
+                    // after a quiet second instead of waiting for the end.
+                    loop {
+                        let quiet = started.elapsed().saturating_sub(std::time::Duration::from_millis(
+                            last_output.load(std::sync::atomic::Ordering::Relaxed),
+                        ));
+                        let Some(left) = QUIET_AFTER_EXIT.checked_sub(quiet).filter(|l| !l.is_zero()) else { break };
+                        if let Ok(((), o, e)) = tokio::time::timeout(left, &mut reading).await {
+                            o.and(e).map_err(|e| HostError::Io(e.to_string()))?;
+                            break;
+                        }
+                    }
+                    s
+                }
+            }
+        }
+        .map_err(|e| HostError::Io(e.to_string()))?;
         group.finished();
         Ok(CommandOutput {
             rc: status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)),
-            stdout: out.map_err(|e| HostError::Io(e.to_string()))?,
-            stderr: err.map_err(|e| HostError::Io(e.to_string()))?,
+            stdout: out,
+            stderr: err,
         })
     }
 
@@ -294,6 +317,29 @@ impl Host for Fallback<'_> {
     }
 }
 
+/// How long output may pause after the command ended before mailplay stops
+/// reading it (Ansible's run_command selects with a one-second timeout).
+const QUIET_AFTER_EXIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Copy a pipe into `buf` until its end, noting when output last came
+/// (milliseconds since `started`). Dropped early, `buf` keeps what came.
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    pipe: &mut R,
+    buf: &mut Vec<u8>,
+    started: std::time::Instant,
+    last_output: &std::sync::atomic::AtomicU64,
+) -> std::io::Result<()> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = pipe.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        last_output.store(started.elapsed().as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 async fn default_read(h: &LocalHost, path: &str) -> Result<Option<Vec<u8>>, HostError> {
     Fallback(h).read_file(path).await
 }
@@ -307,6 +353,21 @@ async fn default_stat(h: &LocalHost, path: &str, follow: bool) -> Result<Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The command_shell target's `shell: 'yoink.sh &'`: a background
+    /// process keeps the output pipes open; the command is done when it
+    /// ends, as in Ansible, not when they close.
+    #[tokio::test]
+    async fn a_background_process_holding_the_output_does_not_hold_the_command() {
+        let h = LocalHost::new("localhost");
+        let t = std::time::Instant::now();
+        let out = h.exec(&Command::shell("echo started; sleep 30 & echo done")).await.unwrap();
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "waited for the background process");
+        assert_eq!((out.rc, out.stdout_str().as_str()), (0, "started\ndone\n"));
+        // Output that keeps coming after the command ended is still read.
+        let out = h.exec(&Command::shell("(sleep 0.3; echo late) & echo now")).await.unwrap();
+        assert_eq!(out.stdout_str(), "now\nlate\n");
+    }
 
     #[tokio::test]
     async fn runs_commands_with_stdin_and_env() {
