@@ -144,7 +144,11 @@ impl Host for LocalHost {
         if let Some(dir) = &cmd.cwd {
             child.current_dir(dir);
         }
-        let mut child = child.spawn().map_err(|e| HostError::Io(format!("cannot run {program}: {e}")))?;
+        let mut child = child.spawn().map_err(|e| HostError::NotStarted {
+            program: program.clone(),
+            errno: e.raw_os_error().unwrap_or(0),
+            msg: e.to_string(),
+        })?;
         let group = ProcessGroup::new(child.id());
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let mut stdout = child.stdout.take().expect("stdout is piped");

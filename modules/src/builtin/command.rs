@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::args::{loose_list, loose_opt_string};
-use crate::host::{Command, FileKind};
+use crate::host::{Command, FileKind, HostError};
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 use crate::planned::{Attrs, Effect, PathChange};
 
@@ -228,7 +228,24 @@ async fn run(args: &CommandArgs, ctx: &Context<'_>, use_shell: bool) -> Result<M
     // running it), a command's argument list after expansion.
     let shown = if use_shell { Value::String(args.cmd.clone().unwrap_or_default()) } else { Value::from(cmd.argv.clone()) };
     let (started, start) = (std::time::SystemTime::now(), std::time::Instant::now());
-    let out = ctx.host.exec(&cmd).await?;
+    let out = match ctx.host.exec(&cmd).await {
+        Ok(out) => out,
+        // Ansible's run_command when the program cannot be started: rc is
+        // the error number, the command as one line, no output.
+        Err(HostError::NotStarted { errno, .. }) => {
+            let line = cmd.argv.iter().map(|a| crate::host::quote(a)).collect::<Vec<_>>().join(" ");
+            let mut r = ModuleResult::failed("Error executing command.")
+                .with("cmd", if use_shell { shown } else { Value::String(line) })
+                .with("rc", errno)
+                .with("stdout", "")
+                .with("stderr", "")
+                .with("stdout_lines", Vec::<String>::new())
+                .with("stderr_lines", Vec::<String>::new());
+            r.changed = false;
+            return Ok(r);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let delta = start.elapsed();
     let stdout = strip(out.stdout_str(), args.strip_empty_ends);
     let stderr = strip(out.stderr_str(), args.strip_empty_ends);
