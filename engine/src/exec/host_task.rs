@@ -304,6 +304,17 @@ impl TaskEnv<'_> {
                 ))
             }
         };
+        let args = if super::arg_splat::splatted_text(crate::playbook::keywords::short_name(module), raw_args).is_some() {
+            // Ansible's display shows each warning once per run.
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| self.run.reporter.warning(super::arg_splat::WARNING));
+            match super::arg_splat::spread(args) {
+                Ok(a) => a,
+                Err(e) => return Outcome::failed(e),
+            }
+        } else {
+            args
+        };
         if let Some(action) = inventory_action {
             let mut o = super::inventory_actions::run(action, &args, self.run, &host.name);
             let mut result_scope = scope.clone();

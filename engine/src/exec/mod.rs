@@ -4,6 +4,7 @@
 //! sections; `walk` the task tree (blocks, includes, handlers); `host_task`
 //! one task on one host; `scope` the variable precedence.
 
+pub mod arg_splat;
 pub mod connection;
 pub mod controller;
 pub mod host_state;

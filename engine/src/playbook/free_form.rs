@@ -68,9 +68,7 @@ fn split_args(s: &str) -> Result<Vec<String>, String> {
                 l.push_str(token);
                 appended = true;
             }
-            for (depth, open, close) in
-                [(&mut print_depth, "{{", "}}"), (&mut block_depth, "{%", "%}"), (&mut comment_depth, "{#", "#}")]
-            {
+            for (depth, open, close) in [(&mut print_depth, "{{", "}}"), (&mut block_depth, "{%", "%}"), (&mut comment_depth, "{#", "#}")] {
                 let before = *depth;
                 *depth = jinja_depth(token, before, open, close);
                 if *depth != before && !appended {
@@ -183,7 +181,10 @@ mod tests {
     #[test]
     fn line_continuations_and_the_final_newline_as_in_ansible() {
         let s = "echo this is a \\\n\"multiline echo\" \\\n\"with a\nb\" \\\n| x\necho y\n";
-        assert_eq!(parse_kv(s, Some(&["chdir"])).unwrap()["_raw_params"], json!("echo this is a \"multiline echo\" \"with a\nb\" | x\necho y\n"));
+        assert_eq!(
+            parse_kv(s, Some(&["chdir"])).unwrap()["_raw_params"],
+            json!("echo this is a \"multiline echo\" \"with a\nb\" | x\necho y\n")
+        );
         assert!(parse_kv("{{ a", None).is_err());
     }
 
