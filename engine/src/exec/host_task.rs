@@ -304,7 +304,9 @@ impl TaskEnv<'_> {
                 ))
             }
         };
-        let args = if super::arg_splat::splatted_text(crate::playbook::keywords::short_name(module), raw_args).is_some() {
+        let short = crate::playbook::keywords::short_name(module);
+        let splatted = super::arg_splat::splatted_text(short, raw_args).is_some();
+        let args = if splatted {
             // Ansible's display shows each warning once per run.
             static WARNED: std::sync::Once = std::sync::Once::new();
             WARNED.call_once(|| self.run.reporter.warning(super::arg_splat::WARNING));
@@ -315,6 +317,9 @@ impl TaskEnv<'_> {
         } else {
             args
         };
+        if let Err(e) = super::untrusted::check(short, (!splatted).then_some(raw_args), &args) {
+            return Outcome::failed(e);
+        }
         if let Some(action) = inventory_action {
             let mut o = super::inventory_actions::run(action, &args, self.run, &host.name);
             let mut result_scope = scope.clone();

@@ -20,6 +20,7 @@ pub mod result;
 pub mod run;
 pub mod scope;
 pub mod tags;
+pub mod untrusted;
 pub mod walk;
 
 pub use options::{Gathering, RunOptions};
