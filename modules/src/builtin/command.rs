@@ -182,30 +182,7 @@ fn strip(s: String, strip_empty_ends: bool) -> String {
 
 /// `command`'s arguments after `expand_argument_vars` (see `command_expand`).
 async fn expand_arguments(mut cmd: Command, ctx: &Context<'_>) -> Result<Command, ModuleError> {
-    if !cmd.argv.iter().any(|a| command_expand::may_expand(a)) {
-        return Ok(cmd);
-    }
-    let env_out = ctx.host.exec(&Command::argv(["env", "-0"])).await?;
-    let env = command_expand::parse_env(&env_out.stdout);
-    let mut homes = std::collections::HashMap::new();
-    for user in command_expand::users_named(&cmd.argv) {
-        let out = ctx.host.exec(&Command::argv(["getent", "passwd", user.as_str()])).await?;
-        if let Some(home) = out.stdout_str().lines().next().and_then(|l| l.split(':').nth(5)) {
-            homes.insert(user, home.to_string());
-        }
-    }
-    let own_home = match env.get("HOME") {
-        Some(_) => None,
-        None => {
-            let out = ctx.host.exec(&Command::shell("getent passwd \"$(id -u)\" | cut -d: -f6")).await?;
-            Some(out.stdout_str().trim().to_string()).filter(|h| !h.is_empty())
-        }
-    };
-    let lookup = |u: Option<&str>| match u {
-        Some(u) => homes.get(u).cloned(),
-        None => own_home.clone(),
-    };
-    cmd.argv = cmd.argv.iter().map(|a| command_expand::expanduser(&command_expand::expandvars(a, &env), &env, &lookup)).collect();
+    cmd.argv = command_expand::expand_on_host(ctx.host, &cmd.argv).await?;
     Ok(cmd)
 }
 

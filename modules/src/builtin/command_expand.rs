@@ -8,9 +8,50 @@
 
 use std::collections::HashMap;
 
+use crate::host::{Command, Host, HostError};
+
 /// An argument `expandvars` or `expanduser` could change.
 pub fn may_expand(arg: &str) -> bool {
     arg.contains('$') || arg.starts_with('~')
+}
+
+/// `words` after Python's `expandvars` then `expanduser`, with the
+/// environment and the homes read from the host (one `env -0`, one
+/// `getent passwd` per `~name`), only when a word could expand.
+pub async fn expand_on_host(host: &dyn Host, words: &[String]) -> Result<Vec<String>, HostError> {
+    if !words.iter().any(|w| may_expand(w)) {
+        return Ok(words.to_vec());
+    }
+    let env = parse_env(&host.exec(&Command::argv(["env", "-0"])).await?.stdout);
+    let mut homes = HashMap::new();
+    for user in users_named(words) {
+        let out = host.exec(&Command::argv(["getent", "passwd", user.as_str()])).await?;
+        if let Some(home) = out.stdout_str().lines().next().and_then(|l| l.split(':').nth(5)) {
+            homes.insert(user, home.to_string());
+        }
+    }
+    let own_home = match env.get("HOME") {
+        Some(_) => None,
+        None => {
+            let out = host.exec(&Command::shell("getent passwd \"$(id -u)\" | cut -d: -f6")).await?;
+            Some(out.stdout_str().trim().to_string()).filter(|h| !h.is_empty())
+        }
+    };
+    let lookup = |u: Option<&str>| match u {
+        Some(u) => homes.get(u).cloned(),
+        None => own_home.clone(),
+    };
+    Ok(words.iter().map(|w| expanduser(&expandvars(w, &env), &env, &lookup)).collect())
+}
+
+/// An Ansible `type='path'` argument as the module sees it on the target.
+pub async fn expand_path(host: &dyn Host, path: &mut String) -> Result<(), HostError> {
+    if may_expand(path) {
+        if let Some(p) = expand_on_host(host, std::slice::from_ref(path)).await?.pop() {
+            *path = p;
+        }
+    }
+    Ok(())
 }
 
 /// `env -0`'s output as a map.

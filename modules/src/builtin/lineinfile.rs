@@ -333,6 +333,12 @@ impl Module for LineInFileModule {
         a.common.wanted().map(|_| ())
     }
 
+    /// Ansible's `type='path'`: `~` and `$VAR` expand on the target.
+    async fn resolve(a: &mut LineArgs, ctx: &Context<'_>) -> Result<(), ModuleError> {
+        super::command_expand::expand_path(ctx.host, &mut a.path).await?;
+        Ok(())
+    }
+
     async fn probe(a: &LineArgs, ctx: &Context<'_>) -> Result<EditState, ModuleError> {
         let (path, st, text) = read_text_resolved(ctx.host, &a.path).await?;
         let old = text.clone().unwrap_or_default();

@@ -142,6 +142,12 @@ impl Module for StatModule {
         }
     }
 
+    /// Ansible's `type='path'`: `~` and `$VAR` expand on the target.
+    async fn resolve(a: &mut StatArgs, ctx: &Context<'_>) -> Result<(), ModuleError> {
+        super::command_expand::expand_path(ctx.host, &mut a.path).await?;
+        Ok(())
+    }
+
     async fn probe(args: &StatArgs, ctx: &Context<'_>) -> Result<StatState, ModuleError> {
         let stat = ctx.host.stat(&args.path, args.follow).await?;
         let checksum = match &stat {
