@@ -264,6 +264,8 @@ fn write_native(path: &str, content: &[u8], mode: Option<u32>) -> Result<(), Hos
         }
     };
     let result = (|| -> std::io::Result<()> {
+        // Before the mode: a POSIX ACL's entries follow a later chmod.
+        copy_xattrs(&path_buf, &file);
         file.set_permissions(std::fs::Permissions::from_mode(mode))?;
         file.write_all(content)?;
         file.sync_all()?;
@@ -274,6 +276,46 @@ fn write_native(path: &str, content: &[u8], mode: Option<u32>) -> Result<(), Hos
         let _ = std::fs::remove_file(&tmp);
         HostError::Io(format!("writing {path}: {e}"))
     })
+}
+
+/// The extended attributes of the file being replaced (its POSIX ACL in
+/// `system.posix_acl_access`, SELinux context, user.*) onto the new one,
+/// as Ansible's atomic_move does (`shutil.copystat`): replacing a file must
+/// not drop the ACL someone set on it. Like copystat, attributes the file
+/// system or the user cannot set are skipped; a symlink or a missing
+/// destination has none to copy.
+fn copy_xattrs(dest: &std::path::Path, to: &std::fs::File) {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::io::AsRawFd;
+    let Ok(c_path) = std::ffi::CString::new(dest.as_os_str().as_bytes()) else { return };
+    if !std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_file()) {
+        return;
+    }
+    // Sizes are asked first; the kernel caps a list and a value at 64 KiB.
+    let size = unsafe { libc::llistxattr(c_path.as_ptr(), std::ptr::null_mut(), 0) };
+    if size <= 0 || size > 65536 {
+        return;
+    }
+    let mut names = vec![0u8; size as usize];
+    let got = unsafe { libc::llistxattr(c_path.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    if got <= 0 {
+        return;
+    }
+    names.truncate(got as usize);
+    for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let Ok(c_name) = std::ffi::CString::new(name) else { continue };
+        let len = unsafe { libc::lgetxattr(c_path.as_ptr(), c_name.as_ptr(), std::ptr::null_mut(), 0) };
+        if len < 0 || len > 65536 {
+            continue;
+        }
+        let mut value = vec![0u8; len as usize];
+        let got = unsafe { libc::lgetxattr(c_path.as_ptr(), c_name.as_ptr(), value.as_mut_ptr().cast(), value.len()) };
+        if got < 0 {
+            continue;
+        }
+        // Errors (not supported, not permitted) leave that attribute out, as copystat.
+        let _ = unsafe { libc::fsetxattr(to.as_raw_fd(), c_name.as_ptr(), value.as_ptr().cast(), got as usize, 0) };
+    }
 }
 
 /// stat(2) and the owner's and group's names, on the calling thread.
@@ -371,6 +413,29 @@ mod tests {
         // Output that keeps coming after the command ended is still read.
         let out = h.exec(&Command::shell("(sleep 0.3; echo late) & echo now")).await.unwrap();
         assert_eq!(out.stdout_str(), "now\nlate\n");
+    }
+
+    /// The lineinfile target's acls.yml: a file's ACL survives its
+    /// atomic replacement.
+    #[tokio::test]
+    async fn replacing_a_file_keeps_its_acl() {
+        if std::process::Command::new("setfacl").arg("--version").output().is_err() {
+            eprintln!("setfacl missing: skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.txt");
+        std::fs::write(&f, "TEST").unwrap();
+        let ok = std::process::Command::new("setfacl").args(["-m", "nobody:rwx"]).arg(&f).status().unwrap().success();
+        if !ok {
+            eprintln!("this file system has no ACLs: skipped");
+            return;
+        }
+        write_native(f.to_str().unwrap(), b"UPDATE", None).unwrap();
+        let acl = std::process::Command::new("getfacl").arg("-c").arg(&f).output().unwrap();
+        let acl = String::from_utf8_lossy(&acl.stdout).into_owned();
+        assert!(acl.contains("user:nobody:rwx"), "{acl}");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "UPDATE");
     }
 
     #[tokio::test]
