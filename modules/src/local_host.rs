@@ -293,7 +293,7 @@ fn copy_xattrs(dest: &std::path::Path, to: &std::fs::File) {
     }
     // Sizes are asked first; the kernel caps a list and a value at 64 KiB.
     let size = unsafe { libc::llistxattr(c_path.as_ptr(), std::ptr::null_mut(), 0) };
-    if size <= 0 || size > 65536 {
+    if !(1..=65536).contains(&size) {
         return;
     }
     let mut names = vec![0u8; size as usize];
@@ -305,7 +305,7 @@ fn copy_xattrs(dest: &std::path::Path, to: &std::fs::File) {
     for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
         let Ok(c_name) = std::ffi::CString::new(name) else { continue };
         let len = unsafe { libc::lgetxattr(c_path.as_ptr(), c_name.as_ptr(), std::ptr::null_mut(), 0) };
-        if len < 0 || len > 65536 {
+        if !(0..=65536).contains(&len) {
             continue;
         }
         let mut value = vec![0u8; len as usize];
