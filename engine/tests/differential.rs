@@ -268,3 +268,23 @@ fn upstream_target_behaviours_print_what_ansible_prints() {
 fn group_by_and_add_host_print_what_ansible_prints() {
     prints_what_ansible_prints("upstream_inventory");
 }
+
+/// `[WARNING]:` lines a module's result printed (not mailplay's own notes
+/// about settings it does not follow).
+fn module_warnings(output: &str) -> Vec<&str> {
+    output.lines().filter(|l| l.starts_with("[WARNING]: ") && !l.contains("mailplay does not support")).collect()
+}
+
+/// What the module targets of ansible-core check (lineinfile, command_shell,
+/// assert, debug, stat, file, copy): Python `re` backreferences in
+/// lineinfile's patterns, Ansible's match order, module warnings both
+/// registered and printed.
+#[test]
+fn upstream_module_behaviours_print_what_ansible_prints() {
+    prints_what_ansible_prints("upstream_modules");
+    let fx = fixture("upstream_modules");
+    let ans = ansible("ansible-playbook").args(["site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    let mp = mailplay().args(["run", "site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    let (a, m) = (text(&ans), text(&mp));
+    assert_eq!(module_warnings(&m), module_warnings(&a), "mailplay:\n{m}\nansible:\n{a}");
+}

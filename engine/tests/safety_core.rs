@@ -114,7 +114,6 @@ fn keywords_mailplay_does_not_carry_out_are_refused_by_name() {
     for args in [
         "copy: {content: x, dest: /tmp/x, directory_mode: '0755'}",
         "copy: {content: x, dest: /tmp/x, unsafe_writes: true}",
-        "stat: {path: /tmp, get_mime: true}",
         "lineinfile: {path: /tmp/x, line: y, follow: true}",
         "template: {src: t.j2, dest: /tmp/x, lstrip_blocks: true}",
     ] {

@@ -123,6 +123,11 @@ pub enum HostError {
     Unreachable(String),
     #[error("{0}")]
     Io(String),
+    /// The program could not be started at all (not found, not
+    /// executable): `errno` is the system's error number, which Ansible's
+    /// command module returns as `rc`.
+    #[error("cannot run {program}: {msg}")]
+    NotStarted { program: String, errno: i32, msg: String },
 }
 
 /// Quote one word for a POSIX shell.

@@ -144,7 +144,11 @@ impl Host for LocalHost {
         if let Some(dir) = &cmd.cwd {
             child.current_dir(dir);
         }
-        let mut child = child.spawn().map_err(|e| HostError::Io(format!("cannot run {program}: {e}")))?;
+        let mut child = child.spawn().map_err(|e| HostError::NotStarted {
+            program: program.clone(),
+            errno: e.raw_os_error().unwrap_or(0),
+            msg: e.to_string(),
+        })?;
         let group = ProcessGroup::new(child.id());
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let mut stdout = child.stdout.take().expect("stdout is piped");
@@ -164,21 +168,44 @@ impl Host for LocalHost {
             let _ = stdin.write_all(&input).await;
             drop(stdin);
         };
-        let read_out = async {
-            let mut b = Vec::new();
-            stdout.read_to_end(&mut b).await.map(|_| b)
-        };
-        let read_err = async {
-            let mut b = err_start;
-            stderr.read_to_end(&mut b).await.map(|_| b)
-        };
-        let ((), out, err) = tokio::join!(writer, read_out, read_err);
-        let status = child.wait().await.map_err(|e| HostError::Io(e.to_string()))?;
+        let started = std::time::Instant::now();
+        let last_output = std::sync::atomic::AtomicU64::new(0);
+        let (mut out, mut err) = (Vec::new(), err_start);
+        let status = {
+            let read_out = pump(&mut stdout, &mut out, started, &last_output);
+            let read_err = pump(&mut stderr, &mut err, started, &last_output);
+            let reading = async { tokio::join!(writer, read_out, read_err) };
+            tokio::pin!(reading);
+            tokio::select! {
+                ((), o, e) = &mut reading => {
+                    o.and(e).map_err(|e| HostError::Io(e.to_string()))?;
+                    child.wait().await
+                }
+                s = child.wait() => {
+                    // The command ended but something it started in the
+                    // background still holds its output open: as Ansible's
+                    // run_command, read on while output keeps coming and stop
+                    // after a quiet second instead of waiting for the end.
+                    loop {
+                        let quiet = started.elapsed().saturating_sub(std::time::Duration::from_millis(
+                            last_output.load(std::sync::atomic::Ordering::Relaxed),
+                        ));
+                        let Some(left) = QUIET_AFTER_EXIT.checked_sub(quiet).filter(|l| !l.is_zero()) else { break };
+                        if let Ok(((), o, e)) = tokio::time::timeout(left, &mut reading).await {
+                            o.and(e).map_err(|e| HostError::Io(e.to_string()))?;
+                            break;
+                        }
+                    }
+                    s
+                }
+            }
+        }
+        .map_err(|e| HostError::Io(e.to_string()))?;
         group.finished();
         Ok(CommandOutput {
             rc: status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)),
-            stdout: out.map_err(|e| HostError::Io(e.to_string()))?,
-            stderr: err.map_err(|e| HostError::Io(e.to_string()))?,
+            stdout: out,
+            stderr: err,
         })
     }
 
@@ -237,6 +264,8 @@ fn write_native(path: &str, content: &[u8], mode: Option<u32>) -> Result<(), Hos
         }
     };
     let result = (|| -> std::io::Result<()> {
+        // Before the mode: a POSIX ACL's entries follow a later chmod.
+        copy_xattrs(&path_buf, &file);
         file.set_permissions(std::fs::Permissions::from_mode(mode))?;
         file.write_all(content)?;
         file.sync_all()?;
@@ -247,6 +276,46 @@ fn write_native(path: &str, content: &[u8], mode: Option<u32>) -> Result<(), Hos
         let _ = std::fs::remove_file(&tmp);
         HostError::Io(format!("writing {path}: {e}"))
     })
+}
+
+/// The extended attributes of the file being replaced (its POSIX ACL in
+/// `system.posix_acl_access`, SELinux context, user.*) onto the new one,
+/// as Ansible's atomic_move does (`shutil.copystat`): replacing a file must
+/// not drop the ACL someone set on it. Like copystat, attributes the file
+/// system or the user cannot set are skipped; a symlink or a missing
+/// destination has none to copy.
+fn copy_xattrs(dest: &std::path::Path, to: &std::fs::File) {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::io::AsRawFd;
+    let Ok(c_path) = std::ffi::CString::new(dest.as_os_str().as_bytes()) else { return };
+    if !std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_file()) {
+        return;
+    }
+    // Sizes are asked first; the kernel caps a list and a value at 64 KiB.
+    let size = unsafe { libc::llistxattr(c_path.as_ptr(), std::ptr::null_mut(), 0) };
+    if !(1..=65536).contains(&size) {
+        return;
+    }
+    let mut names = vec![0u8; size as usize];
+    let got = unsafe { libc::llistxattr(c_path.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    if got <= 0 {
+        return;
+    }
+    names.truncate(got as usize);
+    for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let Ok(c_name) = std::ffi::CString::new(name) else { continue };
+        let len = unsafe { libc::lgetxattr(c_path.as_ptr(), c_name.as_ptr(), std::ptr::null_mut(), 0) };
+        if !(0..=65536).contains(&len) {
+            continue;
+        }
+        let mut value = vec![0u8; len as usize];
+        let got = unsafe { libc::lgetxattr(c_path.as_ptr(), c_name.as_ptr(), value.as_mut_ptr().cast(), value.len()) };
+        if got < 0 {
+            continue;
+        }
+        // Errors (not supported, not permitted) leave that attribute out, as copystat.
+        let _ = unsafe { libc::fsetxattr(to.as_raw_fd(), c_name.as_ptr(), value.as_ptr().cast(), got as usize, 0) };
+    }
 }
 
 /// stat(2) and the owner's and group's names, on the calling thread.
@@ -294,6 +363,29 @@ impl Host for Fallback<'_> {
     }
 }
 
+/// How long output may pause after the command ended before mailplay stops
+/// reading it (Ansible's run_command selects with a one-second timeout).
+const QUIET_AFTER_EXIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Copy a pipe into `buf` until its end, noting when output last came
+/// (milliseconds since `started`). Dropped early, `buf` keeps what came.
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    pipe: &mut R,
+    buf: &mut Vec<u8>,
+    started: std::time::Instant,
+    last_output: &std::sync::atomic::AtomicU64,
+) -> std::io::Result<()> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = pipe.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        last_output.store(started.elapsed().as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 async fn default_read(h: &LocalHost, path: &str) -> Result<Option<Vec<u8>>, HostError> {
     Fallback(h).read_file(path).await
 }
@@ -307,6 +399,44 @@ async fn default_stat(h: &LocalHost, path: &str, follow: bool) -> Result<Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The command_shell target's `shell: 'yoink.sh &'`: a background
+    /// process keeps the output pipes open; the command is done when it
+    /// ends, as in Ansible, not when they close.
+    #[tokio::test]
+    async fn a_background_process_holding_the_output_does_not_hold_the_command() {
+        let h = LocalHost::new("localhost");
+        let t = std::time::Instant::now();
+        let out = h.exec(&Command::shell("echo started; sleep 30 & echo done")).await.unwrap();
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "waited for the background process");
+        assert_eq!((out.rc, out.stdout_str().as_str()), (0, "started\ndone\n"));
+        // Output that keeps coming after the command ended is still read.
+        let out = h.exec(&Command::shell("(sleep 0.3; echo late) & echo now")).await.unwrap();
+        assert_eq!(out.stdout_str(), "now\nlate\n");
+    }
+
+    /// The lineinfile target's acls.yml: a file's ACL survives its
+    /// atomic replacement.
+    #[tokio::test]
+    async fn replacing_a_file_keeps_its_acl() {
+        if std::process::Command::new("setfacl").arg("--version").output().is_err() {
+            eprintln!("setfacl missing: skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.txt");
+        std::fs::write(&f, "TEST").unwrap();
+        let ok = std::process::Command::new("setfacl").args(["-m", "nobody:rwx"]).arg(&f).status().unwrap().success();
+        if !ok {
+            eprintln!("this file system has no ACLs: skipped");
+            return;
+        }
+        write_native(f.to_str().unwrap(), b"UPDATE", None).unwrap();
+        let acl = std::process::Command::new("getfacl").arg("-c").arg(&f).output().unwrap();
+        let acl = String::from_utf8_lossy(&acl.stdout).into_owned();
+        assert!(acl.contains("user:nobody:rwx"), "{acl}");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "UPDATE");
+    }
 
     #[tokio::test]
     async fn runs_commands_with_stdin_and_env() {

@@ -222,6 +222,13 @@ pub trait Module: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Settle what the arguments mean on this host before the probe:
+    /// Ansible's `type='path'` arguments expand `$VAR` and `~` on the
+    /// target (`command_expand::expand_path`). Nothing by default.
+    async fn resolve(_args: &mut Self::Args, _ctx: &Context<'_>) -> Result<(), ModuleError> {
+        Ok(())
+    }
+
     async fn probe(args: &Self::Args, ctx: &Context<'_>) -> Result<Self::State, ModuleError>;
 
     fn plan(args: &Self::Args, state: &Self::State) -> Result<Self::Plan, ModuleError>;
@@ -420,7 +427,8 @@ impl<M: Module> ModuleRunner for Runner<M> {
     }
 
     async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        let args = self.parse(args)?;
+        let mut args = self.parse(args)?;
+        M::resolve(&mut args, ctx).await?;
         if ctx.check_mode && !M::supports_check_mode(&args) {
             if let Some(planned) = ctx.planned {
                 planned.skipped_unseen(M::NAME);

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailplay_modules::args::ArgsError;
 use mailplay_modules::become_::{Become, BecomeMethod};
 use mailplay_modules::host::HostError;
 use mailplay_modules::module::{Context, ModuleError};
@@ -340,6 +341,22 @@ impl TaskEnv<'_> {
                 ))
             }
         };
+        let short = crate::playbook::keywords::short_name(module);
+        let splatted = super::arg_splat::splatted_text(short, raw_args).is_some();
+        let args = if splatted {
+            // Ansible's display shows each warning once per run.
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| self.run.reporter.warning(super::arg_splat::WARNING));
+            match super::arg_splat::spread(args) {
+                Ok(a) => a,
+                Err(e) => return Outcome::failed(e),
+            }
+        } else {
+            args
+        };
+        if let Err(e) = super::untrusted::check(short, (!splatted).then_some(raw_args), &args) {
+            return Outcome::failed(e);
+        }
         if let Some(action) = inventory_action {
             let mut o = super::inventory_actions::run(action, &args, self.run, &host.name);
             let mut result_scope = scope.clone();
@@ -447,20 +464,18 @@ impl TaskEnv<'_> {
             notes: None,
         };
 
-        let retries = if task.until.is_some() {
-            task.retries
-                .as_ref()
-                .map(|r| {
-                    self.run
-                        .templar
-                        .render_value(r, scope)
-                        .ok()
-                        .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
-                        .unwrap_or(3)
-                })
-                .unwrap_or(3)
-        } else {
-            0
+        // As ansible-core 2.19: `retries` alone retries until the task
+        // succeeds, `until` alone retries 3 times; 0 runs once, unjudged.
+        let retries = match (&task.retries, task.until.is_some()) {
+            (Some(r), _) => self
+                .run
+                .templar
+                .render_value(r, scope)
+                .ok()
+                .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                .unwrap_or(3),
+            (None, true) => 3,
+            (None, false) => 0,
         };
         let delay = task
             .delay
@@ -502,7 +517,7 @@ impl TaskEnv<'_> {
             }
             // As Ansible: `attempts` is there for changed_when/failed_when,
             // and `until` sees the result they judged.
-            if task.until.is_some() {
+            if retries > 0 {
                 o.data.insert("attempts".into(), Value::from(attempt));
             }
             let mut result_scope = scope.clone();
@@ -510,21 +525,26 @@ impl TaskEnv<'_> {
                 result_scope.set(reg, Value::Object(o.registered()));
             }
             self.apply_result_conditions(&mut o, &result_scope);
-            let Some(until) = &task.until else { return o };
+            if retries == 0 {
+                return o;
+            }
             let mut until_scope = scope.clone();
             if let Some(reg) = &task.register {
                 until_scope.set(reg, Value::Object(o.registered()));
             }
             until_scope.set("attempts", Value::from(attempt));
-            let done = match self.run.templar.eval_condition(&until.text, &until_scope) {
-                Ok(b) => b,
-                Err(e) => {
-                    return Outcome::failed(format!(
-                        "The conditional check '{}' failed. The error was: {e}{}",
-                        until.text,
-                        where_(&until.pos)
-                    ))
-                }
+            let done = match &task.until {
+                None => o.status != Status::Failed,
+                Some(until) => match self.run.templar.eval_condition(&until.text, &until_scope) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        return Outcome::failed(format!(
+                            "The conditional check '{}' failed. The error was: {e}{}",
+                            until.text,
+                            where_(&until.pos)
+                        ))
+                    }
+                },
             };
             if done || attempt > retries {
                 if !done {
@@ -537,12 +557,11 @@ impl TaskEnv<'_> {
                         o.data.insert("failed".into(), Value::Bool(true));
                     } else {
                         o.set_failed(true);
-                        o.data.entry("msg").or_insert_with(|| {
-                            Value::from(format!(
-                                "Task failed after {attempt} attempts: the until condition '{}' never became true",
-                                until.text
-                            ))
-                        });
+                        let why = match &task.until {
+                            Some(until) => format!("the until condition '{}' never became true", until.text),
+                            None => "it never succeeded".into(),
+                        };
+                        o.data.entry("msg").or_insert_with(|| Value::from(format!("Task failed after {attempt} attempts: {why}")));
                     }
                 }
                 return o;
@@ -808,6 +827,11 @@ fn module_outcome(run: Result<mailplay_modules::module::ModuleResult, ModuleErro
     match run {
         Ok(r) => Outcome::from_module(r),
         Err(ModuleError::Host(HostError::Unreachable(m))) => Outcome::unreachable(m),
+        // Ansible's own validation failures say only what is wrong
+        // (a registered `msg` the upstream targets compare), as the
+        // module says it; a field mailplay cannot place is located.
+        Err(ModuleError::Args(ArgsError::Invalid { msg, .. })) => Outcome::failed(msg),
+        Err(ModuleError::Args(ArgsError::Missing { field, .. })) => Outcome::failed(format!("missing required arguments: {field}")),
         Err(ModuleError::Args(e)) => Outcome::failed(format!("{e}{at}")),
         Err(e) => Outcome::failed(e.to_string()),
     }

@@ -5,6 +5,7 @@
 //! sections; `walk` the task tree (blocks, includes, handlers); `host_task`
 //! one task on one host; `scope` the variable precedence.
 
+pub mod arg_splat;
 mod async_jobs;
 pub mod connection;
 pub mod controller;
@@ -25,6 +26,7 @@ pub mod run;
 pub mod scope;
 pub mod strategy;
 pub mod tags;
+pub mod untrusted;
 pub mod walk;
 
 pub use options::{Gathering, RunOptions};

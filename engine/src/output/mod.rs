@@ -111,15 +111,30 @@ pub fn shown_result(r: &HostResult) -> Value {
     }
     match &r.result {
         // Like Ansible's callback: internal keys, the diff (printed on its
-        // own), the `failed` flag (the line already says FAILED!) and a
-        // module's `exception` (its traceback, shown only with -vvv) are not shown.
+        // own), the `failed` flag (the line already says FAILED!), a
+        // module's `exception` (its traceback, shown only with -vvv) and its
+        // `warnings` (printed as [WARNING] lines before it) are not shown.
         Value::Object(m) => Value::Object(
             m.iter()
-                .filter(|(k, _)| !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed" | "exception"))
+                .filter(|(k, _)| {
+                    !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed" | "exception" | "warnings")
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+/// A module's `warnings` (its result's list of strings), which Ansible's
+/// callback prints as `[WARNING]:` lines and keeps in the registered result.
+pub fn result_warnings(r: &HostResult) -> Vec<String> {
+    if r.no_log {
+        return Vec::new();
+    }
+    match r.result.get("warnings") {
+        Some(Value::Array(ws)) => ws.iter().map(|w| w.as_str().map(str::to_string).unwrap_or_else(|| w.to_string())).collect(),
+        _ => Vec::new(),
     }
 }
 

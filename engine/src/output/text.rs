@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{diff, shown_result, sorted_json, HostResult, HostStatus, Reporter, Stats};
+use super::{diff, result_warnings, shown_result, sorted_json, HostResult, HostStatus, Reporter, Stats};
 
 const WIDTH: usize = 80;
 
@@ -147,6 +147,9 @@ impl Reporter for TextReporter {
     }
 
     fn host_result(&self, r: &HostResult, verbosity: u8) {
+        for w in result_warnings(r) {
+            self.warning(&w);
+        }
         for d in &r.diffs {
             if r.no_log {
                 break;

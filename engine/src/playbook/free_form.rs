@@ -3,68 +3,92 @@
 
 use serde_json::{Map, Value};
 
-/// Split on whitespace outside quotes, keeping the quotes (like Ansible's
-/// `split_args`) so `a="x y"` stays one token.
+/// Ansible's `_get_quote_state`: the quote still open after `token`.
+fn quote_state(token: &str, mut quote: Option<char>) -> Option<char> {
+    let mut prev: Option<char> = None;
+    for c in token.chars() {
+        if (c == '"' || c == '\'') && prev != Some('\\') {
+            match quote {
+                Some(q) if q == c => quote = None,
+                Some(_) => {}
+                None => quote = Some(c),
+            }
+        }
+        prev = Some(c);
+    }
+    quote
+}
+
+/// Ansible's `_count_jinja2_blocks`.
+fn jinja_depth(token: &str, depth: usize, open: &str, close: &str) -> usize {
+    let (o, c) = (token.matches(open).count(), token.matches(close).count());
+    (depth + o).saturating_sub(c)
+}
+
+/// Ansible's `split_args`, line for line: lines split on `\n`, words on
+/// single spaces (a run of spaces and tabs are kept as written), words
+/// inside quotes or `{{ }}`/`{% %}`/`{# #}` put back together, a line's
+/// last word carrying its newline, and a lone `\\` outside quotes a line
+/// continuation (dropped, with its newline).
 fn split_args(s: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
+    let mut params: Vec<String> = Vec::new();
+    let items: Vec<&str> = s.split('\n').collect();
     let mut quote: Option<char> = None;
-    // Inside `{{ }}` / `{% %}` spaces do not split (Ansible's split_args).
-    let mut jinja = 0usize;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quote.is_none() && (c == '{' && matches!(chars.peek(), Some('{' | '%'))) {
-            jinja += 1;
-            cur.push(c);
-            cur.push(chars.next().expect("peeked"));
-            continue;
+    let mut inside_quotes = false;
+    let (mut print_depth, mut block_depth, mut comment_depth) = (0usize, 0usize, 0usize);
+    fn last(params: &mut Vec<String>) -> &mut String {
+        if params.is_empty() {
+            params.push(String::new());
         }
-        if quote.is_none() && jinja > 0 && (c == '}' || c == '%') && chars.peek() == Some(&'}') {
-            jinja -= 1;
-            cur.push(c);
-            cur.push(chars.next().expect("peeked"));
-            continue;
-        }
-        match (quote, c) {
-            (None, c) if c.is_whitespace() && jinja > 0 => cur.push(c),
-            (None, c) if c.is_whitespace() => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-                // Like Ansible's split_args, a line's last word carries the
-                // newline, so a multi-line `shell: |` keeps its lines.
-                if c == '\n' {
-                    if let Some(last) = out.last_mut() {
-                        if !last.ends_with('\n') {
-                            last.push('\n');
-                        }
-                    }
-                }
+        params.last_mut().expect("just ensured")
+    }
+    for (itemidx, item) in items.iter().enumerate() {
+        let mut line_continuation = false;
+        for (idx, token) in item.split(' ').enumerate() {
+            if token.is_empty() && idx != 0 {
+                last(&mut params).push(' ');
+                continue;
             }
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                cur.push(c);
+            if token == "\\" && !inside_quotes {
+                line_continuation = true;
+                continue;
             }
-            (Some(q), c) if c == q => {
-                quote = None;
-                cur.push(c);
+            let was_inside_quotes = inside_quotes;
+            quote = quote_state(token, quote);
+            inside_quotes = quote.is_some();
+            let in_jinja = print_depth > 0 || block_depth > 0 || comment_depth > 0;
+            let mut appended = false;
+            if inside_quotes && !was_inside_quotes && !in_jinja {
+                params.push(token.to_string());
+                appended = true;
+            } else if in_jinja || inside_quotes || was_inside_quotes {
+                let spacer = if idx == 0 { "" } else { " " };
+                let l = last(&mut params);
+                l.push_str(spacer);
+                l.push_str(token);
+                appended = true;
             }
-            (_, '\\') => {
-                cur.push(c);
-                if let Some(n) = chars.next() {
-                    cur.push(n);
+            for (depth, open, close) in [(&mut print_depth, "{{", "}}"), (&mut block_depth, "{%", "%}"), (&mut comment_depth, "{#", "#}")] {
+                let before = *depth;
+                *depth = jinja_depth(token, before, open, close);
+                if *depth != before && !appended {
+                    params.push(token.to_string());
+                    appended = true;
                 }
             }
-            (_, c) => cur.push(c),
+            let in_jinja = print_depth > 0 || block_depth > 0 || comment_depth > 0;
+            if !in_jinja && !inside_quotes && !appended && !token.is_empty() {
+                params.push(token.to_string());
+            }
+        }
+        if items.len() > 1 && itemidx != items.len() - 1 && !line_continuation {
+            last(&mut params).push('\n');
         }
     }
-    if quote.is_some() {
-        return Err(format!("unbalanced quotes in '{s}'"));
+    if print_depth > 0 || block_depth > 0 || comment_depth > 0 || inside_quotes {
+        return Err(format!("failed at splitting arguments, either an unbalanced jinja2 block or quotes: {s}"));
     }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    Ok(out)
+    Ok(params)
 }
 
 fn unquote(v: &str) -> String {
@@ -108,7 +132,7 @@ pub fn parse_kv(s: &str, only_keys: Option<&[&str]>) -> Result<Map<String, Value
 }
 
 /// Ansible's join_args: words joined by a space, except after a word that
-/// ends its line; the text's final newline is not part of the command.
+/// ends its line (a final newline stays, as in Ansible's `cmd`).
 fn join_args(words: &[String]) -> String {
     let mut out = String::new();
     for w in words {
@@ -117,7 +141,7 @@ fn join_args(words: &[String]) -> String {
         }
         out.push_str(w);
     }
-    out.trim_end_matches('\n').to_string()
+    out
 }
 
 #[cfg(test)]
@@ -145,10 +169,23 @@ mod tests {
 
     #[test]
     fn lines_of_a_multi_line_command_stay_lines() {
+        // Expected values are ansible-core 2.19's parse_kv(s, check_raw=True).
         let m = parse_kv("mkdir /x || exit 0\nsleep  1\n\nrmdir /x chdir=/tmp\n", Some(&["chdir"])).unwrap();
-        assert_eq!(Value::Object(m), json!({"chdir": "/tmp", "_raw_params": "mkdir /x || exit 0\nsleep 1\nrmdir /x"}));
+        assert_eq!(Value::Object(m), json!({"chdir": "/tmp", "_raw_params": "mkdir /x || exit 0\nsleep  1\n\nrmdir /x"}));
         let quoted = parse_kv("echo 'a\nb'\necho c", None).unwrap();
         assert_eq!(quoted["_raw_params"], json!("echo 'a\nb'\necho c"));
+        assert_eq!(parse_kv("a\tb  c", None).unwrap()["_raw_params"], json!("a\tb  c"));
+    }
+
+    /// The command_shell target's `shell: |` with `\\` line continuations.
+    #[test]
+    fn line_continuations_and_the_final_newline_as_in_ansible() {
+        let s = "echo this is a \\\n\"multiline echo\" \\\n\"with a\nb\" \\\n| x\necho y\n";
+        assert_eq!(
+            parse_kv(s, Some(&["chdir"])).unwrap()["_raw_params"],
+            json!("echo this is a \"multiline echo\" \"with a\nb\" | x\necho y\n")
+        );
+        assert!(parse_kv("{{ a", None).is_err());
     }
 
     #[test]

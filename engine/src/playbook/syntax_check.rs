@@ -35,9 +35,10 @@ pub fn check(pb: &Playbook) -> Vec<Diagnostic> {
         ] {
             check_bool(k, v.as_ref(), &play.pos, &mut out);
         }
+        let handled = may_be_true(play.ignore_errors.as_ref());
         for list in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks, &play.handlers] {
             for t in list {
-                check_task(&templar, t, &mut out);
+                check_task(&templar, t, handled, &mut out);
             }
         }
     }
@@ -84,7 +85,24 @@ fn check_bool(keyword: &str, v: Option<&Value>, pos: &Pos, out: &mut Vec<Diagnos
     }
 }
 
-fn check_task(templar: &Templar, t: &Task, out: &mut Vec<Diagnostic>) {
+/// `ignore_errors` that is, or may be once templated, true.
+fn may_be_true(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::String(s)) if Templar::is_template(s) => true,
+        Some(v) => ansible_bool(v) == Some(true),
+        None => false,
+    }
+}
+
+/// `handled`: a failure of this task would not stop the play (it ignores
+/// errors, has `failed_when`, or sits in a block with `rescue`). Ansible
+/// validates module arguments when the task runs, so such a task with
+/// arguments Ansible would refuse fails then, as there, and the play goes
+/// on; refusing the playbook at load would stop a run Ansible completes.
+/// An unhandled one cannot succeed, so it is refused before any host is
+/// touched. Arguments mailplay does not carry out are refused either way.
+fn check_task(templar: &Templar, t: &Task, handled: bool, out: &mut Vec<Diagnostic>) {
+    let handled = handled || may_be_true(t.ignore_errors.as_ref()) || t.failed_when.is_some();
     if let Some(name) = &t.name {
         check_value(templar, &Value::String(name.clone()), &t.pos, out);
     }
@@ -119,8 +137,11 @@ fn check_task(templar: &Templar, t: &Task, out: &mut Vec<Diagnostic>) {
     }
     match &t.kind {
         TaskKind::Block { block, rescue, always } => {
-            for c in block.iter().chain(rescue).chain(always) {
-                check_task(templar, c, out);
+            for c in block {
+                check_task(templar, c, handled || !rescue.is_empty(), out);
+            }
+            for c in rescue.iter().chain(always) {
+                check_task(templar, c, handled, out);
             }
         }
         TaskKind::Module { module, args, args_node, args_pos } => {
@@ -130,6 +151,11 @@ fn check_task(templar: &Templar, t: &Task, out: &mut Vec<Diagnostic>) {
                 return;
             }
             let Some(runner) = Registry::global().get(short_name(module)) else { return };
+            // Arguments a template gives (`assert: '{{ item }}'`) are known
+            // only when the task runs.
+            if crate::exec::arg_splat::splatted_text(short_name(module), args).is_some() {
+                return;
+            }
             let templated = Templar::value_has_template(args);
             match runner.check_args(args) {
                 Ok(()) => {}
@@ -139,7 +165,7 @@ fn check_task(templar: &Templar, t: &Task, out: &mut Vec<Diagnostic>) {
                     let pos = arg_pos(args_node, e.field().unwrap_or(""), args_pos);
                     out.push(Diagnostic::new(pos, e.to_string()));
                 }
-                Err(e) if !templated => out.push(Diagnostic::new(args_pos.clone(), e.to_string())),
+                Err(e) if !templated && !handled => out.push(Diagnostic::new(args_pos.clone(), e.to_string())),
                 Err(_) => {}
             }
         }

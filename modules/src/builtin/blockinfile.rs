@@ -94,7 +94,7 @@ pub fn edit(text: Option<&str>, a: &BlockArgs) -> Result<(String, String), Strin
                     match multiline_match(&r, b, original) {
                         Some(m) => original[..m.start()].matches('\n').count(),
                         None if is_multiline(b) => lines.len(),
-                        None => lines.iter().rposition(|l| super::lineinfile::py_search(&r, l).is_some()).unwrap_or(lines.len()),
+                        None => lines.iter().rposition(|l| py_search(&r, l).is_some()).unwrap_or(lines.len()),
                     }
                 }
                 (None, Some(x)) if x != "EOF" => {
@@ -102,9 +102,7 @@ pub fn edit(text: Option<&str>, a: &BlockArgs) -> Result<(String, String), Strin
                     match multiline_match(&r, x, original) {
                         Some(m) => original[..m.end()].matches('\n').count() + 1,
                         None if is_multiline(x) => lines.len(),
-                        None => {
-                            lines.iter().rposition(|l| super::lineinfile::py_search(&r, l).is_some()).map(|i| i + 1).unwrap_or(lines.len())
-                        }
+                        None => lines.iter().rposition(|l| py_search(&r, l).is_some()).map(|i| i + 1).unwrap_or(lines.len()),
                     }
                 }
                 _ => lines.len(),
@@ -180,6 +178,12 @@ impl Module for BlockInFileModule {
         a.common.wanted().map(|_| ())
     }
 
+    /// Ansible's `type='path'`: `~` and `$VAR` expand on the target.
+    async fn resolve(a: &mut BlockArgs, ctx: &Context<'_>) -> Result<(), ModuleError> {
+        super::command_expand::expand_path(ctx.host, &mut a.path).await?;
+        Ok(())
+    }
+
     async fn probe(a: &BlockArgs, ctx: &Context<'_>) -> Result<EditState, ModuleError> {
         let (path, st, text) = read_text_resolved(ctx.host, &a.path).await?;
         let (new_text, msg) = edit(text.as_deref(), a).map_err(ModuleError::failed)?;
@@ -199,6 +203,16 @@ impl Module for BlockInFileModule {
     fn unchanged_result(_a: &BlockArgs, s: &EditState) -> ModuleResult {
         ModuleResult::ok().with_msg(if s.exists { "" } else { "File not present" })
     }
+}
+
+/// Python's `re.search` on a line with its newline: `$` also matches just
+/// before a final `\n`, which Rust's `$` does not; so a pattern that fails
+/// on the whole line is tried without that newline.
+fn py_search<'a>(re: &regex::Regex, line: &'a str) -> Option<&'a str> {
+    if re.is_match(line) {
+        return Some(line);
+    }
+    line.strip_suffix('\n').filter(|l| re.is_match(l))
 }
 
 #[cfg(test)]

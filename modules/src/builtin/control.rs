@@ -5,7 +5,6 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::args::loose_opt_string;
 use crate::host::Command;
 use crate::module::{ArgDoc, Context, ExprError, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
@@ -41,10 +40,29 @@ macro_rules! report_only {
 pub struct DebugArgs {
     #[serde(default)]
     pub msg: Option<Value>,
-    #[serde(default, deserialize_with = "loose_opt_string")]
+    #[serde(default, deserialize_with = "var_expression")]
     pub var: Option<String>,
     #[serde(default)]
     pub verbosity: u8,
+}
+
+/// Ansible 2.19 types `var` as a string without conversion: a mapping,
+/// list, number or boolean is refused (its message is Ansible's; the value
+/// is shown as JSON, not as Python's `str()`).
+fn var_expression<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Value::deserialize(d)?;
+    let ty = match &v {
+        Value::Null => return Ok(None),
+        Value::String(s) => return Ok(Some(s.clone())),
+        Value::Object(_) => "dict",
+        Value::Array(_) => "list",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+    };
+    Err(serde::de::Error::custom(format!(
+        "argument 'var' is of type {ty} and we were unable to convert to _check_type_str_no_conversion: '{v}' is not a string and conversion is not allowed"
+    )))
 }
 
 pub struct DebugModule;

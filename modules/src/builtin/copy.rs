@@ -458,6 +458,12 @@ impl Module for CopyModule {
         }
     }
 
+    /// Ansible's `type='path'`: `~` and `$VAR` expand on the target.
+    async fn resolve(a: &mut CopyArgs, ctx: &Context<'_>) -> Result<(), ModuleError> {
+        super::command_expand::expand_path(ctx.host, &mut a.dest).await?;
+        Ok(())
+    }
+
     async fn probe(args: &CopyArgs, ctx: &Context<'_>) -> Result<CopyState, ModuleError> {
         let (bytes, header, src_name) = match (&args.content, &args.src) {
             (Some(Value::String(s)), _) => (s.clone().into_bytes(), "dynamically generated".to_string(), None),

@@ -325,6 +325,12 @@ impl Module for FileModule {
         Ok(())
     }
 
+    /// Ansible's `type='path'`: `~` and `$VAR` expand on the target.
+    async fn resolve(a: &mut FileArgs, ctx: &Context<'_>) -> Result<(), ModuleError> {
+        super::command_expand::expand_path(ctx.host, &mut a.path).await?;
+        Ok(())
+    }
+
     async fn probe(args: &FileArgs, ctx: &Context<'_>) -> Result<FileState, ModuleError> {
         // `follow` (Ansible's default): attributes and touch act on what a
         // symlink points to; link, hard and absent act on the path itself.

@@ -9,6 +9,7 @@ use crate::args::{loose_bool, loose_opt_string, loose_string};
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 use super::copy::DestArgs;
+use super::py_re::{expand, PyRe};
 use super::text_edit::{apply_edit, plan_edit, read_text_resolved, BackupKey, EditPlan, EditState};
 
 #[derive(Debug, Deserialize)]
@@ -51,8 +52,8 @@ pub struct Edit {
     pub msg: String,
 }
 
-fn compile(re: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(re).map_err(|e| format!("invalid regular expression '{re}': {e}"))
+fn compile(re: &str) -> Result<PyRe, String> {
+    PyRe::new(re)
 }
 
 /// Lines with their endings, like Python's `splitlines(True)`.
@@ -64,30 +65,15 @@ fn strip_eol(l: &str) -> &str {
     l.trim_end_matches(['\n', '\r'])
 }
 
-/// Python's `match.expand` for `\1` / `\g<name>` in `line` with backrefs.
-fn expand(caps: &regex::Captures, template: &str) -> String {
-    let re = regex::Regex::new(r"\\(\d+)|\\g<(\w+)>").expect("valid");
-    re.replace_all(template, |c: &regex::Captures| {
-        let key = c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("");
-        match key.parse::<usize>() {
-            Ok(i) => caps.get(i).map(|m| m.as_str().to_string()).unwrap_or_default(),
-            Err(_) => caps.name(key).map(|m| m.as_str().to_string()).unwrap_or_default(),
-        }
-    })
-    .into_owned()
+fn found(re: &PyRe, line: &str) -> Result<bool, String> {
+    Ok(re.search(line)?.is_some())
 }
 
-/// Python's `re.search` on a line with its newline: `$` also matches just
-/// before a final `\n`, which Rust's `$` does not; so a pattern that fails
-/// on the whole line is tried without that newline. Returns the text it
-/// matched in (for backreferences).
-pub(crate) fn py_search<'a>(re: &regex::Regex, line: &'a str) -> Option<&'a str> {
-    if re.is_match(line) {
-        return Some(line);
-    }
-    line.strip_suffix('\n').filter(|l| re.is_match(l))
-}
-
+/// Ansible's `present()`, in its order: the regexp over all lines, then
+/// the search string; only when neither matched, the exact line and the
+/// insertafter/insertbefore anchor. An exact line found in that last pass
+/// counts as the line to replace (so a second run after a replacement is
+/// unchanged even though its regexp no longer matches).
 pub fn edit_present(text: &str, a: &LineArgs) -> Result<Edit, String> {
     let line = a.line.clone().ok_or("line is required with state=present")?;
     let mut lines = lines_keepends(text);
@@ -98,33 +84,47 @@ pub fn edit_present(text: &str, a: &LineArgs) -> Result<Edit, String> {
         _ => None,
     };
     let mut index = [-1i64, -1i64];
+    // Ansible's `match`: the last (or first) line the regexp or search string matched.
     let mut matched: Option<String> = None;
-    for (n, cur) in lines.iter().enumerate() {
-        let found = if let Some(re) = &bre_m {
-            py_search(re, cur).is_some()
-        } else if let Some(s) = &a.search_string {
-            cur.contains(s.as_str())
-        } else {
-            line == strip_eol(cur)
-        };
-        if found {
-            index[0] = n as i64;
-            matched = Some(cur.clone());
-            if a.firstmatch {
-                break;
-            }
-        } else if let Some(re) = &bre_ins {
-            if py_search(re, cur).is_some() {
-                if a.insertafter.is_some() {
-                    index[1] = n as i64 + 1;
-                    if a.firstmatch {
-                        break;
-                    }
+    if let Some(re) = &bre_m {
+        for (n, cur) in lines.iter().enumerate() {
+            if found(re, cur)? {
+                index[0] = n as i64;
+                matched = Some(cur.clone());
+                if a.firstmatch {
+                    break;
                 }
-                if a.insertbefore.is_some() {
-                    index[1] = n as i64;
-                    if a.firstmatch {
-                        break;
+            }
+        }
+    }
+    if let Some(s) = &a.search_string {
+        for (n, cur) in lines.iter().enumerate() {
+            if cur.contains(s.as_str()) {
+                index[0] = n as i64;
+                matched = Some(cur.clone());
+                if a.firstmatch {
+                    break;
+                }
+            }
+        }
+    }
+    if matched.is_none() {
+        for (n, cur) in lines.iter().enumerate() {
+            if line == strip_eol(cur) {
+                index[0] = n as i64;
+            } else if let Some(re) = &bre_ins {
+                if found(re, cur)? {
+                    if a.insertafter.is_some() {
+                        index[1] = n as i64 + 1;
+                        if a.firstmatch {
+                            break;
+                        }
+                    }
+                    if a.insertbefore.is_some() {
+                        index[1] = n as i64;
+                        if a.firstmatch {
+                            break;
+                        }
                     }
                 }
             }
@@ -133,13 +133,23 @@ pub fn edit_present(text: &str, a: &LineArgs) -> Result<Edit, String> {
     let sep = "\n";
     let mut changed = false;
     let mut msg = String::new();
+    let mut add = |lines: &mut Vec<String>, at: usize| {
+        lines.insert(at, format!("{line}{sep}"));
+        msg = "line added".into();
+        changed = true;
+    };
     if index[0] != -1 {
         let new_line = match (&bre_m, a.backrefs, &matched) {
-            (Some(re), true, Some(m)) => py_search(re, m).and_then(|t| re.captures(t)).map(|c| expand(&c, &line)).unwrap_or(line.clone()),
+            (Some(re), true, Some(m)) => match re.search(m)? {
+                Some(c) => expand(&c, &line)?,
+                None => line.clone(),
+            },
             _ => line.clone(),
         };
-        let new_line = if new_line.ends_with('\n') { new_line } else { format!("{new_line}{sep}") };
+        let new_line = if new_line.ends_with(sep) { new_line } else { format!("{new_line}{sep}") };
         let i = index[0] as usize;
+        // (Ansible's branch for "no regexp, no search string, no exact line"
+        // cannot be reached here: index[0] is only set by one of them.)
         if lines[i] != new_line {
             lines[i] = new_line;
             msg = "line replaced".into();
@@ -148,59 +158,77 @@ pub fn edit_present(text: &str, a: &LineArgs) -> Result<Edit, String> {
     } else if a.backrefs {
         // Nothing: without a match there is nothing to take backreferences from.
     } else if a.insertbefore.as_deref() == Some("BOF") || a.insertafter.as_deref() == Some("BOF") {
-        lines.insert(0, format!("{line}{sep}"));
-        msg = "line added".into();
-        changed = true;
+        add(&mut lines, 0);
     } else if a.insertafter.as_deref() == Some("EOF") || index[1] == -1 {
         if let Some(last) = lines.last_mut() {
             if !last.ends_with('\n') && !last.ends_with('\r') {
                 last.push_str(sep);
             }
         }
-        lines.push(format!("{line}{sep}"));
-        msg = "line added".into();
-        changed = true;
-    } else if a.insertafter.is_some() && index[1] != -1 {
+        let end = lines.len();
+        add(&mut lines, end);
+    } else if a.insertafter.is_some() {
         let i = index[1] as usize;
-        if lines.len() == i {
-            if strip_eol(&lines[i - 1]) != line {
-                lines.push(format!("{line}{sep}"));
-                msg = "line added".into();
-                changed = true;
-            }
-        } else if strip_eol(&lines[i]) != line {
-            lines.insert(i, format!("{line}{sep}"));
-            msg = "line added".into();
-            changed = true;
+        let neighbour = if lines.len() == i { i - 1 } else { i };
+        if strip_eol(&lines[neighbour]) != line {
+            add(&mut lines, i);
         }
     } else {
-        lines.insert(index[1] as usize, format!("{line}{sep}"));
-        msg = "line added".into();
-        changed = true;
+        add(&mut lines, index[1] as usize);
     }
     Ok(Edit { text: lines.concat(), changed, msg })
 }
 
 pub fn edit_absent(text: &str, a: &LineArgs) -> Result<Edit, String> {
     let re = a.regexp.as_deref().map(compile).transpose()?;
-    let mut found = 0;
-    let kept: Vec<String> = lines_keepends(text)
-        .into_iter()
-        .filter(|cur| {
-            let m = if let Some(r) = &re {
-                py_search(r, cur).is_some()
-            } else if let Some(s) = &a.search_string {
-                cur.contains(s.as_str())
-            } else {
-                a.line.as_deref() == Some(strip_eol(cur))
-            };
-            if m {
-                found += 1;
-            }
-            !m
-        })
-        .collect();
-    Ok(Edit { text: kept.concat(), changed: found > 0, msg: if found > 0 { format!("{found} line(s) removed") } else { String::new() } })
+    let mut removed = 0;
+    let mut kept = Vec::new();
+    for cur in lines_keepends(text) {
+        let m = if let Some(r) = &re {
+            found(r, &cur)?
+        } else if let Some(s) = &a.search_string {
+            cur.contains(s.as_str())
+        } else {
+            a.line.as_deref() == Some(strip_eol(&cur))
+        };
+        if m {
+            removed += 1;
+        } else {
+            kept.push(cur);
+        }
+    }
+    Ok(Edit {
+        text: kept.concat(),
+        changed: removed > 0,
+        msg: if removed > 0 { format!("{removed} line(s) removed") } else { String::new() },
+    })
+}
+
+/// Ansible's warning for an empty `regexp` or `search_string`, which
+/// matches every line (so the last line is replaced, not appended to).
+fn empty_pattern_warning(a: &LineArgs) -> Option<String> {
+    let name = if a.regexp.as_deref() == Some("") {
+        "regular expression"
+    } else if a.search_string.as_deref() == Some("") {
+        "search string"
+    } else {
+        return None;
+    };
+    let mut msg = format!(
+        "The {name} is an empty string, which will match every line in the file. \
+         This may have unintended consequences, such as replacing the last line in the file rather than appending."
+    );
+    if name == "regular expression" {
+        msg.push_str(" If this is desired, use '^' to match every line in the file and avoid this warning.");
+    }
+    Some(msg)
+}
+
+fn with_warnings(a: &LineArgs, r: ModuleResult) -> ModuleResult {
+    match empty_pattern_warning(a) {
+        Some(w) => r.with("warnings", vec![w]),
+        None => r,
+    }
 }
 
 pub struct LineInFileModule;
@@ -305,6 +333,12 @@ impl Module for LineInFileModule {
         a.common.wanted().map(|_| ())
     }
 
+    /// Ansible's `type='path'`: `~` and `$VAR` expand on the target.
+    async fn resolve(a: &mut LineArgs, ctx: &Context<'_>) -> Result<(), ModuleError> {
+        super::command_expand::expand_path(ctx.host, &mut a.path).await?;
+        Ok(())
+    }
+
     async fn probe(a: &LineArgs, ctx: &Context<'_>) -> Result<EditState, ModuleError> {
         let (path, st, text) = read_text_resolved(ctx.host, &a.path).await?;
         let old = text.clone().unwrap_or_default();
@@ -320,15 +354,15 @@ impl Module for LineInFileModule {
     }
 
     async fn apply(a: &LineArgs, plan: EditPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        apply_edit(&a.common, plan, ctx, BackupKey::Backup).await
+        Ok(with_warnings(a, apply_edit(&a.common, plan, ctx, BackupKey::Backup).await?))
     }
 
-    fn unchanged_result(_a: &LineArgs, s: &EditState) -> ModuleResult {
-        ModuleResult::ok().with_msg(if s.exists { "" } else { "file not present" }).with("backup", "")
+    fn unchanged_result(a: &LineArgs, s: &EditState) -> ModuleResult {
+        with_warnings(a, ModuleResult::ok().with_msg(if s.exists { "" } else { "file not present" }).with("backup", ""))
     }
 
-    fn check_result(_a: &LineArgs, _s: &EditState, plan: &EditPlan) -> ModuleResult {
-        ModuleResult::changed(plan.changes_anything()).with_msg(plan.msg.clone())
+    fn check_result(a: &LineArgs, _s: &EditState, plan: &EditPlan) -> ModuleResult {
+        with_warnings(a, ModuleResult::changed(plan.changes_anything()).with_msg(plan.msg.clone()))
     }
 }
 
@@ -394,6 +428,38 @@ mod tests {
         let e = present("START=no\n", json!({"path": "f", "regexp": "^(START)=no", "line": "\\1=yes", "backrefs": true}));
         assert_eq!(e.text, "START=yes\n");
         assert!(!present("other\n", json!({"path": "f", "regexp": "^(START)=", "line": "\\1=yes", "backrefs": true})).changed);
+    }
+
+    /// Python's `re` has backreferences in patterns (the upstream target's
+    /// `'^(REF) .* \\1$'`); the `regex` crate refused them.
+    #[test]
+    fn backreference_inside_the_pattern() {
+        let a = json!({"path": "f", "regexp": "^(REF) .* \\1$", "line": "\\1 replaced", "backrefs": true});
+        let e = present("REF this is a line for backrefs REF\n", a.clone());
+        assert_eq!((e.text.as_str(), e.changed), ("REF replaced\n", true));
+        assert!(!present("REF no FER\n", a).changed);
+    }
+
+    /// The upstream target's test_string01: after the search string's line
+    /// was replaced, a second run finds the exact line and changes nothing.
+    #[test]
+    fn an_exact_line_counts_when_nothing_else_matched() {
+        let a = json!({"path": "f", "line": "Thi$ i^ [ine 3", "search_string": "(\\w)"});
+        let e = present("a\nx(\\w)y\nb\n", a.clone());
+        assert_eq!((e.text.as_str(), e.msg.as_str()), ("a\nThi$ i^ [ine 3\nb\n", "line replaced"));
+        assert!(!present(&e.text, a).changed);
+        let r = json!({"path": "f", "line": "k=2", "regexp": "^k=1$"});
+        assert!(!present("k=2\n", r).changed);
+    }
+
+    #[test]
+    fn empty_patterns_warn_as_ansible_does() {
+        let w = empty_pattern_warning(&args(json!({"path": "f", "regexp": "", "line": "x"}))).unwrap();
+        assert!(w.starts_with("The regular expression is an empty string, which will match every line in the file. This may"));
+        assert!(w.ends_with("use '^' to match every line in the file and avoid this warning."));
+        let w = empty_pattern_warning(&args(json!({"path": "f", "search_string": "", "line": "x"}))).unwrap();
+        assert!(w.starts_with("The search string is") && w.ends_with("rather than appending."));
+        assert!(empty_pattern_warning(&args(json!({"path": "f", "regexp": "^", "line": "x"}))).is_none());
     }
 
     #[test]

@@ -2,10 +2,12 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::args::{loose_bool, loose_string};
-use crate::host::{FileKind, FileStat};
+use crate::host::{Command, FileKind, FileStat};
+
+use super::stat_details;
 use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 
 fn yes() -> bool {
@@ -21,11 +23,11 @@ pub struct StatArgs {
     pub follow: bool,
     #[serde(default = "yes", deserialize_with = "loose_bool")]
     pub get_checksum: bool,
-    #[serde(default = "sha1")]
+    #[serde(default = "sha1", alias = "checksum", alias = "checksum_algo")]
     pub checksum_algorithm: String,
-    #[serde(default, deserialize_with = "loose_bool")]
+    #[serde(default = "yes", alias = "mime", alias = "mime_type", alias = "mime-type", deserialize_with = "loose_bool")]
     pub get_mime: bool,
-    #[serde(default, deserialize_with = "loose_bool")]
+    #[serde(default = "yes", alias = "attr", alias = "attributes", deserialize_with = "loose_bool")]
     pub get_attributes: bool,
 }
 
@@ -36,6 +38,8 @@ fn sha1() -> String {
 pub struct StatState {
     stat: Option<FileStat>,
     checksum: Option<String>,
+    /// What `stat_details` found beyond `Host::stat` (empty when unknown).
+    details: Map<String, Value>,
 }
 
 /// Reading never changes anything.
@@ -112,24 +116,36 @@ impl Module for StatModule {
                     default: Some("sha1"),
                     description: "sha1, sha256, sha512 or md5.",
                 },
+                ArgDoc {
+                    name: "get_mime",
+                    ty: "bool",
+                    required: false,
+                    default: Some("true"),
+                    description: "Add mimetype and charset (from `file` on the host).",
+                },
+                ArgDoc {
+                    name: "get_attributes",
+                    ty: "bool",
+                    required: false,
+                    default: Some("true"),
+                    description: "Add version, attributes and attr_flags (from `lsattr` on the host).",
+                },
             ],
             example: "- stat:\n    path: /etc/postfix/main.cf\n  register: main_cf",
         }
     }
 
     fn validate(args: &StatArgs) -> Result<(), String> {
-        // Ansible's mimetype/charset and lsattr attributes are not gathered:
-        // asking for them must not silently give a result without them.
-        if args.get_mime {
-            return Err("get_mime is not supported by mailplay's stat (no mimetype/charset keys)".into());
-        }
-        if args.get_attributes {
-            return Err("get_attributes is not supported by mailplay's stat (no attributes key)".into());
-        }
         match args.checksum_algorithm.as_str() {
             "sha1" | "sha256" | "sha512" | "md5" | "sha224" | "sha384" => Ok(()),
             other => Err(format!("value of checksum_algorithm must be one of: sha1, sha224, sha256, sha384, sha512, md5, got: {other}")),
         }
+    }
+
+    /// Ansible's `type='path'`: `~` and `$VAR` expand on the target.
+    async fn resolve(a: &mut StatArgs, ctx: &Context<'_>) -> Result<(), ModuleError> {
+        super::command_expand::expand_path(ctx.host, &mut a.path).await?;
+        Ok(())
     }
 
     async fn probe(args: &StatArgs, ctx: &Context<'_>) -> Result<StatState, ModuleError> {
@@ -138,7 +154,15 @@ impl Module for StatModule {
             Some(s) if args.get_checksum && s.kind == FileKind::File => ctx.host.checksum(&args.path, &args.checksum_algorithm).await?,
             _ => None,
         };
-        Ok(StatState { stat, checksum })
+        let details = match &stat {
+            Some(s) => {
+                let script = stat_details::script(&args.path, args.follow, args.get_mime, args.get_attributes);
+                let out = ctx.host.exec(&Command::shell(script)).await?;
+                stat_details::parse(&out.stdout_str(), s, args.get_mime, args.get_attributes)
+            }
+            None => Map::new(),
+        };
+        Ok(StatState { stat, checksum, details })
     }
 
     fn plan(_args: &StatArgs, _state: &StatState) -> Result<NoChange, ModuleError> {
@@ -150,6 +174,10 @@ impl Module for StatModule {
     }
 
     fn unchanged_result(args: &StatArgs, state: &StatState) -> ModuleResult {
-        ModuleResult::ok().with("stat", stat_dict(&args.path, &state.stat, &state.checksum, true))
+        let mut st = stat_dict(&args.path, &state.stat, &state.checksum, true);
+        if let Value::Object(m) = &mut st {
+            m.extend(state.details.clone());
+        }
+        ModuleResult::ok().with("stat", st)
     }
 }

@@ -63,6 +63,10 @@ pub struct UserArgs {
     /// With state=absent: remove the home directory too.
     #[serde(default, deserialize_with = "loose_bool")]
     pub remove: bool,
+    /// With state=absent: `userdel -f` (even while logged in, a home
+    /// another user shares), as Ansible; present ignores it, as Ansible.
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -151,6 +155,9 @@ fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
             None => UserPlan { effect: None, command: None, set_password: false, before: String::new(), after: String::new() },
             Some(_) => {
                 let mut c = vec![s_("userdel")];
+                if a.force {
+                    c.push(s_("-f"));
+                }
                 if a.remove {
                     c.push(s_("-r"));
                 }
@@ -307,6 +314,13 @@ impl Module for UserModule {
                     default: Some("false"),
                     description: "With absent: remove the home directory.",
                 },
+                ArgDoc {
+                    name: "force",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "With absent: userdel -f (remove even while the user is logged in).",
+                },
             ],
             example: "- user:\n    name: cyrus\n    groups: [sasl, ssl-cert]\n    append: yes",
         }
@@ -409,6 +423,15 @@ mod tests {
         let mut s = parse_state(CYRUS);
         s.account.as_mut().unwrap().password = hash.into();
         assert!(!plan(&args(json!({"name": "cyrus", "password": hash})), &s).unwrap().changes_anything());
+    }
+
+    /// The file target removes its user with `force: yes, remove: yes`.
+    #[test]
+    fn force_removes_with_userdel_f() {
+        let p = plan(&args(json!({"name": "cyrus", "state": "absent", "force": true, "remove": true})), &parse_state(CYRUS)).unwrap();
+        assert_eq!(p.command.unwrap(), ["userdel", "-f", "-r", "cyrus"]);
+        let p = plan(&args(json!({"name": "cyrus", "state": "absent"})), &parse_state(CYRUS)).unwrap();
+        assert_eq!(p.command.unwrap(), ["userdel", "cyrus"]);
     }
 
     #[test]
