@@ -116,36 +116,6 @@ pub fn register(env: &mut Environment<'static>) {
         use sha1::Digest;
         format!("{:x}", sha1::Sha1::digest(s.as_bytes()))
     });
-    env.add_filter("difference", |state: &State, a: JValue, b: JValue| -> Result<JValue, Error> {
-        let b: Vec<JValue> = b.try_iter()?.collect();
-        charge_pairs(state, &a, b.len())?;
-        Ok(JValue::from(a.try_iter()?.filter(|x| !b.contains(x)).collect::<Vec<_>>()))
-    });
-    env.add_filter("intersect", |state: &State, a: JValue, b: JValue| -> Result<JValue, Error> {
-        let b: Vec<JValue> = b.try_iter()?.collect();
-        charge_pairs(state, &a, b.len())?;
-        Ok(JValue::from(a.try_iter()?.filter(|x| b.contains(x)).collect::<Vec<_>>()))
-    });
-    env.add_filter("union", |state: &State, a: JValue, b: JValue| -> Result<JValue, Error> {
-        let n = a.len().unwrap_or(0) + b.len().unwrap_or(0);
-        state.consume_fuel((n as u64).saturating_mul(n as u64) / PAIRS_PER_FUEL)?;
-        let mut out: Vec<JValue> = Vec::new();
-        for x in a.try_iter()?.chain(b.try_iter()?) {
-            if !out.contains(&x) {
-                out.push(x);
-            }
-        }
-        Ok(JValue::from(out))
-    });
-}
-
-/// Comparisons charged as one unit of work: the set filters compare every
-/// pair of items.
-const PAIRS_PER_FUEL: u64 = 64;
-
-fn charge_pairs(state: &State, a: &JValue, b_len: usize) -> Result<(), Error> {
-    let a_len = a.len().unwrap_or(0) as u64;
-    state.consume_fuel(a_len.saturating_mul(b_len as u64) / PAIRS_PER_FUEL)
 }
 
 /// How Ansible shows a value as text: strings bare, True/False, the rest as Python would.

@@ -14,6 +14,7 @@
 mod filters;
 mod filters_json;
 mod filters_map;
+mod filters_math;
 mod filters_url;
 mod first_found;
 mod limits;
@@ -74,6 +75,7 @@ fn env() -> &'static Environment<'static> {
         filters::register(&mut env);
         filters_url::register(&mut env);
         filters_map::register(&mut env);
+        filters_math::register(&mut env);
         filters_json::register(&mut env);
         tests_::register(&mut env);
         tests_files::register(&mut env);
