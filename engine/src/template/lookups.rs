@@ -35,7 +35,12 @@ impl Drop for SearchPathGuard {
     }
 }
 
-fn find(name: &str, sub: &str) -> Option<PathBuf> {
+/// The folders of the render in progress.
+pub(super) fn search_paths() -> Vec<PathBuf> {
+    SEARCH_PATHS.with(|s| s.borrow().clone())
+}
+
+pub(super) fn find(name: &str, sub: &str) -> Option<PathBuf> {
     let p = PathBuf::from(name);
     if p.is_absolute() {
         return p.exists().then_some(p);
@@ -97,16 +102,6 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JVal
                 }
                 JValue::from(String::from_utf8_lossy(&o.stdout).trim_end_matches('\n').to_string())
             }
-            "template" => {
-                let p = find(&term, "templates").ok_or_else(|| err(format!("lookup('template'): could not locate '{term}'")))?;
-                let text =
-                    blocking(|| std::fs::read_to_string(&p)).map_err(|e| err(format!("lookup('template'): {}: {e}", p.display())))?;
-                super::limits::check_nesting(&text).map_err(|e| err(format!("lookup('template'): {}: {}", p.display(), e.message)))?;
-                let tmpl = state.env().template_from_str(&text)?;
-                JValue::from(tmpl.render(JValue::from_iter(
-                    state.known_variables().into_iter().filter_map(|k| state.lookup(&k).map(|v| (k.to_string(), v))),
-                ))?)
-            }
             "vars" => match (state.lookup(&term).filter(|v| !v.is_undefined()), default) {
                 (Some(v), _) => v,
                 (None, Some(d)) => d.clone(),
@@ -135,6 +130,8 @@ fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> R
     let default = kwargs.get::<Option<JValue>>("default")?;
     let values = if name == "first_found" {
         super::first_found::first_found(&terms, &kwargs, |n| find(n, "files"))
+    } else if name == "template" {
+        super::lookup_template::run(state, &terms, &kwargs)
     } else {
         run_lookup(state, &name, &terms, default.as_ref())
     };
@@ -156,6 +153,9 @@ fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> R
 fn query(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
     if name == "first_found" {
         return super::first_found::first_found(&terms, &kwargs, |n| find(n, "files")).map(JValue::from);
+    }
+    if name == "template" {
+        return super::lookup_template::run(state, &terms, &kwargs).map(JValue::from);
     }
     let default = kwargs.get::<Option<JValue>>("default")?;
     run_lookup(state, &name, &terms, default.as_ref()).map(JValue::from)

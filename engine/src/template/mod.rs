@@ -18,7 +18,9 @@ mod filters_math;
 mod filters_url;
 mod first_found;
 mod limits;
+mod lookup_template;
 mod lookups;
+mod overrides;
 mod rspamd_hash;
 mod scope;
 mod tests_;
@@ -31,6 +33,7 @@ use std::sync::{Arc, OnceLock};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as JValue};
 use serde_json::Value;
 
+pub use overrides::TemplateOverrides;
 pub use scope::{HostvarsSource, Layer, Origin, Scope};
 use vars_object::VarsObject;
 
@@ -67,9 +70,7 @@ fn env() -> &'static Environment<'static> {
         let mut env = Environment::new();
         env.set_fuel(Some(FUEL));
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_syntax(
-            minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).keep_trailing_newline(true).build().expect("valid syntax config"),
-        );
+        env.set_syntax(overrides::default_syntax());
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut env);
         filters::register(&mut env);
@@ -142,7 +143,8 @@ impl Templar {
         limits::check_nesting(s)?;
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
-        env().render_str(s, ctx).map_err(|e| self.explain(e, s, scope))
+        let out = env().render_str(s, ctx).map_err(|e| self.explain(e, s, scope))?;
+        Ok(overrides::preserve_trailing_newlines(s, out, "\n"))
     }
 
     /// A string: one `{{ expr }}` gives the expression's native value.
@@ -195,20 +197,30 @@ impl Templar {
         })
     }
 
-    /// Render a template file (the `template` module): `trim_blocks`, the
-    /// trailing newline kept, `{% include %}` relative to the file's folder.
+    /// Render a template file (the `template` module) with Ansible's
+    /// defaults: `trim_blocks`, the trailing newlines kept, `{% include %}`
+    /// relative to the file's folder.
     pub fn render_file(&self, path: &Path, scope: &Scope) -> Result<String, TemplateError> {
+        self.render_file_with(path, scope, &TemplateOverrides::default())
+    }
+
+    /// Render a template file with the template module's Jinja settings.
+    pub fn render_file_with(&self, path: &Path, scope: &Scope, o: &TemplateOverrides) -> Result<String, TemplateError> {
         let text = std::fs::read_to_string(path).map_err(|e| TemplateError {
             message: format!("cannot read template {}: {e}", path.display()),
             line: None,
             undefined: false,
         })?;
         limits::check_nesting(&text)?;
+        let text = o.apply_newlines(&text);
         let mut paths = vec![path.parent().map(Path::to_path_buf).unwrap_or_default()];
         paths.extend(scope.search_paths().iter().flat_map(|p| [p.join("templates"), p.clone()]));
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(paths);
-        env().render_str(&text, ctx).map_err(|e| self.explain(e, &text, scope))
+        let fail = |message: String| TemplateError { message, line: None, undefined: false };
+        let env = o.environment(env()).map_err(|e| fail(describe(&e)))?;
+        let out = env.render_str(&text, ctx).map_err(|e| self.explain(e, &text, scope))?;
+        Ok(overrides::preserve_trailing_newlines(&text, out, &o.newline_sequence))
     }
 
     /// Only check that a template compiles (for `--syntax-check`).

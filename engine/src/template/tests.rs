@@ -140,6 +140,18 @@ fn template_files_trim_blocks_and_keep_the_final_newline() {
 }
 
 #[test]
+fn included_templates_lose_their_final_newline_the_top_level_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("world.txt"), "world\n").unwrap();
+    let f = dir.path().join("t.j2");
+    std::fs::write(&f, "a {% include 'world.txt' %}!\n\n").unwrap();
+    assert_eq!(Templar::new().render_file(&f, &scope(json!({}))).unwrap(), "a world!\n\n");
+    // Trimmed after the last block, the source's final newline comes back.
+    std::fs::write(&f, "{% if true %}\nx\n{% endif %}\n").unwrap();
+    assert_eq!(Templar::new().render_file(&f, &scope(json!({}))).unwrap(), "x\n");
+}
+
+#[test]
 fn hostvars_reach_other_hosts() {
     struct Two;
     impl HostvarsSource for Two {
