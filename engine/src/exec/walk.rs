@@ -191,6 +191,14 @@ impl PlayRunner<'_> {
         Arc::new(v)
     }
 
+    /// `--tags`/`--skip-tags` on a task's tags, templated ones rendered
+    /// with the play's variables as Ansible's play iterator does.
+    fn tags_selected(&self, tags: &[String]) -> bool {
+        let layers = [&self.play_role_defaults, &self.play_vars, &self.play_role_vars, &self.ctx.extra_vars];
+        let scope = super::tags::play_scope(&layers, self.search_paths.clone());
+        self.ctx.opts.tags.selects(&super::tags::resolve(tags, &self.ctx.templar, &scope))
+    }
+
     fn scope_of(
         &self,
         i: usize,
@@ -246,7 +254,7 @@ impl PlayRunner<'_> {
             return;
         }
         let eff = inh.effective(task);
-        if !inh.is_handler && !self.ctx.opts.tags.selects(&eff.tags) {
+        if !inh.is_handler && !self.tags_selected(&eff.tags) {
             return;
         }
         if !inh.is_handler && !self.start_reached(task) {
@@ -509,7 +517,7 @@ impl PlayRunner<'_> {
 
     async fn run_meta(&mut self, task: &Task, action: &str, inh: &Inherited, subset: Option<&[usize]>) {
         let eff = inh.effective(task);
-        if !self.ctx.opts.tags.selects(&eff.tags) && action != "flush_handlers" {
+        if !self.tags_selected(&eff.tags) && action != "flush_handlers" {
             return;
         }
         if self.active(subset).is_empty() {
@@ -561,7 +569,7 @@ impl PlayRunner<'_> {
     /// that chose it.
     async fn run_include(&mut self, task: &Task, inh: &Inherited, subset: Option<&[usize]>) {
         let eff = inh.effective(task);
-        if !self.ctx.opts.tags.selects(&eff.tags) {
+        if !self.tags_selected(&eff.tags) {
             return;
         }
         let targets = self.active(subset);
