@@ -58,7 +58,7 @@ impl Controller for TaskController {
     }
 
     fn eval_var(&self, expr: &str) -> Result<Value, ExprError> {
-        self.templar.eval_expression(expr, &self.scope).map_err(|e| match e.undefined {
+        self.templar.eval_for_display(expr, &self.scope).map_err(|e| match e.undefined {
             true => ExprError::Undefined(e.message),
             false => ExprError::Failed(e.message),
         })

@@ -20,6 +20,7 @@ mod first_found;
 mod limits;
 mod lookup_template;
 mod lookups;
+pub mod markers;
 mod overrides;
 mod rspamd_hash;
 mod scope;
@@ -119,12 +120,12 @@ impl Templar {
     pub fn render_value(&self, v: &Value, scope: &Scope) -> Result<Value, TemplateError> {
         match v {
             Value::String(s) if Self::is_template(s) => self.render_native(s, scope),
-            Value::Array(items) => items.iter().map(|i| self.render_value(i, scope)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+            Value::Array(items) => items.iter().map(|i| self.render_part(i, scope)).collect::<Result<Vec<_>, _>>().map(Value::Array),
             Value::Object(m) => {
                 let mut out = serde_json::Map::new();
                 for (k, val) in m {
                     let key = if Self::is_template(k) { self.render_string(k, scope)? } else { k.clone() };
-                    let rendered = self.render_value(val, scope)?;
+                    let rendered = self.render_part(val, scope)?;
                     if rendered.as_str() != Some(OMIT_TOKEN) {
                         out.insert(key, rendered);
                     }
@@ -132,6 +133,29 @@ impl Templar {
                 Ok(Value::Object(out))
             }
             other => Ok(other.clone()),
+        }
+    }
+
+    /// An item of a list or mapping: while markers are on (showing a
+    /// value, [`markers`]), an undefined part becomes Ansible's marker.
+    fn render_part(&self, v: &Value, scope: &Scope) -> Result<Value, TemplateError> {
+        match self.render_value(v, scope) {
+            Err(e) if e.undefined => markers::substitute(&e.message).map(Value::String).ok_or(e),
+            other => other,
+        }
+    }
+
+    /// Evaluate a variable (`debug: var=`) to show it: undefined parts of
+    /// its value are shown as Ansible's markers rather than failing. Only
+    /// for a plain variable path (`s`, `s.a`, `l[0]`): an expression that
+    /// computes with a value would compute with the marker's text.
+    pub fn eval_for_display(&self, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        match self.eval_expression(expr, scope) {
+            Err(e) if e.undefined && is_variable_path(expr.trim()) => {
+                let (v, _) = markers::with_markers(|| self.eval_expression(expr, scope));
+                v
+            }
+            other => other,
         }
     }
 
@@ -308,6 +332,15 @@ fn describe(e: &minijinja::Error) -> String {
         src = inner.source();
     }
     msg
+}
+
+/// `name`, `name.attr`, `name['key']`, `name[0]`: a variable, not a computation.
+fn is_variable_path(expr: &str) -> bool {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(r#"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*|\[(\d+|'[^'\]]*'|"[^"\]]*")\])*$"#).expect("valid regex")
+    })
+    .is_match(expr)
 }
 
 /// `"{{ expr }}"` → `expr`, when the string is exactly one expression.

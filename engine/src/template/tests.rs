@@ -199,3 +199,15 @@ fn data_layers_are_substituted_never_rendered() {
     s.set("item", json!("{{ secret_cmd }}"));
     assert_eq!(t.render_value(&Value::String("{{ item }}".into()), &s).unwrap(), json!("{{ secret_cmd }}"));
 }
+
+#[test]
+fn showing_a_variable_marks_its_undefined_parts_like_ansible() {
+    let s = scope(json!({"s": {"a": "{{ nope }}", "b": 1}, "l": [1, "{{ nope2 }}"]}));
+    let t = Templar::new();
+    assert_eq!(t.eval_for_display("s", &s).unwrap(), json!({"a": "<< error 1 - 'nope' is undefined >>", "b": 1}));
+    assert_eq!(t.eval_for_display("l[1]", &s).unwrap(), json!("<< error 1 - 'nope2' is undefined >>"));
+    // A computation with the value, or using it anywhere else, still fails.
+    assert!(t.eval_for_display("s | length", &s).unwrap_err().undefined);
+    assert!(t.eval_expression("s", &s).unwrap_err().undefined);
+    assert!(t.eval_for_display("missing", &s).unwrap_err().undefined);
+}
