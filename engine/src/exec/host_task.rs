@@ -313,7 +313,15 @@ impl TaskEnv<'_> {
             return o;
         }
         let Some(runner) = runner else {
-            return super::include_vars::run(&args, &self.search_roots, task.role.as_deref());
+            let task_dir = task.pos.file.as_deref().and_then(|f| f.parent());
+            let ctx = super::include_vars::IncludeVarsCtx {
+                roots: &self.search_roots,
+                role: task.role.as_deref(),
+                task_dir,
+                templar: &self.run.templar,
+                scope,
+            };
+            return super::include_vars::run(&args, &ctx);
         };
         let check_mode = match keyword_bool(&self.run.templar, "check_mode", self.eff.check_mode.as_ref(), scope, self.run.opts.check) {
             Ok(b) => b,
@@ -637,7 +645,7 @@ impl TaskEnv<'_> {
             },
             result: Value::Object(o.registered()),
             diffs: o.diffs.clone(),
-            no_log: kw.no_log,
+            no_log: kw.no_log || o.censored,
             is_loop_summary,
             secrets,
         };
