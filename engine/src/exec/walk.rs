@@ -49,10 +49,8 @@ impl HostvarsSource for HostvarsSnapshot {
         }
         // A host outside the play: as in Ansible, its inventory and
         // playbook group_vars/host_vars and the names the inventory gives it.
-        let mut vars = self.inventory.host_vars(host);
-        if let Ok(dirs) = crate::inventory::load_vars_dirs(&self.playbook_dir, &self.inventory, host) {
-            vars.extend(dirs);
-        }
+        let mut vars = crate::inventory::vars_with_playbook_dirs(&self.inventory, &self.playbook_dir, host)
+            .unwrap_or_else(|_| self.inventory.host_vars(host));
         vars.insert("inventory_hostname".into(), Value::from(host));
         vars.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(host)));
         vars.insert("group_names".into(), Value::from(self.inventory.group_names_of(host)));
@@ -216,7 +214,7 @@ impl PlayRunner<'_> {
             extra_vars: &self.ctx.extra_vars,
             search_paths: &search_paths,
         };
-        build_scope(&parts, &self.hosts[i], eff, &inh.vars, task, task_magic.clone()).with_hostvars(hostvars.clone())
+        build_scope(&parts, &self.hosts[i], eff, (&inh.vars, &inh.include_params), task, task_magic.clone()).with_hostvars(hostvars.clone())
     }
 
     fn hostvars_snapshot(&self) -> Arc<dyn HostvarsSource> {
@@ -635,6 +633,11 @@ impl PlayRunner<'_> {
         let mut child = inh.enter(task, false);
         // Tags on an include select the include itself, not what it includes.
         child.tags = inh.tags.clone();
+        // Its `vars` are include params, not block vars.
+        if !task.vars.is_empty() {
+            child.vars.pop();
+            child.include_params.push(task.vars.clone());
+        }
         // Every host's result of the include first (as Ansible prints its
         // `included:` lines), then the included tasks, file by file.
         let mut to_run = Vec::new();
