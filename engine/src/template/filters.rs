@@ -35,8 +35,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("from_json", |s: String| -> Result<JValue, Error> {
         serde_json::from_str::<Value>(&s).map(|v| from_json(&v)).map_err(|e| err(format!("from_json: {e}")))
     });
-    env.add_filter("to_yaml", to_yaml);
-    env.add_filter("to_nice_yaml", to_yaml);
+    env.add_filter("to_yaml", |v: JValue, kw: Kwargs| to_yaml(v, kw, super::to_yaml::Style::TO_YAML));
+    env.add_filter("to_nice_yaml", |v: JValue, kw: Kwargs| to_yaml(v, kw, super::to_yaml::Style::TO_NICE_YAML));
     env.add_filter("from_yaml", |s: String| -> Result<JValue, Error> {
         crate::yaml::parse_str(&s, std::path::Path::new("<from_yaml>"))
             .map(|n| from_json(&n.to_value()))
@@ -202,9 +202,21 @@ fn split(s: String, sep: Option<String>, maxsplit: Option<i64>) -> Vec<String> {
     }
 }
 
-fn to_yaml(v: JValue, _kwargs: Kwargs) -> Result<String, Error> {
-    let value = json(&v)?;
-    serde_saphyr::to_string(&value).map_err(|e| err(format!("to_yaml: {e}")))
+/// PyYAML's `yaml.dump` as Ansible calls it; `default_flow_style`,
+/// `indent` and `width` may be given, as to `yaml.dump`.
+fn to_yaml(v: JValue, kwargs: Kwargs, mut style: super::to_yaml::Style) -> Result<String, Error> {
+    let value = json(&defined(v)?)?;
+    if kwargs.has("default_flow_style") {
+        style.default_flow_style = kwargs.get::<Option<bool>>("default_flow_style")?;
+    }
+    if let Some(i) = kwargs.get::<Option<usize>>("indent")? {
+        style.indent = i;
+    }
+    if let Some(w) = kwargs.get::<Option<usize>>("width")? {
+        style.width = w;
+    }
+    kwargs.assert_all_used()?;
+    Ok(super::to_yaml::dump(&value, style))
 }
 
 fn hash(v: JValue, algo: Option<String>) -> Result<String, Error> {
