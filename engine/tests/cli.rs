@@ -50,6 +50,25 @@ fn templated_tags_are_listed_and_selected_like_ansible_playbook() {
 }
 
 #[test]
+fn arguments_that_do_not_template_fail_with_ansibles_message() {
+    let dir = fixture("cli");
+    let msgs = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.starts_with("fatal:"))
+            .map(|l| {
+                let msg = l.split("\"msg\": \"").nth(1).unwrap_or("");
+                msg.split("\\n\\nThe error appears").next().unwrap_or("").trim_end_matches("\"}").to_string()
+            })
+            .collect()
+    };
+    let theirs = ansible("ansible-playbook").args(["undefined_args.yml", "-i", "inventory.ini"]).current_dir(&dir).output().unwrap();
+    let (_, ours, _) = run(&["run", "undefined_args.yml", "-i", "inventory.ini"]);
+    let theirs = msgs(&text(&theirs));
+    assert_eq!(theirs.len(), 4, "{theirs:?}");
+    assert_eq!(msgs(&ours), theirs, "{ours}");
+}
+
+#[test]
 fn list_hosts_honours_limit() {
     let (code, out, _) = run(&["run", "site.yml", "-i", "inventory.ini", "--list-hosts", "--limit", "h2"]);
     assert_eq!(code, 0);

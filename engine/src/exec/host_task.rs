@@ -296,12 +296,7 @@ impl TaskEnv<'_> {
         };
         let args = match self.run.templar.render_value(raw_args, scope) {
             Ok(a) => a,
-            Err(e) => {
-                return Outcome::failed(format!(
-                    "The task includes an option with an undefined variable. The error was: {e}{}",
-                    where_(&task.pos)
-                ))
-            }
+            Err(e) => return Outcome::failed(format!("{}{}", self.args_error(module, raw_args, scope, e), where_(&task.pos))),
         };
         if let Some(action) = inventory_action {
             let mut o = super::inventory_actions::run(action, &args, self.run, &host.name);
@@ -606,6 +601,26 @@ impl TaskEnv<'_> {
             if !v.is_empty() && !s.contains(&v) {
                 s.push(v);
             }
+        }
+    }
+
+    /// Ansible 2.19's message for arguments that do not template: the
+    /// module's full name and the argument whose value failed.
+    fn args_error(&self, module: &str, raw_args: &Value, scope: &crate::template::Scope, e: crate::template::TemplateError) -> String {
+        let short = short_name(module);
+        let fqcn = if module == short && crate::playbook::keywords::is_ansible_builtin(module) {
+            format!("ansible.builtin.{module}")
+        } else {
+            module.to_string()
+        };
+        let failing = raw_args
+            .as_object()
+            .and_then(|m| m.iter().find(|(_, v)| self.run.templar.render_value(v, scope).is_err()).map(|(k, _)| k.clone()));
+        match failing {
+            Some(arg) => {
+                format!("Task failed: Finalization of task args for '{fqcn}' failed: Error while resolving value for '{arg}': {e}")
+            }
+            None => format!("Task failed: Finalization of task args for '{fqcn}' failed: {e}"),
         }
     }
 

@@ -21,11 +21,13 @@ mod limits;
 mod lookup_template;
 mod lookups;
 pub mod markers;
+mod native;
 mod overrides;
 mod rspamd_hash;
 mod scope;
 mod tests_;
 mod tests_files;
+mod to_yaml;
 mod vars_object;
 
 use std::path::Path;
@@ -72,6 +74,7 @@ fn env() -> &'static Environment<'static> {
         env.set_fuel(Some(FUEL));
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(overrides::default_syntax());
+        env.set_formatter(native::formatter);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut env);
         filters::register(&mut env);
@@ -164,11 +167,16 @@ impl Templar {
         if !Self::is_template(s) {
             return Ok(s.to_string());
         }
+        let out = self.render_text(s, scope)?;
+        Ok(overrides::preserve_trailing_newlines(s, out, "\n"))
+    }
+
+    /// Jinja's output of a template string (its final newline dropped).
+    fn render_text(&self, s: &str, scope: &Scope) -> Result<String, TemplateError> {
         limits::check_nesting(s)?;
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
-        let out = env().render_str(s, ctx).map_err(|e| self.explain(e, s, scope))?;
-        Ok(overrides::preserve_trailing_newlines(s, out, "\n"))
+        env().render_str(s, ctx).map_err(|e| self.explain(e, s, scope))
     }
 
     /// A string: one `{{ expr }}` gives the expression's native value.
@@ -189,7 +197,12 @@ impl Templar {
                 other => other,
             });
         }
-        self.render_string(s, scope).map(Value::String)
+        // One value output and nothing else: that value, natively.
+        let (text, single) = native::recording(|| self.render_text(s, scope))?;
+        if let Some(v) = single {
+            return to_json(&v);
+        }
+        Ok(Value::String(overrides::preserve_trailing_newlines(s, text, "\n")))
     }
 
     /// Evaluate an expression (no braces) to its value.
@@ -203,7 +216,15 @@ impl Templar {
         if v.is_undefined() {
             return Err(TemplateError { message: format!("'{expr}' is undefined"), line: None, undefined: true });
         }
-        to_json(&v)
+        to_json(&v).map_err(|mut e| {
+            // An undefined variable inside the result: name it, as Ansible does.
+            if e.undefined && e.message == HOLDS_UNDEFINED {
+                if let Some(name) = first_undefined(compiled.undeclared_variables(true), scope) {
+                    e.message = format!("'{name}' is undefined");
+                }
+            }
+            e
+        })
     }
 
     /// Evaluate a `when:`-style conditional.
@@ -356,7 +377,7 @@ fn single_expression(s: &str) -> Option<&str> {
 
 pub(crate) fn to_json(v: &JValue) -> Result<Value, TemplateError> {
     if holds_undefined(v) {
-        let message = filters_map::take_missing().unwrap_or_else(|| "the result holds an undefined value".into());
+        let message = filters_map::take_missing().unwrap_or_else(|| HOLDS_UNDEFINED.into());
         return Err(TemplateError { message, line: None, undefined: true });
     }
     serde_json::to_value(v).map_err(|e| TemplateError {
@@ -365,6 +386,8 @@ pub(crate) fn to_json(v: &JValue) -> Result<Value, TemplateError> {
         undefined: false,
     })
 }
+
+const HOLDS_UNDEFINED: &str = "the result holds an undefined value";
 
 /// An undefined value inside a list or mapping (Jinja2 keeps them until
 /// the result is used; Ansible then fails).

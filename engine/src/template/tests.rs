@@ -211,3 +211,18 @@ fn showing_a_variable_marks_its_undefined_parts_like_ansible() {
     assert!(t.eval_expression("s", &s).unwrap_err().undefined);
     assert!(t.eval_for_display("missing", &s).unwrap_err().undefined);
 }
+
+#[test]
+fn a_render_that_outputs_one_value_only_gives_that_value() {
+    assert_eq!(r("{% for x in [1] %}{{ x }}{% endfor %}", json!({})), json!(1));
+    assert_eq!(r("{% if true %}{{ [1, 2] }}{% endif %}\n", json!({})), json!([1, 2]));
+    assert_eq!(r("{{ 1 }}{{ 2 }}", json!({})), json!("12"));
+    assert_eq!(r("{% for x in [4, 2] %}{{ x }}{% endfor %}", json!({})), json!("42"));
+    assert_eq!(r("a{% if true %}{{ 1 }}{% endif %}", json!({})), json!("a1"));
+}
+
+#[test]
+fn an_undefined_value_inside_a_result_is_named() {
+    assert_eq!(e("{{ [{'k': nested_and_undefined}] }}", json!({})), "'nested_and_undefined' is undefined");
+    assert_eq!(e("{{ [{'k': nested_and_undefined}] }} second", json!({})), "'nested_and_undefined' is undefined");
+}
