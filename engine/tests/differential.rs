@@ -45,6 +45,13 @@ fn implicit_localhost_matches_ansible_then_idempotent() {
     same_as_ansible_then_idempotent("implicit_localhost");
 }
 
+/// The template module's Jinja options, a `#jinja2:` header, output
+/// encodings and newline sequences, trailing newlines with includes.
+#[test]
+fn template_options_match_ansible_then_idempotent() {
+    same_as_ansible_then_idempotent("template_options");
+}
+
 /// A command that check mode skips registers what Ansible registers, and
 /// changed_when/failed_when are not evaluated on a skipped result (the mail
 /// playbook's `changed_when` on a command's stderr failed check mode).

@@ -88,21 +88,9 @@ pub fn run(state: &State, terms: &[JValue], kwargs: &Kwargs) -> Result<Vec<JValu
 fn variables(state: &State, term: &str, path: &Path, template_vars: Option<&JValue>) -> Result<JValue, Error> {
     let mut vars: indexmap::IndexMap<String, JValue> =
         state.known_variables().into_iter().filter_map(|k| state.lookup(&k).map(|v| (k.to_string(), v))).collect();
-    let full = path.display().to_string();
-    let generated = [
-        ("template_host", JValue::from(hostname())),
-        ("template_path", JValue::from(term)),
-        ("template_fullpath", JValue::from(full)),
-        ("template_uid", JValue::from(owner(path))),
-        ("template_destpath", JValue::from(())),
-    ];
-    for (k, v) in generated {
-        vars.insert(k.into(), v);
-    }
-    // Ansible's default `ansible_managed` (its config default) only where
-    // the play did not set one.
-    if !vars.get("ansible_managed").is_some_and(|v| !v.is_undefined()) {
-        vars.insert("ansible_managed".into(), JValue::from("Ansible managed"));
+    let has_managed = vars.get("ansible_managed").is_some_and(|v| !v.is_undefined());
+    for (k, v) in generated_vars(term, path, None, !has_managed) {
+        vars.insert(k, super::from_json(&v));
     }
     if let Some(tv) = template_vars {
         for k in tv.try_iter()? {
@@ -116,7 +104,9 @@ fn render(state: &State, term: &str, path: &Path, o: &TemplateOverrides, templat
     let _depth = DepthGuard::enter()?;
     let text = blocking(|| std::fs::read_to_string(path)).map_err(|e| err(format!("lookup('template'): {}: {e}", path.display())))?;
     super::limits::check_nesting(&text).map_err(|e| err(format!("lookup('template'): {}: {}", path.display(), e.message)))?;
-    let text = o.apply_newlines(&text);
+    let (text, o) = super::overrides::extract_header(&text, o).map_err(err)?;
+    let o = &o;
+    let text = o.apply_newlines(text);
     let ctx = variables(state, term, path, template_vars)?;
     // Includes: the file's own folder first, then the search path.
     let mut paths = vec![path.parent().map(Path::to_path_buf).unwrap_or_default()];
@@ -141,6 +131,27 @@ fn render(state: &State, term: &str, path: &Path, o: &TemplateOverrides, templat
     Ok(JValue::from(preserve_trailing_newlines(&text, rendered, &o.newline_sequence)))
 }
 
+/// The variables Ansible adds for a template (`generate_ansible_template_vars`):
+/// `template_host`, `template_path` (as given), `template_fullpath`,
+/// `template_uid` (the file owner's name), `template_destpath`, and its
+/// default `ansible_managed` where the play sets none. (`template_mtime`
+/// and `template_run_date` are Python datetimes; not given.)
+pub fn generated_vars(term: &str, path: &Path, dest: Option<&str>, with_managed: bool) -> Vec<(String, serde_json::Value)> {
+    use serde_json::Value;
+    let mut out = vec![
+        ("template_host".to_string(), Value::from(hostname())),
+        ("template_path".to_string(), Value::from(term)),
+        ("template_fullpath".to_string(), Value::from(path.display().to_string())),
+        ("template_uid".to_string(), owner(path)),
+        ("template_destpath".to_string(), dest.map(Value::from).unwrap_or(Value::Null)),
+    ];
+    if with_managed {
+        // The config default (DEFAULT_MANAGED_STR), which mailplay does not let change.
+        out.push(("ansible_managed".to_string(), Value::from("Ansible managed")));
+    }
+    out
+}
+
 /// `start expr end` with nothing else, given the delimiters.
 fn single_expression<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let inner = s.strip_prefix(start)?.strip_suffix(end)?;
@@ -154,12 +165,12 @@ fn hostname() -> String {
 }
 
 /// The file owner's name, or the uid when it has none (as Ansible).
-fn owner(path: &Path) -> JValue {
+fn owner(path: &Path) -> serde_json::Value {
     use std::os::unix::fs::MetadataExt;
-    let Ok(uid) = path.metadata().map(|m| m.uid()) else { return JValue::from(()) };
+    let Ok(uid) = path.metadata().map(|m| m.uid()) else { return serde_json::Value::Null };
     match mailplay_modules::local_host::user_name(uid) {
-        Some(name) => JValue::from(name),
-        None => JValue::from(uid),
+        Some(name) => serde_json::Value::from(name),
+        None => serde_json::Value::from(uid),
     }
 }
 

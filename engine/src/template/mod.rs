@@ -18,7 +18,7 @@ mod filters_math;
 mod filters_url;
 mod first_found;
 mod limits;
-mod lookup_template;
+pub mod lookup_template;
 mod lookups;
 pub mod markers;
 mod native;
@@ -257,12 +257,13 @@ impl Templar {
             undefined: false,
         })?;
         limits::check_nesting(&text)?;
-        let text = o.apply_newlines(&text);
+        let fail = |message: String| TemplateError { message, line: None, undefined: false };
+        let (text, o) = overrides::extract_header(&text, o).map_err(fail)?;
+        let text = o.apply_newlines(text);
         let mut paths = vec![path.parent().map(Path::to_path_buf).unwrap_or_default()];
         paths.extend(scope.search_paths().iter().flat_map(|p| [p.join("templates"), p.clone()]));
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(paths);
-        let fail = |message: String| TemplateError { message, line: None, undefined: false };
         let env = o.environment(env()).map_err(|e| fail(describe(&e)))?;
         let out = env.render_str(&text, ctx).map_err(|e| self.explain(e, &text, scope))?;
         Ok(overrides::preserve_trailing_newlines(&text, out, &o.newline_sequence))

@@ -102,6 +102,78 @@ impl TemplateOverrides {
     }
 }
 
+/// A template's own first line `#jinja2: key: 'value', ...` (Ansible's
+/// `_extract_template_overrides`): settings for this template, over `base`;
+/// the rest of the text is the template.
+pub fn extract_header<'a>(text: &'a str, base: &TemplateOverrides) -> Result<(&'a str, TemplateOverrides), String> {
+    const HEADER: &str = "#jinja2:";
+    let Some(rest) = text.strip_prefix(HEADER) else { return Ok((text, base.clone())) };
+    let eol = rest.find('\n').ok_or_else(|| format!("Missing newline after {HEADER:?} override."))?;
+    let (line, body) = (&rest[..eol], &rest[eol + 1..]);
+    let mut o = base.clone();
+    for pair in line.split(',') {
+        if pair.trim().is_empty() {
+            return Err(format!("Empty {HEADER:?} override pair not allowed."));
+        }
+        let (key, val) =
+            pair.split_once(':').ok_or_else(|| format!("Missing key-value separator `:` in {HEADER:?} override pair {pair:?}."))?;
+        let val = literal(val.trim()).ok_or_else(|| format!("Invalid {HEADER:?} override value {:?}.", val.trim()))?;
+        let text = || match &val {
+            Literal::Str(s) => Ok(s.clone()),
+            Literal::Bool(_) => Err(format!("{HEADER:?} override {} must be a string", key.trim())),
+        };
+        let flag = || match &val {
+            Literal::Bool(b) => Ok(*b),
+            Literal::Str(_) => Err(format!("{HEADER:?} override {} must be True or False", key.trim())),
+        };
+        match key.trim() {
+            "variable_start_string" => o.variable_start_string = text()?,
+            "variable_end_string" => o.variable_end_string = text()?,
+            "block_start_string" => o.block_start_string = text()?,
+            "block_end_string" => o.block_end_string = text()?,
+            "comment_start_string" => o.comment_start_string = text()?,
+            "comment_end_string" => o.comment_end_string = text()?,
+            "newline_sequence" => o.newline_sequence = text()?,
+            "trim_blocks" => o.trim_blocks = flag()?,
+            "lstrip_blocks" => o.lstrip_blocks = flag()?,
+            other => return Err(format!("Invalid {HEADER:?} override key {other:?}.")),
+        }
+    }
+    Ok((body, o))
+}
+
+enum Literal {
+    Str(String),
+    Bool(bool),
+}
+
+/// The Python literals a header value may be (`ast.literal_eval`): a
+/// quoted string (with its backslash escapes) or True/False.
+fn literal(v: &str) -> Option<Literal> {
+    match v {
+        "True" => return Some(Literal::Bool(true)),
+        "False" => return Some(Literal::Bool(false)),
+        _ => {}
+    }
+    let quote = v.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let inner = v.strip_prefix(quote)?.strip_suffix(quote)?;
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            other => out.push(other),
+        }
+    }
+    Some(Literal::Str(out))
+}
+
 /// Ansible (`_post_render_mutation`): Jinja drops a template's final
 /// newline, so a top-level render adds back as many newlines as the source
 /// ended with beyond those the result ends with. Included templates keep
@@ -138,6 +210,19 @@ mod tests {
         assert_eq!(preserve_trailing_newlines("{% if x %}\na\n{% endif %}\n", "a\n".into(), "\n"), "a\n");
         assert_eq!(preserve_trailing_newlines("{{ x }}", "a\n".into(), "\n"), "a\n");
         assert_eq!(preserve_trailing_newlines("x\r\n", "x".into(), "\r\n"), "x\r\n");
+    }
+
+    #[test]
+    fn a_jinja2_header_sets_the_templates_own_options() {
+        let (body, o) = extract_header(
+            "#jinja2:variable_start_string:'<<' , variable_end_string:'>>', trim_blocks: False\nx << y >>\n",
+            &TemplateOverrides::default(),
+        )
+        .unwrap();
+        assert_eq!(body, "x << y >>\n");
+        assert_eq!((o.variable_start_string.as_str(), o.variable_end_string.as_str(), o.trim_blocks), ("<<", ">>", false));
+        assert!(extract_header("#jinja2:nope:'x'\n", &TemplateOverrides::default()).is_err());
+        assert_eq!(extract_header("no header", &TemplateOverrides::default()).unwrap().0, "no header");
     }
 
     #[test]
