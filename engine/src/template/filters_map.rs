@@ -66,6 +66,14 @@ thread_local! {
     static MISSING: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+/// Records why a value made undefined on purpose is (the first reason of
+/// the render wins): `undef(hint)`.
+pub fn note_missing(why: String) {
+    MISSING.with(|m| {
+        m.borrow_mut().get_or_insert(why);
+    });
+}
+
 /// Why `map` made an undefined value since the last call (a render runs
 /// on one thread from start to end).
 pub fn take_missing() -> Option<String> {

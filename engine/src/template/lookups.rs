@@ -75,6 +75,26 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_function("lookup", lookup);
     env.add_function("query", query);
     env.add_function("q", query);
+    env.add_function("undef", undef);
+}
+
+/// Ansible's `undef(hint=None)`: an undefined value (a `default=` that
+/// stays undefined, say); when a result holds it, the hint is the error.
+fn undef(hint: Option<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
+    let hint = match hint {
+        Some(h) => Some(h),
+        None => kwargs.get::<Option<JValue>>("hint")?,
+    };
+    kwargs.assert_all_used()?;
+    match hint.filter(|h| !h.is_none()) {
+        Some(h) => match h.as_str() {
+            Some(s) if !s.is_empty() => super::filters_map::note_missing(s.to_string()),
+            Some(_) => {}
+            None => return Err(err(format!("The 'hint' argument must be a str or NoneType, not {}", super::filters::python_type(&h)))),
+        },
+        None => {}
+    }
+    Ok(JValue::UNDEFINED)
 }
 
 fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JValue>) -> Result<Vec<JValue>, Error> {
@@ -127,7 +147,8 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JVal
 fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
     let wantlist = kwargs.get::<Option<bool>>("wantlist")?.unwrap_or(false);
     let ignore = kwargs.get::<Option<String>>("errors")?.map(|e| e == "ignore").unwrap_or(false);
-    let default = kwargs.get::<Option<JValue>>("default")?;
+    // An undefined default (`undef()`) stays undefined (an Option would make it None).
+    let default = if kwargs.has("default") { Some(kwargs.get::<JValue>("default")?) } else { None };
     let values = if name == "first_found" {
         super::first_found::first_found(&terms, &kwargs, |n| find(n, "files"))
     } else if name == "template" {
@@ -157,7 +178,8 @@ fn query(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Re
     if name == "template" {
         return super::lookup_template::run(state, &terms, &kwargs).map(JValue::from);
     }
-    let default = kwargs.get::<Option<JValue>>("default")?;
+    // An undefined default (`undef()`) stays undefined (an Option would make it None).
+    let default = if kwargs.has("default") { Some(kwargs.get::<JValue>("default")?) } else { None };
     run_lookup(state, &name, &terms, default.as_ref()).map(JValue::from)
 }
 

@@ -226,3 +226,12 @@ fn an_undefined_value_inside_a_result_is_named() {
     assert_eq!(e("{{ [{'k': nested_and_undefined}] }}", json!({})), "'nested_and_undefined' is undefined");
     assert_eq!(e("{{ [{'k': nested_and_undefined}] }} second", json!({})), "'nested_and_undefined' is undefined");
 }
+
+#[test]
+fn undef_gives_an_undefined_value_with_its_hint() {
+    std::env::set_var("MAILPLAY_TEST_SET_EMPTY", "");
+    std::env::remove_var("MAILPLAY_TEST_UNSET");
+    assert_eq!(r("{{ lookup('env', 'MAILPLAY_TEST_SET_EMPTY', default=undef()) }}", json!({})), json!(""));
+    assert_eq!(r("{{ undef() is undefined }}", json!({})), json!(true));
+    assert_eq!(e("{{ [lookup('env', 'MAILPLAY_TEST_UNSET', default=undef('custom hint'))] }}", json!({})), "custom hint");
+}
