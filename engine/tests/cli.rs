@@ -64,7 +64,7 @@ fn arguments_that_do_not_template_fail_with_ansibles_message() {
     let theirs = ansible("ansible-playbook").args(["undefined_args.yml", "-i", "inventory.ini"]).current_dir(&dir).output().unwrap();
     let (_, ours, _) = run(&["run", "undefined_args.yml", "-i", "inventory.ini"]);
     let theirs = msgs(&text(&theirs));
-    assert_eq!(theirs.len(), 4, "{theirs:?}");
+    assert_eq!(theirs.len(), 6, "{theirs:?}");
     assert_eq!(msgs(&ours), theirs, "{ours}");
 }
 

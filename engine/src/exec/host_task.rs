@@ -294,6 +294,11 @@ impl TaskEnv<'_> {
             }
             _ => raw_args,
         };
+        if short_name(module) == "set_fact" {
+            if let Err(msg) = set_fact_key_types(&self.run.templar, raw_args, scope) {
+                return Outcome::failed(format!("Task failed: {msg}{}", where_(&task.pos)));
+            }
+        }
         let args = match self.run.templar.render_value(raw_args, scope) {
             Ok(a) => a,
             Err(e) => return Outcome::failed(format!("{}{}", self.args_error(module, raw_args, scope, e), where_(&task.pos))),
@@ -674,6 +679,27 @@ impl TaskEnv<'_> {
 fn is_action_plugin(kind: &TaskKind) -> bool {
     const ACTIONS: &[&str] = &["assert", "fail", "debug", "set_fact", "include_vars", "group_by", "add_host", "pause", "set_stats"];
     matches!(kind, TaskKind::Module { module, .. } if ACTIONS.contains(&short_name(module)))
+}
+
+/// set_fact's keys may be templates (Ansible renders them natively); one
+/// that renders to something other than a string is refused naming its
+/// type, as Ansible's `validate_variable_name` does. Names that are
+/// strings are checked by the module.
+fn set_fact_key_types(templar: &crate::template::Templar, raw_args: &Value, scope: &crate::template::Scope) -> Result<(), String> {
+    let Some(m) = raw_args.as_object() else { return Ok(()) };
+    for k in m.keys().filter(|k| crate::template::Templar::is_template(k)) {
+        let Ok(v) = templar.render_value(&Value::String(k.clone()), scope) else { continue };
+        let described = match &v {
+            Value::String(_) => continue,
+            Value::Array(_) => "name of type 'list'".to_string(),
+            Value::Object(_) => "name of type 'dict'".to_string(),
+            Value::Number(n) => format!("name '{}' of type '{}'", crate::output::py_str(&v), if n.is_f64() { "float" } else { "int" }),
+            Value::Bool(_) => format!("name '{}' of type 'bool'", crate::output::py_str(&v)),
+            Value::Null => "name 'None' of type 'NoneType'".to_string(),
+        };
+        return Err(format!("Invalid variable {described}."));
+    }
+    Ok(())
 }
 
 /// A loop item's label as ansible-core 2.19 shows it: Python's `str()`.
