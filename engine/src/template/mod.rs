@@ -17,6 +17,7 @@ mod filters_map;
 mod filters_math;
 mod filters_url;
 mod first_found;
+mod fqcn;
 mod limits;
 pub mod lookup_template;
 mod lookups;
@@ -85,6 +86,8 @@ fn env() -> &'static Environment<'static> {
         tests_::register(&mut env);
         tests_files::register(&mut env);
         lookups::register(&mut env);
+        // Last: the full names alias the filters and tests above.
+        fqcn::register(&mut env);
         env.set_loader(lookups::include_loader);
         env
     })
