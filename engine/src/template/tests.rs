@@ -235,3 +235,12 @@ fn undef_gives_an_undefined_value_with_its_hint() {
     assert_eq!(r("{{ undef() is undefined }}", json!({})), json!(true));
     assert_eq!(e("{{ [lookup('env', 'MAILPLAY_TEST_UNSET', default=undef('custom hint'))] }}", json!({})), "custom hint");
 }
+
+#[test]
+fn selecting_from_an_undefined_value_is_undefined() {
+    for f in ["map('upper')", "select('odd')", "reject('odd')", "selectattr('a')", "rejectattr('a')"] {
+        assert_eq!(r(&format!("{{{{ not_defined | {f} is undefined }}}}"), json!({})), json!(true), "{f}");
+    }
+    assert_eq!(r("{{ [1, 2] | select('odd') }}", json!({})), json!([1]));
+    assert_eq!(r("{{ [{'a': 1}, {'a': 0}] | rejectattr('a') }}", json!({})), json!([{"a": 0}]));
+}
