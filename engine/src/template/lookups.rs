@@ -86,13 +86,12 @@ fn undef(hint: Option<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
         None => kwargs.get::<Option<JValue>>("hint")?,
     };
     kwargs.assert_all_used()?;
-    match hint.filter(|h| !h.is_none()) {
-        Some(h) => match h.as_str() {
+    if let Some(h) = hint.filter(|h| !h.is_none()) {
+        match h.as_str() {
             Some(s) if !s.is_empty() => super::filters_map::note_missing(s.to_string()),
             Some(_) => {}
             None => return Err(err(format!("The 'hint' argument must be a str or NoneType, not {}", super::filters::python_type(&h)))),
-        },
-        None => {}
+        }
     }
     Ok(JValue::UNDEFINED)
 }
