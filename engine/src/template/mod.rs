@@ -15,6 +15,7 @@ mod filters;
 mod filters_json;
 mod filters_map;
 mod filters_math;
+mod filters_path;
 mod filters_url;
 mod first_found;
 mod fqcn;
@@ -82,6 +83,7 @@ fn env() -> &'static Environment<'static> {
         filters_url::register(&mut env);
         filters_map::register(&mut env);
         filters_math::register(&mut env);
+        filters_path::register(&mut env);
         filters_json::register(&mut env);
         tests_::register(&mut env);
         tests_files::register(&mut env);
