@@ -101,12 +101,21 @@ pub fn register(env: &mut Environment<'static>) {
         Ok(JValue::from(out.into_iter().map(JValue::from).collect::<Vec<_>>()))
     });
     env.add_filter("extract", |key: JValue, container: JValue, morekeys: Option<JValue>| -> Result<JValue, Error> {
-        // Ansible's extract: container[key] (then [morekey]...).
-        let mut v = container.get_item(&key)?;
+        // Ansible's extract: container[key] (then [morekey]...); an
+        // undefined container or a missing key gives an undefined value
+        // (`| default(...)` then applies), not an error.
+        let lookup = |v: JValue, k: &JValue| -> Result<JValue, Error> {
+            if v.is_undefined() {
+                Ok(v)
+            } else {
+                v.get_item(k)
+            }
+        };
+        let mut v = lookup(container, &key)?;
         if let Some(more) = morekeys {
             let keys: Vec<JValue> = if matches!(more.kind(), ValueKind::Seq) { more.try_iter()?.collect() } else { vec![more] };
             for k in keys {
-                v = v.get_item(&k)?;
+                v = lookup(v, &k)?;
             }
         }
         Ok(v)

@@ -244,3 +244,13 @@ fn selecting_from_an_undefined_value_is_undefined() {
     assert_eq!(r("{{ [1, 2] | select('odd') }}", json!({})), json!([1]));
     assert_eq!(r("{{ [{'a': 1}, {'a': 0}] | rejectattr('a') }}", json!({})), json!([{"a": 0}]));
 }
+
+#[test]
+fn extract_from_what_is_not_there_is_undefined() {
+    let v = json!({"container": {"key": {"subkey": "value"}}});
+    assert_eq!(r("{{ 'key' | extract(badcontainer) | default('a') }}", v.clone()), json!("a"));
+    assert_eq!(r("{{ 'key' | extract(badcontainer, 'subkey') | default('a') }}", v.clone()), json!("a"));
+    assert_eq!(r("{{ 'badkey' | extract(container, 'subkey') | default('a') }}", v.clone()), json!("a"));
+    assert_eq!(r("{{ 'key' | extract(container, ['badsubkey', 'x']) | default('a') }}", v.clone()), json!("a"));
+    assert_eq!(r("{{ 'key' | extract(container, 'subkey') }}", v), json!("value"));
+}
