@@ -29,6 +29,46 @@ fn list_tasks_and_tags_match_ansible_playbook() {
 }
 
 #[test]
+fn templated_tags_are_listed_and_selected_like_ansible_playbook() {
+    let dir = fixture("cli");
+    for flags in
+        [vec!["--list-tasks"], vec!["--list-tags"], vec!["--list-tasks", "--tags", "tag3"], vec!["--list-tasks", "--skip-tags", "tag4"]]
+    {
+        let theirs = ansible("ansible-playbook")
+            .args(["templated_tags.yml", "-i", "inventory.ini"])
+            .args(&flags)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let ours = mailplay().args(["run", "templated_tags.yml", "-i", "inventory.ini"]).args(&flags).current_dir(&dir).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&ours.stdout), String::from_utf8_lossy(&theirs.stdout), "{flags:?}");
+    }
+    let (_, out, _) = run(&["run", "templated_tags.yml", "-i", "inventory.ini", "--tags", "tag3"]);
+    assert_eq!(tasks_run(&out), vec!["from a list variable", "inside the block"]);
+    let (_, out, _) = run(&["run", "templated_tags.yml", "-i", "inventory.ini", "--skip-tags", "tag1"]);
+    assert_eq!(tasks_run(&out), Vec::<String>::new());
+}
+
+#[test]
+fn arguments_that_do_not_template_fail_with_ansibles_message() {
+    let dir = fixture("cli");
+    let msgs = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.starts_with("fatal:"))
+            .map(|l| {
+                let msg = l.split("\"msg\": \"").nth(1).unwrap_or("");
+                msg.split("\\n\\nThe error appears").next().unwrap_or("").trim_end_matches("\"}").to_string()
+            })
+            .collect()
+    };
+    let theirs = ansible("ansible-playbook").args(["undefined_args.yml", "-i", "inventory.ini"]).current_dir(&dir).output().unwrap();
+    let (_, ours, _) = run(&["run", "undefined_args.yml", "-i", "inventory.ini"]);
+    let theirs = msgs(&text(&theirs));
+    assert_eq!(theirs.len(), 6, "{theirs:?}");
+    assert_eq!(msgs(&ours), theirs, "{ours}");
+}
+
+#[test]
 fn list_hosts_honours_limit() {
     let (code, out, _) = run(&["run", "site.yml", "-i", "inventory.ini", "--list-hosts", "--limit", "h2"]);
     assert_eq!(code, 0);

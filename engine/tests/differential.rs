@@ -45,6 +45,13 @@ fn implicit_localhost_matches_ansible_then_idempotent() {
     same_as_ansible_then_idempotent("implicit_localhost");
 }
 
+/// The template module's Jinja options, a `#jinja2:` header, output
+/// encodings and newline sequences, trailing newlines with includes.
+#[test]
+fn template_options_match_ansible_then_idempotent() {
+    same_as_ansible_then_idempotent("template_options");
+}
+
 /// A command that check mode skips registers what Ansible registers, and
 /// changed_when/failed_when are not evaluated on a skipped result (the mail
 /// playbook's `changed_when` on a command's stderr failed check mode).
@@ -181,9 +188,13 @@ fn printed_results(output: &str) -> Vec<String> {
 
 /// A playbook's printed results and PLAY RECAP are ansible-playbook's.
 fn prints_what_ansible_prints(name: &str) {
+    prints_what_ansible_prints_with(name, "inventory.ini")
+}
+
+fn prints_what_ansible_prints_with(name: &str, inventory: &str) {
     let fx = fixture(name);
-    let ans = ansible("ansible-playbook").args(["site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
-    let mp = mailplay().args(["run", "site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    let ans = ansible("ansible-playbook").args(["site.yml", "-i", inventory]).current_dir(&fx).output().unwrap();
+    let mp = mailplay().args(["run", "site.yml", "-i", inventory]).current_dir(&fx).output().unwrap();
     let (a, m) = (text(&ans), text(&mp));
     assert!(ans.status.success(), "{a}");
     assert!(mp.status.success(), "{m}");
@@ -255,6 +266,16 @@ fn block_failures_print_what_ansible_prints() {
 /// facts an item sets seen by the next, `until` after `failed_when`,
 /// `attempts`, an exhausted `until` cleared by `failed_when`, the result
 /// tests' other names, the python facts (loop-until).
+/// Variable precedence and showing values (the var_precedence and
+/// var_blending targets): group_vars/host_vars beside the inventory and the
+/// playbook, vars_files lists found under vars/, dependencies' role
+/// defaults and their parents' params, set_fact over include_vars, include
+/// params, `debug: var=` of undefined values and of values holding them.
+#[test]
+fn variable_precedence_and_shown_values_print_what_ansible_prints() {
+    prints_what_ansible_prints_with("variables", "inventory/hosts");
+}
+
 #[test]
 fn upstream_target_behaviours_print_what_ansible_prints() {
     prints_what_ansible_prints("upstream");

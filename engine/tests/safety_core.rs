@@ -115,7 +115,7 @@ fn keywords_mailplay_does_not_carry_out_are_refused_by_name() {
         "copy: {content: x, dest: /tmp/x, directory_mode: '0755'}",
         "copy: {content: x, dest: /tmp/x, unsafe_writes: true}",
         "lineinfile: {path: /tmp/x, line: y, follow: true}",
-        "template: {src: t.j2, dest: /tmp/x, lstrip_blocks: true}",
+        "template: {src: t.j2, dest: /tmp/x, output_encoding: utf-16}",
     ] {
         std::fs::write(dir.path().join("p.yml"), format!("- hosts: all\n  gather_facts: false\n  tasks:\n    - {args}\n")).unwrap();
         let (code, out) = run_in(dir.path(), "p.yml", "inv.ini", &["--syntax-check"]);

@@ -176,6 +176,22 @@ fn a_vars_file_that_does_not_decrypt_stops_the_play_before_any_task() {
 /// Needs the reporters to mask `mailplay_modules::secret::run_secrets()`
 /// (another part of issue #9): until that is merged, this fails.
 #[test]
+fn include_vars_of_a_vaulted_file_is_censored_like_ansible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pw = all_passwords();
+    for verbose in [false, true] {
+        let mut flags = args(&pw);
+        if verbose {
+            flags.push("-vvv");
+        }
+        let (code, stdout, stderr) = run_play("include_vault.yml", tmp.path(), &flags);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stdout.contains("the output has been hidden due to the fact that 'no_log: true' was specified"), "{stdout}");
+        assert!(!stdout.contains("s3cret-text") && !stderr.contains("s3cret-text"), "{stdout}{stderr}");
+    }
+}
+
+#[test]
 fn masking_inline_vault_plaintexts_never_appear_in_output_even_verbose() {
     let tmp = tempfile::tempdir().unwrap();
     let pw = all_passwords();

@@ -129,6 +129,21 @@ pub enum ExprError {
     Failed(String),
 }
 
+/// The template module's Jinja settings; `None` keeps Ansible's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateSyntax {
+    pub variable_start_string: Option<String>,
+    pub variable_end_string: Option<String>,
+    pub block_start_string: Option<String>,
+    pub block_end_string: Option<String>,
+    pub comment_start_string: Option<String>,
+    pub comment_end_string: Option<String>,
+    pub trim_blocks: Option<bool>,
+    pub lstrip_blocks: Option<bool>,
+    /// `\n`, `\r` or `\r\n` (already unescaped).
+    pub newline_sequence: Option<String>,
+}
+
 /// What the controller side offers modules that need it: files from the
 /// playbook's search path, template rendering and expression evaluation
 /// (the engine owns minijinja; modules stay free of it).
@@ -137,8 +152,9 @@ pub trait Controller: Send + Sync {
     /// `template: src=` (`kind` = "templates"), searching the role's folder,
     /// then the playbook's, as Ansible does.
     fn find_file(&self, kind: &str, name: &str) -> Result<PathBuf, String>;
-    /// Render a template file with the task's variables.
-    fn render_template_file(&self, path: &std::path::Path) -> Result<String, String>;
+    /// Render a template file with the task's variables and the Jinja
+    /// settings given (Ansible's defaults where `None`).
+    fn render_template_file(&self, path: &std::path::Path, syntax: &TemplateSyntax) -> Result<String, String>;
     /// Evaluate a Jinja expression (`debug: var=`, `assert: that=`).
     fn eval_expression(&self, expr: &str) -> Result<Value, String>;
     /// Evaluate an expression, telling an undefined variable apart from any

@@ -358,7 +358,17 @@ fn print_listing(pb: &Playbook, inv: &Inventory, opts: &RunOptions, args: &RunAr
     println!("\nplaybook: {}", pb.path.display());
     for (n, play) in pb.plays.iter().enumerate() {
         let name = play.name.clone().unwrap_or_else(|| play.hosts.clone());
-        println!("\n  play #{} ({}): {}\tTAGS: {}", n + 1, play.hosts, name, tags_str(&play.tags));
+        // Templated tags are shown and selected rendered with the play's
+        // variables and the extra vars, as ansible-playbook does.
+        let (play_vars, extra_vars) = (Arc::new(play.vars.clone()), Arc::new(opts.extra_vars.clone()));
+        let scope = crate::exec::tags::play_scope(
+            &[&play_vars, &extra_vars],
+            Arc::new(vec![pb.path.parent().map(Path::to_path_buf).unwrap_or_default()]),
+        );
+        let resolve = |tags: &[String]| crate::exec::tags::resolve(tags, templar, &scope);
+        // The play's own tags as written, joined without a space (Ansible's
+        // `','.join(set(play.tags))`).
+        println!("\n  play #{} ({}): {}\tTAGS: [{}]", n + 1, play.hosts, name, play.tags.join(","));
         if args.list_hosts {
             let (pattern, hosts) = super::lab_run::play_hosts(play, inv, opts, templar)?;
             println!("    pattern: ['{}']", pattern);
@@ -370,7 +380,7 @@ fn print_listing(pb: &Playbook, inv: &Inventory, opts: &RunOptions, args: &RunAr
         let mut all_tags = std::collections::BTreeSet::new();
         let mut lines = Vec::new();
         for section in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
-            collect_tasks(section, &play.tags, opts, &mut lines, &mut all_tags);
+            collect_tasks(section, &play.tags, opts, &resolve, &play.tags, &mut lines, &mut all_tags);
         }
         if args.list_tasks {
             println!("    tasks:");
@@ -389,6 +399,8 @@ fn collect_tasks(
     tasks: &[Task],
     inherited: &[String],
     opts: &RunOptions,
+    resolve: &dyn Fn(&[String]) -> Vec<String>,
+    play_tags: &[String],
     out: &mut Vec<(String, Vec<String>)>,
     all: &mut std::collections::BTreeSet<String>,
 ) {
@@ -397,18 +409,22 @@ fn collect_tasks(
         tags.extend(t.tags.iter().cloned());
         match &t.kind {
             // Like ansible-playbook, only a block's main tasks are listed.
-            TaskKind::Block { block, .. } => collect_tasks(block, &tags, opts, out, all),
+            TaskKind::Block { block, .. } => collect_tasks(block, &tags, opts, resolve, play_tags, out, all),
             _ => {
-                tags.sort();
-                tags.dedup();
+                // Selected by the rendered tags; shown with the play's tags
+                // as written added, as ansible-playbook does.
+                let rendered = resolve(&tags);
+                let mut shown: Vec<String> = rendered.iter().chain(play_tags).cloned().collect();
+                shown.sort();
+                shown.dedup();
                 // --list-tags shows every tag, `never` ones included, unless
                 // the user narrowed the selection.
                 if opts.tags.only.is_empty() && opts.tags.skip.is_empty() {
-                    all.extend(tags.iter().cloned());
+                    all.extend(shown.iter().cloned());
                 }
-                if opts.tags.selects(&tags) {
-                    all.extend(tags.iter().cloned());
-                    out.push((t.display_name(), tags));
+                if opts.tags.selects(&rendered) {
+                    all.extend(shown.iter().cloned());
+                    out.push((t.display_name(), shown));
                 }
             }
         }

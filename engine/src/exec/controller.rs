@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mailplay_modules::module::{Controller, ExprError};
+use mailplay_modules::module::{Controller, ExprError, TemplateSyntax};
 use serde_json::Value;
 
-use crate::template::{Scope, Templar};
+use crate::template::{Scope, Templar, TemplateOverrides};
 
 pub struct TaskController {
     pub templar: Arc<Templar>,
@@ -45,12 +45,31 @@ impl Controller for TaskController {
         })
     }
 
-    fn render_template_file(&self, path: &Path) -> Result<String, String> {
+    fn render_template_file(&self, path: &Path, syntax: &TemplateSyntax) -> Result<String, String> {
         let mut scope = self.scope.clone();
-        scope.set("template_path", Value::from(path.display().to_string()));
-        scope.set("template_fullpath", Value::from(path.display().to_string()));
-        scope.set("template_destpath", Value::Null);
-        self.templar.render_file(path, &scope).map_err(|e| format!("{}: {e}", path.display()))
+        let has_managed = scope.contains("ansible_managed");
+        for (k, v) in crate::template::lookup_template::generated_vars(&path.display().to_string(), path, None, !has_managed) {
+            scope.set(&k, v);
+        }
+        let mut o = TemplateOverrides::default();
+        let strings = [
+            (&syntax.variable_start_string, &mut o.variable_start_string),
+            (&syntax.variable_end_string, &mut o.variable_end_string),
+            (&syntax.block_start_string, &mut o.block_start_string),
+            (&syntax.block_end_string, &mut o.block_end_string),
+            (&syntax.comment_start_string, &mut o.comment_start_string),
+            (&syntax.comment_end_string, &mut o.comment_end_string),
+            (&syntax.newline_sequence, &mut o.newline_sequence),
+        ];
+        for (given, slot) in strings {
+            if let Some(v) = given {
+                *slot = v.clone();
+            }
+        }
+        o.trim_blocks = syntax.trim_blocks.unwrap_or(o.trim_blocks);
+        o.lstrip_blocks = syntax.lstrip_blocks.unwrap_or(o.lstrip_blocks);
+        o.check()?;
+        self.templar.render_file_with(path, &scope, &o).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     fn eval_expression(&self, expr: &str) -> Result<Value, String> {
@@ -58,7 +77,7 @@ impl Controller for TaskController {
     }
 
     fn eval_var(&self, expr: &str) -> Result<Value, ExprError> {
-        self.templar.eval_expression(expr, &self.scope).map_err(|e| match e.undefined {
+        self.templar.eval_for_display(expr, &self.scope).map_err(|e| match e.undefined {
             true => ExprError::Undefined(e.message),
             false => ExprError::Failed(e.message),
         })

@@ -20,9 +20,9 @@ pub struct HostState {
     pub facts: Layer,
     /// `set_fact` and `register` results: data, never rendered again.
     pub set_facts: Layer,
-    /// `include_vars`: template source (a vars file), at the same precedence
-    /// as `set_facts`. A key lives in only one of the two, so the later
-    /// assignment wins as in Ansible.
+    /// `include_vars`: template source (a vars file), just below
+    /// `set_facts`: as in Ansible (its vars cache under the non-persistent
+    /// facts), a set_fact wins over include_vars whatever their order.
     pub included_vars: Layer,
     /// Per-play variables that need the host: vars_files, magic variables.
     pub play_vars_files: Layer,
@@ -64,17 +64,11 @@ impl HostState {
 
     /// A value produced at run time (`set_fact`, `register`): data.
     pub fn set_fact(&mut self, key: String, value: Value) {
-        if self.included_vars.contains_key(&key) {
-            Arc::make_mut(&mut self.included_vars).remove(&key);
-        }
         Arc::make_mut(&mut self.set_facts).insert(key, value);
     }
 
     /// A variable read from a vars file by `include_vars`: template source.
     pub fn include_var(&mut self, key: String, value: Value) {
-        if self.set_facts.contains_key(&key) {
-            Arc::make_mut(&mut self.set_facts).remove(&key);
-        }
         Arc::make_mut(&mut self.included_vars).insert(key, value);
     }
 

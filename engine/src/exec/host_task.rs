@@ -332,14 +332,14 @@ impl TaskEnv<'_> {
             }
             _ => raw_args,
         };
+        if short_name(module) == "set_fact" {
+            if let Err(msg) = set_fact_key_types(&self.run.templar, raw_args, scope) {
+                return Outcome::failed(format!("Task failed: {msg}{}", where_(&task.pos)));
+            }
+        }
         let args = match self.run.templar.render_value(raw_args, scope) {
             Ok(a) => a,
-            Err(e) => {
-                return Outcome::failed(format!(
-                    "The task includes an option with an undefined variable. The error was: {e}{}",
-                    where_(&task.pos)
-                ))
-            }
+            Err(e) => return Outcome::failed(format!("{}{}", self.args_error(module, raw_args, scope, e), where_(&task.pos))),
         };
         let short = crate::playbook::keywords::short_name(module);
         let splatted = super::arg_splat::splatted_text(short, raw_args).is_some();
@@ -367,7 +367,15 @@ impl TaskEnv<'_> {
             return o;
         }
         if runner.is_none() && !is_async_status {
-            return super::include_vars::run(&args, &self.search_roots, task.role.as_deref());
+            let task_dir = task.pos.file.as_deref().and_then(|f| f.parent());
+            let ctx = super::include_vars::IncludeVarsCtx {
+                roots: &self.search_roots,
+                role: task.role.as_deref(),
+                task_dir,
+                templar: &self.run.templar,
+                scope,
+            };
+            return super::include_vars::run(&args, &ctx);
         }
         let check_mode = match keyword_bool(&self.run.templar, "check_mode", self.eff.check_mode.as_ref(), scope, self.run.opts.check) {
             Ok(b) => b,
@@ -744,6 +752,26 @@ impl TaskEnv<'_> {
         }
     }
 
+    /// Ansible 2.19's message for arguments that do not template: the
+    /// module's full name and the argument whose value failed.
+    fn args_error(&self, module: &str, raw_args: &Value, scope: &crate::template::Scope, e: crate::template::TemplateError) -> String {
+        let short = short_name(module);
+        let fqcn = if module == short && crate::playbook::keywords::is_ansible_builtin(module) {
+            format!("ansible.builtin.{module}")
+        } else {
+            module.to_string()
+        };
+        let failing = raw_args
+            .as_object()
+            .and_then(|m| m.iter().find(|(_, v)| self.run.templar.render_value(v, scope).is_err()).map(|(k, _)| k.clone()));
+        match failing {
+            Some(arg) => {
+                format!("Task failed: Finalization of task args for '{fqcn}' failed: Error while resolving value for '{arg}': {e}")
+            }
+            None => format!("Task failed: Finalization of task args for '{fqcn}' failed: {e}"),
+        }
+    }
+
     /// Hand one result (a loop item, or the task's own result) to the
     /// reporter. The reporters see the typed status and Ansible's
     /// dictionary built from the same outcome; masking and `no_log`
@@ -780,7 +808,7 @@ impl TaskEnv<'_> {
             },
             result: Value::Object(o.registered()),
             diffs: o.diffs.clone(),
-            no_log: kw.no_log,
+            no_log: kw.no_log || o.censored,
             is_loop_summary,
             secrets,
             error: (o.status == Status::Failed && !is_loop_summary).then(|| self.error_summary(o)),
@@ -814,6 +842,27 @@ impl TaskEnv<'_> {
 fn is_action_plugin(kind: &TaskKind) -> bool {
     const ACTIONS: &[&str] = &["assert", "fail", "debug", "set_fact", "include_vars", "group_by", "add_host", "pause", "set_stats"];
     matches!(kind, TaskKind::Module { module, .. } if ACTIONS.contains(&short_name(module)))
+}
+
+/// set_fact's keys may be templates (Ansible renders them natively); one
+/// that renders to something other than a string is refused naming its
+/// type, as Ansible's `validate_variable_name` does. Names that are
+/// strings are checked by the module.
+fn set_fact_key_types(templar: &crate::template::Templar, raw_args: &Value, scope: &crate::template::Scope) -> Result<(), String> {
+    let Some(m) = raw_args.as_object() else { return Ok(()) };
+    for k in m.keys().filter(|k| crate::template::Templar::is_template(k)) {
+        let Ok(v) = templar.render_value(&Value::String(k.clone()), scope) else { continue };
+        let described = match &v {
+            Value::String(_) => continue,
+            Value::Array(_) => "name of type 'list'".to_string(),
+            Value::Object(_) => "name of type 'dict'".to_string(),
+            Value::Number(n) => format!("name '{}' of type '{}'", crate::output::py_str(&v), if n.is_f64() { "float" } else { "int" }),
+            Value::Bool(_) => format!("name '{}' of type 'bool'", crate::output::py_str(&v)),
+            Value::Null => "name 'None' of type 'NoneType'".to_string(),
+        };
+        return Err(format!("Invalid variable {described}."));
+    }
+    Ok(())
 }
 
 /// A loop item's label as ansible-core 2.19 shows it: Python's `str()`.

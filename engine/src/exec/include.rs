@@ -39,7 +39,7 @@ enum Choice {
 impl PlayRunner<'_> {
     pub(super) async fn run_include(&mut self, task: &Task, inh: &Inherited, subset: Option<&[usize]>) {
         let eff = inh.effective(task);
-        if !self.ctx.opts.tags.selects(&eff.tags) {
+        if !self.tags_selected(&eff.tags) {
             return;
         }
         let targets = self.active(subset);
@@ -91,6 +91,11 @@ impl PlayRunner<'_> {
         let mut child = inh.enter(task, false);
         // Tags on an include select the include itself, not what it includes.
         child.tags = inh.tags.clone();
+        // Its `vars` are include params, not block vars.
+        if !task.vars.is_empty() {
+            child.vars.pop();
+            child.include_params.push(task.vars.clone());
+        }
         // Every inclusion's `included:` line first (as Ansible prints them
         // after the include task), then the included tasks, in order.
         let mut to_run = Vec::new();

@@ -18,8 +18,12 @@ use super::host_state::Layer;
 pub struct Inherited {
     pub when: Vec<Expr>,
     pub tags: Vec<String>,
-    /// Block vars and include params, outermost first.
+    /// Block vars, outermost first.
     pub vars: Vec<Layer>,
+    /// The `vars` of the dynamic includes (`include_tasks`, `include_role`)
+    /// the task is in, outermost first: Ansible's include params, above
+    /// set_fact, include_vars and role params.
+    pub include_params: Vec<Layer>,
     pub become_opts: BecomeOpts,
     /// `environment:` values, outermost first (merged at run time).
     pub environment: Vec<Value>,

@@ -19,7 +19,7 @@ const PER_HOST: &[&str] = &["noop", "reset_connection", "end_host", "flush_handl
 impl PlayRunner<'_> {
     pub(super) async fn run_meta(&mut self, task: &Task, action: &str, inh: &Inherited, subset: Option<&[usize]>) {
         let eff = inh.effective(task);
-        if !self.ctx.opts.tags.selects(&eff.tags) && action != "flush_handlers" {
+        if !self.tags_selected(&eff.tags) && action != "flush_handlers" {
             return;
         }
         let targets = self.active(subset);

@@ -214,10 +214,8 @@ impl<'a> PlayRunner<'a> {
         let mut state = match existing {
             Some(s) => s,
             None => {
-                let mut vars = self.ctx.inventory().host_vars(host);
-                let pb_vars =
-                    crate::inventory::load_vars_dirs(&self.ctx.playbook_dir, &self.ctx.inventory(), host).map_err(|d| d.render())?;
-                vars.extend(pb_vars);
+                let vars = crate::inventory::vars_with_playbook_dirs(&self.ctx.inventory(), &self.ctx.playbook_dir, host)
+                    .map_err(|d| d.render())?;
                 HostState::new(host, vars)
             }
         };
@@ -281,18 +279,37 @@ impl<'a> PlayRunner<'a> {
             for c in candidates {
                 let name = self.ctx.templar.render_value(&c, &scope).map_err(|e| format!("vars_files: {e}"))?;
                 let name = name.as_str().map(str::to_string).unwrap_or_else(|| name.to_string());
-                let path = self.play.base_dir.join(&name);
-                if path.exists() {
-                    let node = crate::yaml::parse_file(&path).map_err(|d| d.render())?;
-                    match node.to_value() {
-                        Value::Object(m) => out.extend(m),
-                        Value::Null => {}
-                        _ => return Err(format!("{}: vars_files must contain a mapping", path.display())),
+                // Ansible's path_dwim_relative_stack: `vars/<name>` first
+                // (unless the name starts with it), then `<name>`.
+                let mut paths = Vec::new();
+                if name.split('/').next() != Some("vars") {
+                    paths.push(self.play.base_dir.join("vars").join(&name));
+                }
+                paths.push(self.play.base_dir.join(&name));
+                if let Some(path) = paths.iter().find(|p| p.exists()) {
+                    let node = crate::yaml::parse_file(path).map_err(|d| d.render())?;
+                    // A mapping, or a list of mappings merged in order
+                    // (Ansible's preprocess_vars).
+                    let items = match node.to_value() {
+                        Value::Array(items) => items,
+                        Value::Null => Vec::new(),
+                        other => vec![other],
+                    };
+                    for item in items {
+                        match item {
+                            Value::Object(m) => out.extend(m),
+                            _ => {
+                                return Err(format!(
+                                    "{}: Invalid variable file contents. Variable files must contain either a dictionary of variables, or a list of dictionaries.",
+                                    path.display()
+                                ))
+                            }
+                        }
                     }
                     loaded = true;
                     break;
                 }
-                tried.push(path.display().to_string());
+                tried.extend(paths.iter().map(|p| p.display().to_string()));
             }
             if !loaded {
                 return Err(format!("vars file {} was not found", tried.join(", ")));
@@ -426,18 +443,21 @@ impl<'a> PlayRunner<'a> {
 }
 
 /// Every role used in the play, in order, each once.
+/// The play's roles in the order their defaults and vars apply: a role's
+/// dependencies (the blocks inside it) before the role itself, as
+/// Ansible's `Role.get_default_vars` combines them.
 fn collect_roles(tasks: &[Task], out: &mut Vec<Arc<crate::playbook::ast::Role>>) {
     for t in tasks {
+        if let TaskKind::Block { block, rescue, always } = &t.kind {
+            collect_roles(block, out);
+            collect_roles(rescue, out);
+            collect_roles(always, out);
+        }
         if let Some(r) = &t.role {
             // Both Arcs are alive in the AST here, so pointer equality is identity.
             if !out.iter().any(|o| Arc::ptr_eq(o, r)) {
                 out.push(r.clone());
             }
-        }
-        if let TaskKind::Block { block, rescue, always } = &t.kind {
-            collect_roles(block, out);
-            collect_roles(rescue, out);
-            collect_roles(always, out);
         }
     }
 }

@@ -43,11 +43,23 @@ pub struct Outcome {
     pub items: Option<Vec<Outcome>>,
     /// Shown even without `-v` (`debug`, `assert`).
     pub always_show: bool,
+    /// Censored whatever the task's `no_log` (Ansible's `_ansible_no_log`
+    /// set by the action: `include_vars` of a vault-encrypted file).
+    pub censored: bool,
 }
 
 impl Outcome {
     pub fn new(status: Status, data: Map<String, Value>) -> Self {
-        Outcome { status, changed: status == Status::Changed, data, diffs: Vec::new(), facts: Map::new(), items: None, always_show: false }
+        Outcome {
+            status,
+            changed: status == Status::Changed,
+            data,
+            diffs: Vec::new(),
+            facts: Map::new(),
+            items: None,
+            always_show: false,
+            censored: false,
+        }
     }
 
     pub fn skipped(reason: &str) -> Self {
@@ -83,7 +95,16 @@ impl Outcome {
         if let Some(msg) = r.msg {
             data.insert("msg".into(), Value::String(msg));
         }
-        Outcome { status, changed: r.changed, data, diffs: r.diffs, facts: r.facts, items: None, always_show: r.always_show }
+        Outcome {
+            status,
+            changed: r.changed,
+            data,
+            diffs: r.diffs,
+            facts: r.facts,
+            items: None,
+            always_show: r.always_show,
+            censored: false,
+        }
     }
 
     /// `changed_when`: sets `changed`; a success becomes ok or changed.
@@ -226,7 +247,8 @@ pub fn aggregate_loop(items: Vec<Outcome>) -> Outcome {
             Status::Ok
         }
     };
-    Outcome { status, changed, data, diffs: Vec::new(), facts, items: Some(items), always_show: false }
+    let censored = items.iter().any(|i| i.censored);
+    Outcome { status, changed, data, diffs: Vec::new(), facts, items: Some(items), always_show: false, censored }
 }
 
 #[cfg(test)]

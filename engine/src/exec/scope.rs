@@ -4,7 +4,8 @@
 //! `ansible_host` = the inventory name < role defaults (all of the play's roles, then the task's own) < inventory vars (group, then host; inventory files, then
 //! group_vars/ and host_vars/ dirs, then the playbook's) < facts < play vars
 //! < vars_files < role vars < block vars < task vars < set_fact / register /
-//! include_vars < role params < magic variables < extra vars (`-e`).
+//! include_vars < role params < include params (an include's `vars`) <
+//! magic variables < extra vars (`-e`).
 //!
 //! Every level is an `Arc<Map>`, so a scope costs a few pointer copies.
 
@@ -32,7 +33,7 @@ pub fn build_scope(
     parts: &ScopeParts<'_>,
     host: &HostState,
     eff: &Effective,
-    inherited_vars: &[Layer],
+    (inherited_vars, include_params): (&[Layer], &[Layer]),
     task: &Task,
     task_magic: Layer,
 ) -> Scope {
@@ -66,6 +67,9 @@ pub fn build_scope(
         if !role.params.is_empty() {
             s.push(role.params.clone());
         }
+    }
+    for layer in include_params {
+        s.push(layer.clone());
     }
     s.push(host.magic.clone());
     s.push(task_magic);

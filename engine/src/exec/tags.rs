@@ -4,6 +4,11 @@
 //! `untagged` select by whether a task has tags at all.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::template::{Layer, Scope, Templar};
 
 #[derive(Debug, Clone, Default)]
 pub struct TagFilter {
@@ -49,6 +54,40 @@ impl TagFilter {
     }
 }
 
+/// Tags as Ansible evaluates them (`Taggable.evaluate_tags`): a tag written
+/// as a template is rendered with the play's variables (no host's), a
+/// list result gives each of its items. A tag that does not render stays
+/// as written, so selecting by the text still works.
+pub fn resolve(tags: &[String], templar: &Templar, scope: &Scope) -> Vec<String> {
+    if !tags.iter().any(|t| Templar::is_template(t)) {
+        return tags.to_vec();
+    }
+    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    let mut out = Vec::new();
+    for t in tags {
+        if !Templar::is_template(t) {
+            out.push(t.clone());
+            continue;
+        }
+        match templar.render_value(&Value::String(t.clone()), scope) {
+            Ok(Value::Array(items)) => out.extend(items.iter().map(text)),
+            Ok(v) => out.push(text(&v)),
+            Err(_) => out.push(t.clone()),
+        }
+    }
+    out
+}
+
+/// The variables tags are rendered with: the play's, its roles', and the
+/// extra vars, as Ansible's play iterator gives `evaluate_tags`.
+pub fn play_scope(layers: &[&Layer], search_paths: Arc<Vec<std::path::PathBuf>>) -> Scope {
+    let mut s = Scope::new().with_search_paths(search_paths);
+    for l in layers {
+        s.push((*l).clone());
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +97,14 @@ mod tests {
     }
     fn f(only: &[&str], skip: &[&str]) -> TagFilter {
         TagFilter::new(&t(only), &t(skip))
+    }
+
+    #[test]
+    fn templated_tags_render_with_the_play_variables() {
+        let vars: Layer = Arc::new(serde_json::json!({"the_tags": ["tag3", "tag4"], "t": "tag1"}).as_object().unwrap().clone());
+        let scope = play_scope(&[&vars], Arc::new(Vec::new()));
+        let tags = resolve(&t(&["{{ the_tags }}", "{{ t }}", "plain", "{{ nope }}"]), &Templar::new(), &scope);
+        assert_eq!(tags, t(&["tag3", "tag4", "tag1", "plain", "{{ nope }}"]));
     }
 
     #[test]

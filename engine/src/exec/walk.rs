@@ -51,10 +51,8 @@ impl HostvarsSource for HostvarsSnapshot {
         }
         // A host outside the play: as in Ansible, its inventory and
         // playbook group_vars/host_vars and the names the inventory gives it.
-        let mut vars = self.inventory.host_vars(host);
-        if let Ok(dirs) = crate::inventory::load_vars_dirs(&self.playbook_dir, &self.inventory, host) {
-            vars.extend(dirs);
-        }
+        let mut vars = crate::inventory::vars_with_playbook_dirs(&self.inventory, &self.playbook_dir, host)
+            .unwrap_or_else(|_| self.inventory.host_vars(host));
         vars.insert("inventory_hostname".into(), Value::from(host));
         vars.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(host)));
         vars.insert("group_names".into(), Value::from(self.inventory.group_names_of(host)));
@@ -204,6 +202,14 @@ impl PlayRunner<'_> {
         Arc::new(v)
     }
 
+    /// `--tags`/`--skip-tags` on a task's tags, templated ones rendered
+    /// with the play's variables as Ansible's play iterator does.
+    pub(super) fn tags_selected(&self, tags: &[String]) -> bool {
+        let layers = [&self.play_role_defaults, &self.play_vars, &self.play_role_vars, &self.ctx.extra_vars];
+        let scope = super::tags::play_scope(&layers, self.search_paths.clone());
+        self.ctx.opts.tags.selects(&super::tags::resolve(tags, &self.ctx.templar, &scope))
+    }
+
     pub(super) fn scope_of(
         &self,
         i: usize,
@@ -221,7 +227,7 @@ impl PlayRunner<'_> {
             extra_vars: &self.ctx.extra_vars,
             search_paths: &search_paths,
         };
-        build_scope(&parts, &self.hosts[i], eff, &inh.vars, task, task_magic.clone()).with_hostvars(hostvars.clone())
+        build_scope(&parts, &self.hosts[i], eff, (&inh.vars, &inh.include_params), task, task_magic.clone()).with_hostvars(hostvars.clone())
     }
 
     pub(super) fn hostvars_snapshot(&self) -> Arc<dyn HostvarsSource> {
@@ -259,7 +265,7 @@ impl PlayRunner<'_> {
             return;
         }
         let eff = inh.effective(task);
-        if !inh.is_handler && !self.ctx.opts.tags.selects(&eff.tags) {
+        if !inh.is_handler && !self.tags_selected(&eff.tags) {
             return;
         }
         if !inh.is_handler && !self.start_reached(task) {

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use crate::diag::Diagnostic;
 
 pub use literal::parse_value;
-pub use vars_dirs::load_vars_dirs;
+pub use vars_dirs::vars_with_playbook_dirs;
 
 #[derive(Debug, Clone, Default)]
 pub struct Group {

@@ -91,15 +91,42 @@ pub(crate) fn load_inventory_dirs(inv: &mut Inventory, dir: &Path) -> Result<(),
     Ok(())
 }
 
-/// `group_vars/` and `host_vars/` beside a playbook, merged for one host:
-/// its groups in precedence order, then the host.
-pub fn load_vars_dirs(dir: &Path, inv: &Inventory, host: &str) -> Result<Map<String, Value>, Diagnostic> {
-    let mut out = Map::new();
+/// A host's inventory variables together with the `group_vars/` and
+/// `host_vars/` beside the playbook (`dir`), in Ansible's precedence
+/// (`VARIABLE_PRECEDENCE`'s default, then the host's own): the inventory
+/// file's group vars (`all` first); `group_vars/all` beside the inventory,
+/// then beside the playbook; the other groups' `group_vars/` beside the
+/// inventory, then beside the playbook; the inventory's host vars, its
+/// `host_vars/`, the playbook's `host_vars/`. So any host variable wins
+/// over any group variable.
+pub fn vars_with_playbook_dirs(inv: &Inventory, dir: &Path, host: &str) -> Result<Map<String, Value>, Diagnostic> {
+    let groups = inv.groups_in_precedence(host);
+    let (all, others): (Vec<&String>, Vec<&String>) = groups.iter().partition(|g| *g == "all");
     let gdir = dir.join("group_vars");
-    if gdir.is_dir() {
-        for g in inv.groups_in_precedence(host) {
-            out.extend(load_all(&gdir, &g)?);
+    let play_group_vars = |g: &str| if gdir.is_dir() { load_all(&gdir, g) } else { Ok(Map::new()) };
+    let mut out = Map::new();
+    for g in &groups {
+        if let Some(grp) = inv.groups.get(g) {
+            out.extend(grp.vars.clone());
         }
+    }
+    for set in [all, others] {
+        for g in &set {
+            if let Some(v) = inv.dir_group_vars.get(g.as_str()) {
+                out.extend(v.clone());
+            }
+        }
+        for g in &set {
+            out.extend(play_group_vars(g)?);
+        }
+    }
+    if let Some(h) = inv.hosts.get(host) {
+        out.extend(h.vars.clone());
+    } else if inv.is_implicit_localhost(host) {
+        out.extend(Inventory::implicit_localhost_vars());
+    }
+    if let Some(v) = inv.dir_host_vars.get(host) {
+        out.extend(v.clone());
     }
     let hdir = dir.join("host_vars");
     if hdir.is_dir() {

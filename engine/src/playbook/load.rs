@@ -30,6 +30,10 @@ pub struct Loader {
     /// The folder of the playbook of the play being loaded: the last place
     /// a role's `import_tasks` looks, as Ansible's search path ends there.
     pub(crate) playbook_dir: Option<PathBuf>,
+    /// The parameters of the roles whose dependencies are being loaded,
+    /// merged outermost first: a dependency sees them under its own, as
+    /// Ansible's `Role.get_role_params(dep_chain)` gives them.
+    pub(crate) dep_chain_params: Map<String, Value>,
 }
 
 impl Loader {
@@ -492,6 +496,9 @@ impl Loader {
         self.stack.push(path.clone());
         let defaults = self.vars_file(&path.join("defaults"), from.defaults.as_deref(), pos);
         let vars = self.vars_file(&path.join("vars"), from.vars.as_deref(), pos);
+        let mut chain_params = self.dep_chain_params.clone();
+        chain_params.extend(params);
+        let params = chain_params;
         let role = Arc::new(Role {
             name: Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name).to_string(),
             path: path.clone(),
@@ -501,15 +508,18 @@ impl Loader {
         });
         let mut tasks = Vec::new();
         let mut handlers = Vec::new();
-        // meta/main.yml dependencies run first.
+        // meta/main.yml dependencies run first, with this role's
+        // parameters (and its parents') under their own.
         if let Some(meta) = Self::main_file(&path.join("meta"), "main").and_then(|p| self.parse(&p)) {
             if let Some(deps) = meta.get("dependencies").and_then(|d| d.as_seq()).map(|d| d.to_vec()) {
+                let outer = std::mem::replace(&mut self.dep_chain_params, (*role.params).clone());
                 for dep in &deps {
                     if let Some((block, hs)) = self.role_entry(dep, path.parent().unwrap_or(dir)) {
                         tasks.push(block);
                         handlers.extend(hs);
                     }
                 }
+                self.dep_chain_params = outer;
             }
         }
         let some_role = Some(role.clone());

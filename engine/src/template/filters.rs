@@ -35,8 +35,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("from_json", |s: String| -> Result<JValue, Error> {
         serde_json::from_str::<Value>(&s).map(|v| from_json(&v)).map_err(|e| err(format!("from_json: {e}")))
     });
-    env.add_filter("to_yaml", to_yaml);
-    env.add_filter("to_nice_yaml", to_yaml);
+    env.add_filter("to_yaml", |v: JValue, kw: Kwargs| to_yaml(v, kw, super::to_yaml::Style::TO_YAML));
+    env.add_filter("to_nice_yaml", |v: JValue, kw: Kwargs| to_yaml(v, kw, super::to_yaml::Style::TO_NICE_YAML));
     env.add_filter("from_yaml", |s: String| -> Result<JValue, Error> {
         crate::yaml::parse_str(&s, std::path::Path::new("<from_yaml>"))
             .map(|n| from_json(&n.to_value()))
@@ -101,12 +101,21 @@ pub fn register(env: &mut Environment<'static>) {
         Ok(JValue::from(out.into_iter().map(JValue::from).collect::<Vec<_>>()))
     });
     env.add_filter("extract", |key: JValue, container: JValue, morekeys: Option<JValue>| -> Result<JValue, Error> {
-        // Ansible's extract: container[key] (then [morekey]...).
-        let mut v = container.get_item(&key)?;
+        // Ansible's extract: container[key] (then [morekey]...); an
+        // undefined container or a missing key gives an undefined value
+        // (`| default(...)` then applies), not an error.
+        let lookup = |v: JValue, k: &JValue| -> Result<JValue, Error> {
+            if v.is_undefined() {
+                Ok(v)
+            } else {
+                v.get_item(k)
+            }
+        };
+        let mut v = lookup(container, &key)?;
         if let Some(more) = morekeys {
             let keys: Vec<JValue> = if matches!(more.kind(), ValueKind::Seq) { more.try_iter()?.collect() } else { vec![more] };
             for k in keys {
-                v = v.get_item(&k)?;
+                v = lookup(v, &k)?;
             }
         }
         Ok(v)
@@ -116,36 +125,6 @@ pub fn register(env: &mut Environment<'static>) {
         use sha1::Digest;
         format!("{:x}", sha1::Sha1::digest(s.as_bytes()))
     });
-    env.add_filter("difference", |state: &State, a: JValue, b: JValue| -> Result<JValue, Error> {
-        let b: Vec<JValue> = b.try_iter()?.collect();
-        charge_pairs(state, &a, b.len())?;
-        Ok(JValue::from(a.try_iter()?.filter(|x| !b.contains(x)).collect::<Vec<_>>()))
-    });
-    env.add_filter("intersect", |state: &State, a: JValue, b: JValue| -> Result<JValue, Error> {
-        let b: Vec<JValue> = b.try_iter()?.collect();
-        charge_pairs(state, &a, b.len())?;
-        Ok(JValue::from(a.try_iter()?.filter(|x| b.contains(x)).collect::<Vec<_>>()))
-    });
-    env.add_filter("union", |state: &State, a: JValue, b: JValue| -> Result<JValue, Error> {
-        let n = a.len().unwrap_or(0) + b.len().unwrap_or(0);
-        state.consume_fuel((n as u64).saturating_mul(n as u64) / PAIRS_PER_FUEL)?;
-        let mut out: Vec<JValue> = Vec::new();
-        for x in a.try_iter()?.chain(b.try_iter()?) {
-            if !out.contains(&x) {
-                out.push(x);
-            }
-        }
-        Ok(JValue::from(out))
-    });
-}
-
-/// Comparisons charged as one unit of work: the set filters compare every
-/// pair of items.
-const PAIRS_PER_FUEL: u64 = 64;
-
-fn charge_pairs(state: &State, a: &JValue, b_len: usize) -> Result<(), Error> {
-    let a_len = a.len().unwrap_or(0) as u64;
-    state.consume_fuel(a_len.saturating_mul(b_len as u64) / PAIRS_PER_FUEL)
 }
 
 /// How Ansible shows a value as text: strings bare, True/False, the rest as Python would.
@@ -232,9 +211,21 @@ fn split(s: String, sep: Option<String>, maxsplit: Option<i64>) -> Vec<String> {
     }
 }
 
-fn to_yaml(v: JValue, _kwargs: Kwargs) -> Result<String, Error> {
-    let value = json(&v)?;
-    serde_saphyr::to_string(&value).map_err(|e| err(format!("to_yaml: {e}")))
+/// PyYAML's `yaml.dump` as Ansible calls it; `default_flow_style`,
+/// `indent` and `width` may be given, as to `yaml.dump`.
+fn to_yaml(v: JValue, kwargs: Kwargs, mut style: super::to_yaml::Style) -> Result<String, Error> {
+    let value = json(&defined(v)?)?;
+    if kwargs.has("default_flow_style") {
+        style.default_flow_style = kwargs.get::<Option<bool>>("default_flow_style")?;
+    }
+    if let Some(i) = kwargs.get::<Option<usize>>("indent")? {
+        style.indent = i;
+    }
+    if let Some(w) = kwargs.get::<Option<usize>>("width")? {
+        style.width = w;
+    }
+    kwargs.assert_all_used()?;
+    Ok(super::to_yaml::dump(&value, style))
 }
 
 fn hash(v: JValue, algo: Option<String>) -> Result<String, Error> {

@@ -2,15 +2,56 @@
 //! mapped filter (`map('map', attribute='key')`, `map('default', x,
 //! boolean=true)`). A missing attribute without `default=` is undefined
 //! (`select('defined')` drops it); when a result still holds it, the error
-//! names it as ansible-core 2.19 does ([`take_missing`]).
+//! names it as ansible-core 2.19 does ([`take_missing`]). An undefined
+//! input to `map`, `select`, `reject`, `selectattr`, `rejectattr` gives an
+//! undefined result, as Ansible's wrappers of them do.
 
 use std::cell::RefCell;
 
-use minijinja::value::{Kwargs, Rest};
+use std::borrow::Cow;
+
+use minijinja::value::{Kwargs, Rest, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State, Value as JValue};
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("map", map);
+    env.add_filter("map", |state: &mut State, value: JValue, args: Rest<JValue>, kwargs: Kwargs| -> Result<JValue, Error> {
+        if value.is_undefined() {
+            return Ok(JValue::UNDEFINED);
+        }
+        map(state, value, args, kwargs).map(JValue::from)
+    });
+    // As Ansible's wrappers of Jinja's: an undefined input gives an
+    // undefined result (`not_defined | select('odd') is undefined`).
+    env.add_filter("select", |state: &mut State, v: JValue, test: Option<String>, args: Rest<ValueOrKwargs>| -> Result<JValue, Error> {
+        if v.is_undefined() {
+            return Ok(JValue::UNDEFINED);
+        }
+        minijinja::filters::select(state, v, test.map(Cow::Owned), args).map(JValue::from)
+    });
+    env.add_filter("reject", |state: &mut State, v: JValue, test: Option<String>, args: Rest<ValueOrKwargs>| -> Result<JValue, Error> {
+        if v.is_undefined() {
+            return Ok(JValue::UNDEFINED);
+        }
+        minijinja::filters::reject(state, v, test.map(Cow::Owned), args).map(JValue::from)
+    });
+    env.add_filter(
+        "selectattr",
+        |state: &mut State, v: JValue, attr: String, test: Option<String>, args: Rest<ValueOrKwargs>| -> Result<JValue, Error> {
+            if v.is_undefined() {
+                return Ok(JValue::UNDEFINED);
+            }
+            minijinja::filters::selectattr(state, v, Cow::Owned(attr), test.map(Cow::Owned), args).map(JValue::from)
+        },
+    );
+    env.add_filter(
+        "rejectattr",
+        |state: &mut State, v: JValue, attr: String, test: Option<String>, args: Rest<ValueOrKwargs>| -> Result<JValue, Error> {
+            if v.is_undefined() {
+                return Ok(JValue::UNDEFINED);
+            }
+            minijinja::filters::rejectattr(state, v, Cow::Owned(attr), test.map(Cow::Owned), args).map(JValue::from)
+        },
+    );
 }
 
 fn map(state: &mut State, value: JValue, args: Rest<JValue>, kwargs: Kwargs) -> Result<Vec<JValue>, Error> {
@@ -64,6 +105,14 @@ fn attribute(item: &JValue, attr: &JValue, default: Option<&JValue>) -> Result<J
 thread_local! {
     /// Why the first undefined value `map` made in this render is undefined.
     static MISSING: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Records why a value made undefined on purpose is (the first reason of
+/// the render wins): `undef(hint)`.
+pub fn note_missing(why: String) {
+    MISSING.with(|m| {
+        m.borrow_mut().get_or_insert(why);
+    });
 }
 
 /// Why `map` made an undefined value since the last call (a render runs

@@ -35,7 +35,12 @@ impl Drop for SearchPathGuard {
     }
 }
 
-fn find(name: &str, sub: &str) -> Option<PathBuf> {
+/// The folders of the render in progress.
+pub(super) fn search_paths() -> Vec<PathBuf> {
+    SEARCH_PATHS.with(|s| s.borrow().clone())
+}
+
+pub(super) fn find(name: &str, sub: &str) -> Option<PathBuf> {
     let p = PathBuf::from(name);
     if p.is_absolute() {
         return p.exists().then_some(p);
@@ -70,6 +75,25 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_function("lookup", lookup);
     env.add_function("query", query);
     env.add_function("q", query);
+    env.add_function("undef", undef);
+}
+
+/// Ansible's `undef(hint=None)`: an undefined value (a `default=` that
+/// stays undefined, say); when a result holds it, the hint is the error.
+fn undef(hint: Option<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
+    let hint = match hint {
+        Some(h) => Some(h),
+        None => kwargs.get::<Option<JValue>>("hint")?,
+    };
+    kwargs.assert_all_used()?;
+    if let Some(h) = hint.filter(|h| !h.is_none()) {
+        match h.as_str() {
+            Some(s) if !s.is_empty() => super::filters_map::note_missing(s.to_string()),
+            Some(_) => {}
+            None => return Err(err(format!("The 'hint' argument must be a str or NoneType, not {}", super::filters::python_type(&h)))),
+        }
+    }
+    Ok(JValue::UNDEFINED)
 }
 
 fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JValue>) -> Result<Vec<JValue>, Error> {
@@ -97,16 +121,6 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JVal
                 }
                 JValue::from(String::from_utf8_lossy(&o.stdout).trim_end_matches('\n').to_string())
             }
-            "template" => {
-                let p = find(&term, "templates").ok_or_else(|| err(format!("lookup('template'): could not locate '{term}'")))?;
-                let text =
-                    blocking(|| std::fs::read_to_string(&p)).map_err(|e| err(format!("lookup('template'): {}: {e}", p.display())))?;
-                super::limits::check_nesting(&text).map_err(|e| err(format!("lookup('template'): {}: {}", p.display(), e.message)))?;
-                let tmpl = state.env().template_from_str(&text)?;
-                JValue::from(tmpl.render(JValue::from_iter(
-                    state.known_variables().into_iter().filter_map(|k| state.lookup(&k).map(|v| (k.to_string(), v))),
-                ))?)
-            }
             "vars" => match (state.lookup(&term).filter(|v| !v.is_undefined()), default) {
                 (Some(v), _) => v,
                 (None, Some(d)) => d.clone(),
@@ -132,9 +146,12 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JVal
 fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
     let wantlist = kwargs.get::<Option<bool>>("wantlist")?.unwrap_or(false);
     let ignore = kwargs.get::<Option<String>>("errors")?.map(|e| e == "ignore").unwrap_or(false);
-    let default = kwargs.get::<Option<JValue>>("default")?;
+    // An undefined default (`undef()`) stays undefined (an Option would make it None).
+    let default = if kwargs.has("default") { Some(kwargs.get::<JValue>("default")?) } else { None };
     let values = if name == "first_found" {
         super::first_found::first_found(&terms, &kwargs, |n| find(n, "files"))
+    } else if name == "template" {
+        super::lookup_template::run(state, &terms, &kwargs)
     } else {
         run_lookup(state, &name, &terms, default.as_ref())
     };
@@ -157,7 +174,11 @@ fn query(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Re
     if name == "first_found" {
         return super::first_found::first_found(&terms, &kwargs, |n| find(n, "files")).map(JValue::from);
     }
-    let default = kwargs.get::<Option<JValue>>("default")?;
+    if name == "template" {
+        return super::lookup_template::run(state, &terms, &kwargs).map(JValue::from);
+    }
+    // An undefined default (`undef()`) stays undefined (an Option would make it None).
+    let default = if kwargs.has("default") { Some(kwargs.get::<JValue>("default")?) } else { None };
     run_lookup(state, &name, &terms, default.as_ref()).map(JValue::from)
 }
 

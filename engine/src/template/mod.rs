@@ -14,14 +14,22 @@
 mod filters;
 mod filters_json;
 mod filters_map;
+mod filters_math;
+mod filters_path;
 mod filters_url;
 mod first_found;
+mod fqcn;
 mod limits;
+pub mod lookup_template;
 mod lookups;
+pub mod markers;
+mod native;
+mod overrides;
 mod rspamd_hash;
 mod scope;
 mod tests_;
 mod tests_files;
+mod to_yaml;
 mod vars_object;
 
 use std::path::Path;
@@ -30,6 +38,7 @@ use std::sync::{Arc, OnceLock};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as JValue};
 use serde_json::Value;
 
+pub use overrides::TemplateOverrides;
 pub use scope::{HostvarsSource, Layer, Origin, Scope};
 use vars_object::VarsObject;
 
@@ -66,18 +75,21 @@ fn env() -> &'static Environment<'static> {
         let mut env = Environment::new();
         env.set_fuel(Some(FUEL));
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_syntax(
-            minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).keep_trailing_newline(true).build().expect("valid syntax config"),
-        );
+        env.set_syntax(overrides::default_syntax());
+        env.set_formatter(native::formatter);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut env);
         filters::register(&mut env);
         filters_url::register(&mut env);
         filters_map::register(&mut env);
+        filters_math::register(&mut env);
+        filters_path::register(&mut env);
         filters_json::register(&mut env);
         tests_::register(&mut env);
         tests_files::register(&mut env);
         lookups::register(&mut env);
+        // Last: the full names alias the filters and tests above.
+        fqcn::register(&mut env);
         env.set_loader(lookups::include_loader);
         env
     })
@@ -116,12 +128,12 @@ impl Templar {
     pub fn render_value(&self, v: &Value, scope: &Scope) -> Result<Value, TemplateError> {
         match v {
             Value::String(s) if Self::is_template(s) => self.render_native(s, scope),
-            Value::Array(items) => items.iter().map(|i| self.render_value(i, scope)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+            Value::Array(items) => items.iter().map(|i| self.render_part(i, scope)).collect::<Result<Vec<_>, _>>().map(Value::Array),
             Value::Object(m) => {
                 let mut out = serde_json::Map::new();
                 for (k, val) in m {
                     let key = if Self::is_template(k) { self.render_string(k, scope)? } else { k.clone() };
-                    let rendered = self.render_value(val, scope)?;
+                    let rendered = self.render_part(val, scope)?;
                     if rendered.as_str() != Some(OMIT_TOKEN) {
                         out.insert(key, rendered);
                     }
@@ -132,11 +144,40 @@ impl Templar {
         }
     }
 
+    /// An item of a list or mapping: while markers are on (showing a
+    /// value, [`markers`]), an undefined part becomes Ansible's marker.
+    fn render_part(&self, v: &Value, scope: &Scope) -> Result<Value, TemplateError> {
+        match self.render_value(v, scope) {
+            Err(e) if e.undefined => markers::substitute(&e.message).map(Value::String).ok_or(e),
+            other => other,
+        }
+    }
+
+    /// Evaluate a variable (`debug: var=`) to show it: undefined parts of
+    /// its value are shown as Ansible's markers rather than failing. Only
+    /// for a plain variable path (`s`, `s.a`, `l[0]`): an expression that
+    /// computes with a value would compute with the marker's text.
+    pub fn eval_for_display(&self, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        match self.eval_expression(expr, scope) {
+            Err(e) if e.undefined && is_variable_path(expr.trim()) => {
+                let (v, _) = markers::with_markers(|| self.eval_expression(expr, scope));
+                v
+            }
+            other => other,
+        }
+    }
+
     /// Render a template string to text.
     pub fn render_string(&self, s: &str, scope: &Scope) -> Result<String, TemplateError> {
         if !Self::is_template(s) {
             return Ok(s.to_string());
         }
+        let out = self.render_text(s, scope)?;
+        Ok(overrides::preserve_trailing_newlines(s, out, "\n"))
+    }
+
+    /// Jinja's output of a template string (its final newline dropped).
+    fn render_text(&self, s: &str, scope: &Scope) -> Result<String, TemplateError> {
         limits::check_nesting(s)?;
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
@@ -161,7 +202,12 @@ impl Templar {
                 other => other,
             });
         }
-        self.render_string(s, scope).map(Value::String)
+        // One value output and nothing else: that value, natively.
+        let (text, single) = native::recording(|| self.render_text(s, scope))?;
+        if let Some(v) = single {
+            return to_json(&v);
+        }
+        Ok(Value::String(overrides::preserve_trailing_newlines(s, text, "\n")))
     }
 
     /// Evaluate an expression (no braces) to its value.
@@ -175,7 +221,15 @@ impl Templar {
         if v.is_undefined() {
             return Err(TemplateError { message: format!("'{expr}' is undefined"), line: None, undefined: true });
         }
-        to_json(&v)
+        to_json(&v).map_err(|mut e| {
+            // An undefined variable inside the result: name it, as Ansible does.
+            if e.undefined && e.message == HOLDS_UNDEFINED {
+                if let Some(name) = first_undefined(compiled.undeclared_variables(true), scope) {
+                    e.message = format!("'{name}' is undefined");
+                }
+            }
+            e
+        })
     }
 
     /// Evaluate a `when:`-style conditional.
@@ -193,20 +247,31 @@ impl Templar {
         })
     }
 
-    /// Render a template file (the `template` module): `trim_blocks`, the
-    /// trailing newline kept, `{% include %}` relative to the file's folder.
+    /// Render a template file (the `template` module) with Ansible's
+    /// defaults: `trim_blocks`, the trailing newlines kept, `{% include %}`
+    /// relative to the file's folder.
     pub fn render_file(&self, path: &Path, scope: &Scope) -> Result<String, TemplateError> {
+        self.render_file_with(path, scope, &TemplateOverrides::default())
+    }
+
+    /// Render a template file with the template module's Jinja settings.
+    pub fn render_file_with(&self, path: &Path, scope: &Scope, o: &TemplateOverrides) -> Result<String, TemplateError> {
         let text = std::fs::read_to_string(path).map_err(|e| TemplateError {
             message: format!("cannot read template {}: {e}", path.display()),
             line: None,
             undefined: false,
         })?;
         limits::check_nesting(&text)?;
+        let fail = |message: String| TemplateError { message, line: None, undefined: false };
+        let (text, o) = overrides::extract_header(&text, o).map_err(fail)?;
+        let text = o.apply_newlines(text);
         let mut paths = vec![path.parent().map(Path::to_path_buf).unwrap_or_default()];
         paths.extend(scope.search_paths().iter().flat_map(|p| [p.join("templates"), p.clone()]));
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(paths);
-        env().render_str(&text, ctx).map_err(|e| self.explain(e, &text, scope))
+        let env = o.environment(env()).map_err(|e| fail(describe(&e)))?;
+        let out = env.render_str(&text, ctx).map_err(|e| self.explain(e, &text, scope))?;
+        Ok(overrides::preserve_trailing_newlines(&text, out, &o.newline_sequence))
     }
 
     /// Only check that a template compiles (for `--syntax-check`).
@@ -296,6 +361,15 @@ fn describe(e: &minijinja::Error) -> String {
     msg
 }
 
+/// `name`, `name.attr`, `name['key']`, `name[0]`: a variable, not a computation.
+fn is_variable_path(expr: &str) -> bool {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(r#"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*|\[(\d+|'[^'\]]*'|"[^"\]]*")\])*$"#).expect("valid regex")
+    })
+    .is_match(expr)
+}
+
 /// `"{{ expr }}"` → `expr`, when the string is exactly one expression.
 fn single_expression(s: &str) -> Option<&str> {
     let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
@@ -309,7 +383,7 @@ fn single_expression(s: &str) -> Option<&str> {
 
 pub(crate) fn to_json(v: &JValue) -> Result<Value, TemplateError> {
     if holds_undefined(v) {
-        let message = filters_map::take_missing().unwrap_or_else(|| "the result holds an undefined value".into());
+        let message = filters_map::take_missing().unwrap_or_else(|| HOLDS_UNDEFINED.into());
         return Err(TemplateError { message, line: None, undefined: true });
     }
     serde_json::to_value(v).map_err(|e| TemplateError {
@@ -318,6 +392,8 @@ pub(crate) fn to_json(v: &JValue) -> Result<Value, TemplateError> {
         undefined: false,
     })
 }
+
+const HOLDS_UNDEFINED: &str = "the result holds an undefined value";
 
 /// An undefined value inside a list or mapping (Jinja2 keeps them until
 /// the result is used; Ansible then fails).

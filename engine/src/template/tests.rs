@@ -140,6 +140,18 @@ fn template_files_trim_blocks_and_keep_the_final_newline() {
 }
 
 #[test]
+fn included_templates_lose_their_final_newline_the_top_level_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("world.txt"), "world\n").unwrap();
+    let f = dir.path().join("t.j2");
+    std::fs::write(&f, "a {% include 'world.txt' %}!\n\n").unwrap();
+    assert_eq!(Templar::new().render_file(&f, &scope(json!({}))).unwrap(), "a world!\n\n");
+    // Trimmed after the last block, the source's final newline comes back.
+    std::fs::write(&f, "{% if true %}\nx\n{% endif %}\n").unwrap();
+    assert_eq!(Templar::new().render_file(&f, &scope(json!({}))).unwrap(), "x\n");
+}
+
+#[test]
 fn hostvars_reach_other_hosts() {
     struct Two;
     impl HostvarsSource for Two {
@@ -186,4 +198,59 @@ fn data_layers_are_substituted_never_rendered() {
     // A value set on top (loop item, registered result) is data too.
     s.set("item", json!("{{ secret_cmd }}"));
     assert_eq!(t.render_value(&Value::String("{{ item }}".into()), &s).unwrap(), json!("{{ secret_cmd }}"));
+}
+
+#[test]
+fn showing_a_variable_marks_its_undefined_parts_like_ansible() {
+    let s = scope(json!({"s": {"a": "{{ nope }}", "b": 1}, "l": [1, "{{ nope2 }}"]}));
+    let t = Templar::new();
+    assert_eq!(t.eval_for_display("s", &s).unwrap(), json!({"a": "<< error 1 - 'nope' is undefined >>", "b": 1}));
+    assert_eq!(t.eval_for_display("l[1]", &s).unwrap(), json!("<< error 1 - 'nope2' is undefined >>"));
+    // A computation with the value, or using it anywhere else, still fails.
+    assert!(t.eval_for_display("s | length", &s).unwrap_err().undefined);
+    assert!(t.eval_expression("s", &s).unwrap_err().undefined);
+    assert!(t.eval_for_display("missing", &s).unwrap_err().undefined);
+}
+
+#[test]
+fn a_render_that_outputs_one_value_only_gives_that_value() {
+    assert_eq!(r("{% for x in [1] %}{{ x }}{% endfor %}", json!({})), json!(1));
+    assert_eq!(r("{% if true %}{{ [1, 2] }}{% endif %}\n", json!({})), json!([1, 2]));
+    assert_eq!(r("{{ 1 }}{{ 2 }}", json!({})), json!("12"));
+    assert_eq!(r("{% for x in [4, 2] %}{{ x }}{% endfor %}", json!({})), json!("42"));
+    assert_eq!(r("a{% if true %}{{ 1 }}{% endif %}", json!({})), json!("a1"));
+}
+
+#[test]
+fn an_undefined_value_inside_a_result_is_named() {
+    assert_eq!(e("{{ [{'k': nested_and_undefined}] }}", json!({})), "'nested_and_undefined' is undefined");
+    assert_eq!(e("{{ [{'k': nested_and_undefined}] }} second", json!({})), "'nested_and_undefined' is undefined");
+}
+
+#[test]
+fn undef_gives_an_undefined_value_with_its_hint() {
+    std::env::set_var("MAILPLAY_TEST_SET_EMPTY", "");
+    std::env::remove_var("MAILPLAY_TEST_UNSET");
+    assert_eq!(r("{{ lookup('env', 'MAILPLAY_TEST_SET_EMPTY', default=undef()) }}", json!({})), json!(""));
+    assert_eq!(r("{{ undef() is undefined }}", json!({})), json!(true));
+    assert_eq!(e("{{ [lookup('env', 'MAILPLAY_TEST_UNSET', default=undef('custom hint'))] }}", json!({})), "custom hint");
+}
+
+#[test]
+fn selecting_from_an_undefined_value_is_undefined() {
+    for f in ["map('upper')", "select('odd')", "reject('odd')", "selectattr('a')", "rejectattr('a')"] {
+        assert_eq!(r(&format!("{{{{ not_defined | {f} is undefined }}}}"), json!({})), json!(true), "{f}");
+    }
+    assert_eq!(r("{{ [1, 2] | select('odd') }}", json!({})), json!([1]));
+    assert_eq!(r("{{ [{'a': 1}, {'a': 0}] | rejectattr('a') }}", json!({})), json!([{"a": 0}]));
+}
+
+#[test]
+fn extract_from_what_is_not_there_is_undefined() {
+    let v = json!({"container": {"key": {"subkey": "value"}}});
+    assert_eq!(r("{{ 'key' | extract(badcontainer) | default('a') }}", v.clone()), json!("a"));
+    assert_eq!(r("{{ 'key' | extract(badcontainer, 'subkey') | default('a') }}", v.clone()), json!("a"));
+    assert_eq!(r("{{ 'badkey' | extract(container, 'subkey') | default('a') }}", v.clone()), json!("a"));
+    assert_eq!(r("{{ 'key' | extract(container, ['badsubkey', 'x']) | default('a') }}", v.clone()), json!("a"));
+    assert_eq!(r("{{ 'key' | extract(container, 'subkey') }}", v), json!("value"));
 }

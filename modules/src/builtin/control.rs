@@ -117,11 +117,12 @@ impl Module for DebugModule {
         r.always_show = true;
         match &a.var {
             Some(var) => {
-                // Ansible 2.19 prints a placeholder for an undefined
-                // variable and fails the task on any other error.
+                // Ansible 2.19 prints its error marker for an undefined
+                // variable (undefined parts of a value are marked by
+                // `eval_var`) and fails the task on any other error.
                 let v = match ctx.controller.eval_var(var) {
                     Ok(v) => v,
-                    Err(ExprError::Undefined(e)) => Value::from(format!("VARIABLE IS NOT DEFINED! ({e})")),
+                    Err(ExprError::Undefined(e)) => Value::from(format!("<< error 1 - {e} >>")),
                     Err(ExprError::Failed(e)) => {
                         return Err(ModuleError::failed(format!("Error while resolving `var` expression: {e}")));
                     }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::args::loose_string;
-use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult};
+use crate::module::{ArgDoc, Context, Module, ModuleDoc, ModuleError, ModuleResult, TemplateSyntax};
 
 use super::copy::{apply_dest, plan_dest, probe_dest, unchanged, DestArgs, DestPlan, DestState};
 
@@ -18,8 +18,7 @@ pub struct TemplateArgs {
     pub dest: String,
     #[serde(flatten)]
     pub common: DestArgs,
-    /// Only Ansible's defaults (trim_blocks on, lstrip_blocks off, utf-8) are
-    /// accepted; other values are refused in `validate`.
+    /// Jinja's settings for this template (Ansible's defaults when absent).
     #[serde(default)]
     pub trim_blocks: Option<serde_json::Value>,
     #[serde(default)]
@@ -27,7 +26,87 @@ pub struct TemplateArgs {
     #[serde(default)]
     pub newline_sequence: Option<String>,
     #[serde(default)]
+    pub variable_start_string: Option<String>,
+    #[serde(default)]
+    pub variable_end_string: Option<String>,
+    #[serde(default)]
+    pub block_start_string: Option<String>,
+    #[serde(default)]
+    pub block_end_string: Option<String>,
+    #[serde(default)]
+    pub comment_start_string: Option<String>,
+    #[serde(default)]
+    pub comment_end_string: Option<String>,
+    /// The file's encoding (utf-8 by default; any label encoding_rs knows
+    /// but UTF-16, which it cannot write).
+    #[serde(default)]
     pub output_encoding: Option<String>,
+}
+
+impl TemplateArgs {
+    /// Ansible's action accepts `newline_sequence` escaped too (`'\r\n'`
+    /// in single quotes is four characters).
+    fn newline_sequence(&self) -> Result<Option<String>, String> {
+        let Some(n) = &self.newline_sequence else { return Ok(None) };
+        let n = match n.as_str() {
+            "\\n" | "\n" => "\n",
+            "\\r" | "\r" => "\r",
+            "\\r\\n" | "\r\n" => "\r\n",
+            _ => return Err("newline_sequence needs to be one of: \\n, \\r or \\r\\n".into()),
+        };
+        Ok(Some(n.to_string()))
+    }
+
+    fn syntax(&self) -> Result<TemplateSyntax, String> {
+        let flag = |name: &str, v: &Option<serde_json::Value>| -> Result<Option<bool>, String> {
+            match v {
+                None => Ok(None),
+                Some(v) => crate::args::parse_bool(v).map(Some).ok_or_else(|| format!("{name} must be a boolean")),
+            }
+        };
+        Ok(TemplateSyntax {
+            variable_start_string: self.variable_start_string.clone(),
+            variable_end_string: self.variable_end_string.clone(),
+            block_start_string: self.block_start_string.clone(),
+            block_end_string: self.block_end_string.clone(),
+            comment_start_string: self.comment_start_string.clone(),
+            comment_end_string: self.comment_end_string.clone(),
+            trim_blocks: flag("trim_blocks", &self.trim_blocks)?,
+            lstrip_blocks: flag("lstrip_blocks", &self.lstrip_blocks)?,
+            newline_sequence: self.newline_sequence()?,
+        })
+    }
+
+    /// The encoder for `output_encoding`; `None` for UTF-8 (also `''`).
+    fn encoding(&self) -> Result<Option<&'static encoding_rs::Encoding>, String> {
+        let label = self.output_encoding.as_deref().unwrap_or("").trim();
+        if label.is_empty() {
+            return Ok(None);
+        }
+        let enc = encoding_rs::Encoding::for_label(label.as_bytes()).ok_or_else(|| format!("unknown output_encoding '{label}'"))?;
+        if enc == encoding_rs::UTF_8 {
+            return Ok(None);
+        }
+        if enc.output_encoding() != enc {
+            return Err(format!("output_encoding '{label}' is not supported: mailplay cannot write it"));
+        }
+        Ok(Some(enc))
+    }
+}
+
+/// The rendered text in the wanted encoding; a character it cannot hold
+/// fails the task, as Python's strict encoding does.
+fn encode(text: String, enc: Option<&'static encoding_rs::Encoding>) -> Result<Vec<u8>, String> {
+    match enc {
+        None => Ok(text.into_bytes()),
+        Some(enc) => {
+            let (bytes, _, unmappable) = enc.encode(&text);
+            if unmappable {
+                return Err(format!("the rendered template has characters {} cannot encode", enc.name()));
+            }
+            Ok(bytes.into_owned())
+        }
+    }
 }
 
 pub struct TemplateModule;
@@ -64,35 +143,22 @@ impl Module for TemplateModule {
     }
 
     fn validate(args: &TemplateArgs) -> Result<(), String> {
-        // mailplay renders with Ansible's defaults only; another setting is
-        // refused rather than silently rendered the default way.
-        let flag = |v: &Option<serde_json::Value>| v.as_ref().and_then(crate::args::parse_bool);
-        if flag(&args.trim_blocks) == Some(false) {
-            return Err(
-                "trim_blocks: false is not supported: mailplay renders templates with trim_blocks on, as Ansible does by default".into()
-            );
-        }
-        if flag(&args.lstrip_blocks) == Some(true) {
-            return Err("lstrip_blocks: true is not supported: mailplay renders templates without lstrip_blocks".into());
-        }
-        if args.output_encoding.as_deref().is_some_and(|e| !e.eq_ignore_ascii_case("utf-8") && !e.eq_ignore_ascii_case("utf8")) {
-            return Err("output_encoding other than utf-8 is not supported".into());
-        }
-        if args.newline_sequence.as_deref().is_some_and(|n| n != "\n" && n != "\\n") {
-            return Err("newline_sequence other than \\n is not supported".into());
-        }
+        args.syntax()?;
+        args.encoding()?;
         args.common.refuse_unsupported()?;
         args.common.wanted().map(|_| ())
     }
 
     async fn probe(args: &TemplateArgs, ctx: &Context<'_>) -> Result<TemplateState, ModuleError> {
         let path = ctx.controller.find_file("templates", &args.src).map_err(ModuleError::failed)?;
-        let rendered = ctx.controller.render_template_file(&path).map_err(ModuleError::failed)?;
+        let syntax = args.syntax().map_err(ModuleError::failed)?;
+        let rendered = ctx.controller.render_template_file(&path, &syntax).map_err(ModuleError::failed)?;
+        let bytes = encode(rendered, args.encoding().map_err(ModuleError::failed)?).map_err(ModuleError::failed)?;
         let dest = probe_dest(
             ctx.host,
             &args.dest,
             Some(args.src.trim_end_matches(".j2")),
-            rendered.into_bytes(),
+            bytes,
             path.display().to_string(),
             args.common.follow.unwrap_or(false),
         )

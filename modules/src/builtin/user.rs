@@ -51,7 +51,8 @@ pub struct UserArgs {
     pub system: bool,
     #[serde(default, deserialize_with = "loose_opt_string")]
     pub home: Option<String>,
-    #[serde(default = "yes", deserialize_with = "loose_bool")]
+    /// Ansible's alias `createhome` too.
+    #[serde(default = "yes", deserialize_with = "loose_bool", alias = "createhome")]
     pub create_home: bool,
     #[serde(default, deserialize_with = "loose_opt_string")]
     pub shell: Option<String>,

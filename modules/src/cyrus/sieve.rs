@@ -246,7 +246,7 @@ impl Module for SieveScriptModule {
             (Some(c), _) => Some(c.clone()),
             (None, Some(src)) => {
                 let path = ctx.controller.find_file("templates", src).map_err(ModuleError::failed)?;
-                Some(ctx.controller.render_template_file(&path).map_err(ModuleError::failed)?)
+                Some(ctx.controller.render_template_file(&path, &Default::default()).map_err(ModuleError::failed)?)
             }
             _ => None,
         };

@@ -239,7 +239,7 @@ mod tests {
         fn find_file(&self, _: &str, name: &str) -> Result<std::path::PathBuf, String> {
             Err(name.to_string())
         }
-        fn render_template_file(&self, _: &std::path::Path) -> Result<String, String> {
+        fn render_template_file(&self, _: &std::path::Path, _: &crate::module::TemplateSyntax) -> Result<String, String> {
             Err(String::new())
         }
         fn eval_expression(&self, _: &str) -> Result<Value, String> {
