@@ -132,7 +132,7 @@ impl ConnectionPool {
                 break open.entry(host.to_string()).or_default().clone();
             }
             let idle = open.iter().find(|(_, c)| idle_ssh(c).is_some()).map(|(h, _)| h.clone());
-            match idle.and_then(|h| open.remove(&h)).as_ref().and_then(|c| idle_ssh(c)) {
+            match idle.and_then(|h| open.remove(&h)).as_ref().and_then(idle_ssh) {
                 Some(conn) => {
                     drop(open);
                     conn.close().await;
