@@ -95,7 +95,7 @@ def mitogen_missing():
     this ansible-core), or None; else its strategy plugins' folder."""
     py = os.path.join(MITOGEN_BIN, "python")
     if not os.path.exists(py):
-        return None, f"{MITOGEN_BIN} is missing: python3 -m venv /opt/mitogen-venv && /opt/mitogen-venv/bin/pip install 'ansible-core==2.19.*' 'mitogen=={MITOGEN_VERSION}.*'"
+        return None, f"{MITOGEN_BIN} is missing: python3 -m venv /opt/mitogen-venv && /opt/mitogen-venv/bin/pip install 'ansible-core==2.19.*' 'mitogen==0.3.54'"
     # Importing the strategy's loaders is Mitogen's own check of the
     # ansible-core release (it raises on one it does not support).
     probe = (
