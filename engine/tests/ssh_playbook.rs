@@ -96,3 +96,70 @@ fn a_long_play_never_trips_max_sessions() {
     assert_eq!((r["target"]["ok"], r["target"]["failed"]), (62, 0), "{out}");
     assert_eq!(s.log().matches("Accepted publickey").count(), 1, "one connection for the whole run:\n{}", s.log());
 }
+
+/// Runs `mailplay run` with RLIMIT_NOFILE set to `limit` (soft and hard,
+/// so mailplay cannot raise it) over `hosts` inventory hosts, all on one
+/// loopback sshd, each writing under its own folder.
+fn run_under_fd_limit(s: &Sshd, root: &std::path::Path, hosts: usize, limit: u64) -> (i32, String) {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let inv: String = (1..=hosts).map(|i| format!("h{i:02} {}\n", s.host_vars())).collect();
+    std::fs::write(dir.path().join("hosts.ini"), inv).unwrap();
+    std::fs::write(
+        dir.path().join("site.yml"),
+        format!(
+            "- hosts: all\n  gather_facts: no\n  tasks:\n\
+             \x20   - file: {{path: \"{r}/{{{{ inventory_hostname }}}}\", state: directory, mode: \"0750\"}}\n\
+             \x20   - copy: {{content: \"on {{{{ inventory_hostname }}}}\\n\", dest: \"{r}/{{{{ inventory_hostname }}}}/f\", mode: \"0640\"}}\n\
+             \x20   - command: cat {r}/{{{{ inventory_hostname }}}}/f\n",
+            r = root.display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = mailplay();
+    cmd.args(["run", "site.yml", "-i", "hosts.ini", "-f", "20"]).current_dir(dir.path());
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code().unwrap_or(-1), text(&out))
+}
+
+#[test]
+fn a_low_descriptor_limit_is_reported_once_and_every_host_still_converges() {
+    let s = Sshd::start();
+    let root = tempfile::tempdir().unwrap();
+    // 12 hosts with forks 20 would keep about 32 + 12 × 4 + 12 × 4
+    // descriptors; 56 leaves room for 3 hosts at once and 3 open
+    // connections, so hosts reconnect as the run goes.
+    let (code, out) = run_under_fd_limit(&s, root.path(), 12, 56);
+    assert_eq!(code, 0, "{out}\n{}", s.log());
+    assert!(!out.contains("Too many open files") && !out.contains("EMFILE"), "{out}");
+    let notice = "12 hosts with forks 20 need about 128 file descriptors, the limit (ulimit -n) is 56: lowering forks to 3 and keeping at most 3 SSH connections open at once";
+    assert_eq!(out.matches(notice).count(), 1, "{out}");
+    let r = recap(&out);
+    assert_eq!(r.len(), 12, "{out}");
+    for (host, counts) in &r {
+        assert_eq!((counts["failed"], counts["unreachable"], counts["changed"]), (0, 0, 3), "{host}: {out}");
+        assert_eq!(std::fs::read_to_string(root.path().join(host).join("f")).unwrap(), format!("on {host}\n"));
+    }
+}
+
+#[test]
+fn a_descriptor_limit_too_low_for_one_host_is_a_clear_error() {
+    let s = Sshd::start();
+    let root = tempfile::tempdir().unwrap();
+    let (code, out) = run_under_fd_limit(&s, root.path(), 2, 30);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the file-descriptor limit is 30 (ulimit -n), too low to work on even one host: mailplay needs at least 40"),
+        "{out}"
+    );
+    assert!(std::fs::read_dir(root.path()).unwrap().next().is_none(), "a host was touched: {out}");
+}

@@ -84,6 +84,7 @@ fn options(args: &RunArgs, cfg: &AnsibleConfig) -> Result<RunOptions, String> {
         tags: TagFilter::new(&tags, &skip_tags),
         extra_vars: parse_extra_vars(&args.play.extra_vars)?,
         forks,
+        max_connections: usize::MAX,
         verbosity: args.play.verbose.saturating_add(verbosity),
         start_at_task: args.start_at_task.clone(),
         force_handlers: args.play.force_handlers || cfg.bool("DEFAULT_FORCE_HANDLERS") == Some(true),
@@ -271,6 +272,23 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
                 reporter.error(&e);
                 return exit::ERROR;
             }
+        }
+    }
+    // Every host's connection stays open for the run: raise the soft
+    // descriptor limit to the hard one, and if even that is too low for
+    // the inventory's hosts, say so once and fit the run into it.
+    let limit = crate::connection::fd_budget::raise_nofile_limit();
+    match crate::connection::fd_budget::plan(limit, opts.forks, inventory.hosts.len().max(1)) {
+        Ok(budget) => {
+            if let Some(n) = &budget.notice {
+                reporter.warning(n);
+            }
+            opts.forks = budget.forks;
+            opts.max_connections = budget.max_connections;
+        }
+        Err(e) => {
+            reporter.error(&e);
+            return exit::ERROR;
         }
     }
     let mut code = exit::OK;

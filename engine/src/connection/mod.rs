@@ -1,6 +1,7 @@
 //! Connections to remote hosts. `local` lives in the modules crate
 //! (`LocalHost`); this is `ssh`.
 
+pub mod fd_budget;
 pub mod framing;
 pub mod options;
 pub mod requests;

@@ -103,11 +103,45 @@ fn var_str<'a>(vars: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     vars.get(key).and_then(Value::as_str)
 }
 
+/// Connections that hold descriptors: open or opening SSH connections.
+fn holding_descriptors(open: &HashMap<String, Arc<OpeningConnection>>) -> usize {
+    open.values().filter(|c| matches!(c.get(), None | Some(Ok(Connection::Ssh(_))))).count()
+}
+
+/// The SSH connection in `cell` if no task holds it: the pool's map is the
+/// only owner of the cell (checked under its lock, so no task can take it
+/// meanwhile) and of the connection (no task took it earlier).
+fn idle_ssh(cell: &Arc<OpeningConnection>) -> Option<Arc<crate::connection::SshConnection>> {
+    match cell.get() {
+        Some(Ok(Connection::Ssh(c))) if Arc::strong_count(cell) == 1 && Arc::strong_count(c) == 1 => Some(c.clone()),
+        _ => None,
+    }
+}
+
 impl ConnectionPool {
     pub async fn get(&self, host: &str, vars: &Map<String, Value>, opts: &RunOptions) -> Result<Connection, HostError> {
-        let cell = {
+        let cell = loop {
             let mut open = self.open.lock().await;
-            open.entry(host.to_string()).or_default().clone()
+            if let Some(cell) = open.get(host) {
+                break cell.clone();
+            }
+            // Under a file-descriptor limit too low for every host's
+            // connection (`connection::fd_budget`): make room by closing
+            // a connection no task is using; that host reconnects later.
+            if holding_descriptors(&open) < opts.max_connections {
+                break open.entry(host.to_string()).or_default().clone();
+            }
+            let idle = open.iter().find(|(_, c)| idle_ssh(c).is_some()).map(|(h, _)| h.clone());
+            match idle.and_then(|h| open.remove(&h)).as_ref().and_then(idle_ssh) {
+                Some(conn) => {
+                    drop(open);
+                    conn.close().await;
+                }
+                None => {
+                    drop(open);
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
         };
         let result = cell
             .get_or_init(|| async {

@@ -17,6 +17,9 @@ pub struct RunOptions {
     pub tags: TagFilter,
     pub extra_vars: Map<String, Value>,
     pub forks: usize,
+    /// Most SSH connections kept open at once, from the file-descriptor
+    /// limit (`connection::fd_budget`); `usize::MAX`: no cap.
+    pub max_connections: usize,
     pub verbosity: u8,
     pub start_at_task: Option<String>,
     pub force_handlers: bool,
@@ -80,6 +83,7 @@ impl Default for RunOptions {
             tags: TagFilter::default(),
             extra_vars: Map::new(),
             forks: 50,
+            max_connections: usize::MAX,
             verbosity: 0,
             start_at_task: None,
             force_handlers: false,
