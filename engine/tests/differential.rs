@@ -309,3 +309,11 @@ fn upstream_module_behaviours_print_what_ansible_prints() {
     let (a, m) = (text(&ans), text(&mp));
     assert_eq!(module_warnings(&m), module_warnings(&a), "mailplay:\n{m}\nansible:\n{a}");
 }
+
+/// What the copy, file, loops, test_core and debug targets use:
+/// `remote_user` on plays, blocks and tasks (no login on a local
+/// connection, so the user stays the controller's).
+#[test]
+fn h13_keywords_print_what_ansible_prints() {
+    prints_what_ansible_prints("h13_keywords");
+}

@@ -103,6 +103,23 @@ fn var_str<'a>(vars: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     vars.get(key).and_then(Value::as_str)
 }
 
+/// The pool's key of `host`'s connection with `vars`: the host, and for
+/// a login (not `local`) the login user, so a task whose `remote_user` or
+/// `ansible_user` differs gets its own connection as that user rather than
+/// another user's.
+fn pool_key(host: &str, vars: &Map<String, Value>, opts: &RunOptions) -> String {
+    let vars = match lab_connection_vars(host, vars, opts) {
+        Ok(v) => v,
+        Err(_) => return host.to_string(),
+    };
+    let kind = var_str(&vars, "ansible_connection").or(opts.connection.as_deref()).unwrap_or("ssh");
+    if kind == "local" {
+        return host.to_string();
+    }
+    let user = var_str(&vars, "ansible_user").or_else(|| var_str(&vars, "ansible_ssh_user")).or(opts.remote_user.as_deref()).unwrap_or("");
+    format!("{user}@{host}")
+}
+
 /// Connections that hold descriptors: open or opening SSH connections.
 fn holding_descriptors(open: &HashMap<String, Arc<OpeningConnection>>) -> usize {
     open.values().filter(|c| matches!(c.get(), None | Some(Ok(Connection::Ssh(_))))).count()
@@ -120,16 +137,17 @@ fn idle_ssh(cell: &Arc<OpeningConnection>) -> Option<Arc<crate::connection::SshC
 
 impl ConnectionPool {
     pub async fn get(&self, host: &str, vars: &Map<String, Value>, opts: &RunOptions) -> Result<Connection, HostError> {
+        let key = pool_key(host, vars, opts);
         let cell = loop {
             let mut open = self.open.lock().await;
-            if let Some(cell) = open.get(host) {
+            if let Some(cell) = open.get(&key) {
                 break cell.clone();
             }
             // Under a file-descriptor limit too low for every host's
             // connection (`connection::fd_budget`): make room by closing
             // a connection no task is using; that host reconnects later.
             if holding_descriptors(&open) < opts.max_connections {
-                break open.entry(host.to_string()).or_default().clone();
+                break open.entry(key.clone()).or_default().clone();
             }
             let idle = open.iter().find(|(_, c)| idle_ssh(c).is_some()).map(|(h, _)| h.clone());
             match idle.and_then(|h| open.remove(&h)).as_ref().and_then(idle_ssh) {
@@ -269,6 +287,19 @@ mod tests {
         // Only the connection changed: the variables templates see are the inventory's.
         assert_eq!(scope.get("ansible_host"), Some(&json!("192.0.2.99")));
         assert_eq!(scope.get("mail_domain"), Some(&json!("example.org")));
+    }
+
+    #[test]
+    fn each_login_user_has_its_own_connection_and_local_has_none() {
+        let opts = RunOptions { remote_user: Some("cli-user".into()), ..RunOptions::default() };
+        let m = |v: Value| v.as_object().unwrap().clone();
+        let default = pool_key("db1", &m(json!({})), &opts);
+        let task_user = pool_key("db1", &m(json!({"ansible_user": "deploy"})), &opts);
+        assert_eq!(default, "cli-user@db1");
+        assert_eq!(task_user, "deploy@db1");
+        assert_eq!(pool_key("db1", &m(json!({"ansible_ssh_user": "deploy"})), &opts), task_user);
+        let local = m(json!({"ansible_connection": "local", "ansible_user": "deploy"}));
+        assert_eq!(pool_key("localhost", &local, &opts), "localhost");
     }
 
     #[test]

@@ -389,10 +389,13 @@ impl TaskEnv<'_> {
         // Connection: the delegated host's, else this host's, with the
         // connection variables rendered in this task's scope.
         let conn_host = delegated_to.unwrap_or(&host.name);
-        let conn_vars = match self.connection_vars(conn_host, delegated_to.is_some(), scope) {
+        let mut conn_vars = match self.connection_vars(conn_host, delegated_to.is_some(), scope) {
             Ok(v) => v,
             Err(e) => return Outcome::failed(e),
         };
+        if let Err(e) = self.apply_remote_user(scope, &mut conn_vars) {
+            return Outcome::failed(format!("{e}{}", where_(&task.pos)));
+        }
         let action = match &task.kind {
             TaskKind::Module { module, .. } => short_name(module),
             _ => "",
@@ -680,6 +683,26 @@ impl TaskEnv<'_> {
             return Ok(out);
         }
         super::connection::rendered_connection_vars(&self.run.templar, scope)
+    }
+
+    /// The `remote_user` keyword (play, block, task, inherited): the login
+    /// user of this task's connection, as in Ansible below the
+    /// `ansible_user`/`ansible_ssh_user` variables and above `-u` and the
+    /// configured default. The pool keeps one connection per login user
+    /// (`ConnectionPool::get`); a local connection has no login, so there
+    /// it changes nothing, as in Ansible.
+    fn apply_remote_user(&self, scope: &Scope, conn_vars: &mut Map<String, Value>) -> Result<(), String> {
+        let Some(v) = &self.eff.become_opts.remote_user else { return Ok(()) };
+        if conn_vars.contains_key("ansible_user") || conn_vars.contains_key("ansible_ssh_user") {
+            return Ok(());
+        }
+        let user = match self.run.templar.render_value(v, scope).map_err(|e| format!("cannot template remote_user: {e}"))? {
+            Value::String(s) => s,
+            Value::Null => return Ok(()),
+            other => return Err(format!("remote_user must be a string, got {other}")),
+        };
+        conn_vars.insert("ansible_user".into(), Value::String(user));
+        Ok(())
     }
 
     fn resolve_become(&self, scope: &Scope, conn_vars: &Map<String, Value>) -> Result<Option<Become>, String> {

@@ -172,5 +172,6 @@ pub fn merge_become(outer: &BecomeOpts, inner: &BecomeOpts) -> BecomeOpts {
         become_method: inner.become_method.clone().or_else(|| outer.become_method.clone()),
         become_flags: inner.become_flags.clone().or_else(|| outer.become_flags.clone()),
         become_exe: inner.become_exe.clone().or_else(|| outer.become_exe.clone()),
+        remote_user: inner.remote_user.clone().or_else(|| outer.remote_user.clone()),
     }
 }

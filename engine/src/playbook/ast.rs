@@ -40,7 +40,8 @@ pub enum SerialStep {
 }
 
 /// `become`, `become_user`, `become_method`, `become_flags`, `become_exe`
-/// as set at some level; `None` means "inherit".
+/// and `remote_user` (the login user, inherited the same way) as set at
+/// some level; `None` means "inherit".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BecomeOpts {
     pub become_: Option<Value>,
@@ -48,6 +49,7 @@ pub struct BecomeOpts {
     pub become_method: Option<Value>,
     pub become_flags: Option<Value>,
     pub become_exe: Option<Value>,
+    pub remote_user: Option<Value>,
 }
 
 #[derive(Debug, Clone)]

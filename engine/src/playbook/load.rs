@@ -284,8 +284,12 @@ impl Loader {
                 "debugger" | "fact_path" => {
                     self.err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a play is not supported by mailplay")));
                 }
-                "remote_user" | "connection" | "port" => {
-                    self.err(Diagnostic::new(k.pos.clone(), format!("'{key}' on a play is not supported by mailplay yet; set ansible_user/ansible_connection/ansible_port in the inventory")));
+                "remote_user" => play.become_opts.remote_user = val(),
+                "connection" | "port" => {
+                    self.err(Diagnostic::new(
+                        k.pos.clone(),
+                        format!("'{key}' on a play is not supported by mailplay yet; set ansible_connection/ansible_port in the inventory"),
+                    ));
                 }
                 "vars_prompt" => self.err(Diagnostic::new(k.pos.clone(), "vars_prompt is not supported: pass the values with -e")),
                 other => {
@@ -369,6 +373,7 @@ impl Loader {
                 "become_method" => block.become_opts.become_method = val(),
                 "become_flags" => block.become_opts.become_flags = val(),
                 "become_exe" => block.become_opts.become_exe = val(),
+                "remote_user" => block.become_opts.remote_user = val(),
                 "environment" => block.environment = val(),
                 "delegate_to" => block.delegate_to = val(),
                 "ignore_errors" => block.ignore_errors = val(),

@@ -258,7 +258,8 @@ impl Loader {
             }
             "async" => task.async_ = val(),
             "poll" => task.poll = val(),
-            "remote_user" | "connection" | "port" => {
+            "remote_user" => task.become_opts.remote_user = val(),
+            "connection" | "port" => {
                 return Err(Diagnostic::new(
                     k.pos.clone(),
                     format!("'{key}' on a task is not supported by mailplay yet; set it in the inventory"),
