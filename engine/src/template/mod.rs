@@ -19,6 +19,7 @@ mod filters_path;
 mod filters_url;
 mod first_found;
 mod fqcn;
+mod func_now;
 mod limits;
 pub mod lookup_template;
 mod lookups;
@@ -88,6 +89,7 @@ fn env() -> &'static Environment<'static> {
         tests_::register(&mut env);
         tests_files::register(&mut env);
         lookups::register(&mut env);
+        func_now::register(&mut env);
         // Last: the full names alias the filters and tests above.
         fqcn::register(&mut env);
         env.set_loader(lookups::include_loader);
