@@ -532,3 +532,33 @@ fn ask_vault_pass_prompts_on_the_terminal() {
     let shown = String::from_utf8_lossy(&seen).replace('\r', "");
     assert!(shown.contains("mail_db_password: s3cr3t-db\n"), "{shown}");
 }
+
+/// `copy: src=` a vault-encrypted file: decrypted with the run's vault
+/// secrets by default (Ansible's `decrypt: true`), sent as it is with
+/// `decrypt: false`.
+#[test]
+fn copy_decrypts_a_vaulted_source_unless_told_not_to() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = vault_fixtures().join("vars-1.1.yml");
+    let play = tmp.path().join("copy.yml");
+    std::fs::write(
+        &play,
+        format!(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy: {{src: '{s}', dest: '{d}/plain'}}\n    - copy: {{src: '{s}', dest: '{d}/sealed', decrypt: false}}\n",
+            s = src.display(),
+            d = tmp.path().display()
+        ),
+    )
+    .unwrap();
+    let o = mailplay()
+        .args(["run", &play.display().to_string(), "--vault-password-file", &password()])
+        .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
+        .env_remove("ANSIBLE_VAULT_IDENTITY_LIST")
+        .output()
+        .expect("mailplay");
+    let (code, stdout, stderr) = out(&o);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let plain = std::fs::read(vault_fixtures().join("vars.plain.yml")).unwrap();
+    assert_eq!(std::fs::read(tmp.path().join("plain")).unwrap(), plain);
+    assert_eq!(std::fs::read(tmp.path().join("sealed")).unwrap(), std::fs::read(&src).unwrap());
+}

@@ -152,6 +152,17 @@ pub trait Controller: Send + Sync {
     /// `template: src=` (`kind` = "templates"), searching the role's folder,
     /// then the playbook's, as Ansible does.
     fn find_file(&self, kind: &str, name: &str) -> Result<PathBuf, String>;
+    /// The content of a controller-side file `copy` sends; with `decrypt`
+    /// a vault-encrypted file is opened with the run's vault secrets
+    /// (Ansible's `decrypt: true`), else sent as it is. Without vault
+    /// support (tests' controllers) an encrypted file is refused.
+    fn read_source(&self, path: &std::path::Path, decrypt: bool) -> Result<Vec<u8>, String> {
+        let b = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if decrypt && b.starts_with(b"$ANSIBLE_VAULT;") {
+            return Err(format!("{} is vault-encrypted and this controller cannot decrypt it", path.display()));
+        }
+        Ok(b)
+    }
     /// Render a template file with the task's variables and the Jinja
     /// settings given (Ansible's defaults where `None`).
     fn render_template_file(&self, path: &std::path::Path, syntax: &TemplateSyntax) -> Result<String, String>;

@@ -45,6 +45,16 @@ impl Controller for TaskController {
         })
     }
 
+    fn read_source(&self, path: &Path, decrypt: bool) -> Result<Vec<u8>, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if !decrypt || !crate::vault::format::is_encrypted(&bytes) {
+            return Ok(bytes);
+        }
+        let opened = crate::vault::format::decrypt(&bytes, &crate::vault::context().secrets)
+            .map_err(|e| crate::vault::file_error(path, &e).message)?;
+        Ok(opened.plaintext)
+    }
+
     fn render_template_file(&self, path: &Path, syntax: &TemplateSyntax) -> Result<String, String> {
         let mut scope = self.scope.clone();
         let has_managed = scope.contains("ansible_managed");

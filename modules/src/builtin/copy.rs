@@ -32,6 +32,10 @@ pub struct CopyArgs {
     pub common: DestArgs,
     #[serde(default, deserialize_with = "loose_bool")]
     pub remote_src: bool,
+    /// A vault-encrypted `src` on the controller is decrypted (Ansible's
+    /// default) or, when false, copied encrypted.
+    #[serde(default = "yes", deserialize_with = "loose_bool")]
+    pub decrypt: bool,
 }
 
 /// Destination options shared with `template`.
@@ -442,6 +446,13 @@ impl Module for CopyModule {
                     default: Some("false"),
                     description: "src is a path on the target host.",
                 },
+                ArgDoc {
+                    name: "decrypt",
+                    ty: "bool",
+                    required: false,
+                    default: Some("true"),
+                    description: "Decrypt a vault-encrypted src on the controller with the run's vault secrets.",
+                },
             ]
             .into_iter()
             .chain(dest_arg_docs())
@@ -477,7 +488,7 @@ impl Module for CopyModule {
                 if path.is_dir() {
                     return Err(ModuleError::failed(format!("copying the folder {} is not supported yet; copy its files", path.display())));
                 }
-                let b = std::fs::read(&path).map_err(|e| ModuleError::failed(format!("cannot read {}: {e}", path.display())))?;
+                let b = ctx.controller.read_source(&path, args.decrypt).map_err(ModuleError::failed)?;
                 (b, path.display().to_string(), Some(src.as_str()))
             }
             (None, None) => unreachable!("validate requires content or src"),
