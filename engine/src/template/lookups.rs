@@ -126,12 +126,18 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JVal
                 (None, Some(d)) => d.clone(),
                 (None, None) => return Err(Error::new(ErrorKind::UndefinedError, format!("No variable named '{term}' was found"))),
             },
-            "items" | "list" => {
+            // `items` flattens lists one level; `list` returns its terms.
+            // Strings and mappings are single items either way.
+            "items" => {
                 return Ok(terms
                     .iter()
-                    .flat_map(|t| t.try_iter().map(|i| i.collect::<Vec<_>>()).unwrap_or_else(|_| vec![t.clone()]))
+                    .flat_map(|t| match t.kind() {
+                        minijinja::value::ValueKind::Seq => t.try_iter().map(|i| i.collect::<Vec<_>>()).unwrap_or_else(|_| vec![t.clone()]),
+                        _ => vec![t.clone()],
+                    })
                     .collect())
             }
+            "list" => return Ok(terms.to_vec()),
             other => {
                 return Err(err(format!(
                     "lookup plugin '{other}' not found (mailplay has file, env, pipe, template, vars, items, list, first_found)"
