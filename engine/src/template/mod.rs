@@ -32,6 +32,7 @@ mod tests_;
 mod tests_files;
 mod to_yaml;
 mod vars_object;
+mod version_cmp;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};

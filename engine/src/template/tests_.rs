@@ -82,8 +82,8 @@ pub fn register(env: &mut Environment<'static>) {
         let m = kw.get::<Option<String>>("match_type")?.unwrap_or_else(|| "search".into());
         regex_test(&v, &p, kw, m == "match")
     });
-    env.add_test("version", version_test);
-    env.add_test("version_compare", version_test);
+    env.add_test("version", super::version_cmp::version_test);
+    env.add_test("version_compare", super::version_cmp::version_test);
     env.add_test("truthy", |v: JValue| v.is_true());
     env.add_test("falsy", |v: JValue| !v.is_true());
 }
@@ -99,47 +99,5 @@ fn regex_test(v: &str, pattern: &str, kw: Kwargs, anchored: bool) -> Result<bool
     Ok(match re.find(v) {
         Some(m) => !anchored || m.start() == 0,
         None => false,
-    })
-}
-
-/// Compare like Python's LooseVersion: numbers numerically, words as text.
-fn loose_parts(v: &str) -> Vec<Result<u64, String>> {
-    let re = regex::Regex::new(r"\d+|[a-zA-Z]+").expect("valid");
-    re.find_iter(v).map(|m| m.as_str().parse::<u64>().map_err(|_| m.as_str().to_string())).collect()
-}
-
-fn compare(a: &str, b: &str) -> std::cmp::Ordering {
-    let (pa, pb) = (loose_parts(a), loose_parts(b));
-    for (x, y) in pa.iter().zip(pb.iter()) {
-        let ord = match (x, y) {
-            (Ok(x), Ok(y)) => x.cmp(y),
-            (Err(x), Err(y)) => x.cmp(y),
-            (Ok(_), Err(_)) => std::cmp::Ordering::Greater,
-            (Err(_), Ok(_)) => std::cmp::Ordering::Less,
-        };
-        if ord != std::cmp::Ordering::Equal {
-            return ord;
-        }
-    }
-    pa.len().cmp(&pb.len())
-}
-
-fn version_test(v: JValue, other: JValue, op: Option<String>, kw: Kwargs) -> Result<bool, Error> {
-    let op = match op {
-        Some(o) => o,
-        None => kw.get::<Option<String>>("operator")?.unwrap_or_else(|| "eq".into()),
-    };
-    let _ = kw.get::<Option<bool>>("strict");
-    let _ = kw.get::<Option<String>>("version_type");
-    let ord = compare(&v.to_string(), &other.to_string());
-    use std::cmp::Ordering::*;
-    Ok(match op.as_str() {
-        "==" | "=" | "eq" => ord == Equal,
-        "!=" | "<>" | "ne" => ord != Equal,
-        "<" | "lt" => ord == Less,
-        "<=" | "le" => ord != Greater,
-        ">" | "gt" => ord == Greater,
-        ">=" | "ge" => ord != Less,
-        other => return Err(Error::new(ErrorKind::InvalidOperation, format!("version: invalid operator '{other}'"))),
     })
 }
