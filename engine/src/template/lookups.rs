@@ -96,8 +96,14 @@ fn undef(hint: Option<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
     Ok(JValue::UNDEFINED)
 }
 
-fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JValue>) -> Result<Vec<JValue>, Error> {
+fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JValue>, kwargs: &Kwargs) -> Result<Vec<JValue>, Error> {
     let mut out = Vec::new();
+    // The file lookup's options: Python's str.lstrip()/rstrip() (whitespace).
+    let (lstrip, rstrip) = if name == "file" {
+        (kwargs.get::<Option<bool>>("lstrip")?.unwrap_or(false), kwargs.get::<Option<bool>>("rstrip")?.unwrap_or(true))
+    } else {
+        (false, true)
+    };
     for t in terms {
         if name == "vars" && t.as_str().is_none() {
             return Err(err(format!("Variable name must be 'str' not '{}'", super::filters::python_type(t))));
@@ -107,7 +113,8 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JVal
             "file" => {
                 let p = find(&term, "files").ok_or_else(|| err(format!("lookup('file'): could not locate file '{term}'")))?;
                 let text = blocking(|| std::fs::read_to_string(&p)).map_err(|e| err(format!("lookup('file'): {}: {e}", p.display())))?;
-                JValue::from(text.trim_end_matches('\n').to_string())
+                let text = if lstrip { text.trim_start() } else { text.as_str() };
+                JValue::from(if rstrip { text.trim_end() } else { text }.to_string())
             }
             "env" => match std::env::var(&term) {
                 Ok(v) => JValue::from(v),
@@ -159,7 +166,7 @@ fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> R
     } else if name == "template" {
         super::lookup_template::run(state, &terms, &kwargs)
     } else {
-        run_lookup(state, &name, &terms, default.as_ref())
+        run_lookup(state, &name, &terms, default.as_ref(), &kwargs)
     };
     let values = match values {
         Ok(v) => v,
@@ -185,7 +192,7 @@ fn query(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Re
     }
     // An undefined default (`undef()`) stays undefined (an Option would make it None).
     let default = if kwargs.has("default") { Some(kwargs.get::<JValue>("default")?) } else { None };
-    run_lookup(state, &name, &terms, default.as_ref()).map(JValue::from)
+    run_lookup(state, &name, &terms, default.as_ref(), &kwargs).map(JValue::from)
 }
 
 fn build_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {
