@@ -84,8 +84,25 @@ pub fn register(env: &mut Environment<'static>) {
     });
     env.add_test("version", super::version_cmp::version_test);
     env.add_test("version_compare", super::version_cmp::version_test);
-    env.add_test("truthy", |v: JValue| v.is_true());
-    env.add_test("falsy", |v: JValue| !v.is_true());
+    env.add_test("truthy", |v: JValue, kw: Kwargs| truthy(v, kw));
+    env.add_test("falsy", |v: JValue, kw: Kwargs| truthy(v, kw).map(|t| !t));
+    // Python's any()/all() over an iterable.
+    env.add_test("any", |v: JValue| -> Result<bool, Error> { Ok(v.try_iter()?.any(|x| x.is_true())) });
+    env.add_test("all", |v: JValue| -> Result<bool, Error> { Ok(v.try_iter()?.all(|x| x.is_true())) });
+    env.add_test("timedout", |v: JValue| -> Result<bool, Error> {
+        must_be_result(&v, "timedout")?;
+        Ok(match v.get_attr("timedout") {
+            Ok(t) if t.is_true() => t.get_attr("period").map(|p| p.is_true()).unwrap_or(false),
+            _ => false,
+        })
+    });
+    env.add_test("vaulted_file", |v: String| -> Result<bool, Error> {
+        let mut head = [0u8; 15];
+        let n = std::fs::File::open(&v)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("Cannot test if the file {v} is a vault: {e}")))?;
+        Ok(&head[..n] == b"$ANSIBLE_VAULT;")
+    });
 }
 
 fn regex_test(v: &str, pattern: &str, kw: Kwargs, anchored: bool) -> Result<bool, Error> {
@@ -100,4 +117,24 @@ fn regex_test(v: &str, pattern: &str, kw: Kwargs, anchored: bool) -> Result<bool
         Some(m) => !anchored || m.start() == 0,
         None => false,
     })
+}
+
+/// Ansible's `truthy`/`falsy`: Python's bool(); with `convert_bool`, the
+/// boolean spellings (`yes`, `off`, `1`, ...) first.
+fn truthy(v: JValue, kw: Kwargs) -> Result<bool, Error> {
+    let convert = kw.get::<Option<bool>>("convert_bool")?.unwrap_or(false);
+    kw.assert_all_used()?;
+    if convert {
+        let text = match v.kind() {
+            ValueKind::String => v.as_str().map(str::to_lowercase),
+            ValueKind::Number | ValueKind::Bool => Some(v.to_string().to_lowercase()),
+            _ => None,
+        };
+        match text.as_deref() {
+            Some("y" | "yes" | "on" | "1" | "true" | "t" | "1.0") => return Ok(true),
+            Some("n" | "no" | "off" | "0" | "false" | "f" | "0.0") => return Ok(false),
+            _ => {}
+        }
+    }
+    Ok(v.is_true())
 }
