@@ -230,6 +230,8 @@ fn from_spanned(s: RawSpanned, file: &Arc<PathBuf>, vault: &VaultContext, lines:
         },
         RawNode::Int(i) => NodeKind::Int(i),
         RawNode::Float(f) => NodeKind::Float(f),
+        // Ansible's `!unsafe`: text that is never templated.
+        RawNode::Str(t) if tag.as_deref() == Some("!unsafe") => NodeKind::Str(crate::template::mark_unsafe(&t)),
         RawNode::Str(t) => NodeKind::Str(t),
         RawNode::Seq(items) => NodeKind::Seq(items.into_iter().map(|i| from_spanned(i, file, vault, lines)).collect::<Result<_, _>>()?),
         RawNode::Map(entries) => NodeKind::Map(
@@ -476,9 +478,9 @@ mod tests {
     }
 
     #[test]
-    fn other_tags_do_not_change_values() {
+    fn unsafe_is_marked_other_tags_do_not_change_values() {
         let v = parse("a: !unsafe '{{ x }}'\nb: !!str 5\nc: [!foo 1]\n").to_value();
-        assert_eq!(v["a"], Value::from("{{ x }}"));
+        assert_eq!(v["a"], Value::from(crate::template::mark_unsafe("{{ x }}")));
         assert_eq!(v["b"], Value::from("5"));
     }
 }

@@ -47,6 +47,24 @@ use vars_object::VarsObject;
 /// The value `omit` renders to; module args equal to it are removed.
 pub const OMIT_TOKEN: &str = "__omit_place_holder__b6e3c0d5a1f94b1c";
 
+/// The loader's mark on a YAML `!unsafe` string (Ansible's
+/// `AnsibleUnsafeText`): rendering gives its text as it is, never
+/// templated; an expression (`var:`, `when:`, `that:`) refuses it, as
+/// Ansible 2.19 refuses an untrusted one.
+pub const UNSAFE_MARK: &str = "\u{1}mailplay-unsafe\u{1}";
+
+/// The string `!unsafe` text becomes at load.
+pub fn mark_unsafe(text: &str) -> String {
+    format!("{UNSAFE_MARK}{text}")
+}
+
+/// The literal text of a `!unsafe` string, if `s` is one.
+pub fn unsafe_text(s: &str) -> Option<&str> {
+    s.strip_prefix(UNSAFE_MARK)
+}
+
+const UNTRUSTED: &str = "Encountered untrusted template or expression.";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
     pub message: String,
@@ -112,7 +130,8 @@ impl Templar {
 
     /// Does the string contain Jinja syntax at all?
     pub fn is_template(s: &str) -> bool {
-        s.contains("{{") || s.contains("{%") || s.contains("{#")
+        // A `!unsafe` string goes through rendering too, which unmarks it.
+        s.contains("{{") || s.contains("{%") || s.contains("{#") || s.starts_with(UNSAFE_MARK)
     }
 
     /// Does any string inside the value (a mapping's keys too, which
@@ -130,6 +149,7 @@ impl Templar {
     /// single-expression strings, dropping mapping entries that are `omit`.
     pub fn render_value(&self, v: &Value, scope: &Scope) -> Result<Value, TemplateError> {
         match v {
+            Value::String(s) if unsafe_text(s).is_some() => Ok(Value::String(unsafe_text(s).unwrap_or_default().to_string())),
             Value::String(s) if Self::is_template(s) => self.render_native(s, scope),
             Value::Array(items) => items.iter().map(|i| self.render_part(i, scope)).collect::<Result<Vec<_>, _>>().map(Value::Array),
             Value::Object(m) => {
@@ -172,6 +192,9 @@ impl Templar {
 
     /// Render a template string to text.
     pub fn render_string(&self, s: &str, scope: &Scope) -> Result<String, TemplateError> {
+        if let Some(text) = unsafe_text(s) {
+            return Ok(text.to_string());
+        }
         if !Self::is_template(s) {
             return Ok(s.to_string());
         }
@@ -215,6 +238,9 @@ impl Templar {
 
     /// Evaluate an expression (no braces) to its value.
     pub fn eval_expression(&self, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        if unsafe_text(expr).is_some() {
+            return Err(TemplateError { message: UNTRUSTED.into(), line: None, undefined: false });
+        }
         limits::check_nesting(expr)?;
         filters_map::take_missing();
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
@@ -237,6 +263,9 @@ impl Templar {
 
     /// Evaluate a `when:`-style conditional.
     pub fn eval_condition(&self, expr: &str, scope: &Scope) -> Result<bool, TemplateError> {
+        if unsafe_text(expr).is_some() {
+            return Err(TemplateError { message: UNTRUSTED.into(), line: None, undefined: false });
+        }
         let trimmed = expr.trim();
         // `when: "{{ x }}"` works in Ansible (with a warning): strip the braces.
         let bare = single_expression(trimmed).unwrap_or(trimmed);
