@@ -97,7 +97,7 @@ fn env() -> &'static Environment<'static> {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(overrides::default_syntax());
         env.set_formatter(native::formatter);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(list_methods);
         minijinja_contrib::add_to_environment(&mut env);
         filters::register(&mut env);
         filters_url::register(&mut env);
@@ -114,6 +114,30 @@ fn env() -> &'static Environment<'static> {
         env.set_loader(lookups::include_loader);
         env
     })
+}
+
+/// Python's methods on values, as Ansible's templates call them:
+/// minijinja-contrib's, plus a list's `index` and `count`.
+fn list_methods(state: &mut minijinja::State, value: &JValue, method: &str, args: &[JValue]) -> Result<JValue, minijinja::Error> {
+    if value.kind() == minijinja::value::ValueKind::Seq && matches!(method, "index" | "count") {
+        let [x] = args else {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("list.{method}() takes exactly one argument ({} given)", args.len()),
+            ));
+        };
+        let items: Vec<JValue> = value.try_iter()?.collect();
+        return if method == "count" {
+            Ok(JValue::from(items.iter().filter(|i| *i == x).count()))
+        } else {
+            items
+                .iter()
+                .position(|i| i == x)
+                .map(JValue::from)
+                .ok_or_else(|| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("{x} is not in list")))
+        };
+    }
+    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
 }
 
 /// Renders strings, values and files against a [`Scope`]. Cheap to share.
