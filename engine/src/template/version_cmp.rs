@@ -130,7 +130,10 @@ fn loose_cmp(a: &str, b: &str) -> Result<Ordering, String> {
 }
 
 /// StrictVersion: `N.N[.N][{a|b}N]`; a pre-release sorts before the release.
-fn strict_parse(v: &str) -> Result<([u128; 3], Option<(char, u128)>), String> {
+/// StrictVersion's parts: major, minor, patch and the pre-release.
+type Strict = ([u128; 3], Option<(char, u128)>);
+
+fn strict_parse(v: &str) -> Result<Strict, String> {
     let re = regex::Regex::new(r"^(\d+)\.(\d+)(\.(\d+))?([ab](\d+))?$").expect("valid");
     let c = re.captures(v).ok_or_else(|| format!("invalid version number '{v}'"))?;
     let n = |i: usize| c.get(i).map(|m| m.as_str().parse::<u128>().unwrap_or(u128::MAX)).unwrap_or(0);
