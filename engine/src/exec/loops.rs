@@ -110,7 +110,19 @@ fn with_lookup(name: &str, value: Value) -> Result<Vec<Value>, String> {
         "indexed_items" => Ok(as_list(value).into_iter().enumerate().map(|(i, v)| json!([i, v])).collect()),
         "dict" => match value {
             Value::Object(m) => Ok(m.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect()),
-            other => Err(format!("with_dict expects a dict, got {other}")),
+            // Ansible's message, its stray closing parenthesis included.
+            other => Err(format!(
+                "the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
+                crate::output::py_repr::py_repr(&other),
+                match &other {
+                    Value::Array(_) => "list",
+                    Value::String(_) => "str",
+                    Value::Bool(_) => "bool",
+                    Value::Number(n) if n.is_f64() => "float",
+                    Value::Number(_) => "int",
+                    _ => "NoneType",
+                }
+            )),
         },
         "together" => {
             let lists: Vec<Vec<Value>> = as_list(value).into_iter().map(as_list).collect();

@@ -7,7 +7,7 @@
 mod diff;
 mod guard;
 mod json;
-mod py_repr;
+pub(crate) mod py_repr;
 mod recap;
 mod tee;
 mod text;
