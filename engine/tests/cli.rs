@@ -416,3 +416,22 @@ fn unsupported_settings_warn_and_bad_ones_stop_the_run() {
     assert_ne!(code, 0, "{out}{err}");
     assert!(format!("{out}{err}").contains("Could not match supplied host pattern, ignoring: nosuchhost"), "{out}{err}");
 }
+
+#[test]
+fn a_block_in_a_file_included_as_a_handler_is_refused_like_ansible() {
+    let (code, out, err) = run(&["run", "handler_include_nested_block.yml", "-i", "inventory.ini"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Using a block as a handler is not supported.") || err.contains("Using a block as a handler is not supported."),
+        "{out}{err}"
+    );
+    assert!(out.contains("handler_include_nested_block_tasks.yml:5:7"), "{out}");
+}
+
+#[test]
+fn a_block_in_a_file_imported_as_a_handler_is_refused_when_the_playbook_loads() {
+    let (code, out, err) = run(&["run", "handler_import_nested_block.yml", "-i", "inventory.ini"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("handler_include_nested_block_tasks.yml:5:7: Using a block as a handler is not supported."), "{out}{err}");
+    assert!(!out.contains("TASK [command]"), "nothing runs: {out}");
+}
