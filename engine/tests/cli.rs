@@ -435,3 +435,37 @@ fn a_block_in_a_file_imported_as_a_handler_is_refused_when_the_playbook_loads() 
     assert!(err.contains("handler_include_nested_block_tasks.yml:5:7: Using a block as a handler is not supported."), "{out}{err}");
     assert!(!out.contains("TASK [command]"), "nothing runs: {out}");
 }
+
+#[test]
+fn cacheable_facts_go_to_the_jsonfile_cache_and_come_back_as_data() {
+    let cache = tempfile::tempdir().unwrap();
+    let run_with_cache = |args: &[&str]| {
+        let out = mailplay()
+            .args(args)
+            .env("ANSIBLE_CACHE_PLUGIN", "jsonfile")
+            .env("ANSIBLE_CACHE_PLUGIN_CONNECTION", cache.path())
+            .env("ANSIBLE_CACHE_PLUGIN_PREFIX", "prefix_")
+            .current_dir(fixture("cli"))
+            .output()
+            .expect("mailplay");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run_with_cache(&["run", "fact_cache_set.yml", "-i", "inventory.ini"]);
+    // ansible-core 2.19's file: schema id in the name, the facts as a JSON payload.
+    let file = std::fs::read_to_string(cache.path().join("prefix_s1_localhost")).unwrap();
+    let envelope: serde_json::Value = serde_json::from_str(&file).unwrap();
+    let payload: serde_json::Value = serde_json::from_str(envelope["__payload__"].as_str().unwrap()).unwrap();
+    assert_eq!(payload, serde_json::json!({"ansible_foobar": "cached", "looks_like_a_template": "{{ lookup('env', 'HOME') }}"}));
+
+    let out = run_with_cache(&["run", "fact_cache_read.yml", "-i", "inventory.ini"]);
+    assert!(out.contains("\"ansible_foobar\": \"cached\""), "{out}");
+    assert!(out.contains("\"ansible_facts.foobar\": \"cached\""), "{out}");
+    // Read back from the cache: host data, never rendered again.
+    assert!(out.contains("\"looks_like_a_template\": \"{{ lookup('env', 'HOME') }}\""), "{out}");
+    assert!(out.contains("'not_cached' is undefined"), "{out}");
+
+    let out = run_with_cache(&["run", "--flush-cache", "fact_cache_read.yml", "-i", "inventory.ini"]);
+    assert!(out.contains("'ansible_foobar' is undefined"), "{out}");
+    assert!(!cache.path().join("prefix_s1_localhost").exists());
+}
