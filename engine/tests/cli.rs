@@ -416,3 +416,56 @@ fn unsupported_settings_warn_and_bad_ones_stop_the_run() {
     assert_ne!(code, 0, "{out}{err}");
     assert!(format!("{out}{err}").contains("Could not match supplied host pattern, ignoring: nosuchhost"), "{out}{err}");
 }
+
+#[test]
+fn a_block_in_a_file_included_as_a_handler_is_refused_like_ansible() {
+    let (code, out, err) = run(&["run", "handler_include_nested_block.yml", "-i", "inventory.ini"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Using a block as a handler is not supported.") || err.contains("Using a block as a handler is not supported."),
+        "{out}{err}"
+    );
+    assert!(out.contains("handler_include_nested_block_tasks.yml:5:7"), "{out}");
+}
+
+#[test]
+fn a_block_in_a_file_imported_as_a_handler_is_refused_when_the_playbook_loads() {
+    let (code, out, err) = run(&["run", "handler_import_nested_block.yml", "-i", "inventory.ini"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("handler_include_nested_block_tasks.yml:5:7: Using a block as a handler is not supported."), "{out}{err}");
+    assert!(!out.contains("TASK [command]"), "nothing runs: {out}");
+}
+
+#[test]
+fn cacheable_facts_go_to_the_jsonfile_cache_and_come_back_as_data() {
+    let cache = tempfile::tempdir().unwrap();
+    let run_with_cache = |args: &[&str]| {
+        let out = mailplay()
+            .args(args)
+            .env("ANSIBLE_CACHE_PLUGIN", "jsonfile")
+            .env("ANSIBLE_CACHE_PLUGIN_CONNECTION", cache.path())
+            .env("ANSIBLE_CACHE_PLUGIN_PREFIX", "prefix_")
+            .current_dir(fixture("cli"))
+            .output()
+            .expect("mailplay");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run_with_cache(&["run", "fact_cache_set.yml", "-i", "inventory.ini"]);
+    // ansible-core 2.19's file: schema id in the name, the facts as a JSON payload.
+    let file = std::fs::read_to_string(cache.path().join("prefix_s1_localhost")).unwrap();
+    let envelope: serde_json::Value = serde_json::from_str(&file).unwrap();
+    let payload: serde_json::Value = serde_json::from_str(envelope["__payload__"].as_str().unwrap()).unwrap();
+    assert_eq!(payload, serde_json::json!({"ansible_foobar": "cached", "looks_like_a_template": "{{ lookup('env', 'HOME') }}"}));
+
+    let out = run_with_cache(&["run", "fact_cache_read.yml", "-i", "inventory.ini"]);
+    assert!(out.contains("\"ansible_foobar\": \"cached\""), "{out}");
+    assert!(out.contains("\"ansible_facts.foobar\": \"cached\""), "{out}");
+    // Read back from the cache: host data, never rendered again.
+    assert!(out.contains("\"looks_like_a_template\": \"{{ lookup('env', 'HOME') }}\""), "{out}");
+    assert!(out.contains("'not_cached' is undefined"), "{out}");
+
+    let out = run_with_cache(&["run", "--flush-cache", "fact_cache_read.yml", "-i", "inventory.ini"]);
+    assert!(out.contains("'ansible_foobar' is undefined"), "{out}");
+    assert!(!cache.path().join("prefix_s1_localhost").exists());
+}

@@ -58,6 +58,8 @@ pub struct ModuleResult {
     pub data: Map<String, Value>,
     /// Facts to set on the host (`set_fact`, fact gathering).
     pub facts: Map<String, Value>,
+    /// `set_fact`'s `cacheable: true`: the facts also go to the fact cache.
+    pub facts_cacheable: bool,
 }
 
 impl ModuleResult {

@@ -115,6 +115,9 @@ pub struct PlayOpts {
     /// Run handlers even when a task failed.
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
+    /// Clear the fact cache for every host in the inventory.
+    #[arg(long = "flush-cache")]
+    pub flush_cache: bool,
     /// Run operations with become (sudo by default).
     #[arg(short = 'b', long = "become")]
     pub become_: bool,

@@ -102,6 +102,8 @@ fn options(args: &RunArgs, cfg: &AnsibleConfig) -> Result<RunOptions, String> {
         gathering,
         strategy,
         error_on_missing_handler: cfg.bool("ERROR_ON_MISSING_HANDLER") != Some(false),
+        fact_cache: fact_cache(cfg)?,
+        flush_cache: args.play.flush_cache,
     })
 }
 
@@ -446,5 +448,24 @@ fn collect_tasks(
                 }
             }
         }
+    }
+}
+
+/// `fact_caching = jsonfile` and its connection (the folder), prefix and
+/// timeout; `memory` (the default) keeps facts for the run only.
+fn fact_cache(cfg: &crate::config::AnsibleConfig) -> Result<Option<crate::exec::fact_cache::FactCache>, String> {
+    match cfg.string("CACHE_PLUGIN").as_deref().unwrap_or("memory") {
+        "memory" | "ansible.builtin.memory" => Ok(None),
+        "jsonfile" | "ansible.builtin.jsonfile" => {
+            let dir = cfg.path("CACHE_PLUGIN_CONNECTION").ok_or_else(|| {
+                "error, 'jsonfile' cache plugin requires the 'fact_caching_connection' config option to be set (to a writeable directory path)".to_string()
+            })?;
+            Ok(Some(crate::exec::fact_cache::FactCache {
+                dir,
+                prefix: cfg.string("CACHE_PLUGIN_PREFIX").unwrap_or_else(|| "ansible_facts".into()),
+                timeout: cfg.int("CACHE_PLUGIN_TIMEOUT")?.unwrap_or(86400).max(0) as u64,
+            }))
+        }
+        other => Err(format!("Unable to load the facts cache plugin ({other}): mailplay has the 'memory' and 'jsonfile' cache plugins")),
     }
 }

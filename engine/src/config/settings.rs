@@ -271,7 +271,10 @@ pub static SETTINGS: &[Setting] = &[
     ),
     s!("TASK_TIMEOUT", [("defaults", "task_timeout")], ["ANSIBLE_TASK_TIMEOUT"], Int, Some("0"), Unsupported),
     s!("ENABLE_TASK_DEBUGGER", [("defaults", "enable_task_debugger")], ["ANSIBLE_ENABLE_TASK_DEBUGGER"], Bool, Some("False"), Unsupported),
-    s!("CACHE_PLUGIN", [("defaults", "fact_caching")], ["ANSIBLE_CACHE_PLUGIN"], Str, Some("memory"), Unsupported),
+    s!("CACHE_PLUGIN", [("defaults", "fact_caching")], ["ANSIBLE_CACHE_PLUGIN"], Str, Some("memory"), Honoured),
+    s!("CACHE_PLUGIN_CONNECTION", [("defaults", "fact_caching_connection")], ["ANSIBLE_CACHE_PLUGIN_CONNECTION"], Path, None, Honoured),
+    s!("CACHE_PLUGIN_PREFIX", [("defaults", "fact_caching_prefix")], ["ANSIBLE_CACHE_PLUGIN_PREFIX"], Str, Some("ansible_facts"), Honoured),
+    s!("CACHE_PLUGIN_TIMEOUT", [("defaults", "fact_caching_timeout")], ["ANSIBLE_CACHE_PLUGIN_TIMEOUT"], Int, Some("86400"), Honoured),
     s!("TAGS_RUN", [("tags", "run")], ["ANSIBLE_RUN_TAGS"], List, Some(""), Unsupported),
     s!("TAGS_SKIP", [("tags", "skip")], ["ANSIBLE_SKIP_TAGS"], List, Some(""), Unsupported),
     s!(

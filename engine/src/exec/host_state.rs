@@ -86,6 +86,20 @@ impl HostState {
         layer.insert("ansible_facts".into(), Value::Object(nested));
     }
 
+    /// Facts read back from the fact cache: `ansible_facts` holds them
+    /// without their `ansible_` prefix (Ansible's `namespace_facts`), and
+    /// each is a variable under its own name (`INJECT_FACTS_AS_VARS`).
+    pub fn add_cached_facts(&mut self, facts: &Map<String, Value>) {
+        let layer = Arc::make_mut(&mut self.facts);
+        let mut nested = layer.get("ansible_facts").and_then(Value::as_object).cloned().unwrap_or_default();
+        for (k, v) in facts {
+            let short = if k == "ansible_local" { k.as_str() } else { k.strip_prefix("ansible_").unwrap_or(k) };
+            nested.insert(short.to_string(), v.clone());
+            layer.insert(k.clone(), v.clone());
+        }
+        layer.insert("ansible_facts".into(), Value::Object(nested));
+    }
+
     pub fn clear_facts(&mut self) {
         self.facts = Arc::new(Map::new());
     }

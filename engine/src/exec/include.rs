@@ -105,15 +105,17 @@ impl PlayRunner<'_> {
                 continue;
             }
             let loaded = match &task.kind {
-                TaskKind::IncludeTasks { apply, .. } => self.load_included_tasks(task, &eff, &inc.key).map(|(path, t)| match apply {
-                    // `apply:`: the included tasks inside a block with its keywords.
-                    Some(block) => {
-                        let mut b = (**block).clone();
-                        b.kind = TaskKind::Block { block: t, rescue: vec![], always: vec![] };
-                        (path, vec![b], None)
-                    }
-                    None => (path, t, None),
-                }),
+                TaskKind::IncludeTasks { apply, .. } => {
+                    self.load_included_tasks(task, &eff, &inc.key, inh.is_handler).map(|(path, t)| match apply {
+                        // `apply:`: the included tasks inside a block with its keywords.
+                        Some(block) => {
+                            let mut b = (**block).clone();
+                            b.kind = TaskKind::Block { block: t, rescue: vec![], always: vec![] };
+                            (path, vec![b], None)
+                        }
+                        None => (path, t, None),
+                    })
+                }
                 TaskKind::IncludeRole { tasks_from, vars_from, defaults_from, handlers_from, .. } => {
                     let file = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
                     let from = crate::playbook::RoleFrom {
@@ -247,7 +249,11 @@ impl PlayRunner<'_> {
     }
 
     /// The task file an include names, found and loaded: (absolute path, tasks).
-    fn load_included_tasks(&self, task: &Task, eff: &Effective, file: &str) -> Result<(String, Vec<Task>), String> {
+    /// Included as a handler, a block inside one of the file's blocks is
+    /// refused when the file is loaded, as Ansible's
+    /// `load_list_of_tasks(use_handlers=True)` does (a block at the top of
+    /// the file is only the group every task list is wrapped in).
+    fn load_included_tasks(&self, task: &Task, eff: &Effective, file: &str, is_handler: bool) -> Result<(String, Vec<Task>), String> {
         let p = std::path::Path::new(file);
         let mut candidates = Vec::new();
         if p.is_absolute() {
@@ -266,6 +272,12 @@ impl PlayRunner<'_> {
         let shown = path.canonicalize().unwrap_or_else(|_| path.clone()).display().to_string();
         let tasks = crate::playbook::load_task_file(path, eff.role.clone())
             .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
+        if is_handler {
+            if let Some(nested) = crate::playbook::nested_handler_block(&tasks) {
+                let d = crate::diag::Diagnostic::new(nested.pos.clone(), "Using a block as a handler is not supported.");
+                return Err(d.render());
+            }
+        }
         Ok((shown, tasks))
     }
 

@@ -10,6 +10,7 @@ mod async_jobs;
 pub mod connection;
 pub mod controller;
 mod controller_host;
+pub mod fact_cache;
 pub mod host_state;
 pub mod host_task;
 mod include;

@@ -48,6 +48,10 @@ pub struct RunOptions {
     /// `error_on_missing_handler`: notifying an unknown handler fails the
     /// task (else a warning).
     pub error_on_missing_handler: bool,
+    /// The fact cache (`fact_caching = jsonfile`); None: in memory only.
+    pub fact_cache: Option<super::fact_cache::FactCache>,
+    /// `--flush-cache`: the inventory's hosts' cache entries removed first.
+    pub flush_cache: bool,
 }
 
 /// Ansible's `gathering` setting: when plays gather facts.
@@ -101,6 +105,8 @@ impl Default for RunOptions {
             gathering: Gathering::Implicit,
             strategy: Default::default(),
             error_on_missing_handler: true,
+            fact_cache: None,
+            flush_cache: false,
         }
     }
 }

@@ -216,7 +216,12 @@ impl<'a> PlayRunner<'a> {
             None => {
                 let vars = crate::inventory::vars_with_playbook_dirs(&self.ctx.inventory(), &self.ctx.playbook_dir, host)
                     .map_err(|d| d.render())?;
-                HostState::new(host, vars)
+                let mut s = HostState::new(host, vars);
+                // Facts a previous run cached: host data, as gathered facts.
+                if let Some(cached) = self.ctx.opts.fact_cache.as_ref().and_then(|c| c.get(host)) {
+                    s.add_cached_facts(&cached);
+                }
+                s
             }
         };
         state.notified.clear();

@@ -46,6 +46,8 @@ pub struct Outcome {
     /// Censored whatever the task's `no_log` (Ansible's `_ansible_no_log`
     /// set by the action: `include_vars` of a vault-encrypted file).
     pub censored: bool,
+    /// The facts go to the fact cache too (`set_fact`'s `cacheable`).
+    pub facts_cacheable: bool,
 }
 
 impl Outcome {
@@ -59,6 +61,7 @@ impl Outcome {
             items: None,
             always_show: false,
             censored: false,
+            facts_cacheable: false,
         }
     }
 
@@ -104,6 +107,7 @@ impl Outcome {
             items: None,
             always_show: r.always_show,
             censored: false,
+            facts_cacheable: r.facts_cacheable,
         }
     }
 
@@ -222,6 +226,7 @@ pub fn aggregate_loop(items: Vec<Outcome>) -> Outcome {
     let failed = items.iter().any(Outcome::is_failed);
     let unreachable = items.iter().any(|o| o.status == Status::Unreachable);
     let all_skipped = items.iter().all(|o| o.status == Status::Skipped);
+    let facts_cacheable = items.iter().any(|o| o.facts_cacheable);
     let mut facts = Map::new();
     for o in &items {
         facts.extend(o.facts.clone());
@@ -248,7 +253,7 @@ pub fn aggregate_loop(items: Vec<Outcome>) -> Outcome {
         }
     };
     let censored = items.iter().any(|i| i.censored);
-    Outcome { status, changed, data, diffs: Vec::new(), facts, items: Some(items), always_show: false, censored }
+    Outcome { status, changed, data, diffs: Vec::new(), facts, items: Some(items), always_show: false, censored, facts_cacheable }
 }
 
 #[cfg(test)]

@@ -118,6 +118,12 @@ pub async fn run_playbook(ctx: Arc<RunContext>, pb: &Playbook) -> i32 {
         // blocks target counts plays with it).
         ctx.reporter.display(&format!("{} plays in {}", pb.plays.len(), pb.path.display()));
     }
+    if let (true, Some(cache)) = (ctx.opts.flush_cache, &ctx.opts.fact_cache) {
+        // ansible-playbook's --flush-cache (CLI._flush_cache): localhost's
+        // entry, then every inventory host's.
+        let names = ctx.inventory().host_names();
+        cache.flush(std::iter::once("localhost").chain(names.iter().map(String::as_str)));
+    }
     for play in &pb.plays {
         if ctx.is_interrupted() {
             break;

@@ -445,7 +445,14 @@ impl PlayRunner<'_> {
             h.set_fact(reg.clone(), Value::Object(o.registered()));
         }
         if !o.facts.is_empty() && o.status != Status::Failed {
-            match action_name(task).as_str() {
+            let action = action_name(task);
+            let gathered = matches!(action.as_str(), "setup" | "gather_facts" | "ansible.builtin.setup" | "ansible.builtin.gather_facts");
+            if let (true, Some(cache)) = (gathered || o.facts_cacheable, &self.ctx.opts.fact_cache) {
+                if let Err(e) = cache.update(&h.name, &o.facts) {
+                    self.ctx.reporter.warning(&e);
+                }
+            }
+            match action.as_str() {
                 "setup" | "gather_facts" => h.add_facts(&o.facts),
                 // A vars file's text is template source, like vars_files.
                 "include_vars" | "ansible.builtin.include_vars" => {

@@ -34,6 +34,9 @@ pub struct Loader {
     /// merged outermost first: a dependency sees them under its own, as
     /// Ansible's `Role.get_role_params(dep_chain)` gives them.
     pub(crate) dep_chain_params: Map<String, Value>,
+    /// Loading a play's handlers: a file imported there is loaded as a
+    /// handler list (a block inside its blocks is refused).
+    pub(crate) loading_handlers: bool,
 }
 
 impl Loader {
@@ -210,7 +213,9 @@ impl Loader {
                 "post_tasks" => play.post_tasks = self.tasks(v, dir, &None),
                 "handlers" => {
                     self.refuse_role_handlers(v, false);
+                    self.loading_handlers = true;
                     play.handlers = self.tasks(v, dir, &None);
+                    self.loading_handlers = false;
                 }
                 "roles" => {
                     for entry in v.as_seq().unwrap_or_default() {

@@ -8,6 +8,7 @@ pub mod keywords;
 mod load;
 mod syntax_check;
 mod task;
+pub(crate) use task::nested_handler_block;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -404,6 +404,12 @@ impl Loader {
                     return None;
                 }
                 let tasks = self.import_tasks(&file, dir, role, &v.pos)?;
+                if self.loading_handlers {
+                    if let Some(nested) = nested_handler_block(&tasks) {
+                        self.err(Diagnostic::new(nested.pos.clone(), "Using a block as a handler is not supported."));
+                        return None;
+                    }
+                }
                 Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, pos)
             }
             "include_role" | "import_role" => {
@@ -596,4 +602,17 @@ pub fn builtin_collections_only(v: &Node) -> Result<(), Diagnostic> {
         return Err(Diagnostic::new(v.pos.clone(), "collections must be a list"));
     }
     Ok(())
+}
+
+/// The first block inside a top-level block of a task list loaded as
+/// handlers: Ansible's `load_list_of_tasks(use_handlers=True)` refuses it
+/// (a block at the top of the list is only the group every list is
+/// wrapped in).
+pub(crate) fn nested_handler_block(tasks: &[Task]) -> Option<&Task> {
+    tasks.iter().find_map(|t| match &t.kind {
+        TaskKind::Block { block, rescue, always } => {
+            block.iter().chain(rescue).chain(always).find(|c| matches!(c.kind, TaskKind::Block { .. }))
+        }
+        _ => None,
+    })
 }

@@ -178,6 +178,13 @@ impl Module for SetFactModule {
 
     async fn probe(a: &Map<String, Value>, _ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let mut r = ModuleResult::ok();
+        r.facts_cacheable = match a.get("cacheable") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => matches!(s.to_lowercase().as_str(), "yes" | "on" | "1" | "true" | "y" | "t"),
+            Some(Value::Number(n)) => n.as_f64() == Some(1.0),
+            Some(_) => false,
+        };
         for (k, v) in a {
             if k != "cacheable" {
                 r.facts.insert(k.clone(), v.clone());
