@@ -84,61 +84,9 @@ fn untag(v: Value) -> Value {
     }
 }
 
-/// Python's `json.dumps(v)`: ", " and ": " separators, non-ASCII escaped.
+/// Python's `json.dumps(v)`, as ansible-core writes the cache file.
 fn python_json(v: &Value) -> String {
-    fn string(s: &str, out: &mut String) {
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                c if (c as u32) < 0x20 || (c as u32) > 0x7f => {
-                    let mut buf = [0u16; 2];
-                    for u in c.encode_utf16(&mut buf) {
-                        out.push_str(&format!("\\u{:04x}", u));
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-    }
-    fn go(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                out.push('{');
-                for (i, (k, v)) in m.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    string(k, out);
-                    out.push_str(": ");
-                    go(v, out);
-                }
-                out.push('}');
-            }
-            Value::Array(a) => {
-                out.push('[');
-                for (i, v) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    go(v, out);
-                }
-                out.push(']');
-            }
-            Value::String(s) => string(s, out),
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut out = String::new();
-    go(v, &mut out);
-    out
+    crate::template::filters_json::python_dumps(v)
 }
 
 fn write_envelope(path: &Path, v: &Value) -> Result<(), String> {

@@ -13,6 +13,15 @@ pub fn register(env: &mut Environment<'static>) {
     });
 }
 
+/// Python's `json.dumps(v)` with its defaults: `", "` and `": "`,
+/// non-ASCII text escaped, keys in their order (what ansible-core writes
+/// where it does not pretty-print, e.g. its jsonfile fact cache).
+pub fn python_dumps(v: &Value) -> String {
+    let mut out = String::new();
+    write(&mut out, v, &Options::default(), ", ", ": ", 0);
+    out
+}
+
 struct Options {
     indent: Option<usize>,
     sort_keys: bool,

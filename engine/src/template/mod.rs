@@ -12,7 +12,7 @@
 //! - `omit`: a mapping entry whose value renders to the omit token is dropped.
 
 mod filters;
-mod filters_json;
+pub(crate) mod filters_json;
 mod filters_map;
 mod filters_math;
 mod filters_path;
