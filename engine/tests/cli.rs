@@ -469,3 +469,27 @@ fn cacheable_facts_go_to_the_jsonfile_cache_and_come_back_as_data() {
     assert!(out.contains("'ansible_foobar' is undefined"), "{out}");
     assert!(!cache.path().join("prefix_s1_localhost").exists());
 }
+
+/// `mail_murder_mode: unified` is refused by name before the store is
+/// touched (issue 11: Cyrus 3.6's unified mode loses mailbox unique ids).
+/// Check mode on the local host, starting at that task: nothing before it
+/// runs, nothing is changed.
+#[test]
+fn the_mail_playbook_refuses_a_unified_murder_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inv.ini");
+    std::fs::write(&inv, "[mail_mupdate]\nmup1 ansible_connection=local\n\n[mail_store]\nstore1 ansible_connection=local\n").unwrap();
+    let out = mailplay()
+        .args(["run", "playbooks/site.yml", "-i"])
+        .arg(&inv)
+        .args(["--check", "--limit", "store1", "-e", "mail_murder_mode=unified", "-e", "@inventories/group_vars/lab.yml"])
+        .args(["--start-at-task", "the murder's mode is one this Cyrus runs safely"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("fatal: [store1]"), "{t}");
+    assert!(t.contains("mail_murder_mode unified is not supported"), "{t}");
+    assert_eq!(recap(&t)["store1"]["changed"], 0, "{t}");
+}
