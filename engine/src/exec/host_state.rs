@@ -26,6 +26,13 @@ pub struct HostState {
     pub included_vars: Layer,
     /// Per-play variables that need the host: vars_files, magic variables.
     pub play_vars_files: Layer,
+    /// The magic variables every host of the batch shares (`groups`,
+    /// `ansible_play_hosts`, `ansible_play_batch`, ...): one map for the
+    /// whole batch, since each holds lists of every host and a copy per
+    /// host would grow with the square of the hosts (hundreds of MB at
+    /// 1,000 hosts).
+    pub play_magic: Layer,
+    /// The host's own magic variables (`inventory_hostname`, `group_names`).
     pub magic: Layer,
     pub failed: bool,
     /// Failed by another host's `any_errors_fatal` (Ansible's TQM
@@ -48,6 +55,7 @@ impl HostState {
             set_facts: Arc::new(Map::new()),
             included_vars: Arc::new(Map::new()),
             play_vars_files: Arc::new(Map::new()),
+            play_magic: Arc::new(Map::new()),
             magic: Arc::new(Map::new()),
             failed: false,
             marked_failed: false,

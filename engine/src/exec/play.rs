@@ -193,7 +193,8 @@ impl<'a> PlayRunner<'a> {
             }
             let batch = &hosts[offset..offset + size];
             offset += size;
-            self.hosts = batch.iter().map(|h| self.load_host_state(h, &name, batch)).collect::<Result<_, _>>()?;
+            let play_magic = Arc::new(self.play_magic_vars(&name, batch));
+            self.hosts = batch.iter().map(|h| self.load_host_state(h, &play_magic)).collect::<Result<_, _>>()?;
             self.run_batch().await;
             let mut states = self.ctx.host_states.lock().expect("host states");
             for h in self.hosts.drain(..) {
@@ -209,7 +210,7 @@ impl<'a> PlayRunner<'a> {
         Ok(())
     }
 
-    fn load_host_state(&self, host: &str, play_name: &str, batch: &[String]) -> Result<HostState, String> {
+    fn load_host_state(&self, host: &str, play_magic: &Layer) -> Result<HostState, String> {
         let existing = self.ctx.host_states.lock().expect("host states").get(host).cloned();
         let mut state = match existing {
             Some(s) => s,
@@ -226,18 +227,26 @@ impl<'a> PlayRunner<'a> {
         };
         state.notified.clear();
         state.ended = false;
-        state.magic = Arc::new(self.magic_vars(host, play_name, batch));
+        state.play_magic = play_magic.clone();
+        state.magic = Arc::new(self.host_magic_vars(host));
         state.play_vars_files = Arc::new(self.load_vars_files(&state)?);
         Ok(state)
     }
 
-    fn magic_vars(&self, host: &str, play_name: &str, batch: &[String]) -> Map<String, Value> {
-        let inv = self.ctx.inventory();
-        let opts = &self.ctx.opts;
+    /// The magic variables of one host (the rest it shares with its batch).
+    fn host_magic_vars(&self, host: &str) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("inventory_hostname".into(), Value::from(host));
         m.insert("inventory_hostname_short".into(), Value::from(host.split('.').next().unwrap_or(host)));
-        m.insert("group_names".into(), Value::from(inv.group_names_of(host)));
+        m.insert("group_names".into(), Value::from(self.ctx.inventory().group_names_of(host)));
+        m
+    }
+
+    /// The magic variables all hosts of a batch share, made once per batch.
+    fn play_magic_vars(&self, play_name: &str, batch: &[String]) -> Map<String, Value> {
+        let inv = self.ctx.inventory();
+        let opts = &self.ctx.opts;
+        let mut m = Map::new();
         m.insert("groups".into(), Value::Object(inv.groups_map()));
         m.insert("play_hosts".into(), Value::from(batch.to_vec()));
         m.insert("ansible_play_batch".into(), Value::from(batch.to_vec()));
@@ -272,6 +281,7 @@ impl<'a> PlayRunner<'a> {
         scope.push(host.inventory_vars.clone());
         scope.push_data(host.facts.clone());
         scope.push(self.play_vars.clone());
+        scope.push(host.play_magic.clone());
         scope.push(host.magic.clone());
         scope.push(self.ctx.extra_vars.clone());
         for entry in &self.play.vars_files {
@@ -393,14 +403,20 @@ impl<'a> PlayRunner<'a> {
         let play_hosts: Vec<Value> = self.play_hosts.iter().filter(|h| !removed.contains(*h)).map(|h| Value::from(h.as_str())).collect();
         let batch: Vec<Value> = self.hosts.iter().filter(|h| !removed.contains(&h.name)).map(|h| Value::from(h.name.as_str())).collect();
         let (play_hosts, batch) = (Value::Array(play_hosts), Value::Array(batch));
+        let mut shared: Option<Layer> = None;
         for h in &mut self.hosts {
-            if h.magic.get("ansible_play_hosts") == Some(&play_hosts) && h.magic.get("ansible_play_batch") == Some(&batch) {
+            if h.play_magic.get("ansible_play_hosts") == Some(&play_hosts) && h.play_magic.get("ansible_play_batch") == Some(&batch) {
                 continue;
             }
-            let m = Arc::make_mut(&mut h.magic);
-            m.insert("ansible_play_hosts".into(), play_hosts.clone());
-            m.insert("ansible_play_batch".into(), batch.clone());
-            m.insert("play_hosts".into(), batch.clone());
+            // One new map for the whole batch, not one per host.
+            let play_magic = shared.get_or_insert_with(|| {
+                let mut m = (*h.play_magic).clone();
+                m.insert("ansible_play_hosts".into(), play_hosts.clone());
+                m.insert("ansible_play_batch".into(), batch.clone());
+                m.insert("play_hosts".into(), batch.clone());
+                Arc::new(m)
+            });
+            h.play_magic = play_magic.clone();
         }
     }
 

@@ -71,6 +71,7 @@ pub fn build_scope(
     for layer in include_params {
         s.push(layer.clone());
     }
+    s.push(host.play_magic.clone());
     s.push(host.magic.clone());
     s.push(task_magic);
     s.push(parts.extra_vars.clone());

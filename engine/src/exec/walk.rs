@@ -250,6 +250,7 @@ impl PlayRunner<'_> {
                 (&self.play_role_vars, Origin::Source),
                 (&h.included_vars, Origin::Source),
                 (&h.set_facts, Origin::Data),
+                (&h.play_magic, Origin::Source),
                 (&h.magic, Origin::Source),
                 (&self.ctx.extra_vars, Origin::Source),
             ] {
@@ -394,10 +395,17 @@ impl PlayRunner<'_> {
     fn refresh_groups(&mut self) {
         let inv = self.ctx.inventory();
         let groups = Value::Object(inv.groups_map());
+        let mut shared: Option<Layer> = None;
         for h in &mut self.hosts {
-            let magic = Arc::make_mut(&mut h.magic);
-            magic.insert("groups".into(), groups.clone());
-            magic.insert("group_names".into(), Value::from(inv.group_names_of(&h.name)));
+            // Every host of the batch holds the same play-level map: make
+            // the new one once and share it.
+            let play_magic = shared.get_or_insert_with(|| {
+                let mut m = (*h.play_magic).clone();
+                m.insert("groups".into(), groups.clone());
+                Arc::new(m)
+            });
+            h.play_magic = play_magic.clone();
+            Arc::make_mut(&mut h.magic).insert("group_names".into(), Value::from(inv.group_names_of(&h.name)));
         }
     }
 
