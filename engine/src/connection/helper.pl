@@ -18,13 +18,17 @@
 # process group; if stdin closes while it runs (mailplay gave up on it: a
 # task timeout, a lost connection, an abandoned run) the whole group is
 # ended (TERM, then KILL) and the helper exits.
-use strict; use warnings; use POSIX (); use IO::Select;
+use strict; use warnings;
+# POSIX and IO::Select are loaded when a command first runs (see
+# helper_files.pl): a login that only probes and writes files skips them.
+# WNOHANG is 1 on Linux, whatever the architecture.
+sub WNOHANG () { 1 }
 binmode STDIN; binmode STDOUT; $| = 1; $SIG{PIPE} = 'IGNORE';
 # Keep in step with framing.rs MAX_FIELDS and MAX_REQUEST.
 my ($MAX_FIELDS, $MAX_REQUEST) = (65536, 256 << 20);
 my $pending = '';
 sub rd { my $n = shift; my $b = $pending; $pending = ''; while (length($b) < $n) { my $r = sysread(STDIN, $b, $n - length($b), length($b)); exit 0 unless $r; } $pending = substr($b, $n); substr($b, 0, $n) }
-sub stop_group { my $pid = shift; kill 'TERM', -$pid; for (1 .. 30) { waitpid($pid, POSIX::WNOHANG()); last unless kill 0, -$pid; select(undef, undef, undef, 0.1); } kill 'KILL', -$pid; waitpid($pid, 0); exit 0; }
+sub stop_group { my $pid = shift; kill 'TERM', -$pid; for (1 .. 30) { waitpid($pid, WNOHANG); last unless kill 0, -$pid; select(undef, undef, undef, 0.1); } kill 'KILL', -$pid; waitpid($pid, 0); exit 0; }
 sub wr { my $d = shift; while (length $d) { my $w = syswrite(STDOUT, $d); exit 1 unless defined $w; substr($d, 0, $w) = ''; } }
 while (1) {
   my $count = unpack('N', rd(4));
@@ -43,6 +47,7 @@ while (1) {
   }
   my ($mode, $cwd, $env, $in, @argv) = @f;
   if ($mode ne 'sh' && $mode ne 'exec') { my $e = "mailplay helper: unknown request $mode"; wr(pack('l>', 127) . pack('N', 0) . pack('N', length $e) . $e); next; }
+  require POSIX; require IO::Select;
   pipe(my $ir, my $iw) or die; pipe(my $or, my $ow) or die; pipe(my $er, my $ew) or die;
   my $pid = fork();
   if (!defined $pid) { wr(pack('l>', 127) . pack('N', 0) . pack('N', length("fork: $!")) . "fork: $!"); next; }
@@ -62,7 +67,7 @@ while (1) {
   while (!defined $status) {
     if (!$sel_r->count && !$sel_w->count) {
       # All output read: wait for the exit, still watching stdin.
-      $status = $? if waitpid($pid, POSIX::WNOHANG()) == $pid;
+      $status = $? if waitpid($pid, WNOHANG) == $pid;
       last if defined $status;
     }
     my $watch = IO::Select->new($sel_r->handles, $sel_in->handles);

@@ -10,7 +10,10 @@
 # stderr): rc 0 done, 3 absent, 4 larger than the limit, 5 not available
 # on this host, 1 failed (stderr says why). They run as the helper's user,
 # which is the become user when there is one (sudo/su start the helper).
-use strict; use warnings; use POSIX (); use IO::Handle;
+use strict; use warnings;
+# POSIX and IO::Handle are loaded where they are needed (lchown, fsync):
+# compiling them costs every login ~8 ms of the host's CPU, more than the
+# rest of the helper, and many runs never need them.
 use Fcntl qw(:mode O_RDONLY O_WRONLY O_CREAT O_EXCL O_NOFOLLOW O_NONBLOCK);
 
 # [path, follow "0"|"1"] -> kind, octal mode, uid, gid, owner, group, size,
@@ -94,7 +97,7 @@ sub op_digest {
 sub op_realpath {
   my ($path) = @_;
   return (1, '', "mailplay: empty path\n") unless length $path;
-  my @todo = split m{/}, ($path =~ m{^/} ? $path : POSIX::getcwd() . "/$path");
+  my @todo = split m{/}, ($path =~ m{^/} ? $path : do { require POSIX; POSIX::getcwd() } . "/$path");
   my (@done, $links);
   while (@todo) {
     my $c = shift @todo;
@@ -153,6 +156,7 @@ sub op_write {
     chmod($m, $fh) or die "mailplay: cannot chmod $tmp: $!\n";
     my $off = 0;
     while ($off < length $_[4]) { my $w = syswrite($fh, $_[4], (length($_[4]) - $off), $off); die "mailplay: writing $tmp: $!\n" unless defined $w; $off += $w; }
+    require IO::Handle;
     $fh->sync or die "mailplay: fsync $tmp: $!\n";
     close($fh) or die "mailplay: closing $tmp: $!\n";
     rename($tmp, $path) or die "mailplay: cannot rename $tmp to $path: $!\n";
@@ -201,6 +205,7 @@ sub op_attrs {
     my ($uid, $gid) = (-1, -1);
     if (length $owner) { $uid = getpwnam($owner) // ($owner =~ /^\d+$/ ? $owner : undef); return (1, '', "chown: invalid user: '$owner'\n") unless defined $uid; }
     if (length $group) { $gid = getgrnam($group) // ($group =~ /^\d+$/ ? $group : undef); return (1, '', "chgrp: invalid group: '$group'\n") unless defined $gid; }
+    require POSIX;
     POSIX::lchown($uid, $gid, $path) or return (1, '', "chown: changing ownership of '$path': $!\n");
   }
   return chmod_like_gnu($path, $mode) if length $mode;

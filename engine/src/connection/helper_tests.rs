@@ -114,6 +114,9 @@ async fn realpath_is_readlink_f() {
     }
     // Relative to the helper's working directory, as readlink -f.
     assert_eq!(requests::realpath_reply(&h.ask(FileRequest::Realpath { path: "" }).await), None);
+    let want = std::process::Command::new("readlink").args(["-f", "--", "Cargo.toml"]).output().unwrap();
+    let want = String::from_utf8_lossy(&want.stdout).trim_end_matches('\n').to_string();
+    assert_eq!(requests::realpath_reply(&h.ask(FileRequest::Realpath { path: "Cargo.toml" }).await), Some(want));
 }
 
 #[tokio::test]
