@@ -106,6 +106,12 @@ thread_local! {
     static PLAIN_UNDEF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Each evaluation starts without a pending `undef()` (one that no lookup
+/// took belongs to the expression before).
+pub fn forget_plain_undef() {
+    PLAIN_UNDEF.with(|p| p.set(false));
+}
+
 /// The `default=` of a lookup, and whether it is a hint-less `undef()`.
 fn lookup_default(kwargs: &Kwargs) -> Result<(Option<JValue>, bool), Error> {
     let plain = PLAIN_UNDEF.with(|p| p.replace(false));

@@ -239,6 +239,7 @@ impl Templar {
             return self.render_text(&bound, &scope);
         }
         protomatter::clear_origins();
+        lookups::forget_plain_undef();
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
         env().render_str(s, ctx).map_err(|e| self.explain(e, s, scope))
@@ -278,6 +279,7 @@ impl Templar {
         limits::check_nesting(expr)?;
         filters_map::take_missing();
         protomatter::clear_origins();
+        lookups::forget_plain_undef();
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
         let compiled = env().compile_expression(expr).map_err(|e| self.explain(e, expr, scope))?;
