@@ -162,7 +162,11 @@ pub fn parse_str_with(text: &str, file: &Path, vault: &VaultContext) -> Result<N
 }
 
 /// Read and parse a YAML file. A vault-encrypted file is decrypted first;
-/// positions in its errors are then in the decrypted text.
+/// positions in its errors are then in the decrypted text. Files read
+/// this way are the user's (playbooks, task files, roles, vars files,
+/// group_vars/host_vars, `-e @file`), so their text is trusted as
+/// template source (`template::trust`); data (`from_yaml`) goes through
+/// [`parse_str`], which trusts nothing.
 pub fn parse_file(path: &Path) -> Result<Node, Diagnostic> {
     parse_file_with(path, &crate::vault::context())
 }
@@ -170,13 +174,15 @@ pub fn parse_file(path: &Path) -> Result<Node, Diagnostic> {
 /// [`parse_file`] with the vault secrets given.
 pub fn parse_file_with(path: &Path, vault: &VaultContext) -> Result<Node, Diagnostic> {
     let (text, encrypted) = crate::vault::read_text(path, vault)?;
-    parse_str_with(&text, path, vault).map_err(|mut d| {
+    let node = parse_str_with(&text, path, vault).map_err(|mut d| {
         if encrypted && d.pos.is_known() && !crate::vault::is_vault_diagnostic(&d) {
             d.message
                 .push_str(" (the position is in the decrypted content of this vault-encrypted file: see it with `mailplay vault view`)");
         }
         d
-    })
+    })?;
+    crate::template::trust::remember_node(&node);
+    Ok(node)
 }
 
 /// saphyr repeats the position in its message ("error: line 2 column 10: ..."); we print it already.

@@ -310,6 +310,26 @@ fn upstream_module_behaviours_print_what_ansible_prints() {
     assert_eq!(module_warnings(&m), module_warnings(&a), "mailplay:\n{m}\nansible:\n{a}");
 }
 
+/// Text the user wrote stays trusted through templates (assert, debug,
+/// set_fact, include_vars targets): loops and arg splats over
+/// playbook-written expressions, `debug: var` through a loop item, a list
+/// `that` resolves to, string constants holding templates in a
+/// conditional, `tagged_with('TrustedAsTemplate')`; a host's text and
+/// meta-templating refused as untrusted.
+#[test]
+fn trusted_text_prints_what_ansible_prints() {
+    prints_what_ansible_prints("trust");
+}
+
+/// debug's arguments (the debug target): `args:` as one template (an arg
+/// splat, omitted entries dropped, the task's own winning, a non-mapping
+/// refused), a `var` giving omit or undefined, with their warnings, a
+/// division by zero named as Python names it.
+#[test]
+fn debug_arguments_print_what_ansible_prints() {
+    prints_what_ansible_prints("debug_args");
+}
+
 /// What the copy, file, loops, test_core and debug targets use:
 /// `remote_user` on plays, blocks and tasks (no login on a local
 /// connection, so the user stays the controller's).

@@ -52,6 +52,21 @@ fn text_from_a_host_is_never_rendered() {
 }
 
 #[test]
+fn expressions_a_host_prints_are_refused_unless_the_playbook_wrote_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("rendered");
+    let (code, out) = run_fixture("host_expressions.yml", &["-e", &format!("marker={}", marker.display())]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!marker.exists(), "a lookup a host printed ran on the controller:\n{out}");
+    let msgs = debug_msgs(&out);
+    let summary = msgs.iter().find(|m| m.starts_with("refused=")).unwrap_or_else(|| panic!("{out}"));
+    // assert, arg splat, when and debug var each refused it.
+    assert_eq!(summary.matches("Encountered untrusted template or expression.").count(), 4, "{summary}\n{out}");
+    // The text the playbook wrote, printed back by the host, was evaluated.
+    assert!(out.contains("TASK [which is evaluated]") && !out.contains("Assertion failed"), "{out}");
+}
+
+#[test]
 fn templates_in_playbook_vars_still_render() {
     let (code, out) = run_fixture("trusted_still_renders.yml", &[]);
     assert_eq!(code, 0, "{out}");

@@ -129,6 +129,8 @@ pub enum ExprError {
     Undefined(String),
     /// Anything else: a failing filter, a type error, a syntax error.
     Failed(String),
+    /// It gives `omit`, which a shown value cannot be.
+    Omitted,
 }
 
 /// The template module's Jinja settings; `None` keeps Ansible's default.

@@ -17,12 +17,14 @@ pub fn parse_extra_vars(items: &[String]) -> Result<Map<String, Value>, String> 
             }
         } else if item.starts_with('{') || item.starts_with('[') {
             let node = crate::yaml::parse_str(item, Path::new("<extra vars>")).map_err(|d| d.render())?;
+            crate::template::trust::remember_node(&node);
             match node.to_value() {
                 Value::Object(m) => out.extend(m),
                 _ => return Err(format!("extra vars must be a mapping: {item}")),
             }
         } else if !item.is_empty() {
             for (k, v) in parse_kv(item)? {
+                crate::template::trust::remember(&v);
                 out.insert(k, Value::String(v));
             }
         }

@@ -14,8 +14,13 @@ pub fn splatted_text<'a>(module: &str, args: &'a Value) -> Option<&'a str> {
         return None;
     }
     let text = args.get("_raw_params")?.as_str()?.trim();
-    let whole = (text.starts_with("{{") && text.ends_with("}}")) || (text.starts_with("{%") && text.ends_with("%}"));
-    whole.then_some(text)
+    is_whole_template(text).then_some(text)
+}
+
+/// Text that is one whole template (`{{ ... }}` or `{% ... %}`).
+pub fn is_whole_template(text: &str) -> bool {
+    let text = text.trim();
+    (text.starts_with("{{") && text.ends_with("}}")) || (text.starts_with("{%") && text.ends_with("%}"))
 }
 
 /// Ansible's warning for a templated argument mapping.
@@ -30,6 +35,8 @@ pub fn spread(rendered: Value) -> Result<Value, String> {
     let Value::Object(mut merged) = splat else {
         return Err(format!("Task args must resolve to a 'dict' not '{}'.", py_type(&splat)));
     };
+    // An argument the splat omits is dropped, as the task's own are.
+    merged.retain(|_, v| v.as_str() != Some(crate::template::OMIT_TOKEN));
     merged.extend(own);
     Ok(Value::Object(merged))
 }

@@ -14,6 +14,8 @@ pub struct TaskController {
     pub scope: Scope,
     /// Role folder first, then the playbook's folder.
     pub search_roots: Vec<PathBuf>,
+    /// Deprecations the module's conditionals noted (`assert`'s `that`).
+    pub deprecations: std::sync::Mutex<Vec<String>>,
 }
 
 impl TaskController {
@@ -87,13 +89,24 @@ impl Controller for TaskController {
     }
 
     fn eval_var(&self, expr: &str) -> Result<Value, ExprError> {
-        self.templar.eval_for_display(expr, &self.scope).map_err(|e| match e.undefined {
-            true => ExprError::Undefined(e.message),
-            false => ExprError::Failed(e.message),
-        })
+        match self.templar.eval_for_display(expr, &self.scope) {
+            Ok(Value::String(s)) if s == crate::template::OMIT_TOKEN => Err(ExprError::Omitted),
+            Ok(v) => Ok(v),
+            Err(e) if e.undefined => Err(ExprError::Undefined(e.message)),
+            Err(e) => Err(ExprError::Failed(e.message)),
+        }
     }
 
     fn eval_condition(&self, expr: &str) -> Result<bool, String> {
-        self.templar.eval_condition(expr, &self.scope).map_err(|e| e.to_string())
+        let (result, noted) = crate::template::conditional::with_deprecations(|| self.templar.eval_condition(expr, &self.scope));
+        self.deprecations.lock().unwrap_or_else(|e| e.into_inner()).extend(noted);
+        result.map_err(|e| {
+            // Ansible's action fails with these as task errors.
+            if crate::template::conditional::is_refusal(&e) {
+                format!("Task failed: {e}")
+            } else {
+                e.to_string()
+            }
+        })
     }
 }

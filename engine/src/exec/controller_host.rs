@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use mailplay_modules::host::{Command, CommandOutput, Host, HostError};
 
 /// Actions that only read their arguments and variables on the controller.
-pub const CONTROLLER_ACTIONS: &[&str] = &["debug", "assert", "fail", "set_fact", "async_status"];
+pub const CONTROLLER_ACTIONS: &[&str] = &["debug", "assert", "fail", "set_fact", "async_status", "ansible._protomatter.debug"];
 
 pub struct ControllerOnly {
     pub name: String,

@@ -337,11 +337,13 @@ impl TaskEnv<'_> {
                 return Outcome::failed(format!("Task failed: {msg}{}", where_(&task.pos)));
             }
         }
-        let args = match self.run.templar.render_value(raw_args, scope) {
+        let short = crate::playbook::keywords::short_name(module);
+        // Expressions the action evaluates itself are not rendered (untrusted.rs).
+        let (to_render, expressions) = super::untrusted::take_expressions(short, raw_args);
+        let args = match self.run.templar.render_value(&to_render, scope) {
             Ok(a) => a,
             Err(e) => return Outcome::failed(format!("{}{}", self.args_error(module, raw_args, scope, e), where_(&task.pos))),
         };
-        let short = crate::playbook::keywords::short_name(module);
         let splatted = super::arg_splat::splatted_text(short, raw_args).is_some();
         let args = if splatted {
             // Ansible's display shows each warning once per run.
@@ -349,12 +351,13 @@ impl TaskEnv<'_> {
             WARNED.call_once(|| self.run.reporter.warning(super::arg_splat::WARNING));
             match super::arg_splat::spread(args) {
                 Ok(a) => a,
-                Err(e) => return Outcome::failed(e),
+                Err(e) => return Outcome::failed(format!("Task failed: Finalization of task args for '{}' failed: {e}", fqcn(module))),
             }
         } else {
             args
         };
-        if let Err(e) = super::untrusted::check(short, (!splatted).then_some(raw_args), &args) {
+        let args = super::untrusted::put_back(&self.run.templar, scope, args, expressions);
+        if let Err(e) = super::untrusted::check(short, raw_args, &args) {
             return Outcome::failed(e);
         }
         if let Some(action) = inventory_action {
@@ -424,8 +427,12 @@ impl TaskEnv<'_> {
             Some(conn) => conn.host(&host.name, become_, environment),
             None => Box::new(super::controller_host::ControllerOnly { name: host.name.clone(), action: action.to_string() }),
         };
-        let controller =
-            TaskController { templar: self.run.templar.clone(), scope: scope.clone(), search_roots: self.search_roots.to_vec() };
+        let controller = TaskController {
+            templar: self.run.templar.clone(),
+            scope: scope.clone(),
+            search_roots: self.search_roots.to_vec(),
+            deprecations: Default::default(),
+        };
         // The overlay of a --check run (a `check_mode: yes` task of a real
         // run probes the host as it is).
         let planned = self.run.opts.check.then(|| self.run.planned_for(conn_host));
@@ -520,7 +527,10 @@ impl TaskEnv<'_> {
                         o.data.insert("timedout".into(), json!({ "period": secs }));
                         return o;
                     };
-                    module_outcome(run, &where_(&task.pos))
+                    let mut o = module_outcome(run, &where_(&task.pos));
+                    let noted = std::mem::take(&mut *controller.deprecations.lock().unwrap_or_else(|e| e.into_inner()));
+                    self.add_deprecations(&mut o, noted, scope);
+                    o
                 }
             };
             if o.status == Status::Unreachable {
@@ -777,13 +787,27 @@ impl TaskEnv<'_> {
 
     /// Ansible 2.19's message for arguments that do not template: the
     /// module's full name and the argument whose value failed.
-    fn args_error(&self, module: &str, raw_args: &Value, scope: &crate::template::Scope, e: crate::template::TemplateError) -> String {
-        let short = short_name(module);
-        let fqcn = if module == short && crate::playbook::keywords::is_ansible_builtin(module) {
-            format!("ansible.builtin.{module}")
-        } else {
-            module.to_string()
+    /// Ansible keeps the deprecations an action noted in its result when
+    /// deprecation warnings are on for the task: `ansible_deprecation_warnings`,
+    /// else `ANSIBLE_DEPRECATION_WARNINGS` from the environment (ansible.cfg's
+    /// `deprecation_warnings` is not read here), else on. mailplay does not
+    /// print them.
+    fn add_deprecations(&self, o: &mut Outcome, noted: Vec<String>, scope: &crate::template::Scope) {
+        if noted.is_empty() {
+            return;
+        }
+        let on = match scope.get("ansible_deprecation_warnings") {
+            Some(v) => self.run.templar.render_value(v, scope).ok().and_then(|v| mailplay_modules::args::parse_bool(&v)).unwrap_or(true),
+            None => std::env::var("ANSIBLE_DEPRECATION_WARNINGS").map(|v| crate::config::parse_bool(&v)).unwrap_or(true),
         };
+        if on {
+            let list: Vec<Value> = noted.into_iter().map(|msg| json!({"msg": msg, "version": "2.23"})).collect();
+            o.data.insert("deprecations".into(), Value::Array(list));
+        }
+    }
+
+    fn args_error(&self, module: &str, raw_args: &Value, scope: &crate::template::Scope, e: crate::template::TemplateError) -> String {
+        let fqcn = fqcn(module);
         let failing = raw_args
             .as_object()
             .and_then(|m| m.iter().find(|(_, v)| self.run.templar.render_value(v, scope).is_err()).map(|(k, _)| k.clone()));
@@ -912,4 +936,13 @@ fn module_outcome(run: Result<mailplay_modules::module::ModuleResult, ModuleErro
 /// A background job has no task position to show in an argument error.
 fn task_pos_text(jid: &str) -> String {
     format!(" (async job {jid})")
+}
+
+/// The name Ansible's messages give a module: its full name for a builtin.
+fn fqcn(module: &str) -> String {
+    if module == short_name(module) && crate::playbook::keywords::is_ansible_builtin(module) {
+        format!("ansible.builtin.{module}")
+    } else {
+        module.to_string()
+    }
 }

@@ -173,6 +173,8 @@ fn load_file(path: &Path, extensions: Option<&[String]>, loaded: &mut Loaded) ->
     // Known before parsing: a parse error may quote the decrypted text.
     loaded.encrypted |= encrypted;
     let node = crate::yaml::parse_str(&text, path).map_err(|d| d.render())?;
+    // A vars file is the user's: its text is template source, as Ansible trusts it.
+    crate::template::trust::remember_node(&node);
     match node.to_value() {
         Value::Object(m) => loaded.vars.extend(m),
         Value::Null => {}

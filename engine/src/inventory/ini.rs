@@ -73,6 +73,8 @@ pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnos
                     let column = indent + (k.len() + 1 + (v.len() - v.trim_start().len())) as u32 + 1;
                     Diagnostic::new(at(column), format!("{m}: '{key}' in [{group}:vars]"))
                 })?;
+                // The inventory is the user's: its values are template source.
+                crate::template::trust::remember_value(&value);
                 inv.ensure_group(&group).vars.insert(key.to_string(), value);
             }
             Section::Children => {
@@ -176,7 +178,9 @@ fn parse_host_line(inv: &mut Inventory, line: &str, group: &str) -> Result<(), S
     let mut parsed = Vec::new();
     for w in vars {
         let (k, v) = w.split_once('=').ok_or_else(|| format!("expected key=value host variable assignment, got: {w}"))?;
-        parsed.push((k.to_string(), parse_value(v).map_err(|m| format!("{m}: host variable '{k}'"))?));
+        let value = parse_value(v).map_err(|m| format!("{m}: host variable '{k}'"))?;
+        crate::template::trust::remember_value(&value);
+        parsed.push((k.to_string(), value));
     }
     let hosts = ranges::expand(&name_pattern)?;
     ranges::check_copies(&name_pattern, hosts.len(), name_pattern.len() + vars.iter().map(String::len).sum::<usize>())?;

@@ -12,6 +12,7 @@ const GROUP_KEYS: &[&str] = &["hosts", "vars", "children"];
 
 pub fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<(), Diagnostic> {
     let root = crate::yaml::parse_str(text, path)?;
+    crate::template::trust::remember_node(&root);
     if root.is_null() {
         return Ok(());
     }

@@ -117,7 +117,8 @@ pub fn shown_result(r: &HostResult) -> Value {
         Value::Object(m) => Value::Object(
             m.iter()
                 .filter(|(k, _)| {
-                    !k.starts_with("_ansible") && !matches!(k.as_str(), "diff" | "invocation" | "failed" | "exception" | "warnings")
+                    !k.starts_with("_ansible")
+                        && !matches!(k.as_str(), "diff" | "invocation" | "failed" | "exception" | "warnings" | "deprecations")
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),

@@ -343,8 +343,28 @@ impl Loader {
                     }
                 }
                 Value::Null => {}
+                // `args: '{{ mapping }}'`: arguments a template gives (an
+                // arg splat, under the task's own), as Ansible takes them.
+                Value::String(s)
+                    if !args.contains_key("_raw_params")
+                        && !RAW_PARAMS_MODULES.contains(&short_name(&module))
+                        && crate::exec::arg_splat::is_whole_template(&s) =>
+                {
+                    args.insert("_raw_params".into(), Value::String(s));
+                }
                 _ => self.err(Diagnostic::new(extra.pos.clone(), "args must be a mapping")),
             }
+        }
+        // Ansible's ModuleArgsParser: `_ansible_` arguments are its own.
+        if let Some(reserved) = args.keys().find(|k| k.starts_with("_ansible_")) {
+            self.err(Diagnostic::new(
+                v.pos.clone(),
+                format!(
+                    "Invalid parameter specified beginning with keyword '_ansible_' for action '{module}': '{reserved}'. \
+                     The prefix '_ansible_' is reserved for internal use only."
+                ),
+            ));
+            return None;
         }
         let short = short_name(&module).to_string();
         let pos = node.pos.clone();

@@ -86,17 +86,53 @@ fn undef(hint: Option<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
         None => kwargs.get::<Option<JValue>>("hint")?,
     };
     kwargs.assert_all_used()?;
-    if let Some(h) = hint.filter(|h| !h.is_none()) {
-        match h.as_str() {
+    match hint.filter(|h| !h.is_none()) {
+        Some(h) => match h.as_str() {
             Some(s) if !s.is_empty() => super::filters_map::note_missing(s.to_string()),
-            Some(_) => {}
+            Some(_) => PLAIN_UNDEF.with(|p| p.set(true)),
             None => return Err(err(format!("The 'hint' argument must be a str or NoneType, not {}", super::filters::python_type(&h)))),
-        }
+        },
+        None => PLAIN_UNDEF.with(|p| p.set(true)),
     }
     Ok(JValue::UNDEFINED)
 }
 
-fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JValue>, kwargs: &Kwargs) -> Result<Vec<JValue>, Error> {
+thread_local! {
+    /// `undef()` without a hint was called and no lookup has taken it yet:
+    /// a lookup given it as `default=` names what is missing itself
+    /// (`lookup('env', 'X', default=undef())`: "The environment variable
+    /// 'X' is not set."), where an undefined variable as the default keeps
+    /// its own name.
+    static PLAIN_UNDEF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Each evaluation starts without a pending `undef()` (one that no lookup
+/// took belongs to the expression before).
+pub fn forget_plain_undef() {
+    PLAIN_UNDEF.with(|p| p.set(false));
+}
+
+/// The `default=` of a lookup, and whether it is a hint-less `undef()`.
+fn lookup_default(kwargs: &Kwargs) -> Result<(Option<JValue>, bool), Error> {
+    let plain = PLAIN_UNDEF.with(|p| p.replace(false));
+    // An undefined default (`undef()`) stays undefined (an Option would make it None).
+    let default = if kwargs.has("default") { Some(kwargs.get::<JValue>("default")?) } else { None };
+    let plain = plain && default.as_ref().is_some_and(JValue::is_undefined);
+    Ok((default, plain))
+}
+
+fn run_lookup(
+    state: &State,
+    name: &str,
+    terms: &[JValue],
+    (default, plain_undef): (Option<&JValue>, bool),
+    kwargs: &Kwargs,
+) -> Result<Vec<JValue>, Error> {
+    // The plugin is looked up before its terms: one that does not exist
+    // fails even without terms.
+    if !matches!(name, "file" | "env" | "pipe" | "vars" | "items" | "list") {
+        return Err(plugin_not_found(name));
+    }
     let mut out = Vec::new();
     // The file lookup's options: Python's str.lstrip()/rstrip() (whitespace).
     let (lstrip, rstrip) = if name == "file" {
@@ -116,10 +152,25 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JVal
                 let text = if lstrip { text.trim_start() } else { text.as_str() };
                 JValue::from(if rstrip { text.trim_end() } else { text }.to_string())
             }
-            "env" => match std::env::var(&term) {
-                Ok(v) => JValue::from(v),
-                Err(_) => default.cloned().unwrap_or_else(|| JValue::from("")),
-            },
+            "env" => {
+                // Ansible's env lookup reads the term's first word.
+                let var = term.split_whitespace().next().unwrap_or("");
+                match std::env::var(var) {
+                    Ok(v) => {
+                        super::protomatter::note_origin(&v, format!("<environment variable {}>", super::protomatter::py_str_repr(var)));
+                        JValue::from(v)
+                    }
+                    Err(_) => {
+                        if plain_undef {
+                            super::filters_map::note_missing(format!(
+                                "The environment variable {} is not set.",
+                                super::protomatter::py_str_repr(var)
+                            ));
+                        }
+                        default.cloned().unwrap_or_else(|| JValue::from(""))
+                    }
+                }
+            }
             "pipe" => {
                 let o = blocking(|| std::process::Command::new("/bin/sh").arg("-c").arg(&term).output())
                     .map_err(|e| err(format!("lookup('pipe'): {e}")))?;
@@ -145,28 +196,27 @@ fn run_lookup(state: &State, name: &str, terms: &[JValue], default: Option<&JVal
                     .collect())
             }
             "list" => return Ok(terms.to_vec()),
-            other => {
-                return Err(err(format!(
-                    "lookup plugin '{other}' not found (mailplay has file, env, pipe, template, vars, items, list, first_found)"
-                )))
-            }
+            other => return Err(plugin_not_found(other)),
         };
         out.push(v);
     }
     Ok(out)
 }
 
+fn plugin_not_found(name: &str) -> Error {
+    err(format!("lookup plugin '{name}' not found (mailplay has file, env, pipe, template, vars, items, list, first_found)"))
+}
+
 fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
     let wantlist = kwargs.get::<Option<bool>>("wantlist")?.unwrap_or(false);
     let ignore = kwargs.get::<Option<String>>("errors")?.map(|e| e == "ignore").unwrap_or(false);
-    // An undefined default (`undef()`) stays undefined (an Option would make it None).
-    let default = if kwargs.has("default") { Some(kwargs.get::<JValue>("default")?) } else { None };
+    let (default, plain_undef) = lookup_default(&kwargs)?;
     let values = if name == "first_found" {
         super::first_found::first_found(&terms, &kwargs, |n| find(n, "files"))
     } else if name == "template" {
         super::lookup_template::run(state, &terms, &kwargs)
     } else {
-        run_lookup(state, &name, &terms, default.as_ref(), &kwargs)
+        run_lookup(state, &name, &terms, (default.as_ref(), plain_undef), &kwargs)
     };
     let values = match values {
         Ok(v) => v,
@@ -190,9 +240,8 @@ fn query(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Re
     if name == "template" {
         return super::lookup_template::run(state, &terms, &kwargs).map(JValue::from);
     }
-    // An undefined default (`undef()`) stays undefined (an Option would make it None).
-    let default = if kwargs.has("default") { Some(kwargs.get::<JValue>("default")?) } else { None };
-    run_lookup(state, &name, &terms, default.as_ref(), &kwargs).map(JValue::from)
+    let (default, plain_undef) = lookup_default(&kwargs)?;
+    run_lookup(state, &name, &terms, (default.as_ref(), plain_undef), &kwargs).map(JValue::from)
 }
 
 fn build_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {

@@ -11,6 +11,7 @@
 //!   expression's value (list, dict, int, bool), otherwise a string.
 //! - `omit`: a mapping entry whose value renders to the omit token is dropped.
 
+pub mod conditional;
 mod filters;
 pub(crate) mod filters_json;
 mod filters_map;
@@ -21,16 +22,19 @@ mod first_found;
 mod fqcn;
 mod func_now;
 mod limits;
+mod lookup_consts;
 pub mod lookup_template;
 mod lookups;
 pub mod markers;
 mod native;
 mod overrides;
+mod protomatter;
 mod rspamd_hash;
 mod scope;
 mod tests_;
 mod tests_files;
 mod to_yaml;
+pub mod trust;
 mod vars_object;
 mod version_cmp;
 
@@ -40,6 +44,7 @@ use std::sync::{Arc, OnceLock};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as JValue};
 use serde_json::Value;
 
+pub use conditional::is_possibly_all_template;
 pub use overrides::TemplateOverrides;
 pub use scope::{HostvarsSource, Layer, Origin, Scope};
 use vars_object::VarsObject;
@@ -63,7 +68,7 @@ pub fn unsafe_text(s: &str) -> Option<&str> {
     s.strip_prefix(UNSAFE_MARK)
 }
 
-const UNTRUSTED: &str = "Encountered untrusted template or expression.";
+use conditional::UNTRUSTED;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
@@ -109,6 +114,7 @@ fn env() -> &'static Environment<'static> {
         tests_files::register(&mut env);
         lookups::register(&mut env);
         func_now::register(&mut env);
+        protomatter::register(&mut env);
         // Last: the full names alias the filters and tests above.
         fqcn::register(&mut env);
         env.set_loader(lookups::include_loader);
@@ -229,6 +235,11 @@ impl Templar {
     /// Jinja's output of a template string (its final newline dropped).
     fn render_text(&self, s: &str, scope: &Scope) -> Result<String, TemplateError> {
         limits::check_nesting(s)?;
+        if let Some((bound, scope)) = lookup_consts::bind(self, s, scope)? {
+            return self.render_text(&bound, &scope);
+        }
+        protomatter::clear_origins();
+        lookups::forget_plain_undef();
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
         env().render_str(s, ctx).map_err(|e| self.explain(e, s, scope))
@@ -267,17 +278,24 @@ impl Templar {
         }
         limits::check_nesting(expr)?;
         filters_map::take_missing();
+        protomatter::clear_origins();
+        lookups::forget_plain_undef();
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
         let compiled = env().compile_expression(expr).map_err(|e| self.explain(e, expr, scope))?;
         let v = compiled.eval(ctx).map_err(|e| self.explain_expr(e, expr, scope))?;
         if v.is_undefined() {
-            return Err(TemplateError { message: format!("'{expr}' is undefined"), line: None, undefined: true });
+            // Why: an `undef(hint)`'s hint or a lookup's own reason, else
+            // the undefined variable the expression names, else the whole.
+            let message = filters_map::take_missing()
+                .or_else(|| first_undefined(compiled.undeclared_variables(false), scope, expr).map(|n| format!("'{n}' is undefined")))
+                .unwrap_or_else(|| format!("'{expr}' is undefined"));
+            return Err(TemplateError { message, line: None, undefined: true });
         }
         to_json(&v).map_err(|mut e| {
             // An undefined variable inside the result: name it, as Ansible does.
             if e.undefined && e.message == HOLDS_UNDEFINED {
-                if let Some(name) = first_undefined(compiled.undeclared_variables(true), scope) {
+                if let Some(name) = first_undefined(compiled.undeclared_variables(true), scope, expr) {
                     e.message = format!("'{name}' is undefined");
                 }
             }
@@ -285,15 +303,34 @@ impl Templar {
         })
     }
 
-    /// Evaluate a `when:`-style conditional.
+    /// Evaluate a `when:`-style conditional the user wrote, as Ansible
+    /// 2.19 does (`conditional.rs`): an all-template conditional is
+    /// rendered and a string it gives is evaluated only if the user wrote
+    /// that text; string constants holding templates are rendered.
     pub fn eval_condition(&self, expr: &str, scope: &Scope) -> Result<bool, TemplateError> {
         if unsafe_text(expr).is_some() {
             return Err(TemplateError { message: UNTRUSTED.into(), line: None, undefined: false });
         }
         let trimmed = expr.trim();
-        // `when: "{{ x }}"` works in Ansible (with a warning): strip the braces.
-        let bare = single_expression(trimmed).unwrap_or(trimmed);
-        let v = self.eval_expression(bare, scope)?;
+        if trimmed.is_empty() {
+            return Err(conditional::empty_error());
+        }
+        let v = if conditional::is_possibly_all_template(trimmed) {
+            // `when: "{{ x }}"` works in Ansible (with a deprecation warning).
+            let rendered = match single_expression(trimmed) {
+                Some(bare) => self.eval_expression(bare, scope)?,
+                None => self.render_native(trimmed, scope)?,
+            };
+            match rendered {
+                Value::String(s) => self.eval_plain_condition(&conditional::trusted_expression(s)?, scope)?,
+                other => {
+                    conditional::note_deprecation(conditional::AS_TEMPLATE_DEPRECATION);
+                    other
+                }
+            }
+        } else {
+            self.eval_plain_condition(trimmed, scope)?
+        };
         truthy(&v).ok_or_else(|| TemplateError {
             message: format!(
                 "Conditional result ({v}) of '{expr}' is a string that is not a boolean; conditionals must have a boolean result"
@@ -301,6 +338,37 @@ impl Templar {
             line: None,
             undefined: false,
         })
+    }
+
+    /// Ansible's `resolve_to_container` (assert's `that: '{{ checks }}'`):
+    /// the list or mapping a whole template gives, its contents not
+    /// rendered. A template naming a variable gives the variable's value
+    /// as written (trusted templates inside stay templates, evaluated one
+    /// by one later); another template is rendered. None unless a list or
+    /// mapping results.
+    pub fn resolve_to_container(&self, s: &str, scope: &Scope) -> Option<Value> {
+        let as_written = single_expression(s.trim()).filter(|e| is_variable_path(e) && !e.contains('[')).and_then(|path| {
+            let mut parts = path.split('.');
+            let mut v = scope.get(parts.next()?)?;
+            for p in parts {
+                v = v.get(p)?;
+            }
+            Some(v.clone())
+        });
+        let v = match as_written {
+            Some(v @ (Value::Array(_) | Value::Object(_))) => v,
+            _ => self.render_value(&Value::String(s.to_string()), scope).ok()?,
+        };
+        matches!(v, Value::Array(_) | Value::Object(_)).then_some(v)
+    }
+
+    /// A conditional expression (no surrounding braces), its string
+    /// constants holding templates rendered first.
+    fn eval_plain_condition(&self, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        match conditional::bind_const_templates(self, expr, scope)? {
+            Some((bound, scope)) => self.eval_expression(&bound, &scope),
+            None => self.eval_expression(expr, scope),
+        }
     }
 
     /// Render a template file (the `template` module) with Ansible's
@@ -356,7 +424,7 @@ impl Templar {
     fn explain(&self, e: minijinja::Error, source: &str, scope: &Scope) -> TemplateError {
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(t) = env().template_from_str(source) {
-                if let Some(name) = first_undefined(t.undeclared_variables(true), scope) {
+                if let Some(name) = first_undefined(t.undeclared_variables(true), scope, source) {
                     return TemplateError { message: format!("'{name}' is undefined"), line: e.line().map(|l| l as u32), undefined: true };
                 }
             }
@@ -367,7 +435,7 @@ impl Templar {
     fn explain_expr(&self, e: minijinja::Error, expr: &str, scope: &Scope) -> TemplateError {
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(c) = env().compile_expression(expr) {
-                if let Some(name) = first_undefined(c.undeclared_variables(true), scope) {
+                if let Some(name) = first_undefined(c.undeclared_variables(true), scope, expr) {
                     return TemplateError { message: format!("'{name}' is undefined"), line: None, undefined: true };
                 }
             }
@@ -376,10 +444,11 @@ impl Templar {
     }
 }
 
-/// The undefined dotted name with the fewest dots (`a` before `a.b`).
-fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope) -> Option<String> {
+/// The undefined dotted name with the fewest dots (`a` before `a.b`),
+/// the one written first in `source` among those (as rendering meets them).
+fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope, source: &str) -> Option<String> {
     let mut names: Vec<String> = names.into_iter().collect();
-    names.sort_by_key(|n| (n.matches('.').count(), n.clone()));
+    names.sort_by_key(|n| (n.matches('.').count(), first_use(source, n), n.clone()));
     for name in names {
         let mut parts = name.split('.');
         let root = parts.next().unwrap_or("");
@@ -398,6 +467,20 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope) -> O
     None
 }
 
+/// Where the name `name` is first written in `source` as a whole word.
+fn first_use(source: &str, name: &str) -> usize {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    source
+        .match_indices(name)
+        .find(|(i, _)| {
+            let before = source[..*i].chars().next_back();
+            let after = source[i + name.len()..].chars().next();
+            !before.is_some_and(ident) && !after.is_some_and(ident)
+        })
+        .map(|(i, _)| i)
+        .unwrap_or(usize::MAX)
+}
+
 fn describe(e: &minijinja::Error) -> String {
     if e.kind() == ErrorKind::OutOfFuel {
         return format!(
@@ -406,7 +489,7 @@ fn describe(e: &minijinja::Error) -> String {
         );
     }
     let mut msg = match e.detail() {
-        Some(d) => format!("{}: {d}", e.kind()),
+        Some(d) => format!("{}: {}", e.kind(), python_zero_division(d).unwrap_or(d)),
         None => e.kind().to_string(),
     };
     let mut src = std::error::Error::source(e);
@@ -415,6 +498,27 @@ fn describe(e: &minijinja::Error) -> String {
         src = inner.source();
     }
     msg
+}
+
+/// Python's words for a division by zero, which Ansible's messages carry
+/// (minijinja says "unable to calculate 5 / 0").
+fn python_zero_division(detail: &str) -> Option<&'static str> {
+    let calc = detail.strip_prefix("unable to calculate ")?;
+    let (lhs, rest) = calc.split_once(' ')?;
+    let (op, rhs) = rest.split_once(' ')?;
+    if rhs.parse::<f64>().ok()? != 0.0 {
+        return None;
+    }
+    let float = lhs.contains('.') || rhs.contains('.');
+    Some(match (op, float) {
+        ("/", false) => "division by zero",
+        ("/", true) => "float division by zero",
+        ("//", false) => "integer division or modulo by zero",
+        ("//", true) => "float floor division by zero",
+        ("%", false) => "integer modulo by zero",
+        ("%", true) => "float modulo",
+        _ => return None,
+    })
 }
 
 /// `name`, `name.attr`, `name['key']`, `name[0]`: a variable, not a computation.

@@ -254,3 +254,47 @@ fn extract_from_what_is_not_there_is_undefined() {
     assert_eq!(r("{{ 'key' | extract(container, ['badsubkey', 'x']) | default('a') }}", v.clone()), json!("a"));
     assert_eq!(r("{{ 'key' | extract(container, 'subkey') }}", v), json!("value"));
 }
+
+#[test]
+fn division_by_zero_is_named_as_python_names_it() {
+    let t = Templar::new();
+    let s = Scope::new();
+    let e = t.render_value(&json!("{{ 5 / 0 }}"), &s).unwrap_err();
+    assert!(e.message.contains("division by zero"), "{e}");
+    assert_eq!(super::python_zero_division("unable to calculate 5 / 2"), None);
+    assert_eq!(super::python_zero_division("unable to calculate 5.5 // 0"), Some("float floor division by zero"));
+}
+
+#[test]
+fn an_undefined_result_names_its_reason() {
+    let t = Templar::new();
+    let s = Scope::new();
+    std::env::remove_var("MAILPLAY_T_UNSET_ENV");
+    let e = t.eval_expression("lookup('env', 'MAILPLAY_T_UNSET_ENV', default=undef())", &s).unwrap_err();
+    assert_eq!(e.message, "The environment variable 'MAILPLAY_T_UNSET_ENV' is not set.");
+    let e = t.eval_expression("lookup('env', 'MAILPLAY_T_UNSET_ENV', default=undef('custom'))", &s).unwrap_err();
+    assert_eq!(e.message, "custom");
+    let e = t.eval_expression("lookup('env', 'MAILPLAY_T_UNSET_ENV', default=bogus_var)", &s).unwrap_err();
+    assert_eq!(e.message, "'bogus_var' is undefined");
+    assert_eq!(t.eval_expression("lookup('env', 'MAILPLAY_T_UNSET_ENV') == ''", &s).unwrap(), json!(true));
+}
+
+#[test]
+fn conditionals_follow_ansibles_trust_rules() {
+    let t = Templar::new();
+    let mut s = Scope::new();
+    super::trust::remember("cond_t_x == 1");
+    s.set("cond_t_x", json!(1));
+    s.set("written", json!("cond_t_x == 1"));
+    s.set("from_host", json!("cond_t_x == 1 and true"));
+    // Indirection through text the user wrote works; other text is refused.
+    assert!(t.eval_condition("{{ written }}", &s).unwrap());
+    assert_eq!(t.eval_condition("{{ from_host }}", &s).unwrap_err().message, super::conditional::UNTRUSTED);
+    assert_eq!(t.eval_condition("{{ 'cond_t_x' }} == {{ '2' }}", &s).unwrap_err().message, super::conditional::UNTRUSTED);
+    assert_eq!(t.eval_condition("  ", &s).unwrap_err().message, "Empty conditional expressions are not allowed.");
+    // String constants holding templates are rendered, their value bound.
+    assert!(t.eval_condition("\"dude\" == \"du{{ 'de' }}\"", &s).unwrap());
+    assert!(t.eval_condition("dict({'k': '{{ cond_t_x }}'})['k'] == 1", &s).unwrap());
+    s.set("quote", json!("' or true or '"));
+    assert!(!t.eval_condition("'x' == '{{ quote }}'", &s).unwrap());
+}

@@ -122,7 +122,18 @@ impl Module for DebugModule {
                 // `eval_var`) and fails the task on any other error.
                 let v = match ctx.controller.eval_var(var) {
                     Ok(v) => v,
-                    Err(ExprError::Undefined(e)) => Value::from(format!("<< error 1 - {e} >>")),
+                    Err(ExprError::Undefined(e)) => {
+                        // Ansible warns about the error its marker replaces.
+                        r.data.insert("warnings".into(), Value::from(vec![format!("Encountered 1 template error.\nerror 1 - {e}")]));
+                        Value::from(format!("<< error 1 - {e} >>"))
+                    }
+                    Err(ExprError::Omitted) => {
+                        r.data.insert(
+                            "warnings".into(),
+                            Value::from(vec!["The result of the `var` expression could not be omitted; a placeholder was used instead."]),
+                        );
+                        Value::from("<<Omit>>")
+                    }
                     Err(ExprError::Failed(e)) => {
                         return Err(ModuleError::failed(format!("Error while resolving `var` expression: {e}")));
                     }
@@ -220,6 +231,8 @@ fn loose_list_any<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>,
         .into_iter()
         .map(|i| match i {
             Value::String(s) => s,
+            // Evaluated as an empty conditional, which Ansible refuses.
+            Value::Null => String::new(),
             Value::Bool(b) => {
                 if b {
                     "True".into()

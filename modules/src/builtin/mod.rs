@@ -15,6 +15,7 @@ pub mod file_attrs;
 pub mod group;
 pub mod hostname;
 pub mod lineinfile;
+pub mod protomatter_debug;
 pub mod py_re;
 pub mod raw;
 pub mod service;
