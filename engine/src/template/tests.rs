@@ -254,3 +254,23 @@ fn extract_from_what_is_not_there_is_undefined() {
     assert_eq!(r("{{ 'key' | extract(container, ['badsubkey', 'x']) | default('a') }}", v.clone()), json!("a"));
     assert_eq!(r("{{ 'key' | extract(container, 'subkey') }}", v), json!("value"));
 }
+
+#[test]
+fn vault_encrypted_asks_for_a_vault_origin_not_the_header() {
+    crate::vault::origin::note_vaulted("template-tests vaulted");
+    assert_eq!(r("{{ x is vault_encrypted }}", json!({"x": "template-tests vaulted"})), json!(true));
+    assert_eq!(r("{{ y is vault_encrypted }}", json!({"y": "$ANSIBLE_VAULT;1.1;AES256\n3031"})), json!(false));
+    assert_eq!(r("{{ 1 is ansible.builtin.vault_encrypted }}", json!({})), json!(false));
+}
+
+#[test]
+fn vaulted_file_reads_the_vault_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (v, p) = (dir.path().join("v"), dir.path().join("p"));
+    std::fs::write(&v, "$ANSIBLE_VAULT;1.1;AES256\n3031\n").unwrap();
+    std::fs::write(&p, "$ANSIBLE\n").unwrap();
+    let vars = json!({"v": v.display().to_string(), "p": p.display().to_string(), "n": dir.path().join("nope").display().to_string()});
+    assert_eq!(r("{{ v is vaulted_file }}", vars.clone()), json!(true));
+    assert_eq!(r("{{ p is vaulted_file }}", vars.clone()), json!(false));
+    assert!(e("{{ n is vaulted_file }}", vars).contains("Cannot test if the file '"));
+}
