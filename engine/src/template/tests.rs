@@ -274,3 +274,10 @@ fn vaulted_file_reads_the_vault_header() {
     assert_eq!(r("{{ p is vaulted_file }}", vars.clone()), json!(false));
     assert!(e("{{ n is vaulted_file }}", vars).contains("Cannot test if the file '"));
 }
+
+#[test]
+fn a_none_node_is_left_out_of_a_template_but_kept_alone() {
+    assert_eq!(r("{{ x }}-{{ x }}", json!({"x": null})), json!("-"));
+    assert_eq!(r("a{{ x }}", json!({"x": null})), json!("a"));
+    assert_eq!(r("{{ x }}", json!({"x": null})), json!(null));
+}
