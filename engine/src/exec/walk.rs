@@ -391,7 +391,7 @@ impl PlayRunner<'_> {
 
     /// After `add_host`/`group_by`: the play's hosts see the new `groups`
     /// and their `group_names` from the next task on.
-    fn refresh_groups(&mut self) {
+    pub(super) fn refresh_groups(&mut self) {
         let inv = self.ctx.inventory();
         let groups = Value::Object(inv.groups_map());
         for h in &mut self.hosts {
