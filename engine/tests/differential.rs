@@ -318,6 +318,14 @@ fn h13_keywords_print_what_ansible_prints() {
     prints_what_ansible_prints("h13_keywords");
 }
 
+/// `ansible_search_path` on every task (the loops target): the role's
+/// folder, the task file's folder, the playbook's, as absolute paths; a
+/// role's lookups search its `files/` first.
+#[test]
+fn search_path_prints_what_ansible_prints() {
+    prints_what_ansible_prints("search_path");
+}
+
 /// A fresh copy of a flat fixture folder, for a playbook that changes its
 /// own files.
 fn fresh_copy(name: &str) -> tempfile::TempDir {
@@ -355,4 +363,12 @@ fn refresh_inventory_prints_what_ansible_prints() {
     };
     assert_eq!(sorted(&m), sorted(&a), "mailplay:\n{m}\nansible:\n{a}");
     assert_eq!(recap(&m), recap(&a), "mailplay:\n{m}\nansible:\n{a}");
+}
+
+/// `loop_control.label` templated after the item ran, the registered
+/// variable holding the item's own result; an undefined label fails the
+/// item with Ansible's message (the loops target).
+#[test]
+fn loop_labels_print_what_ansible_prints() {
+    prints_what_ansible_prints("loop_label");
 }

@@ -227,7 +227,10 @@ impl PlayRunner<'_> {
             extra_vars: &self.ctx.extra_vars,
             search_paths: &search_paths,
         };
-        build_scope(&parts, &self.hosts[i], eff, (&inh.vars, &inh.include_params), task, task_magic.clone()).with_hostvars(hostvars.clone())
+        let mut s = build_scope(&parts, &self.hosts[i], eff, (&inh.vars, &inh.include_params), task, task_magic.clone())
+            .with_hostvars(hostvars.clone());
+        s.push_data(super::scope::search_path_layer(&search_paths));
+        s
     }
 
     pub(super) fn hostvars_snapshot(&self) -> Arc<dyn HostvarsSource> {

@@ -15,7 +15,7 @@ mod filters;
 pub(crate) mod filters_json;
 mod filters_map;
 mod filters_math;
-mod filters_path;
+pub(crate) mod filters_path;
 mod filters_url;
 mod first_found;
 mod fqcn;
@@ -272,13 +272,14 @@ impl Templar {
         let compiled = env().compile_expression(expr).map_err(|e| self.explain(e, expr, scope))?;
         let v = compiled.eval(ctx).map_err(|e| self.explain_expr(e, expr, scope))?;
         if v.is_undefined() {
-            return Err(TemplateError { message: format!("'{expr}' is undefined"), line: None, undefined: true });
+            let message = first_undefined(compiled.undeclared_variables(true), scope).unwrap_or_else(|| format!("'{expr}' is undefined"));
+            return Err(TemplateError { message, line: None, undefined: true });
         }
         to_json(&v).map_err(|mut e| {
             // An undefined variable inside the result: name it, as Ansible does.
             if e.undefined && e.message == HOLDS_UNDEFINED {
-                if let Some(name) = first_undefined(compiled.undeclared_variables(true), scope) {
-                    e.message = format!("'{name}' is undefined");
+                if let Some(message) = first_undefined(compiled.undeclared_variables(true), scope) {
+                    e.message = message;
                 }
             }
             e
@@ -356,8 +357,8 @@ impl Templar {
     fn explain(&self, e: minijinja::Error, source: &str, scope: &Scope) -> TemplateError {
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(t) = env().template_from_str(source) {
-                if let Some(name) = first_undefined(t.undeclared_variables(true), scope) {
-                    return TemplateError { message: format!("'{name}' is undefined"), line: e.line().map(|l| l as u32), undefined: true };
+                if let Some(message) = first_undefined(t.undeclared_variables(true), scope) {
+                    return TemplateError { message, line: e.line().map(|l| l as u32), undefined: true };
                 }
             }
         }
@@ -367,8 +368,8 @@ impl Templar {
     fn explain_expr(&self, e: minijinja::Error, expr: &str, scope: &Scope) -> TemplateError {
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(c) = env().compile_expression(expr) {
-                if let Some(name) = first_undefined(c.undeclared_variables(true), scope) {
-                    return TemplateError { message: format!("'{name}' is undefined"), line: None, undefined: true };
+                if let Some(message) = first_undefined(c.undeclared_variables(true), scope) {
+                    return TemplateError { message, line: None, undefined: true };
                 }
             }
         }
@@ -376,7 +377,10 @@ impl Templar {
     }
 }
 
-/// The undefined dotted name with the fewest dots (`a` before `a.b`).
+/// Ansible's message for the undefined dotted name with the fewest dots
+/// (`a` before `a.b`): `'a' is undefined` for a variable, `object of type
+/// 'dict' has no attribute 'b'` for a mapping's missing key (ansible-core
+/// 2.19's wording), `'a.b' is undefined` otherwise.
 fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope) -> Option<String> {
     let mut names: Vec<String> = names.into_iter().collect();
     names.sort_by_key(|n| (n.matches('.').count(), n.clone()));
@@ -387,11 +391,12 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope) -> O
         if vars_object::is_magic(root) || env().globals().any(|(g, _)| g == root) {
             continue;
         }
-        let Some(mut v) = scope.get(root) else { return Some(name) };
+        let Some(mut v) = scope.get(root) else { return Some(format!("'{name}' is undefined")) };
         for p in parts {
             match v.get(p) {
                 Some(next) => v = next,
-                None => return Some(name),
+                None if v.is_object() => return Some(format!("object of type 'dict' has no attribute '{p}'")),
+                None => return Some(format!("'{name}' is undefined")),
             }
         }
     }

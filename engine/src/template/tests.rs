@@ -38,7 +38,7 @@ fn single_expressions_keep_their_type() {
 #[test]
 fn undefined_variables_are_named() {
     assert_eq!(e("hello {{ nope }}", json!({})), "'nope' is undefined");
-    assert_eq!(e("{{ a.b }}", json!({"a": {}})), "'a.b' is undefined");
+    assert_eq!(e("{{ a.b }}", json!({"a": {}})), "object of type 'dict' has no attribute 'b'");
     assert_eq!(r("{{ nope | default('d') }}", json!({})), json!("d"));
     assert_eq!(r("{{ nope is defined }}", json!({})), json!(false));
     assert_eq!(r("{{ '' | default('d', true) }}", json!({})), json!("d"));
