@@ -298,6 +298,7 @@ fn inline_vault(ciphertext: &str, pos: Pos, vault: &VaultContext) -> Result<Node
     let plaintext = String::from_utf8(opened.plaintext)
         .map_err(|_| Diagnostic::new(pos.clone(), "this !vault value does not decrypt to UTF-8 text"))?;
     mailplay_modules::secret::register_run_secret(&plaintext);
+    crate::vault::origin::note_vaulted(&plaintext);
     Ok(Node::new(NodeKind::Str(plaintext), pos))
 }
 
@@ -440,6 +441,9 @@ mod tests {
         assert_eq!(v["plain"], Value::from("value"));
         let secrets = mailplay_modules::secret::run_secrets();
         assert!(secrets.iter().any(|s| s == "inline-s3cret") && secrets.iter().any(|s| s == "prod-s3cret"), "{secrets:?}");
+        // Their origin is kept for the vault_encrypted test; a plain value's is not.
+        assert!(crate::vault::origin::is_vaulted("inline-s3cret"));
+        assert!(!crate::vault::origin::is_vaulted("value"));
     }
 
     #[test]

@@ -493,3 +493,27 @@ fn the_mail_playbook_refuses_a_unified_murder_by_name() {
     assert!(t.contains("mail_murder_mode unified is not supported"), "{t}");
     assert_eq!(recap(&t)["store1"]["changed"], 0, "{t}");
 }
+
+/// A `meta: refresh_inventory` whose inventory no longer reads fails the
+/// task for the host that ran it, naming the source.
+#[test]
+fn a_refresh_inventory_that_cannot_read_the_inventory_fails_its_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("hosts.ini");
+    std::fs::write(&inv, "h1 ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n").unwrap();
+    std::fs::write(
+        dir.path().join("p.yml"),
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - file:\n        path: \"{{ inv }}\"\n        state: absent\n    - meta: refresh_inventory\n    - debug:\n        msg: \"{{ 'after' ~ '-refresh' }}\"\n",
+    )
+    .unwrap();
+    let o = mailplay()
+        .args(["run", "p.yml", "-i", "hosts.ini", "-e"])
+        .arg(format!("inv={}", inv.display()))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("meta: refresh_inventory failed:") && t.contains("hosts.ini"), "{t}");
+    assert!(!t.contains("after-refresh"), "the play stops for the host: {t}");
+}

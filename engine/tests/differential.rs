@@ -337,3 +337,58 @@ fn debug_arguments_print_what_ansible_prints() {
 fn h13_keywords_print_what_ansible_prints() {
     prints_what_ansible_prints("h13_keywords");
 }
+
+/// `ansible_search_path` on every task (the loops target): the role's
+/// folder, the task file's folder, the playbook's, as absolute paths; a
+/// role's lookups search its `files/` first.
+#[test]
+fn search_path_prints_what_ansible_prints() {
+    prints_what_ansible_prints("search_path");
+}
+
+/// A fresh copy of a flat fixture folder, for a playbook that changes its
+/// own files.
+fn fresh_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(fixture(name)).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+    }
+    dir
+}
+
+/// `meta: refresh_inventory` (the meta_tasks target): the inventory file
+/// becomes a link to another one and is read again; the rest of the play
+/// sees the new hosts (a host gone stops, not failed), `add_host` and
+/// `group_by` changes are kept, later plays run on the new hosts with
+/// their new variables.
+#[test]
+fn refresh_inventory_prints_what_ansible_prints() {
+    let run = |mut c: std::process::Command| {
+        let dir = fresh_copy("refresh_inventory");
+        let o = c.args(["site.yml", "-i", "inventory.yml"]).current_dir(dir.path()).output().unwrap();
+        (o.status.code(), text(&o))
+    };
+    let mut mp = mailplay();
+    mp.arg("run");
+    let (mcode, m) = run(mp);
+    let (acode, a) = run(ansible("ansible-playbook"));
+    assert_eq!(acode, Some(0), "{a}");
+    assert_eq!(mcode, Some(0), "{m}");
+    // Ansible prints a task's hosts as they finish.
+    let sorted = |t: &str| {
+        let mut v = printed_results(t);
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&m), sorted(&a), "mailplay:\n{m}\nansible:\n{a}");
+    assert_eq!(recap(&m), recap(&a), "mailplay:\n{m}\nansible:\n{a}");
+}
+
+/// `loop_control.label` templated after the item ran, the registered
+/// variable holding the item's own result; an undefined label fails the
+/// item with Ansible's message (the loops target).
+#[test]
+fn loop_labels_print_what_ansible_prints() {
+    prints_what_ansible_prints("loop_label");
+}

@@ -562,3 +562,27 @@ fn copy_decrypts_a_vaulted_source_unless_told_not_to() {
     assert_eq!(std::fs::read(tmp.path().join("plain")).unwrap(), plain);
     assert_eq!(std::fs::read(tmp.path().join("sealed")).unwrap(), std::fs::read(&src).unwrap());
 }
+
+/// `vault_encrypted` and `vaulted_file` (ansible-core's test_core target):
+/// the same assertions pass with ansible-playbook 2.19 and mailplay.
+#[test]
+fn vault_tests_agree_with_ansible() {
+    let run = |mut c: Command| {
+        let o = c
+            .args(["vault_tests.yml", "-i", "inventory.ini", "--vault-password-file", &password()])
+            .args(["--vault-id", &format!("relay@{}", relay_password())])
+            .current_dir(play_dir())
+            .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
+            .env_remove("ANSIBLE_VAULT_IDENTITY_LIST")
+            .output()
+            .expect("run");
+        out(&o)
+    };
+    let mut mp = mailplay();
+    mp.arg("run");
+    let (mcode, mout, merr) = run(mp);
+    let (acode, aout, aerr) = run(ansible("ansible-playbook"));
+    assert_eq!(acode, 0, "ansible-playbook:\n{aout}{aerr}");
+    assert_eq!(mcode, 0, "mailplay:\n{mout}{merr}");
+    assert_eq!(recap(&mout), recap(&aout), "mailplay:\n{mout}\nansible:\n{aout}");
+}

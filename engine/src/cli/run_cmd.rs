@@ -259,14 +259,8 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
                 // (`hostvars[h].ansible_host` in the mail roles' settings), so
                 // twins talk to twins; the connection itself is forced to the
                 // twin in exec::connection whatever a play or -e says.
-                for (name, twin) in twins.iter() {
-                    let inv = Arc::make_mut(&mut inventory);
-                    if let Some(h) = inv.hosts.get_mut(name) {
-                        twin.apply(&mut h.vars);
-                    }
-                    if let Some(v) = inv.dir_host_vars.get_mut(name) {
-                        twin.apply(v);
-                    }
+                for twin in twins.values() {
+                    twin.apply_to_inventory(Arc::make_mut(&mut inventory));
                 }
                 opts.lab = Some(twins)
             }

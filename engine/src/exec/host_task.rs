@@ -196,11 +196,8 @@ impl TaskEnv<'_> {
             for (k, v) in &item_vars {
                 s.set(k, v.clone());
             }
-            let label = match &lc.label {
-                Some(l) => self.run.templar.render_value(l, &s).map(|v| display_item(&v)).unwrap_or_else(|_| display_item(&items[idx])),
-                None => display_item(&items[idx]),
-            };
             let mut o = self.run_once(host, &s, delegated_to).await;
+            let label = self.item_label(&s, &mut o, &items[idx]);
             // As Ansible's loop: facts an item sets (set_fact) are seen by
             // the next items (a list built up item by item).
             for (k, v) in &o.facts {
@@ -224,6 +221,28 @@ impl TaskEnv<'_> {
             }
         }
         aggregate_loop(outcomes)
+    }
+
+    /// A loop item's label, templated after the item ran as Ansible's
+    /// `_run_loop` does: with `register`, the registered variable is the
+    /// item's own result by then (a label may show `r.stdout`). A label
+    /// naming something undefined fails the item (Ansible's "Failed to
+    /// template loop_control.label"), which then shows the item itself.
+    fn item_label(&self, item_scope: &Scope, o: &mut Outcome, item: &Value) -> String {
+        let Some(l) = &self.task.loop_control.label else { return display_item(item) };
+        let mut s = item_scope.clone();
+        if let Some(reg) = &self.task.register {
+            s.set(reg, Value::Object(o.registered()));
+        }
+        match self.run.templar.render_value(l, &s) {
+            Ok(v) => display_item(&v),
+            Err(e) if e.undefined => {
+                o.status = Status::Failed;
+                o.data.insert("msg".into(), Value::from(format!("Failed to template loop_control.label: {e}")));
+                display_item(item)
+            }
+            Err(_) => display_item(item),
+        }
     }
 
     /// `notify:` for this host: each entry templated; one that renders
@@ -255,12 +274,8 @@ impl TaskEnv<'_> {
         let extended = keyword_bool(t, "loop_control.extended", lc.extended.as_ref(), scope, false)?;
         let allitems = keyword_bool(t, "loop_control.extended_allitems", lc.extended_allitems.as_ref(), scope, true)?;
         let pause = lc.pause.as_ref().and_then(Value::as_f64).unwrap_or(0.0);
-        let vars = super::loops::LoopVars {
-            loop_var: lc.loop_var.clone().unwrap_or_else(|| "item".into()),
-            index_var: lc.index_var.clone(),
-            extended,
-            allitems,
-        };
+        let (loop_var, index_var) = super::loops::LoopVars::names(t, lc, scope)?;
+        let vars = super::loops::LoopVars { loop_var, index_var, extended, allitems };
         Ok((vars, pause))
     }
 

@@ -199,12 +199,11 @@ impl PlayRunner<'_> {
             (Ok(e), Ok(a)) => (e, a),
             (Err(e), _) | (_, Err(e)) => return vec![Choice::Fail(format!("{e}{}", where_(&task.pos)))],
         };
-        let loop_vars = LoopVars {
-            loop_var: lc.loop_var.clone().unwrap_or_else(|| "item".into()),
-            index_var: lc.index_var.clone(),
-            extended,
-            allitems,
+        let (loop_var, index_var) = match LoopVars::names(t, lc, &scope) {
+            Ok(names) => names,
+            Err(e) => return vec![Choice::Fail(format!("{e}{}", where_(&task.pos)))],
         };
+        let loop_vars = LoopVars { loop_var, index_var, extended, allitems };
         let mut out = Vec::with_capacity(items.len());
         for (idx, item) in items.iter().enumerate() {
             let vars = loop_vars.for_item(&items, idx);

@@ -18,6 +18,29 @@ pub struct LoopVars {
 }
 
 impl LoopVars {
+    /// `loop_control`'s `loop_var` and `index_var`, templated with the
+    /// task's variables as Ansible's `_run_loop` post-validates them
+    /// (`loop_var: "{{ name }}"` names the variable `name` holds).
+    pub fn names(
+        templar: &crate::template::Templar,
+        lc: &crate::playbook::ast::LoopControl,
+        scope: &crate::template::Scope,
+    ) -> Result<(String, Option<String>), String> {
+        let render = |what: &str, v: &str| -> Result<String, String> {
+            if !crate::template::Templar::is_template(v) {
+                return Ok(v.to_string());
+            }
+            match templar.render_value(&Value::String(v.to_string()), scope) {
+                Ok(Value::String(s)) => Ok(s),
+                Ok(other) => Ok(other.to_string()),
+                Err(e) => Err(format!("loop_control.{what} could not be templated: {e}")),
+            }
+        };
+        let loop_var = render("loop_var", lc.loop_var.as_deref().unwrap_or("item"))?;
+        let index_var = lc.index_var.as_deref().map(|v| render("index_var", v)).transpose()?;
+        Ok((loop_var, index_var))
+    }
+
     pub fn for_item(&self, items: &[Value], idx: usize) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert(self.loop_var.clone(), items[idx].clone());

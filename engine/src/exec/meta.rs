@@ -1,8 +1,11 @@
 //! `meta:` tasks, as Ansible's strategy executes them (`_execute_meta`):
 //! `end_host`, `flush_handlers`, `noop` and `reset_connection` for each
 //! host (a banner each), the others once, for the first host, acting on
-//! the whole batch. A false `when` skips with Ansible's `skip_reason`;
-//! `META: ...` is said at -vv. Meta results are not counted in the recap.
+//! the whole batch (`refresh_inventory` on the whole run). A false `when`
+//! skips with Ansible's `skip_reason`; `META: ...` is said at -vv. Meta
+//! results are not counted in the recap.
+
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -50,8 +53,7 @@ impl PlayRunner<'_> {
             }
             return;
         }
-        // A refused refresh_inventory fails every host, not just the first.
-        let hosts = if PER_HOST.contains(&action) || action == "refresh_inventory" { targets.clone() } else { vec![targets[0]] };
+        let hosts = if PER_HOST.contains(&action) { targets.clone() } else { vec![targets[0]] };
         let title = self.task_title(task);
         let env = TaskEnv::new(self.ctx, task, &eff, self.search_roots(&eff), inh.rescuable);
         for i in hosts {
@@ -64,17 +66,18 @@ impl PlayRunner<'_> {
             let skip_reason = format!("{action} conditional evaluated to False");
             let (msg, skip_tail): (String, Option<String>) = match action {
                 // These take no `when` in Ansible (a warning there).
-                // mailplay reads the inventory once: refused, never a
-                // refresh that did not happen.
                 "refresh_inventory" => {
-                    let out = HostTaskOutcome::failed(format!(
-                        "meta: refresh_inventory is not supported by mailplay (the inventory is read once per run){}",
-                        where_(&task.pos)
-                    ));
-                    env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
-                    let failed = usize::from(self.apply_outcome(i, task, &out, inh, true));
-                    self.check_fatal(false, failed, &targets, inh.rescuable || inh.always_pending);
-                    continue;
+                    if !eff.when.is_empty() {
+                        self.warn_once(&format!("meta: {action} does not support when conditionals"));
+                    }
+                    if let Err(e) = self.refresh_inventory() {
+                        let out = HostTaskOutcome::failed(format!("meta: refresh_inventory failed: {e}{}", where_(&task.pos)));
+                        env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
+                        let failed = usize::from(self.apply_outcome(i, task, &out, inh, true));
+                        self.check_fatal(false, failed, &targets, inh.rescuable || inh.always_pending);
+                        continue;
+                    }
+                    ("inventory successfully refreshed".into(), None)
                 }
                 "noop" | "reset_connection" => {
                     if !eff.when.is_empty() {
@@ -158,5 +161,44 @@ impl PlayRunner<'_> {
                 env.report(&self.hosts[i], None, &o, None, &HostKeywords::default(), false);
             }
         }
+    }
+
+    /// `meta: refresh_inventory`, as Ansible's strategy and variable
+    /// manager see the inventory read again: the play's hosts
+    /// (`ansible_play_hosts`, `ansible_play_hosts_all`) are its pattern over
+    /// the new inventory; a host of the batch the new inventory no longer
+    /// has stops here (Ansible no longer iterates it; it is not failed); a
+    /// new host does not join the running play (it has no tasks in it);
+    /// the others take their inventory variables, `groups` and
+    /// `group_names` from the new inventory.
+    fn refresh_inventory(&mut self) -> Result<(), String> {
+        self.ctx.refresh_inventory()?;
+        let mut hosts = self.select_hosts()?;
+        self.pattern_hosts = hosts.clone();
+        hosts.retain(|h| !self.ctx.is_dead(h));
+        self.play.order.arrange(&mut hosts);
+        self.play_hosts = hosts;
+        let inv = self.ctx.inventory();
+        let all = Value::from(self.play_hosts.clone());
+        let mut vars = Vec::with_capacity(self.hosts.len());
+        for h in &self.hosts {
+            let kept = self.play_hosts.contains(&h.name);
+            vars.push(if kept { Some(self.ctx.inventory_vars_of(&inv, &h.name)?) } else { None });
+        }
+        for (h, v) in self.hosts.iter_mut().zip(vars) {
+            match v {
+                Some(v) => {
+                    h.inventory_vars = v;
+                    Arc::make_mut(&mut h.magic).insert("ansible_play_hosts_all".into(), all.clone());
+                }
+                None => {
+                    h.ended = true;
+                    self.removed.insert(h.name.clone());
+                }
+            }
+        }
+        self.refresh_groups();
+        self.refresh_play_hosts();
+        Ok(())
     }
 }

@@ -132,7 +132,7 @@ impl<'a> PlayRunner<'a> {
         s
     }
 
-    fn select_hosts(&self) -> Result<Vec<String>, String> {
+    pub(super) fn select_hosts(&self) -> Result<Vec<String>, String> {
         let pattern = self
             .ctx
             .templar

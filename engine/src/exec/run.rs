@@ -97,6 +97,39 @@ impl RunContext {
         f(Arc::make_mut(&mut guard))
     }
 
+    /// `meta: refresh_inventory`: the inventory read again from its
+    /// sources with the run's `add_host`/`group_by` changes replayed
+    /// ([`Inventory::refreshed`]); with `--lab` the twins' connection
+    /// variables replace the inventory's again. Hosts the run has met keep
+    /// their facts and set_facts, and take their inventory variables from
+    /// the new inventory. On an error nothing changes.
+    pub fn refresh_inventory(&self) -> Result<(), String> {
+        let mut fresh = self.inventory().refreshed().map_err(|d| d.render())?;
+        if let Some(twins) = &self.opts.lab {
+            for twin in twins.values() {
+                twin.apply_to_inventory(&mut fresh);
+            }
+        }
+        let mut states = self.host_states.lock().expect("host states");
+        let mut vars = Vec::new();
+        for name in states.keys().filter(|name| fresh.has_host(name)) {
+            vars.push((name.clone(), self.inventory_vars_of(&fresh, name)?));
+        }
+        for (name, v) in vars {
+            if let Some(state) = states.get_mut(&name) {
+                state.inventory_vars = v;
+            }
+        }
+        drop(states);
+        *self.inventory.write().expect("inventory") = Arc::new(fresh);
+        Ok(())
+    }
+
+    /// A host's inventory variables with the playbook's group_vars/host_vars.
+    pub fn inventory_vars_of(&self, inv: &Inventory, host: &str) -> Result<Layer, String> {
+        crate::inventory::vars_with_playbook_dirs(inv, &self.playbook_dir, host).map(Arc::new).map_err(|d| d.render())
+    }
+
     pub fn is_interrupted(&self) -> bool {
         self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
     }

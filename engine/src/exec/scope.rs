@@ -29,6 +29,27 @@ pub struct ScopeParts<'a> {
     pub search_paths: &'a Arc<Vec<PathBuf>>,
 }
 
+/// Ansible's `ansible_search_path` (the TaskExecutor puts it in every
+/// task's variables, over all others): the folders the task's lookups,
+/// `first_found` and templates search, as absolute normalized paths: the
+/// role's folder, the folder of the task's file, then the playbook's.
+/// Data, never rendered (a folder name may hold `{{`). mailplay's roles
+/// know no parent role, so a dependency's parents are not listed.
+pub fn search_path_layer(paths: &[PathBuf]) -> Layer {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut list: Vec<serde_json::Value> = Vec::new();
+    for p in paths {
+        let abs = if p.is_absolute() { p.clone() } else { cwd.join(p) };
+        let v = serde_json::Value::from(crate::template::filters_path::normpath(&abs.to_string_lossy()));
+        if !list.contains(&v) {
+            list.push(v);
+        }
+    }
+    let mut m = serde_json::Map::new();
+    m.insert("ansible_search_path".into(), serde_json::Value::Array(list));
+    Arc::new(m)
+}
+
 pub fn build_scope(
     parts: &ScopeParts<'_>,
     host: &HostState,
@@ -76,4 +97,18 @@ pub fn build_scope(
     s.push(task_magic);
     s.push(parts.extra_vars.clone());
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_path_variable_is_absolute_normalized_and_without_repeats() {
+        let cwd = std::env::current_dir().unwrap();
+        let paths = ["/r/role", "/r/role/tasks/../tasks", "/r/role/tasks", "pb"].map(PathBuf::from);
+        let l = search_path_layer(&paths);
+        let expected = serde_json::json!(["/r/role", "/r/role/tasks", cwd.join("pb").display().to_string()]);
+        assert_eq!(l["ansible_search_path"], expected);
+    }
 }

@@ -227,7 +227,10 @@ impl PlayRunner<'_> {
             extra_vars: &self.ctx.extra_vars,
             search_paths: &search_paths,
         };
-        build_scope(&parts, &self.hosts[i], eff, (&inh.vars, &inh.include_params), task, task_magic.clone()).with_hostvars(hostvars.clone())
+        let mut s = build_scope(&parts, &self.hosts[i], eff, (&inh.vars, &inh.include_params), task, task_magic.clone())
+            .with_hostvars(hostvars.clone());
+        s.push_data(super::scope::search_path_layer(&search_paths));
+        s
     }
 
     pub(super) fn hostvars_snapshot(&self) -> Arc<dyn HostvarsSource> {
@@ -392,7 +395,7 @@ impl PlayRunner<'_> {
 
     /// After `add_host`/`group_by`: the play's hosts see the new `groups`
     /// and their `group_names` from the next task on.
-    fn refresh_groups(&mut self) {
+    pub(super) fn refresh_groups(&mut self) {
         let inv = self.ctx.inventory();
         let groups = Value::Object(inv.groups_map());
         let mut shared: Option<Layer> = None;

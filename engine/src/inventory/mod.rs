@@ -55,6 +55,11 @@ pub struct Inventory {
     /// named it: its name is the first localhost name used (Ansible's
     /// `InventoryData._create_implicit_localhost`).
     implicit_localhost: OnceLock<String>,
+    /// The `-i` sources as given, read again by `meta: refresh_inventory`.
+    sources: Vec<String>,
+    /// The run's `add_host` and `group_by` changes in order, replayed after
+    /// a refresh (Ansible's `_cached_dynamic_hosts`/`_cached_dynamic_grouping`).
+    dynamic: Vec<dynamic::DynamicChange>,
 }
 
 /// The names Ansible takes for the controller (`C.LOCALHOST`).
@@ -107,6 +112,7 @@ impl Inventory {
             inv.load_path(path)?;
         }
         inv.reconcile();
+        inv.sources = sources.to_vec();
         Ok(inv)
     }
 
@@ -282,9 +288,10 @@ impl Inventory {
         out
     }
 
-    /// Ansible's `group_names`: sorted, without `all` (and `ungrouped`).
+    /// Ansible's `group_names` (`Host.get_magic_vars`): sorted, without
+    /// `all`; a host in no other group is in `ungrouped`, which is listed.
     pub fn group_names_of(&self, host: &str) -> Vec<String> {
-        let mut g: Vec<String> = self.groups_of(host).into_iter().filter(|g| g != "all" && g != "ungrouped").collect();
+        let mut g: Vec<String> = self.groups_of(host).into_iter().filter(|g| g != "all").collect();
         g.sort();
         g
     }

@@ -108,6 +108,18 @@ impl TwinConnection {
         }
     }
 
+    /// The twin's connection variables in place of the inventory's for
+    /// its host (the host's own and its `host_vars/`), so templates see
+    /// the twin's address (`hostvars[h].ansible_host`) and twins talk to twins.
+    pub fn apply_to_inventory(&self, inv: &mut crate::inventory::Inventory) {
+        if let Some(h) = inv.hosts.get_mut(&self.name) {
+            self.apply(&mut h.vars);
+        }
+        if let Some(v) = inv.dir_host_vars.get_mut(&self.name) {
+            self.apply(v);
+        }
+    }
+
     /// The host's line in the lab's generated INI inventory.
     pub fn inventory_line(&self) -> String {
         let mut line = self.name.clone();

@@ -16,7 +16,7 @@ mod filters;
 pub(crate) mod filters_json;
 mod filters_map;
 mod filters_math;
-mod filters_path;
+pub(crate) mod filters_path;
 mod filters_url;
 mod first_found;
 mod fqcn;
@@ -288,15 +288,15 @@ impl Templar {
             // Why: an `undef(hint)`'s hint or a lookup's own reason, else
             // the undefined variable the expression names, else the whole.
             let message = filters_map::take_missing()
-                .or_else(|| first_undefined(compiled.undeclared_variables(false), scope, expr).map(|n| format!("'{n}' is undefined")))
+                .or_else(|| first_undefined(compiled.undeclared_variables(false), scope, expr))
                 .unwrap_or_else(|| format!("'{expr}' is undefined"));
             return Err(TemplateError { message, line: None, undefined: true });
         }
         to_json(&v).map_err(|mut e| {
             // An undefined variable inside the result: name it, as Ansible does.
             if e.undefined && e.message == HOLDS_UNDEFINED {
-                if let Some(name) = first_undefined(compiled.undeclared_variables(true), scope, expr) {
-                    e.message = format!("'{name}' is undefined");
+                if let Some(message) = first_undefined(compiled.undeclared_variables(true), scope, expr) {
+                    e.message = message;
                 }
             }
             e
@@ -424,8 +424,8 @@ impl Templar {
     fn explain(&self, e: minijinja::Error, source: &str, scope: &Scope) -> TemplateError {
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(t) = env().template_from_str(source) {
-                if let Some(name) = first_undefined(t.undeclared_variables(true), scope, source) {
-                    return TemplateError { message: format!("'{name}' is undefined"), line: e.line().map(|l| l as u32), undefined: true };
+                if let Some(message) = first_undefined(t.undeclared_variables(true), scope, source) {
+                    return TemplateError { message, line: e.line().map(|l| l as u32), undefined: true };
                 }
             }
         }
@@ -435,8 +435,8 @@ impl Templar {
     fn explain_expr(&self, e: minijinja::Error, expr: &str, scope: &Scope) -> TemplateError {
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(c) = env().compile_expression(expr) {
-                if let Some(name) = first_undefined(c.undeclared_variables(true), scope, expr) {
-                    return TemplateError { message: format!("'{name}' is undefined"), line: None, undefined: true };
+                if let Some(message) = first_undefined(c.undeclared_variables(true), scope, expr) {
+                    return TemplateError { message, line: None, undefined: true };
                 }
             }
         }
@@ -444,8 +444,11 @@ impl Templar {
     }
 }
 
-/// The undefined dotted name with the fewest dots (`a` before `a.b`),
-/// the one written first in `source` among those (as rendering meets them).
+/// Ansible's message for the undefined dotted name with the fewest dots
+/// (`a` before `a.b`; among those the one written first in `source`, as
+/// rendering meets them): `'a' is undefined` for a variable, `object of
+/// type 'dict' has no attribute 'b'` for a mapping's missing key
+/// (ansible-core 2.19's wording), `'a.b' is undefined` otherwise.
 fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope, source: &str) -> Option<String> {
     let mut names: Vec<String> = names.into_iter().collect();
     names.sort_by_key(|n| (n.matches('.').count(), first_use(source, n), n.clone()));
@@ -456,11 +459,12 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope, sour
         if vars_object::is_magic(root) || env().globals().any(|(g, _)| g == root) {
             continue;
         }
-        let Some(mut v) = scope.get(root) else { return Some(name) };
+        let Some(mut v) = scope.get(root) else { return Some(format!("'{name}' is undefined")) };
         for p in parts {
             match v.get(p) {
                 Some(next) => v = next,
-                None => return Some(name),
+                None if v.is_object() => return Some(format!("object of type 'dict' has no attribute '{p}'")),
+                None => return Some(format!("'{name}' is undefined")),
             }
         }
     }

@@ -25,6 +25,11 @@ pub fn formatter(out: &mut Output, state: &mut State, value: &JValue) -> Result<
     if matches!(value.kind(), minijinja::value::ValueKind::Seq | minijinja::value::ValueKind::Map) && super::holds_undefined(value) {
         return Err(Error::new(minijinja::ErrorKind::UndefinedError, "the output holds an undefined value"));
     }
+    // Ansible 2.19 leaves a None node out of a template's output
+    // (`_flatten_nodes`): `{{ x }}-{{ x }}` with `x: null` is "-".
+    if value.is_none() {
+        return Ok(());
+    }
     let recording = OUTPUTS.with(|o| !o.borrow().is_empty());
     // Ansible's templates are never autoescaped; were one, minijinja's
     // own formatting applies and nothing is recorded.

@@ -38,7 +38,7 @@ fn single_expressions_keep_their_type() {
 #[test]
 fn undefined_variables_are_named() {
     assert_eq!(e("hello {{ nope }}", json!({})), "'nope' is undefined");
-    assert_eq!(e("{{ a.b }}", json!({"a": {}})), "'a.b' is undefined");
+    assert_eq!(e("{{ a.b }}", json!({"a": {}})), "object of type 'dict' has no attribute 'b'");
     assert_eq!(r("{{ nope | default('d') }}", json!({})), json!("d"));
     assert_eq!(r("{{ nope is defined }}", json!({})), json!(false));
     assert_eq!(r("{{ '' | default('d', true) }}", json!({})), json!("d"));
@@ -297,4 +297,31 @@ fn conditionals_follow_ansibles_trust_rules() {
     assert!(t.eval_condition("dict({'k': '{{ cond_t_x }}'})['k'] == 1", &s).unwrap());
     s.set("quote", json!("' or true or '"));
     assert!(!t.eval_condition("'x' == '{{ quote }}'", &s).unwrap());
+}
+
+#[test]
+fn vault_encrypted_asks_for_a_vault_origin_not_the_header() {
+    crate::vault::origin::note_vaulted("template-tests vaulted");
+    assert_eq!(r("{{ x is vault_encrypted }}", json!({"x": "template-tests vaulted"})), json!(true));
+    assert_eq!(r("{{ y is vault_encrypted }}", json!({"y": "$ANSIBLE_VAULT;1.1;AES256\n3031"})), json!(false));
+    assert_eq!(r("{{ 1 is ansible.builtin.vault_encrypted }}", json!({})), json!(false));
+}
+
+#[test]
+fn vaulted_file_reads_the_vault_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (v, p) = (dir.path().join("v"), dir.path().join("p"));
+    std::fs::write(&v, "$ANSIBLE_VAULT;1.1;AES256\n3031\n").unwrap();
+    std::fs::write(&p, "$ANSIBLE\n").unwrap();
+    let vars = json!({"v": v.display().to_string(), "p": p.display().to_string(), "n": dir.path().join("nope").display().to_string()});
+    assert_eq!(r("{{ v is vaulted_file }}", vars.clone()), json!(true));
+    assert_eq!(r("{{ p is vaulted_file }}", vars.clone()), json!(false));
+    assert!(e("{{ n is vaulted_file }}", vars).contains("Cannot test if the file '"));
+}
+
+#[test]
+fn a_none_node_is_left_out_of_a_template_but_kept_alone() {
+    assert_eq!(r("{{ x }}-{{ x }}", json!({"x": null})), json!("-"));
+    assert_eq!(r("a{{ x }}", json!({"x": null})), json!("a"));
+    assert_eq!(r("{{ x }}", json!({"x": null})), json!(null));
 }

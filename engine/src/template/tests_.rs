@@ -96,12 +96,24 @@ pub fn register(env: &mut Environment<'static>) {
             _ => false,
         })
     });
+    // Ansible's vault_encrypted: a value loaded from a `!vault` tag (see
+    // vault::origin), not any string with the vault header; an undefined
+    // value is an error (Ansible trips its marker).
+    env.add_test("vault_encrypted", |v: JValue| -> Result<bool, Error> {
+        if v.is_undefined() {
+            return Err(Error::new(ErrorKind::UndefinedError, "the vault_encrypted test got an undefined value"));
+        }
+        Ok(v.as_str().is_some_and(crate::vault::origin::is_vaulted))
+    });
+    // Ansible's vaulted_file: the file (relative to the controller's current
+    // directory) starts with the vault header `$ANSIBLE_VAULT`.
     env.add_test("vaulted_file", |v: String| -> Result<bool, Error> {
-        let mut head = [0u8; 15];
-        let n = std::fs::File::open(&v)
-            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("Cannot test if the file {v} is a vault: {e}")))?;
-        Ok(&head[..n] == b"$ANSIBLE_VAULT;")
+        const HEADER: &[u8] = b"$ANSIBLE_VAULT";
+        let mut head = Vec::with_capacity(HEADER.len());
+        std::fs::File::open(&v)
+            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, HEADER.len() as u64), &mut head))
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("Cannot test if the file '{v}' is a vault: {e}")))?;
+        Ok(head == HEADER)
     });
 }
 

@@ -9,6 +9,7 @@
 //! mask. Whole-file vaults are not masked value by value, as in Ansible.
 
 pub mod format;
+pub mod origin;
 pub mod secrets;
 
 use std::path::Path;
