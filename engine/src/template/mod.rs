@@ -288,7 +288,7 @@ impl Templar {
             // Why: an `undef(hint)`'s hint or a lookup's own reason, else
             // the undefined variable the expression names, else the whole.
             let message = filters_map::take_missing()
-                .or_else(|| first_undefined(compiled.undeclared_variables(false), scope, expr))
+                .or_else(|| first_undefined(compiled.undeclared_variables(true), scope, expr))
                 .unwrap_or_else(|| format!("'{expr}' is undefined"));
             return Err(TemplateError { message, line: None, undefined: true });
         }
