@@ -317,3 +317,11 @@ fn upstream_module_behaviours_print_what_ansible_prints() {
 fn h13_keywords_print_what_ansible_prints() {
     prints_what_ansible_prints("h13_keywords");
 }
+
+/// A role included by an included role sees the including role's defaults
+/// and vars (Ansible's dep chain) in its tasks and handlers; outside the
+/// roles they stay private (the handlers target's dep_chain-vars roles).
+#[test]
+fn include_role_dep_chain_prints_what_ansible_prints() {
+    prints_what_ansible_prints("include_role_chain");
+}

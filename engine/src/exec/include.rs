@@ -113,6 +113,10 @@ impl PlayRunner<'_> {
         let mut child = inh.enter(task, false);
         // Tags on an include select the include itself, not what it includes.
         child.tags = inh.tags.clone();
+        // A role included from a role's task has that role in its dep chain.
+        if let (TaskKind::IncludeRole { .. }, Some(parent)) = (&task.kind, &eff.role) {
+            child.dep_chain.push(parent.clone());
+        }
         // Its `vars` are include params, not block vars.
         if !task.vars.is_empty() {
             child.vars.pop();
@@ -160,6 +164,7 @@ impl PlayRunner<'_> {
                     if let Some(hs) = role_handlers {
                         let mut hinh = self.root.clone();
                         hinh.is_handler = true;
+                        hinh.dep_chain = child.dep_chain.clone();
                         for h in hs {
                             // A role included again (another batch, another
                             // host group) must not register its handlers twice.
