@@ -282,9 +282,10 @@ impl Inventory {
         out
     }
 
-    /// Ansible's `group_names`: sorted, without `all` (and `ungrouped`).
+    /// Ansible's `group_names`: sorted, without `all`; a host in no other
+    /// group has `ungrouped` (as ansible 2.19 shows it).
     pub fn group_names_of(&self, host: &str) -> Vec<String> {
-        let mut g: Vec<String> = self.groups_of(host).into_iter().filter(|g| g != "all" && g != "ungrouped").collect();
+        let mut g: Vec<String> = self.groups_of(host).into_iter().filter(|g| g != "all").collect();
         g.sort();
         g
     }
