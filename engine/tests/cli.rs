@@ -517,3 +517,115 @@ fn a_refresh_inventory_that_cannot_read_the_inventory_fails_its_task() {
     assert!(t.contains("meta: refresh_inventory failed:") && t.contains("hosts.ini"), "{t}");
     assert!(!t.contains("after-refresh"), "the play stops for the host: {t}");
 }
+
+/// `mailplay adhoc` (Ansible's `ansible`) against local hosts prints on
+/// stdout what ansible 2.19 prints, one result per task run (an included
+/// role's tasks and handlers too), and exits as it does.
+#[test]
+fn adhoc_prints_what_ansible_prints() {
+    let dir = fixture("cli");
+    // A task's `[ERROR]:` block: its first line; the rest names Ansible's
+    // ad-hoc task (`Origin: <adhoc 'command' task>` and its repr), which
+    // mailplay's has no file position to show.
+    let stdout = |o: &std::process::Output| {
+        let mut shown = Vec::new();
+        let mut in_error = false;
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            if line.starts_with("[ERROR]: ") {
+                in_error = true;
+                shown.push(line.to_string());
+            } else if in_error && !line.contains(" | ") {
+                continue;
+            } else {
+                in_error = false;
+                shown.push(line.to_string());
+            }
+        }
+        shown.join("\n")
+    };
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["h1", "-i", "inventory.ini", "-m", "include_role", "-a", "name=adhoc_role"],
+        vec!["h1", "-i", "inventory.ini", "-m", "include_role", "-a", "name=adhoc_role", "-o"],
+        vec!["h1", "-i", "inventory.ini", "-m", "import_role", "-a", "name=adhoc_role"],
+        vec!["h1", "-i", "inventory.ini", "-a", "echo hi"],
+        vec!["h1", "-i", "inventory.ini", "-a", "sh -c 'echo out; echo err >&2; exit 3'"],
+        vec!["h1", "-i", "inventory.ini", "-m", "debug", "-a", r#"{"msg": "{{ 1 + 1 }} {{ inventory_hostname }}"}"#],
+        vec!["h1", "-i", "inventory.ini", "-m", "assert", "-a", "that=1==2"],
+        vec!["localhost", "-i", "empty.ini", "-m", "debug", "-a", "msg={{ inventory_hostname }}"],
+        vec!["h2", "-i", "h2,", "-c", "local", "-m", "assert", "-a", r#"that=x=="1""#, "-e", "x=1"],
+    ];
+    for args in cases {
+        let interpreter = ["-e", "ansible_python_interpreter=/usr/bin/python3"];
+        let theirs = ansible("ansible").args(&args).args(interpreter).current_dir(&dir).output().unwrap();
+        let ours = mailplay().arg("adhoc").args(&args).args(interpreter).current_dir(&dir).output().unwrap();
+        assert_eq!(stdout(&ours), stdout(&theirs), "{args:?}\n{}", text(&ours));
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}\n{}", text(&ours));
+    }
+}
+
+#[test]
+fn adhoc_refuses_and_warns_like_ansible() {
+    // A command without a command line, import_playbook: bad options (5).
+    let (code, _, err) = run(&["adhoc", "h1", "-i", "inventory.ini", "-m", "command"]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("No argument passed to command module"), "{err}");
+    let (code, _, err) = run(&["adhoc", "h1", "-i", "inventory.ini", "-m", "import_playbook", "-a", "site.yml"]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("'import_playbook' is not a valid action for ad-hoc commands"), "{err}");
+    // A pattern that matches nothing: warnings, nothing run, success.
+    let (code, out, err) = run(&["adhoc", "nosuch", "-i", "inventory.ini", "-m", "ping"]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(err.contains("Could not match supplied host pattern, ignoring: nosuch"), "{err}");
+    assert!(err.contains("[WARNING]: No hosts matched, nothing to do"), "{err}");
+    // --list-hosts with --limit.
+    let (code, out, _) = run(&["adhoc", "all", "-i", "inventory.ini", "--list-hosts", "-l", "h2"]);
+    assert_eq!((code, out.as_str()), (0, "  hosts (1):\n    h2\n"));
+    // The module from Ansible's `module_name` setting; -v names the file.
+    let cfg = fixture("cli").join("adhoc.cfg");
+    let out = mailplay()
+        .args(["adhoc", "h1", "-i", "inventory.ini", "-v"])
+        .env("ANSIBLE_CONFIG", &cfg)
+        .current_dir(fixture("cli"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with(&format!("Using {} as config file\nh1 | SUCCESS => {{\n", cfg.display())), "{stdout}");
+    assert!(stdout.contains("\"ping\": \"pong\""), "{stdout}");
+}
+
+/// `mailplay config dump` prints the settings mailplay follows as
+/// ansible-config 2.19 prints them: each of its lines is one of ansible-config's.
+#[test]
+fn config_dump_lines_are_ansible_configs() {
+    let dir = fixture("cli");
+    let cfg = dir.join("adhoc.cfg");
+    let env = [("ANSIBLE_FORKS", "9"), ("ANSIBLE_ROLES_PATH", "/a:/b"), ("ANSIBLE_HOST_PATTERN_MISMATCH", "error")];
+    for flags in [vec!["dump", "--only-changed"], vec!["dump"]] {
+        let mut ours = mailplay();
+        let mut theirs = ansible("ansible-config");
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ANSIBLE_")) {
+            ours.env_remove(&k);
+            theirs.env_remove(&k);
+        }
+        for c in [&mut ours, &mut theirs] {
+            c.env_remove("ANSIBLE_NOCOLOR").env_remove("ANSIBLE_LOCALHOST_WARNING").env_remove("ANSIBLE_INVENTORY_UNPARSED_WARNING");
+            c.env_remove("ANSIBLE_HOST_KEY_CHECKING").env_remove("ANSIBLE_RETRY_FILES_ENABLED").env_remove("NO_COLOR");
+            c.env("ANSIBLE_CONFIG", &cfg).envs(env).current_dir(&dir);
+        }
+        let ours = ours.arg("config").args(&flags).output().unwrap();
+        let theirs = theirs.args(&flags).output().unwrap();
+        assert!(ours.status.success() && theirs.status.success(), "{}{}", text(&ours), text(&theirs));
+        let theirs = String::from_utf8_lossy(&theirs.stdout).into_owned();
+        let ours = String::from_utf8_lossy(&ours.stdout).into_owned();
+        for line in ours.lines() {
+            assert!(theirs.lines().any(|l| l == line), "{line}\nnot in ansible-config's\n{theirs}");
+        }
+        assert!(ours.contains("DEFAULT_FORKS(env: ANSIBLE_FORKS) = 9\n"), "{ours}");
+        assert!(ours.contains(&format!("DEFAULT_MODULE_NAME({}) = ping\n", cfg.display())), "{ours}");
+        assert!(ours.contains("DEFAULT_ROLES_PATH(env: ANSIBLE_ROLES_PATH) = ['/a', '/b']\n"), "{ours}");
+        // Settings mailplay does not read are not listed.
+        assert!(!ours.contains("NULL_REPRESENTATION"), "{ours}");
+        assert_eq!(ours.contains("(default)"), flags.len() == 1, "{ours}");
+    }
+}

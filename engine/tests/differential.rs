@@ -392,3 +392,11 @@ fn refresh_inventory_prints_what_ansible_prints() {
 fn loop_labels_print_what_ansible_prints() {
     prints_what_ansible_prints("loop_label");
 }
+
+/// A role included by an included role sees the including role's defaults
+/// and vars (Ansible's dep chain) in its tasks and handlers; outside the
+/// roles they stay private (the handlers target's dep_chain-vars roles).
+#[test]
+fn include_role_dep_chain_prints_what_ansible_prints() {
+    prints_what_ansible_prints("include_role_chain");
+}

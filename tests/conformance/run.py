@@ -40,10 +40,11 @@ What is emulated from ansible-test (test/lib/ansible_test/_internal/, 2.19.14):
 
 The tool under test: for `--tool ansible` the entry-point directory holds
 the ansible-core entry points of the venv (--ansible-bin); for `--tool
-mailplay` it holds only `ansible-playbook` (a shim running `mailplay run
-"$@"`) and `ansible-inventory` (`mailplay inventory "$@"`). Other ansible
-commands (`ansible`, `ansible-config`, ...) are absent in the mailplay run,
-so a target that calls them fails there: mailplay has no such command.
+mailplay` it holds only shims: `ansible-playbook` (running `mailplay run
+"$@"`), `ansible-inventory` (`mailplay inventory "$@"`), `ansible`
+(`mailplay adhoc "$@"`) and `ansible-config` (`mailplay config "$@"`).
+Other ansible commands (`ansible-galaxy`, `ansible-vault`, ...) are absent
+in the mailplay run, so a target that calls them fails there.
 
 Harness patches: see HARNESS_PATCHES below. Nothing in a target is edited.
 """
@@ -109,10 +110,11 @@ HARNESS_PATCHES = [
      "copy's tests duplicate for an unprivileged user. An empty file grants no access"),
     ("ANSIBLE_FORCE_COLOR=false",
      "ansible-test's --color=auto gives false when output is not a terminal; output is captured"),
-    ("the entry-point directory holds only ansible-playbook and ansible-inventory shims in the "
-     "mailplay run",
+    ("the entry-point directory holds only ansible-playbook, ansible-inventory, ansible and "
+     "ansible-config shims in the mailplay run",
      "the issue's rule: ansible-playbook is `mailplay run`, ansible-inventory is "
-     "`mailplay inventory`; mailplay has no ad-hoc `ansible` or `ansible-config`"),
+     "`mailplay inventory`, ansible is `mailplay adhoc`, ansible-config is `mailplay config`; "
+     "mailplay has no other ansible-* command"),
 ]
 
 # Targets that use the same fixed paths outside their temporary directories; with -j they
@@ -327,7 +329,8 @@ def make_tool_dirs(work: str, tool: str, ansible_bin: str, mailplay: str, python
             if os.path.exists(src):
                 os.symlink(src, os.path.join(bin_dir, name))
     else:
-        for name, sub in (("ansible-playbook", "run"), ("ansible-inventory", "inventory")):
+        for name, sub in (("ansible-playbook", "run"), ("ansible-inventory", "inventory"),
+                          ("ansible", "adhoc"), ("ansible-config", "config")):
             p = os.path.join(bin_dir, name)
             with open(p, "w") as f:
                 f.write(f'#!/bin/sh\nexec {shell_quote(mailplay)} {sub} "$@"\n')

@@ -26,6 +26,10 @@ pub enum Command {
     Rehearse(RehearseArgs),
     /// Encrypt and decrypt Ansible Vault files and strings (like ansible-vault).
     Vault(VaultArgs),
+    /// Run one module (or role) on the hosts of a pattern (like ansible).
+    Adhoc(AdhocArgs),
+    /// Show the Ansible configuration mailplay follows (like ansible-config).
+    Config(ConfigArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -369,6 +373,113 @@ pub struct RehearseArgs {
     pub play: PlayOpts,
     #[command(flatten)]
     pub vault: VaultOpts,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Builds a play of one task, `hosts: PATTERN`, `gather_facts: false`, the task `MODULE: ARGS`, and runs
+it as `mailplay run` would (same inventory, configuration and implicit localhost), showing each
+result as Ansible's ad-hoc command does (`host | CHANGED => {...}`). ARGS are key=value words
+(free text for command, shell, raw, script) or a JSON mapping. The exit code is ansible's: 0, 2 for
+failed hosts, 4 for unreachable ones.
+
+Examples:
+  mailplay adhoc mail -i cluster.ini -m command -a 'postconf -n'
+  mailplay adhoc localhost -m include_role -a name=postfix --check --diff
+  mailplay adhoc all -i 'mx1,mx2,' -m ping -o")]
+pub struct AdhocArgs {
+    /// Host pattern.
+    pub pattern: String,
+    /// The module (or action) to run (default: Ansible's `module_name`
+    /// setting, else command).
+    #[arg(short = 'm', long = "module-name")]
+    pub module_name: Option<String>,
+    /// The module's arguments: key=value words, or a JSON mapping.
+    #[arg(short = 'a', long = "args", allow_hyphen_values = true)]
+    pub module_args: Option<String>,
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", alias = "inventory-file")]
+    pub inventory: Vec<String>,
+    /// Limit to hosts matching this pattern.
+    #[arg(short = 'l', long)]
+    pub limit: Option<String>,
+    /// List the matching hosts; run nothing.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    /// Extra variables: key=value, JSON/YAML, or @file (repeatable).
+    #[arg(short = 'e', long = "extra-vars", allow_hyphen_values = true)]
+    pub extra_vars: Vec<String>,
+    /// Don't change anything; predict what would change.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+    /// Show the differences of changed files and settings.
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+    /// Connection type (ssh, local).
+    #[arg(short = 'c', long)]
+    pub connection: Option<String>,
+    /// Connect as this user.
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    #[arg(long = "private-key", alias = "key-file")]
+    pub private_key: Option<String>,
+    /// Connection timeout in seconds.
+    #[arg(short = 'T', long)]
+    pub timeout: Option<u64>,
+    /// The task's time limit in seconds (0: none).
+    #[arg(long = "task-timeout")]
+    pub task_timeout: Option<u64>,
+    /// Run operations with become (sudo by default).
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    #[arg(long = "become-user")]
+    pub become_user: Option<String>,
+    #[arg(long = "become-method")]
+    pub become_method: Option<String>,
+    /// Ask for the become (sudo) password.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+    /// How many hosts to work on at once.
+    #[arg(short = 'f', long)]
+    pub forks: Option<usize>,
+    /// More output.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// One line per host (Ansible's oneline callback).
+    #[arg(short = 'o', long = "one-line")]
+    pub one_line: bool,
+    /// Run asynchronously, failing after this many seconds.
+    #[arg(short = 'B', long = "background", value_name = "SECONDS")]
+    pub background: Option<u64>,
+    /// With -B: poll every this many seconds (0: start the job and return;
+    /// default 15, Ansible's `poll_interval`).
+    #[arg(short = 'P', long = "poll", value_name = "POLL_INTERVAL")]
+    pub poll: Option<u64>,
+    #[command(flatten)]
+    pub vault: VaultOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Print the settings mailplay follows, `NAME(origin) = value` (like
+    /// `ansible-config dump`).
+    Dump {
+        /// Only the settings not at their default.
+        #[arg(long = "only-changed", alias = "changed-only")]
+        only_changed: bool,
+        /// Use this configuration file instead of the one Ansible would find.
+        #[arg(short = 'c', long = "config", value_name = "FILE")]
+        config: Option<String>,
+        /// With -v: which configuration file is read.
+        #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+        verbose: u8,
+    },
 }
 
 #[derive(Args, Debug)]

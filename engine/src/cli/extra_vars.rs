@@ -32,16 +32,16 @@ pub fn parse_extra_vars(items: &[String]) -> Result<Map<String, Value>, String> 
     Ok(out)
 }
 
-/// `a=1 b='two words'`: values stay strings, as Ansible's key=value extra vars do.
+/// `a=1 b='two words' c={{ x | default(1) }}`, split as Ansible's
+/// `parse_kv` splits it (quotes and Jinja blocks keep their spaces); values
+/// stay strings, as Ansible's key=value extra vars do. A word without `=`
+/// is refused.
 fn parse_kv(s: &str) -> Result<Vec<(String, String)>, String> {
-    let words = shell_words::split(s).map_err(|e| format!("cannot parse extra vars '{s}': {e}"))?;
-    words
-        .into_iter()
-        .map(|w| match w.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(format!("extra vars must be key=value, a JSON/YAML mapping or @file, got '{w}'")),
-        })
-        .collect()
+    let m = crate::playbook::parse_kv(s, None).map_err(|e| format!("cannot parse extra vars '{s}': {e}"))?;
+    if let Some(raw) = m.get("_raw_params") {
+        return Err(format!("extra vars must be key=value, a JSON/YAML mapping or @file, got '{}'", raw.as_str().unwrap_or_default()));
+    }
+    Ok(m.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_default())).collect())
 }
 
 #[cfg(test)]
@@ -53,6 +53,13 @@ mod tests {
     fn key_value_json_and_yaml() {
         let v = parse_extra_vars(&["a=1 b='x y'".into(), "{\"c\": [1, 2]}".into(), "{d: yes}".into()]).unwrap();
         assert_eq!(Value::Object(v), json!({"a": "1", "b": "x y", "c": [1, 2], "d": true}));
+    }
+
+    /// As ansible's `-e "vars1={{ bogus_var }}"` (the template target).
+    #[test]
+    fn templates_keep_their_spaces() {
+        let v = parse_extra_vars(&["vars1={{ bogus_var }}".into(), "var2={{ var1 }} x='a b'".into()]).unwrap();
+        assert_eq!(Value::Object(v), json!({"vars1": "{{ bogus_var }}", "var2": "{{ var1 }}", "x": "a b"}));
     }
 
     #[test]

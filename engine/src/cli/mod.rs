@@ -1,6 +1,8 @@
 //! The `mailplay` command line.
 
+pub mod adhoc_cmd;
 pub mod args;
+pub mod config_cmd;
 pub mod doc_cmd;
 pub mod extra_vars;
 pub mod inventory_cmd;
@@ -31,5 +33,7 @@ pub fn main() -> i32 {
         args::Command::Lab(a) => rt.block_on(lab_cmd::run(a)),
         args::Command::Rehearse(a) => rt.block_on(rehearse_cmd::run(a)),
         args::Command::Vault(a) => vault_cmd::run(a),
+        args::Command::Adhoc(a) => rt.block_on(adhoc_cmd::run(a)),
+        args::Command::Config(a) => config_cmd::run(a),
     }
 }

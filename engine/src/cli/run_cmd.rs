@@ -158,13 +158,25 @@ pub async fn run(args: RunArgs) -> i32 {
     code
 }
 
-async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
+/// What every run needs before its plays: Ansible's configuration, the
+/// run's options, the vault secrets and the inventory.
+pub(crate) struct Prepared {
+    pub cfg: AnsibleConfig,
+    pub opts: RunOptions,
+    pub inventory: Arc<Inventory>,
+    /// The inventory sources read (`-i`, else Ansible's setting).
+    pub sources: Vec<String>,
+}
+
+/// Configuration, options and inventory, shared by `mailplay run` and
+/// `mailplay adhoc`; an error is reported and its exit code returned.
+pub(crate) fn prepare(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> Result<Prepared, i32> {
     // Ansible's configuration first: it holds defaults of everything below.
     let cfg = match AnsibleConfig::load() {
         Ok(c) => c,
         Err(e) => {
             reporter.error(&e);
-            return exit::BAD_OPTIONS;
+            return Err(exit::BAD_OPTIONS);
         }
     };
     if args.play.verbose > 0 || cfg.int("DEFAULT_VERBOSITY").ok().flatten().unwrap_or(0) > 0 {
@@ -174,30 +186,38 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         reporter.warning(w);
     }
     crate::playbook::set_roles_path(cfg.roles_path());
-    let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
     // Vault secrets first: inventories, playbooks and `-e @file` may be vaults.
     if let Err(e) = super::vault_cmd::install_secrets(&args.vault, crate::vault::InlineMode::Decrypt) {
         reporter.error(&e);
-        return exit::ERROR;
+        return Err(exit::ERROR);
     }
-    let mut opts = match options(args, &cfg) {
+    let opts = match options(args, &cfg) {
         Ok(o) => o,
         Err(e) => {
             reporter.error(&e);
-            return if crate::vault::is_vault_message(&e) { exit::ERROR } else { exit::BAD_OPTIONS };
+            return Err(if crate::vault::is_vault_message(&e) { exit::ERROR } else { exit::BAD_OPTIONS });
         }
     };
-    let inventory_sources = if args.inventory.is_empty() { configured_inventory(&cfg, reporter.as_ref()) } else { args.inventory.clone() };
-    // No source or no host: only the implicit localhost (warned below).
-    let mut inventory = match Inventory::load(&inventory_sources) {
+    let sources = if args.inventory.is_empty() { configured_inventory(&cfg, reporter.as_ref()) } else { args.inventory.clone() };
+    // No source or no host: only the implicit localhost (warned by the caller).
+    let inventory = match Inventory::load(&sources) {
         Ok(i) => Arc::new(i),
         Err(d) => {
             let code = load_failure(std::slice::from_ref(&d));
             report_diagnostics(reporter.as_ref(), &[d]);
-            return code;
+            return Err(code);
         }
     };
-    for w in localhost_warnings(&inventory_sources, &inventory) {
+    Ok(Prepared { cfg, opts, inventory, sources })
+}
+
+async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
+    let Prepared { opts, inventory, sources: inventory_sources, .. } = match prepare(args, reporter) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let listing = args.syntax_check || args.list_hosts || args.list_tasks || args.list_tags;
+    for w in localhost_warnings(&inventory_sources, &inventory, None) {
         if listing {
             // Listings print ansible-playbook's stdout; warnings go beside it.
             eprintln!("[WARNING]: {w}");
@@ -243,9 +263,24 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         }
         return exit::OK;
     }
+    execute(args, opts, inventory, &playbooks, &templar, reporter, &inventory_sources).await
+}
+
+/// Run loaded playbooks, one after the other, stopping at the first that
+/// does not succeed: the syntax check, the lab's twins, the descriptor
+/// budget, then each play.
+pub(crate) async fn execute(
+    args: &RunArgs,
+    mut opts: RunOptions,
+    mut inventory: Arc<Inventory>,
+    playbooks: &[Playbook],
+    templar: &Arc<Templar>,
+    reporter: &Arc<dyn Reporter>,
+    inventory_sources: &[String],
+) -> i32 {
     // Refuse to start on a playbook with unknown modules or bad static args:
     // nothing should run halfway before a typo is found.
-    for pb in &playbooks {
+    for pb in playbooks {
         let problems = crate::playbook::syntax_check(pb);
         if !problems.is_empty() {
             report_diagnostics(reporter.as_ref(), &problems);
@@ -253,7 +288,7 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         }
     }
     if args.lab {
-        match super::lab_run::lab_twins(&playbooks, &inventory, &opts, &templar, &inventory_sources) {
+        match super::lab_run::lab_twins(playbooks, &inventory, &opts, templar, inventory_sources) {
             Ok(twins) => {
                 // The twins' addresses are also what templates see
                 // (`hostvars[h].ansible_host` in the mail roles' settings), so
@@ -288,7 +323,7 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
         }
     }
     let mut code = exit::OK;
-    for pb in &playbooks {
+    for pb in playbooks {
         let dir = pb.path.parent().map(Path::to_path_buf).filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
         let ctx = Arc::new(RunContext::new(templar.clone(), inventory.clone(), opts.clone(), reporter.clone(), dir));
         let interrupt = ctx.clone();
@@ -346,10 +381,11 @@ pub fn configured_inventory(cfg: &AnsibleConfig, reporter: &dyn Reporter) -> Vec
 }
 
 /// ansible-playbook's warnings about the implicit localhost, in its order:
-/// no inventory source at all, then an inventory without hosts. Each can be
-/// turned off as in Ansible (`ANSIBLE_INVENTORY_UNPARSED_WARNING`,
-/// `ANSIBLE_LOCALHOST_WARNING`).
-fn localhost_warnings(sources: &[String], inventory: &Inventory) -> Vec<&'static str> {
+/// no inventory source at all, then an inventory without hosts (for an
+/// ad-hoc `pattern`, only when it is not a name of the controller, as
+/// Ansible's `get_host_list`). Each can be turned off as in Ansible
+/// (`ANSIBLE_INVENTORY_UNPARSED_WARNING`, `ANSIBLE_LOCALHOST_WARNING`).
+pub(crate) fn localhost_warnings(sources: &[String], inventory: &Inventory, pattern: Option<&str>) -> Vec<&'static str> {
     let enabled = |var: &str| {
         std::env::var(var).ok().and_then(|v| crate::playbook::keywords::ansible_bool(&serde_json::Value::String(v))).unwrap_or(true)
     };
@@ -357,7 +393,8 @@ fn localhost_warnings(sources: &[String], inventory: &Inventory) -> Vec<&'static
     if sources.is_empty() && enabled("ANSIBLE_INVENTORY_UNPARSED_WARNING") {
         out.push("No inventory was parsed, only implicit localhost is available");
     }
-    if inventory.hosts.is_empty() && enabled("ANSIBLE_LOCALHOST_WARNING") {
+    let controller = pattern.is_some_and(|p| crate::inventory::LOCALHOST_NAMES.contains(&p));
+    if inventory.hosts.is_empty() && !controller && enabled("ANSIBLE_LOCALHOST_WARNING") {
         out.push("provided hosts list is empty, only localhost is available. Note that the implicit localhost does not match 'all'");
     }
     out

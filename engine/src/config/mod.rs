@@ -13,6 +13,7 @@
 //! (from the file) or the current folder (from the environment), quotes
 //! around a value from the file are removed.
 
+mod dump;
 pub mod ini;
 pub mod settings;
 

@@ -103,6 +103,11 @@ pub static SETTINGS: &[Setting] = &[
     s!("DIFF_ALWAYS", [("diff", "always")], ["ANSIBLE_DIFF_ALWAYS"], Bool, Some("False"), Honoured),
     s!("DEFAULT_VERBOSITY", [("defaults", "verbosity")], ["ANSIBLE_VERBOSITY"], Int, Some("0"), Honoured),
     s!("ANSIBLE_NOCOLOR", [("defaults", "nocolor")], ["ANSIBLE_NOCOLOR", "NO_COLOR"], Bool, Some("False"), Honoured),
+    s!("TAGS_RUN", [("tags", "run")], ["ANSIBLE_RUN_TAGS"], List, Some(""), Honoured),
+    s!("TAGS_SKIP", [("tags", "skip")], ["ANSIBLE_SKIP_TAGS"], List, Some(""), Honoured),
+    // `mailplay adhoc`'s module and its arguments when -m / -a are not given.
+    s!("DEFAULT_MODULE_NAME", [("defaults", "module_name")], [], Str, Some("command"), Honoured),
+    s!("DEFAULT_MODULE_ARGS", [("defaults", "module_args")], ["ANSIBLE_MODULE_ARGS"], Str, None, Honoured),
     // --- no effect on mailplay ----------------------------------------------
     s!("ANSIBLE_HOME", [("defaults", "home")], ["ANSIBLE_HOME"], Path, None, NoEffect),
     s!("ANSIBLE_FORCE_COLOR", [("defaults", "force_color")], ["ANSIBLE_FORCE_COLOR"], Bool, Some("False"), NoEffect),
@@ -233,7 +238,6 @@ pub static SETTINGS: &[Setting] = &[
     s!("DEFAULT_BECOME_FLAGS", [("privilege_escalation", "become_flags")], ["ANSIBLE_BECOME_FLAGS"], Str, Some(""), Unsupported),
     s!("DEFAULT_SU", [("defaults", "su")], ["ANSIBLE_SU"], Bool, Some("False"), Unsupported),
     s!("DEFAULT_LOG_PATH", [("defaults", "log_path")], ["ANSIBLE_LOG_PATH"], Path, None, Unsupported),
-    s!("DEFAULT_MODULE_ARGS", [("defaults", "module_args")], ["ANSIBLE_MODULE_ARGS"], Str, None, Unsupported),
     s!("DIFF_CONTEXT", [("diff", "context")], ["ANSIBLE_DIFF_CONTEXT"], Int, Some("3"), Unsupported),
     s!("MAX_FILE_SIZE_FOR_DIFF", [("defaults", "max_diff_size")], ["ANSIBLE_MAX_DIFF_SIZE"], Int, Some("104448"), Unsupported),
     s!(
@@ -275,8 +279,6 @@ pub static SETTINGS: &[Setting] = &[
     s!("CACHE_PLUGIN_CONNECTION", [("defaults", "fact_caching_connection")], ["ANSIBLE_CACHE_PLUGIN_CONNECTION"], Path, None, Honoured),
     s!("CACHE_PLUGIN_PREFIX", [("defaults", "fact_caching_prefix")], ["ANSIBLE_CACHE_PLUGIN_PREFIX"], Str, Some("ansible_facts"), Honoured),
     s!("CACHE_PLUGIN_TIMEOUT", [("defaults", "fact_caching_timeout")], ["ANSIBLE_CACHE_PLUGIN_TIMEOUT"], Int, Some("86400"), Honoured),
-    s!("TAGS_RUN", [("tags", "run")], ["ANSIBLE_RUN_TAGS"], List, Some(""), Unsupported),
-    s!("TAGS_SKIP", [("tags", "skip")], ["ANSIBLE_SKIP_TAGS"], List, Some(""), Unsupported),
     s!(
         "TRANSFORM_INVALID_GROUP_CHARS",
         [("defaults", "force_valid_group_names")],

@@ -847,6 +847,26 @@ impl TaskEnv<'_> {
         kw: &HostKeywords,
         is_loop_summary: bool,
     ) {
+        let r = self.host_result(host, delegated_to, o, item_label, kw, is_loop_summary);
+        self.run.reporter.host_result(&r, self.verbosity);
+    }
+
+    /// An include task's own result (`include_args`), for the reporters
+    /// that show it (the ad-hoc stream).
+    pub fn report_include(&self, host: &HostState, o: &Outcome) {
+        let r = self.host_result(host, None, o, None, &HostKeywords::default(), false);
+        self.run.reporter.include_result(&r, self.verbosity);
+    }
+
+    fn host_result(
+        &self,
+        host: &HostState,
+        delegated_to: Option<&str>,
+        o: &Outcome,
+        item_label: Option<String>,
+        kw: &HostKeywords,
+        is_loop_summary: bool,
+    ) -> HostResult {
         let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let status = match o.status {
             Status::Ok => HostStatus::Ok,
@@ -856,7 +876,7 @@ impl TaskEnv<'_> {
             Status::Unreachable => HostStatus::Unreachable,
         };
         let ignored = (kw.ignore_errors && o.status == Status::Failed) || (kw.ignore_unreachable && o.status == Status::Unreachable);
-        let r = HostResult {
+        HostResult {
             host: host.name.clone(),
             delegated_to: delegated_to.map(str::to_string),
             status,
@@ -874,8 +894,7 @@ impl TaskEnv<'_> {
             is_loop_summary,
             secrets,
             error: (o.status == Status::Failed && !is_loop_summary).then(|| self.error_summary(o)),
-        };
-        self.run.reporter.host_result(&r, self.verbosity);
+        }
     }
 
     /// ansible-core 2.19's summary of a failure: the module's (run on the

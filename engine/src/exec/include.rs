@@ -31,8 +31,17 @@ struct Inclusion {
 
 /// What one host decided for an include.
 enum Choice {
-    Include { key: String, vars: Map<String, Value>, label: Option<String> },
-    Skip { label: Option<String>, condition: Value },
+    /// `result`: the include task's own result (Ansible's `include_args`).
+    Include {
+        key: String,
+        vars: Map<String, Value>,
+        label: Option<String>,
+        result: Map<String, Value>,
+    },
+    Skip {
+        label: Option<String>,
+        condition: Value,
+    },
     Fail(String),
 }
 
@@ -60,12 +69,20 @@ impl PlayRunner<'_> {
             let looped = task.loop_.is_some();
             let all_skipped = !choices.is_empty() && choices.iter().all(|c| matches!(c, Choice::Skip { .. }));
             let mut failed = None;
+            let mut results = Vec::new();
             for c in choices {
                 match c {
-                    Choice::Include { key, vars, label } => match inclusions.iter_mut().find(|inc| inc.key == key && inc.vars == vars) {
-                        Some(inc) => inc.hosts.push(i),
-                        None => inclusions.push(Inclusion { key, vars, label, hosts: vec![i] }),
-                    },
+                    Choice::Include { key, vars, label, result } => {
+                        let mut item = Outcome::new(super::result::Status::Ok, result);
+                        if looped {
+                            item.data.extend(vars.clone());
+                        }
+                        results.push(item);
+                        match inclusions.iter_mut().find(|inc| inc.key == key && inc.vars == vars) {
+                            Some(inc) => inc.hosts.push(i),
+                            None => inclusions.push(Inclusion { key, vars, label, hosts: vec![i] }),
+                        }
+                    }
                     Choice::Skip { label, condition } => {
                         let mut o = Outcome::skipped("Conditional result was False");
                         o.data.insert("false_condition".into(), condition);
@@ -73,6 +90,11 @@ impl PlayRunner<'_> {
                     }
                     Choice::Fail(msg) => failed = Some(msg),
                 }
+            }
+            // The include task's own result, for the callbacks that show it.
+            if failed.is_none() && !results.is_empty() {
+                let o = if looped { super::result::aggregate_loop(results) } else { results.remove(0) };
+                env.report_include(&self.hosts[i], &o);
             }
             if let Some(msg) = failed {
                 let out = HostTaskOutcome::failed(msg);
@@ -91,6 +113,10 @@ impl PlayRunner<'_> {
         let mut child = inh.enter(task, false);
         // Tags on an include select the include itself, not what it includes.
         child.tags = inh.tags.clone();
+        // A role included from a role's task has that role in its dep chain.
+        if let (TaskKind::IncludeRole { .. }, Some(parent)) = (&task.kind, &eff.role) {
+            child.dep_chain.push(parent.clone());
+        }
         // Its `vars` are include params, not block vars.
         if !task.vars.is_empty() {
             child.vars.pop();
@@ -138,6 +164,7 @@ impl PlayRunner<'_> {
                     if let Some(hs) = role_handlers {
                         let mut hinh = self.root.clone();
                         hinh.is_handler = true;
+                        hinh.dep_chain = child.dep_chain.clone();
                         for h in hs {
                             // A role included again (another batch, another
                             // host group) must not register its handlers twice.
@@ -241,10 +268,44 @@ impl PlayRunner<'_> {
             TaskKind::IncludeRole { name, .. } => name,
             _ => unreachable!("include_choice is only called for includes"),
         };
-        match self.ctx.templar.render_value(name, scope) {
-            Ok(v) => Choice::Include { key: v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()), vars, label },
-            Err(e) => Choice::Fail(format!("{e}{}", where_(&task.pos))),
+        let key = match self.ctx.templar.render_value(name, scope) {
+            Ok(v) => v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+            Err(e) => return Choice::Fail(format!("{e}{}", where_(&task.pos))),
+        };
+        let result = self.include_result(task, &key, scope);
+        Choice::Include { key, vars, label, result }
+    }
+
+    /// The include task's own result as Ansible's task executor gives it:
+    /// `include` (the file) and the other arguments as `include_args` for
+    /// `include_tasks`; every argument as `include_args` for `include_role`,
+    /// templated.
+    fn include_result(&self, task: &Task, key: &str, scope: &crate::template::Scope) -> Map<String, Value> {
+        let mut out = Map::new();
+        match &task.kind {
+            TaskKind::IncludeRole { tasks_from, vars_from, defaults_from, handlers_from, public, .. } => {
+                let mut args = Map::new();
+                args.insert("name".into(), Value::from(key));
+                let given = [
+                    ("tasks_from", tasks_from),
+                    ("vars_from", vars_from),
+                    ("defaults_from", defaults_from),
+                    ("handlers_from", handlers_from),
+                    ("public", public),
+                ];
+                for (k, v) in given {
+                    if let Some(v) = v {
+                        args.insert(k.into(), self.ctx.templar.render_value(v, scope).unwrap_or_else(|_| v.clone()));
+                    }
+                }
+                out.insert("include_args".into(), Value::Object(args));
+            }
+            _ => {
+                out.insert("include".into(), Value::from(key));
+                out.insert("include_args".into(), Value::Object(Map::new()));
+            }
         }
+        out
     }
 
     /// The task file an include names, found and loaded: (absolute path, tasks).

@@ -28,6 +28,10 @@ pub struct Inherited {
     /// `environment:` values, outermost first (merged at run time).
     pub environment: Vec<Value>,
     pub role: Option<Arc<Role>>,
+    /// The roles whose tasks included the current role (`include_role`
+    /// inside a role), outermost first: Ansible's dep chain, whose defaults
+    /// and vars the included role's tasks and handlers see below its own.
+    pub dep_chain: Vec<Arc<Role>>,
     pub check_mode: Option<Value>,
     pub diff: Option<Value>,
     pub no_log: Option<Value>,
@@ -111,6 +115,7 @@ impl Inherited {
             become_opts: merge_become(&self.become_opts, &task.become_opts),
             environment,
             role: task.role.clone().or_else(|| self.role.clone()),
+            dep_chain: self.dep_chain.clone(),
             check_mode: pick(&task.check_mode, &self.check_mode),
             diff: pick(&task.diff, &self.diff),
             no_log: pick(&task.no_log, &self.no_log),
@@ -135,6 +140,8 @@ pub struct Effective {
     pub become_opts: BecomeOpts,
     pub environment: Vec<Value>,
     pub role: Option<Arc<Role>>,
+    /// See [`Inherited::dep_chain`].
+    pub dep_chain: Vec<Arc<Role>>,
     pub check_mode: Option<Value>,
     pub diff: Option<Value>,
     pub no_log: Option<Value>,

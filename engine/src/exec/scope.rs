@@ -65,6 +65,9 @@ pub fn build_scope(
     connection.insert("ansible_host".into(), serde_json::Value::from(host.name.clone()));
     s.push(Arc::new(connection));
     s.push(parts.play_role_defaults.clone());
+    for parent in &eff.dep_chain {
+        s.push(parent.defaults.clone());
+    }
     if let Some(role) = &eff.role {
         s.push(role.defaults.clone());
     }
@@ -73,6 +76,9 @@ pub fn build_scope(
     s.push(parts.play_vars.clone());
     s.push(host.play_vars_files.clone());
     s.push(parts.play_role_vars.clone());
+    for parent in &eff.dep_chain {
+        s.push(parent.vars.clone());
+    }
     if let Some(role) = &eff.role {
         s.push(role.vars.clone());
     }

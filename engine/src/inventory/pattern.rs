@@ -242,6 +242,14 @@ mod tests {
         assert!(vars["ansible_python_interpreter"].as_str().is_some_and(|p| p.contains("python")));
     }
 
+    /// As ansible 2.19's `group_names` (`ansible h -m debug -a var=group_names`).
+    #[test]
+    fn group_names_has_ungrouped_for_a_host_in_no_other_group() {
+        let inv = inventory("plain\n[web]\nh1\n");
+        assert_eq!(inv.group_names_of("plain"), ["ungrouped"]);
+        assert_eq!(inv.group_names_of("h1"), ["web"]);
+    }
+
     #[test]
     fn a_localhost_the_inventory_defines_is_used_with_its_own_variables() {
         let inv = inventory("[db]\n127.0.0.1 ansible_connection=ssh\n");

@@ -128,6 +128,26 @@ pub fn censored(result: &Value, status: HostStatus) -> Value {
     Value::Object(m)
 }
 
+/// A result as reporters may see it: censored for `no_log`, else with
+/// every secret masked.
+fn guarded(r: &HostResult) -> HostResult {
+    let mut shown = r.clone();
+    shown.secrets = Vec::new();
+    if r.no_log {
+        shown.error = None;
+        shown.result = censored(&r.result, r.status);
+        shown.diffs = Vec::new();
+        shown.item_label = r.item_label.as_ref().map(|_| NO_LOG_ITEM.to_string());
+    } else {
+        let secrets = secrets_with(&r.secrets);
+        shown.result = mask_value(&r.result, &secrets);
+        shown.diffs = r.diffs.iter().map(|d| mask_diff(d, &secrets)).collect();
+        shown.item_label = r.item_label.as_ref().map(|l| mask_str(l, &secrets));
+        shown.error = r.error.as_ref().map(|e| mask_str(e, &secrets));
+    }
+    shown
+}
+
 impl<R: Reporter> Reporter for Guarded<R> {
     fn playbook_start(&self, path: &Path, check_mode: bool) {
         self.inner.playbook_start(path, check_mode);
@@ -142,21 +162,11 @@ impl<R: Reporter> Reporter for Guarded<R> {
     }
 
     fn host_result(&self, r: &HostResult, verbosity: u8) {
-        let mut shown = r.clone();
-        shown.secrets = Vec::new();
-        if r.no_log {
-            shown.error = None;
-            shown.result = censored(&r.result, r.status);
-            shown.diffs = Vec::new();
-            shown.item_label = r.item_label.as_ref().map(|_| NO_LOG_ITEM.to_string());
-        } else {
-            let secrets = secrets_with(&r.secrets);
-            shown.result = mask_value(&r.result, &secrets);
-            shown.diffs = r.diffs.iter().map(|d| mask_diff(d, &secrets)).collect();
-            shown.item_label = r.item_label.as_ref().map(|l| mask_str(l, &secrets));
-            shown.error = r.error.as_ref().map(|e| mask_str(e, &secrets));
-        }
-        self.inner.host_result(&shown, verbosity);
+        self.inner.host_result(&guarded(r), verbosity);
+    }
+
+    fn include_result(&self, r: &HostResult, verbosity: u8) {
+        self.inner.include_result(&guarded(r), verbosity);
     }
 
     fn included(&self, file: &str, hosts: &[String], item: Option<&str>) {

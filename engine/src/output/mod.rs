@@ -7,6 +7,7 @@
 mod diff;
 mod guard;
 mod json;
+mod minimal;
 pub(crate) mod py_repr;
 mod recap;
 mod tee;
@@ -19,6 +20,7 @@ use serde_json::Value;
 
 pub use guard::{mask_str, mask_value, Guarded, NO_LOG_ITEM};
 pub use json::JsonReporter;
+pub use minimal::MinimalReporter;
 pub use py_repr::{py_repr, py_str};
 pub use recap::{HostStats, Stats};
 pub use tee::Tee;
@@ -74,6 +76,11 @@ pub trait Reporter: Send + Sync {
     fn host_result(&self, r: &HostResult, verbosity: u8);
     /// `included: FILE for HOSTS`, with a looped include's item label.
     fn included(&self, file: &str, hosts: &[String], item: Option<&str>);
+    /// The result of an include task itself (`include_tasks`,
+    /// `include_role`) for one host: Ansible hands it to its callbacks as
+    /// any task result. The default stream shows the `included:` lines
+    /// instead; the ad-hoc stream shows it.
+    fn include_result(&self, _r: &HostResult, _verbosity: u8) {}
     fn no_hosts_matched(&self);
     fn no_more_hosts(&self);
     fn warning(&self, msg: &str);

@@ -38,6 +38,10 @@ impl Reporter for Tee {
         self.first.included(file, hosts, item);
         self.second.included(file, hosts, item);
     }
+    fn include_result(&self, r: &HostResult, verbosity: u8) {
+        self.first.include_result(r, verbosity);
+        self.second.include_result(r, verbosity);
+    }
     fn no_hosts_matched(&self) {
         self.first.no_hosts_matched();
         self.second.no_hosts_matched();

@@ -289,7 +289,7 @@ fn is_debug_output(r: &HostResult) -> bool {
 /// Ansible's callback cleans debug results, at every verbosity): with
 /// `msg` only the message (and warnings), else the variable without
 /// `_hide_in_debug`'s keys (a loop item's `ansible_loop` ...).
-fn debug_view(v: &serde_json::Value) -> serde_json::Value {
+pub(super) fn debug_view(v: &serde_json::Value) -> serde_json::Value {
     const HIDDEN: &[&str] =
         &["changed", "failed", "skipped", "invocation", "skip_reason", "ansible_loop_var", "ansible_index_var", "ansible_loop"];
     match v {

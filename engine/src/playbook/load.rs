@@ -68,6 +68,12 @@ impl Loader {
 
     fn playbook_inner(&mut self, path: &Path) -> Vec<Play> {
         let Some(root) = self.parse(path) else { return Vec::new() };
+        self.plays_of(&root, path)
+    }
+
+    /// The plays of a playbook's document, as if read from `path` (its
+    /// folder is the plays' base folder).
+    pub fn plays_of(&mut self, root: &Node, path: &Path) -> Vec<Play> {
         let dir = path.parent().map(Path::to_path_buf).filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
         let items = match &root.kind {
             NodeKind::Seq(items) => items.clone(),

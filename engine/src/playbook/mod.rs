@@ -8,6 +8,7 @@ pub mod keywords;
 mod load;
 mod syntax_check;
 mod task;
+pub(crate) use free_form::parse_kv;
 pub(crate) use task::nested_handler_block;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,15 @@ pub(crate) fn roles_path() -> Vec<PathBuf> {
 pub fn load_playbook(path: &Path) -> Result<Playbook, Vec<Diagnostic>> {
     let mut loader = Loader::default();
     let plays = loader.playbook(path);
+    load::into_playbook(path, loader, plays)
+}
+
+/// A playbook built in memory (`mailplay adhoc`'s one-task play), loaded
+/// as the same document read from `path` would be: relative names (roles,
+/// task files) are found from `path`'s folder.
+pub fn load_playbook_node(root: &crate::yaml::Node, path: &Path) -> Result<Playbook, Vec<Diagnostic>> {
+    let mut loader = Loader::default();
+    let plays = loader.plays_of(root, path);
     load::into_playbook(path, loader, plays)
 }
 
