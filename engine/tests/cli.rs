@@ -629,3 +629,27 @@ fn config_dump_lines_are_ansible_configs() {
         assert_eq!(ours.contains("(default)"), flags.len() == 1, "{ours}");
     }
 }
+
+/// `ANSIBLE_DEBUG`: the implicit handler flush says `META: triggered
+/// running handlers for HOST` for a host with notifications, as
+/// ansible-playbook's debug display does (the handlers target counts it).
+#[test]
+fn ansible_debug_says_the_implicit_handler_flush_like_ansible() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inventory.ini"), "h1 ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n").unwrap();
+    std::fs::write(
+        dir.path().join("p.yml"),
+        "- hosts: all\n  gather_facts: false\n  tags: the_whole_play\n  tasks:\n    - debug:\n      changed_when: true\n      notify: h\n    - debug:\n      changed_when: true\n      notify: h1\n      tags: task_tag\n  handlers:\n    - name: h\n      debug:\n        msg: handler_ran\n    - name: h1\n      debug:\n        msg: handler1_ran\n",
+    )
+    .unwrap();
+    let count = |mut c: std::process::Command, tags: &[&str]| {
+        let o = c.args(["p.yml", "-i", "inventory.ini"]).args(tags).env("ANSIBLE_DEBUG", "1").current_dir(dir.path()).output().unwrap();
+        let t = text(&o);
+        (t.matches("META: triggered running handlers for h1").count(), t.matches("handler1_ran").count(), t.matches("handler_ran").count())
+    };
+    for tags in [&["--tags", "task_tag"][..], &["--skip-tags", "the_whole_play"][..], &[][..]] {
+        let mut ours = mailplay();
+        ours.arg("run");
+        assert_eq!(count(ours, tags), count(ansible("ansible-playbook"), tags), "{tags:?}");
+    }
+}

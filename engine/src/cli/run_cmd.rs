@@ -88,6 +88,7 @@ fn options(args: &RunArgs, cfg: &AnsibleConfig) -> Result<RunOptions, String> {
         verbosity: args.play.verbose.saturating_add(verbosity),
         start_at_task: args.start_at_task.clone(),
         force_handlers: args.play.force_handlers || cfg.bool("DEFAULT_FORCE_HANDLERS") == Some(true),
+        debug: cfg.bool("DEFAULT_DEBUG") == Some(true),
         become_: (args.play.become_ || cfg.bool("DEFAULT_BECOME") == Some(true)).then_some(true),
         become_user: args.play.become_user.clone().or_else(|| cfg.string("DEFAULT_BECOME_USER")),
         become_method: args.play.become_method.clone().or_else(|| cfg.string("DEFAULT_BECOME_METHOD")),

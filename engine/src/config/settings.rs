@@ -156,7 +156,8 @@ pub static SETTINGS: &[Setting] = &[
         NoEffect
     ),
     s!("DEFAULT_POLL_INTERVAL", [("defaults", "poll_interval")], ["ANSIBLE_POLL_INTERVAL"], Int, Some("15"), NoEffect),
-    s!("DEFAULT_DEBUG", [("defaults", "debug")], ["ANSIBLE_DEBUG"], Bool, Some("False"), NoEffect),
+    // mailplay's only debug output: the `META:` line of an implicit handler flush.
+    s!("DEFAULT_DEBUG", [("defaults", "debug")], ["ANSIBLE_DEBUG"], Bool, Some("False"), Honoured),
     s!("VERBOSE_TO_STDERR", [("defaults", "verbose_to_stderr")], ["ANSIBLE_VERBOSE_TO_STDERR"], Bool, Some("False"), NoEffect),
     s!(
         "INVENTORY_UNPARSED_WARNING",

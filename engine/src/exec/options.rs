@@ -23,6 +23,9 @@ pub struct RunOptions {
     pub verbosity: u8,
     pub start_at_task: Option<String>,
     pub force_handlers: bool,
+    /// `ANSIBLE_DEBUG`: say the implicit handler flushes (`META: ...`), as
+    /// Ansible's debug display does; nothing else of its debug output.
+    pub debug: bool,
     /// Become settings from the CLI (`-b`, `--become-user`, `--become-method`).
     pub become_: Option<bool>,
     pub become_user: Option<String>,
@@ -91,6 +94,7 @@ impl Default for RunOptions {
             verbosity: 0,
             start_at_task: None,
             force_handlers: false,
+            debug: false,
             become_: None,
             become_user: None,
             become_method: None,

@@ -386,11 +386,25 @@ impl<'a> PlayRunner<'a> {
         let sections: [&[Task]; 3] = [&self.play.pre_tasks, &[], &self.play.post_tasks];
         let play = self.play;
         self.run_tasks(sections[0], &root, None).await;
-        self.flush_handlers().await;
+        self.implicit_flush().await;
         self.run_tasks(&play.roles, &root, None).await;
         self.run_tasks(&play.tasks, &root, None).await;
-        self.flush_handlers().await;
+        self.implicit_flush().await;
         self.run_tasks(sections[2], &root, None).await;
+        self.implicit_flush().await;
+    }
+
+    /// The flush Ansible adds after pre_tasks, tasks and post_tasks. Its
+    /// linear strategy runs it only for hosts with notifications, and says
+    /// so on its debug display (`ANSIBLE_DEBUG`).
+    async fn implicit_flush(&mut self) {
+        if self.ctx.opts.debug {
+            for h in
+                self.hosts.iter().enumerate().filter(|(i, h)| self.pinned.is_none_or(|p| p == *i) && !h.notified.is_empty()).map(|(_, h)| h)
+            {
+                self.ctx.reporter.display(&format!("META: triggered running handlers for {}", h.name));
+            }
+        }
         self.flush_handlers().await;
     }
 
