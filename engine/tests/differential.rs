@@ -400,3 +400,11 @@ fn loop_labels_print_what_ansible_prints() {
 fn include_role_dep_chain_prints_what_ansible_prints() {
     prints_what_ansible_prints("include_role_chain");
 }
+
+/// `import_playbook` with a templated name (the import's vars), `when`
+/// (every task of the imported plays, gathering too) and the
+/// `ansible.legacy.` name (the include_import target).
+#[test]
+fn import_playbook_forms_print_what_ansible_prints() {
+    prints_what_ansible_prints("import_playbook_forms");
+}

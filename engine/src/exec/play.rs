@@ -84,6 +84,7 @@ impl<'a> PlayRunner<'a> {
         if let Some(env) = &play.environment {
             root.environment.push(env.clone());
         }
+        root.when = play.import_when.clone();
         root.check_mode = play.check_mode.clone();
         root.diff = play.diff.clone();
         root.no_log = play.no_log.clone();

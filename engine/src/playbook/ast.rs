@@ -55,6 +55,9 @@ pub struct BecomeOpts {
 #[derive(Debug, Clone)]
 pub struct Play {
     pub name: Option<String>,
+    /// The `when` of the `import_playbook` that brought the play in:
+    /// Ansible adds it to every task of the play (facts gathering too).
+    pub import_when: Vec<Expr>,
     /// Host pattern, lists joined with ','; may contain templates.
     pub hosts: String,
     pub pos: Pos,

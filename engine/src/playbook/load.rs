@@ -14,6 +14,9 @@ use super::ast::{BecomeOpts, Play, Playbook, Role, SerialStep, Task, TaskKind};
 use super::keywords::*;
 use super::task::{tags, vars_map};
 
+/// The names `import_playbook` goes by at a playbook's top level.
+const IMPORT_PLAYBOOK: [&str; 3] = ["import_playbook", "ansible.builtin.import_playbook", "ansible.legacy.import_playbook"];
+
 #[derive(Default)]
 pub struct Loader {
     pub errors: Vec<Diagnostic>,
@@ -91,7 +94,7 @@ impl Loader {
         };
         let mut plays = Vec::new();
         for item in &items {
-            let import = item.get("import_playbook").or_else(|| item.get("ansible.builtin.import_playbook"));
+            let import = IMPORT_PLAYBOOK.iter().find_map(|k| item.get(k));
             if let Some(target) = import {
                 plays.extend(self.import_playbook(item, target, &dir));
                 continue;
@@ -104,9 +107,18 @@ impl Loader {
     }
 
     fn import_playbook(&mut self, item: &Node, target: &Node, dir: &Path) -> Vec<Play> {
-        let Some(file) = target.as_str() else {
+        let Some(written) = target.as_str() else {
             self.err(Diagnostic::new(target.pos.clone(), "import_playbook needs a file name"));
             return Vec::new();
+        };
+        // Ansible templates the name when it loads the playbook, with the
+        // import's own vars (no host's: none is known yet).
+        let file = match self.import_name(item, written) {
+            Ok(f) => f,
+            Err(e) => {
+                self.err(Diagnostic::new(target.pos.clone(), format!("import_playbook: {e}")));
+                return Vec::new();
+            }
         };
         let path = dir.join(file);
         if !path.is_file() {
@@ -115,9 +127,14 @@ impl Loader {
         }
         let mut extra_vars = Map::new();
         let mut extra_tags = Vec::new();
+        let mut when = Vec::new();
         for (k, v) in item.as_map().unwrap_or_default() {
             match k.key_string().as_str() {
-                "import_playbook" | "ansible.builtin.import_playbook" | "name" => {}
+                k if IMPORT_PLAYBOOK.contains(&k) || k == "name" => {}
+                "when" => match super::task::exprs(v) {
+                    Ok(w) => when = w,
+                    Err(d) => self.err(d),
+                },
                 "vars" => match vars_map(v, "vars") {
                     Ok(m) => extra_vars = m,
                     Err(d) => self.err(d),
@@ -126,9 +143,10 @@ impl Loader {
                     Ok(t) => extra_tags = t,
                     Err(d) => self.err(d),
                 },
-                other => {
-                    self.err(Diagnostic::new(k.pos.clone(), format!("'{other}' is not supported on import_playbook (only vars and tags)")))
-                }
+                other => self.err(Diagnostic::new(
+                    k.pos.clone(),
+                    format!("'{other}' is not supported on import_playbook (only vars, tags and when)"),
+                )),
             }
         }
         let mut plays = self.playbook(&path);
@@ -137,8 +155,26 @@ impl Loader {
                 p.vars.entry(k.clone()).or_insert(v.clone());
             }
             p.tags.extend(extra_tags.iter().cloned());
+            p.import_when.splice(0..0, when.iter().cloned());
         }
         plays
+    }
+
+    /// The imported file's name, rendered when it is a template.
+    fn import_name(&self, item: &Node, written: &str) -> Result<String, String> {
+        if !crate::template::Templar::is_template(written) {
+            return Ok(written.to_string());
+        }
+        let mut scope = crate::template::Scope::new();
+        if let Some(v) = item.get("vars") {
+            if let Ok(vars) = vars_map(v, "vars") {
+                scope.push(std::sync::Arc::new(vars));
+            }
+        }
+        match crate::template::Templar::new().render_value(&Value::from(written), &scope).map_err(|e| e.message)? {
+            Value::String(s) => Ok(s),
+            other => Err(format!("the file name must be a string, got {other}")),
+        }
     }
 
     fn play(&mut self, node: &Node, dir: &Path) -> Option<Play> {
@@ -152,6 +188,7 @@ impl Loader {
         self.play_roles.clear();
         let mut play = Play {
             name: None,
+            import_when: Vec::new(),
             hosts: String::new(),
             pos: node.pos.clone(),
             base_dir: dir.to_path_buf(),
