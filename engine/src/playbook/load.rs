@@ -40,6 +40,11 @@ pub struct Loader {
     /// Loading a play's handlers: a file imported there is loaded as a
     /// handler list (a block inside its blocks is refused).
     pub(crate) loading_handlers: bool,
+    /// The vars of the `import_playbook`s being loaded, outermost first.
+    pub(crate) import_vars: Map<String, Value>,
+    /// What a name templated at load time (`import_role`'s) may use: the
+    /// vars of the play being loaded over its imports' (no host's).
+    pub(crate) load_vars: Map<String, Value>,
 }
 
 impl Loader {
@@ -149,7 +154,12 @@ impl Loader {
                 )),
             }
         }
+        let outer = self.import_vars.clone();
+        for (k, v) in &extra_vars {
+            self.import_vars.insert(k.clone(), v.clone());
+        }
         let mut plays = self.playbook(&path);
+        self.import_vars = outer;
         for p in &mut plays {
             for (k, v) in &extra_vars {
                 p.vars.entry(k.clone()).or_insert(v.clone());
@@ -186,6 +196,10 @@ impl Loader {
         self.playbook_dir = Some(dir.to_path_buf());
         self.extra_handlers.clear();
         self.play_roles.clear();
+        self.load_vars = self.import_vars.clone();
+        if let Some(Ok(vars)) = node.get("vars").map(|v| vars_map(v, "vars")) {
+            self.load_vars.extend(vars);
+        }
         let mut play = Play {
             name: None,
             import_when: Vec::new(),
@@ -534,6 +548,29 @@ impl Loader {
         pos: &Pos,
     ) -> Option<super::LoadedRole> {
         let tasks_from = from.tasks.as_deref();
+        // A static import's name is rendered when the play loads, with the
+        // play's vars (Ansible's RoleDefinition does the same).
+        let rendered;
+        let name = if crate::template::Templar::is_template(name) {
+            let mut scope = crate::template::Scope::new();
+            scope.push(std::sync::Arc::new(self.load_vars.clone()));
+            match crate::template::Templar::new().render_value(&Value::from(name), &scope) {
+                Ok(Value::String(s)) => {
+                    rendered = s;
+                    rendered.as_str()
+                }
+                Ok(other) => {
+                    self.err(Diagnostic::new(pos.clone(), format!("a role name must be a string, got {other}")));
+                    return None;
+                }
+                Err(e) => {
+                    self.err(Diagnostic::new(pos.clone(), format!("the role name '{name}': {}", e.message)));
+                    return None;
+                }
+            }
+        } else {
+            name
+        };
         let Some(path) = self.find_role(name, dir) else {
             let searched: Vec<String> = self.role_search_dirs(dir).iter().map(|d| d.display().to_string()).collect();
             self.err(
