@@ -408,3 +408,9 @@ fn include_role_dep_chain_prints_what_ansible_prints() {
 fn import_playbook_forms_print_what_ansible_prints() {
     prints_what_ansible_prints("import_playbook_forms");
 }
+
+/// file's `_diff_peek` (the file target): appears_binary, nothing changed.
+#[test]
+fn file_diff_peek_prints_what_ansible_prints() {
+    prints_what_ansible_prints("file_diff_peek");
+}

@@ -40,6 +40,10 @@ pub struct FileArgs {
     /// Refused when true: mailplay has no non-atomic write path.
     #[serde(default, deserialize_with = "loose_bool")]
     pub unsafe_writes: bool,
+    /// Ansible's internal `_diff_peek` (its copy/template actions send it):
+    /// answer only whether the file looks binary, change nothing.
+    #[serde(default, rename = "_diff_peek")]
+    pub diff_peek: Option<Value>,
 }
 
 fn yes() -> bool {
@@ -88,6 +92,8 @@ pub struct FileState {
     stat: Option<FileStat>,
     /// With `recurse`: entries below the directory whose attributes differ.
     recurse_mismatch: usize,
+    /// With `_diff_peek`: whether the file's first 8 KiB hold a NUL byte.
+    appears_binary: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -332,6 +338,12 @@ impl Module for FileModule {
     }
 
     async fn probe(args: &FileArgs, ctx: &Context<'_>) -> Result<FileState, ModuleError> {
+        if args.diff_peek.as_ref().is_some_and(|v| !v.is_null()) {
+            // As Ansible's execute_diff_peek: a file that cannot be read is text.
+            let out = ctx.host.exec(&Command::argv(["head", "-c", "8192", "--", &args.path])).await?;
+            let binary = out.success() && out.stdout.contains(&0);
+            return Ok(FileState { path: args.path.clone(), stat: None, recurse_mismatch: 0, appears_binary: Some(binary) });
+        }
         // `follow` (Ansible's default): attributes and touch act on what a
         // symlink points to; link, hard and absent act on the path itself.
         let (path, stat) = match args.state.as_deref() {
@@ -358,10 +370,22 @@ impl Module for FileModule {
                 recurse_mismatch = out.stdout_str().trim().parse().unwrap_or(1);
             }
         }
-        Ok(FileState { path, stat, recurse_mismatch })
+        Ok(FileState { path, stat, recurse_mismatch, appears_binary: None })
     }
 
     fn plan(args: &FileArgs, state: &FileState) -> Result<FilePlan, ModuleError> {
+        if state.appears_binary.is_some() {
+            let none = state_name(&None);
+            return Ok(FilePlan {
+                path: state.path.clone(),
+                action: Action::None,
+                attrs: AttrChanges::default(),
+                new_mode: None,
+                recurse: false,
+                before_state: none.clone(),
+                after_state: none,
+            });
+        }
         plan_file(args, state).map_err(ModuleError::failed)
     }
 
@@ -403,6 +427,9 @@ impl Module for FileModule {
     }
 
     fn unchanged_result(args: &FileArgs, state: &FileState) -> ModuleResult {
+        if let Some(binary) = state.appears_binary {
+            return ModuleResult::ok().with("path", args.path.clone()).with("appears_binary", binary);
+        }
         let mut r = ModuleResult::ok().with("path", args.path.clone()).with("state", state_name(&state.stat));
         if let Some(st) = &state.stat {
             file_attrs::add_stat_keys(&mut r, st);
@@ -423,7 +450,7 @@ mod tests {
     fn plan(a: Value, s: Option<FileStat>) -> Result<FilePlan, String> {
         let args: FileArgs = parse_args("file", &a).unwrap();
         let path = args.path.clone();
-        plan_file(&args, &FileState { path, stat: s, recurse_mismatch: 0 })
+        plan_file(&args, &FileState { path, stat: s, recurse_mismatch: 0, appears_binary: None })
     }
 
     /// As Ansible's module: without `state`, `recurse` needs the path to be
