@@ -2,7 +2,7 @@
 //! `combine` (with `merge_hash`), `flatten`, `dict2items`, `items2dict`,
 //! `subelements`, `from_yaml`, `from_yaml_all`, with Ansible's messages.
 
-use minijinja::value::{Kwargs, Rest, ValueKind};
+use minijinja::value::{Kwargs, Rest, Tuple, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, Value as JValue};
 use serde_json::{Map, Value};
 
@@ -289,10 +289,12 @@ fn subelements(obj: JValue, path: JValue, skip_missing: Option<bool>, kwargs: Kw
             )));
         };
         for v in list {
-            results.push(Value::Array(vec![element.clone(), v]));
+            results.push((element.clone(), v));
         }
     }
-    Ok(from_json(&Value::Array(results)))
+    // Python's tuples: `== [(elem, 'x')]` holds, as in Ansible.
+    let pairs = results.iter().map(|(e, v)| JValue::from(Tuple::from(vec![from_json(e), from_json(v)])));
+    Ok(JValue::from(pairs.collect::<Vec<_>>()))
 }
 
 #[cfg(test)]

@@ -290,3 +290,13 @@ fn the_lines_lookup_gives_each_output_line() {
     assert_eq!(r("{{ lookup('lines', 'echo one') }}", json!({})), json!("one"));
     assert!(e("{{ lookup('lines', 'exit 3') }}", json!({})).contains("returned 3"));
 }
+
+#[test]
+fn subelements_gives_pythons_tuples() {
+    let v = json!({"d": [{"n": 1, "g": ["w", "x"]}]});
+    assert_eq!(
+        r("{{ d | subelements('g') == [({'n': 1, 'g': ['w', 'x']}, 'w'), ({'n': 1, 'g': ['w', 'x']}, 'x')] }}", v.clone()),
+        json!(true)
+    );
+    assert_eq!(r("{{ d | subelements(['g']) | map('last') | list }}", v), json!(["w", "x"]));
+}
