@@ -161,6 +161,19 @@ pub fn parse_str_with(text: &str, file: &Path, vault: &VaultContext) -> Result<N
     from_spanned(spanned, &file, vault, &lines)
 }
 
+/// Every document of a YAML stream (`from_yaml_all`); empty documents are
+/// left out, as serde-saphyr does.
+pub fn parse_documents(text: &str, file: &Path) -> Result<Vec<Node>, Diagnostic> {
+    let file = Arc::new(file.to_path_buf());
+    let vault = crate::vault::context();
+    let docs: Vec<RawSpanned> = serde_saphyr::from_multiple_with_options(text, options()).map_err(|e| {
+        let (line, column) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((0, 0));
+        Diagnostic::new(Pos::new(&file, line, column), format!("YAML syntax error: {}", clean_message(&first_line(&e.to_string()))))
+    })?;
+    let lines: Vec<&str> = text.lines().collect();
+    docs.into_iter().map(|d| from_spanned(d, &file, &vault, &lines)).collect()
+}
+
 /// Read and parse a YAML file. A vault-encrypted file is decrypted first;
 /// positions in its errors are then in the decrypted text. Files read
 /// this way are the user's (playbooks, task files, roles, vars files,

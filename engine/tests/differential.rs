@@ -281,6 +281,27 @@ fn upstream_target_behaviours_print_what_ansible_prints() {
     prints_what_ansible_prints("upstream");
 }
 
+/// Ansible's chainable undefined (an attribute or item of an undefined
+/// value is undefined; using it still fails, naming the variable) and
+/// ansible-core's core filters as the filter_core target uses them:
+/// `flatten`'s nulls, `combine` and `merge_hash`, `subelements`,
+/// `from_yaml_all`, `hash`, `to_uuid`, `b64encode`'s encodings, `comment`,
+/// `regex_escape`, `regex_search`'s groups, `bool`, seeded `random` and
+/// `shuffle` (Python's generator), `strftime`, `to_datetime`, and the
+/// misuses' messages.
+#[test]
+fn chained_undefined_and_core_filters_print_what_ansible_prints() {
+    prints_what_ansible_prints("filters");
+}
+
+/// What the template module registers (the template target): copy's keys
+/// on a change (`md5sum`, `src`, ...), the file module's when unchanged
+/// (`path`), `template_destpath`, `mode: preserve`, a folder as `dest`.
+#[test]
+fn template_results_print_what_ansible_prints() {
+    prints_what_ansible_prints("template_results");
+}
+
 /// `group_by` and `add_host` (the changed_when and failed_when targets):
 /// the inventory they change (`groups`, `group_names`, a later play's
 /// hosts), their registered results and `changed`, `add_host` once per

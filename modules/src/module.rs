@@ -133,7 +133,8 @@ pub enum ExprError {
     Omitted,
 }
 
-/// The template module's Jinja settings; `None` keeps Ansible's default.
+/// The template module's Jinja settings (`None` keeps Ansible's default)
+/// and its destination.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TemplateSyntax {
     pub variable_start_string: Option<String>,
@@ -146,6 +147,9 @@ pub struct TemplateSyntax {
     pub lstrip_blocks: Option<bool>,
     /// `\n`, `\r` or `\r\n` (already unescaped).
     pub newline_sequence: Option<String>,
+    /// The destination on the host, which the template sees as
+    /// `template_destpath`.
+    pub dest: Option<String>,
 }
 
 /// What the controller side offers modules that need it: files from the

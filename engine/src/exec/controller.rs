@@ -60,7 +60,9 @@ impl Controller for TaskController {
     fn render_template_file(&self, path: &Path, syntax: &TemplateSyntax) -> Result<String, String> {
         let mut scope = self.scope.clone();
         let has_managed = scope.contains("ansible_managed");
-        for (k, v) in crate::template::lookup_template::generated_vars(&path.display().to_string(), path, None, !has_managed) {
+        for (k, v) in
+            crate::template::lookup_template::generated_vars(&path.display().to_string(), path, syntax.dest.as_deref(), !has_managed)
+        {
             scope.set(&k, v);
         }
         let mut o = TemplateOverrides::default();

@@ -1,19 +1,23 @@
 //! Ansible's filters that minijinja lacks or spells differently.
 
-use base64::Engine as _;
 use minijinja::value::{Kwargs, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State, Value as JValue};
 use serde_json::Value;
 
-use super::{from_json, to_json};
+use super::from_json;
 
 fn err(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
 
 fn json(v: &JValue) -> Result<Value, Error> {
-    to_json(v).map_err(|e| err(e.message))
+    super::filters_data::json(v)
 }
+
+/// What `mandatory` fails with on an undefined value; the error handling
+/// that names undefined variables puts the name in (Ansible's
+/// "Mandatory variable 'x' not defined.").
+pub(super) const MANDATORY: &str = "Mandatory variable not defined.";
 
 pub fn register(env: &mut Environment<'static>) {
     env.add_filter("default", default);
@@ -24,8 +28,12 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_replace", super::lookups::regex_replace);
     env.add_filter("regex_search", super::lookups::regex_search);
     env.add_filter("regex_findall", super::lookups::regex_findall);
-    env.add_filter("regex_escape", |s: String| regex::escape(&s));
-    env.add_filter("quote", |v: JValue| -> Result<String, Error> { Ok(shell_words::quote(&text_of(&defined(v)?)).into_owned()) });
+    // Ansible quotes None as the empty string.
+    env.add_filter("quote", |v: JValue| -> Result<String, Error> {
+        let v = defined(v)?;
+        let text = if v.is_none() { String::new() } else { text_of(&v) };
+        Ok(shell_words::quote(&text).into_owned())
+    });
     env.add_filter("basename", |s: String| s.rsplit('/').next().unwrap_or("").to_string());
     env.add_filter("dirname", |s: String| match s.rfind('/') {
         Some(0) => "/".to_string(),
@@ -37,30 +45,13 @@ pub fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("to_yaml", |v: JValue, kw: Kwargs| to_yaml(v, kw, super::to_yaml::Style::TO_YAML));
     env.add_filter("to_nice_yaml", |v: JValue, kw: Kwargs| to_yaml(v, kw, super::to_yaml::Style::TO_NICE_YAML));
-    env.add_filter("from_yaml", |s: String| -> Result<JValue, Error> {
-        crate::yaml::parse_str(&s, std::path::Path::new("<from_yaml>"))
-            .map(|n| from_json(&n.to_value()))
-            .map_err(|d| err(format!("from_yaml: {}", d.message)))
-    });
-    env.add_filter("b64encode", |v: JValue| -> Result<String, Error> {
-        Ok(base64::engine::general_purpose::STANDARD.encode(text_of(&defined(v)?)))
-    });
-    env.add_filter("b64decode", |s: String| -> Result<String, Error> {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|e| err(format!("b64decode: {e}")))?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
-    });
-    env.add_filter("hash", hash);
-    env.add_filter("checksum", |v: JValue| -> Result<String, Error> { hash(v, Some("sha1".into())) });
-    env.add_filter("password_hash", password_hash);
     env.add_filter("rspamd_password_hash", rspamd_password_hash);
-    env.add_filter("combine", combine);
-    env.add_filter("dict2items", dict2items);
-    env.add_filter("items2dict", items2dict);
+    // The variable's name is filled in from the expression (`explain`).
     env.add_filter("mandatory", |v: JValue, msg: Option<String>| -> Result<JValue, Error> {
-        if v.is_undefined() {
-            Err(Error::new(ErrorKind::UndefinedError, msg.unwrap_or_else(|| "Mandatory variable not defined.".into())))
-        } else {
-            Ok(v)
+        match (v.is_undefined(), msg) {
+            (false, _) => Ok(v),
+            (true, Some(msg)) => Err(err(msg)),
+            (true, None) => Err(Error::new(ErrorKind::UndefinedError, MANDATORY)),
         }
     });
     env.add_filter("ternary", |v: JValue, yes: JValue, no: JValue, none: Option<JValue>| -> JValue {
@@ -75,7 +66,6 @@ pub fn register(env: &mut Environment<'static>) {
             }
         }
     });
-    env.add_filter("flatten", flatten);
     env.add_filter("zip", |a: JValue, rest: minijinja::value::Rest<JValue>| -> Result<JValue, Error> {
         // Python's zip: as long as the shortest list.
         let mut lists: Vec<Vec<JValue>> = vec![a.try_iter()?.collect()];
@@ -121,10 +111,6 @@ pub fn register(env: &mut Environment<'static>) {
         Ok(v)
     });
     env.add_filter("type_debug", |v: JValue| python_type(&v).to_string());
-    env.add_filter("to_uuid", |s: String| {
-        use sha1::Digest;
-        format!("{:x}", sha1::Sha1::digest(s.as_bytes()))
-    });
 }
 
 /// How Ansible shows a value as text: strings bare, True/False, the rest as Python would.
@@ -190,13 +176,21 @@ fn defined(v: JValue) -> Result<JValue, Error> {
     }
 }
 
+/// ansible-core's `bool`: 'yes', 'on', 'true', '1' (any case) and 1 are
+/// true; 'no', 'off', 'false', '0' and 0 false; anything else is whether
+/// it equals 1 (Ansible warns that this is deprecated).
 fn to_bool(v: JValue) -> Result<bool, Error> {
     let v = defined(v)?;
-    Ok(match v.kind() {
-        ValueKind::Bool => v.is_true(),
-        ValueKind::Number => v.as_i64().map(|i| i == 1).unwrap_or(false),
-        ValueKind::String => matches!(v.as_str().unwrap_or("").trim().to_lowercase().as_str(), "yes" | "on" | "1" | "true" | "y" | "t"),
-        _ => false,
+    let text = match v.kind() {
+        ValueKind::String => Some(v.as_str().unwrap_or("").to_lowercase()),
+        ValueKind::Bool => Some(if v.is_true() { "true".into() } else { "false".into() }),
+        ValueKind::Number => v.as_i64().filter(|_| v.to_string().parse::<i64>().is_ok()).map(|i| i.to_string()),
+        _ => None,
+    };
+    Ok(match text.as_deref() {
+        Some("yes" | "on" | "true" | "1") => true,
+        Some("no" | "off" | "false" | "0") => false,
+        _ => v.kind() == ValueKind::Number && f64::try_from(v.clone()).is_ok_and(|f| f == 1.0),
     })
 }
 
@@ -212,7 +206,8 @@ fn split(s: String, sep: Option<String>, maxsplit: Option<i64>) -> Vec<String> {
 }
 
 /// PyYAML's `yaml.dump` as Ansible calls it; `default_flow_style`,
-/// `indent` and `width` may be given, as to `yaml.dump`.
+/// `indent`, `width`, `default_style` and `canonical` may be given, as to
+/// `yaml.dump`.
 fn to_yaml(v: JValue, kwargs: Kwargs, mut style: super::to_yaml::Style) -> Result<String, Error> {
     let value = json(&defined(v)?)?;
     if kwargs.has("default_flow_style") {
@@ -224,36 +219,19 @@ fn to_yaml(v: JValue, kwargs: Kwargs, mut style: super::to_yaml::Style) -> Resul
     if let Some(w) = kwargs.get::<Option<usize>>("width")? {
         style.width = w;
     }
+    if let Some(d) = kwargs.get::<Option<String>>("default_style")? {
+        let mut c = d.chars();
+        style.default_style = match (c.next(), c.next()) {
+            (None, _) => None,
+            (Some(ch @ ('\'' | '"' | '|' | '>')), None) => Some(ch),
+            _ => return Err(err(format!("to_yaml: default_style must be one of '', \"'\", '\"', '|', '>', not {d:?}"))),
+        };
+    }
+    if let Some(c) = kwargs.get::<Option<bool>>("canonical")? {
+        style.canonical = c;
+    }
     kwargs.assert_all_used()?;
     Ok(super::to_yaml::dump(&value, style))
-}
-
-fn hash(v: JValue, algo: Option<String>) -> Result<String, Error> {
-    use sha2::Digest;
-    let data = text_of(&defined(v)?);
-    let algo = algo.unwrap_or_else(|| "sha1".into());
-    Ok(match algo.as_str() {
-        "sha1" => format!("{:x}", sha1::Sha1::digest(data.as_bytes())),
-        "md5" => format!("{:x}", md5::Md5::digest(data.as_bytes())),
-        "sha256" => format!("{:x}", sha2::Sha256::digest(data.as_bytes())),
-        "sha512" => format!("{:x}", sha2::Sha512::digest(data.as_bytes())),
-        "sha224" => format!("{:x}", sha2::Sha224::digest(data.as_bytes())),
-        "sha384" => format!("{:x}", sha2::Sha384::digest(data.as_bytes())),
-        other => return Err(err(format!("hash: unsupported algorithm '{other}'"))),
-    })
-}
-
-/// `password_hash('sha512'[, salt])`: a glibc-compatible `$6$` crypt string.
-fn password_hash(state: &State, pw: String, scheme: Option<String>, salt: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
-    let rounds: Option<usize> = kwargs.get::<Option<usize>>("rounds")?;
-    // One round of SHA-512 crypt costs about what an instruction does.
-    state.consume_fuel(rounds.unwrap_or(5000) as u64)?;
-    let salt = match salt.or(kwargs.get::<Option<String>>("salt")?) {
-        Some(s) => s,
-        None => random_salt(16),
-    };
-    kwargs.assert_all_used()?;
-    super::lookups::sha512_crypt(&pw, scheme.as_deref().unwrap_or("sha512"), &salt, rounds).map_err(err)
 }
 
 /// rspamd's controller password hash, salted from `seed` so that a
@@ -262,140 +240,4 @@ fn rspamd_password_hash(state: &State, pw: String, seed: String) -> Result<Strin
     // 16000 rounds of BLAKE2b.
     state.consume_fuel(16_000)?;
     Ok(super::rspamd_hash::rspamd_password_hash(&pw, &seed))
-}
-
-fn random_salt(n: usize) -> String {
-    use rand::Rng;
-    const CHARS: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut rng = rand::rng();
-    (0..n).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
-}
-
-fn merge(a: Value, b: Value, recursive: bool, list_merge: &str) -> Value {
-    match (a, b) {
-        (Value::Object(mut x), Value::Object(y)) => {
-            for (k, v) in y {
-                let merged = match x.remove(&k) {
-                    Some(old) if recursive => merge(old, v, true, list_merge),
-                    _ => v,
-                };
-                x.insert(k, merged);
-            }
-            Value::Object(x)
-        }
-        (Value::Array(mut x), Value::Array(y)) if list_merge != "replace" => {
-            match list_merge {
-                "append" => x.extend(y),
-                "prepend" => {
-                    let mut y = y;
-                    y.extend(x);
-                    x = y;
-                }
-                "append_rp" | "prepend_rp" => {
-                    let mut out: Vec<Value> = Vec::new();
-                    if list_merge == "append_rp" {
-                        out.extend(x.into_iter().filter(|e| !y.contains(e)));
-                        out.extend(y);
-                    } else {
-                        out.extend(y.iter().cloned());
-                        out.extend(x.into_iter().filter(|e| !y.contains(e)));
-                    }
-                    x = out;
-                }
-                "keep" => {}
-                _ => x = y,
-            }
-            Value::Array(x)
-        }
-        (_, b) => b,
-    }
-}
-
-fn combine(first: JValue, rest: minijinja::value::Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
-    let recursive = kwargs.get::<Option<bool>>("recursive")?.unwrap_or(false);
-    let list_merge = kwargs.get::<Option<String>>("list_merge")?.unwrap_or_else(|| "replace".into());
-    kwargs.assert_all_used()?;
-    let mut acc = json(&first)?;
-    for other in rest.iter() {
-        let items: Vec<Value> = match json(other)? {
-            Value::Array(a) => a,
-            v => vec![v],
-        };
-        for v in items {
-            if !v.is_object() {
-                return Err(err("combine expects dictionaries"));
-            }
-            acc = merge(acc, v, recursive, &list_merge);
-        }
-    }
-    Ok(from_json(&acc))
-}
-
-fn dict2items(v: JValue, kwargs: Kwargs) -> Result<JValue, Error> {
-    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let value_name = kwargs.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
-    kwargs.assert_all_used()?;
-    match json(&v)? {
-        Value::Object(m) => Ok(from_json(&Value::Array(
-            m.into_iter()
-                .map(|(k, v)| {
-                    let mut e = serde_json::Map::new();
-                    e.insert(key_name.clone(), Value::String(k));
-                    e.insert(value_name.clone(), v);
-                    Value::Object(e)
-                })
-                .collect(),
-        ))),
-        other => Err(err(format!("dict2items requires a dictionary, got {}", other))),
-    }
-}
-
-fn items2dict(v: JValue, kwargs: Kwargs) -> Result<JValue, Error> {
-    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let value_name = kwargs.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
-    kwargs.assert_all_used()?;
-    let mut out = serde_json::Map::new();
-    match json(&v)? {
-        Value::Array(items) => {
-            for item in items {
-                let k = item.get(&key_name).ok_or_else(|| err(format!("items2dict: an item has no '{key_name}'")))?;
-                let key = k.as_str().map(str::to_string).unwrap_or_else(|| k.to_string());
-                out.insert(key, item.get(&value_name).cloned().unwrap_or(Value::Null));
-            }
-            Ok(from_json(&Value::Object(out)))
-        }
-        _ => Err(err("items2dict requires a list")),
-    }
-}
-
-/// Ansible's `flatten(levels=None, skip_nulls=True)`, positional or by name.
-fn flatten(v: JValue, levels: Option<JValue>, skip_nulls: Option<bool>, kw: Kwargs) -> Result<JValue, Error> {
-    // `levels` = how many levels of nesting to remove (all when None).
-    fn go(items: Vec<Value>, depth: Option<i64>, skip_nulls: bool, out: &mut Vec<Value>) {
-        for i in items {
-            match i {
-                Value::Array(inner) if depth.map(|d| d > 0).unwrap_or(true) => go(inner, depth.map(|d| d - 1), skip_nulls, out),
-                Value::Null if skip_nulls => {}
-                other => out.push(other),
-            }
-        }
-    }
-    let levels = match levels {
-        Some(l) => Some(l),
-        None => kw.get::<Option<JValue>>("levels")?,
-    };
-    let levels = match levels.filter(|l| !l.is_none()) {
-        Some(l) => Some(i64::try_from(l)?),
-        None => None,
-    };
-    let skip_nulls = match skip_nulls {
-        Some(b) => b,
-        None => kw.get::<Option<bool>>("skip_nulls")?.unwrap_or(true),
-    };
-    let mut out = Vec::new();
-    match json(&v)? {
-        Value::Array(items) => go(items, levels, skip_nulls, &mut out),
-        other => out.push(other),
-    }
-    Ok(from_json(&Value::Array(out)))
 }

@@ -115,6 +115,12 @@ pub fn note_missing(why: String) {
     });
 }
 
+/// As `note_missing`, replacing an earlier reason (a lookup naming what
+/// its `undef()` default stands for).
+pub fn replace_missing(why: String) {
+    MISSING.with(|m| *m.borrow_mut() = Some(why));
+}
+
 /// Why `map` made an undefined value since the last call (a render runs
 /// on one thread from start to end).
 pub fn take_missing() -> Option<String> {

@@ -19,7 +19,10 @@ pub fn register(env: &mut Environment<'static>) {
         let parts: Vec<String> = match v.kind() {
             ValueKind::String => return Ok(v.as_str().unwrap_or("").to_string()),
             ValueKind::Seq | ValueKind::Iterable => v.try_iter()?.map(|p| text_of(&p)).collect(),
-            _ => return Err(err("|path_join expects string or sequence")),
+            _ => {
+                let class = super::filters::python_type(&v);
+                return Err(err(format!("|path_join expects string or sequence, got <class '{class}'> instead.")));
+            }
         };
         Ok(join(&parts))
     });
@@ -32,7 +35,11 @@ pub fn register(env: &mut Environment<'static>) {
         vec![root.to_string(), ext.to_string()]
     });
     env.add_filter("commonpath", |v: JValue| -> Result<String, Error> {
-        let paths: Vec<String> = v.try_iter().map_err(|_| err("|commonpath expects sequence"))?.map(|p| text_of(&p)).collect();
+        if !matches!(v.kind(), ValueKind::Seq | ValueKind::Iterable) {
+            let class = super::filters::python_type(&v);
+            return Err(err(format!("|commonpath expects sequence, got <class '{class}'> instead.")));
+        }
+        let paths: Vec<String> = v.try_iter()?.map(|p| text_of(&p)).collect();
         commonpath(&paths).map_err(err)
     });
     env.add_filter("expanduser", |p: String| expanduser(&p));

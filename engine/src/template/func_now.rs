@@ -41,16 +41,8 @@ fn now(args: &[minijinja::Value], kwargs: Kwargs) -> Result<String, Error> {
 /// `secs` since the epoch as `fmt` (strftime, with `%f`) or Python's
 /// `str(datetime)`.
 fn format_time(secs: libc::time_t, micros: u32, utc: bool, fmt: Option<&str>) -> String {
-    // SAFETY: `tm` is plain data filled in by gmtime_r/localtime_r.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    unsafe {
-        if utc {
-            libc::gmtime_r(&secs, &mut tm);
-        } else {
-            libc::localtime_r(&secs, &mut tm);
-        }
-    }
     let Some(fmt) = fmt else {
+        let tm = broken_down(secs, utc);
         return format!(
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}{}",
             tm.tm_year + 1900,
@@ -79,7 +71,28 @@ fn format_time(secs: libc::time_t, micros: u32, utc: bool, fmt: Option<&str>) ->
             expanded.push(c);
         }
     }
-    let Ok(cfmt) = std::ffi::CString::new(expanded) else { return String::new() };
+    c_strftime(secs, utc, &expanded)
+}
+
+/// The local or UTC calendar time of `secs` since the epoch.
+fn broken_down(secs: libc::time_t, utc: bool) -> libc::tm {
+    // SAFETY: `tm` is plain data filled in by gmtime_r/localtime_r.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    unsafe {
+        if utc {
+            libc::gmtime_r(&secs, &mut tm);
+        } else {
+            libc::localtime_r(&secs, &mut tm);
+        }
+    }
+    tm
+}
+
+/// Python's `time.strftime(fmt, time.localtime(secs))` (or `gmtime`): the
+/// C library's strftime, which Python calls.
+pub(super) fn c_strftime(secs: libc::time_t, utc: bool, fmt: &str) -> String {
+    let tm = broken_down(secs, utc);
+    let Ok(cfmt) = std::ffi::CString::new(fmt) else { return String::new() };
     let mut buf = vec![0u8; 256 + fmt.len() * 16];
     // SAFETY: the buffer's length is passed; strftime writes at most that.
     let n = unsafe { libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm) };

@@ -89,10 +89,10 @@ fn undef(hint: Option<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
     match hint.filter(|h| !h.is_none()) {
         Some(h) => match h.as_str() {
             Some(s) if !s.is_empty() => super::filters_map::note_missing(s.to_string()),
-            Some(_) => PLAIN_UNDEF.with(|p| p.set(true)),
+            Some(_) => plain_undef(),
             None => return Err(err(format!("The 'hint' argument must be a str or NoneType, not {}", super::filters::python_type(&h)))),
         },
-        None => PLAIN_UNDEF.with(|p| p.set(true)),
+        None => plain_undef(),
     }
     Ok(JValue::UNDEFINED)
 }
@@ -130,7 +130,7 @@ fn run_lookup(
 ) -> Result<Vec<JValue>, Error> {
     // The plugin is looked up before its terms: one that does not exist
     // fails even without terms.
-    if !matches!(name, "file" | "env" | "pipe" | "vars" | "items" | "list") {
+    if !matches!(name, "file" | "env" | "pipe" | "lines" | "vars" | "items" | "list") {
         return Err(plugin_not_found(name));
     }
     let mut out = Vec::new();
@@ -162,7 +162,7 @@ fn run_lookup(
                     }
                     Err(_) => {
                         if plain_undef {
-                            super::filters_map::note_missing(format!(
+                            super::filters_map::replace_missing(format!(
                                 "The environment variable {} is not set.",
                                 super::protomatter::py_str_repr(var)
                             ));
@@ -178,6 +178,16 @@ fn run_lookup(
                     return Err(err(format!("lookup('pipe'): command '{term}' failed with {}", o.status)));
                 }
                 JValue::from(String::from_utf8_lossy(&o.stdout).trim_end_matches('\n').to_string())
+            }
+            // Each line of the command's output is a result.
+            "lines" => {
+                let o = blocking(|| std::process::Command::new("/bin/sh").arg("-c").arg(&term).output())
+                    .map_err(|e| err(format!("lookup('lines'): {e}")))?;
+                if !o.status.success() {
+                    return Err(err(format!("lookup_plugin.lines({term}) returned {}", o.status.code().unwrap_or(-1))));
+                }
+                out.extend(String::from_utf8_lossy(&o.stdout).lines().map(|l| JValue::from(l.to_string())));
+                continue;
             }
             "vars" => match (state.lookup(&term).filter(|v| !v.is_undefined()), default) {
                 (Some(v), _) => v,
@@ -204,7 +214,14 @@ fn run_lookup(
 }
 
 fn plugin_not_found(name: &str) -> Error {
-    err(format!("lookup plugin '{name}' not found (mailplay has file, env, pipe, template, vars, items, list, first_found)"))
+    err(format!("lookup plugin '{name}' not found (mailplay has file, env, pipe, lines, template, vars, items, list, first_found)"))
+}
+
+/// A hint-less `undef()`: Ansible's default hint, which a lookup given it
+/// as `default=` replaces with its own reason.
+fn plain_undef() {
+    PLAIN_UNDEF.with(|p| p.set(true));
+    super::filters_map::note_missing("Mandatory variable has not been overridden".into());
 }
 
 fn lookup(state: &State, name: String, terms: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
@@ -263,33 +280,58 @@ pub fn regex_replace(v: JValue, pattern: String, replacement: Option<String>, kw
     let ignorecase = kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
     let multiline = kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false);
     let count = kwargs.get::<Option<usize>>("count")?.unwrap_or(0);
+    let mandatory_count = kwargs.get::<Option<usize>>("mandatory_count")?.unwrap_or(0);
     kwargs.assert_all_used()?;
     let re = build_regex(&pattern, ignorecase, multiline)?;
     let rep = python_replacement(&replacement.unwrap_or_default());
-    Ok(re.replacen(&text_of(&v), count, rep.as_str()).into_owned())
+    let text = text_of(&v);
+    if mandatory_count != 0 {
+        let matches = re.find_iter(&text).take(if count == 0 { usize::MAX } else { count }).count();
+        if matches != mandatory_count {
+            // Ansible's message (which shows `count` where it means the matches).
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("'{pattern}' should match {mandatory_count} times, but matches {count} times in '{text}'"),
+            ));
+        }
+    }
+    Ok(re.replacen(&text, count, rep.as_str()).into_owned())
 }
 
 pub fn regex_search(v: JValue, pattern: String, groups: Rest<String>, kwargs: Kwargs) -> Result<JValue, Error> {
     let ignorecase = kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false);
     let multiline = kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false);
     kwargs.assert_all_used()?;
+    // `\g<name>` or `\N`, as Ansible reads them, before searching;
+    // anything else is refused.
+    let groups: Vec<Result<usize, String>> = groups
+        .iter()
+        .map(|g| {
+            if let Some((name, _)) = g.strip_prefix("\\g<").and_then(|k| k.split_once('>')) {
+                Ok(name.parse::<usize>().map_err(|_| name.to_string()))
+            } else if let Some(n) =
+                g.strip_prefix('\\').and_then(|d| d.split(|c: char| !c.is_ascii_digit()).next()).and_then(|d| d.parse().ok())
+            {
+                Ok(Ok(n))
+            } else {
+                Err(Error::new(ErrorKind::InvalidOperation, "Unknown argument"))
+            }
+        })
+        .collect::<Result<_, _>>()?;
     let re = build_regex(&pattern, ignorecase, multiline)?;
     let text = text_of(&v);
     let Some(caps) = re.captures(&text) else { return Ok(JValue::from(())) };
     if groups.is_empty() {
         return Ok(JValue::from(caps.get(0).map(|m| m.as_str()).unwrap_or("")));
     }
-    let mut out = Vec::new();
-    for g in groups.iter() {
-        let key = g.trim_start_matches('\\');
-        let key = key.strip_prefix("g<").and_then(|k| k.strip_suffix('>')).unwrap_or(key);
-        let m = match key.parse::<usize>() {
-            Ok(i) => caps.get(i),
-            Err(_) => caps.name(key),
+    let found = groups.iter().map(|g| {
+        let m = match g {
+            Ok(i) => caps.get(*i),
+            Err(name) => caps.name(name),
         };
-        out.push(JValue::from(m.map(|m| m.as_str()).unwrap_or("")));
-    }
-    Ok(JValue::from(out))
+        JValue::from(m.map(|m| m.as_str()).unwrap_or(""))
+    });
+    Ok(JValue::from(found.collect::<Vec<_>>()))
 }
 
 pub fn regex_findall(v: JValue, pattern: String, kwargs: Kwargs) -> Result<JValue, Error> {
@@ -307,18 +349,4 @@ pub fn regex_findall(v: JValue, pattern: String, kwargs: Kwargs) -> Result<JValu
         })
         .collect();
     Ok(JValue::from(found))
-}
-
-/// glibc's SHA-512 crypt (`$6$`), as `mkpasswd -m sha-512` and Ansible's
-/// `password_hash('sha512')` produce. The default 5000 rounds are not
-/// written into the string, like glibc.
-pub fn sha512_crypt(pw: &str, scheme: &str, salt: &str, rounds: Option<usize>) -> Result<String, String> {
-    if scheme != "sha512" && scheme != "sha512_crypt" {
-        return Err(format!("password_hash: unsupported scheme '{scheme}' (mailplay supports sha512)"));
-    }
-    let salt: String = salt.chars().take(16).collect();
-    let rounds = rounds.unwrap_or(5000);
-    let params = sha_crypt::Sha512Params::new(rounds).map_err(|e| format!("password_hash: bad rounds: {e:?}"))?;
-    let hash = sha_crypt::sha512_crypt_b64(pw.as_bytes(), salt.as_bytes(), &params).map_err(|e| format!("password_hash: {e:?}"))?;
-    Ok(if rounds == 5000 { format!("$6${salt}${hash}") } else { format!("$6$rounds={rounds}${salt}${hash}") })
 }

@@ -5,18 +5,26 @@
 //!   the variables a template touches are converted, and a variable whose
 //!   value holds templates is rendered when read, recursively, with cycle
 //!   detection (Ansible's lazy resolution).
-//! - Strict undefined: an undefined variable is an error naming it, except
-//!   under `is defined` / `default`.
+//! - Ansible's undefined: using an undefined variable is an error naming
+//!   it, except under `is defined` / `default`; an attribute or item of an
+//!   undefined value is undefined too (`nope.x | default(1)`), through the
+//!   patched minijinja (vendor/minijinja/MAILPLAY-PATCH.md).
 //! - Native types: a string that is one `{{ expression }}` yields the
 //!   expression's value (list, dict, int, bool), otherwise a string.
 //! - `omit`: a mapping entry whose value renders to the omit token is dropped.
 
 pub mod conditional;
+mod escape;
 mod filters;
+mod filters_data;
+mod filters_hash;
 pub(crate) mod filters_json;
 mod filters_map;
 mod filters_math;
 pub(crate) mod filters_path;
+mod filters_random;
+mod filters_text;
+mod filters_time;
 mod filters_url;
 mod first_found;
 mod fqcn;
@@ -110,6 +118,11 @@ fn env() -> &'static Environment<'static> {
         filters_math::register(&mut env);
         filters_path::register(&mut env);
         filters_json::register(&mut env);
+        filters_data::register(&mut env);
+        filters_hash::register(&mut env);
+        filters_text::register(&mut env);
+        filters_random::register(&mut env);
+        filters_time::register(&mut env);
         tests_::register(&mut env);
         tests_files::register(&mut env);
         lookups::register(&mut env);
@@ -233,6 +246,7 @@ impl Templar {
     }
 
     /// Jinja's output of a template string (its final newline dropped).
+    /// Its string constants are escaped as Ansible's are ([`escape`]).
     fn render_text(&self, s: &str, scope: &Scope) -> Result<String, TemplateError> {
         limits::check_nesting(s)?;
         if let Some((bound, scope)) = lookup_consts::bind(self, s, scope)? {
@@ -242,7 +256,8 @@ impl Templar {
         lookups::forget_plain_undef();
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(scope.search_paths().to_vec());
-        env().render_str(s, ctx).map_err(|e| self.explain(e, s, scope))
+        let s = escape::in_template(s);
+        env().render_str(&s, ctx).map_err(|e| self.explain(e, &s, scope))
     }
 
     /// A string: one `{{ expr }}` gives the expression's native value.
@@ -255,7 +270,7 @@ impl Templar {
             None => (s, false),
         };
         if let Some(expr) = single_expression(body) {
-            return Ok(match self.eval_expression(expr, scope)? {
+            return Ok(match self.eval_expression(&escape::in_expression(expr), scope)? {
                 Value::String(mut text) if newline => {
                     text.push('\n');
                     Value::String(text)
@@ -285,18 +300,17 @@ impl Templar {
         let compiled = env().compile_expression(expr).map_err(|e| self.explain(e, expr, scope))?;
         let v = compiled.eval(ctx).map_err(|e| self.explain_expr(e, expr, scope))?;
         if v.is_undefined() {
-            // Why: an `undef(hint)`'s hint or a lookup's own reason, else
-            // the undefined variable the expression names, else the whole.
+            // `undef(hint)` and `map` record why their value is undefined.
             let message = filters_map::take_missing()
-                .or_else(|| first_undefined(compiled.undeclared_variables(true), scope, expr))
+                .or_else(|| first_undefined(compiled.undeclared_variables(true), scope, expr).map(|m| m.message()))
                 .unwrap_or_else(|| format!("'{expr}' is undefined"));
             return Err(TemplateError { message, line: None, undefined: true });
         }
         to_json(&v).map_err(|mut e| {
             // An undefined variable inside the result: name it, as Ansible does.
             if e.undefined && e.message == HOLDS_UNDEFINED {
-                if let Some(message) = first_undefined(compiled.undeclared_variables(true), scope, expr) {
-                    e.message = message;
+                if let Some(missing) = first_undefined(compiled.undeclared_variables(true), scope, expr) {
+                    e.message = missing.message();
                 }
             }
             e
@@ -424,8 +438,8 @@ impl Templar {
     fn explain(&self, e: minijinja::Error, source: &str, scope: &Scope) -> TemplateError {
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(t) = env().template_from_str(source) {
-                if let Some(message) = first_undefined(t.undeclared_variables(true), scope, source) {
-                    return TemplateError { message, line: e.line().map(|l| l as u32), undefined: true };
+                if let Some(missing) = first_undefined(t.undeclared_variables(true), scope, source) {
+                    return TemplateError { message: undefined_message(&e, &missing), line: e.line().map(|l| l as u32), undefined: true };
                 }
             }
         }
@@ -435,8 +449,8 @@ impl Templar {
     fn explain_expr(&self, e: minijinja::Error, expr: &str, scope: &Scope) -> TemplateError {
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(c) = env().compile_expression(expr) {
-                if let Some(message) = first_undefined(c.undeclared_variables(true), scope, expr) {
-                    return TemplateError { message, line: None, undefined: true };
+                if let Some(missing) = first_undefined(c.undeclared_variables(true), scope, expr) {
+                    return TemplateError { message: undefined_message(&e, &missing), line: None, undefined: true };
                 }
             }
         }
@@ -444,12 +458,61 @@ impl Templar {
     }
 }
 
-/// Ansible's message for the undefined dotted name with the fewest dots
-/// (`a` before `a.b`; among those the one written first in `source`, as
-/// rendering meets them): `'a' is undefined` for a variable, `object of
-/// type 'dict' has no attribute 'b'` for a mapping's missing key
-/// (ansible-core 2.19's wording), `'a.b' is undefined` otherwise.
-fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope, source: &str) -> Option<String> {
+/// What is undefined in an expression: a variable, or an attribute a
+/// defined value lacks.
+enum Missing {
+    Variable(String),
+    Attribute {
+        of: &'static str,
+        name: String,
+    },
+    /// A path into a value whose type could not be learnt here.
+    Path(String),
+}
+
+thread_local! {
+    /// Set while [`first_undefined`] renders a variable to look into it.
+    static NAMING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Missing {
+    /// Ansible's message: "'x' is undefined", "object of type 'dict' has
+    /// no attribute 'b'".
+    fn message(&self) -> String {
+        match self {
+            Missing::Variable(v) => format!("'{v}' is undefined"),
+            Missing::Attribute { of, name } => format!("object of type '{of}' has no attribute '{name}'"),
+            Missing::Path(p) => format!("'{p}' is undefined"),
+        }
+    }
+}
+
+/// The message for an undefined error: `mandatory`'s "Mandatory variable
+/// 'x' not defined." (with the missing name), else [`Missing::message`].
+fn undefined_message(e: &minijinja::Error, missing: &Missing) -> String {
+    if e.detail().is_some_and(|d| d.contains(filters::MANDATORY)) {
+        let (Missing::Variable(name) | Missing::Attribute { name, .. } | Missing::Path(name)) = missing;
+        return format!("Mandatory variable '{name}' not defined.");
+    }
+    missing.message()
+}
+
+/// Python's type name of a JSON value.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// The undefined dotted name with the fewest dots (`a` before `a.b`),
+/// among those the one written first in `source` (as rendering meets them).
+fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope, source: &str) -> Option<Missing> {
     let mut names: Vec<String> = names.into_iter().collect();
     names.sort_by_key(|n| (n.matches('.').count(), first_use(source, n), n.clone()));
     for name in names {
@@ -459,12 +522,36 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope, sour
         if vars_object::is_magic(root) || env().globals().any(|(g, _)| g == root) {
             continue;
         }
-        let Some(mut v) = scope.get(root) else { return Some(format!("'{name}' is undefined")) };
+        // Ansible names the undefined variable, not the path below it.
+        let Some((raw, origin)) = scope.lookup(root) else { return Some(Missing::Variable(root.to_string())) };
+        if !name.contains('.') {
+            continue;
+        }
+        // A value that is template source is looked into as it renders
+        // (not while naming an error of that render itself: a variable
+        // that refers to itself would recurse without end).
+        let rendered;
+        let mut v = if origin != Origin::Data && Templar::value_has_template(raw) {
+            if NAMING.with(std::cell::Cell::get) {
+                return Some(Missing::Path(name));
+            }
+            NAMING.with(|n| n.set(true));
+            let out = shared().render_value(raw, scope);
+            NAMING.with(|n| n.set(false));
+            match out {
+                Ok(r) => {
+                    rendered = r;
+                    &rendered
+                }
+                Err(_) => return Some(Missing::Path(name)),
+            }
+        } else {
+            raw
+        };
         for p in parts {
             match v.get(p) {
                 Some(next) => v = next,
-                None if v.is_object() => return Some(format!("object of type 'dict' has no attribute '{p}'")),
-                None => return Some(format!("'{name}' is undefined")),
+                None => return Some(Missing::Attribute { of: json_type(v), name: p.to_string() }),
             }
         }
     }

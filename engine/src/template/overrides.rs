@@ -22,6 +22,10 @@ pub struct TemplateOverrides {
     pub lstrip_blocks: bool,
     /// `\n`, `\r` or `\r\n`: what the template's own line breaks become.
     pub newline_sequence: String,
+    /// A line starting with it is a statement (`# for x in y`); none by default.
+    pub line_statement_prefix: Option<String>,
+    /// A line starting with it is a comment; none by default.
+    pub line_comment_prefix: Option<String>,
 }
 
 impl Default for TemplateOverrides {
@@ -36,6 +40,8 @@ impl Default for TemplateOverrides {
             trim_blocks: true,
             lstrip_blocks: false,
             newline_sequence: "\n".into(),
+            line_statement_prefix: None,
+            line_comment_prefix: None,
         }
     }
 }
@@ -49,14 +55,20 @@ pub(super) fn default_syntax() -> SyntaxConfig {
 
 impl TemplateOverrides {
     fn syntax(&self) -> Result<SyntaxConfig, Error> {
-        SyntaxConfig::builder()
-            .variable_delimiters(self.variable_start_string.clone(), self.variable_end_string.clone())
+        let mut b = SyntaxConfig::builder();
+        b.variable_delimiters(self.variable_start_string.clone(), self.variable_end_string.clone())
             .block_delimiters(self.block_start_string.clone(), self.block_end_string.clone())
             .comment_delimiters(self.comment_start_string.clone(), self.comment_end_string.clone())
             .trim_blocks(self.trim_blocks)
             .lstrip_blocks(self.lstrip_blocks)
-            .keep_trailing_newline(false)
-            .build()
+            .keep_trailing_newline(false);
+        if let Some(p) = &self.line_statement_prefix {
+            b.line_statement_prefix(p.clone());
+        }
+        if let Some(p) = &self.line_comment_prefix {
+            b.line_comment_prefix(p.clone());
+        }
+        b.build()
     }
 
     /// Checks `newline_sequence` as Ansible's template module does.
@@ -134,6 +146,8 @@ pub fn extract_header<'a>(text: &'a str, base: &TemplateOverrides) -> Result<(&'
             "comment_start_string" => o.comment_start_string = text()?,
             "comment_end_string" => o.comment_end_string = text()?,
             "newline_sequence" => o.newline_sequence = text()?,
+            "line_statement_prefix" => o.line_statement_prefix = Some(text()?),
+            "line_comment_prefix" => o.line_comment_prefix = Some(text()?),
             "trim_blocks" => o.trim_blocks = flag()?,
             "lstrip_blocks" => o.lstrip_blocks = flag()?,
             other => return Err(format!("Invalid {HEADER:?} override key {other:?}.")),

@@ -39,6 +39,7 @@ fn single_expressions_keep_their_type() {
 fn undefined_variables_are_named() {
     assert_eq!(e("hello {{ nope }}", json!({})), "'nope' is undefined");
     assert_eq!(e("{{ a.b }}", json!({"a": {}})), "object of type 'dict' has no attribute 'b'");
+    assert_eq!(e("{{ d.b }}", json!({"d": "{{ {'x': 1} }}"})), "object of type 'dict' has no attribute 'b'");
     assert_eq!(r("{{ nope | default('d') }}", json!({})), json!("d"));
     assert_eq!(r("{{ nope is defined }}", json!({})), json!(false));
     assert_eq!(r("{{ '' | default('d', true) }}", json!({})), json!("d"));
@@ -87,9 +88,12 @@ fn ansible_filters() {
     assert_eq!(r("{{ l | flatten(1) }}", v.clone()), json!([1, [2], 3]));
     assert_eq!(r("{{ s.split(',') }}", v.clone()), json!(["a", "b"]));
     assert_eq!(r("{{ s | split(',') }}", v.clone()), json!(["a", "b"]));
-    assert_eq!(r("{{ 'ab12' | regex_replace('(\\\\d+)', '<\\\\1>') }}", v.clone()), json!("ab<12>"));
-    assert_eq!(r("{{ 'ab12cd3' | regex_findall('\\\\d+') }}", v.clone()), json!(["12", "3"]));
-    assert_eq!(r("{{ 'user@ex.org' | regex_search('@(.*)', '\\\\1') }}", v.clone()), json!(["ex.org"]));
+    // As YAML gives them: Ansible keeps the backslashes of string
+    // constants in `{{ }}` (escape_backslashes).
+    assert_eq!(r("{{ 'ab12' | regex_replace('(\\d+)', '<\\1>') }}", v.clone()), json!("ab<12>"));
+    assert_eq!(r("{{ 'ab12cd3' | regex_findall('\\d+') }}", v.clone()), json!(["12", "3"]));
+    assert_eq!(r("{{ 'user@ex.org' | regex_search('@(.*)', '\\1') }}", v.clone()), json!(["ex.org"]));
+    assert_eq!(r("{{ 'a\\tb' }} {% set t = 'c\\td' %}{{ t }}", v.clone()), json!("a\\tb c\td"));
     assert_eq!(r("{{ '/etc/postfix/main.cf' | basename }}", v.clone()), json!("main.cf"));
     assert_eq!(r("{{ '/etc/postfix/main.cf' | dirname }}", v.clone()), json!("/etc/postfix"));
     assert_eq!(r("{{ 'hi' | b64encode }}", v.clone()), json!("aGk="));
@@ -324,4 +328,46 @@ fn a_none_node_is_left_out_of_a_template_but_kept_alone() {
     assert_eq!(r("{{ x }}-{{ x }}", json!({"x": null})), json!("-"));
     assert_eq!(r("a{{ x }}", json!({"x": null})), json!("a"));
     assert_eq!(r("{{ x }}", json!({"x": null})), json!(null));
+}
+
+#[test]
+fn an_attribute_or_item_of_an_undefined_value_is_undefined() {
+    let v = json!({"d": {"bar": {}}, "l": [{"foo": {}}]});
+    assert_eq!(r("{{ nope.x | default('a') }}", v.clone()), json!("a"));
+    assert_eq!(r("{{ nope['x'][0].y is defined }}", v.clone()), json!(false));
+    assert_eq!(r("{{ d.bar.baz.abc is defined }}", v.clone()), json!(false));
+    assert_eq!(r("{{ d.baz.abc | default('b') }}", v.clone()), json!("b"));
+    assert_eq!(r("{{ l[1].foo is defined }} {{ l.0.foo is defined }}", v.clone()), json!("False True"));
+    assert_eq!(r("{{ ('key' | extract(badcontainer)).subkey | default('c') }}", v.clone()), json!("c"));
+    // Using it still fails, naming the variable rather than the path.
+    assert_eq!(e("{{ nope.x.y }}", v.clone()), "'nope' is undefined");
+    assert_eq!(e("{{ nope.x == 1 }}", v.clone()), "'nope' is undefined");
+    assert_eq!(e("{% if nope.x %}y{% endif %}", v.clone()), "'nope' is undefined");
+    assert_eq!(e("{% for i in nope.x %}{{ i }}{% endfor %}", v.clone()), "'nope' is undefined");
+    assert_eq!(e("{{ hey | mandatory }}", v.clone()), "Mandatory variable 'hey' not defined.");
+    assert_eq!(e("{{ hey | mandatory('sad wolf') }}", v), "invalid operation: sad wolf");
+}
+
+#[test]
+fn undef_without_a_hint_has_ansibles_message() {
+    let s = scope(json!({"fail_foo": "{{ undef() }}"}));
+    let err = Templar::new().render_value(&json!("{{ fail_foo }}"), &s).unwrap_err();
+    assert!(err.message.contains("Mandatory variable has not been overridden"), "{}", err.message);
+}
+
+#[test]
+fn the_lines_lookup_gives_each_output_line() {
+    assert_eq!(r("{{ query('lines', 'printf \"a\\nb\\n\"') }}", json!({})), json!(["a", "b"]));
+    assert_eq!(r("{{ lookup('lines', 'echo one') }}", json!({})), json!("one"));
+    assert!(e("{{ lookup('lines', 'exit 3') }}", json!({})).contains("returned 3"));
+}
+
+#[test]
+fn subelements_gives_pythons_tuples() {
+    let v = json!({"d": [{"n": 1, "g": ["w", "x"]}]});
+    assert_eq!(
+        r("{{ d | subelements('g') == [({'n': 1, 'g': ['w', 'x']}, 'w'), ({'n': 1, 'g': ['w', 'x']}, 'x')] }}", v.clone()),
+        json!(true)
+    );
+    assert_eq!(r("{{ d | subelements(['g']) | map('last') | list }}", v), json!(["w", "x"]));
 }

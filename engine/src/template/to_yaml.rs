@@ -6,7 +6,10 @@
 //! (plain, single- or double-quoted, chosen by its analysis and by whether
 //! the plain text would read back as something else), line folding at 80
 //! columns, block and flow collections and their indentation, and the
-//! `...` after a plain scalar document.
+//! `...` after a plain scalar document; `default_style` (every scalar
+//! quoted, literal `|` or folded `>`, with the tags a non-string then
+//! needs) and `canonical` (explicit tags, double quotes, flow collections
+//! with `?` keys), as `yaml.dump` takes them.
 
 use serde_json::Value;
 
@@ -16,11 +19,14 @@ pub struct Style {
     pub default_flow_style: Option<bool>,
     pub indent: usize,
     pub width: usize,
+    /// PyYAML's `default_style`: `'`, `"`, `|`, `>` (None: chosen per scalar).
+    pub default_style: Option<char>,
+    pub canonical: bool,
 }
 
 impl Style {
-    pub const TO_YAML: Style = Style { default_flow_style: None, indent: 2, width: 80 };
-    pub const TO_NICE_YAML: Style = Style { default_flow_style: Some(false), indent: 4, width: 80 };
+    pub const TO_YAML: Style = Style { default_flow_style: None, indent: 2, width: 80, default_style: None, canonical: false };
+    pub const TO_NICE_YAML: Style = Style { default_flow_style: Some(false), indent: 4, width: 80, default_style: None, canonical: false };
 }
 
 pub fn dump(v: &Value, style: Style) -> String {
@@ -40,7 +46,15 @@ pub fn dump(v: &Value, style: Style) -> String {
         root: false,
         mapping_context: false,
         simple_key: false,
+        default_style: style.default_style,
+        canonical: style.canonical,
     };
+    // A canonical document starts explicitly.
+    if e.canonical {
+        e.write_indent();
+        e.write_indicator("---", true, false, false);
+        e.write_indent();
+    }
     e.node(v, true, false, false, false);
     // Document end: a new line, and `...` after an open-ended plain scalar.
     e.write_indent();
@@ -66,6 +80,18 @@ struct Emitter {
     root: bool,
     mapping_context: bool,
     simple_key: bool,
+    default_style: Option<char>,
+    canonical: bool,
+}
+
+/// The style PyYAML's `choose_scalar_style` picks.
+#[derive(Clone, Copy, PartialEq)]
+enum ScalarStyle {
+    Plain,
+    Single,
+    Double,
+    Literal,
+    Folded,
 }
 
 fn is_collection(v: &Value) -> bool {
@@ -126,12 +152,13 @@ impl Emitter {
             Value::Object(m) => m.values().collect(),
             _ => return false,
         };
-        if self.flow_level > 0 || items.is_empty() {
+        if self.flow_level > 0 || items.is_empty() || self.canonical {
             return true;
         }
         match self.flow_style {
             Some(f) => f,
-            None => !items.iter().any(|i| is_collection(i)),
+            // A scalar given a style (`default_style`) makes it block too.
+            None => !items.iter().any(|i| is_collection(i)) && self.default_style.is_none(),
         }
     }
 
@@ -141,6 +168,9 @@ impl Emitter {
         self.simple_key = simple_key;
         match v {
             Value::Array(items) => {
+                if self.canonical {
+                    self.write_indicator("!!seq", true, false, false);
+                }
                 if self.flow(v) {
                     self.flow_sequence(items)
                 } else {
@@ -151,6 +181,9 @@ impl Emitter {
                 let mut keys: Vec<&String> = m.keys().collect();
                 keys.sort();
                 let pairs: Vec<(&String, &Value)> = keys.into_iter().map(|k| (k, &m[k])).collect();
+                if self.canonical {
+                    self.write_indicator("!!map", true, false, false);
+                }
                 if self.flow(v) {
                     self.flow_mapping(&pairs)
                 } else {
@@ -160,7 +193,7 @@ impl Emitter {
             scalar => {
                 self.increase_indent(true, false);
                 let (text, plain_ok) = represent(scalar);
-                self.scalar(&text, plain_ok);
+                self.scalar(&text, plain_ok, scalar.is_string(), tag_of(scalar));
                 self.pop_indent();
             }
         }
@@ -174,13 +207,17 @@ impl Emitter {
             if i > 0 {
                 self.write_indicator(",", false, false, false);
             }
-            if self.column > self.best_width {
+            if self.canonical || self.column > self.best_width {
                 self.write_indent();
             }
             self.node(item, false, true, false, false);
         }
         self.pop_indent();
         self.flow_level -= 1;
+        if self.canonical && !items.is_empty() {
+            self.write_indicator(",", false, false, false);
+            self.write_indent();
+        }
         self.write_indicator("]", false, false, false);
     }
 
@@ -192,14 +229,26 @@ impl Emitter {
             if i > 0 {
                 self.write_indicator(",", false, false, false);
             }
-            if self.column > self.best_width {
+            if self.canonical || self.column > self.best_width {
                 self.write_indent();
             }
-            self.key(k);
+            if self.canonical {
+                // An explicit `? key` and `: value`, each on its own line.
+                self.write_indicator("?", true, false, false);
+                self.node(&Value::String((*k).clone()), false, false, true, false);
+                self.write_indent();
+                self.write_indicator(":", true, false, false);
+            } else {
+                self.key(k);
+            }
             self.node(v, false, false, true, false);
         }
         self.pop_indent();
         self.flow_level -= 1;
+        if self.canonical && !pairs.is_empty() {
+            self.write_indicator(",", false, false, false);
+            self.write_indent();
+        }
         self.write_indicator("}", false, false, false);
     }
 
@@ -233,23 +282,163 @@ impl Emitter {
         self.simple_key = true;
         self.increase_indent(true, false);
         let plain_ok = !resolves_as_other_type(k);
-        self.scalar(k, plain_ok);
+        self.scalar(k, plain_ok, true, "!!str");
         self.pop_indent();
         self.write_indicator(":", false, false, false);
     }
 
-    fn scalar(&mut self, text: &str, implicit: bool) {
+    /// A scalar: `implicit_plain` when plain text reads back as the value,
+    /// `implicit_quoted` when quoted text does (a string); otherwise its
+    /// `tag` is written first, as PyYAML's `process_tag` does.
+    fn scalar(&mut self, text: &str, implicit_plain: bool, implicit_quoted: bool, tag: &str) {
         let a = analyze(text);
+        let style = self.choose_style(&a, implicit_plain);
+        let implicit = if style == ScalarStyle::Plain { implicit_plain } else { implicit_quoted };
+        if self.canonical || !implicit {
+            self.write_indicator(tag, true, false, false);
+        }
         let split = !self.simple_key;
-        let plain = implicit
+        match style {
+            ScalarStyle::Plain => self.write_plain(text, split),
+            ScalarStyle::Single => self.write_single_quoted(text, split),
+            ScalarStyle::Double => self.write_double_quoted(text, split),
+            ScalarStyle::Literal => self.write_literal(text),
+            ScalarStyle::Folded => self.write_folded(text),
+        }
+    }
+
+    /// PyYAML's `choose_scalar_style`, the scalar's requested style being
+    /// `default_style`.
+    fn choose_style(&self, a: &Analysis, implicit_plain: bool) -> ScalarStyle {
+        let requested = self.default_style;
+        if requested == Some('"') || self.canonical {
+            return ScalarStyle::Double;
+        }
+        if requested.is_none()
+            && implicit_plain
             && !(self.simple_key && (a.empty || a.multiline))
-            && ((self.flow_level > 0 && a.allow_flow_plain) || (self.flow_level == 0 && a.allow_block_plain));
-        if plain {
-            self.write_plain(text, split);
-        } else if a.allow_single_quoted && !(self.simple_key && a.multiline) {
-            self.write_single_quoted(text, split);
-        } else {
-            self.write_double_quoted(text, split);
+            && ((self.flow_level > 0 && a.allow_flow_plain) || (self.flow_level == 0 && a.allow_block_plain))
+        {
+            return ScalarStyle::Plain;
+        }
+        if matches!(requested, Some('|' | '>')) && self.flow_level == 0 && !self.simple_key && a.allow_block {
+            return if requested == Some('|') { ScalarStyle::Literal } else { ScalarStyle::Folded };
+        }
+        if matches!(requested, None | Some('\'')) && a.allow_single_quoted && !(self.simple_key && a.multiline) {
+            return ScalarStyle::Single;
+        }
+        ScalarStyle::Double
+    }
+
+    /// PyYAML's `determine_block_hints`: an indentation digit when the text
+    /// starts with a space or break, `-` to strip the final break it lacks,
+    /// `+` to keep the extra ones it has.
+    fn block_hints(&self, text: &str) -> String {
+        let mut hints = String::new();
+        let chars: Vec<char> = text.chars().collect();
+        let is_break = |c: char| matches!(c, '\n' | '\u{85}' | '\u{2028}' | '\u{2029}');
+        if let (Some(&first), Some(&last)) = (chars.first(), chars.last()) {
+            if first == ' ' || is_break(first) {
+                hints.push_str(&self.best_indent.to_string());
+            }
+            if !is_break(last) {
+                hints.push('-');
+            } else if chars.len() == 1 || is_break(chars[chars.len() - 2]) {
+                hints.push('+');
+            }
+        }
+        hints
+    }
+
+    fn write_block_header(&mut self, indicator: char, text: &str) {
+        let hints = self.block_hints(text);
+        self.write_indicator(&format!("{indicator}{hints}"), true, false, false);
+        if hints.ends_with('+') {
+            self.open_ended = true;
+        }
+        self.write_line_break();
+    }
+
+    /// PyYAML's `write_literal` (`|`).
+    fn write_literal(&mut self, text: &str) {
+        self.write_block_header('|', text);
+        let is_break = |c: char| matches!(c, '\n' | '\u{85}' | '\u{2028}' | '\u{2029}');
+        let chars: Vec<char> = text.chars().collect();
+        let mut breaks = true;
+        let (mut start, mut end) = (0, 0);
+        while end <= chars.len() {
+            let ch = chars.get(end).copied();
+            if breaks {
+                if ch.is_none_or(|c| !is_break(c)) {
+                    for _ in start..end {
+                        self.write_line_break();
+                    }
+                    if ch.is_some() {
+                        self.write_indent();
+                    }
+                    start = end;
+                }
+            } else if ch.is_none_or(is_break) {
+                let data: String = chars[start..end].iter().collect();
+                self.write(&data);
+                if ch.is_none() {
+                    self.write_line_break();
+                }
+                start = end;
+            }
+            if let Some(c) = ch {
+                breaks = is_break(c);
+            }
+            end += 1;
+        }
+    }
+
+    /// PyYAML's `write_folded` (`>`): long lines folded at spaces.
+    fn write_folded(&mut self, text: &str) {
+        self.write_block_header('>', text);
+        let is_break = |c: char| matches!(c, '\n' | '\u{85}' | '\u{2028}' | '\u{2029}');
+        let chars: Vec<char> = text.chars().collect();
+        let (mut leading_space, mut spaces, mut breaks) = (true, false, true);
+        let (mut start, mut end) = (0, 0);
+        while end <= chars.len() {
+            let ch = chars.get(end).copied();
+            if breaks {
+                if ch.is_none_or(|c| !is_break(c)) {
+                    if !leading_space && ch.is_some_and(|c| c != ' ') && chars[start] == '\n' {
+                        self.write_line_break();
+                    }
+                    leading_space = ch == Some(' ');
+                    for _ in start..end {
+                        self.write_line_break();
+                    }
+                    if ch.is_some() {
+                        self.write_indent();
+                    }
+                    start = end;
+                }
+            } else if spaces {
+                if ch != Some(' ') {
+                    if start + 1 == end && self.column > self.best_width {
+                        self.write_indent();
+                    } else {
+                        let data: String = chars[start..end].iter().collect();
+                        self.write(&data);
+                    }
+                    start = end;
+                }
+            } else if ch.is_none_or(|c| c == ' ' || is_break(c)) {
+                let data: String = chars[start..end].iter().collect();
+                self.write(&data);
+                if ch.is_none() {
+                    self.write_line_break();
+                }
+                start = end;
+            }
+            if let Some(c) = ch {
+                breaks = is_break(c);
+                spaces = c == ' ';
+            }
+            end += 1;
         }
     }
 
@@ -423,6 +612,17 @@ impl Emitter {
     }
 }
 
+/// The tag PyYAML's representer gives a scalar.
+fn tag_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "!!null",
+        Value::Bool(_) => "!!bool",
+        Value::Number(n) if n.is_f64() => "!!float",
+        Value::Number(_) => "!!int",
+        _ => "!!str",
+    }
+}
+
 /// A scalar's text as PyYAML's representer writes it, and whether it may be
 /// plain (a string that would read back as another type may not).
 fn represent(v: &Value) -> (String, bool) {
@@ -485,12 +685,20 @@ struct Analysis {
     allow_flow_plain: bool,
     allow_block_plain: bool,
     allow_single_quoted: bool,
+    allow_block: bool,
 }
 
 /// PyYAML's `analyze_scalar` (allow_unicode on).
 fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
-        return Analysis { empty: true, multiline: false, allow_flow_plain: false, allow_block_plain: true, allow_single_quoted: true };
+        return Analysis {
+            empty: true,
+            multiline: false,
+            allow_flow_plain: false,
+            allow_block_plain: true,
+            allow_single_quoted: true,
+            allow_block: false,
+        };
     }
     let is_break = |c: char| matches!(c, '\n' | '\u{85}' | '\u{2028}' | '\u{2029}');
     let is_ws = |c: char| matches!(c, '\0' | ' ' | '\t' | '\r') || is_break(c);
@@ -581,10 +789,13 @@ fn analyze(s: &str) -> Analysis {
         preceded_by_ws = is_ws(ch);
         followed_by_ws = i + 2 >= chars.len() || is_ws(chars[i + 2]);
     }
-    let (mut flow_plain, mut block_plain, mut single) = (true, true, true);
+    let (mut flow_plain, mut block_plain, mut single, mut block) = (true, true, true, true);
     if leading_space || leading_break || trailing_space || trailing_break {
         flow_plain = false;
         block_plain = false;
+    }
+    if trailing_space {
+        block = false;
     }
     if break_space {
         flow_plain = false;
@@ -595,6 +806,7 @@ fn analyze(s: &str) -> Analysis {
         flow_plain = false;
         block_plain = false;
         single = false;
+        block = false;
     }
     if line_breaks {
         flow_plain = false;
@@ -612,6 +824,7 @@ fn analyze(s: &str) -> Analysis {
         allow_flow_plain: flow_plain,
         allow_block_plain: block_plain,
         allow_single_quoted: single,
+        allow_block: block,
     }
 }
 
@@ -646,6 +859,16 @@ mod tests {
             dump(&long, Style::TO_YAML),
             "{a: 'x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x\n    x x x x x x x x x x x '}\n"
         );
+        let nice = |default_style, canonical| Style { default_style, canonical, ..Style::TO_YAML };
+        // yaml.dump('thing', default_style='|') and (..., canonical=True).
+        assert_eq!(dump(&json!("thing"), nice(Some('|'), false)), "|-\n  thing\n");
+        assert_eq!(dump(&json!("thing"), nice(None, true)), "---\n!!str \"thing\"\n");
+        assert_eq!(dump(&json!({"a": "x\ny\n", "b": 1}), nice(Some('|'), false)), "\"a\": |\n  x\n  y\n\"b\": !!int |-\n  1\n");
+        assert_eq!(
+            dump(&json!({"a": [1, "b"]}), nice(None, true)),
+            "---\n!!map {\n  ? !!str \"a\"\n  : !!seq [\n    !!int \"1\",\n    !!str \"b\",\n  ],\n}\n"
+        );
+        assert_eq!(dump(&json!({"a": "b c"}), nice(Some('"'), false)), "\"a\": \"b c\"\n");
         let mixed = json!({"a": "tab\there", "é": "ü", "q": "it's", "r": "- x", "s": "a #b", "n": [1.0, 1e20, 0.00001, -3]});
         assert_eq!(dump(&mixed, Style::TO_YAML), "a: \"tab\\there\"\nn: [1.0, 1.0e+20, 1.0e-05, -3]\nq: it's\nr: '- x'\ns: 'a #b'\né: ü\n");
     }

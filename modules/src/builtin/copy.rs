@@ -340,20 +340,38 @@ pub async fn apply_dest(common: &DestArgs, plan: DestPlan, ctx: &Context<'_>) ->
         None => host.read_file(&plan.path).await?.unwrap_or_default(),
     };
     result = result.with("dest", plan.path.clone()).with("checksum", sha1_hex(&content)).with("state", "file");
+    // Ansible's copy and template report the written content's MD5 too.
+    if plan.write.is_some() {
+        result = result.with("md5sum", md5_hex(&content));
+    }
     file_attrs::add_stat_keys(&mut result, &st);
     Ok(result)
 }
 
+fn md5_hex(b: &[u8]) -> String {
+    use md5::Digest as _;
+    format!("{:x}", md5::Md5::digest(b))
+}
+
 /// The result of an unchanged destination, with Ansible's keys.
 pub fn unchanged(state: &DestState) -> ModuleResult {
+    // As Ansible's file module answers for an unchanged copy: `path` too.
     let mut r = ModuleResult::ok()
         .with("dest", state.path.clone())
+        .with("path", state.path.clone())
         .with("checksum", sha1_hex(state.content.as_deref().unwrap_or_default()))
         .with("state", "file");
     if let Some(st) = &state.stat {
         file_attrs::add_stat_keys(&mut r, st);
     }
     r
+}
+
+/// A controller file's permission bits as a `mode:` value (`preserve`).
+pub fn controller_mode(path: &std::path::Path) -> Result<Value, ModuleError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| ModuleError::failed(format!("cannot stat {}: {e}", path.display())))?;
+    Ok(Value::String(format!("{:04o}", meta.permissions().mode() & 0o7777)))
 }
 
 /// `mailplay doc` entries of the destination arguments (`DestArgs`) that
@@ -470,8 +488,17 @@ impl Module for CopyModule {
     }
 
     /// Ansible's `type='path'`: `~` and `$VAR` expand on the target.
+    /// `mode: preserve` is the source file's mode.
     async fn resolve(a: &mut CopyArgs, ctx: &Context<'_>) -> Result<(), ModuleError> {
         super::command_expand::expand_path(ctx.host, &mut a.dest).await?;
+        if let (Some("preserve"), Some(src)) = (a.common.mode.as_str(), &a.src) {
+            a.common.mode = if a.remote_src {
+                let st = ctx.host.stat(src, true).await?.ok_or_else(|| ModuleError::failed(format!("Source {src} not found")))?;
+                Value::String(format!("{:04o}", st.mode & 0o7777))
+            } else {
+                controller_mode(&ctx.controller.find_file("files", src).map_err(ModuleError::failed)?)?
+            };
+        }
         Ok(())
     }
 
@@ -501,7 +528,15 @@ impl Module for CopyModule {
     }
 
     async fn apply(args: &CopyArgs, plan: DestPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        apply_dest(&args.common, plan, ctx).await
+        // Ansible's `src` is its staged copy on the target; mailplay writes
+        // in place, so it names the source file (none for `content`).
+        let source = args.src.as_ref().map(|_| plan.after_header.clone());
+        let wrote = plan.write.is_some();
+        let r = apply_dest(&args.common, plan, ctx).await?;
+        Ok(match source {
+            Some(src) if wrote && !r.failed => r.with("src", src),
+            _ => r,
+        })
     }
 
     fn unchanged_result(_args: &CopyArgs, state: &CopyState) -> ModuleResult {

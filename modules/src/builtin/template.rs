@@ -74,6 +74,7 @@ impl TemplateArgs {
             trim_blocks: flag("trim_blocks", &self.trim_blocks)?,
             lstrip_blocks: flag("lstrip_blocks", &self.lstrip_blocks)?,
             newline_sequence: self.newline_sequence()?,
+            dest: Some(self.dest.clone()),
         })
     }
 
@@ -149,6 +150,17 @@ impl Module for TemplateModule {
         args.common.wanted().map(|_| ())
     }
 
+    /// `dest` expands `~` and `$VAR` on the target (copy's `type='path'`);
+    /// `mode: preserve` is the template file's own mode.
+    async fn resolve(a: &mut TemplateArgs, ctx: &Context<'_>) -> Result<(), ModuleError> {
+        super::command_expand::expand_path(ctx.host, &mut a.dest).await?;
+        if a.common.mode.as_str() == Some("preserve") {
+            let path = ctx.controller.find_file("templates", &a.src).map_err(ModuleError::failed)?;
+            a.common.mode = super::copy::controller_mode(&path)?;
+        }
+        Ok(())
+    }
+
     async fn probe(args: &TemplateArgs, ctx: &Context<'_>) -> Result<TemplateState, ModuleError> {
         let path = ctx.controller.find_file("templates", &args.src).map_err(ModuleError::failed)?;
         let syntax = args.syntax().map_err(ModuleError::failed)?;
@@ -157,7 +169,8 @@ impl Module for TemplateModule {
         let dest = probe_dest(
             ctx.host,
             &args.dest,
-            Some(args.src.trim_end_matches(".j2")),
+            // A folder gets the file under the template's own name, as in Ansible.
+            Some(args.src.as_str()),
             bytes,
             path.display().to_string(),
             args.common.follow.unwrap_or(false),
@@ -171,7 +184,13 @@ impl Module for TemplateModule {
     }
 
     async fn apply(args: &TemplateArgs, plan: DestPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
-        apply_dest(&args.common, plan, ctx).await
+        // Ansible's `src` is its rendered copy on the target; mailplay
+        // writes the rendered bytes straight into place, so it names the
+        // template the content came from.
+        let source = plan.after_header.clone();
+        let wrote = plan.write.is_some();
+        let r = apply_dest(&args.common, plan, ctx).await?;
+        Ok(if wrote && !r.failed { r.with("src", source) } else { r })
     }
 
     fn unchanged_result(_args: &TemplateArgs, state: &TemplateState) -> ModuleResult {
