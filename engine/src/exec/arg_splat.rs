@@ -33,24 +33,12 @@ pub fn spread(rendered: Value) -> Result<Value, String> {
     let Value::Object(mut own) = rendered else { return Ok(rendered) };
     let Some(splat) = own.remove("_raw_params") else { return Ok(Value::Object(own)) };
     let Value::Object(mut merged) = splat else {
-        return Err(format!("Task args must resolve to a 'dict' not '{}'.", py_type(&splat)));
+        return Err(format!("Task args must resolve to a 'dict' not '{}'.", crate::template::json_type(&splat)));
     };
     // An argument the splat omits is dropped, as the task's own are.
     merged.retain(|_, v| v.as_str() != Some(crate::template::OMIT_TOKEN));
     merged.extend(own);
     Ok(Value::Object(merged))
-}
-
-fn py_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }
 
 #[cfg(test)]

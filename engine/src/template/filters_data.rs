@@ -140,18 +140,6 @@ fn merge_hash(mut x: Map<String, Value>, y: Map<String, Value>, recursive: bool,
     x
 }
 
-fn python_class_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
-}
-
 /// Ansible's `combine(*dicts, recursive=False, list_merge='replace')`;
 /// lists of dicts among the terms are flattened one level.
 fn combine(first: JValue, rest: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, Error> {
@@ -185,8 +173,8 @@ fn combine(first: JValue, rest: Rest<JValue>, kwargs: Kwargs) -> Result<JValue, 
             (a, b) => {
                 return Err(err(format!(
                     "failed to combine variables, expected dicts but got a '{}' and a '{}'.",
-                    python_class_of(&a),
-                    python_class_of(&b)
+                    super::json_type(&a),
+                    super::json_type(&b)
                 )))
             }
         };

@@ -497,8 +497,8 @@ fn undefined_message(e: &minijinja::Error, missing: &Missing) -> String {
     missing.message()
 }
 
-/// Python's type name of a JSON value.
-fn json_type(v: &Value) -> &'static str {
+/// Python's type name of a JSON value, as Ansible's messages name it.
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "NoneType",
         Value::Bool(_) => "bool",
