@@ -435,3 +435,11 @@ fn import_playbook_forms_print_what_ansible_prints() {
 fn file_diff_peek_prints_what_ansible_prints() {
     prints_what_ansible_prints("file_diff_peek");
 }
+
+/// Missing arguments are judged when a task runs: a skipped task (its own
+/// `when` or its block's) is never judged, and `module_defaults` of the
+/// task or the play may give them (the group, service and systemd targets).
+#[test]
+fn args_judged_when_run_print_what_ansible_prints() {
+    prints_what_ansible_prints("args_judged_when_run");
+}

@@ -14,7 +14,8 @@ use crate::planned::{Effect, Planned, PlannedState, ServiceChange};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceArgs {
-    #[serde(alias = "service", alias = "unit", deserialize_with = "loose_string")]
+    /// Empty when not given: systemd then only reloads its units.
+    #[serde(default, alias = "service", alias = "unit", deserialize_with = "loose_string")]
     pub name: String,
     #[serde(default, deserialize_with = "loose_opt_string")]
     pub state: Option<String>,
@@ -296,10 +297,40 @@ macro_rules! service_module {
                 if a.state.is_none() && a.enabled.is_none() && a.masked.is_none() && !a.daemon_reload {
                     return Err("one of the following is required: state, enabled, masked, daemon_reload".into());
                 }
+                if a.name.is_empty() {
+                    // Ansible's service needs a name; its systemd only for
+                    // what acts on a unit.
+                    if $name == "service" {
+                        return Err("missing required arguments: name".into());
+                    }
+                    let needing: Vec<&str> = [("state", a.state.is_some()), ("enabled", a.enabled.is_some()), ("masked", a.masked.is_some())]
+                        .iter()
+                        .filter(|(_, given)| *given)
+                        .map(|(k, _)| *k)
+                        .collect();
+                    if let Some(first) = needing.first() {
+                        return Err(format!("missing parameter(s) required by '{first}': name"));
+                    }
+                }
                 Ok(())
             }
 
             async fn probe(a: &ServiceArgs, ctx: &Context<'_>) -> Result<ServiceState, ModuleError> {
+                if a.name.is_empty() {
+                    // `systemd: daemon_reload: true` alone: the reload (not
+                    // in check mode, like Ansible) and nothing to plan.
+                    if !ctx.check_mode {
+                        let out = ctx.host.exec(&Command::shell("systemctl daemon-reload".to_string())).await?;
+                        if !out.success() {
+                            return Err(ModuleError::failed(format!(
+                                "failure {} during daemon-reload: {}",
+                                out.rc,
+                                out.stderr_str().trim()
+                            )));
+                        }
+                    }
+                    return Ok(ServiceState { systemd: true, exists: true, active: false, enabled: None, masked: false });
+                }
                 let n = quote(&a.name);
                 let script = format!(
                     "p=$(cat /proc/1/comm 2>/dev/null); echo pid1=$p; if [ \"$p\" = systemd ]; then {reload}systemctl show {n} -p LoadState -p ActiveState -p UnitFileState; echo IsEnabled=$(systemctl is-enabled {n} 2>/dev/null); else \
@@ -334,6 +365,9 @@ macro_rules! service_module {
             }
 
             fn unchanged_result(a: &ServiceArgs, s: &ServiceState) -> ModuleResult {
+                if a.name.is_empty() {
+                    return ModuleResult::ok().with("name", serde_json::Value::Null).with("status", serde_json::json!({}));
+                }
                 ModuleResult::ok().with("name", a.name.clone()).with("state", if s.active { "started" } else { "stopped" }).with("enabled", s.enabled.unwrap_or(false))
             }
         }
@@ -358,6 +392,15 @@ mod tests {
     const RUNNING: &str = "pid1=systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n";
     // saslauthd (a sysv script) on Debian 12, enabled with update-rc.d.
     const SYSV_GENERATED: &str = "pid1=systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=generated\nIsEnabled=enabled\n";
+
+    #[test]
+    fn systemd_reloads_without_a_unit_but_acts_on_none() {
+        let reload = args(json!({"daemon_reload": true}));
+        assert_eq!(<SystemdModule as Module>::validate(&reload), Ok(()));
+        assert_eq!(<ServiceModule as Module>::validate(&reload), Err("missing required arguments: name".to_string()));
+        let start = args(json!({"state": "started", "daemon_reload": true}));
+        assert_eq!(<SystemdModule as Module>::validate(&start), Err("missing parameter(s) required by 'state': name".to_string()));
+    }
 
     #[test]
     fn sysv_generated_units_are_seen_as_enabled() {
