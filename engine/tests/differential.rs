@@ -443,3 +443,10 @@ fn file_diff_peek_prints_what_ansible_prints() {
 fn args_judged_when_run_print_what_ansible_prints() {
     prints_what_ansible_prints("args_judged_when_run");
 }
+
+/// `action: "{{ ... }}"`: the module is named when the task runs (a
+/// skipped task is never resolved; an unknown name fails that task).
+#[test]
+fn templated_action_prints_what_ansible_prints() {
+    prints_what_ansible_prints("templated_action");
+}

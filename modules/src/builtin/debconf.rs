@@ -42,6 +42,10 @@ impl DebconfArgs {
             (Value::Bool(b), _) => Ok(b.to_string()),
             // A list of choices, as Ansible joins it.
             (Value::Array(items), "multiselect") => {
+                // Ansible sorts the list: text mixed with numbers cannot be.
+                if !(items.iter().all(Value::is_string) || items.iter().all(Value::is_number)) {
+                    return Err("Invalid value provided for 'multiselect': the choices must all be text".into());
+                }
                 let mut words = items.iter().map(scalar_to_string).collect::<Result<Vec<_>, _>>()?;
                 words.sort();
                 Ok(words.join(", "))
@@ -121,7 +125,10 @@ pub fn plan(a: &DebconfArgs, current: Option<&str>) -> Result<DebconfPlan, Strin
     let want = a.value_text()?;
     let shown = |v: &str| if a.secret() { "********".to_string() } else { v.to_string() };
     let same = match (a.vtype.as_str(), current) {
-        ("multiselect", Some(c)) => {
+        // A list of choices compares in any order; text as written (as
+        // Ansible does: `group, shadow, passwd` changes a stored
+        // `group, passwd, shadow`).
+        ("multiselect", Some(c)) if a.value.is_array() => {
             let norm = |s: &str| {
                 let mut v: Vec<String> = s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
                 v.sort();
@@ -281,6 +288,12 @@ mod tests {
         );
         assert_eq!(m.value_text().unwrap(), "group, passwd, shadow");
         assert!(!plan(&m, Some("passwd, group, shadow")).unwrap().changes_anything());
+        let text = args(
+            json!({"name": "libnss-ldapd", "question": "libnss-ldapd/nsswitch", "vtype": "multiselect", "value": "group, shadow, passwd"}),
+        );
+        assert!(plan(&text, Some("group, passwd, shadow")).unwrap().changes_anything());
+        let mixed = args(json!({"name": "l", "question": "l/n", "vtype": "multiselect", "value": ["group", 1, "passwd"]}));
+        assert!(plan(&mixed, Some("group")).unwrap_err().starts_with("Invalid value provided"));
     }
 
     #[test]

@@ -114,6 +114,7 @@ done
 command -v apt-get >/dev/null 2>&1 && echo "pkg_mgr=apt"
 c=$(tr '\0' '\n' </proc/1/environ 2>/dev/null | sed -n 's/^container=//p' | head -n1)
 [ -n "$c" ] && echo "container=$c"
+[ -d /run/systemd/system ] && systemctl --version 2>/dev/null | head -n2 | sed -n '1s/^systemd \([0-9]*\).*/systemd_version=\1/p; 2s/^/systemd_features=/p'
 echo "dmi_product=$(cat /sys/devices/virtual/dmi/id/product_name 2>/dev/null)"
 echo "dmi_vendor=$(cat /sys/devices/virtual/dmi/id/sys_vendor 2>/dev/null)"
 command -v dnf >/dev/null 2>&1 && echo "pkg_mgr=dnf"
@@ -206,6 +207,10 @@ pub fn parse(out: &str) -> Map<String, Value> {
     put("processor_vcpus", json!(get("vcpus").parse::<u64>().unwrap_or(1)));
     put("memtotal_mb", json!(get("memtotal_kb").parse::<u64>().map(|k| k / 1024).unwrap_or(0)));
     put("date_time", json!({"epoch": get("epoch"), "date": get("date"), "time": get("time"), "iso8601": get("iso8601")}));
+    // Ansible's systemd facts (where systemd runs): `systemctl --version`.
+    if let Ok(version) = get("systemd_version").parse::<u64>() {
+        put("systemd", json!({"version": version, "features": get("systemd_features")}));
+    }
     let (virt_type, virt_role) = virtualization(&get("container"), &get("dmi_product"), &get("dmi_vendor"));
     put("virtualization_type", json!(virt_type));
     put("virtualization_role", json!(virt_role));
@@ -367,6 +372,10 @@ mod tests {
         assert_eq!(f["ansible_memtotal_mb"], 2000);
         assert!(!f.contains_key("ansible_python"), "no python fact without a Python");
         assert_eq!(f["ansible_virtualization_type"], "NA");
+        assert!(!f.contains_key("ansible_systemd"));
+        // `systemctl --version` on Debian 12, through the script's sed.
+        let sd = parse("systemd_version=252\nsystemd_features=+PAM +AUDIT +SELINUX\n");
+        assert_eq!(sd["ansible_systemd"], serde_json::json!({"version": 252, "features": "+PAM +AUDIT +SELINUX"}));
         // A lab host (systemd-nspawn sets container= for PID 1).
         let g = parse("container=systemd-nspawn\ndmi_product=Standard PC\n");
         assert_eq!(
