@@ -36,6 +36,15 @@ fn features_match_ansible_then_idempotent() {
     same_as_ansible_then_idempotent("features");
 }
 
+/// Recursive copies: a controller folder (`dir` and `dir/`, with and
+/// without `local_follow`, `directory_mode`, `mode: preserve`), a folder
+/// on the host (`remote_src`) into a missing and an existing one, a file
+/// into folders a trailing slash makes.
+#[test]
+fn recursive_copy_matches_ansible_then_idempotent() {
+    same_as_ansible_then_idempotent("copy_tree");
+}
+
 /// Plays and `delegate_to` naming `localhost` with an inventory that lacks
 /// it get Ansible's implicit localhost (the controller, local connection,
 /// `all`'s variables), which `hosts: all` and `local*` do not match and
