@@ -105,11 +105,22 @@ fn same_as_ansible_then_idempotent(name: &str) {
 
 #[test]
 fn check_mode_touches_nothing_and_predicts_the_real_run() {
+    check_predicts_the_real_run("differential");
+}
+
+/// The same for recursive copies: folders a copy makes, a host folder an
+/// earlier task only plans (its copy predicted, with the assumption said).
+#[test]
+fn check_mode_predicts_recursive_copies() {
+    check_predicts_the_real_run("copy_tree");
+}
+
+fn check_predicts_the_real_run(name: &str) {
     let parent = tempfile::tempdir().unwrap();
     let target = parent.path().join("fresh");
-    let check = run_mailplay("differential", &target, &["--check", "--diff"]);
+    let check = run_mailplay(name, &target, &["--check", "--diff"]);
     assert!(!target.exists(), "check mode created files:\n{check}");
-    let real = run_mailplay("differential", &target, &[]);
+    let real = run_mailplay(name, &target, &[]);
     let (c, r) = (recap(&check), recap(&real));
     assert!(!r.is_empty());
     for (host, counts) in &r {

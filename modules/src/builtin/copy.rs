@@ -553,6 +553,19 @@ async fn probe_local_tree(args: &CopyArgs, src: &str, path: &std::path::Path, ct
     probe_local(ctx.host, args.dest(), &shown, &walk, &read).await
 }
 
+/// What is below a host folder. In check mode a folder an earlier task
+/// only plans to make cannot be listed: its contents are unknown, which
+/// the prediction says it assumes.
+async fn list_or_assume(ctx: &Context<'_>, root: &str, follow: bool) -> Result<Vec<super::copy_tree::Entry>, ModuleError> {
+    match list_tree(ctx.host, root, follow).await {
+        Err(ModuleError::Failed(_)) if ctx.rehearsal().is_some() => {
+            ctx.assume(format!("{root} is made by an earlier task; what it will hold is unknown"));
+            Ok(Vec::new())
+        }
+        other => other,
+    }
+}
+
 /// A folder on the host (`remote_src`), as Ansible's module copies it.
 async fn probe_host_tree(args: &CopyArgs, src: &str, ctx: &Context<'_>) -> Result<HostTree, ModuleError> {
     let host = ctx.host;
@@ -577,7 +590,7 @@ async fn probe_host_tree(args: &CopyArgs, src: &str, ctx: &Context<'_>) -> Resul
     let shown_dest = if dest_is_dir { join(dest, base) } else { dest.to_string() };
     let root_missing = missing.iter().any(|m| m == root.trim_end_matches('/'));
     let existing = match if root_missing { None } else { host.stat(&root, true).await? } {
-        Some(st) if st.kind == FileKind::Directory => Some(list_tree(host, &root, false).await?),
+        Some(st) if st.kind == FileKind::Directory => Some(list_or_assume(ctx, &root, false).await?),
         Some(_) => return Err(ModuleError::failed(format!("{root} exists and is not a folder"))),
         None => None,
     };
@@ -586,7 +599,7 @@ async fn probe_host_tree(args: &CopyArgs, src: &str, ctx: &Context<'_>) -> Resul
     } else {
         None
     };
-    let source = list_tree(host, src, args.local_follow == Some(true)).await?;
+    let source = list_or_assume(ctx, src, args.local_follow == Some(true)).await?;
     Ok(HostTree { src: src.to_string(), root, dest: shown_dest, dest_stat, missing, existing, source, local_follow: args.local_follow })
 }
 
