@@ -13,7 +13,7 @@ use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, Modul
 use crate::planned::{Attrs, Effect, PathChange};
 
 use super::copy_tree::{
-    apply_tree, list_tree, missing_dirs, plan_host, plan_local, probe_local, HostTree, LocalTree, TreeOptions, TreePlan,
+    apply_tree, list_tree, missing_dirs, plan_host, plan_local, probe_local, HostTree, LocalTree, TreeOp, TreeOptions, TreePlan,
 };
 use super::copy_walk::walk_dirs;
 use super::file_attrs::{self, describe, plan_attrs, AttrChanges, WantedAttrs};
@@ -780,6 +780,21 @@ impl Module for CopyModule {
             CopyPlan::File(p) => p,
             CopyPlan::Tree(p) => {
                 let mut r = apply_tree(ctx.host, &p).await?;
+                if let Some(path) = &p.single_file {
+                    if let Some(st) = ctx.host.stat(path, true).await? {
+                        r = r.with("dest", path.clone()).with("state", "file");
+                        if let Some(sum) = ctx.host.checksum(path, "sha1").await? {
+                            r = r.with("checksum", sum);
+                        }
+                        // As for one file: the MD5 of what was written.
+                        if p.ops.iter().any(|op| matches!(op, TreeOp::Write { path: w, .. } if w == path)) {
+                            if let Some(sum) = ctx.host.checksum(path, "md5").await? {
+                                r = r.with("md5sum", sum);
+                            }
+                        }
+                        file_attrs::add_stat_keys(&mut r, &st);
+                    }
+                }
                 if args.remote_src {
                     if let Some(st) = ctx.host.stat(&p.dest, true).await? {
                         file_attrs::add_stat_keys(&mut r, &st);
@@ -803,7 +818,21 @@ impl Module for CopyModule {
     fn unchanged_result(_args: &CopyArgs, state: &CopyState) -> ModuleResult {
         match state {
             CopyState::File(s) => unchanged(s),
-            CopyState::Local(t) => ModuleResult::ok().with("dest", t.dest.clone()).with("src", t.src.clone()),
+            CopyState::Local(t) => match (&t.files[..], t.files.first().and_then(|f| f.dest.as_ref())) {
+                // One file: its result, as Ansible's action gives it.
+                ([f], Some(st)) => {
+                    let path = format!("{}{}", t.dest, f.rel);
+                    let mut r = ModuleResult::ok()
+                        .with("dest", path.clone())
+                        .with("path", path)
+                        .with("src", t.src.clone())
+                        .with("checksum", sha1_hex(&f.content))
+                        .with("state", "file");
+                    file_attrs::add_stat_keys(&mut r, st);
+                    r
+                }
+                _ => ModuleResult::ok().with("dest", t.dest.clone()).with("src", t.src.clone()),
+            },
             CopyState::Host(t) => {
                 let mut r = ModuleResult::ok().with("dest", t.dest.clone()).with("src", t.src.clone());
                 if let Some(st) = &t.dest_stat {

@@ -11,8 +11,6 @@
 //! content differs and what it lacks, never loses anything, and the
 //! task's owner and group are given to everything below it.
 
-use serde_json::Value;
-
 use crate::host::{quote, Command, FileAttrs, FileKind, FileStat, Host};
 use crate::module::{Diff, ModuleError, ModuleResult, Plan};
 use crate::planned::{Attrs, Effect, PathChange};
@@ -54,6 +52,9 @@ pub struct TreePlan {
     pub dest: String,
     pub src: String,
     pub ops: Vec<TreeOp>,
+    /// A controller folder holding one file: Ansible's result is that
+    /// file's (its path as `dest`, its checksum).
+    pub single_file: Option<String>,
 }
 
 fn attrs_of(a: &FileAttrs) -> Attrs {
@@ -320,7 +321,11 @@ pub fn plan_local(tree: &LocalTree, o: &TreeOptions) -> Result<TreePlan, String>
             _ => ops.push(TreeOp::Link { path, target: target.clone(), owner: o.wanted.owner.clone(), group: o.wanted.group.clone() }),
         }
     }
-    Ok(TreePlan { dest: tree.dest.clone(), src: tree.src.clone(), ops })
+    let single_file = match &tree.files[..] {
+        [only] => Some(join(&tree.dest, &only.rel)),
+        _ => None,
+    };
+    Ok(TreePlan { dest: tree.dest.clone(), src: tree.src.clone(), ops, single_file })
 }
 
 // ---------------------------------------------------------------------
@@ -507,7 +512,7 @@ pub fn plan_host(t: &HostTree, wanted: &WantedAttrs, directory_mode: Option<u32>
             });
         }
     }
-    Ok(TreePlan { dest: t.dest.clone(), src: t.src.clone(), ops })
+    Ok(TreePlan { dest: t.dest.clone(), src: t.src.clone(), ops, single_file: None })
 }
 
 fn entry_stat(e: &Entry) -> FileStat {
@@ -599,11 +604,6 @@ async fn run(host: &dyn Host, script: &str, path: &str) -> Result<(), ModuleErro
     } else {
         Err(ModuleError::failed(format!("cannot copy to {path}: {}", out.stderr_str().trim())))
     }
-}
-
-/// The result of a tree that needs no change.
-pub fn unchanged_tree(plan: &TreePlan) -> ModuleResult {
-    ModuleResult::ok().with("dest", plan.dest.clone()).with("src", Value::from(plan.src.clone()))
 }
 
 #[cfg(test)]
