@@ -594,11 +594,8 @@ async fn probe_host_tree(args: &CopyArgs, src: &str, ctx: &Context<'_>) -> Resul
         Some(_) => return Err(ModuleError::failed(format!("{root} exists and is not a folder"))),
         None => None,
     };
-    let dest_stat = if missing.is_empty() && existing.is_some() || shown_dest == dest && dest_st.is_some() {
-        host.stat(&shown_dest, true).await?
-    } else {
-        None
-    };
+    // What the task's mode, owner and group apply to, as it is now.
+    let dest_stat = if missing.is_empty() { host.stat(&shown_dest, true).await? } else { None };
     let source = list_or_assume(ctx, src, args.local_follow == Some(true)).await?;
     Ok(HostTree { src: src.to_string(), root, dest: shown_dest, dest_stat, missing, existing, source, local_follow: args.local_follow })
 }
