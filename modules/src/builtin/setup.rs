@@ -99,6 +99,7 @@ echo "user_id=$(id -un)"
 echo "user_uid=$(id -u)"
 if [ -r /etc/os-release ]; then sed -n 's/^\([A-Z_]*\)=\(.*\)$/os_\1=\2/p' /etc/os-release; fi
 echo "pid1=$(cat /proc/1/comm 2>/dev/null)"
+echo "fips=$(cat /proc/sys/crypto/fips_enabled 2>/dev/null)"
 r=$(ip -4 route get 1.1.1.1 2>/dev/null | head -n1)
 echo "route=$r"
 echo "ipv4_all=$(ip -4 -o addr show 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | grep -v '^127\.' | tr '\n' ' ')"
@@ -151,6 +152,8 @@ pub fn parse(out: &str) -> Map<String, Value> {
     put("system", json!(get("system")));
     put("user_id", json!(get("user_id")));
     put("user_uid", json!(get("user_uid").parse::<u64>().ok()));
+    // Ansible's fips collector (in `min`): the kernel's FIPS mode switch.
+    put("fips", json!(get("fips").trim() == "1"));
     let os_id = get("os_ID");
     let distribution = match os_id.as_str() {
         "debian" => "Debian".to_string(),

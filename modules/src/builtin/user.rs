@@ -391,8 +391,35 @@ impl Module for UserModule {
                 return Ok(ModuleResult::failed(format!("chpasswd failed: {}", out.stderr_str().trim())));
             }
         }
-        Ok(ModuleResult::changed(true).with("name", a.name.clone()))
+        let r = ModuleResult::changed(true).with("name", a.name.clone()).with("state", a.state.clone());
+        if a.state != "present" {
+            return Ok(r);
+        }
+        // What the account is now, as Ansible's module reports it.
+        let out = ctx.host.exec(&Command::argv(["getent", "passwd", &a.name])).await?;
+        let now = parse_state(&format!("passwd:{}", out.stdout_str().trim()));
+        Ok(match &now.account {
+            Some(acct) => account_keys(r, acct).with("system", a.system).with("create_home", a.create_home),
+            None => r,
+        })
     }
+
+    fn unchanged_result(a: &UserArgs, s: &UserState) -> ModuleResult {
+        let r = ModuleResult::ok().with("name", a.name.clone()).with("state", a.state.clone());
+        match &s.account {
+            Some(acct) if a.state == "present" => account_keys(r, acct).with("append", a.append),
+            _ => r,
+        }
+    }
+}
+
+/// The account's keys in Ansible's result (`group` is the primary gid).
+fn account_keys(r: ModuleResult, acct: &Account) -> ModuleResult {
+    r.with("uid", acct.uid)
+        .with("group", acct.gid)
+        .with("home", acct.home.clone())
+        .with("shell", acct.shell.clone())
+        .with("comment", acct.comment.clone())
 }
 
 #[cfg(test)]
