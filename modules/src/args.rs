@@ -110,6 +110,24 @@ pub fn loose_opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D
     parse_bool(&v).map(Some).ok_or_else(|| de::Error::custom(format!("{v} is not a valid boolean")))
 }
 
+/// An id (uid, gid) given as a number or as the text of one, as Ansible's
+/// `type='int'` converts (`gid: '{{ out.stdout }}'`).
+pub fn loose_opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = Value::deserialize(d)?;
+    match &v {
+        Value::Null => Ok(None),
+        Value::Number(n) => {
+            n.as_u64().and_then(|n| u32::try_from(n).ok()).map(Some).ok_or_else(|| de::Error::custom(format!("{v} is not a valid id")))
+        }
+        Value::String(s) => s
+            .trim()
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| de::Error::custom(format!("'{s}' is of type str and we were unable to convert to int"))),
+        _ => Err(de::Error::custom(format!("{v} is not a valid id"))),
+    }
+}
+
 /// A list given as a list, a single string, or a comma-separated string
 /// (`name: a,b`), as Ansible's `type='list'` accepts.
 pub fn loose_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

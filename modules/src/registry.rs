@@ -18,6 +18,7 @@ fn all() -> Vec<Box<dyn ModuleRunner>> {
         Box::new(Runner::<builtin::command::ShellModule>::new()),
         Box::new(Runner::<builtin::raw::RawModule>::new()),
         Box::new(Runner::<builtin::tempfile::TempfileModule>::new()),
+        Box::new(Runner::<builtin::script::ScriptModule>::new()),
         Box::new(Runner::<builtin::copy::CopyModule>::new()),
         Box::new(Runner::<builtin::template::TemplateModule>::new()),
         Box::new(Runner::<builtin::file::FileModule>::new()),

@@ -57,6 +57,11 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// The path `creates`/`removes` named, and whether it was `creates`.
+    pub(crate) fn decided_by(&self) -> (&str, bool) {
+        (&self.path, self.creates)
+    }
+
     /// Ansible's `msg` ("Did" for a run, "Would" in check mode) and `stdout`.
     fn texts(&self, check_mode: bool) -> (String, String) {
         let verb = if check_mode { "Would" } else { "Did" };
@@ -69,6 +74,14 @@ impl Guard {
 pub struct Guards {
     creates_exists: Option<bool>,
     removes_exists: Option<bool>,
+}
+
+impl Guards {
+    /// What `creates` and `removes` found (None: not asked).
+    #[cfg(test)]
+    pub(crate) fn decided(creates_exists: Option<bool>, removes_exists: Option<bool>) -> Guards {
+        Guards { creates_exists, removes_exists }
+    }
 }
 
 pub enum CommandPlan {
@@ -113,7 +126,7 @@ async fn glob_exists(ctx: &Context<'_>, pattern: &str) -> Result<bool, ModuleErr
     command_expand::glob_matches_any(name, &out.stdout).map_err(ModuleError::failed)
 }
 
-async fn probe_guards(args: &CommandArgs, ctx: &Context<'_>) -> Result<Guards, ModuleError> {
+pub(crate) async fn probe_guards(args: &CommandArgs, ctx: &Context<'_>) -> Result<Guards, ModuleError> {
     // Ansible changes into chdir before anything else.
     if let Some(dir) = &args.chdir {
         if !matches!(ctx.host.stat(dir, true).await?, Some(st) if st.kind == FileKind::Directory) {
@@ -132,7 +145,7 @@ async fn probe_guards(args: &CommandArgs, ctx: &Context<'_>) -> Result<Guards, M
     Ok(Guards { creates_exists, removes_exists })
 }
 
-fn plan_guards(args: &CommandArgs, g: &Guards) -> CommandPlan {
+pub(crate) fn plan_guards(args: &CommandArgs, g: &Guards) -> CommandPlan {
     if g.creates_exists == Some(true) {
         return CommandPlan::Skip(Guard { path: args.creates.clone().unwrap_or_default(), creates: true });
     }
@@ -196,7 +209,7 @@ fn executable_warning(args: &CommandArgs, use_shell: bool) -> Option<String> {
     }
 }
 
-async fn run(args: &CommandArgs, ctx: &Context<'_>, use_shell: bool) -> Result<ModuleResult, ModuleError> {
+pub(crate) async fn run(args: &CommandArgs, ctx: &Context<'_>, use_shell: bool) -> Result<ModuleResult, ModuleError> {
     let mut cmd = build(args, use_shell)?;
     if !use_shell && args.expand_argument_vars != Some(false) {
         cmd = expand_arguments(cmd, ctx).await?;

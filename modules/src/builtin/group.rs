@@ -14,12 +14,27 @@ use crate::planned::Effect;
 pub struct GroupArgs {
     #[serde(deserialize_with = "loose_string")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::args::loose_opt_u32")]
     pub gid: Option<u32>,
     #[serde(default, deserialize_with = "loose_bool")]
     pub system: bool,
     #[serde(default = "present", deserialize_with = "loose_string")]
     pub state: String,
+    /// With `gid`: the gid may be another group's too (`groupadd -o`).
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub non_unique: bool,
+    /// The local files only (libuser's lgroupadd, lgroupmod, lgroupdel;
+    /// /etc/group read directly), beside a central directory.
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub local: bool,
+    /// `groupdel -f`: remove even a user's primary group.
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub force: bool,
+    /// The range a new group's gid is drawn from (`groupadd -K`).
+    #[serde(default, deserialize_with = "crate::args::loose_opt_u32")]
+    pub gid_min: Option<u32>,
+    #[serde(default, deserialize_with = "crate::args::loose_opt_u32")]
+    pub gid_max: Option<u32>,
 }
 
 fn present() -> String {
@@ -61,6 +76,15 @@ pub fn plan(a: &GroupArgs, gid: Option<u32>) -> GroupPlan {
     p
 }
 
+/// The shadow tool, or libuser's local one (`lgroupadd`, ...).
+fn tool(a: &GroupArgs, name: &str) -> String {
+    if a.local {
+        format!("l{name}")
+    } else {
+        name.to_string()
+    }
+}
+
 fn plan_command(a: &GroupArgs, gid: Option<u32>) -> GroupPlan {
     let show = |g: Option<u32>| format!("group: {}{}\n", a.name, g.map(|g| format!(" (gid {g})")).unwrap_or_default());
     let none = GroupPlan { effect: None, command: None, before: String::new(), after: String::new() };
@@ -68,15 +92,29 @@ fn plan_command(a: &GroupArgs, gid: Option<u32>) -> GroupPlan {
     match (a.state.as_str(), gid) {
         ("absent", None) => none,
         ("absent", Some(g)) => {
-            GroupPlan { effect: None, command: argv(&["groupdel", &a.name]), before: show(Some(g)), after: String::new() }
+            let mut c = vec![tool(a, "groupdel")];
+            if a.force {
+                c.push("-f".into());
+            }
+            c.push(a.name.clone());
+            GroupPlan { effect: None, command: Some(c), before: show(Some(g)), after: String::new() }
         }
         (_, None) => {
-            let mut c = vec!["groupadd".to_string()];
+            let mut c = vec![tool(a, "groupadd")];
             if let Some(g) = a.gid {
                 c.extend(["-g".into(), g.to_string()]);
+                if a.non_unique {
+                    c.push("-o".into());
+                }
             }
             if a.system {
                 c.push("-r".into());
+            }
+            if let Some(min) = a.gid_min {
+                c.extend(["-K".into(), format!("GID_MIN={min}")]);
+            }
+            if let Some(max) = a.gid_max {
+                c.extend(["-K".into(), format!("GID_MAX={max}")]);
             }
             c.push(a.name.clone());
             GroupPlan { effect: None, command: Some(c), before: String::new(), after: show(a.gid) }
@@ -84,7 +122,11 @@ fn plan_command(a: &GroupArgs, gid: Option<u32>) -> GroupPlan {
         (_, Some(have)) => match a.gid {
             Some(want) if want != have => GroupPlan {
                 effect: None,
-                command: argv(&["groupmod", "-g", &want.to_string(), &a.name]),
+                command: if a.non_unique {
+                    argv(&[&tool(a, "groupmod"), "-g", &want.to_string(), "-o", &a.name])
+                } else {
+                    argv(&[&tool(a, "groupmod"), "-g", &want.to_string(), &a.name])
+                },
                 before: show(Some(have)),
                 after: show(Some(want)),
             },
@@ -110,6 +152,29 @@ impl Module for GroupModule {
                 ArgDoc { name: "gid", ty: "int", required: false, default: None, description: "Group id." },
                 ArgDoc { name: "system", ty: "bool", required: false, default: Some("false"), description: "Create as a system group." },
                 ArgDoc { name: "state", ty: "string", required: false, default: Some("present"), description: "present or absent." },
+                ArgDoc {
+                    name: "non_unique",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "With gid: allow a gid another group has.",
+                },
+                ArgDoc {
+                    name: "local",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Local files only (libuser's lgroupadd, ...).",
+                },
+                ArgDoc {
+                    name: "force",
+                    ty: "bool",
+                    required: false,
+                    default: Some("false"),
+                    description: "Remove even a user's primary group (groupdel -f).",
+                },
+                ArgDoc { name: "gid_min", ty: "int", required: false, default: None, description: "Lowest gid for a new group." },
+                ArgDoc { name: "gid_max", ty: "int", required: false, default: None, description: "Highest gid for a new group." },
             ],
             example: "- group:\n    name: vmail\n    system: yes",
         }
@@ -119,11 +184,29 @@ impl Module for GroupModule {
         if !matches!(a.state.as_str(), "present" | "absent") {
             return Err(format!("value of state must be one of: present, absent, got: {}", a.state));
         }
+        if a.non_unique && a.gid.is_none() {
+            return Err("missing parameter(s) required by 'non_unique': gid".into());
+        }
+        if a.local && a.force {
+            return Err("force is not a valid option for local, force=True and local=True are mutually exclusive".into());
+        }
+        if a.local && a.gid_min.is_some() {
+            return Err("'gid_min' can not be used with 'local'".into());
+        }
+        if a.local && a.gid_max.is_some() {
+            return Err("'gid_max' can not be used with 'local'".into());
+        }
         Ok(())
     }
 
     async fn probe(a: &GroupArgs, ctx: &Context<'_>) -> Result<Option<u32>, ModuleError> {
-        let out = ctx.host.exec(&Command::shell(format!("getent group {} || true", quote(&a.name)))).await?;
+        // getent sees a directory's groups too; `local` looks only at the file.
+        let lookup = if a.local {
+            format!("awk -F: -v n={} '$1 == n' /etc/group", quote(&a.name))
+        } else {
+            format!("getent group {} || true", quote(&a.name))
+        };
+        let out = ctx.host.exec(&Command::shell(lookup)).await?;
         let gid = parse_gid(&out.stdout_str());
         Ok(match ctx.rehearsal() {
             Some(planned) => super::user_planned::group_with_planned(gid, planned, &a.name, a.gid, &|why| ctx.assume(why)),
@@ -137,6 +220,14 @@ impl Module for GroupModule {
 
     async fn apply(a: &GroupArgs, p: GroupPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let Some(argv) = p.command else { return Ok(ModuleResult::ok()) };
+        // libuser's tools do not refuse a gid another group has: Ansible checks first.
+        if let (true, Some(gid), false) = (a.local, a.gid, a.state == "absent") {
+            let out = ctx.host.exec(&Command::shell(format!("getent group {gid} || true"))).await?;
+            let text = out.stdout_str();
+            if let Some(owner) = text.lines().next().and_then(|l| l.split(':').next()).filter(|o| !o.is_empty() && *o != a.name) {
+                return Ok(ModuleResult::failed(format!("GID '{gid}' already exists with group '{owner}'")));
+            }
+        }
         let out = ctx.host.exec(&Command::argv(argv.clone())).await?;
         if !out.success() {
             return Ok(ModuleResult::failed(format!("{} failed: {}", argv[0], out.stderr_str().trim())));
@@ -169,6 +260,27 @@ mod tests {
 
     fn args(v: serde_json::Value) -> GroupArgs {
         crate::args::parse_args("group", &v).unwrap()
+    }
+
+    #[test]
+    fn non_unique_shares_a_gid_and_needs_one() {
+        let p = plan(&args(json!({"name": "g3", "gid": 45, "non_unique": true})), None);
+        assert_eq!(p.command.unwrap(), ["groupadd", "-g", "45", "-o", "g3"]);
+        assert!(GroupModule::validate(&args(json!({"name": "foo", "non_unique": true}))).is_err());
+        // A gid templated from a command's output is text.
+        assert_eq!(args(json!({"name": "g", "gid": "11"})).gid, Some(11));
+        assert!(crate::args::parse_args::<GroupArgs>("group", &json!({"name": "g", "gid": "x1"})).is_err());
+    }
+
+    #[test]
+    fn local_uses_libusers_tools_and_ranges_go_to_groupadd() {
+        let p = plan(&args(json!({"name": "g1", "gid": 1337, "local": true})), None);
+        assert_eq!(p.command.unwrap(), ["lgroupadd", "-g", "1337", "g1"]);
+        let p = plan(&args(json!({"name": "g1", "state": "absent", "force": true})), Some(5));
+        assert_eq!(p.command.unwrap(), ["groupdel", "-f", "g1"]);
+        let p = plan(&args(json!({"name": "g1", "gid_min": 1201, "gid_max": 1299})), None);
+        assert_eq!(p.command.unwrap(), ["groupadd", "-K", "GID_MIN=1201", "-K", "GID_MAX=1299", "g1"]);
+        assert!(GroupModule::validate(&args(json!({"name": "g", "local": true, "force": true}))).is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod lineinfile;
 pub mod protomatter_debug;
 pub mod py_re;
 pub mod raw;
+pub mod script;
 pub mod service;
 pub mod setup;
 pub mod stat;

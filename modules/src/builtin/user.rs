@@ -41,7 +41,7 @@ pub struct UserArgs {
     pub name: String,
     #[serde(default = "present", deserialize_with = "loose_string")]
     pub state: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::args::loose_opt_u32")]
     pub uid: Option<u32>,
     /// Primary group.
     #[serde(default, deserialize_with = "loose_opt_string")]
