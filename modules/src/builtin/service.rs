@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::args::{loose_bool, loose_opt_bool, loose_opt_string, loose_string};
 use crate::host::{quote, Command};
@@ -25,6 +26,54 @@ pub struct ServiceArgs {
     pub daemon_reload: bool,
     #[serde(default, deserialize_with = "loose_opt_bool")]
     pub masked: Option<bool>,
+    /// sysv-only options of Ansible's service module. Where systemd runs
+    /// it ignores them with a warning, as Ansible's service action does;
+    /// elsewhere mailplay refuses them by name.
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub sleep: Option<Value>,
+    #[serde(default, alias = "args", deserialize_with = "loose_opt_string")]
+    pub arguments: Option<String>,
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub runlevel: Option<String>,
+    /// service only: the service manager (`auto`, the default, finds it;
+    /// `systemd`; `sysvinit` or `service`: the init script through the
+    /// `service` command, even where systemd runs).
+    #[serde(default, rename = "use", deserialize_with = "loose_opt_string")]
+    pub use_: Option<String>,
+}
+
+impl ServiceArgs {
+    /// The sysv-only options given (`pattern`, `runlevel`, `sleep`, `arguments`).
+    fn sysv_only(&self) -> Vec<&'static str> {
+        [
+            ("pattern", self.pattern.is_some()),
+            ("runlevel", self.runlevel.is_some()),
+            ("sleep", self.sleep.is_some()),
+            ("arguments", self.arguments.is_some()),
+        ]
+        .iter()
+        .filter(|(_, given)| *given)
+        .map(|(name, _)| *name)
+        .collect()
+    }
+
+    /// Ansible's service action's warnings for them where systemd runs.
+    fn ignored_warnings(&self) -> Vec<String> {
+        self.sysv_only().iter().map(|n| format!("Ignoring \"{n}\" as it is not used in \"systemd\"")).collect()
+    }
+}
+
+const SYSV_ONLY: &str = "service only, a sysv option: ignored with a warning where systemd runs; refused elsewhere.";
+
+fn with_warnings(r: ModuleResult, a: &ServiceArgs, systemd: bool) -> ModuleResult {
+    let warnings = a.ignored_warnings();
+    if systemd && !warnings.is_empty() {
+        r.with("warnings", warnings)
+    } else {
+        r
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -317,6 +366,17 @@ macro_rules! service_module {
                         ArgDoc { name: "enabled", ty: "bool", required: false, default: None, description: "Start at boot." },
                         ArgDoc { name: "daemon_reload", ty: "bool", required: false, default: Some("false"), description: "systemctl daemon-reload first." },
                         ArgDoc { name: "masked", ty: "bool", required: false, default: None, description: "Mask or unmask the unit (systemd)." },
+                        ArgDoc { name: "pattern", ty: "string", required: false, default: None, description: SYSV_ONLY },
+                        ArgDoc { name: "sleep", ty: "int", required: false, default: None, description: SYSV_ONLY },
+                        ArgDoc { name: "arguments", ty: "string", required: false, default: None, description: SYSV_ONLY },
+                        ArgDoc { name: "runlevel", ty: "string", required: false, default: None, description: SYSV_ONLY },
+                        ArgDoc {
+                            name: "use",
+                            ty: "string",
+                            required: false,
+                            default: Some("auto"),
+                            description: "service only: auto, systemd, or sysvinit/service (the init script).",
+                        },
                     ],
                     example: "- service:\n    name: postfix\n    state: started\n    enabled: yes",
                 }
@@ -325,6 +385,17 @@ macro_rules! service_module {
             fn validate(a: &ServiceArgs) -> Result<(), String> {
                 if a.state.is_none() && a.enabled.is_none() && a.masked.is_none() && !a.daemon_reload {
                     return Err("one of the following is required: state, enabled, masked, daemon_reload".into());
+                }
+                if $name == "systemd" {
+                    if let Some(first) = a.sysv_only().first() {
+                        return Err(format!("Unsupported parameters for (systemd) module: {first}"));
+                    }
+                    if a.use_.is_some() {
+                        return Err("Unsupported parameters for (systemd) module: use".into());
+                    }
+                }
+                if let Some(other) = a.use_.as_deref().filter(|u| !["auto", "systemd", "sysvinit", "service"].contains(u)) {
+                    return Err(format!("use: mailplay's service drives systemd or init scripts (auto, systemd, sysvinit, service), not '{other}'"));
                 }
                 if a.name.is_empty() {
                     // Ansible's service needs a name; its systemd only for
@@ -362,17 +433,27 @@ macro_rules! service_module {
                 }
                 let n = quote(&a.name);
                 let script = format!(
-                    "p=$(cat /proc/1/comm 2>/dev/null); echo pid1=$p; if [ \"$p\" = systemd ]; then {reload}systemctl show {n} {props}; echo IsEnabled=$(systemctl is-enabled -l {n} 2>/dev/null | tr '\\n' ' '); else \
+                    "{pid1}; echo pid1=$p; if [ \"$p\" = systemd ]; then {reload}systemctl show {n} {props}; echo IsEnabled=$(systemctl is-enabled -l {n} 2>/dev/null | tr '\\n' ' '); else \
                      if [ -x /etc/init.d/{raw} ]; then echo sysv_exists=yes; service {n} status >/dev/null 2>&1; echo sysv_status=$?; \
                      if ls /etc/rc2.d/S??{raw} >/dev/null 2>&1; then echo sysv_enabled=yes; fi; fi; fi",
                     // Like Ansible: check mode does not reload systemd.
                     reload = if a.daemon_reload && !ctx.check_mode { "systemctl daemon-reload; " } else { "" },
+                    // `use: sysvinit` takes the init script's road wherever it runs.
+                    pid1 = if matches!(a.use_.as_deref(), Some("sysvinit" | "service")) { "p=sysvinit" } else { "p=$(cat /proc/1/comm 2>/dev/null)" },
                     // The systemd module returns every property (`status`), as Ansible's.
                     props = if $name == "systemd" { "" } else { "-p LoadState -p ActiveState -p UnitFileState" },
                     raw = a.name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '.', ""),
                 );
                 let out = ctx.host.exec(&Command::shell(script)).await?;
                 let state = parse_state(&out.stdout_str());
+                if !state.systemd && a.use_.as_deref() == Some("systemd") {
+                    return Err(ModuleError::failed("use=systemd, but systemd does not run on this host"));
+                }
+                if !state.systemd {
+                    if let Some(first) = a.sysv_only().first() {
+                        return Err(ModuleError::failed(format!("{first} is not supported by mailplay's service on a host without systemd")));
+                    }
+                }
                 Ok(match ctx.rehearsal() {
                     Some(planned) => with_planned(state, planned, &a.name, &|why| ctx.assume(why)),
                     None => state,
@@ -393,6 +474,7 @@ macro_rules! service_module {
                     }
                 }
                 let done = ModuleResult::changed(true).with("name", a.name.clone()).with("state", a.state.clone().unwrap_or_default());
+                let done = with_warnings(done, a, p.systemd);
                 Ok(if $name == "systemd" { done.with("status", serde_json::Value::Object(p.status.clone())) } else { done })
             }
 
@@ -400,7 +482,7 @@ macro_rules! service_module {
                 if a.name.is_empty() {
                     return ModuleResult::ok().with("name", serde_json::Value::Null).with("status", serde_json::json!({}));
                 }
-                let ok = if $name == "systemd" { ModuleResult::ok().with("status", serde_json::Value::Object(s.status.clone())) } else { ModuleResult::ok() };
+                let ok = if $name == "systemd" { ModuleResult::ok().with("status", serde_json::Value::Object(s.status.clone())) } else { with_warnings(ModuleResult::ok(), a, s.systemd) };
                 ok.with("name", a.name.clone()).with("state", if s.active { "started" } else { "stopped" }).with("enabled", s.enabled.unwrap_or(false))
             }
         }
@@ -447,6 +529,20 @@ mod tests {
         assert_eq!(with("static"), Some(true));
         assert_eq!(with("enabled"), Some(true));
         assert_eq!(with("disabled"), Some(false));
+    }
+
+    #[test]
+    fn sysv_options_are_ignored_with_a_warning_where_systemd_runs() {
+        let a = args(json!({"name": "x", "state": "started", "pattern": "x_ser", "sleep": 2}));
+        assert_eq!(a.sysv_only(), ["pattern", "sleep"]);
+        let r = with_warnings(ModuleResult::ok(), &a, true);
+        assert_eq!(
+            r.data["warnings"],
+            json!(["Ignoring \"pattern\" as it is not used in \"systemd\"", "Ignoring \"sleep\" as it is not used in \"systemd\""])
+        );
+        assert!(!with_warnings(ModuleResult::ok(), &a, false).data.contains_key("warnings"));
+        assert!(<SystemdModule as Module>::validate(&a).unwrap_err().contains("Unsupported parameters for (systemd) module: pattern"));
+        assert_eq!(<ServiceModule as Module>::validate(&a), Ok(()));
     }
 
     #[test]
