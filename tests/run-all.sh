@@ -45,3 +45,7 @@ cargo test --workspace --no-fail-fast
 # in for ansible-playbook: every target that passed when the baseline was
 # recorded must pass again (about a minute; the sdist comes from PyPI).
 tests/conformance/run.py --tool mailplay --bootstrap --no-regression tests/conformance/mailplay-baseline.json
+# The targets of modules that change the machine (user, group, apt, ...),
+# each on a fresh lab host (about two minutes).
+tests/conformance/run.py --tool mailplay --lab --only user,group,apt,debconf,hostname,service,systemd \
+    --no-regression tests/conformance/mailplay-lab-baseline.json
