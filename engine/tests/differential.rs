@@ -302,6 +302,16 @@ fn template_results_print_what_ansible_prints() {
     prints_what_ansible_prints("template_results");
 }
 
+/// Jinja's native concat as Ansible 2.19 has it (the template target): a
+/// macro's body, `caller()`, `{% set %}` and `{% filter %}` blocks and a
+/// recursive `loop()` give the one value they output with its type (a
+/// template lookup of a macro returning a dict is that dict), None when
+/// they output nothing, else their text.
+#[test]
+fn native_macros_and_blocks_print_what_ansible_prints() {
+    prints_what_ansible_prints("template_native");
+}
+
 /// `group_by` and `add_host` (the changed_when and failed_when targets):
 /// the inventory they change (`groups`, `group_names`, a later play's
 /// hosts), their registered results and `changed`, `add_host` once per

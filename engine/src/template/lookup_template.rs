@@ -113,18 +113,13 @@ fn render(state: &State, term: &str, path: &Path, o: &TemplateOverrides, templat
     paths.extend(search_paths());
     let _guard = SearchPathGuard::set(paths);
     let env = o.environment(super::env())?;
-    // Ansible's native result: a template that is one expression gives
-    // its value; one that renders nothing gives None.
-    let body = text.trim_end_matches(['\n', '\r']);
-    if let Some(expr) = single_expression(body, &o.variable_start_string, &o.variable_end_string) {
-        if let Ok(compiled) = env.compile_expression(expr) {
-            let v = compiled.eval(ctx.clone())?;
-            if v.as_str().is_none() {
-                return Ok(v);
-            }
-        }
+    // Ansible's native result (native.rs): a template that outputs one
+    // value and nothing else gives that value; one that outputs nothing
+    // gives None.
+    let (rendered, single) = super::native::recording(|| env.render_str(&text, ctx))?;
+    if let Some(v) = single {
+        return Ok(v);
     }
-    let rendered = env.render_str(&text, ctx)?;
     if rendered.is_empty() {
         return Ok(JValue::from(()));
     }
@@ -150,14 +145,6 @@ pub fn generated_vars(term: &str, path: &Path, dest: Option<&str>, with_managed:
         out.push(("ansible_managed".to_string(), Value::from("Ansible managed")));
     }
     out
-}
-
-/// `start expr end` with nothing else, given the delimiters.
-fn single_expression<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let inner = s.strip_prefix(start)?.strip_suffix(end)?;
-    let inner = inner.strip_prefix('-').unwrap_or(inner);
-    let inner = inner.strip_suffix('-').unwrap_or(inner);
-    (!inner.contains(start) && !inner.contains(end) && !inner.contains("{%") && !inner.contains("{#")).then(|| inner.trim())
 }
 
 fn hostname() -> String {
@@ -192,6 +179,7 @@ mod tests {
         std::fs::write(t.join("custom.txt"), "[# note #]\nHello [% who %]!\n").unwrap();
         std::fs::write(t.join("none.j2"), "{# nothing #}\n").unwrap();
         std::fs::write(t.join("list.j2"), "{{ [1, 2] }}\n").unwrap();
+        std::fs::write(t.join("macro.j2"), "{% macro m() %}{{ {'a': 1} }}{% endmacro %}\n{{ m() }}\n").unwrap();
         std::fs::write(t.join("managed.j2"), "{{ ansible_managed }} {{ template_path }}").unwrap();
         let mut s = Scope::new().with_search_paths(Arc::new(vec![dir.path().to_path_buf()]));
         s.set("who", json!("you"));
@@ -208,6 +196,8 @@ mod tests {
         );
         assert_eq!(r("{{ lookup('template', 'none.j2') }}"), json!(null));
         assert_eq!(r("{{ lookup('template', 'list.j2') }}"), json!([1, 2]));
+        // A macro whose body is one value returns it (native.rs).
+        assert_eq!(r("{{ lookup('template', 'macro.j2') }}"), json!({"a": 1}));
         assert_eq!(r("{{ lookup('template', 'managed.j2') }}"), json!("Ansible managed managed.j2"));
     }
 

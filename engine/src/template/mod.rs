@@ -110,6 +110,7 @@ fn env() -> &'static Environment<'static> {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(overrides::default_syntax());
         env.set_formatter(native::formatter);
+        native::install_capture_hooks();
         env.set_unknown_method_callback(list_methods);
         minijinja_contrib::add_to_environment(&mut env);
         filters::register(&mut env);
@@ -241,7 +242,7 @@ impl Templar {
         if !Self::is_template(s) {
             return Ok(s.to_string());
         }
-        let out = self.render_text(s, scope)?;
+        let out = native::isolated(|| self.render_text(s, scope))?;
         Ok(overrides::preserve_trailing_newlines(s, out, "\n"))
     }
 
@@ -408,7 +409,7 @@ impl Templar {
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(paths);
         let env = o.environment(env()).map_err(|e| fail(describe(&e)))?;
-        let out = env.render_str(&text, ctx).map_err(|e| self.explain(e, &text, scope))?;
+        let out = native::isolated(|| env.render_str(&text, ctx)).map_err(|e| self.explain(e, &text, scope))?;
         Ok(overrides::preserve_trailing_newlines(&text, out, &o.newline_sequence))
     }
 
