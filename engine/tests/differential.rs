@@ -306,7 +306,9 @@ fn template_results_print_what_ansible_prints() {
 /// macro's body, `caller()`, `{% set %}` and `{% filter %}` blocks and a
 /// recursive `loop()` give the one value they output with its type (a
 /// template lookup of a macro returning a dict is that dict), None when
-/// they output nothing, else their text.
+/// they output nothing, else their text. Jinja's unary plus (`+2.5`).
+/// Ansible's messages for an item a variable lacks (`foo[0]`,
+/// `one[5]`), a variable's render error reported as it is.
 #[test]
 fn native_macros_and_blocks_print_what_ansible_prints() {
     prints_what_ansible_prints("template_native");

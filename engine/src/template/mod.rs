@@ -34,6 +34,7 @@ mod lookup_consts;
 pub mod lookup_template;
 mod lookups;
 pub mod markers;
+mod missing_item;
 mod native;
 mod overrides;
 mod protomatter;
@@ -304,6 +305,7 @@ impl Templar {
             // `undef(hint)` and `map` record why their value is undefined.
             let message = filters_map::take_missing()
                 .or_else(|| first_undefined(compiled.undeclared_variables(true), scope, expr).map(|m| m.message()))
+                .or_else(|| missing_item::message(expr.trim(), scope))
                 .unwrap_or_else(|| format!("'{expr}' is undefined"));
             return Err(TemplateError { message, line: None, undefined: true });
         }
@@ -437,22 +439,38 @@ impl Templar {
     /// Turn a minijinja error into ours, naming the undefined variable the
     /// way Ansible does ("'foo' is undefined").
     fn explain(&self, e: minijinja::Error, source: &str, scope: &Scope) -> TemplateError {
+        if let Some(message) = vars_object::variable_render_error(&e) {
+            return TemplateError {
+                message: message.to_string(),
+                line: e.line().map(|l| l as u32),
+                undefined: e.kind() == ErrorKind::UndefinedError,
+            };
+        }
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(t) = env().template_from_str(source) {
                 if let Some(missing) = first_undefined(t.undeclared_variables(true), scope, source) {
                     return TemplateError { message: undefined_message(&e, &missing), line: e.line().map(|l| l as u32), undefined: true };
                 }
             }
+            if let Some(message) = undefined_item(&e, scope) {
+                return TemplateError { message, line: e.line().map(|l| l as u32), undefined: true };
+            }
         }
         TemplateError { message: describe(&e), line: e.line().map(|l| l as u32), undefined: e.kind() == ErrorKind::UndefinedError }
     }
 
     fn explain_expr(&self, e: minijinja::Error, expr: &str, scope: &Scope) -> TemplateError {
+        if let Some(message) = vars_object::variable_render_error(&e) {
+            return TemplateError { message: message.to_string(), line: None, undefined: e.kind() == ErrorKind::UndefinedError };
+        }
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(c) = env().compile_expression(expr) {
                 if let Some(missing) = first_undefined(c.undeclared_variables(true), scope, expr) {
                     return TemplateError { message: undefined_message(&e, &missing), line: None, undefined: true };
                 }
+            }
+            if let Some(message) = undefined_item(&e, scope) {
+                return TemplateError { message, line: None, undefined: true };
             }
         }
         TemplateError { message: describe(&e), line: e.line().map(|l| l as u32), undefined: e.kind() == ErrorKind::UndefinedError }
@@ -486,6 +504,13 @@ impl Missing {
             Missing::Path(p) => format!("'{p}' is undefined"),
         }
     }
+}
+
+/// Ansible's message for minijinja's "`foo[0]` is undefined" when the
+/// path is an item or attribute a variable's value lacks ([`missing_item`]).
+fn undefined_item(e: &minijinja::Error, scope: &Scope) -> Option<String> {
+    let path = e.detail()?.strip_prefix('`')?.strip_suffix("` is undefined")?;
+    missing_item::message(path, scope)
 }
 
 /// The message for an undefined error: `mandatory`'s "Mandatory variable
@@ -528,27 +553,8 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope, sour
         if !name.contains('.') {
             continue;
         }
-        // A value that is template source is looked into as it renders
-        // (not while naming an error of that render itself: a variable
-        // that refers to itself would recurse without end).
-        let rendered;
-        let mut v = if origin != Origin::Data && Templar::value_has_template(raw) {
-            if NAMING.with(std::cell::Cell::get) {
-                return Some(Missing::Path(name));
-            }
-            NAMING.with(|n| n.set(true));
-            let out = shared().render_value(raw, scope);
-            NAMING.with(|n| n.set(false));
-            match out {
-                Ok(r) => {
-                    rendered = r;
-                    &rendered
-                }
-                Err(_) => return Some(Missing::Path(name)),
-            }
-        } else {
-            raw
-        };
+        let Some(root_value) = rendered_for_naming(raw, origin, scope) else { return Some(Missing::Path(name)) };
+        let mut v = root_value.as_ref();
         for p in parts {
             match v.get(p) {
                 Some(next) => v = next,
@@ -557,6 +563,23 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope, sour
         }
     }
     None
+}
+
+/// A variable's value to look into while naming what is undefined: a
+/// value that is template source as it renders; None if that render
+/// fails, or while naming an error of such a render itself (a variable
+/// that refers to itself would recurse without end).
+fn rendered_for_naming<'a>(raw: &'a Value, origin: Origin, scope: &Scope) -> Option<std::borrow::Cow<'a, Value>> {
+    if origin == Origin::Data || !Templar::value_has_template(raw) {
+        return Some(std::borrow::Cow::Borrowed(raw));
+    }
+    if NAMING.with(std::cell::Cell::get) {
+        return None;
+    }
+    NAMING.with(|n| n.set(true));
+    let out = shared().render_value(raw, scope);
+    NAMING.with(|n| n.set(false));
+    out.ok().map(std::borrow::Cow::Owned)
 }
 
 /// Where the name `name` is first written in `source` as a whole word.

@@ -70,8 +70,38 @@ fn resolve(name: &str, raw: &Value, origin: Origin, scope: &Scope) -> JValue {
     }
     match rendered {
         Ok(v) => from_json(&v),
-        Err(e) => JValue::from(Error::new(ErrorKind::UndefinedError, format!("while templating '{name}': {}", e.message))),
+        Err(e) => JValue::from(
+            Error::new(ErrorKind::UndefinedError, format!("while templating '{name}': {}", e.message))
+                .with_source(VariableRenderError(e.message)),
+        ),
     }
+}
+
+/// The error of rendering a variable's value, which Ansible reports as
+/// it is (`a: "{{ nope }}"`, `{{ a }}` fails with "'nope' is undefined");
+/// the minijinja error around it names the variable for minijinja's own
+/// messages.
+#[derive(Debug)]
+pub struct VariableRenderError(pub String);
+
+impl std::fmt::Display for VariableRenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for VariableRenderError {}
+
+/// The message of the variable render that failed `e`, if one did.
+pub fn variable_render_error(e: &minijinja::Error) -> Option<&str> {
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        if let Some(v) = inner.downcast_ref::<VariableRenderError>() {
+            return Some(&v.0);
+        }
+        src = inner.source();
+    }
+    None
 }
 
 impl Object for VarsObject {

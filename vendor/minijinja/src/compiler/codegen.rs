@@ -722,6 +722,19 @@ impl<'source> CodeGenerator<'source> {
                         self.compile_expr(&c.expr);
                         self.add_with_span(Instruction::Neg, c.span());
                     }
+                    // mailplay: `+x` is `-(-x)`: the number itself, and the
+                    // same error as `-x` for anything else.
+                    ast::UnaryOpKind::Pos => {
+                        if let ast::Expr::Const(ref c) = c.expr {
+                            if let Ok(value) = neg(&c.value).and_then(|v| neg(&v)) {
+                                self.add(Instruction::LoadConst(value));
+                                return;
+                            }
+                        }
+                        self.compile_expr(&c.expr);
+                        self.add_with_span(Instruction::Neg, c.span());
+                        self.add_with_span(Instruction::Neg, c.span());
+                    }
                 }
             }
             ast::Expr::BinOp(c) => {
