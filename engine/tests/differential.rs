@@ -308,7 +308,10 @@ fn template_results_print_what_ansible_prints() {
 /// template lookup of a macro returning a dict is that dict), None when
 /// they output nothing, else their text. Jinja's unary plus (`+2.5`).
 /// Ansible's messages for an item a variable lacks (`foo[0]`,
-/// `one[5]`), a variable's render error reported as it is.
+/// `one[5]`), a variable's render error reported as it is; a variable
+/// whose template is undefined is undefined (`is undefined`, `default`),
+/// using it fails with why; a template a macro includes sees the
+/// template's variables; an undefined variable in an imported template.
 #[test]
 fn native_macros_and_blocks_print_what_ansible_prints() {
     prints_what_ansible_prints("template_native");

@@ -116,7 +116,7 @@ fn render(state: &State, term: &str, path: &Path, o: &TemplateOverrides, templat
     // Ansible's native result (native.rs): a template that outputs one
     // value and nothing else gives that value; one that outputs nothing
     // gives None.
-    let (rendered, single) = super::native::recording(|| env.render_str(&text, ctx))?;
+    let (rendered, single) = super::native::recording(|| env.render_str(&text, ctx)).map_err(undefined_as_ansible_says)?;
     if let Some(v) = single {
         return Ok(v);
     }
@@ -124,6 +124,24 @@ fn render(state: &State, term: &str, path: &Path, o: &TemplateOverrides, templat
         return Ok(JValue::from(()));
     }
     Ok(JValue::from(preserve_trailing_newlines(&text, rendered, &o.newline_sequence)))
+}
+
+/// An undefined variable anywhere in the template (an included or
+/// imported one too) fails the lookup with Ansible's "'name' is
+/// undefined", not minijinja's chain of include errors.
+fn undefined_as_ansible_says(e: Error) -> Error {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(inner) = cur {
+        if let Some(m) = inner.downcast_ref::<Error>() {
+            let name = m.detail().and_then(|d| d.strip_prefix('`')?.strip_suffix("` is undefined"));
+            if let Some(name) = name.filter(|n| !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || c == '_')) {
+                let message = format!("'{name}' is undefined");
+                return Error::new(ErrorKind::UndefinedError, message.clone()).with_source(super::AnsibleMessage(message));
+            }
+        }
+        cur = inner.source();
+    }
+    e
 }
 
 /// The variables Ansible adds for a template (`generate_ansible_template_vars`):

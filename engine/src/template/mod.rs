@@ -56,6 +56,7 @@ use serde_json::Value;
 pub use conditional::is_possibly_all_template;
 pub use overrides::TemplateOverrides;
 pub use scope::{HostvarsSource, Layer, Origin, Scope};
+pub(crate) use vars_object::AnsibleMessage;
 use vars_object::VarsObject;
 
 /// The value `omit` renders to; module args equal to it are removed.
@@ -439,7 +440,7 @@ impl Templar {
     /// Turn a minijinja error into ours, naming the undefined variable the
     /// way Ansible does ("'foo' is undefined").
     fn explain(&self, e: minijinja::Error, source: &str, scope: &Scope) -> TemplateError {
-        if let Some(message) = vars_object::variable_render_error(&e) {
+        if let Some(message) = vars_object::ansible_message(&e) {
             return TemplateError {
                 message: message.to_string(),
                 line: e.line().map(|l| l as u32),
@@ -460,7 +461,7 @@ impl Templar {
     }
 
     fn explain_expr(&self, e: minijinja::Error, expr: &str, scope: &Scope) -> TemplateError {
-        if let Some(message) = vars_object::variable_render_error(&e) {
+        if let Some(message) = vars_object::ansible_message(&e) {
             return TemplateError { message: message.to_string(), line: None, undefined: e.kind() == ErrorKind::UndefinedError };
         }
         if e.kind() == ErrorKind::UndefinedError {
@@ -507,10 +508,12 @@ impl Missing {
 }
 
 /// Ansible's message for minijinja's "`foo[0]` is undefined" when the
-/// path is an item or attribute a variable's value lacks ([`missing_item`]).
+/// path is an item or attribute a variable's value lacks ([`missing_item`]),
+/// or why a value was made undefined (a variable whose template is
+/// undefined, `undef(hint)`).
 fn undefined_item(e: &minijinja::Error, scope: &Scope) -> Option<String> {
-    let path = e.detail()?.strip_prefix('`')?.strip_suffix("` is undefined")?;
-    missing_item::message(path, scope)
+    let path = e.detail().and_then(|d| d.strip_prefix('`')?.strip_suffix("` is undefined"));
+    path.and_then(|p| missing_item::message(p, scope)).or_else(filters_map::take_missing)
 }
 
 /// The message for an undefined error: `mandatory`'s "Mandatory variable
