@@ -317,6 +317,16 @@ fn native_macros_and_blocks_print_what_ansible_prints() {
     prints_what_ansible_prints("template_native");
 }
 
+/// `ansible_managed` from ansible.cfg (the template target's
+/// ansible_managed playbooks): Python's `str.format` of `{file}`, `{uid}`,
+/// `{host}` as template expressions, `strftime` with the template's
+/// modification time, rendered where used, in the lookup and the module;
+/// a play's own `ansible_managed` wins.
+#[test]
+fn ansible_managed_from_the_configuration_prints_what_ansible_prints() {
+    prints_what_ansible_prints("template_managed");
+}
+
 /// `group_by` and `add_host` (the changed_when and failed_when targets):
 /// the inventory they change (`groups`, `group_names`, a later play's
 /// hosts), their registered results and `changed`, `add_host` once per

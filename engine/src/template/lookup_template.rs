@@ -89,8 +89,12 @@ fn variables(state: &State, term: &str, path: &Path, template_vars: Option<&JVal
     let mut vars: indexmap::IndexMap<String, JValue> =
         state.known_variables().into_iter().filter_map(|k| state.lookup(&k).map(|v| (k.to_string(), v))).collect();
     let has_managed = vars.get("ansible_managed").is_some_and(|v| !v.is_undefined());
-    for (k, v) in generated_vars(term, path, None, !has_managed) {
+    for (k, v) in generated_vars(term, path, None) {
         vars.insert(k, super::from_json(&v));
+    }
+    if !has_managed {
+        let managed = managed(state, path, &vars)?;
+        vars.insert("ansible_managed".to_string(), managed);
     }
     if let Some(tv) = template_vars {
         for k in tv.try_iter()? {
@@ -126,6 +130,19 @@ fn render(state: &State, term: &str, path: &Path, o: &TemplateOverrides, templat
     Ok(JValue::from(preserve_trailing_newlines(&text, rendered, &o.newline_sequence)))
 }
 
+/// `ansible_managed` (managed.rs), its template rendered with the
+/// template's variables. A setting Python cannot format fails the lookup
+/// (as in Ansible); a render failure is a value that fails where it is
+/// used, as Ansible renders it only there.
+fn managed(state: &State, path: &Path, vars: &indexmap::IndexMap<String, JValue>) -> Result<JValue, Error> {
+    let text = super::managed::mtime_of(path).and_then(super::managed::template_text).map_err(err)?;
+    let ctx = JValue::from(vars.iter().map(|(k, v)| (JValue::from(k.as_str()), v.clone())).collect::<indexmap::IndexMap<JValue, JValue>>());
+    Ok(match super::native::isolated(|| state.env().render_str(&text, ctx)) {
+        Ok(s) => JValue::from(s),
+        Err(e) => JValue::from(e),
+    })
+}
+
 /// An undefined variable anywhere in the template (an included or
 /// imported one too) fails the lookup with Ansible's "'name' is
 /// undefined", not minijinja's chain of include errors.
@@ -146,23 +163,19 @@ fn undefined_as_ansible_says(e: Error) -> Error {
 
 /// The variables Ansible adds for a template (`generate_ansible_template_vars`):
 /// `template_host`, `template_path` (as given), `template_fullpath`,
-/// `template_uid` (the file owner's name), `template_destpath`, and its
-/// default `ansible_managed` where the play sets none. (`template_mtime`
-/// and `template_run_date` are Python datetimes; not given.)
-pub fn generated_vars(term: &str, path: &Path, dest: Option<&str>, with_managed: bool) -> Vec<(String, serde_json::Value)> {
+/// `template_uid` (the file owner's name), `template_destpath`; its
+/// `ansible_managed`, where the play sets none, is template text
+/// ([`super::managed`]). (`template_mtime` and `template_run_date` are
+/// Python datetimes; not given.)
+pub fn generated_vars(term: &str, path: &Path, dest: Option<&str>) -> Vec<(String, serde_json::Value)> {
     use serde_json::Value;
-    let mut out = vec![
+    vec![
         ("template_host".to_string(), Value::from(hostname())),
         ("template_path".to_string(), Value::from(term)),
         ("template_fullpath".to_string(), Value::from(path.display().to_string())),
         ("template_uid".to_string(), owner(path)),
         ("template_destpath".to_string(), dest.map(Value::from).unwrap_or(Value::Null)),
-    ];
-    if with_managed {
-        // The config default (DEFAULT_MANAGED_STR), which mailplay does not let change.
-        out.push(("ansible_managed".to_string(), Value::from("Ansible managed")));
-    }
-    out
+    ]
 }
 
 fn hostname() -> String {

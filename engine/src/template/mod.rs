@@ -33,6 +33,7 @@ mod limits;
 mod lookup_consts;
 pub mod lookup_template;
 mod lookups;
+pub mod managed;
 pub mod markers;
 mod missing_item;
 mod native;
