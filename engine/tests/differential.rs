@@ -311,7 +311,8 @@ fn template_results_print_what_ansible_prints() {
 /// `one[5]`), a variable's render error reported as it is; a variable
 /// whose template is undefined is undefined (`is undefined`, `default`),
 /// using it fails with why; a template a macro includes sees the
-/// template's variables; an undefined variable in an imported template.
+/// template's variables; an undefined variable in an imported template;
+/// a host's variables (`hostvars[host]`) holding such a variable.
 #[test]
 fn native_macros_and_blocks_print_what_ansible_prints() {
     prints_what_ansible_prints("template_native");

@@ -681,6 +681,10 @@ fn holds_undefined(v: &JValue) -> bool {
     match v.kind() {
         ValueKind::Undefined => true,
         ValueKind::Seq | ValueKind::Iterable => v.try_iter().is_ok_and(|mut it| it.any(|x| holds_undefined(&x))),
+        // A host's variables (`hostvars[host]`, `vars`) are lazy in
+        // Ansible: one whose template is undefined is not an error until
+        // used (vars_object.rs), so it does not make the whole undefined.
+        ValueKind::Map if v.downcast_object_ref::<VarsObject>().is_some() => false,
         ValueKind::Map => v.try_iter().is_ok_and(|mut it| it.any(|k| v.get_item(&k).is_ok_and(|x| holds_undefined(&x)))),
         _ => false,
     }
