@@ -322,6 +322,32 @@ fn template_results_print_what_ansible_prints() {
     prints_what_ansible_prints("template_results");
 }
 
+/// Jinja's native concat as Ansible 2.19 has it (the template target): a
+/// macro's body, `caller()`, `{% set %}` and `{% filter %}` blocks and a
+/// recursive `loop()` give the one value they output with its type (a
+/// template lookup of a macro returning a dict is that dict), None when
+/// they output nothing, else their text. Jinja's unary plus (`+2.5`).
+/// Ansible's messages for an item a variable lacks (`foo[0]`,
+/// `one[5]`), a variable's render error reported as it is; a variable
+/// whose template is undefined is undefined (`is undefined`, `default`),
+/// using it fails with why; a template a macro includes sees the
+/// template's variables; an undefined variable in an imported template;
+/// a host's variables (`hostvars[host]`) holding such a variable.
+#[test]
+fn native_macros_and_blocks_print_what_ansible_prints() {
+    prints_what_ansible_prints("template_native");
+}
+
+/// `ansible_managed` from ansible.cfg (the template target's
+/// ansible_managed playbooks): Python's `str.format` of `{file}`, `{uid}`,
+/// `{host}` as template expressions, `strftime` with the template's
+/// modification time, rendered where used, in the lookup and the module;
+/// a play's own `ansible_managed` wins.
+#[test]
+fn ansible_managed_from_the_configuration_prints_what_ansible_prints() {
+    prints_what_ansible_prints("template_managed");
+}
+
 /// `group_by` and `add_host` (the changed_when and failed_when targets):
 /// the inventory they change (`groups`, `group_names`, a later play's
 /// hosts), their registered results and `changed`, `add_host` once per

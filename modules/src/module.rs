@@ -153,6 +153,9 @@ pub struct TemplateSyntax {
     /// The destination on the host, which the template sees as
     /// `template_destpath`.
     pub dest: Option<String>,
+    /// The `src` as the task gave it, which the template sees as
+    /// `template_path` (its found path is `template_fullpath`).
+    pub src: Option<String>,
 }
 
 /// What the controller side offers modules that need it: files from the

@@ -187,6 +187,7 @@ pub(crate) fn prepare(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> Result<Pr
         reporter.warning(w);
     }
     crate::playbook::set_roles_path(cfg.roles_path());
+    crate::template::managed::set_configured(cfg.string("DEFAULT_MANAGED_STR"));
     // Vault secrets first: inventories, playbooks and `-e @file` may be vaults.
     if let Err(e) = super::vault_cmd::install_secrets(&args.vault, crate::vault::InlineMode::Decrypt) {
         reporter.error(&e);

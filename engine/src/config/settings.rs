@@ -74,6 +74,7 @@ pub static SETTINGS: &[Setting] = &[
     s!("DEFAULT_TRANSPORT", [("defaults", "transport")], ["ANSIBLE_TRANSPORT"], Str, Some("ssh"), Honoured),
     s!("HOST_KEY_CHECKING", [("defaults", "host_key_checking")], ["ANSIBLE_HOST_KEY_CHECKING"], Bool, Some("True"), Honoured),
     s!("DEFAULT_FORCE_HANDLERS", [("defaults", "force_handlers")], ["ANSIBLE_FORCE_HANDLERS"], Bool, Some("False"), Honoured),
+    s!("DEFAULT_MANAGED_STR", [("defaults", "ansible_managed")], [], Str, Some("Ansible managed"), Honoured),
     s!("DEFAULT_VAULT_PASSWORD_FILE", [("defaults", "vault_password_file")], ["ANSIBLE_VAULT_PASSWORD_FILE"], Path, None, Honoured),
     s!("DEFAULT_VAULT_IDENTITY_LIST", [("defaults", "vault_identity_list")], ["ANSIBLE_VAULT_IDENTITY_LIST"], List, Some(""), Honoured),
     s!("DEFAULT_VAULT_ENCRYPT_IDENTITY", [("defaults", "vault_encrypt_identity")], ["ANSIBLE_VAULT_ENCRYPT_IDENTITY"], Str, None, Honoured),
@@ -213,7 +214,6 @@ pub static SETTINGS: &[Setting] = &[
         Some("True"),
         Unsupported
     ),
-    s!("DEFAULT_MANAGED_STR", [("defaults", "ansible_managed")], [], Str, Some("Ansible managed"), Unsupported),
     s!("DEFAULT_NO_LOG", [("defaults", "no_log")], ["ANSIBLE_NO_LOG"], Bool, Some("False"), Unsupported),
     s!("DEFAULT_EXECUTABLE", [("defaults", "executable")], ["ANSIBLE_EXECUTABLE"], Str, Some("/bin/sh"), Unsupported),
     s!("DEFAULT_REMOTE_PORT", [("defaults", "remote_port")], ["ANSIBLE_REMOTE_PORT"], Int, None, Unsupported),

@@ -63,11 +63,17 @@ impl Controller for TaskController {
 
     fn render_template_file(&self, path: &Path, syntax: &TemplateSyntax) -> Result<String, String> {
         let mut scope = self.scope.clone();
-        let has_managed = scope.contains("ansible_managed");
-        for (k, v) in
-            crate::template::lookup_template::generated_vars(&path.display().to_string(), path, syntax.dest.as_deref(), !has_managed)
-        {
+        let term = syntax.src.clone().unwrap_or_else(|| path.display().to_string());
+        for (k, v) in crate::template::lookup_template::generated_vars(&term, path, syntax.dest.as_deref()) {
             scope.set(&k, v);
+        }
+        // The default `ansible_managed` is trusted template text (from the
+        // configuration), rendered where the template uses it.
+        if !scope.contains("ansible_managed") {
+            let text = crate::template::managed::mtime_of(path).and_then(crate::template::managed::template_text)?;
+            let mut layer = serde_json::Map::new();
+            layer.insert("ansible_managed".to_string(), Value::String(text));
+            scope.push(std::sync::Arc::new(layer));
         }
         let mut o = TemplateOverrides::default();
         let strings = [

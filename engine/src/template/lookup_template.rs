@@ -89,8 +89,12 @@ fn variables(state: &State, term: &str, path: &Path, template_vars: Option<&JVal
     let mut vars: indexmap::IndexMap<String, JValue> =
         state.known_variables().into_iter().filter_map(|k| state.lookup(&k).map(|v| (k.to_string(), v))).collect();
     let has_managed = vars.get("ansible_managed").is_some_and(|v| !v.is_undefined());
-    for (k, v) in generated_vars(term, path, None, !has_managed) {
+    for (k, v) in generated_vars(term, path, None) {
         vars.insert(k, super::from_json(&v));
+    }
+    if !has_managed {
+        let managed = managed(state, path, &vars)?;
+        vars.insert("ansible_managed".to_string(), managed);
     }
     if let Some(tv) = template_vars {
         for k in tv.try_iter()? {
@@ -113,51 +117,65 @@ fn render(state: &State, term: &str, path: &Path, o: &TemplateOverrides, templat
     paths.extend(search_paths());
     let _guard = SearchPathGuard::set(paths);
     let env = o.environment(super::env())?;
-    // Ansible's native result: a template that is one expression gives
-    // its value; one that renders nothing gives None.
-    let body = text.trim_end_matches(['\n', '\r']);
-    if let Some(expr) = single_expression(body, &o.variable_start_string, &o.variable_end_string) {
-        if let Ok(compiled) = env.compile_expression(expr) {
-            let v = compiled.eval(ctx.clone())?;
-            if v.as_str().is_none() {
-                return Ok(v);
-            }
-        }
+    // Ansible's native result (native.rs): a template that outputs one
+    // value and nothing else gives that value; one that outputs nothing
+    // gives None.
+    let (rendered, single) = super::native::recording(|| env.render_str(&text, ctx)).map_err(undefined_as_ansible_says)?;
+    if let Some(v) = single {
+        return Ok(v);
     }
-    let rendered = env.render_str(&text, ctx)?;
     if rendered.is_empty() {
         return Ok(JValue::from(()));
     }
     Ok(JValue::from(preserve_trailing_newlines(&text, rendered, &o.newline_sequence)))
 }
 
+/// `ansible_managed` (managed.rs), its template rendered with the
+/// template's variables. A setting Python cannot format fails the lookup
+/// (as in Ansible); a render failure is a value that fails where it is
+/// used, as Ansible renders it only there.
+fn managed(state: &State, path: &Path, vars: &indexmap::IndexMap<String, JValue>) -> Result<JValue, Error> {
+    let text = super::managed::mtime_of(path).and_then(super::managed::template_text).map_err(err)?;
+    let ctx = JValue::from(vars.iter().map(|(k, v)| (JValue::from(k.as_str()), v.clone())).collect::<indexmap::IndexMap<JValue, JValue>>());
+    Ok(match super::native::isolated(|| state.env().render_str(&text, ctx)) {
+        Ok(s) => JValue::from(s),
+        Err(e) => JValue::from(e),
+    })
+}
+
+/// An undefined variable anywhere in the template (an included or
+/// imported one too) fails the lookup with Ansible's "'name' is
+/// undefined", not minijinja's chain of include errors.
+fn undefined_as_ansible_says(e: Error) -> Error {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(inner) = cur {
+        if let Some(m) = inner.downcast_ref::<Error>() {
+            let name = m.detail().and_then(|d| d.strip_prefix('`')?.strip_suffix("` is undefined"));
+            if let Some(name) = name.filter(|n| !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || c == '_')) {
+                let message = format!("'{name}' is undefined");
+                return Error::new(ErrorKind::UndefinedError, message.clone()).with_source(super::AnsibleMessage(message));
+            }
+        }
+        cur = inner.source();
+    }
+    e
+}
+
 /// The variables Ansible adds for a template (`generate_ansible_template_vars`):
 /// `template_host`, `template_path` (as given), `template_fullpath`,
-/// `template_uid` (the file owner's name), `template_destpath`, and its
-/// default `ansible_managed` where the play sets none. (`template_mtime`
-/// and `template_run_date` are Python datetimes; not given.)
-pub fn generated_vars(term: &str, path: &Path, dest: Option<&str>, with_managed: bool) -> Vec<(String, serde_json::Value)> {
+/// `template_uid` (the file owner's name), `template_destpath`; its
+/// `ansible_managed`, where the play sets none, is template text
+/// ([`super::managed`]). (`template_mtime` and `template_run_date` are
+/// Python datetimes; not given.)
+pub fn generated_vars(term: &str, path: &Path, dest: Option<&str>) -> Vec<(String, serde_json::Value)> {
     use serde_json::Value;
-    let mut out = vec![
+    vec![
         ("template_host".to_string(), Value::from(hostname())),
         ("template_path".to_string(), Value::from(term)),
         ("template_fullpath".to_string(), Value::from(path.display().to_string())),
         ("template_uid".to_string(), owner(path)),
         ("template_destpath".to_string(), dest.map(Value::from).unwrap_or(Value::Null)),
-    ];
-    if with_managed {
-        // The config default (DEFAULT_MANAGED_STR), which mailplay does not let change.
-        out.push(("ansible_managed".to_string(), Value::from("Ansible managed")));
-    }
-    out
-}
-
-/// `start expr end` with nothing else, given the delimiters.
-fn single_expression<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let inner = s.strip_prefix(start)?.strip_suffix(end)?;
-    let inner = inner.strip_prefix('-').unwrap_or(inner);
-    let inner = inner.strip_suffix('-').unwrap_or(inner);
-    (!inner.contains(start) && !inner.contains(end) && !inner.contains("{%") && !inner.contains("{#")).then(|| inner.trim())
+    ]
 }
 
 fn hostname() -> String {
@@ -192,6 +210,7 @@ mod tests {
         std::fs::write(t.join("custom.txt"), "[# note #]\nHello [% who %]!\n").unwrap();
         std::fs::write(t.join("none.j2"), "{# nothing #}\n").unwrap();
         std::fs::write(t.join("list.j2"), "{{ [1, 2] }}\n").unwrap();
+        std::fs::write(t.join("macro.j2"), "{% macro m() %}{{ {'a': 1} }}{% endmacro %}\n{{ m() }}\n").unwrap();
         std::fs::write(t.join("managed.j2"), "{{ ansible_managed }} {{ template_path }}").unwrap();
         let mut s = Scope::new().with_search_paths(Arc::new(vec![dir.path().to_path_buf()]));
         s.set("who", json!("you"));
@@ -208,6 +227,8 @@ mod tests {
         );
         assert_eq!(r("{{ lookup('template', 'none.j2') }}"), json!(null));
         assert_eq!(r("{{ lookup('template', 'list.j2') }}"), json!([1, 2]));
+        // A macro whose body is one value returns it (native.rs).
+        assert_eq!(r("{{ lookup('template', 'macro.j2') }}"), json!({"a": 1}));
         assert_eq!(r("{{ lookup('template', 'managed.j2') }}"), json!("Ansible managed managed.j2"));
     }
 

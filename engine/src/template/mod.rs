@@ -33,7 +33,9 @@ mod limits;
 mod lookup_consts;
 pub mod lookup_template;
 mod lookups;
+pub mod managed;
 pub mod markers;
+mod missing_item;
 mod native;
 mod overrides;
 mod protomatter;
@@ -55,6 +57,7 @@ use serde_json::Value;
 pub use conditional::is_possibly_all_template;
 pub use overrides::TemplateOverrides;
 pub use scope::{HostvarsSource, Layer, Origin, Scope};
+pub(crate) use vars_object::AnsibleMessage;
 use vars_object::VarsObject;
 
 /// The value `omit` renders to; module args equal to it are removed.
@@ -110,6 +113,7 @@ fn env() -> &'static Environment<'static> {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(overrides::default_syntax());
         env.set_formatter(native::formatter);
+        native::install_capture_hooks();
         env.set_unknown_method_callback(list_methods);
         minijinja_contrib::add_to_environment(&mut env);
         filters::register(&mut env);
@@ -241,7 +245,7 @@ impl Templar {
         if !Self::is_template(s) {
             return Ok(s.to_string());
         }
-        let out = self.render_text(s, scope)?;
+        let out = native::isolated(|| self.render_text(s, scope))?;
         Ok(overrides::preserve_trailing_newlines(s, out, "\n"))
     }
 
@@ -303,6 +307,7 @@ impl Templar {
             // `undef(hint)` and `map` record why their value is undefined.
             let message = filters_map::take_missing()
                 .or_else(|| first_undefined(compiled.undeclared_variables(true), scope, expr).map(|m| m.message()))
+                .or_else(|| missing_item::message(expr.trim(), scope))
                 .unwrap_or_else(|| format!("'{expr}' is undefined"));
             return Err(TemplateError { message, line: None, undefined: true });
         }
@@ -408,7 +413,7 @@ impl Templar {
         let ctx = JValue::from_object(VarsObject::new(scope.clone()));
         let _guard = lookups::SearchPathGuard::set(paths);
         let env = o.environment(env()).map_err(|e| fail(describe(&e)))?;
-        let out = env.render_str(&text, ctx).map_err(|e| self.explain(e, &text, scope))?;
+        let out = native::isolated(|| env.render_str(&text, ctx)).map_err(|e| self.explain(e, &text, scope))?;
         Ok(overrides::preserve_trailing_newlines(&text, out, &o.newline_sequence))
     }
 
@@ -436,22 +441,38 @@ impl Templar {
     /// Turn a minijinja error into ours, naming the undefined variable the
     /// way Ansible does ("'foo' is undefined").
     fn explain(&self, e: minijinja::Error, source: &str, scope: &Scope) -> TemplateError {
+        if let Some(message) = vars_object::ansible_message(&e) {
+            return TemplateError {
+                message: message.to_string(),
+                line: e.line().map(|l| l as u32),
+                undefined: e.kind() == ErrorKind::UndefinedError,
+            };
+        }
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(t) = env().template_from_str(source) {
                 if let Some(missing) = first_undefined(t.undeclared_variables(true), scope, source) {
                     return TemplateError { message: undefined_message(&e, &missing), line: e.line().map(|l| l as u32), undefined: true };
                 }
             }
+            if let Some(message) = undefined_item(&e, scope) {
+                return TemplateError { message, line: e.line().map(|l| l as u32), undefined: true };
+            }
         }
         TemplateError { message: describe(&e), line: e.line().map(|l| l as u32), undefined: e.kind() == ErrorKind::UndefinedError }
     }
 
     fn explain_expr(&self, e: minijinja::Error, expr: &str, scope: &Scope) -> TemplateError {
+        if let Some(message) = vars_object::ansible_message(&e) {
+            return TemplateError { message: message.to_string(), line: None, undefined: e.kind() == ErrorKind::UndefinedError };
+        }
         if e.kind() == ErrorKind::UndefinedError {
             if let Ok(c) = env().compile_expression(expr) {
                 if let Some(missing) = first_undefined(c.undeclared_variables(true), scope, expr) {
                     return TemplateError { message: undefined_message(&e, &missing), line: None, undefined: true };
                 }
+            }
+            if let Some(message) = undefined_item(&e, scope) {
+                return TemplateError { message, line: None, undefined: true };
             }
         }
         TemplateError { message: describe(&e), line: e.line().map(|l| l as u32), undefined: e.kind() == ErrorKind::UndefinedError }
@@ -485,6 +506,15 @@ impl Missing {
             Missing::Path(p) => format!("'{p}' is undefined"),
         }
     }
+}
+
+/// Ansible's message for minijinja's "`foo[0]` is undefined" when the
+/// path is an item or attribute a variable's value lacks ([`missing_item`]),
+/// or why a value was made undefined (a variable whose template is
+/// undefined, `undef(hint)`).
+fn undefined_item(e: &minijinja::Error, scope: &Scope) -> Option<String> {
+    let path = e.detail().and_then(|d| d.strip_prefix('`')?.strip_suffix("` is undefined"));
+    path.and_then(|p| missing_item::message(p, scope)).or_else(filters_map::take_missing)
 }
 
 /// The message for an undefined error: `mandatory`'s "Mandatory variable
@@ -527,27 +557,8 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope, sour
         if !name.contains('.') {
             continue;
         }
-        // A value that is template source is looked into as it renders
-        // (not while naming an error of that render itself: a variable
-        // that refers to itself would recurse without end).
-        let rendered;
-        let mut v = if origin != Origin::Data && Templar::value_has_template(raw) {
-            if NAMING.with(std::cell::Cell::get) {
-                return Some(Missing::Path(name));
-            }
-            NAMING.with(|n| n.set(true));
-            let out = shared().render_value(raw, scope);
-            NAMING.with(|n| n.set(false));
-            match out {
-                Ok(r) => {
-                    rendered = r;
-                    &rendered
-                }
-                Err(_) => return Some(Missing::Path(name)),
-            }
-        } else {
-            raw
-        };
+        let Some(root_value) = rendered_for_naming(raw, origin, scope) else { return Some(Missing::Path(name)) };
+        let mut v = root_value.as_ref();
         for p in parts {
             match v.get(p) {
                 Some(next) => v = next,
@@ -556,6 +567,23 @@ fn first_undefined(names: std::collections::HashSet<String>, scope: &Scope, sour
         }
     }
     None
+}
+
+/// A variable's value to look into while naming what is undefined: a
+/// value that is template source as it renders; None if that render
+/// fails, or while naming an error of such a render itself (a variable
+/// that refers to itself would recurse without end).
+fn rendered_for_naming<'a>(raw: &'a Value, origin: Origin, scope: &Scope) -> Option<std::borrow::Cow<'a, Value>> {
+    if origin == Origin::Data || !Templar::value_has_template(raw) {
+        return Some(std::borrow::Cow::Borrowed(raw));
+    }
+    if NAMING.with(std::cell::Cell::get) {
+        return None;
+    }
+    NAMING.with(|n| n.set(true));
+    let out = shared().render_value(raw, scope);
+    NAMING.with(|n| n.set(false));
+    out.ok().map(std::borrow::Cow::Owned)
 }
 
 /// Where the name `name` is first written in `source` as a whole word.
@@ -653,6 +681,10 @@ fn holds_undefined(v: &JValue) -> bool {
     match v.kind() {
         ValueKind::Undefined => true,
         ValueKind::Seq | ValueKind::Iterable => v.try_iter().is_ok_and(|mut it| it.any(|x| holds_undefined(&x))),
+        // A host's variables (`hostvars[host]`, `vars`) are lazy in
+        // Ansible: one whose template is undefined is not an error until
+        // used (vars_object.rs), so it does not make the whole undefined.
+        ValueKind::Map if v.downcast_object_ref::<VarsObject>().is_some() => false,
         ValueKind::Map => v.try_iter().is_ok_and(|mut it| it.any(|k| v.get_item(&k).is_ok_and(|x| holds_undefined(&x)))),
         _ => false,
     }

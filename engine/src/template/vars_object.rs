@@ -70,8 +70,46 @@ fn resolve(name: &str, raw: &Value, origin: Origin, scope: &Scope) -> JValue {
     }
     match rendered {
         Ok(v) => from_json(&v),
-        Err(e) => JValue::from(Error::new(ErrorKind::UndefinedError, format!("while templating '{name}': {}", e.message))),
+        // Ansible's lazy templating: a variable whose template is
+        // undefined is an undefined value (`is undefined`, `default`
+        // work), and using it fails with why (`deep_undefined:
+        // "{{ nope }}"` fails with "'nope' is undefined").
+        Err(e) if e.undefined && raw.is_string() => {
+            super::filters_map::note_missing(e.message);
+            JValue::UNDEFINED
+        }
+        Err(e) => JValue::from(
+            Error::new(ErrorKind::UndefinedError, format!("while templating '{name}': {}", e.message))
+                .with_source(AnsibleMessage(e.message)),
+        ),
     }
+}
+
+/// An error whose message is already Ansible's, reported as it is
+/// (`explain`): the error of rendering a variable's value (`a: "{{ nope }}"`,
+/// `{{ a }}` fails with "'nope' is undefined"), a template lookup's. The
+/// minijinja error around it keeps minijinja's own wording.
+#[derive(Debug)]
+pub struct AnsibleMessage(pub String);
+
+impl std::fmt::Display for AnsibleMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AnsibleMessage {}
+
+/// The Ansible message `e` carries, if it does.
+pub fn ansible_message(e: &minijinja::Error) -> Option<&str> {
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        if let Some(v) = inner.downcast_ref::<AnsibleMessage>() {
+            return Some(&v.0);
+        }
+        src = inner.source();
+    }
+    None
 }
 
 impl Object for VarsObject {

@@ -75,6 +75,7 @@ impl TemplateArgs {
             lstrip_blocks: flag("lstrip_blocks", &self.lstrip_blocks)?,
             newline_sequence: self.newline_sequence()?,
             dest: Some(self.dest.clone()),
+            src: Some(self.src.clone()),
         })
     }
 

@@ -240,6 +240,8 @@ pub use self::environment::Environment;
 pub use self::error::{Error, ErrorKind};
 pub use self::expression::Expression;
 pub use self::output::Output;
+// mailplay: see `MAILPLAY-PATCH.md`.
+pub use self::output::{set_capture_hooks, CaptureHooks};
 #[cfg(feature = "debug")]
 pub use self::output::{OutputSpan, OutputSpanKind};
 pub use self::template::{Captured, Template};

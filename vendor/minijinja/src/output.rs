@@ -16,6 +16,30 @@ use crate::error::{Error, ErrorKind};
 use crate::utils::AutoEscape;
 use crate::value::Value;
 
+/// mailplay: functions called when an output capture begins and ends (a
+/// macro's body, `caller()`, `{% set %}` and `{% filter %}` blocks, block
+/// and `super()` calls, recursive `loop()` calls, imports; also the
+/// discarding capture of `{% extends %}`, whose value is undefined).
+/// `end` receives the captured value and gives the value to use instead.
+/// Captures nest, and each `begin` is followed by its `end` unless the
+/// render fails in between.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureHooks {
+    /// Called when a capture begins.
+    pub begin: fn(),
+    /// Called with the captured value when that capture ends; gives the
+    /// value to use instead.
+    pub end: fn(Value) -> Value,
+}
+
+static CAPTURE_HOOKS: std::sync::OnceLock<CaptureHooks> = std::sync::OnceLock::new();
+
+/// mailplay: installs the capture hooks, once per process; returns false
+/// if hooks were already installed (they stay).
+pub fn set_capture_hooks(hooks: CaptureHooks) -> bool {
+    CAPTURE_HOOKS.set(hooks).is_ok()
+}
+
 /// How should output be captured?
 #[derive(Debug, Clone, Copy, Eq, PartialEq)]
 #[cfg_attr(feature = "unstable_machinery_serde", derive(serde::Serialize))]
@@ -89,6 +113,10 @@ impl<'a> Output<'a> {
 
     /// Begins capturing into a string or discard.
     pub(crate) fn begin_capture(&mut self, mode: CaptureMode) {
+        // mailplay: tell the capture hooks (see `set_capture_hooks`).
+        if let Some(hooks) = CAPTURE_HOOKS.get() {
+            (hooks.begin)();
+        }
         self.capture_stack.push(match mode {
             CaptureMode::Capture => Some(String::new()),
             #[cfg(feature = "multi_template")]
@@ -109,7 +137,11 @@ impl<'a> Output<'a> {
             Value::UNDEFINED
         };
         self.retarget();
-        rv
+        // mailplay: the capture hooks may replace the captured value.
+        match CAPTURE_HOOKS.get() {
+            Some(hooks) => (hooks.end)(rv),
+            None => rv,
+        }
     }
 
     fn retarget(&mut self) {

@@ -220,6 +220,10 @@ impl Expr<'_> {
             Expr::UnaryOp(c) => match c.op {
                 UnaryOpKind::Not => c.expr.as_const().map(|value| Value::from(!value.is_true())),
                 UnaryOpKind::Neg => c.expr.as_const().and_then(|v| ops::neg(&v).ok()),
+                UnaryOpKind::Pos => c
+                    .expr
+                    .as_const()
+                    .and_then(|v| ops::neg(&v).and_then(|v| ops::neg(&v)).ok()),
             },
             Expr::BinOp(c) => {
                 let (Some(left), Some(right)) = (c.left.as_const(), c.right.as_const()) else {
@@ -504,6 +508,8 @@ pub struct Slice<'a> {
 pub enum UnaryOpKind {
     Not,
     Neg,
+    /// mailplay: Jinja's unary plus (`+2.5`): the number itself.
+    Pos,
 }
 
 /// An unary operator expression.

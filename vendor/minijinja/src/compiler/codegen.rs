@@ -124,6 +124,9 @@ pub struct CodeGenerator<'source> {
     filter_local_ids: BTreeMap<&'source str, LocalId>,
     test_local_ids: BTreeMap<&'source str, LocalId>,
     raw_template_bytes: usize,
+    /// mailplay: whether the macro body being compiled includes a template.
+    #[cfg(feature = "macros")]
+    macro_includes: bool,
 }
 
 impl<'source> CodeGenerator<'source> {
@@ -138,6 +141,8 @@ impl<'source> CodeGenerator<'source> {
             filter_local_ids: BTreeMap::new(),
             test_local_ids: BTreeMap::new(),
             raw_template_bytes: 0,
+            #[cfg(feature = "macros")]
+            macro_includes: false,
         }
     }
 
@@ -428,6 +433,10 @@ impl<'source> CodeGenerator<'source> {
                 self.set_line_from_span(include.span());
                 self.compile_expr(&include.name);
                 self.add_with_span(Instruction::Include(include.ignore_missing), include.span());
+                #[cfg(feature = "macros")]
+                {
+                    self.macro_includes = true;
+                }
             }
             #[cfg(feature = "macros")]
             ast::Stmt::Macro(macro_decl) => {
@@ -498,15 +507,22 @@ impl<'source> CodeGenerator<'source> {
             }
             self.compile_assignment(arg);
         }
+        let outer_includes = std::mem::take(&mut self.macro_includes);
         for node in &macro_decl.body {
             self.compile_stmt(node);
         }
+        let includes = std::mem::replace(&mut self.macro_includes, outer_includes);
         self.add(Instruction::Return);
         let mut undeclared = crate::compiler::meta::find_macro_closure(macro_decl);
         let caller_reference = undeclared.remove("caller");
         let macro_instr = self.next_instruction();
         for name in &undeclared {
             self.add(Instruction::Enclose(name));
+        }
+        // mailplay: an included template may read any variable of the
+        // template, as in Jinja2 (its context's variables).
+        if includes {
+            self.add(Instruction::EncloseLocals);
         }
         self.add(Instruction::GetClosure);
         self.add(Instruction::LoadConst(Value::from_object(
@@ -720,6 +736,19 @@ impl<'source> CodeGenerator<'source> {
                             }
                         }
                         self.compile_expr(&c.expr);
+                        self.add_with_span(Instruction::Neg, c.span());
+                    }
+                    // mailplay: `+x` is `-(-x)`: the number itself, and the
+                    // same error as `-x` for anything else.
+                    ast::UnaryOpKind::Pos => {
+                        if let ast::Expr::Const(ref c) = c.expr {
+                            if let Ok(value) = neg(&c.value).and_then(|v| neg(&v)) {
+                                self.add(Instruction::LoadConst(value));
+                                return;
+                            }
+                        }
+                        self.compile_expr(&c.expr);
+                        self.add_with_span(Instruction::Neg, c.span());
                         self.add_with_span(Instruction::Neg, c.span());
                     }
                 }

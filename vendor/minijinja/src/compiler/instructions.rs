@@ -257,6 +257,11 @@ pub enum Instruction<'source> {
     #[cfg(feature = "macros")]
     Enclose(&'source str),
 
+    /// mailplay: encloses every local variable (for a macro that includes
+    /// a template).
+    #[cfg(feature = "macros")]
+    EncloseLocals,
+
     /// Returns the closure of this context level.
     #[cfg(feature = "macros")]
     GetClosure,

@@ -428,16 +428,21 @@ impl<'a> Parser<'a> {
     /// are not part of the operand and apply to the negated value.
     fn parse_unary_only(&mut self) -> Result<ast::Expr<'a>, Error> {
         let span = self.stream.current_span();
-        if !matches_token!(self, Token::Minus) {
+        // mailplay: unary plus too, as in Jinja2.
+        let op = if matches_token!(self, Token::Minus) {
+            ast::UnaryOpKind::Neg
+        } else if matches_token!(self, Token::Plus) {
+            ast::UnaryOpKind::Pos
+        } else {
             return self.parse_primary();
-        }
+        };
         ok!(self.stream.next());
         let operand_span = self.stream.current_span();
         let operand = ok!(self.parse_unary_only());
         let operand = ok!(self.parse_postfix(operand, operand_span));
         Ok(ast::Expr::UnaryOp(Spanned::new(
             ast::UnaryOp {
-                op: ast::UnaryOpKind::Neg,
+                op,
                 expr: operand,
             },
             self.stream.expand_span(span),

@@ -313,6 +313,19 @@ impl<'env> Context<'env> {
         self.env.get_global(key)
     }
 
+    /// mailplay: the names of all local variables, closures' included.
+    #[cfg(feature = "macros")]
+    pub fn local_names(&self, closures: &[Closure<'env>]) -> Vec<&'env str> {
+        let mut names = Vec::new();
+        for frame in self.stack.iter() {
+            names.extend(frame.locals.keys().copied());
+            if let Some(closure) = frame.closure_context.and_then(|c| closures.get(c)) {
+                names.extend(closure.keys().copied());
+            }
+        }
+        names
+    }
+
     /// Returns an iterable of all declared variables.
     pub fn known_variables(
         &self,

@@ -3,8 +3,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
-use crate::output::Output;
-use crate::utils::AutoEscape;
+use crate::output::{CaptureMode, Output};
 use crate::value::{Enumerator, Kwargs, Object, Value};
 use crate::vm;
 use crate::vm::state::State;
@@ -123,21 +122,22 @@ impl Object for Macro {
 
         let (arg_values, caller) = ok!(self.prepare_args(args));
         let mut rv = String::new();
-        ok!(vm::eval_macro(
+        // mailplay: the body's output is a capture, so that the capture
+        // hooks see it (the captured value is what upstream returned).
+        let mut out = Output::new(&mut rv);
+        out.begin_capture(CaptureMode::Capture);
+        let result = vm::eval_macro(
             state,
             self.instructions_id,
             self.offset,
-            &mut Output::new(&mut rv),
+            &mut out,
             self.closure,
             caller,
-            arg_values
-        ));
-
-        Ok(if !matches!(state.auto_escape(), AutoEscape::None) {
-            Value::from_safe_string(rv)
-        } else {
-            Value::from(rv)
-        })
+            arg_values,
+        );
+        let captured = out.end_capture(state.auto_escape());
+        ok!(result);
+        Ok(captured)
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {

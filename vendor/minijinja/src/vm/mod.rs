@@ -1061,6 +1061,18 @@ impl<'env> Executor<'env> {
                     }
                     state.ctx.enclose(&mut state.closures, name);
                 }
+                // mailplay: as `Enclose` for every local variable.
+                #[cfg(feature = "macros")]
+                Instruction::EncloseLocals => {
+                    if state.ctx.closure().is_none() {
+                        let closure = state.closures.len();
+                        state.closures.push(Closure::new());
+                        state.ctx.reset_closure(Some(closure));
+                    }
+                    for name in state.ctx.local_names(&state.closures) {
+                        state.ctx.enclose(&mut state.closures, name);
+                    }
+                }
                 #[cfg(feature = "macros")]
                 Instruction::GetClosure => {
                     stack.push(state.ctx.closure().map_or(Value::UNDEFINED, Value::from));
