@@ -128,6 +128,17 @@ pub fn loose_opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::
     }
 }
 
+/// A number given as a number or as its text (Ansible's `type='float'`).
+pub fn loose_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = Value::deserialize(d)?;
+    match &v {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_f64().map(Some).ok_or_else(|| de::Error::custom(format!("{v} is not a valid number"))),
+        Value::String(s) => s.trim().parse::<f64>().map(Some).map_err(|_| de::Error::custom(format!("'{s}' is not a valid number"))),
+        _ => Err(de::Error::custom(format!("{v} is not a valid number"))),
+    }
+}
+
 /// A list given as a list, a single string, or a comma-separated string
 /// (`name: a,b`), as Ansible's `type='list'` accepts.
 pub fn loose_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

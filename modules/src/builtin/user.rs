@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use crate::args::{loose_bool, loose_opt_string, loose_string, value_to_list};
+use crate::args::{loose_bool, loose_opt_f64, loose_opt_string, loose_string, value_to_list};
 use crate::host::{quote, Command};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 use crate::planned::{Effect, UserChange};
@@ -65,6 +65,10 @@ pub struct UserArgs {
     /// A crypt hash (`$6$...`), as in Ansible.
     #[serde(default)]
     pub password: Option<Secret>,
+    /// Account expiry, seconds since the epoch (Ansible's float); negative
+    /// removes it. Compared and set by the day (UTC), as Ansible does.
+    #[serde(default, deserialize_with = "loose_opt_f64")]
+    pub expires: Option<f64>,
     /// `always` (the default) or `on_create`: the password of an existing
     /// account is then left as it is.
     #[serde(default = "always", deserialize_with = "loose_string")]
@@ -87,6 +91,8 @@ pub struct Account {
     pub shell: String,
     pub groups: BTreeSet<String>,
     pub password: String,
+    /// Shadow's expiry, days since the epoch (None: never).
+    pub expires_days: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -111,6 +117,7 @@ pub fn parse_state(out: &str) -> UserState {
             shell: f[6].to_string(),
             groups: BTreeSet::new(),
             password: String::new(),
+            expires_days: None,
         })
     });
     let account = account.map(|mut a| {
@@ -118,6 +125,7 @@ pub fn parse_state(out: &str) -> UserState {
         let names: Vec<&str> = get("groups:").unwrap_or("").split_whitespace().collect();
         a.groups = names.iter().skip(1).map(|s| s.to_string()).collect();
         a.password = get("shadow:").unwrap_or("").to_string();
+        a.expires_days = get("expire:").and_then(|d| d.parse().ok());
         a
     });
     UserState { account, group_gid: get("gid:").and_then(|g| g.parse().ok()), check_mode: false }
@@ -200,6 +208,11 @@ fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
             opt("-d", &a.home, "home");
             opt("-s", &a.shell, "shell");
             opt("-c", &a.comment, "comment");
+            if let Some(e) = a.expires {
+                let date = expiry_date(e);
+                after.push(format!("expires: {}", if date.is_empty() { "never" } else { &date }));
+                c.extend([s_("-e"), date]);
+            }
             if a.system {
                 c.push(s_("-r"));
             }
@@ -252,6 +265,16 @@ fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
                     after.push(format!("groups: {}", new.into_iter().collect::<Vec<_>>().join(",")));
                 }
             }
+            if let Some(e) = a.expires {
+                let want = (e >= 0.0).then(|| (e / 86400.0).floor() as i64);
+                let have = cur.expires_days.filter(|d| *d >= 0);
+                if want != have {
+                    let shown = |d: Option<i64>| d.map(civil_date).unwrap_or_else(|| "never".into());
+                    before.push(format!("expires: {}", shown(have)));
+                    after.push(format!("expires: {}", shown(want)));
+                    c.extend([s_("-e"), expiry_date(e)]);
+                }
+            }
             let set_password = a.update_password == "always" && wanted_hash.as_ref().is_some_and(|h| *h != cur.password);
             if set_password {
                 before.push(s_("password: (old)"));
@@ -267,6 +290,30 @@ fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
             Ok(UserPlan { effect: None, command, set_password, before: lines(&before), after: lines(&after) })
         }
     }
+}
+
+/// `useradd/usermod -e`: the UTC date of `expires`, or empty (never).
+fn expiry_date(expires: f64) -> String {
+    if expires < 0.0 {
+        String::new()
+    } else {
+        civil_date((expires / 86400.0).floor() as i64)
+    }
+}
+
+/// YYYY-MM-DD of a day count since 1970-01-01 (the proleptic Gregorian
+/// calendar, H. Hinnant's civil_from_days).
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn lines(v: &[String]) -> String {
@@ -317,6 +364,13 @@ impl Module for UserModule {
                     description: "Crypt hash ($6$...), set with chpasswd -e, never shown.",
                 },
                 ArgDoc {
+                    name: "expires",
+                    ty: "float",
+                    required: false,
+                    default: None,
+                    description: "Account expiry in seconds since the epoch (by the UTC day); negative: never.",
+                },
+                ArgDoc {
                     name: "update_password",
                     ty: "string",
                     required: false,
@@ -361,7 +415,7 @@ impl Module for UserModule {
 
     async fn probe(a: &UserArgs, ctx: &Context<'_>) -> Result<UserState, ModuleError> {
         let n = quote(&a.name);
-        let mut script = format!("printf 'passwd:%s\\n' \"$(getent passwd {n})\"; printf 'groups:%s\\n' \"$(id -nG {n} 2>/dev/null)\"; printf 'shadow:%s\\n' \"$(getent shadow {n} | cut -d: -f2)\"");
+        let mut script = format!("printf 'passwd:%s\\n' \"$(getent passwd {n})\"; printf 'groups:%s\\n' \"$(id -nG {n} 2>/dev/null)\"; printf 'shadow:%s\\n' \"$(getent shadow {n} | cut -d: -f2)\"; printf 'expire:%s\\n' \"$(getent shadow {n} | cut -d: -f8)\"");
         if let Some(g) = &a.group {
             script.push_str(&format!("; printf 'gid:%s\\n' \"$(getent group {} | cut -d: -f3)\"", quote(g)));
         }
@@ -478,6 +532,21 @@ mod tests {
         assert_eq!(p.command.unwrap(), ["userdel", "-f", "-r", "cyrus"]);
         let p = plan(&args(json!({"name": "cyrus", "state": "absent"})), &parse_state(CYRUS)).unwrap();
         assert_eq!(p.command.unwrap(), ["userdel", "cyrus"]);
+    }
+
+    #[test]
+    fn expires_is_set_and_compared_by_the_day() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(20_787), "2026-11-30");
+        assert_eq!(expiry_date(1_796_063_721.5), "2026-11-30");
+        assert_eq!(expiry_date(-1.0), "");
+        let s = parse_state("passwd:u:x:1001:1001::/home/u:/bin/sh\ngroups:u\nshadow:!\nexpire:\n");
+        assert!(!plan(&args(json!({"name": "u", "expires": -1})), &s).unwrap().changes_anything());
+        let p = plan(&args(json!({"name": "u", "expires": 1_796_063_721})), &s).unwrap();
+        assert_eq!(p.command.unwrap(), ["usermod", "-e", "2026-11-30", "u"]);
+        let set = parse_state("passwd:u:x:1001:1001::/home/u:/bin/sh\ngroups:u\nshadow:!\nexpire:20787\n");
+        assert!(!plan(&args(json!({"name": "u", "expires": 1_796_063_721})), &set).unwrap().changes_anything());
+        assert_eq!(plan(&args(json!({"name": "u", "expires": -1})), &set).unwrap().command.unwrap(), ["usermod", "-e", "", "u"]);
     }
 
     #[test]
