@@ -12,6 +12,8 @@ pub mod debconf;
 pub mod dpkg_statoverride;
 pub mod file;
 pub mod file_attrs;
+pub mod file_flags;
+pub mod file_times;
 pub mod group;
 pub mod hostname;
 pub mod lineinfile;

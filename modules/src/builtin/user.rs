@@ -373,7 +373,31 @@ impl Module for UserModule {
                 return Ok(ModuleResult::failed(format!("chpasswd failed: {}", out.stderr_str().trim())));
             }
         }
-        Ok(ModuleResult::changed(true).with("name", a.name.clone()))
+        let mut r = ModuleResult::changed(true).with("name", a.name.clone()).with("state", a.state.clone());
+        if a.state == "present" {
+            // As Ansible's result: the account as it now is.
+            let out = ctx.host.exec(&Command::argv(["getent", "passwd", &a.name])).await?;
+            let now = parse_state(&format!("passwd:{}", out.stdout_str().lines().next().unwrap_or("")));
+            account_keys(&mut r, now.account.as_ref());
+        }
+        Ok(r)
+    }
+
+    fn unchanged_result(a: &UserArgs, s: &UserState) -> ModuleResult {
+        let mut r = ModuleResult::ok().with("name", a.name.clone()).with("state", a.state.clone());
+        account_keys(&mut r, s.account.as_ref());
+        r
+    }
+}
+
+/// uid, primary gid (`group`), home, shell and comment of an account.
+fn account_keys(r: &mut ModuleResult, account: Option<&Account>) {
+    if let Some(acc) = account {
+        r.data.insert("uid".into(), acc.uid.into());
+        r.data.insert("group".into(), acc.gid.into());
+        r.data.insert("home".into(), acc.home.clone().into());
+        r.data.insert("shell".into(), acc.shell.clone().into());
+        r.data.insert("comment".into(), acc.comment.clone().into());
     }
 }
 
