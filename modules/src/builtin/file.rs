@@ -625,6 +625,29 @@ async fn probe_link(ctx: &Context<'_>, args: &FileArgs, path: &str, st: &Option<
     })
 }
 
+/// Nothing to do (diff_peek, or a plan that failed).
+fn noop_plan(state: &FileState) -> FilePlan {
+    let none = state_name(&None);
+    FilePlan {
+        path: state.path.clone(),
+        action: Action::None,
+        attrs: AttrChanges::default(),
+        new_mode: None,
+        recurse: false,
+        before_state: none.clone(),
+        after_state: none.clone(),
+        times: None,
+        flags: None,
+        diff_state: (none.clone(), none),
+        before_ids: None,
+        diff_unchanged: false,
+        src_change: None,
+        path_for_attrs: None,
+        dest_key: false,
+        src: None,
+    }
+}
+
 pub struct FileModule;
 
 #[async_trait]
@@ -754,29 +777,13 @@ impl Module for FileModule {
         Ok(FileState { path, stat, recurse_mismatch, appears_binary: None, times, flags, link })
     }
 
+    /// A plan that cannot be made is a failed result (unchanged_result
+    /// builds it) carrying Ansible's keys, not a bare error.
     fn plan(args: &FileArgs, state: &FileState) -> Result<FilePlan, ModuleError> {
         if state.appears_binary.is_some() {
-            let none = state_name(&None);
-            return Ok(FilePlan {
-                path: state.path.clone(),
-                action: Action::None,
-                attrs: AttrChanges::default(),
-                new_mode: None,
-                recurse: false,
-                before_state: none.clone(),
-                after_state: none.clone(),
-                times: None,
-                flags: None,
-                diff_state: (none.clone(), none),
-                before_ids: None,
-                diff_unchanged: false,
-                src_change: None,
-                path_for_attrs: None,
-                dest_key: false,
-                src: None,
-            });
+            return Ok(noop_plan(state));
         }
-        plan_file(args, state).map_err(ModuleError::failed)
+        Ok(plan_file(args, state).unwrap_or_else(|_| noop_plan(state)))
     }
 
     async fn apply(args: &FileArgs, plan: FilePlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
@@ -808,7 +815,14 @@ impl Module for FileModule {
                 attrs.mode = None;
             }
             let on = plan.path_for_attrs.as_deref().unwrap_or(&plan.path);
-            file_attrs::apply_attrs(ctx.host, on, &attrs, plan.recurse).await?;
+            if let Err(e) = file_attrs::apply_attrs(ctx.host, on, &attrs, plan.recurse).await {
+                if plan.action == Action::Touch && plan.before_state == "absent" {
+                    // As Ansible's execute_touch: a file it just made goes again.
+                    ctx.host.exec(&Command::argv(["rm", "-f", "--", &plan.path])).await?;
+                    return Ok(ModuleResult::failed(e.to_string()).with("path", plan.path.clone()));
+                }
+                return Err(e);
+            }
         }
         if let Some(f) = &plan.flags {
             // As Ansible: anything on stderr is a failure too.
@@ -843,6 +857,14 @@ impl Module for FileModule {
     fn unchanged_result(args: &FileArgs, state: &FileState) -> ModuleResult {
         if let Some(binary) = state.appears_binary {
             return ModuleResult::ok().with("path", args.path.clone()).with("appears_binary", binary);
+        }
+        if let Err(msg) = plan_file(args, state) {
+            let r = ModuleResult::failed(msg).with("path", args.path.clone());
+            // ensure_file_attributes names the state it found.
+            return match args.target(&state.stat) {
+                Ok(Target::File) => r.with("state", state_name(&state.stat)),
+                _ => r,
+            };
         }
         if let (Some(facts), Ok(plan)) = (&state.link, plan_file(args, state)) {
             let mut r = ModuleResult::ok();

@@ -17,6 +17,7 @@ pub mod file_times;
 pub mod group;
 pub mod hostname;
 pub mod lineinfile;
+pub mod pause;
 pub mod protomatter_debug;
 pub mod py_re;
 pub mod raw;
