@@ -60,9 +60,12 @@ impl PauseArgs {
             (Some(_), Some(_)) => Err("parameters are mutually exclusive: minutes|seconds".into()),
             (Some(m), None) => Ok(((int_of("minutes", m)? * 60).max(1) as u64, "minutes")),
             (None, Some(s)) => Ok((int_of("seconds", s)?.max(1) as u64, "seconds")),
-            (None, None) => {
-                Err("pause without seconds or minutes waits for input, which mailplay does not support (it runs unattended)".into())
-            }
+            // The prompt is only named here: with a time given, Ansible
+            // waits the time out whatever is typed.
+            (None, None) => Err(format!(
+                "pause without seconds or minutes waits for input ({}), which mailplay does not support (it runs unattended)",
+                self.prompt.as_deref().unwrap_or("Press enter to continue, Ctrl+C to interrupt")
+            )),
         }
     }
 }
