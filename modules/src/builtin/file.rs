@@ -859,12 +859,18 @@ impl Module for FileModule {
             return ModuleResult::ok().with("path", args.path.clone()).with("appears_binary", binary);
         }
         if let Err(msg) = plan_file(args, state) {
-            let r = ModuleResult::failed(msg).with("path", args.path.clone());
-            // ensure_file_attributes names the state it found.
-            return match args.target(&state.stat) {
-                Ok(Target::File) => r.with("state", state_name(&state.stat)),
-                _ => r,
-            };
+            // The keys Ansible's fail_json gives each of these failures.
+            if msg.starts_with("Error while obtaining timestamp") {
+                return ModuleResult::failed(msg);
+            }
+            let mut r = ModuleResult::failed(msg.clone()).with("path", args.path.clone());
+            if msg.ends_with("cannot continue") {
+                r = r.with("state", state_name(&state.stat));
+            }
+            if msg.starts_with("src file does not exist") {
+                r = r.with("src", args.src.clone().unwrap_or_default());
+            }
+            return r;
         }
         if let (Some(facts), Ok(plan)) = (&state.link, plan_file(args, state)) {
             let mut r = ModuleResult::ok();
