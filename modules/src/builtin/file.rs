@@ -130,6 +130,11 @@ pub struct FileState {
     flags: String,
     /// For state=link/hard: what Ansible's ensure_symlink/ensure_hardlink check.
     link: Option<LinkFacts>,
+    /// A folder to remove, in diff mode: what is in it (folders, files),
+    /// which Ansible's diff lists.
+    walk: Option<(Vec<String>, Vec<String>)>,
+    /// Check mode: Ansible's warnings for an owner or group not there (yet).
+    warnings: Vec<String>,
 }
 
 /// What state=link/hard look at besides the path's lstat.
@@ -188,6 +193,8 @@ pub struct FilePlan {
     /// state=link/hard/touch: the result names the path `dest`, with `src`.
     pub dest_key: bool,
     pub src: Option<String>,
+    /// Removing a folder: its folders and files, for the diff.
+    pub path_content: Option<(Vec<String>, Vec<String>)>,
 }
 
 impl Plan for FilePlan {
@@ -221,6 +228,9 @@ impl Plan for FilePlan {
         if let Some((b, a)) = &self.attrs.mode {
             before.insert("mode".into(), Value::from(format!("0{b:03o}")));
             after.insert("mode".into(), Value::from(format!("0{a:03o}")));
+        }
+        if let Some((dirs, files)) = &self.path_content {
+            before.insert("path_content".into(), serde_json::json!({"directories": dirs, "files": files}));
         }
         if let Some((b, a)) = &self.src_change {
             before.insert("src".into(), Value::from(b.clone()));
@@ -312,6 +322,7 @@ pub fn plan_file(args: &FileArgs, state: &FileState) -> Result<FilePlan, String>
         path_for_attrs: None,
         dest_key: matches!(target, Target::Link | Target::Hard | Target::Touch),
         src: args.src.clone().filter(|_| matches!(target, Target::Link | Target::Hard)),
+        path_content: None,
     };
     let attrs_of = |s: &FileStat| plan_attrs(&wanted, s);
     match target {
@@ -319,6 +330,7 @@ pub fn plan_file(args: &FileArgs, state: &FileState) -> Result<FilePlan, String>
             if st.is_some() {
                 plan.action = Action::Remove;
                 plan.after_state = "absent".into();
+                plan.path_content = state.walk.clone();
             }
         }
         Target::File => match st {
@@ -625,6 +637,24 @@ async fn probe_link(ctx: &Context<'_>, args: &FileArgs, path: &str, st: &Option<
     })
 }
 
+/// Ansible's check_owner_exists/check_group_exists: in check mode an owner
+/// or group the host lacks is a warning (an earlier task may make it).
+async fn missing_accounts(ctx: &Context<'_>, args: &FileArgs) -> Result<Vec<String>, ModuleError> {
+    let mut warnings = Vec::new();
+    for (db, what, wanted) in [("passwd", "user", &args.owner), ("group", "group", &args.group)] {
+        let Some(name) = wanted else { continue };
+        let out = ctx.host.exec(&Command::argv(["getent", db, name])).await?;
+        if out.rc == 2 {
+            let by = match name.parse::<u32>() {
+                Ok(id) => format!("{what} with {} {id}", if db == "passwd" { "uid" } else { "gid" }),
+                Err(_) => format!("{what} {name}"),
+            };
+            warnings.push(format!("failed to look up {by}. Create {what} up to this point in real play"));
+        }
+    }
+    Ok(warnings)
+}
+
 /// Nothing to do (diff_peek, or a plan that failed).
 fn noop_plan(state: &FileState) -> FilePlan {
     let none = state_name(&None);
@@ -645,6 +675,7 @@ fn noop_plan(state: &FileState) -> FilePlan {
         path_for_attrs: None,
         dest_key: false,
         src: None,
+        path_content: None,
     }
 }
 
@@ -730,6 +761,8 @@ impl Module for FileModule {
                 times: None,
                 flags: String::new(),
                 link: None,
+                walk: None,
+                warnings: Vec::new(),
             });
         }
         // `follow` (Ansible's default): attributes and touch act on what a
@@ -774,7 +807,25 @@ impl Module for FileModule {
             Some(kind @ ("link" | "hard")) => Some(probe_link(ctx, args, &path, &stat, kind == "hard").await?),
             _ => None,
         };
-        Ok(FileState { path, stat, recurse_mismatch, appears_binary: None, times, flags, link })
+        let walk = match &stat {
+            Some(s) if ctx.diff && s.kind == FileKind::Directory && args.state.as_deref() == Some("absent") => {
+                // As os.walk: a link to a folder counts as a folder.
+                let out = ctx.host.exec(&Command::argv(["find", &path, "-mindepth", "1", "-printf", "%Y %p\\n"])).await?;
+                let (mut dirs, mut files) = (Vec::new(), Vec::new());
+                for line in out.stdout_str().lines() {
+                    match line.split_once(' ') {
+                        Some(("d", p)) => dirs.push(p.to_string()),
+                        Some((_, p)) => files.push(p.to_string()),
+                        None => {}
+                    }
+                }
+                Some((dirs, files))
+            }
+            _ => None,
+        };
+        let warnings =
+            if ctx.check_mode && args.state.as_deref() != Some("absent") { missing_accounts(ctx, args).await? } else { Vec::new() };
+        Ok(FileState { path, stat, recurse_mismatch, appears_binary: None, times, flags, link, walk, warnings })
     }
 
     /// A plan that cannot be made is a failed result (unchanged_result
@@ -854,7 +905,39 @@ impl Module for FileModule {
         Ok(r)
     }
 
+    /// As Ansible's module in check mode: the path's keys as it still is.
+    fn check_result(args: &FileArgs, state: &FileState, plan: &FilePlan) -> ModuleResult {
+        if !plan.changes_anything() {
+            return Self::unchanged_result(args, state);
+        }
+        let mut r = ModuleResult::changed(true);
+        let exists = match &state.link {
+            Some(facts) => facts.followed.is_some(),
+            None => state.stat.is_some(),
+        };
+        path_keys(&mut r, plan, args, state.stat.as_ref().filter(|_| exists));
+        with_warnings(r, &state.warnings)
+    }
+
     fn unchanged_result(args: &FileArgs, state: &FileState) -> ModuleResult {
+        let r = Self::unchanged_result_keys(args, state);
+        with_warnings(r, &state.warnings)
+    }
+}
+
+/// Add warnings (after any the result has).
+fn with_warnings(mut r: ModuleResult, warnings: &[String]) -> ModuleResult {
+    if warnings.is_empty() {
+        return r;
+    }
+    let mut all: Vec<Value> = r.data.get("warnings").and_then(Value::as_array).cloned().unwrap_or_default();
+    all.extend(warnings.iter().map(|w| Value::from(w.clone())));
+    r.data.insert("warnings".into(), Value::Array(all));
+    r
+}
+
+impl FileModule {
+    fn unchanged_result_keys(args: &FileArgs, state: &FileState) -> ModuleResult {
         if let Some(binary) = state.appears_binary {
             return ModuleResult::ok().with("path", args.path.clone()).with("appears_binary", binary);
         }
@@ -915,7 +998,10 @@ mod tests {
     fn plan_with(a: Value, s: Option<FileStat>, times: Option<HostTimes>, flags: &str) -> Result<FilePlan, String> {
         let args: FileArgs = parse_args("file", &a).unwrap();
         let path = args.path.clone();
-        plan_file(&args, &FileState { path, stat: s, recurse_mismatch: 0, appears_binary: None, times, flags: flags.into(), link: None })
+        plan_file(
+            &args,
+            &FileState { path, stat: s, recurse_mismatch: 0, appears_binary: None, times, flags: flags.into(), link: None, walk: None },
+        )
     }
 
     fn host_times(m: i64) -> Option<HostTimes> {
