@@ -6,7 +6,8 @@ imaplib, nothing installed), and prints one JSON object per command so that
 the Rust tests can assert on exact outcomes.
 
   mail_client.py send HOST PORT FROM TO SUBJECT [--starttls] [--login USER PW] [--header K:V] [--size BYTES]
-  mail_client.py fetch HOST USER PW FOLDER SUBJECT [--wait SECONDS]
+  mail_client.py fetch HOST USER PW FOLDER SUBJECT [--wait SECONDS] [--at-least N]
+    (waits for N messages whose subject contains SUBJECT; prints how many came)
   mail_client.py login HOST USER PW [--imaps | --cleartext] [--plain]
   mail_client.py quota HOST USER PW
   mail_client.py folders HOST USER PW   (subscribed, listed with special-use flags, each selectable)
@@ -163,15 +164,15 @@ def fetch(a):
             return out(ok=False, text=f"cannot select {a.folder}")
         typ, data = m.search(None, "SUBJECT", f'"{a.subject}"')
         ids = data[0].split()
-        if ids or time.time() > deadline:
+        if len(ids) >= a.at_least or time.time() > deadline:
             break
         time.sleep(0.5)
-    if not ids:
-        return out(ok=False, text=f"no message '{a.subject}' in {a.folder}")
+    if len(ids) < a.at_least:
+        return out(ok=False, count=len(ids), text=f"{len(ids)} of {a.at_least} messages '{a.subject}' in {a.folder}")
     typ, data = m.fetch(ids[-1], "(BODY.PEEK[HEADER])")
     headers = data[0][1].decode(errors="replace")
     m.logout()
-    out(ok=True, headers=headers)
+    out(ok=True, count=len(ids), headers=headers)
 
 
 def quota(a):
@@ -461,6 +462,7 @@ def main():
     for n in ("host", "user", "pw", "folder", "subject"):
         f.add_argument(n)
     f.add_argument("--wait", type=float, default=20)
+    f.add_argument("--at-least", type=int, default=1)
     for name in ("login", "quota", "folders", "sieve"):
         x = sub.add_parser(name)
         for n in ("host", "user", "pw"):

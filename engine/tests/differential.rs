@@ -36,6 +36,15 @@ fn features_match_ansible_then_idempotent() {
     same_as_ansible_then_idempotent("features");
 }
 
+/// Recursive copies: a controller folder (`dir` and `dir/`, with and
+/// without `local_follow`, `directory_mode`, `mode: preserve`), a folder
+/// on the host (`remote_src`) into a missing and an existing one, a file
+/// into folders a trailing slash makes.
+#[test]
+fn recursive_copy_matches_ansible_then_idempotent() {
+    same_as_ansible_then_idempotent("copy_tree");
+}
+
 /// Plays and `delegate_to` naming `localhost` with an inventory that lacks
 /// it get Ansible's implicit localhost (the controller, local connection,
 /// `all`'s variables), which `hosts: all` and `local*` do not match and
@@ -96,11 +105,22 @@ fn same_as_ansible_then_idempotent(name: &str) {
 
 #[test]
 fn check_mode_touches_nothing_and_predicts_the_real_run() {
+    check_predicts_the_real_run("differential");
+}
+
+/// The same for recursive copies: folders a copy makes, a host folder an
+/// earlier task only plans (its copy predicted, with the assumption said).
+#[test]
+fn check_mode_predicts_recursive_copies() {
+    check_predicts_the_real_run("copy_tree");
+}
+
+fn check_predicts_the_real_run(name: &str) {
     let parent = tempfile::tempdir().unwrap();
     let target = parent.path().join("fresh");
-    let check = run_mailplay("differential", &target, &["--check", "--diff"]);
+    let check = run_mailplay(name, &target, &["--check", "--diff"]);
     assert!(!target.exists(), "check mode created files:\n{check}");
-    let real = run_mailplay("differential", &target, &[]);
+    let real = run_mailplay(name, &target, &[]);
     let (c, r) = (recap(&check), recap(&real));
     assert!(!r.is_empty());
     for (host, counts) in &r {
@@ -441,4 +461,19 @@ fn file_times_and_links_print_what_ansible_prints() {
 #[test]
 fn file_diff_peek_prints_what_ansible_prints() {
     prints_what_ansible_prints("file_diff_peek");
+}
+
+/// Missing arguments are judged when a task runs: a skipped task (its own
+/// `when` or its block's) is never judged, and `module_defaults` of the
+/// task or the play may give them (the group, service and systemd targets).
+#[test]
+fn args_judged_when_run_print_what_ansible_prints() {
+    prints_what_ansible_prints("args_judged_when_run");
+}
+
+/// `action: "{{ ... }}"`: the module is named when the task runs (a
+/// skipped task is never resolved; an unknown name fails that task).
+#[test]
+fn templated_action_prints_what_ansible_prints() {
+    prints_what_ansible_prints("templated_action");
 }

@@ -75,6 +75,9 @@ pub struct ModuleResult {
     pub facts: Map<String, Value>,
     /// `set_fact`'s `cacheable: true`: the facts also go to the fact cache.
     pub facts_cacheable: bool,
+    /// Ansible registers this module's `diff` as a list even when there is
+    /// one (copy's action collects one per file), not as the one dict.
+    pub diff_as_list: bool,
 }
 
 impl ModuleResult {
@@ -268,6 +271,8 @@ pub trait Module: Send + Sync + 'static {
 
     /// The module's name as used in playbooks (`copy`, `postconf`, ...).
     const NAME: &'static str;
+    /// See [`ModuleResult::diff_as_list`].
+    const DIFF_AS_LIST: bool = false;
     /// Documentation for `mailplay doc` (summary, arguments, example).
     fn doc() -> ModuleDoc;
 
@@ -482,6 +487,14 @@ impl<M: Module> ModuleRunner for Runner<M> {
     }
 
     async fn run(&self, args: &Value, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        let mut r = self.run_typed(args, ctx).await?;
+        r.diff_as_list = M::DIFF_AS_LIST;
+        Ok(r)
+    }
+}
+
+impl<M: Module> Runner<M> {
+    async fn run_typed(&self, args: &Value, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
         let mut args = self.parse(args)?;
         M::resolve(&mut args, ctx).await?;
         if ctx.check_mode && !M::supports_check_mode(&args) {

@@ -86,6 +86,11 @@ TARGETS = [
     "jinja2_native_types", "check_mode", "meta_tasks",
 ]
 
+# Targets of modules mailplay claims that change the machine they run on (issue 13): each
+# runs on a fresh lab host (`mailplay lab up`: a booted plain Debian 12, reached over SSH as
+# root) instead of this machine, with `--lab`.
+LAB_TARGETS = ["user", "group", "apt", "debconf", "hostname", "service", "systemd"]
+
 # Harness patches: differences from a literal `ansible-test integration` run,
 # each with its reason. None of them edits a target.
 HARNESS_PATCHES = [
@@ -110,6 +115,17 @@ HARNESS_PATCHES = [
      "copy's tests duplicate for an unprivileged user. An empty file grants no access"),
     ("ANSIBLE_FORCE_COLOR=false",
      "ansible-test's --color=auto gives false when output is not a terminal; output is captured"),
+    ("the destructive targets (LAB_TARGETS, with --lab) run on a fresh lab host over SSH as "
+     "root: `testhost` is that host (ansible_connection=ssh, the lab's key, known_hosts and "
+     "ssh_config), not a local connection",
+     "ansible-test runs them in a throw-away container; the lab host is this project's "
+     "throw-away Debian 12 machine (real systemd, apt through the lab's package proxy). Tasks "
+     "delegated to localhost still run on the controller, for both tools"),
+    ("the lab host's package lists are fetched (`apt-get update`) before a destructive target",
+     "the lab's hosts come without lists. ansible-playbook's apt fetches them as a side effect "
+     "of installing its Python dependency (python3-apt, auto_install_module_deps) on first use; "
+     "mailplay's apt needs no Python, so without the lists it would find no package where "
+     "ansible-playbook finds them. Same for both tools"),
     ("the entry-point directory holds only ansible-playbook, ansible-inventory, ansible and "
      "ansible-config shims in the mailplay run",
      "the issue's rule: ansible-playbook is `mailplay run`, ansible-inventory is "
@@ -390,6 +406,35 @@ class Harness:
         self.support_library = os.path.join(src, "test", "support", "integration", "plugins", "modules")
         self.logs = args.logs or os.path.join(cache_root(), "logs", args.tool)
         os.makedirs(self.logs, exist_ok=True)
+        # The inventory variables of the lab host `testhost` while a LAB_TARGETS target runs.
+        self.lab_host_vars: str | None = None
+
+    # -- a fresh lab host for a destructive target
+    def lab_up(self, log) -> None:
+        """Remove the lab's hosts and bring up `testhost`, a booted plain Debian 12."""
+        subprocess.run([self.args.mailplay, "lab", "down"], stdout=log, stderr=subprocess.STDOUT, check=False)
+        hosts = os.path.join(self.work, "lab-testhost.ini")
+        with open(hosts, "w") as f:
+            f.write("[conformance]\ntesthost\n")
+        up = subprocess.run([self.args.mailplay, "lab", "up", "-i", hosts], capture_output=True, text=True)
+        log.write(up.stdout + up.stderr)
+        if up.returncode != 0:
+            raise RuntimeError(f"mailplay lab up failed (rc {up.returncode})")
+        out = up.stdout.splitlines()
+        inventory = next(line.split(":", 1)[1].strip() for line in out if line.startswith("inventory: "))
+        ssh_config = next(line.split(":", 1)[1].strip() for line in out if line.startswith("ssh config: "))
+        # The fresh host has no package lists (see HARNESS_PATCHES).
+        update = subprocess.run(["ssh", "-F", ssh_config, "testhost", "apt-get update -qq"], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if update.returncode != 0:
+            raise RuntimeError(f"apt-get update on the lab host failed (rc {update.returncode})")
+        with open(inventory, encoding="utf-8") as f:
+            line = next(line for line in f.read().splitlines() if line.startswith("testhost "))
+        self.lab_host_vars = line[len("testhost "):].strip()
+
+    def lab_down(self, log) -> None:
+        self.lab_host_vars = None
+        subprocess.run([self.args.mailplay, "lab", "down"], stdout=log, stderr=subprocess.STDOUT, check=False)
 
     # -- one ansible-test "content root" per target
     def environment(self, target: Target, output_dir: str, inventory: str, cfg: str, cwd: str,
@@ -450,9 +495,14 @@ class Harness:
         os.makedirs(targets_dir)
         inventory = os.path.join(integration_dir, "inventory")
         with open(inventory, "w") as f:
-            f.write("[testgroup]\n"
-                    f"testhost ansible_connection='local' ansible_pipelining='yes' "
-                    f"ansible_python_interpreter={self.target_python!r}\n")
+            if self.lab_host_vars is not None:
+                f.write("[testgroup]\n"
+                        f"testhost {self.lab_host_vars} ansible_pipelining='yes' "
+                        f"ansible_python_interpreter='/usr/bin/python3'\n")
+            else:
+                f.write("[testgroup]\n"
+                        f"testhost ansible_connection='local' ansible_pipelining='yes' "
+                        f"ansible_python_interpreter={self.target_python!r}\n")
         shutil.copy2(self.empty_cfg, os.path.join(integration_dir, "integration.cfg"))
         for name in sorted({target.name} | self.deps.get(target.name, set())):
             shutil.copytree(os.path.join(self.targets_src, name), os.path.join(targets_dir, name),
@@ -509,6 +559,8 @@ class Harness:
         status, rc = "fail", None
         with open(log_path, "w", encoding="utf-8", errors="replace") as log:
             try:
+                if name in LAB_TARGETS:
+                    self.lab_up(log)
                 for setup in target.setup_once + target.setup_always:
                     rc = self.run_one(self.targets[setup], content_root, output_dir, log, deadline)
                     if rc != 0:
@@ -520,6 +572,11 @@ class Harness:
             except subprocess.TimeoutExpired:
                 status = "timeout"
                 log.write(f"\n### TIMEOUT after {self.args.timeout} s\n")
+            except RuntimeError as e:
+                log.write(f"\n### {e}\n")
+            finally:
+                if name in LAB_TARGETS:
+                    self.lab_down(log)
         seconds = round(time.monotonic() - start, 1)
         if not self.args.keep:
             shutil.rmtree(content_root, ignore_errors=True)
@@ -646,7 +703,11 @@ def main() -> int:
                         "PATH (default: the python of --ansible-bin)")
     p.add_argument("--target-python", default="/usr/bin/python3",
                    help="the inventory's ansible_python_interpreter (default /usr/bin/python3)")
-    p.add_argument("--only", default="", help="comma-separated targets (default: all 47)")
+    p.add_argument("--only", default="", help="comma-separated targets (default: all 47, and with --lab "
+                   "the destructive ones)")
+    p.add_argument("--lab", action="store_true",
+                   help="also run the destructive targets (user, group, apt, ...), each on a fresh lab host "
+                        "(`mailplay lab up`; needs root)")
     p.add_argument("--timeout", type=int, default=300, help="seconds per target (default 300)")
     p.add_argument("--json", dest="json_out", help="write results as JSON here")
     p.add_argument("-j", "--jobs", type=int, default=1, help="targets in parallel (default 1, like ansible-test; targets share the host, "
@@ -688,10 +749,18 @@ def main() -> int:
     pip = [os.path.join(args.ansible_bin, "pip")] if os.path.exists(os.path.join(args.ansible_bin, "pip")) \
         else [sys.executable, "-m", "pip"]
     src = ensure_source(pip)
-    selected = [t.strip() for t in args.only.split(",") if t.strip()] or TARGETS
-    unknown = [t for t in selected if t not in TARGETS]
+    selected = [t.strip() for t in args.only.split(",") if t.strip()] or \
+        (TARGETS + LAB_TARGETS if args.lab else TARGETS)
+    unknown = [t for t in selected if t not in TARGETS + LAB_TARGETS]
     if unknown:
-        raise SystemExit(f"not among the 47 targets: {', '.join(unknown)}")
+        raise SystemExit(f"not among the 47 targets or the destructive ones: {', '.join(unknown)}")
+    if any(t in LAB_TARGETS for t in selected):
+        if not args.lab:
+            raise SystemExit("the destructive targets run on a lab host: add --lab")
+        if not os.access(args.mailplay, os.X_OK):
+            raise SystemExit(f"{args.mailplay}: not an executable (the lab is `mailplay lab`)")
+        if args.jobs > 1:
+            raise SystemExit("--lab runs one target at a time (one lab host named testhost)")
 
     h = Harness(args, src)
     started = time.monotonic()
@@ -723,7 +792,9 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(h.work, ignore_errors=True)
     total = round(time.monotonic() - started, 1)
-    passed = sum(1 for r in results.values() if r["status"] == "pass")
+    passed = sum(1 for n, r in results.items() if r["status"] == "pass" and n in TARGETS)
+    lab_selected = [n for n in selected if n in LAB_TARGETS]
+    lab_passed = sum(1 for n in lab_selected if results[n]["status"] == "pass")
 
     if args.json_out:
         tool_version = subprocess.run(
@@ -734,7 +805,7 @@ def main() -> int:
             date=when, tool=args.tool, tool_version=(tool_version or [""])[0],
             ansible_core_tests=ANSIBLE_VERSION, sdist_sha256=SDIST_SHA256,
             python=args.python, target_python=args.target_python, jobs=args.jobs, timeout=args.timeout,
-            total_seconds=total, passed=passed, selected=len(selected),
+            total_seconds=total, passed=passed, lab_passed=lab_passed, selected=len(selected),
             targets=[{k: v for k, v in results[n].items() if k != "log"} for n in selected],
         )
         with open(args.json_out, "w", encoding="utf-8") as f:
@@ -749,10 +820,13 @@ def main() -> int:
         if theirs:
             print(f"tasks ok (PLAY RECAP ok=, summed): {ours} of the control's {theirs} "
                   f"({100.0 * ours / theirs:.0f} %)")
-    if len(selected) == len(TARGETS):
+    main_selected = [n for n in selected if n in TARGETS]
+    if len(main_selected) == len(TARGETS):
         print(f"upstream targets: {passed}/{len(TARGETS)} pass")
-    else:
-        print(f"upstream targets: {passed}/{len(selected)} pass (of the {len(selected)} selected)")
+    elif main_selected:
+        print(f"upstream targets: {passed}/{len(main_selected)} pass (of the {len(main_selected)} selected)")
+    if lab_selected:
+        print(f"destructive targets on a lab host: {lab_passed}/{len(lab_selected)} pass")
     if args.no_regression:
         with open(args.no_regression, encoding="utf-8") as f:
             before = [t["target"] for t in json.load(f)["targets"] if t["status"] == "pass"]
@@ -762,7 +836,7 @@ def main() -> int:
             return 1
         print(f"no regression against {args.no_regression} ({len(before)} targets passed there)")
         return 0
-    return 0 if passed == len(selected) else 1
+    return 0 if passed + lab_passed == len(selected) else 1
 
 
 if __name__ == "__main__":

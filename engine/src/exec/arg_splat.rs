@@ -7,10 +7,16 @@ use serde_json::Value;
 
 use crate::playbook::keywords::RAW_PARAMS_MODULES;
 
+/// Actions whose free text is their own argument (ansible-core's
+/// `_BUILTIN_RAW_PARAM_MODULES_SIMPLE`): `include_vars: "{{ file }}"` names
+/// a file, it is not a splat.
+const OWN_FREE_TEXT: &[&str] = &["include_vars", "add_host", "group_by", "set_fact", "meta"];
+
 /// The free text of `args` when the module splats it: a module other
-/// than the command family, text that is one whole template.
+/// than the command family and the actions that take free text, text that
+/// is one whole template.
 pub fn splatted_text<'a>(module: &str, args: &'a Value) -> Option<&'a str> {
-    if RAW_PARAMS_MODULES.contains(&module) {
+    if RAW_PARAMS_MODULES.contains(&module) || OWN_FREE_TEXT.contains(&module) {
         return None;
     }
     let text = args.get("_raw_params")?.as_str()?.trim();
@@ -50,6 +56,7 @@ mod tests {
     fn only_whole_templates_of_modules_without_free_text() {
         assert_eq!(splatted_text("assert", &json!({"_raw_params": "{{ item }}", "quiet": true})), Some("{{ item }}"));
         assert_eq!(splatted_text("command", &json!({"_raw_params": "{{ item }}"})), None);
+        assert_eq!(splatted_text("include_vars", &json!({"_raw_params": "{{ lookup('first_found', params) }}"})), None);
         assert_eq!(splatted_text("assert", &json!({"_raw_params": "x {{ item }}"})), None);
         assert_eq!(splatted_text("assert", &json!({"that": "x"})), None);
     }

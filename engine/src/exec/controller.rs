@@ -52,8 +52,12 @@ impl Controller for TaskController {
         if !decrypt || !crate::vault::format::is_encrypted(&bytes) {
             return Ok(bytes);
         }
-        let opened = crate::vault::format::decrypt(&bytes, &crate::vault::context().secrets)
-            .map_err(|e| crate::vault::file_error(path, &e).message)?;
+        let secrets = &crate::vault::context().secrets;
+        // Ansible's DataLoader.get_real_file says so, naming the file.
+        if secrets.is_empty() {
+            return Err(format!("A vault password or secret must be specified to decrypt {}", path.display()));
+        }
+        let opened = crate::vault::format::decrypt(&bytes, secrets).map_err(|e| crate::vault::file_error(path, &e).message)?;
         Ok(opened.plaintext)
     }
 

@@ -309,6 +309,25 @@ impl TaskEnv<'_> {
             }
         }
         match &self.task.kind {
+            // `action: "{{ ansible_facts.pkg_mgr }}"`: the module is named
+            // when the task runs (from trusted playbook text, rendered with
+            // the host's variables), and must be one mailplay knows.
+            TaskKind::Module { module, args, .. } if Templar::is_template(module) => {
+                let name = match self.run.templar.render_value(&Value::String(module.clone()), scope) {
+                    Ok(Value::String(name)) => name.trim().to_string(),
+                    Ok(other) => {
+                        return Outcome::failed(format!("the action must be a module name, got {other}{}", where_(&self.task.pos)))
+                    }
+                    Err(e) => return Outcome::failed(format!("{}{}", e.message, where_(&self.task.pos))),
+                };
+                if !crate::playbook::known_action(&name) || Templar::is_template(&name) {
+                    return Outcome::failed(format!(
+                        "Task failed: Cannot resolve '{name}' to an action or module.{}",
+                        where_(&self.task.pos)
+                    ));
+                }
+                self.run_module(host, scope, delegated_to, &name, args).await
+            }
             TaskKind::Module { module, args, .. } => self.run_module(host, scope, delegated_to, module, args).await,
             _ => Outcome::failed("internal error: not a module task"),
         }

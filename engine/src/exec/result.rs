@@ -48,6 +48,8 @@ pub struct Outcome {
     pub censored: bool,
     /// The facts go to the fact cache too (`set_fact`'s `cacheable`).
     pub facts_cacheable: bool,
+    /// `diff` is registered as a list even with one entry (copy).
+    pub diff_as_list: bool,
 }
 
 impl Outcome {
@@ -62,6 +64,7 @@ impl Outcome {
             always_show: false,
             censored: false,
             facts_cacheable: false,
+            diff_as_list: false,
         }
     }
 
@@ -108,6 +111,7 @@ impl Outcome {
             always_show: r.always_show,
             censored: false,
             facts_cacheable: r.facts_cacheable,
+            diff_as_list: r.diff_as_list,
         }
     }
 
@@ -191,7 +195,7 @@ impl Outcome {
                     None => serde_json::json!({"before": d.before, "after": d.after, "before_header": d.before_header, "after_header": d.after_header}),
                 })
                 .collect();
-            m.insert("diff".into(), if d.len() == 1 { d[0].clone() } else { Value::Array(d) });
+            m.insert("diff".into(), if d.len() == 1 && !self.diff_as_list { d[0].clone() } else { Value::Array(d) });
         }
         if let Some(items) = &self.items {
             m.insert("results".into(), Value::Array(items.iter().map(|o| Value::Object(o.registered())).collect()));
@@ -256,7 +260,18 @@ pub fn aggregate_loop(items: Vec<Outcome>) -> Outcome {
         }
     };
     let censored = items.iter().any(|i| i.censored);
-    Outcome { status, changed, data, diffs: Vec::new(), facts, items: Some(items), always_show: false, censored, facts_cacheable }
+    Outcome {
+        status,
+        changed,
+        data,
+        diffs: Vec::new(),
+        facts,
+        items: Some(items),
+        always_show: false,
+        censored,
+        facts_cacheable,
+        diff_as_list: false,
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ mod load;
 mod syntax_check;
 mod task;
 pub(crate) use free_form::parse_kv;
-pub(crate) use task::nested_handler_block;
+pub(crate) use task::{known_action, nested_handler_block};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

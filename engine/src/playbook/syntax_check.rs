@@ -36,9 +36,10 @@ pub fn check(pb: &Playbook) -> Vec<Diagnostic> {
             check_bool(k, v.as_ref(), &play.pos, &mut out);
         }
         let handled = may_be_true(play.ignore_errors.as_ref());
+        let judged_later = play.module_defaults.is_some();
         for list in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks, &play.handlers] {
             for t in list {
-                check_task(&templar, t, handled, &mut out);
+                check_task(&templar, t, handled, judged_later, &mut out);
             }
         }
     }
@@ -101,8 +102,14 @@ fn may_be_true(v: Option<&Value>) -> bool {
 /// on; refusing the playbook at load would stop a run Ansible completes.
 /// An unhandled one cannot succeed, so it is refused before any host is
 /// touched. Arguments mailplay does not carry out are refused either way.
-fn check_task(templar: &Templar, t: &Task, handled: bool, out: &mut Vec<Diagnostic>) {
+///
+/// `judged_later`: the task, or a block or play around it, has a `when`
+/// (Ansible never validates the arguments of a skipped task) or
+/// `module_defaults` (which may supply a missing argument when the task
+/// runs): its argument values are judged then, only the field names now.
+fn check_task(templar: &Templar, t: &Task, handled: bool, judged_later: bool, out: &mut Vec<Diagnostic>) {
     let handled = handled || may_be_true(t.ignore_errors.as_ref()) || t.failed_when.is_some();
+    let judged_later = judged_later || !t.when.is_empty() || t.module_defaults.is_some();
     if let Some(name) = &t.name {
         check_value(templar, &Value::String(name.clone()), &t.pos, out);
     }
@@ -138,10 +145,10 @@ fn check_task(templar: &Templar, t: &Task, handled: bool, out: &mut Vec<Diagnost
     match &t.kind {
         TaskKind::Block { block, rescue, always } => {
             for c in block {
-                check_task(templar, c, handled || !rescue.is_empty(), out);
+                check_task(templar, c, handled || !rescue.is_empty(), judged_later, out);
             }
             for c in rescue.iter().chain(always) {
-                check_task(templar, c, handled, out);
+                check_task(templar, c, handled, judged_later, out);
             }
         }
         TaskKind::Module { module, args, args_node, args_pos } => {
@@ -165,7 +172,7 @@ fn check_task(templar: &Templar, t: &Task, handled: bool, out: &mut Vec<Diagnost
                     let pos = arg_pos(args_node, e.field().unwrap_or(""), args_pos);
                     out.push(Diagnostic::new(pos, e.to_string()));
                 }
-                Err(e) if !templated && !handled => out.push(Diagnostic::new(args_pos.clone(), e.to_string())),
+                Err(e) if !templated && !handled && !judged_later => out.push(Diagnostic::new(args_pos.clone(), e.to_string())),
                 Err(_) => {}
             }
         }

@@ -510,6 +510,9 @@ impl Loader {
     /// `action: copy src=a dest=b` or `action: {module: copy, src: a}`.
     fn action_form(&mut self, v: &Node) -> Option<(String, Map<String, Value>)> {
         match &v.kind {
+            // `action: "{{ ansible_facts.pkg_mgr }}"` (with `args:`): the
+            // module is named when the task runs.
+            NodeKind::Str(s) if crate::exec::arg_splat::is_whole_template(s) => Some((s.trim().to_string(), Map::new())),
             NodeKind::Str(s) => {
                 let (module, rest) = s.trim().split_once(char::is_whitespace).unwrap_or((s.trim(), ""));
                 if !known_action(module) {

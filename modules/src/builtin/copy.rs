@@ -12,6 +12,10 @@ use crate::host::{quote, Command, FileAttrs, FileKind, FileStat, Host};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 use crate::planned::{Attrs, Effect, PathChange};
 
+use super::copy_tree::{
+    apply_tree, list_tree, missing_dirs, plan_host, plan_local, probe_local, HostTree, LocalTree, TreeOp, TreeOptions, TreePlan,
+};
+use super::copy_walk::walk_dirs;
 use super::file_attrs::{self, describe, plan_attrs, AttrChanges, WantedAttrs};
 
 fn yes() -> bool {
@@ -26,12 +30,22 @@ pub struct CopyArgs {
     pub content: Option<Value>,
     #[serde(default, deserialize_with = "loose_opt_string")]
     pub src: Option<String>,
-    #[serde(deserialize_with = "crate::args::loose_string")]
-    pub dest: String,
+    /// Required; missing fails the task (not the playbook), as in Ansible.
+    #[serde(default, deserialize_with = "loose_opt_string")]
+    pub dest: Option<String>,
     #[serde(flatten)]
     pub common: DestArgs,
     #[serde(default, deserialize_with = "loose_bool")]
     pub remote_src: bool,
+    /// Symlinks in a source folder: follow them (Ansible's action
+    /// default for a controller folder) or copy them as links.
+    #[serde(default, deserialize_with = "crate::args::loose_opt_bool")]
+    pub local_follow: Option<bool>,
+    /// Internal to Ansible's action and module: a task giving them fails.
+    #[serde(default, rename = "_original_basename")]
+    pub original_basename: Option<Value>,
+    #[serde(default, rename = "_diff_peek")]
+    pub diff_peek: Option<Value>,
     /// A vault-encrypted `src` on the controller is decrypted (Ansible's
     /// default) or, when false, copied encrypted.
     #[serde(default = "yes", deserialize_with = "loose_bool")]
@@ -53,7 +67,7 @@ pub struct DestArgs {
     pub validate: Option<String>,
     #[serde(default = "yes", deserialize_with = "loose_bool")]
     pub force: bool,
-    /// Refused when set: mailplay's copy never creates directories.
+    /// The mode of the folders a copy makes (copy only; refused by the others).
     #[serde(default)]
     pub directory_mode: Value,
     /// A symlink at the destination: write to its target (`true`) or
@@ -78,6 +92,12 @@ impl DestArgs {
                     .into(),
             );
         }
+        self.refuse_unsafe_writes()
+    }
+
+    /// `copy` makes folders (a `dest` ending with `/`, recursive copies),
+    /// so it takes `directory_mode`.
+    pub fn refuse_unsafe_writes(&self) -> Result<(), String> {
         if self.unsafe_writes {
             return Err("unsafe_writes is not supported by mailplay: files are always written atomically".into());
         }
@@ -86,6 +106,17 @@ impl DestArgs {
 
     pub fn wanted(&self) -> Result<WantedAttrs, String> {
         Ok(WantedAttrs { owner: self.owner.clone(), group: self.group.clone(), mode: file_attrs::parse_mode(&self.mode)? })
+    }
+
+    /// `directory_mode` as the mode of a new folder.
+    pub fn directory_mode(&self) -> Result<Option<u32>, String> {
+        let wanted = WantedAttrs { mode: file_attrs::parse_mode(&self.directory_mode)?, ..Default::default() };
+        file_attrs::mode_for_new(&wanted, true)
+    }
+
+    /// What a folder the copy makes gets.
+    fn dir_attrs(&self) -> Result<FileAttrs, String> {
+        Ok(FileAttrs { owner: self.owner.clone(), group: self.group.clone(), mode: self.directory_mode()? })
     }
 }
 
@@ -100,10 +131,15 @@ pub struct DestState {
     pub new_content: Vec<u8>,
     /// What the diff calls the new content (`dest`, or the source file).
     pub after_header: String,
+    /// Folders above the file that do not exist (`dest` ended with `/`),
+    /// outermost first: made before the write.
+    pub missing: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DestPlan {
+    /// Folders made first, with their attributes.
+    pub new_dirs: Vec<(String, FileAttrs)>,
     pub path: String,
     /// New bytes to write, with the old text for the diff.
     pub write: Option<(String, Vec<u8>)>,
@@ -117,10 +153,10 @@ pub struct DestPlan {
 
 impl Plan for DestPlan {
     fn changes_anything(&self) -> bool {
-        self.write.is_some() || self.attrs.any()
+        self.write.is_some() || self.attrs.any() || !self.new_dirs.is_empty()
     }
     fn diffs(&self) -> Vec<Diff> {
-        let mut out = Vec::new();
+        let mut out: Vec<Diff> = self.new_dirs.iter().map(|(d, _)| Diff::new(d.clone(), "state: absent\n", "state: directory\n")).collect();
         if let Some((before, after)) = &self.write {
             let after_text = String::from_utf8_lossy(after).into_owned();
             out.push(Diff {
@@ -143,12 +179,21 @@ impl Plan for DestPlan {
             group: self.attrs.group.as_ref().map(|(_, g)| g.clone()),
             mode: self.attrs.mode.map(|(_, m)| m).or(self.new_mode),
         };
+        let mut out: Vec<Effect> = self
+            .new_dirs
+            .iter()
+            .map(|(d, a)| Effect::Path {
+                path: d.clone(),
+                change: PathChange::Directory(Attrs { owner: a.owner.clone(), group: a.group.clone(), mode: a.mode }),
+            })
+            .collect();
         let change = match &self.write {
             Some((_, content)) => PathChange::Write { content: content.clone(), attrs },
             None if self.attrs.any() => PathChange::Attrs(attrs),
-            None => return Vec::new(),
+            None => return out,
         };
-        vec![Effect::Path { path: self.path.clone(), change }]
+        out.push(Effect::Path { path: self.path.clone(), change });
+        out
     }
 }
 
@@ -161,17 +206,32 @@ pub async fn probe_dest(
     after_header: String,
     follow: bool,
 ) -> Result<DestState, ModuleError> {
-    let (mut path, mut st, is_dir, mut content) = locate(host, dest, follow).await?;
+    // A `dest` ending with `/` is a folder, made with its missing parents.
+    let missing = if dest.ends_with('/') { super::copy_tree::missing_dirs(host, dest).await? } else { Vec::new() };
+    let (mut path, mut st, is_dir, mut content) =
+        if missing.is_empty() { locate(host, dest, follow).await? } else { (dest.to_string(), None, true, None) };
     if is_dir || dest.ends_with('/') {
         let base = src_name
-            .and_then(|s| s.rsplit('/').next())
-            .ok_or_else(|| ModuleError::failed(format!("dest '{dest}' is a directory; give src or a file name")))?;
-        let (inner, inner_st, inner_is_dir, inner_content) =
-            locate(host, &format!("{}/{}", dest.trim_end_matches('/'), base), follow).await?;
-        if inner_is_dir {
-            return Err(ModuleError::failed(format!("{inner} is a directory")));
+            .and_then(|s| s.trim_end_matches('/').rsplit('/').next())
+            .ok_or_else(|| ModuleError::failed("can not use content with a dir as dest"))?;
+        let inner_path = format!("{}/{}", dest.trim_end_matches('/'), base);
+        if missing.is_empty() {
+            let (inner, inner_st, inner_is_dir, inner_content) = locate(host, &inner_path, follow).await?;
+            if inner_is_dir {
+                return Err(ModuleError::failed(format!("{inner} is a directory")));
+            }
+            (path, st, content) = (inner, inner_st, inner_content);
+        } else {
+            (path, st, content) = (inner_path, None, None);
         }
-        (path, st, content) = (inner, inner_st, inner_content);
+    }
+    if st.is_none() && missing.is_empty() {
+        // As Ansible's module: the folder of a new file must exist.
+        if let Some(dir) = path.rsplit_once('/').map(|(d, _)| d).filter(|d| !d.is_empty()) {
+            if !matches!(host.stat(dir, true).await?, Some(d) if d.kind == FileKind::Directory) {
+                return Err(ModuleError::failed(format!("Destination directory {dir} does not exist")));
+            }
+        }
     }
     // Read now what was not read with the stat (a link's target, a device).
     let content = match (&st, content) {
@@ -179,7 +239,7 @@ pub async fn probe_dest(
         (Some(_), None) => host.read_file(&path).await?,
         (None, None) => None,
     };
-    Ok(DestState { path, stat: st, content, new_content, after_header })
+    Ok(DestState { path, stat: st, content, new_content, after_header, missing })
 }
 
 /// Where a write to `path` lands, what is there now, whether it is (or
@@ -230,7 +290,9 @@ async fn link_target(host: &dyn Host, path: &str) -> Result<String, ModuleError>
 }
 
 pub fn plan_dest(common: &DestArgs, state: &DestState) -> Result<DestPlan, ModuleError> {
-    common.refuse_unsupported().map_err(ModuleError::failed)?;
+    common.refuse_unsafe_writes().map_err(ModuleError::failed)?;
+    let dir_attrs = common.dir_attrs().map_err(ModuleError::failed)?;
+    let new_dirs = state.missing.iter().map(|d| (d.clone(), dir_attrs.clone())).collect();
     if let Some(want) = &common.checksum {
         let got = sha1_hex(&state.new_content);
         if !got.eq_ignore_ascii_case(want.trim()) {
@@ -260,6 +322,7 @@ pub fn plan_dest(common: &DestArgs, state: &DestState) -> Result<DestPlan, Modul
         attrs.mode = None;
     }
     Ok(DestPlan {
+        new_dirs,
         path: state.path.clone(),
         write,
         attrs,
@@ -277,6 +340,10 @@ fn sha1_hex(b: &[u8]) -> String {
 pub async fn apply_dest(common: &DestArgs, plan: DestPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
     let host = ctx.host;
     let mut result = ModuleResult::changed(true);
+    for (dir, attrs) in &plan.new_dirs {
+        host.make_dir(dir, None).await.map_err(|e| ModuleError::failed(format!("cannot make the folder {dir}: {e}")))?;
+        host.set_attrs(dir, attrs).await.map_err(|e| ModuleError::failed(format!("cannot set attributes of {dir}: {e}")))?;
+    }
     if let Some((_, bytes)) = &plan.write {
         if common.backup && plan.existed {
             let out = host.exec(&Command::shell(crate::host::backup_script(&plan.path))).await?;
@@ -422,27 +489,136 @@ pub fn dest_arg_docs() -> Vec<ArgDoc> {
 
 pub struct CopyModule;
 
-pub struct CopyState {
-    dest: DestState,
+/// What the probe found: one file's destination, a controller folder's
+/// tree, or a host folder's tree.
+pub enum CopyState {
+    File(DestState),
+    Local(LocalTree),
+    Host(HostTree),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CopyPlan {
+    File(DestPlan),
+    Tree(TreePlan),
+}
+
+impl Plan for CopyPlan {
+    fn changes_anything(&self) -> bool {
+        match self {
+            CopyPlan::File(p) => p.changes_anything(),
+            CopyPlan::Tree(p) => p.changes_anything(),
+        }
+    }
+    fn diffs(&self) -> Vec<Diff> {
+        match self {
+            CopyPlan::File(p) => p.diffs(),
+            CopyPlan::Tree(p) => p.diffs(),
+        }
+    }
+    fn effects(&self) -> Vec<Effect> {
+        match self {
+            CopyPlan::File(p) => p.effects(),
+            CopyPlan::Tree(p) => p.effects(),
+        }
+    }
+}
+
+impl CopyArgs {
+    /// `src`, where given and not empty (Ansible's `not source`).
+    fn source(&self) -> Option<&str> {
+        self.src.as_deref().filter(|s| !s.is_empty())
+    }
+
+    fn dest(&self) -> &str {
+        self.dest.as_deref().unwrap_or_default()
+    }
+
+    fn tree_options(&self) -> Result<TreeOptions, String> {
+        Ok(TreeOptions {
+            wanted: self.common.wanted()?,
+            preserve: self.common.mode.as_str() == Some("preserve"),
+            directory_mode: self.common.directory_mode()?,
+            force: self.common.force,
+        })
+    }
+}
+
+/// A controller folder (`src: dir` or `dir/`): walk it, then probe
+/// where each of its paths goes.
+async fn probe_local_tree(args: &CopyArgs, src: &str, path: &std::path::Path, ctx: &Context<'_>) -> Result<LocalTree, ModuleError> {
+    let trailing = src.ends_with('/');
+    let walk = walk_dirs(path, args.local_follow.unwrap_or(true), trailing).map_err(ModuleError::failed)?;
+    let shown = if trailing { format!("{}/", path.display().to_string().trim_end_matches('/')) } else { path.display().to_string() };
+    let read = |p: &std::path::Path| ctx.controller.read_source(p, args.decrypt);
+    probe_local(ctx.host, args.dest(), &shown, &walk, &read).await
+}
+
+/// What is below a host folder. In check mode a folder an earlier task
+/// only plans to make cannot be listed: its contents are unknown, which
+/// the prediction says it assumes.
+async fn list_or_assume(ctx: &Context<'_>, root: &str, follow: bool) -> Result<Vec<super::copy_tree::Entry>, ModuleError> {
+    match list_tree(ctx.host, root, follow).await {
+        Err(ModuleError::Failed(_)) if ctx.rehearsal().is_some() => {
+            ctx.assume(format!("{root} is made by an earlier task; what it will hold is unknown"));
+            Ok(Vec::new())
+        }
+        other => other,
+    }
+}
+
+/// A folder on the host (`remote_src`), as Ansible's module copies it.
+async fn probe_host_tree(args: &CopyArgs, src: &str, ctx: &Context<'_>) -> Result<HostTree, ModuleError> {
+    let host = ctx.host;
+    let dest = args.dest();
+    let missing = if dest.ends_with('/') { missing_dirs(host, dest).await? } else { Vec::new() };
+    let dest_st = if missing.is_empty() { host.stat(dest, true).await? } else { None };
+    let dest_is_dir = !missing.is_empty() || matches!(&dest_st, Some(s) if s.kind == FileKind::Directory);
+    if dest_st.is_none() && missing.is_empty() {
+        if let Some(dir) = dest.trim_end_matches('/').rsplit_once('/').map(|(d, _)| d).filter(|d| !d.is_empty()) {
+            if !matches!(host.stat(dir, true).await?, Some(d) if d.kind == FileKind::Directory) {
+                return Err(ModuleError::failed(format!("Destination directory {dir} does not exist")));
+            }
+        }
+    }
+    if dest_st.as_ref().is_some_and(|s| s.kind != FileKind::Directory) {
+        return Err(ModuleError::failed(format!("cannot copy the folder {src} over {dest}, which is not a folder")));
+    }
+    // `src/` copies the contents; `src` the folder itself, into dest.
+    let base = if src.ends_with('/') { "" } else { src.rsplit('/').next().unwrap_or(src) };
+    let join = |d: &str, b: &str| if b.is_empty() { d.to_string() } else { format!("{}/{b}", d.trim_end_matches('/')) };
+    let root = join(dest, base);
+    let shown_dest = if dest_is_dir { join(dest, base) } else { dest.to_string() };
+    let root_missing = missing.iter().any(|m| m == root.trim_end_matches('/'));
+    let existing = match if root_missing { None } else { host.stat(&root, true).await? } {
+        Some(st) if st.kind == FileKind::Directory => Some(list_or_assume(ctx, &root, false).await?),
+        Some(_) => return Err(ModuleError::failed(format!("{root} exists and is not a folder"))),
+        None => None,
+    };
+    // What the task's mode, owner and group apply to, as it is now.
+    let dest_stat = if missing.is_empty() { host.stat(&shown_dest, true).await? } else { None };
+    let source = list_or_assume(ctx, src, args.local_follow == Some(true)).await?;
+    Ok(HostTree { src: src.to_string(), root, dest: shown_dest, dest_stat, missing, existing, source, local_follow: args.local_follow })
 }
 
 #[async_trait]
 impl Module for CopyModule {
     type Args = CopyArgs;
     type State = CopyState;
-    type Plan = DestPlan;
+    type Plan = CopyPlan;
     const NAME: &'static str = "copy";
+    const DIFF_AS_LIST: bool = true;
 
     fn doc() -> ModuleDoc {
         ModuleDoc {
-            summary: "Write a file from inline content or the controller's files/, atomically.",
+            summary: "Write a file from inline content or the controller's files/, atomically; or copy a folder.",
             args: [
                 ArgDoc {
                     name: "dest",
                     ty: "path",
                     required: true,
                     default: None,
-                    description: "Where to write; a folder means folder/basename(src).",
+                    description: "Where to write; a folder (or a path ending with /) means folder/basename(src).",
                 },
                 ArgDoc {
                     name: "content",
@@ -456,7 +632,7 @@ impl Module for CopyModule {
                     ty: "path",
                     required: false,
                     default: None,
-                    description: "A file on the controller, searched in the role's files/ then the playbook's.",
+                    description: "A file or folder on the controller, searched in the role's files/ then the playbook's; dir/ copies the folder's contents, dir the folder itself.",
                 },
                 ArgDoc {
                     name: "remote_src",
@@ -464,6 +640,20 @@ impl Module for CopyModule {
                     required: false,
                     default: Some("false"),
                     description: "src is a path on the target host.",
+                },
+                ArgDoc {
+                    name: "local_follow",
+                    ty: "bool",
+                    required: false,
+                    default: Some("true"),
+                    description: "Symlinks in a source folder: copy what they point to (where that cannot loop), or the links themselves (false).",
+                },
+                ArgDoc {
+                    name: "directory_mode",
+                    ty: "mode",
+                    required: false,
+                    default: None,
+                    description: "Mode of the folders a recursive copy makes or copies.",
                 },
                 ArgDoc {
                     name: "decrypt",
@@ -480,58 +670,141 @@ impl Module for CopyModule {
         }
     }
 
+    /// In the order of Ansible's copy action, with its messages.
     fn validate(args: &CopyArgs) -> Result<(), String> {
-        match (&args.content, &args.src) {
-            (Some(_), Some(_)) => Err("parameters are mutually exclusive: content|src".into()),
-            (None, None) => Err("src (or content) is required".into()),
-            _ => args.common.refuse_unsupported().and_then(|_| args.common.wanted().map(|_| ())),
+        for (name, v) in [("_original_basename", &args.original_basename), ("_diff_peek", &args.diff_peek)] {
+            if v.as_ref().is_some_and(|v| !v.is_null()) {
+                return Err(format!("Invalid parameter specified: \"{name}\""));
+            }
         }
+        if args.source().is_none() && args.content.is_none() {
+            return Err("src (or content) is required".into());
+        }
+        if args.dest().is_empty() {
+            return Err("dest is required".into());
+        }
+        if args.source().is_some() && args.content.is_some() {
+            return Err("src and content are mutually exclusive".into());
+        }
+        if args.content.is_some() && args.dest().ends_with('/') {
+            return Err("can not use content with a dir as dest".into());
+        }
+        args.common.refuse_unsafe_writes()?;
+        args.common.wanted()?;
+        args.common.directory_mode().map(|_| ())
     }
 
     /// Ansible's `type='path'`: `~` and `$VAR` expand on the target.
-    /// `mode: preserve` is the source file's mode.
+    /// `mode: preserve` is the source file's mode (each file's own, for a
+    /// controller folder).
     async fn resolve(a: &mut CopyArgs, ctx: &Context<'_>) -> Result<(), ModuleError> {
-        super::command_expand::expand_path(ctx.host, &mut a.dest).await?;
-        if let (Some("preserve"), Some(src)) = (a.common.mode.as_str(), &a.src) {
-            a.common.mode = if a.remote_src {
-                let st = ctx.host.stat(src, true).await?.ok_or_else(|| ModuleError::failed(format!("Source {src} not found")))?;
-                Value::String(format!("{:04o}", st.mode & 0o7777))
+        if let Some(d) = a.dest.as_mut() {
+            let slash = d.ends_with('/');
+            super::command_expand::expand_path(ctx.host, d).await?;
+            if slash && !d.ends_with('/') {
+                d.push('/');
+            }
+        }
+        // The module's `src` is a path on the target too (`remote_src`).
+        if a.remote_src {
+            if let Some(src) = a.src.as_mut().filter(|s| !s.is_empty()) {
+                super::command_expand::expand_path(ctx.host, src).await?;
+            }
+        }
+        if let (Some("preserve"), Some(src)) = (a.common.mode.as_str(), a.source()) {
+            let src = src.to_string();
+            if a.remote_src {
+                let st = ctx.host.stat(&src, true).await?.ok_or_else(|| ModuleError::failed(format!("Source {src} not found")))?;
+                a.common.mode = Value::String(format!("{:04o}", st.mode & 0o7777));
             } else {
-                controller_mode(&ctx.controller.find_file("files", src).map_err(ModuleError::failed)?)?
-            };
+                let path = ctx.controller.find_file("files", &src).map_err(ModuleError::failed)?;
+                if !path.is_dir() {
+                    a.common.mode = controller_mode(&path)?;
+                }
+            }
         }
         Ok(())
     }
 
     async fn probe(args: &CopyArgs, ctx: &Context<'_>) -> Result<CopyState, ModuleError> {
-        let (bytes, header, src_name) = match (&args.content, &args.src) {
-            (Some(Value::String(s)), _) => (s.clone().into_bytes(), "dynamically generated".to_string(), None),
-            (Some(other), _) => (serde_json::to_string(other).unwrap_or_default().into_bytes(), "dynamically generated".to_string(), None),
+        let follow = args.common.follow.unwrap_or(false);
+        let dest = args.dest();
+        let (bytes, header, src_name) = match (&args.content, args.source()) {
+            (Some(Value::String(s)), _) => (s.clone().into_bytes(), None, None),
+            (Some(other), _) => (serde_json::to_string(other).unwrap_or_default().into_bytes(), None, None),
             (None, Some(src)) if args.remote_src => {
+                let st = ctx.host.stat(src, true).await?.ok_or_else(|| ModuleError::failed(format!("Source {src} not found")))?;
+                match st.kind {
+                    FileKind::Directory => return Ok(CopyState::Host(probe_host_tree(args, src, ctx).await?)),
+                    FileKind::File => {}
+                    _ => return Err(ModuleError::failed(format!("Cannot copy invalid source '{src}': not a file"))),
+                }
                 let b = ctx.host.read_file(src).await?.ok_or_else(|| ModuleError::failed(format!("Source {src} not found")))?;
-                (b, src.clone(), Some(src.as_str()))
+                (b, Some(src.to_string()), Some(src))
             }
             (None, Some(src)) => {
                 let path = ctx.controller.find_file("files", src).map_err(ModuleError::failed)?;
                 if path.is_dir() {
-                    return Err(ModuleError::failed(format!("copying the folder {} is not supported yet; copy its files", path.display())));
+                    return Ok(CopyState::Local(probe_local_tree(args, src, &path, ctx).await?));
                 }
                 let b = ctx.controller.read_source(&path, args.decrypt).map_err(ModuleError::failed)?;
-                (b, path.display().to_string(), Some(src.as_str()))
+                (b, Some(path.display().to_string()), Some(src))
             }
             (None, None) => unreachable!("validate requires content or src"),
         };
-        Ok(CopyState { dest: probe_dest(ctx.host, &args.dest, src_name, bytes, header, args.common.follow.unwrap_or(false)).await? })
+        let mut state = probe_dest(ctx.host, dest, src_name, bytes, header.clone().unwrap_or_default(), follow).await?;
+        // Ansible's diff of inline content is headed by the destination.
+        if header.is_none() {
+            state.after_header = state.path.clone();
+        }
+        Ok(CopyState::File(state))
     }
 
-    fn plan(args: &CopyArgs, state: &CopyState) -> Result<DestPlan, ModuleError> {
-        plan_dest(&args.common, &state.dest)
+    fn plan(args: &CopyArgs, state: &CopyState) -> Result<CopyPlan, ModuleError> {
+        match state {
+            CopyState::File(s) => plan_dest(&args.common, s).map(CopyPlan::File),
+            CopyState::Local(t) => {
+                plan_local(t, &args.tree_options().map_err(ModuleError::failed)?).map(CopyPlan::Tree).map_err(ModuleError::failed)
+            }
+            CopyState::Host(t) => {
+                let o = args.tree_options().map_err(ModuleError::failed)?;
+                plan_host(t, &o.wanted, o.directory_mode).map(CopyPlan::Tree).map_err(ModuleError::failed)
+            }
+        }
     }
 
-    async fn apply(args: &CopyArgs, plan: DestPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+    async fn apply(args: &CopyArgs, plan: CopyPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
+        let plan = match plan {
+            CopyPlan::File(p) => p,
+            CopyPlan::Tree(p) => {
+                let mut r = apply_tree(ctx.host, &p).await?;
+                if let Some(path) = &p.single_file {
+                    if let Some(st) = ctx.host.stat(path, true).await? {
+                        r = r.with("dest", path.clone()).with("state", "file");
+                        if let Some(sum) = ctx.host.checksum(path, "sha1").await? {
+                            r = r.with("checksum", sum);
+                        }
+                        // As for one file: the MD5 of what was written.
+                        if p.ops.iter().any(|op| matches!(op, TreeOp::Write { path: w, .. } if w == path)) {
+                            if let Some(sum) = ctx.host.checksum(path, "md5").await? {
+                                r = r.with("md5sum", sum);
+                            }
+                        }
+                        file_attrs::add_stat_keys(&mut r, &st);
+                    }
+                }
+                if args.remote_src {
+                    if let Some(st) = ctx.host.stat(&p.dest, true).await? {
+                        file_attrs::add_stat_keys(&mut r, &st);
+                        r = r.with("state", "directory");
+                    }
+                }
+                return Ok(r);
+            }
+        };
         // Ansible's `src` is its staged copy on the target; mailplay writes
         // in place, so it names the source file (none for `content`).
-        let source = args.src.as_ref().map(|_| plan.after_header.clone());
+        let source = args.source().map(|_| plan.after_header.clone());
         let wrote = plan.write.is_some();
         let r = apply_dest(&args.common, plan, ctx).await?;
         Ok(match source {
@@ -541,7 +814,32 @@ impl Module for CopyModule {
     }
 
     fn unchanged_result(_args: &CopyArgs, state: &CopyState) -> ModuleResult {
-        unchanged(&state.dest)
+        match state {
+            CopyState::File(s) => unchanged(s),
+            CopyState::Local(t) => match (&t.files[..], t.files.first().and_then(|f| f.dest.as_ref())) {
+                // One file: its result, as Ansible's action gives it.
+                ([f], Some(st)) => {
+                    let path = format!("{}{}", t.dest, f.rel);
+                    let mut r = ModuleResult::ok()
+                        .with("dest", path.clone())
+                        .with("path", path)
+                        .with("src", t.src.clone())
+                        .with("checksum", sha1_hex(&f.content))
+                        .with("state", "file");
+                    file_attrs::add_stat_keys(&mut r, st);
+                    r
+                }
+                _ => ModuleResult::ok().with("dest", t.dest.clone()).with("src", t.src.clone()),
+            },
+            CopyState::Host(t) => {
+                let mut r = ModuleResult::ok().with("dest", t.dest.clone()).with("src", t.src.clone());
+                if let Some(st) = &t.dest_stat {
+                    file_attrs::add_stat_keys(&mut r, st);
+                    r = r.with("state", "directory");
+                }
+                r
+            }
+        }
     }
 }
 
@@ -569,6 +867,7 @@ mod tests {
             content: content.map(|c| c.as_bytes().to_vec()),
             new_content: new.as_bytes().to_vec(),
             after_header: "dynamically generated".into(),
+            missing: Vec::new(),
         }
     }
 

@@ -21,11 +21,13 @@ pub struct DebconfArgs {
     /// The package (debconf "owner").
     #[serde(alias = "pkg", deserialize_with = "loose_string")]
     pub name: String,
-    #[serde(alias = "selection", alias = "setting", deserialize_with = "loose_string")]
+    /// Empty without a question: the package's answers are only read
+    /// (`current`), as Ansible's query form does.
+    #[serde(default, alias = "selection", alias = "setting", deserialize_with = "loose_string")]
     pub question: String,
-    #[serde(deserialize_with = "loose_string")]
+    #[serde(default, deserialize_with = "loose_string")]
     pub vtype: String,
-    #[serde(alias = "answer")]
+    #[serde(default, alias = "answer")]
     pub value: Value,
     /// Mark the question unseen, so the package asks it again.
     #[serde(default, deserialize_with = "loose_bool")]
@@ -38,6 +40,16 @@ impl DebconfArgs {
     fn value_text(&self) -> Result<String, String> {
         match (&self.value, self.vtype.as_str()) {
             (Value::Bool(b), _) => Ok(b.to_string()),
+            // A list of choices, as Ansible joins it.
+            (Value::Array(items), "multiselect") => {
+                // Ansible sorts the list: text mixed with numbers cannot be.
+                if !(items.iter().all(Value::is_string) || items.iter().all(Value::is_number)) {
+                    return Err("Invalid value provided for 'multiselect': the choices must all be text".into());
+                }
+                let mut words = items.iter().map(scalar_to_string).collect::<Result<Vec<_>, _>>()?;
+                words.sort();
+                Ok(words.join(", "))
+            }
             (v, "boolean") => {
                 let s = scalar_to_string(v)?.to_ascii_lowercase();
                 Ok(if matches!(s.as_str(), "yes" | "true" | "1" | "on") { "true".into() } else { "false".into() })
@@ -48,6 +60,23 @@ impl DebconfArgs {
     fn secret(&self) -> bool {
         self.vtype == "password"
     }
+}
+
+/// `debconf-show PACKAGE`: `* question: value` lines (`*` marks a question
+/// already asked); passwords are shown as `(password omitted)`.
+pub fn parse_show(out: &str) -> serde_json::Map<String, Value> {
+    out.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim_start_matches([' ', '*']).trim().to_string(), Value::String(v.trim().to_string())))
+        .collect()
+}
+
+/// What the probe read: the question's answer, or with no question all of
+/// the package's answers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DebconfState {
+    pub current: Option<String>,
+    pub selections: Option<serde_json::Map<String, Value>>,
 }
 
 /// `debconf-communicate`'s reply to GET: `0 value`, or a non-zero code
@@ -85,10 +114,21 @@ impl Plan for DebconfPlan {
 }
 
 pub fn plan(a: &DebconfArgs, current: Option<&str>) -> Result<DebconfPlan, String> {
+    if a.question.is_empty() {
+        return Ok(DebconfPlan {
+            change: false,
+            answer: (a.name.clone(), String::new(), String::new()),
+            before: String::new(),
+            after: String::new(),
+        });
+    }
     let want = a.value_text()?;
     let shown = |v: &str| if a.secret() { "********".to_string() } else { v.to_string() };
     let same = match (a.vtype.as_str(), current) {
-        ("multiselect", Some(c)) => {
+        // A list of choices compares in any order; text as written (as
+        // Ansible does: `group, shadow, passwd` changes a stored
+        // `group, passwd, shadow`).
+        ("multiselect", Some(c)) if a.value.is_array() => {
             let norm = |s: &str| {
                 let mut v: Vec<String> = s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
                 v.sort();
@@ -116,7 +156,7 @@ pub struct DebconfModule;
 #[async_trait]
 impl Module for DebconfModule {
     type Args = DebconfArgs;
-    type State = Option<String>;
+    type State = DebconfState;
     type Plan = DebconfPlan;
     const NAME: &'static str = "debconf";
 
@@ -128,7 +168,7 @@ impl Module for DebconfModule {
                 ArgDoc {
                     name: "question",
                     ty: "string",
-                    required: true,
+                    required: false,
                     default: None,
                     description: "The question, e.g. postfix/main_mailer_type.",
                 },
@@ -159,6 +199,12 @@ impl Module for DebconfModule {
     }
 
     fn validate(a: &DebconfArgs) -> Result<(), String> {
+        if a.question.is_empty() && a.vtype.is_empty() && a.value.is_null() {
+            return if a.name.contains(char::is_whitespace) { Err("name must be a single word".into()) } else { Ok(()) };
+        }
+        if a.question.is_empty() || a.vtype.is_empty() || a.value.is_null() {
+            return Err("parameters are required together: question, vtype, value".into());
+        }
         if !VTYPES.contains(&a.vtype.as_str()) {
             return Err(format!("vtype must be one of: {}, got: {}", VTYPES.join(", "), a.vtype));
         }
@@ -177,15 +223,29 @@ impl Module for DebconfModule {
         }
     }
 
-    async fn probe(a: &DebconfArgs, ctx: &Context<'_>) -> Result<Option<String>, ModuleError> {
+    async fn probe(a: &DebconfArgs, ctx: &Context<'_>) -> Result<DebconfState, ModuleError> {
+        if a.question.is_empty() {
+            let out = ctx.host.exec(&Command::shell(format!("debconf-show {}", quote(&a.name)))).await?;
+            if !out.success() {
+                return Err(ModuleError::failed(out.stderr_str().trim().to_string()));
+            }
+            return Ok(DebconfState { current: None, selections: Some(parse_show(&out.stdout_str())) });
+        }
         let cmd = Command::shell(format!("debconf-communicate {}", quote(&a.name))).stdin(format!("GET {}\n", a.question).into_bytes());
         let out = ctx.host.exec(&cmd).await?;
         let planned = ctx.rehearsal().and_then(|p| p.debconf(&a.name, &a.question));
-        Ok(planned.or_else(|| parse_get(&out.stdout_str())))
+        Ok(DebconfState { current: planned.or_else(|| parse_get(&out.stdout_str())), selections: None })
     }
 
-    fn plan(a: &DebconfArgs, s: &Option<String>) -> Result<DebconfPlan, ModuleError> {
-        plan(a, s.as_deref()).map_err(ModuleError::failed)
+    fn plan(a: &DebconfArgs, s: &DebconfState) -> Result<DebconfPlan, ModuleError> {
+        plan(a, s.current.as_deref()).map_err(ModuleError::failed)
+    }
+
+    fn unchanged_result(_a: &DebconfArgs, s: &DebconfState) -> ModuleResult {
+        match &s.selections {
+            Some(all) => ModuleResult::ok().with("current", Value::Object(all.clone())),
+            None => ModuleResult::ok(),
+        }
     }
 
     async fn apply(a: &DebconfArgs, _p: DebconfPlan, ctx: &Context<'_>) -> Result<ModuleResult, ModuleError> {
@@ -223,5 +283,29 @@ mod tests {
         let b = args(json!({"name": "x", "question": "x/b", "vtype": "boolean", "value": "yes"}));
         assert!(!plan(&b, Some("true")).unwrap().changes_anything());
         assert!(DebconfModule::validate(&args(json!({"name": "x", "question": "x/b", "vtype": "bool", "value": 1}))).is_err());
+        let m = args(
+            json!({"name": "libnss-ldapd", "question": "libnss-ldapd/nsswitch", "vtype": "multiselect", "value": ["passwd", "group", "shadow"]}),
+        );
+        assert_eq!(m.value_text().unwrap(), "group, passwd, shadow");
+        assert!(!plan(&m, Some("passwd, group, shadow")).unwrap().changes_anything());
+        let text = args(
+            json!({"name": "libnss-ldapd", "question": "libnss-ldapd/nsswitch", "vtype": "multiselect", "value": "group, shadow, passwd"}),
+        );
+        assert!(plan(&text, Some("group, passwd, shadow")).unwrap().changes_anything());
+        let mixed = args(json!({"name": "l", "question": "l/n", "vtype": "multiselect", "value": ["group", 1, "passwd"]}));
+        assert!(plan(&mixed, Some("group")).unwrap_err().starts_with("Invalid value provided"));
+    }
+
+    #[test]
+    fn a_package_alone_reads_its_answers() {
+        let q = args(json!({"name": "tzdata"}));
+        assert_eq!(DebconfModule::validate(&q), Ok(()));
+        assert!(DebconfModule::validate(&args(json!({"name": "tzdata", "question": "tzdata/Areas"}))).is_err());
+        assert!(!plan(&q, None).unwrap().changes_anything());
+        // `debconf-show tzdata` on Debian 12.
+        let shown = parse_show("  tzdata/Zones/US:\n* tzdata/Areas: Etc\n* tzdata/Zones/Etc: UTC\n");
+        assert_eq!(shown["tzdata/Zones/Etc"], "UTC");
+        assert_eq!(shown["tzdata/Areas"], "Etc");
+        assert_eq!(shown["tzdata/Zones/US"], "");
     }
 }

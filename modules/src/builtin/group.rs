@@ -141,7 +141,24 @@ impl Module for GroupModule {
         if !out.success() {
             return Ok(ModuleResult::failed(format!("{} failed: {}", argv[0], out.stderr_str().trim())));
         }
-        Ok(ModuleResult::changed(true).with("name", a.name.clone()))
+        let r = ModuleResult::changed(true).with("name", a.name.clone()).with("state", a.state.clone());
+        if a.state == "absent" {
+            return Ok(r);
+        }
+        // Ansible's module reports the group's gid and kind.
+        let out = ctx.host.exec(&Command::shell(format!("getent group {} || true", quote(&a.name)))).await?;
+        Ok(match parse_gid(&out.stdout_str()) {
+            Some(gid) => r.with("gid", gid).with("system", a.system),
+            None => r,
+        })
+    }
+
+    fn unchanged_result(a: &GroupArgs, gid: &Option<u32>) -> ModuleResult {
+        let r = ModuleResult::ok().with("name", a.name.clone()).with("state", a.state.clone());
+        match gid {
+            Some(g) if a.state == "present" => r.with("gid", *g).with("system", a.system),
+            _ => r,
+        }
     }
 }
 

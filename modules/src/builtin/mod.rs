@@ -8,6 +8,8 @@ pub mod command;
 pub mod command_expand;
 pub mod control;
 pub mod copy;
+pub mod copy_tree;
+pub mod copy_walk;
 pub mod debconf;
 pub mod dpkg_statoverride;
 pub mod file;

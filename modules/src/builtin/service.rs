@@ -14,7 +14,8 @@ use crate::planned::{Effect, Planned, PlannedState, ServiceChange};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceArgs {
-    #[serde(alias = "service", alias = "unit", deserialize_with = "loose_string")]
+    /// Empty when not given: systemd then only reloads its units.
+    #[serde(default, alias = "service", alias = "unit", deserialize_with = "loose_string")]
     pub name: String,
     #[serde(default, deserialize_with = "loose_opt_string")]
     pub state: Option<String>,
@@ -28,11 +29,23 @@ pub struct ServiceArgs {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceState {
+    /// `systemctl show`'s properties, for the systemd module's `status`
+    /// (empty for the service module, which asks only for the few it needs).
+    pub status: serde_json::Map<String, serde_json::Value>,
     pub systemd: bool,
     pub exists: bool,
     pub active: bool,
     pub enabled: Option<bool>,
     pub masked: bool,
+}
+
+/// What `UnitFileState` says when `systemctl is-enabled` said nothing.
+fn from_unit_file(state: &str) -> Option<bool> {
+    match state {
+        "enabled" | "alias" => Some(true),
+        "disabled" | "masked" => Some(false),
+        _ => None,
+    }
 }
 
 /// Parse the probe's output: `pid1=...` then `systemctl show` properties
@@ -42,26 +55,40 @@ pub fn parse_state(out: &str) -> ServiceState {
     let systemd = get("pid1") == "systemd";
     if systemd {
         let unit_file = get("UnitFileState");
+        let status = out
+            .lines()
+            .skip_while(|l| !l.starts_with("pid1="))
+            .skip(1)
+            .take_while(|l| !l.starts_with("IsEnabled="))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect();
         ServiceState {
+            status,
             systemd,
             exists: get("LoadState") != "not-found",
             active: matches!(get("ActiveState").as_str(), "active" | "activating" | "reloading"),
-            enabled: match unit_file.as_str() {
-                "enabled" | "enabled-runtime" | "alias" => Some(true),
-                "disabled" | "masked" => Some(false),
-                // Units generated from sysv scripts: systemctl is-enabled asks
-                // systemd-sysv-install, which looks at the rc.d links.
-                "generated" => match get("IsEnabled").as_str() {
-                    "enabled" => Some(true),
-                    "disabled" => Some(false),
-                    _ => None,
+            // `systemctl is-enabled`, as Ansible's systemd module reads it:
+            // a unit enabled only at runtime or only through another
+            // (indirect) is enabled for good when asked; static and
+            // generated (sysv) units need nothing. Aliases count as enabled
+            // (Ansible enables them again on every run).
+            // `-l` lists an indirect unit's links once another unit it
+            // names (`Also=`) is enabled; Ansible then reads it as enabled.
+            enabled: match get("IsEnabled").split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["indirect", _link, ..] => Some(true),
+                [state, ..] => match *state {
+                    "enabled" | "static" | "generated" | "transient" | "alias" => Some(true),
+                    "enabled-runtime" | "indirect" | "disabled" | "masked" | "masked-runtime" | "linked" | "linked-runtime" => Some(false),
+                    _ => from_unit_file(&unit_file),
                 },
-                _ => None,
+                [] => from_unit_file(&unit_file),
             },
             masked: unit_file == "masked" || get("LoadState") == "masked",
         }
     } else {
         ServiceState {
+            status: serde_json::Map::new(),
             systemd,
             exists: get("sysv_exists") == "yes",
             active: get("sysv_status") == "0",
@@ -86,6 +113,8 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServicePlan {
     pub name: String,
+    /// The unit's properties before the change (the systemd module's `status`).
+    pub status: serde_json::Map<String, serde_json::Value>,
     pub actions: Vec<Action>,
     /// systemd is PID 1 (else the sysv `service` command is used).
     pub systemd: bool,
@@ -231,6 +260,7 @@ pub fn plan(a: &ServiceArgs, s: &ServiceState) -> Result<ServicePlan, String> {
     }
     Ok(ServicePlan {
         name: a.name.clone(),
+        status: s.status.clone(),
         actions,
         systemd: s.systemd,
         daemon_reload: a.daemon_reload,
@@ -296,17 +326,49 @@ macro_rules! service_module {
                 if a.state.is_none() && a.enabled.is_none() && a.masked.is_none() && !a.daemon_reload {
                     return Err("one of the following is required: state, enabled, masked, daemon_reload".into());
                 }
+                if a.name.is_empty() {
+                    // Ansible's service needs a name; its systemd only for
+                    // what acts on a unit.
+                    if $name == "service" {
+                        return Err("missing required arguments: name".into());
+                    }
+                    let needing: Vec<&str> = [("state", a.state.is_some()), ("enabled", a.enabled.is_some()), ("masked", a.masked.is_some())]
+                        .iter()
+                        .filter(|(_, given)| *given)
+                        .map(|(k, _)| *k)
+                        .collect();
+                    if let Some(first) = needing.first() {
+                        return Err(format!("missing parameter(s) required by '{first}': name"));
+                    }
+                }
                 Ok(())
             }
 
             async fn probe(a: &ServiceArgs, ctx: &Context<'_>) -> Result<ServiceState, ModuleError> {
+                if a.name.is_empty() {
+                    // `systemd: daemon_reload: true` alone: the reload (not
+                    // in check mode, like Ansible) and nothing to plan.
+                    if !ctx.check_mode {
+                        let out = ctx.host.exec(&Command::shell("systemctl daemon-reload".to_string())).await?;
+                        if !out.success() {
+                            return Err(ModuleError::failed(format!(
+                                "failure {} during daemon-reload: {}",
+                                out.rc,
+                                out.stderr_str().trim()
+                            )));
+                        }
+                    }
+                    return Ok(ServiceState { status: serde_json::Map::new(), systemd: true, exists: true, active: false, enabled: None, masked: false });
+                }
                 let n = quote(&a.name);
                 let script = format!(
-                    "p=$(cat /proc/1/comm 2>/dev/null); echo pid1=$p; if [ \"$p\" = systemd ]; then {reload}systemctl show {n} -p LoadState -p ActiveState -p UnitFileState; echo IsEnabled=$(systemctl is-enabled {n} 2>/dev/null); else \
+                    "p=$(cat /proc/1/comm 2>/dev/null); echo pid1=$p; if [ \"$p\" = systemd ]; then {reload}systemctl show {n} {props}; echo IsEnabled=$(systemctl is-enabled -l {n} 2>/dev/null | tr '\\n' ' '); else \
                      if [ -x /etc/init.d/{raw} ]; then echo sysv_exists=yes; service {n} status >/dev/null 2>&1; echo sysv_status=$?; \
                      if ls /etc/rc2.d/S??{raw} >/dev/null 2>&1; then echo sysv_enabled=yes; fi; fi; fi",
                     // Like Ansible: check mode does not reload systemd.
                     reload = if a.daemon_reload && !ctx.check_mode { "systemctl daemon-reload; " } else { "" },
+                    // The systemd module returns every property (`status`), as Ansible's.
+                    props = if $name == "systemd" { "" } else { "-p LoadState -p ActiveState -p UnitFileState" },
                     raw = a.name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '.', ""),
                 );
                 let out = ctx.host.exec(&Command::shell(script)).await?;
@@ -330,11 +392,16 @@ macro_rules! service_module {
                         return Ok(ModuleResult::failed(format!("Unable to {verb} service {}: {}{journal}", a.name, out.stderr_str().trim())));
                     }
                 }
-                Ok(ModuleResult::changed(true).with("name", a.name.clone()).with("state", a.state.clone().unwrap_or_default()))
+                let done = ModuleResult::changed(true).with("name", a.name.clone()).with("state", a.state.clone().unwrap_or_default());
+                Ok(if $name == "systemd" { done.with("status", serde_json::Value::Object(p.status.clone())) } else { done })
             }
 
             fn unchanged_result(a: &ServiceArgs, s: &ServiceState) -> ModuleResult {
-                ModuleResult::ok().with("name", a.name.clone()).with("state", if s.active { "started" } else { "stopped" }).with("enabled", s.enabled.unwrap_or(false))
+                if a.name.is_empty() {
+                    return ModuleResult::ok().with("name", serde_json::Value::Null).with("status", serde_json::json!({}));
+                }
+                let ok = if $name == "systemd" { ModuleResult::ok().with("status", serde_json::Value::Object(s.status.clone())) } else { ModuleResult::ok() };
+                ok.with("name", a.name.clone()).with("state", if s.active { "started" } else { "stopped" }).with("enabled", s.enabled.unwrap_or(false))
             }
         }
     };
@@ -358,6 +425,37 @@ mod tests {
     const RUNNING: &str = "pid1=systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n";
     // saslauthd (a sysv script) on Debian 12, enabled with update-rc.d.
     const SYSV_GENERATED: &str = "pid1=systemd\nLoadState=loaded\nActiveState=active\nUnitFileState=generated\nIsEnabled=enabled\n";
+
+    #[test]
+    fn systemd_reloads_without_a_unit_but_acts_on_none() {
+        let reload = args(json!({"daemon_reload": true}));
+        assert_eq!(<SystemdModule as Module>::validate(&reload), Ok(()));
+        assert_eq!(<ServiceModule as Module>::validate(&reload), Err("missing required arguments: name".to_string()));
+        let start = args(json!({"state": "started", "daemon_reload": true}));
+        assert_eq!(<SystemdModule as Module>::validate(&start), Err("missing parameter(s) required by 'state': name".to_string()));
+    }
+
+    #[test]
+    fn is_enabled_decides_as_ansible_reads_it() {
+        let with = |is_enabled: &str| {
+            parse_state(&format!("pid1=systemd\nLoadState=loaded\nActiveState=inactive\nUnitFileState=x\nIsEnabled={is_enabled}\n")).enabled
+        };
+        assert_eq!(with("indirect"), Some(false));
+        // `systemctl is-enabled -l dummy` once its Also=dummy.socket is enabled.
+        assert_eq!(with("indirect   /etc/systemd/system/sockets.target.wants/dummy.socket "), Some(true));
+        assert_eq!(with("enabled-runtime"), Some(false));
+        assert_eq!(with("static"), Some(true));
+        assert_eq!(with("enabled"), Some(true));
+        assert_eq!(with("disabled"), Some(false));
+    }
+
+    #[test]
+    fn systemctl_shows_properties_as_the_status() {
+        let s = parse_state(SYSV_GENERATED);
+        assert_eq!(s.status["ActiveState"], "active");
+        assert_eq!(s.status["UnitFileState"], "generated");
+        assert!(!s.status.contains_key("IsEnabled") && !s.status.contains_key("pid1"));
+    }
 
     #[test]
     fn sysv_generated_units_are_seen_as_enabled() {

@@ -23,12 +23,13 @@ pub struct SetupArgs {
 
 /// The subsets mailplay's facts fall into (Ansible's names): `min` is
 /// everything but the network and hardware facts.
-const SUBSETS: &[&str] = &["all", "min", "network", "hardware"];
+const SUBSETS: &[&str] = &["all", "min", "network", "hardware", "virtual"];
 
 fn subset_of(fact: &str) -> &'static str {
     match fact {
         "ansible_default_ipv4" | "ansible_all_ipv4_addresses" => "network",
         "ansible_processor_vcpus" | "ansible_memtotal_mb" => "hardware",
+        f if f.starts_with("ansible_virtualization_") => "virtual",
         _ => "min",
     }
 }
@@ -53,7 +54,7 @@ pub fn selected_subsets(spec: Option<&Value>) -> Result<Vec<&'static str>, Strin
         let Some(&known) = SUBSETS.iter().find(|s| **s == name) else {
             return Err(format!("gather_subset: unknown subset '{name}'; mailplay gathers {}", SUBSETS.join(", ")));
         };
-        let members: Vec<&'static str> = if known == "all" { vec!["network", "hardware"] } else { vec![known] };
+        let members: Vec<&'static str> = if known == "all" { vec!["network", "hardware", "virtual"] } else { vec![known] };
         for m in members {
             if negate {
                 on.remove(m);
@@ -98,6 +99,7 @@ echo "user_id=$(id -un)"
 echo "user_uid=$(id -u)"
 if [ -r /etc/os-release ]; then sed -n 's/^\([A-Z_]*\)=\(.*\)$/os_\1=\2/p' /etc/os-release; fi
 echo "pid1=$(cat /proc/1/comm 2>/dev/null)"
+echo "fips=$(cat /proc/sys/crypto/fips_enabled 2>/dev/null)"
 r=$(ip -4 route get 1.1.1.1 2>/dev/null | head -n1)
 echo "route=$r"
 echo "ipv4_all=$(ip -4 -o addr show 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | grep -v '^127\.' | tr '\n' ' ')"
@@ -111,6 +113,11 @@ for p in /usr/bin/python3 "$(command -v python3 2>/dev/null)"; do
   [ -x "$p" ] && "$p" -c 'import sys, json; v = sys.version_info; print("python=" + json.dumps({"executable": sys.executable, "has_sslcontext": True, "type": sys.implementation.name, "version": {"major": v[0], "minor": v[1], "micro": v[2], "releaselevel": v[3], "serial": v[4]}, "version_info": list(v)}))' 2>/dev/null && break
 done
 command -v apt-get >/dev/null 2>&1 && echo "pkg_mgr=apt"
+c=$(tr '\0' '\n' </proc/1/environ 2>/dev/null | sed -n 's/^container=//p' | head -n1)
+[ -n "$c" ] && echo "container=$c"
+[ -d /run/systemd/system ] && systemctl --version 2>/dev/null | head -n2 | sed -n '1s/^systemd \([0-9]*\).*/systemd_version=\1/p; 2s/^/systemd_features=/p'
+echo "dmi_product=$(cat /sys/devices/virtual/dmi/id/product_name 2>/dev/null)"
+echo "dmi_vendor=$(cat /sys/devices/virtual/dmi/id/sys_vendor 2>/dev/null)"
 command -v dnf >/dev/null 2>&1 && echo "pkg_mgr=dnf"
 exit 0
 "#;
@@ -145,6 +152,8 @@ pub fn parse(out: &str) -> Map<String, Value> {
     put("system", json!(get("system")));
     put("user_id", json!(get("user_id")));
     put("user_uid", json!(get("user_uid").parse::<u64>().ok()));
+    // Ansible's fips collector (in `min`): the kernel's FIPS mode switch.
+    put("fips", json!(get("fips").trim() == "1"));
     let os_id = get("os_ID");
     let distribution = match os_id.as_str() {
         "debian" => "Debian".to_string(),
@@ -201,6 +210,15 @@ pub fn parse(out: &str) -> Map<String, Value> {
     put("processor_vcpus", json!(get("vcpus").parse::<u64>().unwrap_or(1)));
     put("memtotal_mb", json!(get("memtotal_kb").parse::<u64>().map(|k| k / 1024).unwrap_or(0)));
     put("date_time", json!({"epoch": get("epoch"), "date": get("date"), "time": get("time"), "iso8601": get("iso8601")}));
+    // Ansible's systemd facts (where systemd runs): `systemctl --version`.
+    if let Ok(version) = get("systemd_version").parse::<u64>() {
+        put("systemd", json!({"version": version, "features": get("systemd_features")}));
+    }
+    let (virt_type, virt_role) = virtualization(&get("container"), &get("dmi_product"), &get("dmi_vendor"));
+    put("virtualization_type", json!(virt_type));
+    put("virtualization_role", json!(virt_role));
+    put("virtualization_tech_guest", json!(if virt_role == "guest" { vec![virt_type.clone()] } else { Vec::new() }));
+    put("virtualization_tech_host", json!(Vec::<String>::new()));
     // The host's Python, as Ansible's python facts (when it has one:
     // mailplay itself needs none).
     if let Some(py) = kv.get("python").and_then(|p| serde_json::from_str::<Value>(p).ok()) {
@@ -209,6 +227,32 @@ pub fn parse(out: &str) -> Map<String, Value> {
         put("python", py);
     }
     f
+}
+
+/// Ansible's Linux virtual facts, the cases a Debian host meets: PID 1's
+/// `container=` (systemd-nspawn, lxc, podman, docker, ...), else what the
+/// DMI product or vendor names (KVM, QEMU, VMware, VirtualBox, Xen, Amazon
+/// EC2, Google), else `NA`.
+pub fn virtualization(container: &str, product: &str, vendor: &str) -> (String, String) {
+    let guest = |t: &str| (t.to_string(), "guest".to_string());
+    if !container.is_empty() {
+        return guest(container);
+    }
+    match product.trim() {
+        "KVM" | "KVM Server" | "Bochs" | "AHV" => return guest("kvm"),
+        p if p.starts_with("VMware") => return guest("VMware"),
+        "VirtualBox" => return guest("virtualbox"),
+        "HVM domU" => return guest("xen"),
+        "Google Compute Engine" => return guest("kvm"),
+        _ => {}
+    }
+    match vendor.trim() {
+        "QEMU" => guest("kvm"),
+        "Amazon EC2" => guest("amazon"),
+        "Xen" => guest("xen"),
+        "innotek GmbH" | "Oracle Corporation" => guest("virtualbox"),
+        _ => ("NA".to_string(), "NA".to_string()),
+    }
 }
 
 pub struct SetupModule;
@@ -295,12 +339,12 @@ mod tests {
     #[test]
     fn gather_subset_follows_ansibles_rules() {
         let s = |v: Value| selected_subsets(Some(&v)).unwrap();
-        assert_eq!(selected_subsets(None).unwrap(), ["hardware", "min", "network"]);
+        assert_eq!(selected_subsets(None).unwrap(), ["hardware", "min", "network", "virtual"]);
         assert_eq!(s(json!(["!all"])), ["min"]);
         assert_eq!(s(json!("!all,network")), ["min", "network"]);
         assert_eq!(s(json!(["!all", "!min"])), Vec::<&str>::new());
-        assert_eq!(s(json!(["all", "!hardware"])), ["min", "network"]);
-        assert!(selected_subsets(Some(&json!(["virtual"]))).unwrap_err().contains("unknown subset 'virtual'"));
+        assert_eq!(s(json!(["all", "!hardware"])), ["min", "network", "virtual"]);
+        assert!(selected_subsets(Some(&json!(["virtualx"]))).unwrap_err().contains("unknown subset 'virtualx'"));
     }
 
     #[test]
@@ -330,6 +374,19 @@ mod tests {
         assert_eq!(f["ansible_all_ipv4_addresses"], serde_json::json!(["10.231.0.11"]));
         assert_eq!(f["ansible_memtotal_mb"], 2000);
         assert!(!f.contains_key("ansible_python"), "no python fact without a Python");
+        assert_eq!(f["ansible_virtualization_type"], "NA");
+        assert!(!f.contains_key("ansible_systemd"));
+        // `systemctl --version` on Debian 12, through the script's sed.
+        let sd = parse("systemd_version=252\nsystemd_features=+PAM +AUDIT +SELINUX\n");
+        assert_eq!(sd["ansible_systemd"], serde_json::json!({"version": 252, "features": "+PAM +AUDIT +SELINUX"}));
+        // A lab host (systemd-nspawn sets container= for PID 1).
+        let g = parse("container=systemd-nspawn\ndmi_product=Standard PC\n");
+        assert_eq!(
+            (g["ansible_virtualization_type"].as_str(), g["ansible_virtualization_role"].as_str()),
+            (Some("systemd-nspawn"), Some("guest"))
+        );
+        assert_eq!(g["ansible_virtualization_tech_guest"], serde_json::json!(["systemd-nspawn"]));
+        assert_eq!(virtualization("", "KVM", "QEMU").0, "kvm");
     }
 
     /// Ansible's python facts (the loop-until target runs

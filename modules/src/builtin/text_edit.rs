@@ -64,6 +64,7 @@ impl EditState {
             content: old.map(String::into_bytes),
             new_content: new_text.into_bytes(),
             after_header: path.to_string(),
+            missing: Vec::new(),
         };
         EditState { dest, msg, exists, made_by_package: false }
     }

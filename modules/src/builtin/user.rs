@@ -30,6 +30,10 @@ fn opt_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>
     value_to_list(&v).map(Some).map_err(serde::de::Error::custom)
 }
 
+fn always() -> String {
+    "always".into()
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserArgs {
@@ -61,6 +65,10 @@ pub struct UserArgs {
     /// A crypt hash (`$6$...`), as in Ansible.
     #[serde(default)]
     pub password: Option<Secret>,
+    /// `always` (the default) or `on_create`: the password of an existing
+    /// account is then left as it is.
+    #[serde(default = "always", deserialize_with = "loose_string")]
+    pub update_password: String,
     /// With state=absent: remove the home directory too.
     #[serde(default, deserialize_with = "loose_bool")]
     pub remove: bool,
@@ -244,7 +252,7 @@ fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
                     after.push(format!("groups: {}", new.into_iter().collect::<Vec<_>>().join(",")));
                 }
             }
-            let set_password = wanted_hash.as_ref().is_some_and(|h| *h != cur.password);
+            let set_password = a.update_password == "always" && wanted_hash.as_ref().is_some_and(|h| *h != cur.password);
             if set_password {
                 before.push(s_("password: (old)"));
                 after.push(s_("password: (changed)"));
@@ -309,6 +317,13 @@ impl Module for UserModule {
                     description: "Crypt hash ($6$...), set with chpasswd -e, never shown.",
                 },
                 ArgDoc {
+                    name: "update_password",
+                    ty: "string",
+                    required: false,
+                    default: Some("always"),
+                    description: "always, or on_create: an existing account keeps its password.",
+                },
+                ArgDoc {
                     name: "remove",
                     ty: "bool",
                     required: false,
@@ -330,6 +345,9 @@ impl Module for UserModule {
     fn validate(a: &UserArgs) -> Result<(), String> {
         if !matches!(a.state.as_str(), "present" | "absent") {
             return Err(format!("value of state must be one of: present, absent, got: {}", a.state));
+        }
+        if !["always", "on_create"].contains(&a.update_password.as_str()) {
+            return Err(format!("value of update_password must be one of: always, on_create, got: {}", a.update_password));
         }
         if a.password.as_ref().is_some_and(|p| !p.expose().starts_with('$') && p.expose() != "!" && p.expose() != "*") {
             return Err("password must be a crypt hash (use the password_hash filter), not clear text".into());
@@ -373,32 +391,35 @@ impl Module for UserModule {
                 return Ok(ModuleResult::failed(format!("chpasswd failed: {}", out.stderr_str().trim())));
             }
         }
-        let mut r = ModuleResult::changed(true).with("name", a.name.clone()).with("state", a.state.clone());
-        if a.state == "present" {
-            // As Ansible's result: the account as it now is.
-            let out = ctx.host.exec(&Command::argv(["getent", "passwd", &a.name])).await?;
-            let now = parse_state(&format!("passwd:{}", out.stdout_str().lines().next().unwrap_or("")));
-            account_keys(&mut r, now.account.as_ref());
+        let r = ModuleResult::changed(true).with("name", a.name.clone()).with("state", a.state.clone());
+        if a.state != "present" {
+            return Ok(r);
         }
-        Ok(r)
+        // What the account is now, as Ansible's module reports it.
+        let out = ctx.host.exec(&Command::argv(["getent", "passwd", &a.name])).await?;
+        let now = parse_state(&format!("passwd:{}", out.stdout_str().trim()));
+        Ok(match &now.account {
+            Some(acct) => account_keys(r, acct).with("system", a.system).with("create_home", a.create_home),
+            None => r,
+        })
     }
 
     fn unchanged_result(a: &UserArgs, s: &UserState) -> ModuleResult {
-        let mut r = ModuleResult::ok().with("name", a.name.clone()).with("state", a.state.clone());
-        account_keys(&mut r, s.account.as_ref());
-        r
+        let r = ModuleResult::ok().with("name", a.name.clone()).with("state", a.state.clone());
+        match &s.account {
+            Some(acct) if a.state == "present" => account_keys(r, acct).with("append", a.append),
+            _ => r,
+        }
     }
 }
 
-/// uid, primary gid (`group`), home, shell and comment of an account.
-fn account_keys(r: &mut ModuleResult, account: Option<&Account>) {
-    if let Some(acc) = account {
-        r.data.insert("uid".into(), acc.uid.into());
-        r.data.insert("group".into(), acc.gid.into());
-        r.data.insert("home".into(), acc.home.clone().into());
-        r.data.insert("shell".into(), acc.shell.clone().into());
-        r.data.insert("comment".into(), acc.comment.clone().into());
-    }
+/// The account's keys in Ansible's result (`group` is the primary gid).
+fn account_keys(r: ModuleResult, acct: &Account) -> ModuleResult {
+    r.with("uid", acct.uid)
+        .with("group", acct.gid)
+        .with("home", acct.home.clone())
+        .with("shell", acct.shell.clone())
+        .with("comment", acct.comment.clone())
 }
 
 #[cfg(test)]
@@ -457,6 +478,16 @@ mod tests {
         assert_eq!(p.command.unwrap(), ["userdel", "-f", "-r", "cyrus"]);
         let p = plan(&args(json!({"name": "cyrus", "state": "absent"})), &parse_state(CYRUS)).unwrap();
         assert_eq!(p.command.unwrap(), ["userdel", "cyrus"]);
+    }
+
+    #[test]
+    fn on_create_leaves_an_existing_password() {
+        let hash = "$6$salt$abcdefghijklmnopqrstuvwxyz";
+        let s = parse_state("passwd:u:x:1001:1001::/home/u:/bin/sh\ngroups:u\nshadow:$6$other$zzz\n");
+        assert!(plan(&args(json!({"name": "u", "password": hash})), &s).unwrap().set_password);
+        let p = plan(&args(json!({"name": "u", "password": "*", "update_password": "on_create"})), &s).unwrap();
+        assert!(!p.changes_anything());
+        assert!(UserModule::validate(&args(json!({"name": "u", "update_password": "sometimes"}))).is_err());
     }
 
     #[test]
