@@ -195,11 +195,15 @@ pub struct FilePlan {
     pub src: Option<String>,
     /// Removing a folder: its folders and files, for the diff.
     pub path_content: Option<(Vec<String>, Vec<String>)>,
+    /// With `recurse`: a symbolic mode for everything below (followed
+    /// links too with `follow`).
+    pub recurse_symbolic: Option<String>,
+    pub follow: bool,
 }
 
 impl Plan for FilePlan {
     fn changes_anything(&self) -> bool {
-        self.action != Action::None || self.attrs.any() || self.times.is_some() || self.flags.is_some()
+        self.action != Action::None || self.attrs.any() || self.times.is_some() || self.flags.is_some() || self.recurse_symbolic.is_some()
     }
     fn diff_when_unchanged(&self) -> bool {
         self.diff_unchanged
@@ -323,6 +327,8 @@ pub fn plan_file(args: &FileArgs, state: &FileState) -> Result<FilePlan, String>
         dest_key: matches!(target, Target::Link | Target::Hard | Target::Touch),
         src: args.src.clone().filter(|_| matches!(target, Target::Link | Target::Hard)),
         path_content: None,
+        recurse_symbolic: None,
+        follow: args.follow,
     };
     let attrs_of = |s: &FileStat| plan_attrs(&wanted, s);
     match target {
@@ -356,8 +362,11 @@ pub fn plan_file(args: &FileArgs, state: &FileState) -> Result<FilePlan, String>
                     // Something below differs: re-apply the whole set recursively.
                     plan.attrs.owner = wanted.owner.clone().map(|o| (s.owner.clone(), o));
                     plan.attrs.group = wanted.group.clone().map(|g| (s.group.clone(), g));
-                    if let Some(file_attrs::Mode::Absolute(m)) = &wanted.mode {
-                        plan.attrs.mode = Some((s.mode, *m));
+                    match &wanted.mode {
+                        Some(file_attrs::Mode::Absolute(m)) => plan.attrs.mode = Some((s.mode, *m)),
+                        // chmod -R applies it to each entry by its own mode, as Ansible does.
+                        Some(file_attrs::Mode::Symbolic(spec)) => plan.recurse_symbolic = Some(spec.clone()),
+                        _ => {}
                     }
                 }
             }
@@ -655,6 +664,30 @@ async fn missing_accounts(ctx: &Context<'_>, args: &FileArgs) -> Result<Vec<Stri
     Ok(warnings)
 }
 
+/// How many entries below `path` a symbolic mode would change, each by
+/// its own mode (links are followed with `follow`, else left: a link's own
+/// mode cannot change).
+async fn symbolic_mismatch(ctx: &Context<'_>, path: &str, spec: &str, follow: bool) -> Result<usize, ModuleError> {
+    let mut argv = vec!["find".to_string()];
+    if follow {
+        argv.push("-L".into());
+    }
+    argv.extend([path.to_string(), "-mindepth".into(), "1".into(), "-printf".into(), "%m %y\\n".into()]);
+    let out = ctx.host.exec(&Command::argv(argv)).await?;
+    let mut n = 0;
+    for line in out.stdout_str().lines() {
+        let Some((mode, kind)) = line.split_once(' ') else { continue };
+        let Ok(mode) = u32::from_str_radix(mode, 8) else { continue };
+        if kind == "l" {
+            continue;
+        }
+        if file_attrs::apply_symbolic(mode, spec, kind == "d").map_err(ModuleError::failed)? != mode {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Nothing to do (diff_peek, or a plan that failed).
 fn noop_plan(state: &FileState) -> FilePlan {
     let none = state_name(&None);
@@ -676,6 +709,8 @@ fn noop_plan(state: &FileState) -> FilePlan {
         dest_key: false,
         src: None,
         path_content: None,
+        recurse_symbolic: None,
+        follow: false,
     }
 }
 
@@ -782,13 +817,17 @@ impl Module for FileModule {
             if let Some(g) = &args.group {
                 tests.push(format!("! -group {}", quote(g)));
             }
-            if let Ok(Some(file_attrs::Mode::Absolute(m))) = file_attrs::parse_mode(&args.mode) {
-                tests.push(format!("! -perm {:o}", m));
+            match file_attrs::parse_mode(&args.mode) {
+                Ok(Some(file_attrs::Mode::Absolute(m))) => tests.push(format!("! -perm {:o}", m)),
+                Ok(Some(file_attrs::Mode::Symbolic(spec))) => {
+                    recurse_mismatch += symbolic_mismatch(ctx, &path, &spec, args.follow).await?;
+                }
+                _ => {}
             }
             if !tests.is_empty() {
                 let script = format!("find {} -mindepth 1 \\( {} \\) -print | wc -l", quote(&path), tests.join(" -o "));
                 let out = ctx.host.exec(&Command::shell(script)).await?;
-                recurse_mismatch = out.stdout_str().trim().parse().unwrap_or(1);
+                recurse_mismatch += out.stdout_str().trim().parse().unwrap_or(1);
             }
         }
         let target = args.target(&stat).ok().filter(|t| matches!(t, Target::File | Target::Directory | Target::Touch));
@@ -866,6 +905,19 @@ impl Module for FileModule {
                 attrs.mode = None;
             }
             let on = plan.path_for_attrs.as_deref().unwrap_or(&plan.path);
+            if let Some(spec) = &plan.recurse_symbolic {
+                // chmod has no -L: with `follow`, find walks through the
+                // links and chmod changes what each leads to (not a dangling one).
+                let argv: Vec<String> = if plan.follow {
+                    ["find", "-L", on, "!", "-type", "l", "-exec", "chmod", spec.as_str(), "--", "{}", "+"].map(String::from).to_vec()
+                } else {
+                    ["chmod", "-R", spec.as_str(), "--", on].map(String::from).to_vec()
+                };
+                let out = ctx.host.exec(&Command::argv(argv)).await?;
+                if !out.success() {
+                    return Ok(ModuleResult::failed(format!("chmod failed: {}", out.stderr_str().trim())).with("path", on.to_string()));
+                }
+            }
             if let Err(e) = file_attrs::apply_attrs(ctx.host, on, &attrs, plan.recurse).await {
                 if plan.action == Action::Touch && plan.before_state == "absent" {
                     // As Ansible's execute_touch: a file it just made goes again.
@@ -953,6 +1005,11 @@ impl FileModule {
             if msg.starts_with("src file does not exist") {
                 r = r.with("src", args.src.clone().unwrap_or_default());
             }
+            // ensure_hardlink's failures name the path `dest`, with `src`.
+            if msg == "src does not exist" || msg.starts_with("Cannot link") {
+                r.data.remove("path");
+                r = r.with("dest", args.path.clone()).with("src", args.src.clone().unwrap_or_default());
+            }
             return r;
         }
         if let (Some(facts), Ok(plan)) = (&state.link, plan_file(args, state)) {
@@ -991,6 +1048,8 @@ mod tests {
                 times: None,
                 flags: String::new(),
                 link: Some(LinkFacts { src_exists: true, ..LinkFacts::default() }),
+                walk: None,
+                warnings: Vec::new(),
             },
         )
     }
@@ -1000,7 +1059,17 @@ mod tests {
         let path = args.path.clone();
         plan_file(
             &args,
-            &FileState { path, stat: s, recurse_mismatch: 0, appears_binary: None, times, flags: flags.into(), link: None, walk: None },
+            &FileState {
+                path,
+                stat: s,
+                recurse_mismatch: 0,
+                appears_binary: None,
+                times,
+                flags: flags.into(),
+                link: None,
+                walk: None,
+                warnings: Vec::new(),
+            },
         )
     }
 
@@ -1024,6 +1093,27 @@ mod tests {
         assert_eq!(p.diffs()[0].data, Some((json!({"path": "/f"}), json!({"path": "/f"}))));
         let bad = json!({"path": "/f", "modification_time": "2022", "modification_time_format": "%Y%m"});
         assert!(plan_with(bad, st(FileKind::File, 0o644), host_times(5), "").unwrap_err().starts_with("Error while obtaining timestamp"));
+    }
+
+    /// A symbolic mode with recurse goes below as chmod -R applies it
+    /// (each entry by its own mode) when the probe found one to change.
+    #[test]
+    fn recurse_with_a_symbolic_mode() {
+        let args: FileArgs = parse_args("file", &json!({"path": "/d", "mode": "a-x", "recurse": true, "follow": true})).unwrap();
+        let state = |n| FileState {
+            path: "/d".into(),
+            stat: st(FileKind::Directory, 0o644),
+            recurse_mismatch: n,
+            appears_binary: None,
+            times: None,
+            flags: String::new(),
+            link: None,
+            walk: None,
+            warnings: Vec::new(),
+        };
+        let p = plan_file(&args, &state(2)).unwrap();
+        assert_eq!((p.recurse_symbolic.as_deref(), p.follow), (Some("a-x"), true));
+        assert!(!plan_file(&args, &state(0)).unwrap().changes_anything());
     }
 
     #[test]
