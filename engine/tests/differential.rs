@@ -476,6 +476,13 @@ fn import_playbook_forms_print_what_ansible_prints() {
     prints_what_ansible_prints("import_playbook_forms");
 }
 
+/// file's modification_time/access_time with strptime formats, its data
+/// diff (kept unchanged), link checks and messages, and pause.
+#[test]
+fn file_times_and_links_print_what_ansible_prints() {
+    prints_what_ansible_prints("file_times");
+}
+
 /// file's `_diff_peek` (the file target): appears_binary, nothing changed.
 #[test]
 fn file_diff_peek_prints_what_ansible_prints() {

@@ -31,12 +31,27 @@ pub struct Diff {
     pub after_header: String,
     pub before: String,
     pub after: String,
+    /// A diff of data rather than text (Ansible's `file` module returns
+    /// `{"before": {...}, "after": {...}}` without headers): registered
+    /// as these values and printed as their JSON, under `before`/`after`.
+    /// The text fields are then empty.
+    pub data: Option<(serde_json::Value, serde_json::Value)>,
 }
 
 impl Diff {
     pub fn new(header: impl Into<String>, before: impl Into<String>, after: impl Into<String>) -> Self {
         let h = header.into();
-        Diff { before_header: h.clone(), after_header: h, before: before.into(), after: after.into() }
+        Diff { before_header: h.clone(), after_header: h, before: before.into(), after: after.into(), data: None }
+    }
+
+    pub fn data(before: serde_json::Value, after: serde_json::Value) -> Self {
+        Diff {
+            before_header: String::new(),
+            after_header: String::new(),
+            before: String::new(),
+            after: String::new(),
+            data: Some((before, after)),
+        }
     }
 }
 
@@ -240,6 +255,11 @@ pub trait Plan: Send + Sync {
     /// plan says it (an empty list means nothing the overlay tracks, e.g.
     /// rows in a database), so a module cannot forget to.
     fn effects(&self) -> Vec<Effect>;
+    /// Whether an unchanged result still carries the (empty) diff in diff
+    /// mode, as Ansible's `file` registers `{"before": {"path": ...}, ...}`.
+    fn diff_when_unchanged(&self) -> bool {
+        false
+    }
 }
 
 /// A typed module. See the module docs at the top of this file.
@@ -498,7 +518,11 @@ impl<M: Module> Runner<M> {
             return Ok(r);
         }
         if !plan.changes_anything() && !M::always_apply() {
-            return Ok(M::unchanged_result(&args, &state));
+            let mut r = M::unchanged_result(&args, &state);
+            if plan.diff_when_unchanged() {
+                r.diffs = diffs;
+            }
+            return Ok(r);
         }
         // A task run for real within a --check run (`check_mode: false`)
         // changes the host: later rehearsed tasks must not see the plans

@@ -30,6 +30,7 @@ fn all() -> Vec<Box<dyn ModuleRunner>> {
         Box::new(Runner::<builtin::control::AssertModule>::new()),
         Box::new(Runner::<builtin::control::FailModule>::new()),
         Box::new(Runner::<builtin::control::PingModule>::new()),
+        Box::new(Runner::<builtin::pause::PauseModule>::new()),
         Box::new(Runner::<builtin::protomatter_debug::ProtomatterDebugModule>::new()),
         Box::new(Runner::<builtin::setup::SetupModule>::new()),
         Box::new(Runner::<builtin::apt::AptModule>::new()),

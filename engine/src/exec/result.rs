@@ -190,7 +190,10 @@ impl Outcome {
             let d: Vec<Value> = self
                 .diffs
                 .iter()
-                .map(|d| serde_json::json!({"before": d.before, "after": d.after, "before_header": d.before_header, "after_header": d.after_header}))
+                .map(|d| match &d.data {
+                    Some((before, after)) => serde_json::json!({"before": before, "after": after}),
+                    None => serde_json::json!({"before": d.before, "after": d.after, "before_header": d.before_header, "after_header": d.after_header}),
+                })
                 .collect();
             m.insert("diff".into(), if d.len() == 1 && !self.diff_as_list { d[0].clone() } else { Value::Array(d) });
         }

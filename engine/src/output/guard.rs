@@ -86,6 +86,7 @@ fn mask_diff(d: &Diff, secrets: &[String]) -> Diff {
         after_header: mask_str(&d.after_header, secrets),
         before: mask_str(&d.before, secrets),
         after: mask_str(&d.after, secrets),
+        data: d.data.as_ref().map(|(b, a)| (mask_value(b, secrets), mask_value(a, secrets))),
     }
 }
 

@@ -22,6 +22,14 @@ pub fn python_dumps(v: &Value) -> String {
     out
 }
 
+/// Python's `json.dumps(v, sort_keys=True, indent=4)`: how Ansible's
+/// callbacks print a data diff.
+pub fn python_nice_dumps(v: &Value) -> String {
+    let mut out = String::new();
+    write(&mut out, v, &Options { indent: Some(4), sort_keys: true, ..Options::default() }, ",", ": ", 0);
+    out
+}
+
 struct Options {
     indent: Option<usize>,
     sort_keys: bool,

@@ -164,6 +164,7 @@ impl Plan for DestPlan {
                 after_header: self.after_header.clone(),
                 before: before.clone(),
                 after: after_text,
+                data: None,
             });
         }
         if self.attrs.any() {

@@ -75,6 +75,7 @@ impl Plan for TreePlan {
                     after_header: source.clone(),
                     before: before.clone().unwrap_or_default(),
                     after: String::from_utf8_lossy(content).into_owned(),
+                    data: None,
                 },
                 TreeOp::MakeDir { path, .. } => Diff::new(path.clone(), "state: absent\n", "state: directory\n"),
                 TreeOp::Link { path, target, .. } => Diff::new(path.clone(), "", format!("link to {target}\n")),

@@ -202,7 +202,8 @@ pub fn add_stat_keys(r: &mut crate::module::ModuleResult, st: &FileStat) {
 
 fn stat_keys(st: &FileStat) -> Vec<(&'static str, Value)> {
     vec![
-        ("mode", Value::from(format!("{:04o}", st.mode))),
+        // Ansible's '0%03o': 0644, 01777.
+        ("mode", Value::from(format!("0{:03o}", st.mode))),
         ("owner", Value::from(st.owner.clone())),
         ("group", Value::from(st.group.clone())),
         ("uid", Value::from(st.uid)),
