@@ -682,7 +682,8 @@ def shorten(s: str, n: int = 300) -> str:
 def print_table(path: str) -> None:
     with open(path, encoding="utf-8") as f:
         doc = json.load(f)
-    print(f"{doc['tool']} ({doc['tool_version']}), {doc['date']}: {doc['passed']}/{doc['selected']} pass, "
+    passed = doc["passed"] + doc.get("lab_passed", 0)
+    print(f"{doc['tool']} ({doc['tool_version']}), {doc['date']}: {passed}/{doc['selected']} pass, "
           f"{doc['total_seconds']} s\n")
     print("| target | kind | result | s | first failure |")
     print("|---|---|---|---|---|")

@@ -354,8 +354,19 @@ impl TaskEnv<'_> {
         if runner.is_none() && !is_include_vars && inventory_action.is_none() && !is_async_status {
             return Outcome::failed(format!("the module {module} is not implemented by mailplay{}", where_(&task.pos)));
         }
-        // module_defaults sit under the task's own arguments.
-        let defaults = self.eff.defaults_for(module);
+        // module_defaults sit under the task's own arguments. `service`
+        // runs the host's service manager's module, as Ansible's service
+        // action does: that module's defaults sit under service's own.
+        let defaults = match short_name(module) {
+            "service" => {
+                let manager = host.facts.get("ansible_service_mgr").and_then(Value::as_str);
+                let backend = if manager == Some("systemd") { "systemd" } else { "sysvinit" };
+                let mut d = if manager.is_some() { self.eff.defaults_for(backend) } else { Map::new() };
+                d.extend(self.eff.defaults_for(module));
+                d
+            }
+            _ => self.eff.defaults_for(module),
+        };
         let with_defaults;
         let raw_args = match raw_args {
             Value::Object(own) if !defaults.is_empty() => {

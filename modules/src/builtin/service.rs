@@ -473,7 +473,19 @@ macro_rules! service_module {
                         return Ok(ModuleResult::failed(format!("Unable to {verb} service {}: {}{journal}", a.name, out.stderr_str().trim())));
                     }
                 }
-                let done = ModuleResult::changed(true).with("name", a.name.clone()).with("state", a.state.clone().unwrap_or_default());
+                // As Ansible's result: the state asked (restarted and
+                // reloaded end `started`), and `enabled` when asked.
+                let state = match a.state.as_deref() {
+                    Some("restarted" | "reloaded") => "started".to_string(),
+                    other => other.unwrap_or_default().to_string(),
+                };
+                let mut done = ModuleResult::changed(true).with("name", a.name.clone());
+                if a.state.is_some() {
+                    done = done.with("state", state);
+                }
+                if let Some(e) = a.enabled {
+                    done = done.with("enabled", e);
+                }
                 let done = with_warnings(done, a, p.systemd);
                 Ok(if $name == "systemd" { done.with("status", serde_json::Value::Object(p.status.clone())) } else { done })
             }
