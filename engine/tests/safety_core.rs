@@ -127,7 +127,7 @@ fn keywords_mailplay_does_not_carry_out_are_refused_by_name() {
     }
     // Module arguments Ansible has and mailplay does not carry out.
     for args in [
-        "copy: {content: x, dest: /tmp/x, directory_mode: '0755'}",
+        "copy: {content: x, dest: /tmp/x, seuser: system_u}",
         "copy: {content: x, dest: /tmp/x, unsafe_writes: true}",
         "lineinfile: {path: /tmp/x, line: y, follow: true}",
         "template: {src: t.j2, dest: /tmp/x, output_encoding: utf-16}",

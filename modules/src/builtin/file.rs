@@ -633,10 +633,17 @@ async fn probe_link(ctx: &Context<'_>, args: &FileArgs, path: &str, st: &Option<
         let real = ctx.host.link_target(&abs_src).await?.unwrap_or_else(|| abs_src.clone());
         (real, ctx.host.stat(&abs_src, true).await?)
     };
+    // A rehearsal: an earlier task's planned file counts (or its planned
+    // removal), as every other probe sees the run's planned changes.
+    let planned_src = ctx.rehearsal().filter(|_| !abs_src.is_empty()).and_then(|p| p.path(&abs_src));
+    let src_exists = match &planned_src {
+        Some(p) if !p.kind_from_host => p.kind.is_some(),
+        _ => *src_exists,
+    };
     Ok(LinkFacts {
         src_real,
         src_followed,
-        src_exists: *src_exists,
+        src_exists,
         abs_src,
         dir_empty: *dir_empty,
         same_inode: *same_inode,
