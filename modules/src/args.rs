@@ -128,6 +128,21 @@ pub fn loose_opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::
     }
 }
 
+/// An integer given as a number or as its text (Ansible's `type='int'`).
+pub fn loose_opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let v = Value::deserialize(d)?;
+    match &v {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| de::Error::custom(format!("{v} is not a valid integer"))),
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| de::Error::custom(format!("'{s}' is of type str and we were unable to convert to int"))),
+        _ => Err(de::Error::custom(format!("{v} is not a valid integer"))),
+    }
+}
+
 /// A number given as a number or as its text (Ansible's `type='float'`).
 pub fn loose_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let v = Value::deserialize(d)?;

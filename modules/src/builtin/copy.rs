@@ -197,15 +197,29 @@ impl Plan for DestPlan {
     }
 }
 
+/// As Ansible's module: the folder of a new file must exist. In a
+/// rehearsal a package this run installs (its contents unread) may bring
+/// it: assumed, and said, rather than failed; without such a package the
+/// real run would fail, so the rehearsal does too.
+fn folder_missing(ctx: &Context<'_>, dir: &str) -> Result<(), ModuleError> {
+    let unread = ctx.rehearsal().map(|p| p.unread_packages()).unwrap_or_default();
+    if unread.is_empty() {
+        return Err(ModuleError::failed(format!("Destination directory {dir} does not exist")));
+    }
+    ctx.assume(format!("{dir} may come with {}, which this run installs (their contents were not read)", unread.join(", ")));
+    Ok(())
+}
+
 /// Probe the destination: its stat and (when it is a file) its content.
 pub async fn probe_dest(
-    host: &dyn Host,
+    ctx: &Context<'_>,
     dest: &str,
     src_name: Option<&str>,
     new_content: Vec<u8>,
     after_header: String,
     follow: bool,
 ) -> Result<DestState, ModuleError> {
+    let host = ctx.host;
     // A `dest` ending with `/` is a folder, made with its missing parents.
     let missing = if dest.ends_with('/') { super::copy_tree::missing_dirs(host, dest).await? } else { Vec::new() };
     let (mut path, mut st, is_dir, mut content) =
@@ -229,7 +243,7 @@ pub async fn probe_dest(
         // As Ansible's module: the folder of a new file must exist.
         if let Some(dir) = path.rsplit_once('/').map(|(d, _)| d).filter(|d| !d.is_empty()) {
             if !matches!(host.stat(dir, true).await?, Some(d) if d.kind == FileKind::Directory) {
-                return Err(ModuleError::failed(format!("Destination directory {dir} does not exist")));
+                folder_missing(ctx, dir)?;
             }
         }
     }
@@ -577,7 +591,7 @@ async fn probe_host_tree(args: &CopyArgs, src: &str, ctx: &Context<'_>) -> Resul
     if dest_st.is_none() && missing.is_empty() {
         if let Some(dir) = dest.trim_end_matches('/').rsplit_once('/').map(|(d, _)| d).filter(|d| !d.is_empty()) {
             if !matches!(host.stat(dir, true).await?, Some(d) if d.kind == FileKind::Directory) {
-                return Err(ModuleError::failed(format!("Destination directory {dir} does not exist")));
+                folder_missing(ctx, dir)?;
             }
         }
     }
@@ -752,7 +766,7 @@ impl Module for CopyModule {
             }
             (None, None) => unreachable!("validate requires content or src"),
         };
-        let mut state = probe_dest(ctx.host, dest, src_name, bytes, header.clone().unwrap_or_default(), follow).await?;
+        let mut state = probe_dest(ctx, dest, src_name, bytes, header.clone().unwrap_or_default(), follow).await?;
         // Ansible's diff of inline content is headed by the destination.
         if header.is_none() {
             state.after_header = state.path.clone();

@@ -168,7 +168,7 @@ impl Module for TemplateModule {
         let rendered = ctx.controller.render_template_file(&path, &syntax).map_err(ModuleError::failed)?;
         let bytes = encode(rendered, args.encoding().map_err(ModuleError::failed)?).map_err(ModuleError::failed)?;
         let dest = probe_dest(
-            ctx.host,
+            ctx,
             &args.dest,
             // A folder gets the file under the template's own name, as in Ansible.
             Some(args.src.as_str()),

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use crate::args::{loose_bool, loose_opt_f64, loose_opt_string, loose_string, value_to_list};
+use crate::args::{loose_bool, loose_opt_f64, loose_opt_i64, loose_opt_string, loose_string, value_to_list};
 use crate::host::{quote, Command};
 use crate::module::{ArgDoc, Context, Diff, Module, ModuleDoc, ModuleError, ModuleResult, Plan};
 use crate::planned::{Effect, UserChange};
@@ -69,6 +69,16 @@ pub struct UserArgs {
     /// removes it. Compared and set by the day (UTC), as Ansible does.
     #[serde(default, deserialize_with = "loose_opt_f64")]
     pub expires: Option<f64>,
+    /// Password aging in days (`chage -m`, `-M`, `-W`).
+    #[serde(default, deserialize_with = "loose_opt_i64")]
+    pub password_expire_min: Option<i64>,
+    #[serde(default, deserialize_with = "loose_opt_i64")]
+    pub password_expire_max: Option<i64>,
+    #[serde(default, deserialize_with = "loose_opt_i64")]
+    pub password_expire_warn: Option<i64>,
+    /// Days after the password expires until the account is disabled (`-f`).
+    #[serde(default, deserialize_with = "loose_opt_i64")]
+    pub password_expire_account_disable: Option<i64>,
     /// `always` (the default) or `on_create`: the password of an existing
     /// account is then left as it is.
     #[serde(default = "always", deserialize_with = "loose_string")]
@@ -93,6 +103,9 @@ pub struct Account {
     pub password: String,
     /// Shadow's expiry, days since the epoch (None: never).
     pub expires_days: Option<i64>,
+    /// Shadow's aging fields: minimum, maximum, warning, inactive days
+    /// (None: empty).
+    pub aging: [Option<i64>; 4],
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -118,6 +131,7 @@ pub fn parse_state(out: &str) -> UserState {
             groups: BTreeSet::new(),
             password: String::new(),
             expires_days: None,
+            aging: [None; 4],
         })
     });
     let account = account.map(|mut a| {
@@ -126,6 +140,10 @@ pub fn parse_state(out: &str) -> UserState {
         a.groups = names.iter().skip(1).map(|s| s.to_string()).collect();
         a.password = get("shadow:").unwrap_or("").to_string();
         a.expires_days = get("expire:").and_then(|d| d.parse().ok());
+        let aging: Vec<Option<i64>> = get("aging:").unwrap_or("").split(':').map(|f| f.trim().parse().ok()).collect();
+        for (slot, value) in a.aging.iter_mut().zip(aging) {
+            *slot = value;
+        }
         a
     });
     UserState { account, group_gid: get("gid:").and_then(|g| g.parse().ok()), check_mode: false }
@@ -134,6 +152,8 @@ pub fn parse_state(out: &str) -> UserState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserPlan {
     pub command: Option<Vec<String>>,
+    /// `chage` for the password aging (after the command).
+    pub chage: Option<Vec<String>>,
     /// The account after applying (check mode's overlay), when anything changes.
     pub effect: Option<UserChange>,
     /// Set the password hash (after the command).
@@ -144,7 +164,7 @@ pub struct UserPlan {
 
 impl Plan for UserPlan {
     fn changes_anything(&self) -> bool {
-        self.command.is_some() || self.set_password
+        self.command.is_some() || self.chage.is_some() || self.set_password
     }
     fn diffs(&self) -> Vec<Diff> {
         vec![Diff::new("user", self.before.clone(), self.after.clone())]
@@ -157,10 +177,54 @@ impl Plan for UserPlan {
 /// The plan, with its effect on the account when it changes anything.
 pub fn plan(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
     let mut p = plan_commands(a, s)?;
+    if a.state != "absent" {
+        if let Some((argv, before, after)) = aging_change(a, s.account.as_ref()) {
+            let header = format!("user: {}\n", a.name);
+            if p.before.is_empty() && s.account.is_some() {
+                p.before = header.clone();
+            }
+            if p.after.is_empty() {
+                p.after = header;
+            }
+            p.before.push_str(&before);
+            p.after.push_str(&after);
+            p.chage = Some(argv);
+        }
+    }
     if p.changes_anything() {
         p.effect = Some(super::user_planned::effect(a, s));
     }
     Ok(p)
+}
+
+/// Ansible's set_password_expire: `chage` with the aging fields that
+/// differ from the shadow entry (all given ones for a new account), and the
+/// diff lines.
+fn aging_change(a: &UserArgs, cur: Option<&Account>) -> Option<(Vec<String>, String, String)> {
+    let wanted = [
+        ("-m", "password_expire_min", a.password_expire_min),
+        ("-M", "password_expire_max", a.password_expire_max),
+        ("-W", "password_expire_warn", a.password_expire_warn),
+    ];
+    let mut argv = vec!["chage".to_string()];
+    let (mut before, mut after) = (String::new(), String::new());
+    for (i, (flag, label, want)) in wanted.iter().enumerate() {
+        let Some(want) = want else { continue };
+        let have = cur.and_then(|c| c.aging[i]);
+        if cur.is_some() && have == Some(*want) {
+            continue;
+        }
+        argv.extend([flag.to_string(), want.to_string()]);
+        if let Some(h) = have {
+            before.push_str(&format!("{label}: {h}\n"));
+        }
+        after.push_str(&format!("{label}: {want}\n"));
+    }
+    if argv.len() == 1 {
+        return None;
+    }
+    argv.push(a.name.clone());
+    Some((argv, before, after))
 }
 
 fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
@@ -169,7 +233,7 @@ fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
     let mut after = Vec::new();
     if a.state == "absent" {
         return Ok(match &s.account {
-            None => UserPlan { effect: None, command: None, set_password: false, before: String::new(), after: String::new() },
+            None => UserPlan { effect: None, command: None, chage: None, set_password: false, before: String::new(), after: String::new() },
             Some(_) => {
                 let mut c = vec![s_("userdel")];
                 if a.force {
@@ -181,6 +245,7 @@ fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
                 c.push(a.name.clone());
                 UserPlan {
                     effect: None,
+                    chage: None,
                     command: Some(c),
                     set_password: false,
                     before: format!("user: {}\n", a.name),
@@ -208,6 +273,10 @@ fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
             opt("-d", &a.home, "home");
             opt("-s", &a.shell, "shell");
             opt("-c", &a.comment, "comment");
+            if let Some(days) = a.password_expire_account_disable {
+                c.extend([s_("-f"), days.to_string()]);
+                after.push(format!("password_expire_account_disable: {days}"));
+            }
             if let Some(e) = a.expires {
                 let date = expiry_date(e);
                 after.push(format!("expires: {}", if date.is_empty() { "never" } else { &date }));
@@ -224,6 +293,7 @@ fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
             }
             Ok(UserPlan {
                 effect: None,
+                chage: None,
                 command: Some(c),
                 set_password: wanted_hash.is_some(),
                 before: String::new(),
@@ -265,6 +335,15 @@ fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
                     after.push(format!("groups: {}", new.into_iter().collect::<Vec<_>>().join(",")));
                 }
             }
+            if let Some(days) = a.password_expire_account_disable {
+                // An empty field is -1 for usermod -f (never disabled).
+                let have = cur.aging[3].unwrap_or(-1);
+                if have != days {
+                    c.extend([s_("-f"), days.to_string()]);
+                    before.push(format!("password_expire_account_disable: {have}"));
+                    after.push(format!("password_expire_account_disable: {days}"));
+                }
+            }
             if let Some(e) = a.expires {
                 let want = (e >= 0.0).then(|| (e / 86400.0).floor() as i64);
                 let have = cur.expires_days.filter(|d| *d >= 0);
@@ -283,11 +362,18 @@ fn plan_commands(a: &UserArgs, s: &UserState) -> Result<UserPlan, String> {
             c.push(a.name.clone());
             let command = (c.len() > 2).then_some(c);
             if command.is_none() && !set_password {
-                return Ok(UserPlan { effect: None, command: None, set_password: false, before: String::new(), after: String::new() });
+                return Ok(UserPlan {
+                    effect: None,
+                    command: None,
+                    chage: None,
+                    set_password: false,
+                    before: String::new(),
+                    after: String::new(),
+                });
             }
             before.insert(0, format!("user: {}", a.name));
             after.insert(0, format!("user: {}", a.name));
-            Ok(UserPlan { effect: None, command, set_password, before: lines(&before), after: lines(&after) })
+            Ok(UserPlan { effect: None, command, chage: None, set_password, before: lines(&before), after: lines(&after) })
         }
     }
 }
@@ -364,6 +450,34 @@ impl Module for UserModule {
                     description: "Crypt hash ($6$...), set with chpasswd -e, never shown.",
                 },
                 ArgDoc {
+                    name: "password_expire_min",
+                    ty: "int",
+                    required: false,
+                    default: None,
+                    description: "Minimum days between password changes (chage -m).",
+                },
+                ArgDoc {
+                    name: "password_expire_max",
+                    ty: "int",
+                    required: false,
+                    default: None,
+                    description: "Maximum days a password is valid (chage -M).",
+                },
+                ArgDoc {
+                    name: "password_expire_warn",
+                    ty: "int",
+                    required: false,
+                    default: None,
+                    description: "Days of warning before a password expires (chage -W).",
+                },
+                ArgDoc {
+                    name: "password_expire_account_disable",
+                    ty: "int",
+                    required: false,
+                    default: None,
+                    description: "Days after the password expires until the account is disabled (-f).",
+                },
+                ArgDoc {
                     name: "expires",
                     ty: "float",
                     required: false,
@@ -415,7 +529,7 @@ impl Module for UserModule {
 
     async fn probe(a: &UserArgs, ctx: &Context<'_>) -> Result<UserState, ModuleError> {
         let n = quote(&a.name);
-        let mut script = format!("printf 'passwd:%s\\n' \"$(getent passwd {n})\"; printf 'groups:%s\\n' \"$(id -nG {n} 2>/dev/null)\"; printf 'shadow:%s\\n' \"$(getent shadow {n} | cut -d: -f2)\"; printf 'expire:%s\\n' \"$(getent shadow {n} | cut -d: -f8)\"");
+        let mut script = format!("printf 'passwd:%s\\n' \"$(getent passwd {n})\"; printf 'groups:%s\\n' \"$(id -nG {n} 2>/dev/null)\"; printf 'shadow:%s\\n' \"$(getent shadow {n} | cut -d: -f2)\"; printf 'expire:%s\\n' \"$(getent shadow {n} | cut -d: -f8)\"; printf 'aging:%s\\n' \"$(getent shadow {n} | cut -d: -f4-7)\"");
         if let Some(g) = &a.group {
             script.push_str(&format!("; printf 'gid:%s\\n' \"$(getent group {} | cut -d: -f3)\"", quote(g)));
         }
@@ -436,6 +550,12 @@ impl Module for UserModule {
             let out = ctx.host.exec(&Command::argv(argv.clone())).await?;
             if !out.success() {
                 return Ok(ModuleResult::failed(format!("{} failed: {}", argv[0], out.stderr_str().trim())));
+            }
+        }
+        if let Some(argv) = &p.chage {
+            let out = ctx.host.exec(&Command::argv(argv.clone())).await?;
+            if !out.success() {
+                return Ok(ModuleResult::failed(out.stderr_str().trim().to_string()).with("name", a.name.clone()).with("rc", out.rc));
             }
         }
         if p.set_password {
@@ -532,6 +652,22 @@ mod tests {
         assert_eq!(p.command.unwrap(), ["userdel", "-f", "-r", "cyrus"]);
         let p = plan(&args(json!({"name": "cyrus", "state": "absent"})), &parse_state(CYRUS)).unwrap();
         assert_eq!(p.command.unwrap(), ["userdel", "cyrus"]);
+    }
+
+    #[test]
+    fn password_aging_goes_to_chage_when_it_differs() {
+        // `getent shadow u | cut -d: -f4-7` on Debian 12 after useradd: min 0, max 99999, warn 7.
+        let s = parse_state("passwd:u:x:1001:1001::/home/u:/bin/sh\ngroups:u\nshadow:!\nexpire:\naging:0:99999:7:\n");
+        let p = plan(&args(json!({"name": "u", "password_expire_max": 10, "password_expire_warn": 7})), &s).unwrap();
+        assert_eq!(p.chage.unwrap(), ["chage", "-M", "10", "u"]);
+        assert!(p.command.is_none());
+        assert!(!plan(&args(json!({"name": "u", "password_expire_min": 0, "password_expire_max": 99999})), &s).unwrap().changes_anything());
+        let p = plan(&args(json!({"name": "u", "password_expire_account_disable": 15})), &s).unwrap();
+        assert_eq!(p.command.unwrap(), ["usermod", "-f", "15", "u"]);
+        let new = plan(&args(json!({"name": "n", "password_expire_min": 5, "password_expire_account_disable": 15})), &UserState::default())
+            .unwrap();
+        assert_eq!(new.chage.unwrap(), ["chage", "-m", "5", "n"]);
+        assert!(new.command.unwrap().windows(2).any(|w| w == ["-f", "15"]));
     }
 
     #[test]
