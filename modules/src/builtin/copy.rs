@@ -198,10 +198,14 @@ impl Plan for DestPlan {
 }
 
 /// As Ansible's module: the folder of a new file must exist. In a
-/// rehearsal a package this run installs (its contents unread) may bring
-/// it: assumed, and said, rather than failed; without such a package the
+/// rehearsal a package this run installs ships it (its listing read), or
+/// may bring it (its contents unread: assumed, and said) rather than fail; without such a package the
 /// real run would fail, so the rehearsal does too.
 fn folder_missing(ctx: &Context<'_>, dir: &str) -> Result<(), ModuleError> {
+    // A package this run installs, whose listing was read, ships it.
+    if ctx.rehearsal().and_then(|p| p.provider(&[&format!("{dir}/"), dir], &[])).is_some() {
+        return Ok(());
+    }
     let unread = ctx.rehearsal().map(|p| p.unread_packages()).unwrap_or_default();
     if unread.is_empty() {
         return Err(ModuleError::failed(format!("Destination directory {dir} does not exist")));
