@@ -113,33 +113,28 @@ pub fn loose_opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D
 /// An id (uid, gid) given as a number or as the text of one, as Ansible's
 /// `type='int'` converts (`gid: '{{ out.stdout }}'`).
 pub fn loose_opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    let v = Value::deserialize(d)?;
-    match &v {
-        Value::Null => Ok(None),
-        Value::Number(n) => {
-            n.as_u64().and_then(|n| u32::try_from(n).ok()).map(Some).ok_or_else(|| de::Error::custom(format!("{v} is not a valid id")))
-        }
-        Value::String(s) => s
-            .trim()
-            .parse::<u32>()
-            .map(Some)
-            .map_err(|_| de::Error::custom(format!("'{s}' is of type str and we were unable to convert to int"))),
-        _ => Err(de::Error::custom(format!("{v} is not a valid id"))),
-    }
+    loose_opt_int(Value::deserialize(d)?, |n| n.as_u64().and_then(|n| u32::try_from(n).ok()), "id").map_err(de::Error::custom)
 }
 
 /// An integer given as a number or as its text (Ansible's `type='int'`).
 pub fn loose_opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    let v = Value::deserialize(d)?;
+    loose_opt_int(Value::deserialize(d)?, serde_json::Number::as_i64, "integer").map_err(de::Error::custom)
+}
+
+/// A JSON number (`from_number` says which fit) or the text of one, as
+/// Ansible's int conversion takes it; `what` names the kind in errors.
+fn loose_opt_int<T: std::str::FromStr>(
+    v: Value,
+    from_number: impl Fn(&serde_json::Number) -> Option<T>,
+    what: &str,
+) -> Result<Option<T>, String> {
     match &v {
         Value::Null => Ok(None),
-        Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| de::Error::custom(format!("{v} is not a valid integer"))),
-        Value::String(s) => s
-            .trim()
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| de::Error::custom(format!("'{s}' is of type str and we were unable to convert to int"))),
-        _ => Err(de::Error::custom(format!("{v} is not a valid integer"))),
+        Value::Number(n) => from_number(n).map(Some).ok_or_else(|| format!("{v} is not a valid {what}")),
+        Value::String(s) => {
+            s.trim().parse::<T>().map(Some).map_err(|_| format!("'{s}' is of type str and we were unable to convert to int"))
+        }
+        _ => Err(format!("{v} is not a valid {what}")),
     }
 }
 
