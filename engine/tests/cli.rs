@@ -653,3 +653,21 @@ fn ansible_debug_says_the_implicit_handler_flush_like_ansible() {
         assert_eq!(count(ours, tags), count(ansible("ansible-playbook"), tags), "{tags:?}");
     }
 }
+
+/// A library module that imports ansible.module_utils needs ansible-core
+/// on the controller: without it the task fails saying so (and how to
+/// point mailplay at one), and the other hosts' results still print.
+#[test]
+fn a_library_module_without_ansible_core_on_the_controller_fails_clearly() {
+    let out = mailplay()
+        .env("MAILPLAY_ANSIBLE_PYTHON", "/nonexistent/python3")
+        .args(["run", "site.yml", "-i", "inventory.ini"])
+        .current_dir(fixture("ansible_plugins"))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("imports ansible.module_utils") && t.contains("MAILPLAY_ANSIBLE_PYTHON"), "{t}");
+    assert!(t.contains("cannot start /nonexistent/python3 for the Python filter plugins"), "{t}");
+    assert!(t.contains("PLAY RECAP"), "{t}");
+}

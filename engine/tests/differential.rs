@@ -226,9 +226,17 @@ fn prints_what_ansible_prints_with(name: &str, inventory: &str) {
 /// Ansible interleaves the hosts' results as they come; each host's lines,
 /// the warnings, the recap and the exit code must still be the same.
 fn prints_what_ansible_prints_in_any_order(name: &str) {
+    prints_what_ansible_prints_in_any_order_with(name, &[])
+}
+
+fn prints_what_ansible_prints_in_any_order_with(name: &str, env: &[(&str, &std::path::Path)]) {
     let fx = fixture(name);
     let ans = ansible("ansible-playbook").args(["site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
-    let mp = mailplay().args(["run", "site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
+    let mut cmd = mailplay();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mp = cmd.args(["run", "site.yml", "-i", "inventory.ini"]).current_dir(&fx).output().unwrap();
     let (a, m) = (text(&ans), text(&mp));
     assert_eq!(mp.status.code(), ans.status.code(), "exit codes differ\nmailplay:\n{m}\nansible:\n{a}");
     let sorted = |t: &str| {
@@ -239,6 +247,17 @@ fn prints_what_ansible_prints_in_any_order(name: &str) {
     };
     assert_eq!(sorted(&m), sorted(&a), "mailplay:\n{m}\nansible:\n{a}");
     assert_eq!(recap(&m), recap(&a), "mailplay:\n{m}\nansible:\n{a}");
+}
+
+/// Ansible modules from `library/` folders (AnsibleModule with its argument
+/// spec, check mode and facts; WANT_JSON; old style; output around the
+/// JSON) and Python filter plugins from `filter_plugins/` folders, beside
+/// the playbook and in a role brought in by include_role. mailplay sends
+/// the module_utils of the ansible-core beside it (the reference's python).
+#[test]
+fn library_modules_and_filter_plugins_print_what_ansible_prints() {
+    let python = ansible_bin("python3");
+    prints_what_ansible_prints_in_any_order_with("ansible_plugins", &[("MAILPLAY_ANSIBLE_PYTHON", python.as_path())]);
 }
 
 /// The strategies (blocks, includes, meta_tasks targets): a templated

@@ -163,3 +163,34 @@ fn a_descriptor_limit_too_low_for_one_host_is_a_clear_error() {
     );
     assert!(std::fs::read_dir(root.path()).unwrap().next().is_none(), "a host was touched: {out}");
 }
+
+/// Ansible modules from `library/` run over SSH as they do locally: the
+/// module and its arguments travel as files and standard input through
+/// the helper (never the command line), with ansible-core's module_utils.
+#[test]
+fn library_modules_and_filter_plugins_work_over_ssh_as_locally() {
+    let s = Sshd::start();
+    let fx = fixture("ansible_plugins");
+    let python = ansible_bin("python3");
+    let run = |inventory: &str| {
+        let inv = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(inv.path(), inventory).unwrap();
+        let out = mailplay()
+            .env("MAILPLAY_ANSIBLE_PYTHON", &python)
+            .args(["run", "site.yml", "-i"])
+            .arg(inv.path())
+            .current_dir(&fx)
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), text(&out))
+    };
+    let (code, local) = run("[hosts]\nh1 ansible_connection=local\nh2 ansible_connection=local\n");
+    assert_eq!(code, 0, "{local}");
+    let v = s.host_vars();
+    let (code, remote) = run(&format!("[hosts]\nh1 {v}\nh2 {v}\n"));
+    assert_eq!(code, 0, "{remote}\n{}", s.log());
+    assert_eq!(recap(&remote), recap(&local), "{remote}");
+    assert!(remote.contains("\"greeting\": \"HELLO, H1! HELLO, H1!\""), "{remote}");
+    assert!(!remote.contains("not-shown"), "a no_log argument was shown:\n{remote}");
+    assert!(!s.log().contains("not-shown"), "a module argument reached sshd's log");
+}

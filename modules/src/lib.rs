@@ -7,6 +7,7 @@
 pub mod args;
 #[path = "become.rs"]
 pub mod become_;
+pub mod foreign;
 pub mod host;
 pub mod local_host;
 pub mod module;

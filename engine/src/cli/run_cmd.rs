@@ -187,6 +187,10 @@ pub(crate) fn prepare(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> Result<Pr
         reporter.warning(w);
     }
     crate::playbook::set_roles_path(cfg.roles_path());
+    crate::playbook::library::set_configured(cfg.module_path());
+    for w in crate::template::python_filters::add_configured(&cfg.filter_plugin_path()) {
+        reporter.warning(&w);
+    }
     crate::template::managed::set_configured(cfg.string("DEFAULT_MANAGED_STR"));
     // Vault secrets first: inventories, playbooks and `-e @file` may be vaults.
     if let Err(e) = super::vault_cmd::install_secrets(&args.vault, crate::vault::InlineMode::Decrypt) {
@@ -200,6 +204,8 @@ pub(crate) fn prepare(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> Result<Pr
             return Err(if crate::vault::is_vault_message(&e) { exit::ERROR } else { exit::BAD_OPTIONS });
         }
     };
+    // Static imports are templated when playbooks load, with `-e` on top.
+    crate::playbook::set_load_extra_vars(opts.extra_vars.clone());
     let sources = if args.inventory.is_empty() { configured_inventory(&cfg, reporter.as_ref()) } else { args.inventory.clone() };
     // No source or no host: only the implicit localhost (warned by the caller).
     let inventory = match Inventory::load(&sources) {
@@ -240,6 +246,9 @@ async fn run_with(args: &RunArgs, reporter: &Arc<dyn Reporter>) -> i32 {
                 return load_failure(&ds);
             }
         }
+    }
+    for w in crate::playbook::library::shadowed_warnings() {
+        reporter.warning(&w);
     }
     let templar = Arc::new(Templar::new());
     if args.syntax_check {

@@ -210,9 +210,24 @@ impl AnsibleConfig {
 
     /// The roles path: the configured one or Ansible's default.
     pub fn roles_path(&self) -> Vec<PathBuf> {
-        self.pathspec("DEFAULT_ROLES_PATH").unwrap_or_else(|| {
+        self.pathspec_or_default("DEFAULT_ROLES_PATH")
+    }
+
+    /// Where library modules are searched after the playbooks' and roles'
+    /// `library/` folders.
+    pub fn module_path(&self) -> Vec<PathBuf> {
+        self.pathspec_or_default("DEFAULT_MODULE_PATH")
+    }
+
+    /// Folders of Python filter plugins, before the playbooks' and roles'.
+    pub fn filter_plugin_path(&self) -> Vec<PathBuf> {
+        self.pathspec_or_default("DEFAULT_FILTER_PLUGIN_PATH")
+    }
+
+    fn pathspec_or_default(&self, name: &str) -> Vec<PathBuf> {
+        self.pathspec(name).unwrap_or_else(|| {
             let home = self.home();
-            settings::setting("DEFAULT_ROLES_PATH")
+            settings::setting(name)
                 .default
                 .unwrap_or_default()
                 .split(':')

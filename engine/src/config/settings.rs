@@ -66,6 +66,22 @@ pub static SETTINGS: &[Setting] = &[
         Some("~/.ansible/roles:/usr/share/ansible/roles:/etc/ansible/roles"),
         Honoured
     ),
+    s!(
+        "DEFAULT_MODULE_PATH",
+        [("defaults", "library")],
+        ["ANSIBLE_LIBRARY"],
+        PathSpec,
+        Some("~/.ansible/plugins/modules:/usr/share/ansible/plugins/modules"),
+        Honoured
+    ),
+    s!(
+        "DEFAULT_FILTER_PLUGIN_PATH",
+        [("defaults", "filter_plugins")],
+        ["ANSIBLE_FILTER_PLUGINS"],
+        PathSpec,
+        Some("~/.ansible/plugins/filter:/usr/share/ansible/plugins/filter"),
+        Honoured
+    ),
     s!("DEFAULT_FORKS", [("defaults", "forks")], ["ANSIBLE_FORKS"], Int, Some("5"), Honoured),
     s!("DEFAULT_HOST_LIST", [("defaults", "inventory")], ["ANSIBLE_INVENTORY"], PathList, Some("/etc/ansible/hosts"), Honoured),
     s!("DEFAULT_REMOTE_USER", [("defaults", "remote_user")], ["ANSIBLE_REMOTE_USER"], Str, None, Honoured),
@@ -169,10 +185,8 @@ pub static SETTINGS: &[Setting] = &[
         NoEffect
     ),
     // --- known, changes behaviour, not followed: warned about ----------------
-    s!("DEFAULT_MODULE_PATH", [("defaults", "library")], ["ANSIBLE_LIBRARY"], PathSpec, None, Unsupported),
     s!("DEFAULT_MODULE_UTILS_PATH", [("defaults", "module_utils")], ["ANSIBLE_MODULE_UTILS"], PathSpec, None, Unsupported),
     s!("DEFAULT_ACTION_PLUGIN_PATH", [("defaults", "action_plugins")], ["ANSIBLE_ACTION_PLUGINS"], PathSpec, None, Unsupported),
-    s!("DEFAULT_FILTER_PLUGIN_PATH", [("defaults", "filter_plugins")], ["ANSIBLE_FILTER_PLUGINS"], PathSpec, None, Unsupported),
     s!("DEFAULT_TEST_PLUGIN_PATH", [("defaults", "test_plugins")], ["ANSIBLE_TEST_PLUGINS"], PathSpec, None, Unsupported),
     s!("DEFAULT_LOOKUP_PLUGIN_PATH", [("defaults", "lookup_plugins")], ["ANSIBLE_LOOKUP_PLUGINS"], PathSpec, None, Unsupported),
     s!("DEFAULT_CALLBACK_PLUGIN_PATH", [("defaults", "callback_plugins")], ["ANSIBLE_CALLBACK_PLUGINS"], PathSpec, None, Unsupported),

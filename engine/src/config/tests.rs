@@ -150,12 +150,12 @@ fn unsupported_settings_warn_only_when_not_default() {
     let d = dirs();
     write(&d.other.join("ansible.cfg"), "[defaults]\nhash_behaviour = merge\nerror_on_undefined_vars = True\nnocows = 1\n");
     let c = AnsibleConfig::load_from(
-        env(&[("ANSIBLE_DIFF_CONTEXT", "3"), ("ANSIBLE_LIBRARY", "/lib"), ("ANSIBLE_PIPELINING", "yes")]),
+        env(&[("ANSIBLE_DIFF_CONTEXT", "3"), ("ANSIBLE_ACTION_PLUGINS", "/lib"), ("ANSIBLE_PIPELINING", "yes")]),
         &d.other,
     )
     .unwrap();
     let w = c.unsupported_warnings();
     assert_eq!(w.len(), 2, "{w:?}");
     assert!(w.iter().any(|m| m.contains("DEFAULT_HASH_BEHAVIOUR") && m.contains("[defaults] hash_behaviour")), "{w:?}");
-    assert!(w.iter().any(|m| m.contains("DEFAULT_MODULE_PATH") && m.contains("ANSIBLE_LIBRARY=/lib")), "{w:?}");
+    assert!(w.iter().any(|m| m.contains("DEFAULT_ACTION_PLUGIN_PATH") && m.contains("ANSIBLE_ACTION_PLUGINS=/lib")), "{w:?}");
 }

@@ -156,6 +156,16 @@ impl TaskEnv<'_> {
             },
             None => None,
         };
+        // As Ansible: a delegated task sees the delegate's variables as
+        // `ansible_delegated_vars[<delegate>]`.
+        let mut scope = scope;
+        if let Some(d) = &delegated_to {
+            let mut vars = self.run.inventory().resolve_host(d).map(|h| self.run.inventory().host_vars(&h)).unwrap_or_default();
+            vars.insert("inventory_hostname".into(), Value::String(d.clone()));
+            let mut delegated = Map::new();
+            delegated.insert(d.clone(), Value::Object(vars));
+            scope.set("ansible_delegated_vars", Value::Object(delegated));
+        }
         let outcome = match &self.task.loop_ {
             Some(_) => self.run_loop(host, scope, delegated_to.as_deref(), &kw).await,
             None => self.run_once(host, &scope, delegated_to.as_deref()).await,
@@ -348,7 +358,14 @@ impl TaskEnv<'_> {
         // where it runs.
         let is_include_vars = crate::playbook::keywords::short_name(module) == "include_vars";
         let inventory_action = super::inventory_actions::action_of(task);
-        let runner = Registry::global().get(module);
+        // A module from a `library/` folder, else mailplay's own.
+        let runner: Option<&dyn mailplay_modules::module::ModuleRunner> = match crate::playbook::library::resolve(module) {
+            Some(path) => match mailplay_modules::foreign::ForeignModule::load(short_name(module), &path) {
+                Ok(m) => Some(m),
+                Err(e) => return Outcome::failed(format!("{e}{}", where_(&task.pos))),
+            },
+            None => Registry::global().get(module),
+        };
         // `async_status` asks the run's background jobs (async_jobs.rs).
         let is_async_status = crate::playbook::keywords::short_name(module) == "async_status";
         if runner.is_none() && !is_include_vars && inventory_action.is_none() && !is_async_status {

@@ -24,6 +24,8 @@ use super::strategy::Strategy;
 struct Inclusion {
     key: String,
     vars: Map<String, Value>,
+    /// `include_role`'s arguments as this host rendered them (`tasks_from`, ...).
+    args: Option<Value>,
     /// The loop item's label, shown as `=> (item=...)`.
     label: Option<String>,
     hosts: Vec<usize>,
@@ -51,11 +53,18 @@ impl PlayRunner<'_> {
         if !self.tags_selected(&eff.tags) {
             return;
         }
-        let targets = self.active(subset);
+        let mut targets = self.active(subset);
         if targets.is_empty() {
             return;
         }
         self.refresh_play_hosts();
+        // `run_once` on an include: only the first host includes (so only
+        // it runs what is included), as Ansible's linear strategy does.
+        let play_scope = self.play_scope();
+        let run_once = keyword_bool(&self.ctx.templar, "run_once", task.run_once.as_ref(), &play_scope, false);
+        if run_once == Ok(true) && self.strategy != super::strategy::Strategy::Free {
+            targets.truncate(1);
+        }
         let magic = self.task_magic(&eff);
         let hv = self.hostvars_snapshot();
         let names: Vec<String> = targets.iter().map(|&i| self.hosts[i].name.clone()).collect();
@@ -65,31 +74,50 @@ impl PlayRunner<'_> {
         let mut failures = 0usize;
         for &i in &targets {
             let scope = self.scope_of(i, &eff, inh, task, &magic, &hv);
+            // `ignore_errors` covers an include that fails to decide (its
+            // `when` cannot be evaluated, its file name cannot be rendered).
+            let ignore_errors =
+                keyword_bool(&self.ctx.templar, "ignore_errors", eff.ignore_errors.as_ref(), &scope, false).unwrap_or(false);
             let choices = self.include_choices(task, &eff, scope);
             let looped = task.loop_.is_some();
             let all_skipped = !choices.is_empty() && choices.iter().all(|c| matches!(c, Choice::Skip { .. }));
             let mut failed = None;
             let mut results = Vec::new();
+            // What `register` gets: the included and the skipped alike.
+            let mut registered = Vec::new();
+            let mut whole_skip = false;
             for c in choices {
                 match c {
                     Choice::Include { key, vars, label, result } => {
+                        let args = match task.kind {
+                            TaskKind::IncludeRole { .. } => result.get("include_args").cloned(),
+                            _ => None,
+                        };
                         let mut item = Outcome::new(super::result::Status::Ok, result);
                         if looped {
                             item.data.extend(vars.clone());
                         }
+                        registered.push(item.clone());
                         results.push(item);
-                        match inclusions.iter_mut().find(|inc| inc.key == key && inc.vars == vars) {
+                        match inclusions.iter_mut().find(|inc| inc.key == key && inc.vars == vars && inc.args == args) {
                             Some(inc) => inc.hosts.push(i),
-                            None => inclusions.push(Inclusion { key, vars, label, hosts: vec![i] }),
+                            None => inclusions.push(Inclusion { key, vars, args, label, hosts: vec![i] }),
                         }
                     }
                     Choice::Skip { label, condition } => {
+                        // A loop skipped as a whole (before its items) registers as one task.
+                        whole_skip |= label.is_none();
                         let mut o = Outcome::skipped("Conditional result was False");
                         o.data.insert("false_condition".into(), condition);
                         env.report(&self.hosts[i], None, &o, label, &HostKeywords::default(), false);
+                        registered.push(o);
                     }
                     Choice::Fail(msg) => failed = Some(msg),
                 }
+            }
+            if let (None, Some(reg), false) = (&failed, &task.register, registered.is_empty()) {
+                let o = if looped && !whole_skip { super::result::aggregate_loop(registered) } else { registered.remove(0) };
+                self.hosts[i].set_fact(reg.clone(), Value::Object(o.registered()));
             }
             // The include task's own result, for the callbacks that show it.
             if failed.is_none() && !results.is_empty() {
@@ -97,7 +125,7 @@ impl PlayRunner<'_> {
                 env.report_include(&self.hosts[i], &o);
             }
             if let Some(msg) = failed {
-                let out = HostTaskOutcome::failed(msg);
+                let out = HostTaskOutcome { ignored: ignore_errors, ..HostTaskOutcome::failed(msg) };
                 env.report(&self.hosts[i], None, &out.outcome, None, &out.keywords(), false);
                 failures += usize::from(self.apply_outcome(i, task, &out, inh, true));
             } else if all_skipped || (looped && self.loop_was_empty(&inclusions, i)) {
@@ -110,16 +138,17 @@ impl PlayRunner<'_> {
                 self.ctx.stats.lock().expect("stats").record(&self.hosts[i].name, HostStatus::Skipped, false, false);
             }
         }
-        let mut child = inh.enter(task, false);
-        // Tags on an include select the include itself, not what it includes.
-        child.tags = inh.tags.clone();
+        // A dynamic include's keywords (when, tags, become, ignore_errors,
+        // run_once, no_log, ...) are its own: what it includes inherits from
+        // the include's parents only (Ansible's Task._get_parent_attribute
+        // skips a parent that is not statically loaded); `apply:` is the way
+        // to give them keywords. Only its `vars` pass, as include params.
+        let mut child = inh.clone();
         // A role included from a role's task has that role in its dep chain.
         if let (TaskKind::IncludeRole { .. }, Some(parent)) = (&task.kind, &eff.role) {
             child.dep_chain.push(parent.clone());
         }
-        // Its `vars` are include params, not block vars.
         if !task.vars.is_empty() {
-            child.vars.pop();
             child.include_params.push(task.vars.clone());
         }
         // Every inclusion's `included:` line first (as Ansible prints them
@@ -142,15 +171,50 @@ impl PlayRunner<'_> {
                         None => (path, t, None),
                     })
                 }
-                TaskKind::IncludeRole { tasks_from, vars_from, defaults_from, handlers_from, .. } => {
-                    let file = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
+                TaskKind::IncludeRole { .. } => {
+                    // The file names as this host's scope rendered them.
+                    let file = |k: &str| inc.args.as_ref().and_then(|a| a.get(k)).and_then(Value::as_str).map(str::to_string);
                     let from = crate::playbook::RoleFrom {
-                        tasks: file(tasks_from),
-                        vars: file(vars_from),
-                        defaults: file(defaults_from),
-                        handlers: file(handlers_from),
+                        tasks: file("tasks_from"),
+                        vars: file("vars_from"),
+                        defaults: file("defaults_from"),
+                        handlers: file("handlers_from"),
                     };
-                    self.load_included_role(task, &inc.key, &from).map(|(t, h)| (inc.key.clone(), t, h))
+                    let apply = match &task.kind {
+                        TaskKind::IncludeRole { apply, .. } => apply.clone(),
+                        _ => None,
+                    };
+                    // `public: true`: the role's defaults and vars are the
+                    // play's from now on, as for a role of `roles:`.
+                    let public =
+                        inc.args.as_ref().and_then(|a| a.get("public")).and_then(crate::playbook::keywords::ansible_bool).unwrap_or(false);
+                    // `allow_duplicates: false`: nothing when the play already included the role.
+                    let no_dups =
+                        inc.args.as_ref().and_then(|a| a.get("allow_duplicates")).and_then(crate::playbook::keywords::ansible_bool)
+                            == Some(false);
+                    self.load_included_role(task, &inc.key, &from)
+                        .map_err(|e| (e, false))
+                        .map(|(role, t, h)| {
+                            let again = !self.included_roles.insert(role.path.clone());
+                            if no_dups && again {
+                                return (Vec::new(), None);
+                            }
+                            if public {
+                                std::sync::Arc::make_mut(&mut self.play_role_defaults)
+                                    .extend(role.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+                                std::sync::Arc::make_mut(&mut self.play_role_vars)
+                                    .extend(role.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                            }
+                            (t, Some(h))
+                        })
+                        .map(|(t, h)| match apply {
+                            Some(block) => {
+                                let mut b = *block;
+                                b.kind = TaskKind::Block { block: t, rescue: vec![], always: vec![] };
+                                (inc.key.clone(), vec![b], h)
+                            }
+                            None => (inc.key.clone(), t, h),
+                        })
                 }
                 _ => unreachable!("run_include is only called for includes"),
             };
@@ -181,7 +245,12 @@ impl PlayRunner<'_> {
                     }
                     to_run.push((tasks, hosts, inc_inh));
                 }
-                Err(msg) => {
+                Err((msg, true)) => {
+                    self.abort = Some(msg);
+                    self.end_play = true;
+                    return;
+                }
+                Err((msg, false)) => {
                     for i in hosts {
                         let out = HostTaskOutcome::failed(msg.clone());
                         env.report(&self.hosts[i], None, &out.outcome, inc.label.clone(), &out.keywords(), false);
@@ -215,7 +284,20 @@ impl PlayRunner<'_> {
             return vec![self.include_choice(task, eff, &scope, Map::new(), None)];
         };
         let t = &self.ctx.templar;
-        let items = match t.render_value(&spec.items, &scope).map_err(|e| e.to_string()).and_then(|v| items_of(t, &spec.kind, v, &scope)) {
+        let rendered = match t.render_value(&spec.items, &scope) {
+            Ok(v) => v,
+            // As for a task: an undefined loop is an error only if the
+            // `when` (without an item) does not skip the include.
+            Err(e) if e.undefined => {
+                let skip = eff.when.iter().find(|c| t.eval_condition(&c.text, &scope) == Ok(false));
+                return match skip {
+                    Some(c) => vec![Choice::Skip { label: None, condition: c.as_written() }],
+                    None => vec![Choice::Fail(format!("{e}{}", where_(&spec.pos)))],
+                };
+            }
+            Err(e) => return vec![Choice::Fail(format!("{e}{}", where_(&spec.pos)))],
+        };
+        let items = match items_of(t, &spec.kind, rendered, &scope) {
             Ok(items) => items,
             Err(e) => return vec![Choice::Fail(format!("{e}{}", where_(&spec.pos)))],
         };
@@ -283,7 +365,7 @@ impl PlayRunner<'_> {
     fn include_result(&self, task: &Task, key: &str, scope: &crate::template::Scope) -> Map<String, Value> {
         let mut out = Map::new();
         match &task.kind {
-            TaskKind::IncludeRole { tasks_from, vars_from, defaults_from, handlers_from, public, .. } => {
+            TaskKind::IncludeRole { tasks_from, vars_from, defaults_from, handlers_from, public, allow_duplicates, .. } => {
                 let mut args = Map::new();
                 args.insert("name".into(), Value::from(key));
                 let given = [
@@ -292,10 +374,15 @@ impl PlayRunner<'_> {
                     ("defaults_from", defaults_from),
                     ("handlers_from", handlers_from),
                     ("public", public),
+                    ("allow_duplicates", allow_duplicates),
                 ];
                 for (k, v) in given {
                     if let Some(v) = v {
-                        args.insert(k.into(), self.ctx.templar.render_value(v, scope).unwrap_or_else(|_| v.clone()));
+                        let rendered = self.ctx.templar.render_value(v, scope).unwrap_or_else(|_| v.clone());
+                        // `tasks_from: "{{ omit }}"` is as if not given.
+                        if rendered.as_str() != Some(crate::template::OMIT_TOKEN) {
+                            args.insert(k.into(), rendered);
+                        }
                     }
                 }
                 out.insert("include_args".into(), Value::Object(args));
@@ -313,7 +400,16 @@ impl PlayRunner<'_> {
     /// refused when the file is loaded, as Ansible's
     /// `load_list_of_tasks(use_handlers=True)` does (a block at the top of
     /// the file is only the group every task list is wrapped in).
-    fn load_included_tasks(&self, task: &Task, eff: &Effective, file: &str, is_handler: bool) -> Result<(String, Vec<Task>), String> {
+    /// `Err((message, fatal))`: a file that is not there fails the hosts
+    /// that include it; one that cannot be loaded (YAML, an unknown module)
+    /// ends the run, as Ansible's parser error does.
+    fn load_included_tasks(
+        &self,
+        task: &Task,
+        eff: &Effective,
+        file: &str,
+        is_handler: bool,
+    ) -> Result<(String, Vec<Task>), (String, bool)> {
         let p = std::path::Path::new(file);
         let mut candidates = Vec::new();
         if p.is_absolute() {
@@ -321,36 +417,41 @@ impl PlayRunner<'_> {
         } else {
             if let Some(role) = &eff.role {
                 candidates.push(role.path.join("tasks").join(file));
+                candidates.push(role.path.join(file));
             }
             if let Some(dir) = task.pos.file.as_ref().and_then(|f| f.parent().map(|d| d.to_path_buf())) {
                 candidates.push(dir.join(file));
             }
             candidates.push(self.play.base_dir.join(file));
         }
-        let path =
-            candidates.iter().find(|c| c.exists()).ok_or_else(|| format!("Could not find or access '{file}'{}", where_(&task.pos)))?;
-        let shown = path.canonicalize().unwrap_or_else(|_| path.clone()).display().to_string();
-        let tasks = crate::playbook::load_task_file(path, eff.role.clone())
-            .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
+        let path = candidates.iter().find(|c| c.exists()).ok_or_else(|| {
+            let last = candidates.last().cloned().unwrap_or_else(|| p.to_path_buf());
+            (format!("{}{}", crate::playbook::file_not_found(&last), where_(&task.pos)), false)
+        })?;
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        let shown = canonical.display().to_string();
+        // A file it imports that is not there fails the hosts (Ansible's
+        // AnsibleFileNotFound); any other problem ends the run.
+        let tasks = crate::playbook::load_task_file(&canonical, eff.role.clone()).map_err(|ds| {
+            match ds.iter().all(|d| crate::playbook::is_file_not_found(&d.message)) {
+                true => (ds.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n"), false),
+                false => (ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"), true),
+            }
+        })?;
         if is_handler {
             if let Some(nested) = crate::playbook::nested_handler_block(&tasks) {
                 let d = crate::diag::Diagnostic::new(nested.pos.clone(), "Using a block as a handler is not supported.");
-                return Err(d.render());
+                return Err((d.render(), false));
             }
         }
         Ok((shown, tasks))
     }
 
-    fn load_included_role(
-        &self,
-        task: &Task,
-        name: &str,
-        from: &crate::playbook::RoleFrom,
-    ) -> Result<(Vec<Task>, Option<Vec<Task>>), String> {
+    fn load_included_role(&self, task: &Task, name: &str, from: &crate::playbook::RoleFrom) -> Result<crate::playbook::LoadedRole, String> {
         let dirs = vec![self.play.base_dir.join("roles"), self.play.base_dir.clone()];
-        let (_role, tasks, handlers) = crate::playbook::load_role(name, &dirs, (*task.vars).clone(), from)
+        let (role, tasks, handlers) = crate::playbook::load_role(name, &dirs, (*task.vars).clone(), from)
             .map_err(|ds| ds.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n"))?;
-        Ok((tasks, Some(handlers)))
+        Ok((role, tasks, handlers))
     }
 }
 

@@ -30,6 +30,11 @@ pub struct PlayRunner<'a> {
     pub root: Inherited,
     /// `meta: end_play`, `any_errors_fatal` or `max_fail_percentage` ended the play.
     pub end_play: bool,
+    /// An error that ends the whole run, as an AnsibleError raised by
+    /// Ansible's strategy does (a notified handler that does not exist).
+    pub abort: Option<String>,
+    /// Roles `include_role` brought into this play (for `allow_duplicates: false`).
+    pub included_roles: std::collections::HashSet<PathBuf>,
     pub play_hosts: Vec<String>,
     /// The play's `gather_facts` and `force_handlers`, templated with the
     /// play's variables when it starts.
@@ -113,6 +118,8 @@ impl<'a> PlayRunner<'a> {
             handlers,
             root,
             end_play: false,
+            abort: None,
+            included_roles: Default::default(),
             play_hosts: Vec::new(),
             gather_facts: true,
             force_handlers: false,
@@ -200,6 +207,9 @@ impl<'a> PlayRunner<'a> {
             let mut states = self.ctx.host_states.lock().expect("host states");
             for h in self.hosts.drain(..) {
                 states.insert(h.name.clone(), h);
+            }
+            if let Some(msg) = self.abort.take() {
+                return Err(msg);
             }
             let failed_all = batch.iter().all(|h| states.get(h).map(|s| s.failed || s.unreachable).unwrap_or(false));
             drop(states);

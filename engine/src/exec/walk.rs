@@ -345,18 +345,11 @@ impl PlayRunner<'_> {
                 out.notify = notify;
                 let notify = &out.notify;
                 let o = &mut out.outcome;
-                if o.changed && o.status != Status::Failed {
+                // A missing handler is a warning, or (Ansible's default) an
+                // error that ends the run once the task's results are in.
+                if o.changed && o.status != Status::Failed && !error_on_missing {
                     for n in notify.iter().filter(|n| !handler_names.contains_key(n.as_str())) {
-                        let msg = format!(
-                            "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
-                        );
-                        if !error_on_missing {
-                            env.run.reporter.warning(&msg);
-                            continue;
-                        }
-                        o.data.insert("msg".into(), Value::from(format!("{msg}{}", where_(&task.pos))));
-                        o.set_failed(true);
-                        break;
+                        env.run.reporter.warning(&missing_handler(n));
                     }
                 }
                 // Every result reaches the reporters, a loop's own included
@@ -370,10 +363,25 @@ impl PlayRunner<'_> {
         });
         let results = join_all(jobs).await;
 
+        if self.ctx.opts.error_on_missing_handler {
+            let known = self.handler_names();
+            let missing = results.iter().find_map(|(_, out)| {
+                let o = &out.outcome;
+                (o.changed && o.status != Status::Failed).then(|| out.notify.iter().find(|n| !known.contains_key(n.as_str()))).flatten()
+            });
+            if let Some(n) = missing {
+                self.abort = Some(missing_handler(n));
+                self.end_play = true;
+                return;
+            }
+        }
         let mut failed_now = 0usize;
         let mut fatal = false;
+        // A run_once result is every play host's, even those an include
+        // left out (Ansible's strategy applies it to all of them).
+        let play_hosts = self.active(None);
         for (i, out) in &results {
-            let applies_to: Vec<usize> = if run_once == Ok(true) { targets.clone() } else { vec![*i] };
+            let applies_to: Vec<usize> = if run_once == Ok(true) { play_hosts.clone() } else { vec![*i] };
             for j in applies_to {
                 if self.apply_outcome(j, task, out, inh, j == *i) {
                     failed_now += 1;
@@ -472,6 +480,11 @@ impl PlayRunner<'_> {
                     }
                 }
                 _ => {
+                    // A library module's facts are host facts too (under
+                    // `ansible_facts`), as a module's are in Ansible.
+                    if crate::playbook::library::resolve(&action).is_some() {
+                        h.add_facts(&o.facts);
+                    }
                     for (k, v) in &o.facts {
                         h.set_fact(k.clone(), v.clone());
                     }
@@ -656,4 +669,8 @@ fn handler_answers_to(t: &Task) -> (Vec<String>, Vec<String>) {
         topics.extend(roles.iter().map(|r| format!("{r} : {l}")));
     }
     (names, topics)
+}
+
+fn missing_handler(name: &str) -> String {
+    format!("The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list")
 }

@@ -19,6 +19,9 @@ struct Inner {
     /// Hosts that have not reported the current task yet (for the spinner).
     waiting: Vec<String>,
     task: String,
+    /// Warnings given so far: each is shown once per run, as Ansible's
+    /// Display does (a module's warning on every host is one line).
+    warned: std::collections::HashSet<String>,
 }
 
 pub struct TextReporter {
@@ -63,7 +66,11 @@ impl TextReporter {
     }
 
     pub fn new(out: Box<dyn Write + Send>, color: bool, tty: bool) -> Self {
-        TextReporter { inner: Mutex::new(Inner { out, progress: None, waiting: Vec::new(), task: String::new() }), color, tty }
+        TextReporter {
+            inner: Mutex::new(Inner { out, progress: None, waiting: Vec::new(), task: String::new(), warned: Default::default() }),
+            color,
+            tty,
+        }
     }
 
     fn paint(&self, s: &str, c: Color) -> String {
@@ -247,6 +254,9 @@ impl Reporter for TextReporter {
     fn warning(&self, msg: &str) {
         self.stop_progress();
         let mut inner = self.inner.lock().expect("reporter lock");
+        if !inner.warned.insert(msg.to_string()) {
+            return;
+        }
         let _ =
             writeln!(inner.out, "{}", if self.color { format!("\x1b[1;35m[WARNING]: {msg}\x1b[0m") } else { format!("[WARNING]: {msg}") });
         let _ = inner.out.flush();

@@ -218,11 +218,14 @@ pub enum TaskKind {
     /// `include_role`, resolved at run time.
     IncludeRole {
         name: Value,
+        /// `apply:` keywords, on a block around the role's tasks.
+        apply: Option<Box<Task>>,
         tasks_from: Option<Value>,
         vars_from: Option<Value>,
         defaults_from: Option<Value>,
         handlers_from: Option<Value>,
         public: Option<Value>,
+        allow_duplicates: Option<Value>,
     },
     /// `meta: flush_handlers` and friends.
     Meta(String),

@@ -83,6 +83,7 @@ impl Loader {
     /// folder is the plays' base folder).
     pub fn plays_of(&mut self, root: &Node, path: &Path) -> Vec<Play> {
         let dir = path.parent().map(Path::to_path_buf).filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+        super::library::add_plugin_dirs(&dir);
         let items = match &root.kind {
             NodeKind::Seq(items) => items.clone(),
             NodeKind::Null => {
@@ -175,16 +176,28 @@ impl Loader {
         if !crate::template::Templar::is_template(written) {
             return Ok(written.to_string());
         }
-        let mut scope = crate::template::Scope::new();
-        if let Some(v) = item.get("vars") {
-            if let Ok(vars) = vars_map(v, "vars") {
-                scope.push(std::sync::Arc::new(vars));
-            }
-        }
+        let own = item.get("vars").and_then(|v| vars_map(v, "vars").ok());
+        let scope = self.load_scope(own);
         match crate::template::Templar::new().render_value(&Value::from(written), &scope).map_err(|e| e.message)? {
             Value::String(s) => Ok(s),
             other => Err(format!("the file name must be a string, got {other}")),
         }
+    }
+
+    /// What a name templated at load time sees: the play's vars over its
+    /// imports', then the task's own `vars`, then `-e`.
+    pub(crate) fn load_scope(&self, own: Option<Map<String, Value>>) -> crate::template::Scope {
+        let mut scope = crate::template::Scope::new();
+        let mut base = self.import_vars.clone();
+        base.extend(self.load_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        scope.push(std::sync::Arc::new(base));
+        if let Some(own) = own {
+            scope.push(std::sync::Arc::new(own));
+        }
+        if let Some(extra) = super::load_extra_vars() {
+            scope.push(extra);
+        }
+        scope
     }
 
     fn play(&mut self, node: &Node, dir: &Path) -> Option<Play> {
@@ -477,7 +490,7 @@ impl Loader {
         meta.get("allow_duplicates").map(|v| super::keywords::ansible_bool(&v.to_value()) == Some(true)).unwrap_or(false)
     }
 
-    fn find_role(&self, name: &str, dir: &Path) -> Option<PathBuf> {
+    pub(crate) fn find_role(&self, name: &str, dir: &Path) -> Option<PathBuf> {
         let p = Path::new(name);
         if p.is_absolute() && p.is_dir() {
             return Some(p.to_path_buf());
@@ -552,8 +565,7 @@ impl Loader {
         // play's vars (Ansible's RoleDefinition does the same).
         let rendered;
         let name = if crate::template::Templar::is_template(name) {
-            let mut scope = crate::template::Scope::new();
-            scope.push(std::sync::Arc::new(self.load_vars.clone()));
+            let scope = self.load_scope(None);
             match crate::template::Templar::new().render_value(&Value::from(name), &scope) {
                 Ok(Value::String(s)) => {
                     rendered = s;
@@ -584,6 +596,7 @@ impl Loader {
             return None;
         }
         self.stack.push(path.clone());
+        super::library::add_plugin_dirs(&path);
         let defaults = self.vars_file(&path.join("defaults"), from.defaults.as_deref(), pos);
         let vars = self.vars_file(&path.join("vars"), from.vars.as_deref(), pos);
         let mut chain_params = self.dep_chain_params.clone();

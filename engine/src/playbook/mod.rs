@@ -5,11 +5,12 @@ mod ansible_builtins;
 pub mod ast;
 mod free_form;
 pub mod keywords;
+pub mod library;
 mod load;
 mod syntax_check;
 mod task;
 pub(crate) use free_form::parse_kv;
-pub(crate) use task::{known_action, nested_handler_block};
+pub(crate) use task::{file_not_found, is_file_not_found, known_action, nested_handler_block};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,6 +32,18 @@ pub fn set_roles_path(dirs: Vec<PathBuf>) {
 
 pub(crate) fn roles_path() -> Vec<PathBuf> {
     ROLES_PATH.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// `-e` extra vars, which the names of static imports may use (the
+/// highest precedence there as everywhere). Set once by the command line.
+static LOAD_EXTRA_VARS: std::sync::RwLock<Option<Arc<serde_json::Map<String, serde_json::Value>>>> = std::sync::RwLock::new(None);
+
+pub fn set_load_extra_vars(vars: serde_json::Map<String, serde_json::Value>) {
+    *LOAD_EXTRA_VARS.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(vars));
+}
+
+pub(crate) fn load_extra_vars() -> Option<Arc<serde_json::Map<String, serde_json::Value>>> {
+    LOAD_EXTRA_VARS.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// Load a playbook and everything it imports statically. All errors found

@@ -149,12 +149,102 @@ fn loop_control(node: &Node) -> Result<LoopControl, Diagnostic> {
     Ok(lc)
 }
 
+/// Ansible's words for a task file that is not there (AnsibleFileNotFound
+/// as its strategy reports it); `is_file_not_found` recognises them.
+pub fn file_not_found(path: &Path) -> String {
+    let p = absolute(path);
+    let p = p.display();
+    format!(
+        "Could not find or access '{p}' on the Ansible Controller: Unable to retrieve file contents.\nCould not find or access '{p}' on the Ansible Controller."
+    )
+}
+
+pub fn is_file_not_found(message: &str) -> bool {
+    message.starts_with("Could not find or access '")
+}
+
+/// `p` from the root, without `.` steps (as Ansible shows the paths it tried).
+fn absolute(p: &Path) -> std::path::PathBuf {
+    let full =
+        if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()) };
+    full.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
+}
+
+/// Ansible's TaskInclude/IncludeRole option checks: an include or import
+/// takes only its own options, and `apply` only on `include_*`.
+fn include_options_error(module: &str, short: &str, args: &Map<String, Value>) -> Option<String> {
+    let valid: &[&str] = match short {
+        "include_tasks" | "import_tasks" => &["file", "_raw_params", "apply"],
+        "include_role" | "import_role" => &[
+            "name",
+            "role",
+            "tasks_from",
+            "vars_from",
+            "defaults_from",
+            "handlers_from",
+            "apply",
+            "public",
+            "allow_duplicates",
+            "rolespec_validate",
+        ],
+        _ => return None,
+    };
+    let bad: Vec<&str> = args.keys().map(String::as_str).filter(|k| !valid.contains(k)).collect();
+    if !bad.is_empty() {
+        return Some(format!("Invalid options for {module}: {}", bad.join(",")));
+    }
+    match args.get("apply") {
+        Some(a) if short.starts_with("import_") && !a.is_null() && a.as_object().is_none_or(|m| !m.is_empty()) => {
+            Some(format!("Invalid options for {module}: apply"))
+        }
+        _ => None,
+    }
+}
+
+/// What a handler of an imported role takes from the `import_role` task
+/// that it does not set itself; the import's `when` comes first.
+fn inherit_import_keywords(import: &Task, h: &mut Task) {
+    fn fill(own: &mut Option<Value>, parent: &Option<Value>) {
+        if own.is_none() {
+            own.clone_from(parent);
+        }
+    }
+    fill(&mut h.delegate_to, &import.delegate_to);
+    fill(&mut h.delegate_facts, &import.delegate_facts);
+    fill(&mut h.environment, &import.environment);
+    fill(&mut h.check_mode, &import.check_mode);
+    fill(&mut h.diff, &import.diff);
+    fill(&mut h.no_log, &import.no_log);
+    let (b, p) = (&mut h.become_opts, &import.become_opts);
+    fill(&mut b.become_, &p.become_);
+    fill(&mut b.become_user, &p.become_user);
+    fill(&mut b.become_method, &p.become_method);
+    fill(&mut b.become_flags, &p.become_flags);
+    fill(&mut b.become_exe, &p.become_exe);
+    fill(&mut b.remote_user, &p.remote_user);
+    if !import.when.is_empty() {
+        let mut when = import.when.clone();
+        when.append(&mut h.when);
+        h.when = when;
+    }
+    if !import.vars.is_empty() {
+        let mut vars = (*import.vars).clone();
+        vars.extend(h.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        h.vars = Arc::new(vars);
+    }
+}
+
 /// Is `name` something a task can call?
 /// A name a task may use as its action: an engine action, a module mailplay
 /// implements, or any of Ansible's builtin modules and actions (one mailplay
 /// lacks fails only where a task using it runs).
 pub fn known_action(name: &str) -> bool {
-    is_engine_action(name) || Registry::global().contains(name) || is_ansible_builtin(name)
+    is_own_action(name) || is_ansible_builtin(name) || super::library::resolve(name).is_some()
+}
+
+/// An action mailplay carries out itself: an engine action or one of its modules.
+pub(crate) fn is_own_action(name: &str) -> bool {
+    is_engine_action(name) || Registry::global().contains(name)
 }
 
 fn suggest_action(name: &str) -> Option<String> {
@@ -185,6 +275,7 @@ impl Loader {
             return None;
         };
         let has = |k: &str| entries.iter().any(|(key, _)| key.key_string() == k);
+        let handlers_before = self.extra_handlers.len();
         let mut task = if has("block") {
             let get = |k: &str| entries.iter().find(|(key, _)| key.key_string() == k).map(|(_, v)| v);
             let block = self.tasks(get("block").expect("has block"), dir, role);
@@ -203,8 +294,42 @@ impl Loader {
             }
         }
         // Static imports: the imported tasks become a block carrying the
-        // import's keywords.
+        // import's keywords. An imported role's handlers carry them too
+        // (Ansible makes the import their parent).
+        if has("import_role") || has("ansible.builtin.import_role") || has("ansible.legacy.import_role") {
+            for h in &mut self.extra_handlers[handlers_before..] {
+                inherit_import_keywords(&task, h);
+            }
+        }
         Some(vec![task])
+    }
+
+    /// A value of a static import rendered when the play loads, with the
+    /// play's vars (no host's); left as written if it cannot be.
+    fn render_at_load(&self, v: &Value, own: Option<Map<String, Value>>) -> Value {
+        let scope = self.load_scope(own);
+        crate::template::Templar::new().render_value(v, &scope).unwrap_or_else(|_| v.clone())
+    }
+
+    /// An include's `apply:`: its keywords on a block the included tasks
+    /// go into (`Ok(None)` without one; `Err` after reporting a bad one).
+    fn apply_block(&mut self, v: &Node, action: &str) -> Option<Option<Box<Task>>> {
+        match v.get("apply") {
+            None => Some(None),
+            Some(a) if a.as_map().is_some() => {
+                let mut block = Task::new(TaskKind::Block { block: vec![], rescue: vec![], always: vec![] }, a.pos.clone());
+                for (k, kv) in a.as_map().unwrap_or_default() {
+                    if let Err(d) = self.keyword(&mut block, &k.key_string(), k, kv, true) {
+                        self.err(d);
+                    }
+                }
+                Some(Some(Box::new(block)))
+            }
+            Some(a) => {
+                self.err(Diagnostic::new(a.pos.clone(), format!("{action}: apply must be a mapping of keywords")));
+                None
+            }
+        }
     }
 
     fn keyword(&mut self, task: &mut Task, key: &str, k: &Node, v: &Node, is_block: bool) -> Result<(), Diagnostic> {
@@ -253,6 +378,9 @@ impl Loader {
             "throttle" => task.throttle = val(),
             "module_defaults" => task.module_defaults = Some(module_defaults(v)?),
             "collections" => builtin_collections_only(v)?,
+            // Empty or `never` asks for no debugger, which is what mailplay
+            // has; any other value is refused.
+            "debugger" if v.is_null() || v.as_str() == Some("never") => {}
             "debugger" => {
                 return Err(Diagnostic::new(k.pos.clone(), format!("'{key}' is not supported by mailplay (there is no task debugger)")));
             }
@@ -368,6 +496,12 @@ impl Loader {
         }
         let short = short_name(&module).to_string();
         let pos = node.pos.clone();
+        // The task's own `vars`, for names a static import renders now.
+        let task_vars = entries.iter().find(|(k, _)| k.key_string() == "vars").and_then(|(_, v)| vars_map(v, "vars").ok());
+        if let Some(msg) = include_options_error(&module, &short, &args) {
+            self.err(Diagnostic::new(node.pos.clone(), msg));
+            return None;
+        }
         let args_v = Value::Object(args);
         let task = match short.as_str() {
             "meta" => {
@@ -385,44 +519,41 @@ impl Loader {
             "include_tasks" => {
                 let file = args_v.get("file").or_else(|| args_v.get("_raw_params")).cloned();
                 let Some(file) = file else {
-                    self.err(Diagnostic::new(v.pos.clone(), "include_tasks needs a file name"));
+                    // Ansible's words, at the task.
+                    self.err(Diagnostic::new(node.pos.clone(), format!("No file specified for {module}")));
                     return None;
                 };
                 // `apply:` keywords go on a block around the included tasks.
-                let apply = match v.get("apply") {
-                    None => None,
-                    Some(a) if a.as_map().is_some() => {
-                        let mut block = Task::new(TaskKind::Block { block: vec![], rescue: vec![], always: vec![] }, a.pos.clone());
-                        for (k, kv) in a.as_map().unwrap_or_default() {
-                            if let Err(d) = self.keyword(&mut block, &k.key_string(), k, kv, true) {
-                                self.err(d);
-                            }
-                        }
-                        Some(Box::new(block))
-                    }
-                    Some(a) => {
-                        self.err(Diagnostic::new(a.pos.clone(), "include_tasks: apply must be a mapping of keywords"));
-                        return None;
-                    }
-                };
+                let apply = self.apply_block(v, "include_tasks")?;
                 Task::new(TaskKind::IncludeTasks { file, apply }, pos)
             }
             "import_tasks" => {
                 let file = args_v.get("file").or_else(|| args_v.get("_raw_params")).and_then(Value::as_str).map(str::to_string);
                 let Some(file) = file else {
-                    self.err(Diagnostic::new(v.pos.clone(), "import_tasks needs a file name"));
+                    self.err(Diagnostic::new(node.pos.clone(), format!("No file specified for {module}")));
                     return None;
                 };
-                if crate::template::Templar::is_template(&file) {
-                    self.err(
-                        Diagnostic::new(
-                            v.pos.clone(),
-                            format!("import_tasks is static and cannot use variables in its file name '{file}'"),
-                        )
-                        .with_help("use include_tasks for a file name chosen at run time"),
-                    );
-                    return None;
-                }
+                // A template is rendered now, with what is known when the
+                // play loads (its vars, the task's, -e); a host's are not.
+                let file = if crate::template::Templar::is_template(&file) {
+                    let scope = self.load_scope(task_vars.clone());
+                    match crate::template::Templar::new().render_value(&Value::from(file.as_str()), &scope) {
+                        Ok(Value::String(s)) => s,
+                        Ok(other) => {
+                            self.err(Diagnostic::new(v.pos.clone(), format!("import_tasks: the file name must be a string, got {other}")));
+                            return None;
+                        }
+                        Err(e) => {
+                            self.err(
+                                Diagnostic::new(v.pos.clone(), format!("import_tasks: {}", e.message))
+                                    .with_help("import_tasks is static: its name can use play vars, the task's vars and -e; use include_tasks for a name chosen per host"),
+                            );
+                            return None;
+                        }
+                    }
+                } else {
+                    file
+                };
                 let tasks = self.import_tasks(&file, dir, role, &v.pos)?;
                 if self.loading_handlers {
                     if let Some(nested) = nested_handler_block(&tasks) {
@@ -439,27 +570,60 @@ impl Loader {
                     return None;
                 };
                 let get = |k: &str| args_v.get(k).cloned();
+                // As Ansible's IncludeRole.load: the `*_from` files are strings.
+                for key in ["tasks_from", "vars_from", "defaults_from", "handlers_from"] {
+                    if let Some(other) = args_v.get(key).filter(|v| !v.is_string()) {
+                        let class = match other {
+                            Value::Array(_) => "list",
+                            Value::Object(_) => "dict",
+                            Value::Bool(_) => "bool",
+                            Value::Number(n) if n.is_f64() => "float",
+                            Value::Number(_) => "int",
+                            _ => "NoneType",
+                        };
+                        self.err(Diagnostic::new(v.pos.clone(), format!("Expected a string for {key} but got <class '{class}'> instead")));
+                        return None;
+                    }
+                }
                 if short == "import_role" {
                     let role_name = name.as_str().unwrap_or_default().to_string();
-                    let from_file = |k: &str| get(k).and_then(|v| v.as_str().map(str::to_string));
+                    let from_file =
+                        |k: &str| get(k).map(|v| self.render_at_load(&v, task_vars.clone())).and_then(|v| v.as_str().map(str::to_string));
                     let from = super::RoleFrom {
                         tasks: from_file("tasks_from"),
                         vars: from_file("vars_from"),
                         defaults: from_file("defaults_from"),
                         handlers: from_file("handlers_from"),
                     };
+                    // `allow_duplicates: false`: not again if the play already has the role.
+                    // (A template there is rendered now, with the play's vars, as the role name is.)
+                    let no_dups = args_v
+                        .get("allow_duplicates")
+                        .map(|v| self.render_at_load(v, task_vars.clone()))
+                        .as_ref()
+                        .and_then(super::keywords::ansible_bool)
+                        == Some(false);
+                    if let Some(path) = self.find_role(&role_name, dir) {
+                        if no_dups && self.play_roles.iter().any(|(p, _)| *p == path) {
+                            return Some(Task::new(TaskKind::Block { block: vec![], rescue: vec![], always: vec![] }, pos));
+                        }
+                        self.play_roles.push((path, Map::new()));
+                    }
                     let (_r, tasks, handlers) = self.role(&role_name, dir, Map::new(), &from, &v.pos)?;
                     self.extra_handlers.extend(handlers);
                     Task::new(TaskKind::Block { block: tasks, rescue: vec![], always: vec![] }, pos)
                 } else {
+                    let apply = self.apply_block(v, "include_role")?;
                     Task::new(
                         TaskKind::IncludeRole {
+                            apply,
                             name,
                             tasks_from: get("tasks_from"),
                             vars_from: get("vars_from"),
                             defaults_from: get("defaults_from"),
                             handlers_from: get("handlers_from"),
                             public: get("public"),
+                            allow_duplicates: get("allow_duplicates"),
                         },
                         pos,
                     )
@@ -528,6 +692,10 @@ impl Loader {
                     self.err(Diagnostic::new(v.pos.clone(), "action: needs a 'module' key"));
                     return None;
                 };
+                // `module: "{{ name }}"` is named when the task runs, as the string form.
+                if crate::exec::arg_splat::is_whole_template(&module) {
+                    return Some((module.trim().to_string(), m));
+                }
                 if !known_action(&module) {
                     self.err(Diagnostic::new(v.pos.clone(), format!("couldn't resolve module/action '{module}'")));
                     return None;
@@ -545,13 +713,17 @@ impl Loader {
         let mut candidates = vec![dir.join(file)];
         if let Some(r) = role {
             candidates.insert(0, r.path.join("tasks").join(file));
+            // `import_tasks: tasks/x.yml` (from handlers/, say) names a file
+            // from the role's own folder.
+            candidates.insert(1, r.path.join(file));
             if let Some(base) = &self.playbook_dir {
                 candidates.push(base.join(file));
             }
         }
         let Some(path) = candidates.iter().find(|c| c.is_file()).cloned() else {
+            let last = candidates.last().cloned().unwrap_or_else(|| std::path::PathBuf::from(file));
             self.err(
-                Diagnostic::new(pos.clone(), format!("Could not find or access '{file}'"))
+                Diagnostic::new(pos.clone(), file_not_found(&last))
                     .with_help(format!("looked in {}", candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))),
             );
             return None;
@@ -585,7 +757,7 @@ pub fn module_defaults(v: &Node) -> Result<Value, Diagnostic> {
             let short = module.strip_prefix("ansible.builtin.").or_else(|| module.strip_prefix("ansible.legacy.")).unwrap_or(&module);
             // Defaults for a builtin mailplay lacks are kept: they matter
             // only if a task with that module runs, and that task fails.
-            if Registry::global().get(short).is_none() && !is_ansible_builtin(&module) {
+            if Registry::global().get(short).is_none() && !is_ansible_builtin(&module) && super::library::resolve(&module).is_none() {
                 let d = Diagnostic::new(name.pos.clone(), format!("module_defaults: unknown module '{module}'"));
                 return Err(match closest(short, Registry::global().names()) {
                     Some(s) => d.with_help(format!("did you mean '{s}'?")),

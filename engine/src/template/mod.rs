@@ -39,6 +39,7 @@ mod missing_item;
 mod native;
 mod overrides;
 mod protomatter;
+pub mod python_filters;
 mod rspamd_hash;
 mod scope;
 mod tests_;
@@ -105,7 +106,38 @@ impl std::error::Error for TemplateError {}
 /// lines; a template that needs more is stopped with a clear error.
 pub const FUEL: u64 = 4_000_000;
 
+/// The environment every render uses: the builtin one, plus the Python
+/// filter plugins found so far (`python_filters`). Rebuilt (rarely: when a
+/// plugin folder brings new filters) and never freed, so a render in
+/// progress keeps the one it started with.
+static CURRENT_ENV: std::sync::RwLock<Option<&'static Environment<'static>>> = std::sync::RwLock::new(None);
+
 fn env() -> &'static Environment<'static> {
+    if let Some(e) = *CURRENT_ENV.read().unwrap_or_else(|e| e.into_inner()) {
+        return e;
+    }
+    let mut current = CURRENT_ENV.write().unwrap_or_else(|e| e.into_inner());
+    current.get_or_insert_with(|| with_python_filters(base_env()))
+}
+
+fn with_python_filters(base: &'static Environment<'static>) -> &'static Environment<'static> {
+    let known = python_filters::known();
+    if known.is_empty() {
+        return base;
+    }
+    let mut env = base.clone();
+    for (name, path) in known {
+        env.add_filter(name.clone(), python_filters::filter(name, path));
+    }
+    Box::leak(Box::new(env))
+}
+
+/// New Python filters were found: later renders see them.
+fn rebuild_env() {
+    *CURRENT_ENV.write().unwrap_or_else(|e| e.into_inner()) = Some(with_python_filters(base_env()));
+}
+
+fn base_env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
