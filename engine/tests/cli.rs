@@ -671,3 +671,19 @@ fn a_library_module_without_ansible_core_on_the_controller_fails_clearly() {
     assert!(t.contains("cannot start /nonexistent/python3 for the Python filter plugins"), "{t}");
     assert!(t.contains("PLAY RECAP"), "{t}");
 }
+
+/// `strategy: free` runs the hosts at the same time (not one after
+/// another): a host that waits for another's task finishes.
+#[test]
+fn the_free_strategy_runs_hosts_at_the_same_time() {
+    let dest = tempfile::tempdir().unwrap();
+    let out = mailplay()
+        .args(["run", "site.yml", "-i", "inventory.ini", "-e"])
+        .arg(format!("dest_root={}", dest.path().display()))
+        .current_dir(fixture("free_concurrent"))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(recap(&t)["h1"]["changed"], 1, "{t}");
+}

@@ -2,6 +2,7 @@
 //! batch gather facts and run pre_tasks, roles, tasks, post_tasks, each
 //! section followed by a flush of notified handlers.
 
+use futures::StreamExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use super::options::Gathering;
 use super::run::RunContext;
 use super::strategy::Strategy;
 
+#[derive(Clone)]
 pub struct PlayRunner<'a> {
     pub ctx: &'a Arc<RunContext>,
     pub play: &'a Play,
@@ -348,13 +350,30 @@ impl<'a> PlayRunner<'a> {
         match self.strategy {
             Strategy::Linear => self.run_batch_hosts().await,
             Strategy::Free => {
-                // Each host through the whole play on its own (`strategy.rs`).
-                for i in 0..self.hosts.len() {
-                    if self.end_play || self.ctx.is_interrupted() {
-                        break;
+                // Each host through the whole play on its own, at the same
+                // time as the others (`strategy.rs`): one walker per host,
+                // pinned to it, at most `forks` walking at once.
+                let mut walkers: Vec<PlayRunner<'a>> = (0..self.hosts.len())
+                    .map(|i| {
+                        let mut w = self.clone();
+                        w.pinned = Some(i);
+                        w
+                    })
+                    .collect();
+                let forks = self.ctx.opts.forks.max(1);
+                futures::stream::iter(walkers.iter_mut().map(|w| w.run_batch_hosts())).buffer_unordered(forks).collect::<Vec<()>>().await;
+                for (i, w) in walkers.into_iter().enumerate() {
+                    self.end_play |= w.end_play;
+                    if self.abort.is_none() {
+                        self.abort = w.abort;
                     }
-                    self.pinned = Some(i);
-                    self.run_batch_hosts().await;
+                    self.warned.extend(w.warned);
+                    self.removed.extend(w.removed);
+                    self.errors_cleared = self.errors_cleared.max(w.errors_cleared);
+                    self.included_roles.extend(w.included_roles);
+                    if let Some(h) = w.hosts.into_iter().nth(i) {
+                        self.hosts[i] = h;
+                    }
                 }
                 self.pinned = None;
             }

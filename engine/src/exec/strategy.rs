@@ -7,14 +7,15 @@
 //! mailplay's one-connection-per-host model is the same thing (Ansible
 //! documents it as free with pinned workers).
 //!
-//! mailplay carries out `free` by walking the play once per host, in the
-//! batch's order, with the walk pinned to that host (`PlayRunner::pinned`):
-//! no host waits at a task for another, each flushes its own handlers, and
-//! what Ansible's free strategy does not support it does not do either:
-//! `run_once` runs on every host (with Ansible's warning), and
-//! `any_errors_fatal` / `max_fail_percentage` stop nothing (with Ansible's
-//! warnings). Hosts are walked one after the other, not interleaved: the
-//! results per host are the same, the output is grouped by host.
+//! mailplay carries out `free` with one walker per host of the batch (a
+//! copy of the play's runner pinned to that host, `PlayRunner::pinned`),
+//! all walking at the same time, at most `forks` at once: no host waits at
+//! a task for another, each flushes its own handlers, and what Ansible's
+//! free strategy does not support it does not do either: `run_once` runs
+//! on every host (with Ansible's warning), and `any_errors_fatal` /
+//! `max_fail_percentage` stop nothing (with Ansible's warnings). A walker
+//! sees the other hosts as they were when the batch started; their states
+//! come back together when every walker is done.
 
 use serde_json::Value;
 
