@@ -318,6 +318,10 @@ impl Task {
     /// The name shown in `TASK [...]`: the task's name, else the module
     /// name, prefixed with the role as Ansible does (`role : name`).
     pub fn display_name(&self) -> String {
+        // Ansible's IncludeRole.get_name: "include_role : <the role>", no prefix.
+        if let (None, TaskKind::IncludeRole { name: Value::String(role), .. }) = (&self.name, &self.kind) {
+            return format!("include_role : {role}");
+        }
         let base = match (&self.name, &self.kind) {
             (Some(n), _) => n.clone(),
             (None, TaskKind::Module { module, .. }) => module.clone(),

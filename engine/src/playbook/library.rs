@@ -102,6 +102,10 @@ pub fn resolve(name: &str) -> Option<PathBuf> {
         return None;
     }
     let own = super::task::is_own_action(short);
+    // Names resolved before (every task of every host asks): a read lock.
+    if let Some(Some(hit)) = LIBRARY.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(|l| l.cache.get(short).cloned()) {
+        return hit.filter(|_| !own);
+    }
     with(|l| {
         if let Some(hit) = l.cache.get(short) {
             return hit.clone().filter(|_| !own);
