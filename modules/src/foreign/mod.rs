@@ -227,7 +227,6 @@ impl ForeignModule {
                 cmd = Command::shell(self.run_line(interpreter.as_deref(), &module_path, Some(&args_path)));
             }
         }
-        cmd.cwd = None;
         let out = ctx.host.exec(&cmd).await?;
         Ok(interpret(&out, interpreter.as_deref()))
     }
