@@ -61,14 +61,12 @@ fn pick(own: &Option<Value>, inherited: &Option<Value>) -> Option<Value> {
 }
 
 impl Inherited {
-    /// What the children of `task` (a block, role or include) inherit.
-    /// `when` of includes is evaluated on the include itself, so callers
-    /// pass `with_when = false` for those.
-    pub fn enter(&self, task: &Task, with_when: bool) -> Inherited {
+    /// What the children of `task` (a block, or a role or import loaded as
+    /// one) inherit. A dynamic include passes none of its keywords on
+    /// (`include.rs`).
+    pub fn enter(&self, task: &Task) -> Inherited {
         let mut next = self.clone();
-        if with_when {
-            next.when.extend(task.when.iter().cloned());
-        }
+        next.when.extend(task.when.iter().cloned());
         next.tags.extend(task.tags.iter().cloned());
         if !task.vars.is_empty() {
             next.vars.push(task.vars.clone());

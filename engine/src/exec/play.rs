@@ -548,7 +548,7 @@ fn flatten_handlers(tasks: &[Task], inh: &Inherited, out: &mut Vec<(Task, Inheri
     for t in tasks {
         match &t.kind {
             TaskKind::Block { block, rescue, always } => {
-                let child = inh.enter(t, true);
+                let child = inh.enter(t);
                 flatten_handlers(block, &child, out);
                 flatten_handlers(rescue, &child, out);
                 flatten_handlers(always, &child, out);

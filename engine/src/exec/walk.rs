@@ -95,7 +95,7 @@ impl PlayRunner<'_> {
         inh: &Inherited,
         subset: Option<&[usize]>,
     ) {
-        let child = inh.enter(task, true);
+        let child = inh.enter(task);
         let entered = self.active(subset);
         if entered.is_empty() {
             return;

@@ -215,13 +215,7 @@ fn inherit_import_keywords(import: &Task, h: &mut Task) {
     fill(&mut h.check_mode, &import.check_mode);
     fill(&mut h.diff, &import.diff);
     fill(&mut h.no_log, &import.no_log);
-    let (b, p) = (&mut h.become_opts, &import.become_opts);
-    fill(&mut b.become_, &p.become_);
-    fill(&mut b.become_user, &p.become_user);
-    fill(&mut b.become_method, &p.become_method);
-    fill(&mut b.become_flags, &p.become_flags);
-    fill(&mut b.become_exe, &p.become_exe);
-    fill(&mut b.remote_user, &p.remote_user);
+    h.become_opts = crate::exec::inherited::merge_become(&import.become_opts, &h.become_opts);
     if !import.when.is_empty() {
         let mut when = import.when.clone();
         when.append(&mut h.when);
