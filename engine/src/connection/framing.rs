@@ -143,8 +143,7 @@ mod tests {
     async fn helper_pl_round_trip() {
         use tokio::io::AsyncWriteExt;
         let mut child = tokio::process::Command::new("perl")
-            .arg("-e")
-            .arg(super::super::ssh::HELPER)
+            .args([super::super::ssh::PERL_FLAGS, "-e", super::super::ssh::HELPER])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()

@@ -18,11 +18,28 @@
 # process group; if stdin closes while it runs (mailplay gave up on it: a
 # task timeout, a lost connection, an abandoned run) the whole group is
 # ended (TERM, then KILL) and the helper exits.
-use strict; use warnings;
-# POSIX and IO::Select are loaded when a command first runs (see
-# helper_files.pl): a login that only probes and writes files skips them.
-# WNOHANG is 1 on Linux, whatever the architecture.
+use strict;
+# The command path uses perl's own select and open instead of IO::Select
+# and POSIX (see helper_files.pl on what modules cost a login). WNOHANG is
+# 1 on Linux, whatever the architecture.
 sub WNOHANG () { 1 }
+# setsid(2) by number where we know it: Linux's syscall tables for the
+# architecture perl runs as, read from its ELF header (class, machine);
+# elsewhere POSIX::setsid. x86_64 112; i386 and ARM EABI 66; aarch64 and
+# riscv64 157 (asm-generic).
+our $EXE //= '/proc/self/exe';
+my %SETSID_NR = ('2/62' => 112, '1/3' => 66, '1/40' => 66, '2/183' => 157, '2/243' => 157);
+my $setsid_nr;
+sub setsid_nr {
+  return $setsid_nr if defined $setsid_nr;
+  my $h = '';
+  if (open(my $fh, '<', $EXE)) { binmode $fh; read($fh, $h, 20); }
+  # Little-endian ELF only: the table has no big-endian architecture.
+  $setsid_nr = (length($h) == 20 && substr($h, 0, 4) eq "\x7fELF" && ord(substr($h, 5, 1)) == 1
+    ? $SETSID_NR{ord(substr($h, 4, 1)) . '/' . unpack('v', substr($h, 18, 2))} : undef) // 0;
+  require POSIX unless $setsid_nr;
+  $setsid_nr;
+}
 binmode STDIN; binmode STDOUT; $| = 1; $SIG{PIPE} = 'IGNORE';
 # Keep in step with framing.rs MAX_FIELDS and MAX_REQUEST.
 my ($MAX_FIELDS, $MAX_REQUEST) = (65536, 256 << 20);
@@ -47,34 +64,44 @@ while (1) {
   }
   my ($mode, $cwd, $env, $in, @argv) = @f;
   if ($mode ne 'sh' && $mode ne 'exec') { my $e = "mailplay helper: unknown request $mode"; wr(pack('l>', 127) . pack('N', 0) . pack('N', length $e) . $e); next; }
-  require POSIX; require IO::Select;
+  my $nr = setsid_nr();
   pipe(my $ir, my $iw) or die; pipe(my $or, my $ow) or die; pipe(my $er, my $ew) or die;
   my $pid = fork();
   if (!defined $pid) { wr(pack('l>', 127) . pack('N', 0) . pack('N', length("fork: $!")) . "fork: $!"); next; }
   if ($pid == 0) {
-    close $iw; close $or; close $er; POSIX::setsid(); $SIG{PIPE} = 'DEFAULT';
-    POSIX::dup2(fileno($ir), 0); POSIX::dup2(fileno($ow), 1); POSIX::dup2(fileno($ew), 2);
-    if (length $cwd) { chdir $cwd or do { print STDERR "cannot chdir to $cwd: $!\n"; POSIX::_exit(1); }; }
+    close $iw; close $or; close $er;
+    if ($nr) { syscall($nr); } else { POSIX::setsid(); }
+    $SIG{PIPE} = 'DEFAULT';
+    # Reopening a standard handle keeps its descriptor (dup2): the
+    # command finds the pipes on 0, 1 and 2; the rest close on exec.
+    open(STDIN, '<&', $ir) && open(STDOUT, '>&', $ow) && open(STDERR, '>&', $ew) or exit 127;
+    if (length $cwd) { chdir $cwd or do { print STDERR "cannot chdir to $cwd: $!\n"; exit 1; }; }
     for my $kv (split /\0/, $env) { my ($k, $v) = split /=/, $kv, 2; $ENV{$k} = $v if defined $k && length $k; }
     if ($mode eq 'sh') { exec '/bin/sh', '-c', $argv[0]; } else { exec { $argv[0] } @argv; }
-    print STDERR "cannot run $argv[0]: $!\n"; POSIX::_exit(127);
+    print STDERR "cannot run $argv[0]: $!\n"; exit 127;
   }
   close $ir; close $ow; close $ew;
   my ($out, $err) = ('', '');
-  my $sel_r = IO::Select->new($or, $er); my $sel_w = IO::Select->new(); my $sel_in = IO::Select->new(\*STDIN);
-  if (length $in) { $sel_w->add($iw); } else { close $iw; }
+  # Descriptor -> [handle, where its bytes go], while it is open.
+  my %reading = (fileno($or) => [$or, \$out], fileno($er) => [$er, \$err]);
+  my ($writing, $watch_stdin) = (length($in) > 0, 1);
+  close $iw unless $writing;
   my $status;
   while (!defined $status) {
-    if (!$sel_r->count && !$sel_w->count) {
+    if (!%reading && !$writing) {
       # All output read: wait for the exit, still watching stdin.
       $status = $? if waitpid($pid, WNOHANG) == $pid;
       last if defined $status;
     }
-    my $watch = IO::Select->new($sel_r->handles, $sel_in->handles);
-    my ($r, $w) = IO::Select->select($watch, $sel_w, undef, ($sel_r->count || $sel_w->count) ? undef : 0.1);
-    if ($sel_in->count && grep { $_ == \*STDIN } @{$r || []}) { my $n = sysread(STDIN, $pending, 65536, length $pending); if (!$n) { stop_group($pid); } $sel_in->remove(\*STDIN); $r = [grep { $_ != \*STDIN } @$r]; }
-    for my $fh (@{$w || []}) { my $n = syswrite($fh, $in, 65536); if (!defined $n || $n == length $in) { $sel_w->remove($fh); close $fh; $in = ''; } else { substr($in, 0, $n) = ''; } }
-    for my $fh (@{$r || []}) { my $buf; my $n = sysread($fh, $buf, 65536); if (!$n) { $sel_r->remove($fh); close $fh; } elsif ($fh == $or) { $out .= $buf; } else { $err .= $buf; } }
+    my ($rin, $win) = ('', '');
+    vec($rin, $_, 1) = 1 for keys %reading;
+    vec($rin, 0, 1) = 1 if $watch_stdin;
+    vec($win, fileno($iw), 1) = 1 if $writing;
+    my $n = select(my $rout = $rin, my $wout = $win, undef, (%reading || $writing) ? undef : 0.1);
+    next if $n <= 0;
+    if ($watch_stdin && vec($rout, 0, 1)) { my $r = sysread(STDIN, $pending, 65536, length $pending); if (!$r) { stop_group($pid); } $watch_stdin = 0; }
+    if ($writing && vec($wout, fileno($iw), 1)) { my $w = syswrite($iw, $in, 65536); if (!defined $w || $w == length $in) { $writing = 0; close $iw; $in = ''; } else { substr($in, 0, $w) = ''; } }
+    for my $fd (grep { vec($rout, $_, 1) } keys %reading) { my $buf; my $r = sysread($reading{$fd}[0], $buf, 65536); if (!$r) { close $reading{$fd}[0]; delete $reading{$fd}; } else { ${$reading{$fd}[1]} .= $buf; } }
   }
   $? = $status;
   my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;

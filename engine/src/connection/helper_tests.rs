@@ -10,7 +10,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use super::framing;
 use super::requests::{self, DigestReply, FileRequest};
-use super::ssh::HELPER;
+use super::ssh::{HELPER, PERL_FLAGS};
 
 struct Helper {
     child: Child,
@@ -21,7 +21,7 @@ struct Helper {
 /// The helper as ssh starts it; `prelude` runs first (to hide a module).
 fn start(prelude: &str) -> Helper {
     let mut child = tokio::process::Command::new("perl")
-        .args(["-e", prelude, "-e", HELPER])
+        .args([PERL_FLAGS, "-e", prelude, "-e", HELPER])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -274,4 +274,61 @@ async fn mkdir_and_attrs_leave_what_the_commands_leave() {
     assert_eq!(e.to_string(), "chown: invalid user: 'no-such-user-mp'");
     let e = requests::done_reply(&h.ask(FileRequest::SetAttrs { path: &file, attrs: &chmod(0o600) }).await).unwrap_err();
     assert!(e.to_string().starts_with("chmod: cannot access"), "{e}");
+}
+
+/// The modules a helper has loaded when its stdin ends, as its END block
+/// (added by `prelude`, in the helper's process only) prints them.
+const LOADED: &str = "my $helper = $$; END { print STDERR join(' ', 'loaded:', sort keys %INC), \"\\n\" if $$ == $helper }";
+
+async fn loaded_after(h: Helper) -> Vec<String> {
+    drop(h.stdin);
+    let out = h.child.wait_with_output().await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.lines().find_map(|l| l.strip_prefix("loaded: ")).unwrap_or_else(|| panic!("no module list in {err:?}"));
+    line.split(' ').map(str::to_string).collect()
+}
+
+/// Each login compiles the helper, so what it loads is host CPU on every
+/// run: `warnings`, `IO::Handle` (for fsync), `POSIX` and `IO::Select`
+/// (for commands) cost a login more than the rest of the helper and sshd's
+/// share together (~75 M instructions, callgrind). A login that probes,
+/// reads, writes and runs commands loads only the small modules below
+/// (on the architectures whose setsid number the helper knows).
+#[tokio::test]
+async fn a_login_loads_no_heavy_module() {
+    if !cfg!(target_arch = "x86_64") {
+        return;
+    }
+    let t = tree();
+    let mut h = start(LOADED);
+    let p = format!("{}/file", t.path().display());
+    let new = format!("{}/new", t.path().display());
+    assert!(h.ask(FileRequest::Stat { path: &p, follow: false }).await.success());
+    assert!(h.ask(FileRequest::StatRead { path: &p, limit: 100 }).await.success());
+    requests::write_reply(&new, &h.ask(FileRequest::Write { path: &new, attrs: &FileAttrs::default(), content: b"x" }).await).unwrap();
+    assert!(h.ask(FileRequest::MakeDir { path: &format!("{}/d/e", t.path().display()), mode: Some(0o750) }).await.success());
+    let out = h.send(&framing::encode(&mailplay_modules::host::Command::shell("echo hi; echo err >&2"), &[]).unwrap()).await;
+    assert_eq!((out.rc, out.stdout_str(), out.stderr_str()), (0, "hi\n".into(), "err\n".to_string()));
+    assert_eq!(std::fs::read(&new).unwrap(), b"x");
+    assert_eq!(loaded_after(h).await, ["Exporter.pm", "Fcntl.pm", "XSLoader.pm", "strict.pm"]);
+}
+
+/// A command runs in a session of its own (so ending it ends everything
+/// it started, and it has no controlling terminal even under sudo's
+/// use_pty), with its stdin, stdout and stderr on the helper's pipes;
+/// on an architecture the helper has no setsid number for, through POSIX.
+#[tokio::test]
+async fn commands_run_in_their_own_session_on_every_architecture() {
+    // The session id and the pid of the command (the shell) are the same.
+    let cmd = mailplay_modules::host::Command::shell("cut -d' ' -f1,6 /proc/$$/stat; cat; echo e >&2").stdin(b"in\n".to_vec());
+    for prelude in ["", "our $EXE = '/dev/null';"] {
+        let mut h = start(&format!("{prelude} {LOADED}"));
+        let out = h.send(&framing::encode(&cmd, &[]).unwrap()).await;
+        let stdout = out.stdout_str();
+        let lines: Vec<&str> = stdout.lines().collect();
+        let ids: Vec<&str> = lines[0].split(' ').collect();
+        assert_eq!((out.rc, ids[0], lines[1], out.stderr_str()), (0, ids[1], "in", "e\n".to_string()), "prelude {prelude:?}");
+        let posix = loaded_after(h).await.contains(&"POSIX.pm".to_string());
+        assert_eq!(posix, !prelude.is_empty() || !cfg!(target_arch = "x86_64"), "prelude {prelude:?}");
+    }
 }

@@ -19,6 +19,9 @@ pub use super::ssh_host::SshHost;
 
 /// The helper script: its file operations, then its request loop.
 pub(super) const HELPER: &str = concat!(include_str!("helper_files.pl"), include_str!("helper.pl"));
+/// How perl runs it: `-w` gives the warnings `use warnings` would, without
+/// compiling warnings.pm on every login (helper_files.pl).
+pub(super) const PERL_FLAGS: &str = "-w";
 
 /// Channels one connection may hold at once: sshd's default MaxSessions is
 /// 10, and the 11th channel fails with a misleading error.
@@ -118,7 +121,8 @@ impl SshConnection {
             slots: Mutex::new(Vec::new()),
             _config: dir,
         };
-        let who = conn.run("", None, &Command::argv(["id", "-un"]), &[]).await?;
+        let whoami = framing::frame(&[b"whoami"]).expect("a small frame");
+        let who = conn.request("", None, &whoami).await?;
         conn.login_user = who.stdout_str().trim().to_string();
         Ok(Arc::new(conn))
     }
@@ -139,7 +143,7 @@ impl SshConnection {
     /// The remote command line that starts a helper, as `become_` if set,
     /// and the password exchange sudo needs, if any.
     fn helper_command(&self, become_: Option<&Become>) -> Result<(String, Option<PasswordExchange>), HostError> {
-        let script = format!("exec perl -e {}", quote(HELPER));
+        let script = format!("exec perl {PERL_FLAGS} -e {}", quote(HELPER));
         let wrapped = match become_ {
             Some(b) => b.wrap(&self.login_user, &script).map_err(|e| HostError::Io(format!("become {} on {}: {e}", b.user, self.name)))?,
             None => None,
