@@ -52,8 +52,11 @@ fn config(opts: &LabOptions) -> String {
          FreshIndexMaxAge: 300\n\
          # Release files are passed through, each client its own download:\n\
          # clients that shared one download of a (volatile) InRelease were\n\
-         # left waiting on a connection the proxy had closed.\n\
-         DontCache: (InRelease|Release|Release\\.gpg)$\n\
+         # left waiting on a connection the proxy had closed. Matched on the\n\
+         # resolved URL: the Requested form forwards the client's own Host\n\
+         # header beside the proxy's, and an archive that follows RFC 9112\n\
+         # answers two Host headers with 400 Bad Request.\n\
+         DontCacheResolved: (InRelease|Release|Release\\.gpg)$\n\
          # Packages, once fetched, are served from the cache.\n\
 ",
         cache = d.join("cache").display(),
