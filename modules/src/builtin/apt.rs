@@ -58,6 +58,9 @@ pub struct AptState {
     pub fresh_lists: bool,
     /// Check mode read the packages it would install (their .deb files).
     pub contents: Vec<(String, PackageContents)>,
+    /// What apt-get said when check mode's update of the lists (into the
+    /// scratch folder) failed: the run's own update would fail the same way.
+    pub update_error: Option<String>,
 }
 
 /// What apt-get would do, from its simulation.
@@ -108,6 +111,10 @@ pub fn parse_state(out: &str, names: &[String]) -> AptState {
     }
     st.lists_age = out.lines().find_map(|l| l.strip_prefix("age=")).and_then(|a| a.trim().parse().ok());
     st.fresh_lists = out.lines().any(|l| l == "fresh-lists");
+    let update_error: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("update-error|")).collect();
+    if !update_error.is_empty() {
+        st.update_error = Some(update_error.join("\n"));
+    }
     st.contents = super::apt_contents::parse(out).packages;
     if let Some((_, rest)) = out.split_once("sim-begin\n") {
         let (sim, rc) = rest.rsplit_once("sim-rc=").unwrap_or((rest, "1"));
@@ -257,6 +264,10 @@ pub fn plan(a: &AptArgs, s: &AptState) -> Result<AptPlan, String> {
             other => return Err(format!("value of state must be one of: absent, latest, present, got: {other}")),
         }
     }
+    // Check mode's fetch of the lists failed: so would the run's update.
+    if let Some(e) = s.update_error.as_ref().filter(|_| p.update) {
+        return Err(format!("Failed to update apt cache: {e}"));
+    }
     // With lists still to be updated, a simulation against the old ones
     // says nothing about the run, unless check mode fetched fresh ones.
     let sim_holds = !p.update || s.fresh_lists;
@@ -397,8 +408,9 @@ impl Module for AptModule {
             script.push_str(&format!(
                 "if {lists_updated} || [ -z \"$age\" ] || [ {valid} -eq 0 ] || [ \"$age\" -gt {valid} ]; then \
                    scratch=$(mktemp -d); cp -a /var/lib/apt/lists/. \"$scratch/\" 2>/dev/null; rm -f \"$scratch/lock\"; mkdir -p \"$scratch/partial\"; \
-                   if ( {update} ) >/dev/null 2>&1; then \
-                     opts=\"-o Dir::State::Lists=$scratch -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=\"; echo fresh-lists; fi; \
+                   if upd_err=$( ( {update} ) 2>&1 >/dev/null ); then \
+                     opts=\"-o Dir::State::Lists=$scratch -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=\"; echo fresh-lists; \
+                   else printf '%s\\n' \"$upd_err\" | sed 's/^/update-error|/'; fi; \
                  fi; ",
                 valid = a.cache_valid_time,
                 update = bounded_update("-o Debug::NoLocking=1 -o Dir::State::Lists=\"$scratch\" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache="),
@@ -611,6 +623,24 @@ mod tests {
         assert_eq!((p.update, p.install), (true, vec!["nosuchpkg-zz".to_string()]));
         let fresh = format!("fresh-lists\n{probe}");
         assert!(plan(&a, &parse_state(&fresh, &a.name)).is_err());
+    }
+
+    /// Check mode fetches the lists the run would fetch; when that fails
+    /// (here the lab's proxy answering 400, as captured), the real run's
+    /// update would fail too: check mode says so instead of predicting an
+    /// install from lists it could not read.
+    #[test]
+    fn a_cache_update_that_fails_in_check_mode_fails_the_task() {
+        let a = args(json!({"name": ["cyrus-common"], "update_cache": true}));
+        let probe = "pkg|cyrus-common|un |\n\
+            update-error|E: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease  400  Bad Request [IP: 10.231.0.1 3149]\n\
+            update-error|E: The repository 'http://deb.debian.org/debian bookworm InRelease' is not signed.\n\
+            sim-begin\nE: Unable to locate package cyrus-common\nsim-rc=100\n";
+        assert_eq!(
+            plan(&a, &parse_state(probe, &a.name)).unwrap_err(),
+            "Failed to update apt cache: E: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease  400  Bad Request [IP: 10.231.0.1 3149]\n\
+             E: The repository 'http://deb.debian.org/debian bookworm InRelease' is not signed."
+        );
     }
 
     #[test]
