@@ -12,7 +12,8 @@ Usage (as root, from the repository): bench/bench.py [N ...] [--runs R]
 
 --loopback: the hosts are sshd instances on 127.0.0.1 instead of lab
 hosts (bench/loopback.py), and the host-side CPU per task is measured too
-(cgroup accounting). MAILPLAY_BIN times another mailplay binary (a build
+(cgroup accounting), for the re-run case's tasks and, for mailplay's
+builds, per no-op task (noop.yml). MAILPLAY_BIN times another mailplay binary (a build
 of an older commit, for before/after) instead of building this one. It
 compares ansible-playbook, ansible-playbook with Mitogen, pyinfra and
 mailplay (--tools), and checks in the same run that every tool leaves the
@@ -229,7 +230,13 @@ def loopback_main(a):
     one = os.path.join(BENCH, "idempotent1.yml")
     with open(one, "w") as f:
         f.write(open(os.path.join(BENCH, "idempotent.yml")).read().split("    - name: folder 1\n")[0])
-    rows, fresh_rows, checked = [], [], 0
+    # Issue 12's "host CPU per no-op task": noop.yml's 100 tasks that change
+    # nothing against its first task alone, for mailplay's builds (the other
+    # tools' per-task figures come from the re-run case).
+    noop1 = os.path.join(BENCH, "noop1.yml")
+    with open(noop1, "w") as f:
+        f.write(open(os.path.join(BENCH, "noop.yml")).read().split("    - name: noop 1\n")[0])
+    rows, fresh_rows, noop_rows, checked = [], [], [], 0
     try:
         for n in a.sizes:
             hosts = loopback.Hosts(n)
@@ -252,10 +259,14 @@ def loopback_main(a):
                 run("mailplay", "idempotent.yml")
                 cases = [(tool, pb, tasks) for tool in a.tool_list for pb, tasks in [("idempotent.yml", 20), (one, 1)]]
                 fresh = [(tool, "sake.yml", 4) for tool in a.tool_list] if a.fresh else []
+                builds = [t for t in a.tool_list if t == "mailplay" or "=" in t]
+                noops = [(tool, pb, tasks) for tool in builds for pb, tasks in [("noop.yml", 100), (noop1, 1)]]
                 # Interleaved, so a load that comes and goes (other jobs on
                 # the machine) falls on every tool alike.
-                samples = {c: [] for c in cases + fresh}
+                samples = {c: [] for c in cases + fresh + noops}
                 for _ in range(a.runs):
+                    for c in noops:
+                        samples[c].append(run(c[0], c[1], hosts=hosts, ctl=ctl))
                     for c in cases + fresh:
                         if c in fresh:
                             run("mailplay", "reset.yml")
@@ -269,10 +280,12 @@ def loopback_main(a):
                 checked += eq.checked
                 rows += [(n, tool.split("=")[0], tasks, samples[(tool, pb, tasks)]) for tool, pb, tasks in cases]
                 fresh_rows += [(n, tool.split("=")[0], samples[(tool, pb, tasks)]) for tool, pb, tasks in fresh]
+                noop_rows += [(n, tool.split("=")[0], tasks, samples[(tool, pb, tasks)]) for tool, pb, tasks in noops]
             finally:
                 hosts.close()
     finally:
         os.remove(one)
+        os.remove(noop1)
         if ctl:
             ctl.remove()
     print(f"mailplay: {MAILPLAY}")
@@ -295,6 +308,12 @@ def loopback_main(a):
     for (n, tool, _, full), (_, _, _, single) in zip(rows[::2], rows[1::2]):
         per = lambda i: (med(full, i) - med(single, i)) / 19 / n * 1000
         print(f"{n:>4}  {tool:<9} wall {per(0):6.2f} ms   controller CPU {per(3 if ctl else 1):6.2f} ms   host CPU {per(2):6.2f} ms")
+    if noop_rows:
+        print("\nper no-op task and host (noop.yml: 100 `file` tasks that change nothing, minus its first task alone, / 99 / N):")
+        for (n, tool, _, full), (_, _, _, single) in zip(noop_rows[::2], noop_rows[1::2]):
+            per = lambda i: (med(full, i) - med(single, i)) / 99 / n * 1000
+            print(f"{n:>4}  {tool:<9} wall {per(0):6.2f} ms   controller CPU {per(3 if ctl else 1):6.2f} ms   host CPU {per(2):6.2f} ms   "
+                  + " ".join(f"({s[0]:.2f},{s[1]:.2f},{s[2] if s[2] is None else round(s[2], 2)},{s[3] if s[3] is None else round(s[3], 2)})" for s in full + single))
     speedups(rows, fresh_rows, med)
 
 
