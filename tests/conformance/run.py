@@ -56,7 +56,6 @@ import concurrent.futures
 import datetime
 import hashlib
 import json
-import locale
 import os
 import re
 import shutil
@@ -311,13 +310,18 @@ def dependency_map(targets: dict[str, Target], targets_dir: str) -> dict[str, se
 # --------------------------------------------------------------------------- environment
 
 
+def locale_available(name: str) -> bool:
+    """Whether `name` can be set, asked of a new process: glibc looks for
+    its locale archive once per process, so in one that found none a
+    locale generated later (by --bootstrap) never becomes available."""
+    probe = f"import locale; locale.setlocale(locale.LC_ALL, {name!r})"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+
 def configured_locale() -> str:
     for candidate in ("en_US.UTF-8", "C.UTF-8"):
-        try:
-            locale.setlocale(locale.LC_ALL, candidate)
+        if locale_available(candidate):
             return candidate
-        except locale.Error:
-            continue
     raise SystemExit("neither en_US.UTF-8 nor C.UTF-8 is available")
 
 
@@ -368,14 +372,10 @@ def prerequisites() -> list[tuple[str, str]]:
     missing = []
     if not shutil.which("setfacl"):
         missing.append(("setfacl (Debian package acl)", "apt-get install -y acl"))
-    try:
-        locale.setlocale(locale.LC_ALL, "en_US.UTF-8")
-    except locale.Error:
+    if not locale_available("en_US.UTF-8"):
         missing.append(("the en_US.UTF-8 locale",
                         "grep -qx 'en_US.UTF-8 UTF-8' /etc/locale.gen || echo 'en_US.UTF-8 UTF-8' >> /etc/locale.gen; "
                         "locale-gen"))
-    finally:
-        locale.setlocale(locale.LC_ALL, "C")
     keys = os.path.expanduser("~/.ssh/authorized_keys")
     if not os.path.exists(keys):
         missing.append((keys, "install -d -m 0700 ~/.ssh && install -m 0600 /dev/null ~/.ssh/authorized_keys"))
