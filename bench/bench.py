@@ -295,14 +295,14 @@ def loopback_main(a):
     for n, tool, tasks, samples in rows:
         print(
             f"{n:>4}  {tool:<9} {tasks:>5} {med(samples, 0):7.2f} {med(samples, 3 if ctl else 1):9.2f} {med(samples, 2):10.2f}   "
-            + " ".join(f"({s[0]:.2f},{s[1]:.2f},{s[2] if s[2] is None else round(s[2], 2)},{s[3] if s[3] is None else round(s[3], 2)})" for s in samples)
+            + raw(samples)
         )
     if fresh_rows:
         print("\nb) 4 module tasks on fresh hosts (sake.yml after reset.yml), per host:")
         for n, tool, samples in fresh_rows:
             print(
                 f"{n:>4}  {tool:<9} wall {med(samples, 0):6.2f} s   controller CPU {med(samples, 3 if ctl else 1) / n * 1000:7.2f} ms   host CPU {med(samples, 2) / n * 1000:7.2f} ms   "
-                + " ".join(f"({s[0]:.2f},{s[1]:.2f},{s[2] if s[2] is None else round(s[2], 2)},{s[3] if s[3] is None else round(s[3], 2)})" for s in samples)
+                + raw(samples)
             )
     print("\nper extra task and host (20 tasks minus 1 task, / 19 / N):")
     for (n, tool, _, full), (_, _, _, single) in zip(rows[::2], rows[1::2]):
@@ -313,8 +313,14 @@ def loopback_main(a):
         for (n, tool, _, full), (_, _, _, single) in zip(noop_rows[::2], noop_rows[1::2]):
             per = lambda i: (med(full, i) - med(single, i)) / 99 / n * 1000
             print(f"{n:>4}  {tool:<9} wall {per(0):6.2f} ms   controller CPU {per(3 if ctl else 1):6.2f} ms   host CPU {per(2):6.2f} ms   "
-                  + " ".join(f"({s[0]:.2f},{s[1]:.2f},{s[2] if s[2] is None else round(s[2], 2)},{s[3] if s[3] is None else round(s[3], 2)})" for s in full + single))
+                  + raw(full + single))
     speedups(rows, fresh_rows, med)
+
+
+def raw(samples):
+    """Each timed run as (wall, rusage CPU, host CPU, cgroup ctl CPU)."""
+    r = lambda x: x if x is None else round(x, 2)
+    return " ".join(f"({s[0]:.2f},{s[1]:.2f},{r(s[2])},{r(s[3])})" for s in samples)
 
 
 def speedups(rows, fresh_rows, med):
