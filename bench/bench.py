@@ -17,7 +17,9 @@ builds, per no-op task (noop.yml). MAILPLAY_BIN times another mailplay binary (a
 of an older commit, for before/after) instead of building this one. It
 compares ansible-playbook, ansible-playbook with Mitogen, pyinfra and
 mailplay (--tools), and checks in the same run that every tool leaves the
-same files on the hosts. --loopback --scale N: the scaling row, mailplay
+same files on the hosts. With --fresh it also times bare OpenSSH logins
+to every host at once (`ssh host true`, no tool), the fresh case's floor
+for any tool that logs in with OpenSSH. --loopback --scale N: the scaling row, mailplay
 on N light hosts (--per-sshd hosts share one sshd), with peak memory.
 """
 import argparse, grp, os, pwd, shlex, shutil, stat, statistics, subprocess, sys, tempfile, time
@@ -220,6 +222,25 @@ def tool_commands(a, n, hosts, forks):
     return cmd
 
 
+def bare_logins(hosts):
+    """argv of a script that logs in to every host at once with OpenSSH and
+    runs `true` (mailplay's ssh options, no helper, no task): the floor of
+    the fresh case for any tool that logs in with OpenSSH, since there
+    connecting is most of the work (sshd's login on the host, the ssh
+    client on the controller)."""
+    path = os.path.join(hosts.dir, "bare_logins.sh")
+    lines = []
+    for line in open(hosts.inventory):
+        f = dict(w.split("=", 1) for w in shlex.split(line) if "=" in w)
+        ssh = ["ssh", "-F", "none", "-o", "BatchMode=yes", "-o", "KexAlgorithms=^curve25519-sha256"]
+        ssh += shlex.split(f["ansible_ssh_common_args"]) + ["-i", f["ansible_ssh_private_key_file"], "-p", f["ansible_port"]]
+        lines.append(shlex.join(ssh + [f"{f['ansible_user']}@{f['ansible_host']}", "true"]) + " &\n")
+    with open(path, "w") as out:
+        out.write("pids=\n" + "".join(f"{l.rstrip()}\npids=\"$pids $!\"\n" for l in lines))
+        out.write("for p in $pids; do wait $p || exit 1; done\n")
+    return ["sh", path]
+
+
 def loopback_main(a):
     """The re-run case on N loopback hosts, with host-side CPU; also the
     first of its tasks alone, so the cost of one more task shows apart
@@ -259,6 +280,9 @@ def loopback_main(a):
                 run("mailplay", "idempotent.yml")
                 cases = [(tool, pb, tasks) for tool in a.tool_list for pb, tasks in [("idempotent.yml", 20), (one, 1)]]
                 fresh = [(tool, "sake.yml", 4) for tool in a.tool_list] if a.fresh else []
+                if a.fresh:
+                    cmd["ssh true"] = lambda pb, argv=bare_logins(hosts): (argv, {})
+                    fresh.append(("ssh true", "-", 0))
                 builds = [t for t in a.tool_list if t == "mailplay" or "=" in t]
                 noops = [(tool, pb, tasks) for tool in builds for pb, tasks in [("noop.yml", 100), (noop1, 1)]]
                 # Interleaved, so a load that comes and goes (other jobs on
@@ -268,6 +292,9 @@ def loopback_main(a):
                     for c in noops:
                         samples[c].append(run(c[0], c[1], hosts=hosts, ctl=ctl))
                     for c in cases + fresh:
+                        if c[0] == "ssh true":
+                            samples[c].append(run(c[0], c[1], hosts=hosts, ctl=ctl))
+                            continue
                         if c in fresh:
                             run("mailplay", "reset.yml")
                         samples[c].append(run(c[0], c[1], hosts=hosts, ctl=ctl))
@@ -298,7 +325,8 @@ def loopback_main(a):
             + raw(samples)
         )
     if fresh_rows:
-        print("\nb) 4 module tasks on fresh hosts (sake.yml after reset.yml), per host:")
+        print("\nb) 4 module tasks on fresh hosts (sake.yml after reset.yml), per host;")
+        print("   `ssh true`: OpenSSH logins to every host at once running `true`, no tool (the floor for OpenSSH):")
         for n, tool, samples in fresh_rows:
             print(
                 f"{n:>4}  {tool:<9} wall {med(samples, 0):6.2f} s   controller CPU {med(samples, 3 if ctl else 1) / n * 1000:7.2f} ms   host CPU {med(samples, 2) / n * 1000:7.2f} ms   "
@@ -340,7 +368,14 @@ def speedups(rows, fresh_rows, med):
             print("\n".join(lines))
 
     table("mailplay's speed-up in wall time, 20 idempotent tasks:", [(n, tool, s) for n, tool, tasks, s in rows if tasks == 20])
-    table("mailplay's speed-up in wall time, fresh case:", fresh_rows)
+    table("mailplay's speed-up in wall time, fresh case:", [r for r in fresh_rows if r[1] != "ssh true"])
+    walls = {(n, tool): med(samples, 0) for n, tool, samples in fresh_rows}
+    floors = [(n, w, walls.get((n, "pyinfra"))) for (n, tool), w in walls.items() if tool == "ssh true"]
+    if floors:
+        print("\nthe fresh case's floor: bare OpenSSH logins (`ssh true`) against the wall 3x pyinfra allows:")
+        for n, floor, pyinfra in floors:
+            goal = f"3x pyinfra needs <= {pyinfra / 3:.2f} s (floor is {floor / (pyinfra / 3) * 100:.0f} % of it)" if pyinfra else "no pyinfra run"
+            print(f"{n:>4}  ssh true {floor:.2f} s   mailplay {walls[(n, 'mailplay')]:.2f} s   {goal}")
 
 
 def scale_main(a):
