@@ -19,8 +19,9 @@ compares ansible-playbook, ansible-playbook with Mitogen, pyinfra and
 mailplay (--tools), and checks in the same run that every tool leaves the
 same files on the hosts. With --fresh it also times bare OpenSSH logins
 to every host at once (`ssh host true`, no tool), the fresh case's floor
-for any tool that logs in with OpenSSH. --loopback --scale N: the scaling row, mailplay
-on N light hosts (--per-sshd hosts share one sshd), with peak memory.
+for any tool that logs in with OpenSSH. --loopback --scale N: the scaling
+row, mailplay on N light hosts (--per-sshd hosts share one sshd), with
+peak memory.
 """
 import argparse, grp, os, pwd, shlex, shutil, stat, statistics, subprocess, sys, tempfile, time
 
