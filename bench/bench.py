@@ -223,6 +223,10 @@ def tool_commands(a, n, hosts, forks):
     return cmd
 
 
+# The fresh case's row of bare OpenSSH logins (bare_logins), beside the tools.
+FLOOR = "ssh true"
+
+
 def bare_logins(hosts):
     """argv of a script that logs in to every host at once with OpenSSH and
     runs `true` (mailplay's ssh options, no helper, no task): the floor of
@@ -282,8 +286,8 @@ def loopback_main(a):
                 cases = [(tool, pb, tasks) for tool in a.tool_list for pb, tasks in [("idempotent.yml", 20), (one, 1)]]
                 fresh = [(tool, "sake.yml", 4) for tool in a.tool_list] if a.fresh else []
                 if a.fresh:
-                    cmd["ssh true"] = lambda pb, argv=bare_logins(hosts): (argv, {})
-                    fresh.append(("ssh true", "-", 0))
+                    cmd[FLOOR] = lambda pb, argv=bare_logins(hosts): (argv, {})
+                    fresh.append((FLOOR, "-", 0))
                 builds = [t for t in a.tool_list if t == "mailplay" or "=" in t]
                 noops = [(tool, pb, tasks) for tool in builds for pb, tasks in [("noop.yml", 100), (noop1, 1)]]
                 # Interleaved, so a load that comes and goes (other jobs on
@@ -293,7 +297,7 @@ def loopback_main(a):
                     for c in noops:
                         samples[c].append(run(c[0], c[1], hosts=hosts, ctl=ctl))
                     for c in cases + fresh:
-                        if c[0] == "ssh true":
+                        if c[0] == FLOOR:
                             samples[c].append(run(c[0], c[1], hosts=hosts, ctl=ctl))
                             continue
                         if c in fresh:
@@ -369,14 +373,14 @@ def speedups(rows, fresh_rows, med):
             print("\n".join(lines))
 
     table("mailplay's speed-up in wall time, 20 idempotent tasks:", [(n, tool, s) for n, tool, tasks, s in rows if tasks == 20])
-    table("mailplay's speed-up in wall time, fresh case:", [r for r in fresh_rows if r[1] != "ssh true"])
+    table("mailplay's speed-up in wall time, fresh case:", [r for r in fresh_rows if r[1] != FLOOR])
     walls = {(n, tool): med(samples, 0) for n, tool, samples in fresh_rows}
-    floors = [(n, w, walls.get((n, "pyinfra"))) for (n, tool), w in walls.items() if tool == "ssh true"]
+    floors = [(n, w, walls.get((n, "pyinfra"))) for (n, tool), w in walls.items() if tool == FLOOR]
     if floors:
         print("\nthe fresh case's floor: bare OpenSSH logins (`ssh true`) against the wall 3x pyinfra allows:")
         for n, floor, pyinfra in floors:
             goal = f"3x pyinfra needs <= {pyinfra / 3:.2f} s (floor is {floor / (pyinfra / 3) * 100:.0f} % of it)" if pyinfra else "no pyinfra run"
-            print(f"{n:>4}  ssh true {floor:.2f} s   mailplay {walls[(n, 'mailplay')]:.2f} s   {goal}")
+            print(f"{n:>4}  {FLOOR} {floor:.2f} s   mailplay {walls[(n, 'mailplay')]:.2f} s   {goal}")
 
 
 def scale_main(a):
